@@ -1,0 +1,13 @@
+"""foldline: an event-driven protein-folding workflow on AWS (AlphaFold 2.3 and OpenFold).
+
+The package holds the logic that the Lambda handlers (``functions/``), the pipeline
+definition (``pipeline/``), the step programs in the containers, the local runtime
+and the ``foldline`` command all call. Modules are small and single-purpose:
+
+- :mod:`foldline.parameters`  the pipeline's name, steps and eight run parameters
+- :mod:`foldline.layout`      the S3 layout (one bucket, fixed prefixes)
+- :mod:`foldline.fasta`       FASTA intake: parse, normalise, validate, decide
+- :mod:`foldline.run_identity` deterministic run ids
+"""
+
+__version__ = "0.1.0"

@@ -1,0 +1,92 @@
+"""The S3 layout: one bucket, fixed prefixes (see ARCHITECTURE.md's table).
+
+Every component builds keys through these functions; nothing else spells a prefix.
+Outputs never go under ``inputs/``, so foldline's own writes cannot trigger a run.
+"""
+
+from __future__ import annotations
+
+import posixpath
+
+INPUTS = "inputs/"
+REJECTED = "rejected/"
+RUNS = "runs/"
+MSA_CACHE = "msa-cache/"
+
+FASTA_SUFFIXES = (".fasta", ".fa", ".faa", ".fas")
+REASON_SUFFIX = ".reason.json"
+REPORT_DIR = "report"
+INPUT_DIR = "input"
+MODEL_ARCHIVE = "model.tar.gz"
+
+
+def has_fasta_suffix(key: str) -> bool:
+    return key.lower().endswith(FASTA_SUFFIXES)
+
+
+def is_input_key(key: str) -> bool:
+    return key.startswith(INPUTS) and len(key) > len(INPUTS)
+
+
+def file_name(key: str) -> str:
+    """The last path element of a key (``inputs/a/b.fasta`` -> ``b.fasta``)."""
+    return posixpath.basename(key)
+
+
+def target_name(key: str) -> str:
+    """The target's name: the file name without its FASTA suffix (``T1030.fasta`` -> ``T1030``)."""
+    name = file_name(key)
+    lowered = name.lower()
+    for suffix in FASTA_SUFFIXES:
+        if lowered.endswith(suffix):
+            return name[: -len(suffix)]
+    return name
+
+
+def rejected_key(input_key: str) -> str:
+    """Where a rejected upload is kept: its path under ``inputs/`` moved under ``rejected/``."""
+    relative = input_key[len(INPUTS):] if input_key.startswith(INPUTS) else input_key
+    return REJECTED + relative
+
+
+def reason_key(input_key: str) -> str:
+    return rejected_key(input_key) + REASON_SUFFIX
+
+
+def run_prefix(run_id: str) -> str:
+    return f"{RUNS}{run_id}/"
+
+
+def run_input_prefix(run_id: str) -> str:
+    return f"{run_prefix(run_id)}{INPUT_DIR}/"
+
+
+def run_input_key(run_id: str, fasta_file_name: str) -> str:
+    return run_input_prefix(run_id) + fasta_file_name
+
+
+def step_output_prefix(run_id: str, output_dir: str) -> str:
+    """SageMaker's output path for a step; it writes ``<job name>/output/model.tar.gz`` below."""
+    return f"{run_prefix(run_id)}{output_dir}/"
+
+
+def report_prefix(run_id: str) -> str:
+    return f"{run_prefix(run_id)}{REPORT_DIR}/"
+
+
+def msa_cache_prefix(cache_key: str) -> str:
+    return f"{MSA_CACHE}{cache_key}/"
+
+
+def s3_uri(bucket: str, key: str) -> str:
+    return f"s3://{bucket}/{key}"
+
+
+def split_s3_uri(uri: str) -> tuple[str, str]:
+    """``s3://bucket/key`` -> ``(bucket, key)``; raises ValueError on anything else."""
+    if not uri.startswith("s3://"):
+        raise ValueError(f"not an S3 URI: {uri!r}")
+    bucket, _, key = uri[len("s3://"):].partition("/")
+    if not bucket:
+        raise ValueError(f"S3 URI without a bucket: {uri!r}")
+    return bucket, key
