@@ -1,0 +1,259 @@
+"""The start path: one uploaded FASTA in, one pipeline execution (or one rejection) out.
+
+Plain functions over injected boto3 clients, so the Lambda handler, the local runtime
+and the tests all run the same code. The order of writes makes every outcome safe to
+replay: a redelivered event finds its run past ``Starting`` and does nothing, and
+StartPipelineExecution's ClientRequestToken (the run id) guards the one window left.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import unquote_plus
+
+from botocore.exceptions import ClientError
+
+from foldline import layout, runs
+from foldline.fasta import FastaRejected, IntakeLimits, Rejection, check_key, check_size, decide
+from foldline.notices import publish, rejected_notice
+from foldline.parameters import (
+    FASTA_FILE_NAME,
+    FASTA_INPUT_S3_URI,
+    MAX_TEMPLATE_DATE,
+    MODEL_PRESET,
+    InvalidParameter,
+    USER_SETTABLE,
+    defaults,
+    validate_value,
+)
+from foldline.run_identity import run_id_for
+
+log = logging.getLogger("foldline.start")
+
+#: SageMaker errors that mean "not now": the message goes back to the queue
+RETRYABLE_CODES = frozenset(
+    {"ThrottlingException", "Throttling", "ResourceLimitExceeded", "ServiceUnavailable",
+     "InternalFailure", "InternalServerError", "RequestLimitExceeded", "TooManyRequestsException"}
+)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Upload:
+    """An object-created notification, as the start function needs it."""
+
+    bucket: str
+    key: str
+    size: int | None = None
+    version_id: str | None = None
+    etag: str | None = None
+    event_time: str | None = None  # ISO 8601
+
+
+@dataclass
+class StartContext:
+    """Everything the start path talks to."""
+
+    s3: Any
+    sagemaker: Any
+    sns: Any
+    runs: runs.RunsTable
+    topic_arn: str
+    pipeline_name: str
+    limits: IntakeLimits = field(default_factory=IntakeLimits)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What happened to one upload: started, duplicate, rejected or ignored."""
+
+    action: str
+    key: str
+    run_id: str | None = None
+    execution_arn: str | None = None
+    reason: str | None = None
+    code: str | None = None
+
+    def log_fields(self) -> dict[str, str]:
+        return {k: v for k, v in self.__dict__.items() if v is not None}
+
+
+class RetryLater(Exception):
+    """A transient failure (throttling, quota): leave the message on the queue."""
+
+
+def overrides_from_tags(tags: list[dict[str, str]]) -> dict[str, str | int]:
+    """Run-parameter overrides from the object's tags (``ModelPreset=multimer`` …).
+
+    Tags ride with the PutObject itself, so unlike a sidecar file they cannot arrive
+    after the run started. Tags whose keys are not run parameters are ignored (S3 and
+    other tools add their own); a parameter's bad value raises InvalidParameter.
+    """
+    chosen: dict[str, str | int] = {}
+    for tag in tags:
+        if tag["Key"] in USER_SETTABLE:
+            chosen[tag["Key"]] = validate_value(tag["Key"], tag["Value"])
+    return chosen
+
+
+def pipeline_parameters(
+    *, bucket: str, run_id: str, fasta_file_name: str, model_preset: str,
+    upload_date: str, overrides: dict[str, str | int],
+) -> dict[str, str]:  # fmt: skip
+    """The eight parameters of one run, every one stated explicitly."""
+    values: dict[str, str | int] = dict(defaults())
+    values[MAX_TEMPLATE_DATE.name] = upload_date
+    values.update(overrides)
+    values[MODEL_PRESET.name] = model_preset
+    values[FASTA_INPUT_S3_URI.name] = layout.s3_uri(bucket, layout.run_input_prefix(run_id))
+    values[FASTA_FILE_NAME.name] = fasta_file_name
+    return {name: str(value) for name, value in values.items()}
+
+
+def _resolve_key(ctx: StartContext, upload: Upload) -> tuple[str, dict]:
+    """The object's real key and its HeadObject; tolerate URL-encoded event keys."""
+    candidates = [upload.key]
+    if unquote_plus(upload.key) != upload.key:
+        candidates.append(unquote_plus(upload.key))
+    for key in candidates:
+        kwargs = {"Bucket": upload.bucket, "Key": key}
+        if upload.version_id:
+            kwargs["VersionId"] = upload.version_id
+        try:
+            return key, ctx.s3.head_object(**kwargs)
+        except ClientError as err:
+            if err.response["Error"]["Code"] not in ("404", "NoSuchKey", "NotFound"):
+                raise
+    raise FileNotFoundError(f"s3://{upload.bucket}/{upload.key} no longer exists")
+
+
+def _upload_date(upload: Upload, head: dict) -> str:
+    if upload.event_time:
+        return _dt.datetime.fromisoformat(upload.event_time.replace("Z", "+00:00")).date().isoformat()
+    return head["LastModified"].date().isoformat()
+
+
+def start_run(ctx: StartContext, upload: Upload) -> Outcome:
+    """Validate one upload and start its pipeline execution, or reject it."""
+    try:
+        check_key(upload.key)
+    except FastaRejected as rejected:
+        if rejected.rejection.code == "bad_key":  # never touch objects outside inputs/
+            return Outcome("ignored", upload.key, reason=rejected.rejection.message,
+                           code="bad_key")  # fmt: skip
+        return _reject_without_reading(ctx, upload, rejected.rejection)
+
+    try:
+        key, head = _resolve_key(ctx, upload)
+    except FileNotFoundError as gone:
+        return Outcome("ignored", upload.key, reason=str(gone), code="gone")
+    version = upload.version_id or head.get("VersionId") or head["ETag"]
+    if version == "null":  # unversioned bucket: the ETag identifies the content
+        version = head["ETag"]
+    run_id = run_id_for(upload.bucket, key, version)
+    existing = ctx.runs.get(run_id)
+    if existing and existing["status"] != runs.STARTING:
+        return Outcome("duplicate", key, run_id=run_id, reason=f"run is {existing['status']}",
+                       execution_arn=existing.get("execution_arn"))  # fmt: skip
+
+    source = {"Bucket": upload.bucket, "Key": key}
+    if head.get("VersionId") and head["VersionId"] != "null":
+        source["VersionId"] = head["VersionId"]
+    try:
+        check_size(head["ContentLength"], ctx.limits)
+        tags = ctx.s3.get_object_tagging(**source).get("TagSet", [])
+        try:
+            overrides = overrides_from_tags(tags)
+        except InvalidParameter as bad:
+            raise FastaRejected(Rejection("bad_override", f"bad tag override: {bad}")) from None
+        body = ctx.s3.get_object(**source)["Body"].read()
+        decision = decide(body, ctx.limits, pinned_preset=overrides.get(MODEL_PRESET.name))
+        if not decision.accepted:
+            raise FastaRejected(decision.rejection)
+    except FastaRejected as rejected:
+        return _reject(ctx, upload.bucket, key, source, run_id, rejected.rejection)
+
+    fasta_name = f"{run_id.rsplit('-', 1)[0]}.fasta"
+    parameters = pipeline_parameters(
+        bucket=upload.bucket, run_id=run_id, fasta_file_name=fasta_name,
+        model_preset=decision.model_preset, upload_date=_upload_date(upload, head),
+        overrides=overrides,
+    )  # fmt: skip
+    claimed = ctx.runs.claim(
+        run_id, bucket=upload.bucket, key=key, version=version, target=layout.target_name(key),
+        chains=len(decision.chains), residues=decision.total_residues, parameters=parameters,
+    )  # fmt: skip
+    if claimed is not None:  # another delivery won the race
+        return Outcome("duplicate", key, run_id=run_id, reason=f"run is {claimed['status']}")
+    ctx.s3.put_object(
+        Bucket=upload.bucket, Key=layout.run_input_key(run_id, fasta_name),
+        Body=decision.normalised_fasta().encode(), ContentType="text/x-fasta",
+    )  # fmt: skip
+    try:
+        response = ctx.sagemaker.start_pipeline_execution(
+            PipelineName=ctx.pipeline_name,
+            PipelineExecutionDisplayName=run_id,
+            PipelineExecutionDescription=f"s3://{upload.bucket}/{key} ({version})"[:3072],
+            PipelineParameters=[{"Name": k, "Value": v} for k, v in parameters.items()],
+            ClientRequestToken=run_id,
+        )
+    except ClientError as err:
+        if err.response["Error"]["Code"] in RETRYABLE_CODES:
+            raise RetryLater(f"{run_id}: {err.response['Error']['Code']}") from err
+        raise
+    arn = response["PipelineExecutionArn"]
+    ctx.runs.update(run_id, status=runs.EXECUTING, execution_arn=arn, started_at=runs.utc_now())
+    return Outcome("started", key, run_id=run_id, execution_arn=arn)
+
+
+def _reject_without_reading(ctx: StartContext, upload: Upload, rejection: Rejection) -> Outcome:
+    """Reject on the key alone (wrong suffix): no need to read the object."""
+    try:
+        key, head = _resolve_key(ctx, upload)
+    except FileNotFoundError as gone:
+        return Outcome("ignored", upload.key, reason=str(gone), code="gone")
+    version = head.get("VersionId") or head["ETag"]
+    if version == "null":
+        version = head["ETag"]
+    run_id = run_id_for(upload.bucket, key, version)
+    existing = ctx.runs.get(run_id)
+    if existing:
+        return Outcome("duplicate", key, run_id=run_id, reason=f"run is {existing['status']}")
+    source = {"Bucket": upload.bucket, "Key": key}
+    if head.get("VersionId") and head["VersionId"] != "null":
+        source["VersionId"] = head["VersionId"]
+    return _reject(ctx, upload.bucket, key, source, run_id, rejection)
+
+
+def _reject(
+    ctx: StartContext, bucket: str, key: str, source: dict, run_id: str, rejection: Rejection
+) -> Outcome:
+    """Keep the upload under rejected/ with its reason, tell people, then clear inputs/.
+
+    The copy is server-side (no read into memory, whatever the size). The original is
+    deleted only after the copy and the notice: in a versioned bucket the delete leaves
+    a marker and the version stays retrievable, so nothing is lost outright.
+    """
+    kept = layout.rejected_key(key)
+    ctx.s3.copy(source, bucket, kept)
+    reason_doc = {
+        "key": key, "version": source.get("VersionId"), "run_id": run_id,
+        "code": rejection.code, "reason": rejection.message, "rejected_at": runs.utc_now(),
+    }  # fmt: skip
+    ctx.s3.put_object(
+        Bucket=bucket, Key=layout.reason_key(key), ContentType="application/json",
+        Body=json.dumps(reason_doc, indent=2).encode(),
+    )  # fmt: skip
+    publish(ctx.sns, ctx.topic_arn, rejected_notice(
+        bucket=bucket, key=key, reason=rejection.message, code=rejection.code, kept_at=kept,
+        run_id=run_id,
+    ))  # fmt: skip
+    ctx.runs.put(run_id, status=runs.REJECTED, bucket=bucket, key=key,
+                 target=layout.target_name(key), reason=rejection.message,
+                 code=rejection.code, rejected_key=kept)  # fmt: skip
+    delete = {"Bucket": bucket, "Key": key}
+    ctx.s3.delete_object(**delete)
+    return Outcome("rejected", key, run_id=run_id, reason=rejection.message, code=rejection.code)
