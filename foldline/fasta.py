@@ -145,9 +145,10 @@ def _decode(data: bytes) -> str:
     for magic, what in _MAGIC:
         if data.startswith(magic):
             raise _reject("not_fasta", f"not FASTA: the file is {what}")
-    if data.startswith((b"\xff\xfe", b"\xfe\xff")) or data[:200].count(b"\x00") > 0:
-        if data.startswith((b"\xff\xfe", b"\xfe\xff")) or data[1:200:2].count(b"\x00") > 10:
-            raise _reject("not_fasta", "not FASTA: the file is UTF-16 text; save it as ASCII/UTF-8")
+    utf16 = data.startswith((b"\xff\xfe", b"\xfe\xff")) or data[1:200:2].count(b"\x00") > 10
+    if utf16:
+        raise _reject("not_fasta", "not FASTA: the file is UTF-16 text; save it as ASCII/UTF-8")
+    if b"\x00" in data[:4096]:
         raise _reject("not_fasta", "not FASTA: the file is binary")
     try:
         text = data.decode("utf-8-sig")
@@ -157,7 +158,11 @@ def _decode(data: bytes) -> str:
 
 
 def _positions(sequence: str, letters: set[str]) -> str:
-    found = [f"{letter} at {i}" for i, letter in enumerate(sequence, 1) if letter in letters]
+    found = [
+        f"{letter if letter.isalpha() else repr(letter)} at {i}"
+        for i, letter in enumerate(sequence, 1)
+        if letter in letters
+    ]
     shown = ", ".join(found[:_SHOWN_PROBLEMS])
     more = len(found) - _SHOWN_PROBLEMS
     return shown + (f" and {more} more" if more > 0 else "")

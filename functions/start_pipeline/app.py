@@ -21,9 +21,11 @@ from foldline.fasta import IntakeLimits
 from foldline.observability import logger, metrics
 from foldline.runs import RunsTable
 from foldline.s3_events import upload_from_eventbridge
-from foldline.start import StartContext, start_run
+from foldline.start import RetryLater, StartContext, start_run
 
-processor = BatchProcessor(event_type=EventType.SQS)
+# Report every failed record, even when all of a batch fails: only those messages return
+# to the queue, and the dead-letter queue takes them after the queue's maxReceiveCount.
+processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
 
 
 @cache
@@ -45,7 +47,12 @@ def record_handler(record: SQSRecord) -> str:
     if upload is None:
         logger.info("ignored: not an Object Created event", extra={"message_id": record.message_id})
         return "ignored"
-    outcome = start_run(start_context(), upload)
+    try:
+        outcome = start_run(start_context(), upload)
+    except RetryLater as later:
+        logger.warning("throttled", extra={"key": upload.key, "detail": str(later)})
+        metrics.add_metric(name="StartsThrottled", unit=MetricUnit.Count, value=1)
+        raise
     logger.info(outcome.action, extra=outcome.log_fields())
     metrics.add_metric(name=f"Uploads{outcome.action.capitalize()}", unit=MetricUnit.Count, value=1)
     return outcome.action

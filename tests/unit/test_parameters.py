@@ -1,0 +1,76 @@
+from __future__ import annotations
+
+import pytest
+
+from foldline.parameters import (
+    PARAMETERS,
+    STEP_DEPENDENCIES,
+    STEP_HYPERPARAMETERS,
+    STEPS,
+    InvalidParameter,
+    defaults,
+    validate_value,
+)
+
+
+def test_the_eight_parameters_of_the_reference_notebooks_with_their_defaults():
+    assert [p.name for p in PARAMETERS] == [
+        "FastaInputS3URI", "FastaFileName", "DbPreset", "MaxTemplateDate", "ModelPreset",
+        "NumMultimerPredictionsPerModel", "MSAInstanceType", "InferenceInstanceType",
+    ]  # fmt: skip
+    assert defaults() == {
+        "DbPreset": "full_dbs",
+        "MaxTemplateDate": "",
+        "ModelPreset": "monomer",
+        "NumMultimerPredictionsPerModel": 5,
+        "MSAInstanceType": "ml.m5.4xlarge",
+        "InferenceInstanceType": "ml.g5.4xlarge",
+    }
+
+
+def test_defaults_are_allowed_values():
+    for p in PARAMETERS:
+        if p.allowed is not None:
+            assert p.default in p.allowed, p.name
+
+
+def test_steps_depend_on_the_msa_only_and_get_known_hyperparameters():
+    names = {p.name for p in PARAMETERS}
+    assert STEP_DEPENDENCIES == {
+        "RunMSA": (), "RunAlphaFold": ("RunMSA",), "RunOpenFold": ("RunMSA",)
+    }  # fmt: skip
+    for step in STEPS:
+        assert set(STEP_HYPERPARAMETERS[step.name]) <= names
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "expected"),
+    [
+        ("ModelPreset", "multimer", "multimer"),
+        ("DbPreset", " reduced_dbs ", "reduced_dbs"),
+        ("MaxTemplateDate", "2021-11-01", "2021-11-01"),
+        ("NumMultimerPredictionsPerModel", "3", 3),
+        ("InferenceInstanceType", "ml.g6e.xlarge", "ml.g6e.xlarge"),
+    ],
+)
+def test_good_values_are_canonicalised(name, value, expected):
+    assert validate_value(name, value) == expected
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "words"),
+    [
+        ("ModelPreset", "monomer_fast", ["ModelPreset", "monomer_fast", "allowed"]),
+        ("MaxTemplateDate", "last tuesday", ["YYYY-MM-DD"]),
+        ("MaxTemplateDate", "2021-02-30", ["YYYY-MM-DD"]),
+        ("NumMultimerPredictionsPerModel", "five", ["whole number"]),
+        ("NumMultimerPredictionsPerModel", "0", ["between 1 and 100"]),
+        ("InferenceInstanceType", "ml.t2.micro", ["ml.t2.micro"]),
+        ("Colour", "blue", ["unknown parameter"]),
+    ],
+)
+def test_bad_values_are_refused_with_a_reason(name, value, words):
+    with pytest.raises(InvalidParameter) as refused:
+        validate_value(name, value)
+    for word in words:
+        assert word in str(refused.value)
