@@ -1,0 +1,204 @@
+"""SageMaker Pipelines status events (EventBridge, source ``aws.sagemaker``) as small records.
+
+Two kinds reach foldline: the execution status change (Succeeded -> analysis, Failed and
+Stopped -> notify) and the step status change (-> progress). Their ``detail`` fields are
+as AWS documents them (see AWS-OFFLINE.md, "Events"). The execution event carries the
+display name, which the start path set to the run id; the step event does not, so the
+run id comes from DescribePipelineExecution.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import Any
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+SOURCE = "aws.sagemaker"
+EXECUTION_STATUS_CHANGE = "SageMaker Model Building Pipeline Execution Status Change"
+STEP_STATUS_CHANGE = "SageMaker Model Building Pipeline Execution Step Status Change"
+
+# Execution statuses (DescribePipelineExecution.PipelineExecutionStatus)
+EXECUTING = "Executing"
+STOPPING = "Stopping"
+STOPPED = "Stopped"
+FAILED = "Failed"
+SUCCEEDED = "Succeeded"
+COMPLETED_WITH_FAILURES = "CompletedWithFailures"
+#: execution statuses that end a run: what the analysis and notify rules listen for
+ENDED_STATUSES = (SUCCEEDED, FAILED, STOPPED)
+#: step statuses after which a step changes no more
+FINAL_STEP_STATUSES = frozenset({"Succeeded", "Failed", "Stopped"})
+
+
+class NotAPipelineEvent(ValueError):
+    """The event is not the SageMaker pipeline event this handler expects."""
+
+
+def _time(value: str | None) -> _dt.datetime | None:
+    if not value:
+        return None
+    return _dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+
+
+def _check(event: dict, detail_type: str) -> dict:
+    if event.get("source") != SOURCE or event.get("detail-type") != detail_type:
+        raise NotAPipelineEvent(
+            f"expected {SOURCE} {detail_type!r}, got "
+            f"{event.get('source')!r} {event.get('detail-type')!r}"
+        )
+    detail = event.get("detail") or {}
+    if not detail.get("pipelineExecutionArn"):
+        raise NotAPipelineEvent("event detail has no pipelineExecutionArn")
+    return detail
+
+
+def execution_id(execution_arn: str) -> str:
+    """``arn:…:pipeline/<name>/execution/<id>`` -> ``<id>``."""
+    return execution_arn.rsplit("/", 1)[-1]
+
+
+def pipeline_name_from_arn(pipeline_arn: str) -> str:
+    """``arn:…:pipeline/<name>`` (or an execution ARN) -> ``<name>``."""
+    resource = pipeline_arn.split(":", 5)[-1]  # pipeline/<name>[/execution/<id>]
+    return resource.split("/")[1]
+
+
+def region_from_arn(arn: str) -> str:
+    return arn.split(":")[3]
+
+
+@dataclass(frozen=True)
+class ExecutionStatusChange:
+    """One "Execution Status Change" event."""
+
+    execution_arn: str
+    pipeline_arn: str
+    status: str
+    previous_status: str | None
+    display_name: str | None
+    description: str | None
+    start_time: _dt.datetime | None
+    end_time: _dt.datetime | None
+    event_id: str | None = None
+
+    @property
+    def region(self) -> str:
+        return region_from_arn(self.execution_arn)
+
+
+@dataclass(frozen=True)
+class StepStatusChange:
+    """One "Execution Step Status Change" event."""
+
+    execution_arn: str
+    pipeline_arn: str
+    step_name: str
+    step_type: str | None
+    status: str
+    previous_status: str | None
+    start_time: _dt.datetime | None
+    end_time: _dt.datetime | None
+    failure_reason: str | None
+    #: the execution whose cached result this step reused (cache hit), else None
+    cache_source_execution_arn: str | None
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def cache_hit(self) -> bool:
+        return self.cache_source_execution_arn is not None
+
+    @property
+    def training_job_name(self) -> str | None:
+        arn = (self.metadata.get("trainingJob") or {}).get("arn")
+        return arn.rsplit("/", 1)[-1] if arn else None
+
+
+def parse_execution_event(event: dict) -> ExecutionStatusChange:
+    detail = _check(event, EXECUTION_STATUS_CHANGE)
+    return ExecutionStatusChange(
+        execution_arn=detail["pipelineExecutionArn"],
+        pipeline_arn=detail.get("pipelineArn") or detail["pipelineExecutionArn"].rsplit(
+            "/execution/", 1
+        )[0],
+        status=detail["currentPipelineExecutionStatus"],
+        previous_status=detail.get("previousPipelineExecutionStatus"),
+        display_name=detail.get("pipelineExecutionDisplayName"),
+        description=detail.get("pipelineExecutionDescription"),
+        start_time=_time(detail.get("executionStartTime")),
+        end_time=_time(detail.get("executionEndTime")),
+        event_id=event.get("id"),
+    )
+
+
+def parse_step_event(event: dict) -> StepStatusChange:
+    detail = _check(event, STEP_STATUS_CHANGE)
+    cache = detail.get("cacheHitResult") or {}
+    return StepStatusChange(
+        execution_arn=detail["pipelineExecutionArn"],
+        pipeline_arn=detail.get("pipelineArn") or detail["pipelineExecutionArn"].rsplit(
+            "/execution/", 1
+        )[0],
+        step_name=detail["stepName"],
+        step_type=detail.get("stepType"),
+        status=detail["currentStepStatus"],
+        previous_status=detail.get("previousStepStatus"),
+        start_time=_time(detail.get("stepStartTime")),
+        end_time=_time(detail.get("stepEndTime")),
+        failure_reason=detail.get("failureReason") or None,
+        cache_source_execution_arn=cache.get("sourcePipelineExecutionArn") or None,
+        metadata=detail.get("metadata") or {},
+    )
+
+
+def run_id_of(sagemaker: Any, execution_arn: str, display_name: str | None = None) -> str:
+    """The run id of an execution: its display name (set by the start path to the run id).
+
+    The execution event carries the display name; for the step event it is looked up
+    (and remembered: an execution's display name never changes).
+    """
+    if display_name:
+        return display_name
+    return _display_name(sagemaker, execution_arn)
+
+
+@lru_cache(maxsize=256)
+def _display_name(sagemaker: Any, execution_arn: str) -> str:
+    described = sagemaker.describe_pipeline_execution(PipelineExecutionArn=execution_arn)
+    name = described.get("PipelineExecutionDisplayName")
+    if not name:
+        raise LookupError(f"{execution_arn} has no display name: not started by foldline?")
+    return name
+
+
+class StepsUnavailable(RuntimeError):
+    """ListPipelineExecutionSteps could not be called (e.g. moto, which lacks it)."""
+
+
+def list_execution_steps(sagemaker: Any, execution_arn: str) -> list[dict[str, Any]]:
+    """The execution's steps as ListPipelineExecutionSteps reports them, all pages.
+
+    Raises :class:`StepsUnavailable` where the API is missing (moto, so local mode) or
+    refuses; callers carry on with what the event told them.
+    """
+    steps: list[dict[str, Any]] = []
+    kwargs: dict[str, Any] = {"PipelineExecutionArn": execution_arn, "SortOrder": "Ascending"}
+    try:
+        while True:
+            page = sagemaker.list_pipeline_execution_steps(**kwargs)
+            steps.extend(page.get("PipelineExecutionSteps", []))
+            if not page.get("NextToken"):
+                return steps
+            kwargs["NextToken"] = page["NextToken"]
+    except NotImplementedError as missing:  # moto raises this in-process
+        raise StepsUnavailable(str(missing)) from missing
+    except (ClientError, BotoCoreError) as err:
+        raise StepsUnavailable(str(err)) from err
+
+
+def step_training_job(step: dict[str, Any]) -> str | None:
+    """The training job name in a ListPipelineExecutionSteps entry, if it ran one."""
+    arn = ((step.get("Metadata") or {}).get("TrainingJob") or {}).get("Arn")
+    return arn.rsplit("/", 1)[-1] if arn else None
