@@ -1,0 +1,317 @@
+"""The OpenFold step (GPU): ``run_pretrained_openfold.py --use_precomputed_alignments``.
+
+OpenFold 1.0.1 reads precomputed alignments from ``<alignment dir>/<sequence tag>/``:
+every ``*.a3m`` and ``*.sto`` there is an MSA, every ``*.hhr`` a template hit list. The
+MSA step's ``msas/`` is in AlphaFold's layout, so the step lays out a copy the way
+OpenFold reads it (:func:`openfold_alignments`):
+
+- ``uniref90_hits.sto``, ``mgnify_hits.sto``, ``bfd_uniref_hits.a3m``,
+  ``small_bfd_hits.sto`` keep their names (OpenFold's own alignment runner uses them);
+- ``pdb_hits.hhr`` (AlphaFold's HHsearch output) becomes ``hhsearch_output.hhr``, the
+  name OpenFold writes;
+- ``pdb_hits.sto`` (hmmsearch template hits) and ``uniprot_hits.sto`` (multimer pairing)
+  are left out: OpenFold 1.0.1 would read them as MSAs of the query.
+
+The FASTA is rewritten with a tag of word characters only, so that OpenFold's tag (the
+header up to the first non-word character) is the folder name; outputs are
+``predictions/<tag>_<config preset>_{unrelaxed,relaxed}.pdb``.
+
+Presets: monomer -> ``model_1``, monomer_ptm -> ``model_1_ptm``, monomer_casp14 ->
+``model_1`` (OpenFold has no 8-fold evaluation ensembling; the manifest says so).
+OpenFold 1.0.1 has no multimer model: for multimer the step writes a manifest with
+status ``skipped`` saying so, no model, and exits 0, so the run carries on with
+AlphaFold's models.
+
+Weights never ride in the image or the code upload: ``--openfold_checkpoint_path`` from
+the ``param`` channel or ``openfold_params/`` in the databases (``FOLDLINE_OPENFOLD_CHECKPOINT``
+names a file), else ``--jax_param_path`` to AlphaFold's ``params/params_<preset>.npz``.
+
+Engines (``FOLDLINE_FOLD_ENGINE``): ``real`` (OpenFold at ``OPENFOLD_DIR``, default
+``/opt/openfold``), ``template-cpu`` (the stand-in, variant "pairwise", in OpenFold's
+layout), ``auto``.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import time
+from pathlib import Path
+
+from foldline.parameters import CHANNEL_DATABASES, CHANNEL_PARAMS, OPENFOLD_STEP
+from foldline.steps.common import (
+    STAND_IN,
+    StepInputs,
+    engine_python,
+    fail_with,
+    fold_engine_choice,
+    msa_step_output,
+    move_contents,
+    read_inputs,
+    recording,
+    run_step,
+    scratch_dir,
+    stand_in_pdb,
+)
+from foldline.steps.contract import TrainingEnv, run_tool
+from foldline.steps.databases import ALPHAFOLD_PARAMS, MMCIF_DIR, OBSOLETE, OPENFOLD_PARAMS
+from foldline.steps.manifest import StepManifest, relative_outputs
+
+OPENFOLD_DIR_ENV = "OPENFOLD_DIR"
+DEFAULT_OPENFOLD_DIR = "/opt/openfold"
+CHECKPOINT_ENV = "FOLDLINE_OPENFOLD_CHECKPOINT"
+KALIGN_ENV = "KALIGN_BINARY_PATH"
+
+#: AlphaFold model preset -> OpenFold config preset (None: OpenFold 1.0.1 cannot)
+CONFIG_PRESET: dict[str, str | None] = {
+    "monomer": "model_1",
+    "monomer_casp14": "model_1",
+    "monomer_ptm": "model_1_ptm",
+    "multimer": None,
+}
+#: OpenFold's released checkpoints for each config preset, preferred first
+CHECKPOINTS = {
+    "model_1": ("finetuning_5.pt", "finetuning_4.pt", "finetuning_3.pt", "finetuning_2.pt"),
+    "model_1_ptm": ("finetuning_ptm_2.pt", "finetuning_ptm_1.pt"),
+}
+#: AlphaFold file name -> OpenFold file name; None: leave it out (see the module doc)
+ALIGNMENT_NAMES: dict[str, str | None] = {
+    "pdb_hits.hhr": "hhsearch_output.hhr",
+    "pdb_hits.sto": None,
+    "uniprot_hits.sto": None,
+}
+MULTIMER_UNSUPPORTED = (
+    "OpenFold 1.0.1 has no multimer model (multimer came with OpenFold 2): no OpenFold "
+    "model for this run; the run carries on with AlphaFold's models"
+)
+
+
+def openfold_script(env: TrainingEnv) -> Path:
+    return Path(env.env.get(OPENFOLD_DIR_ENV) or DEFAULT_OPENFOLD_DIR) / "run_pretrained_openfold.py"
+
+
+def sequence_tag(chain_id: str) -> str:
+    """A tag OpenFold reads back unchanged: word characters only."""
+    return re.sub(r"\W", "_", chain_id) or "query"
+
+
+def openfold_alignments(msas_dir: Path, destination: Path) -> dict[str, str | None]:
+    """Copy AlphaFold-layout MSA files into ``destination`` under OpenFold's names.
+
+    Returns AlphaFold name -> OpenFold name (None where left out), for the manifest.
+    """
+    destination.mkdir(parents=True, exist_ok=True)
+    placed: dict[str, str | None] = {}
+    for source in sorted(msas_dir.iterdir()):
+        if not source.is_file() or source.suffix not in (".a3m", ".sto", ".hhr"):
+            continue
+        name = ALIGNMENT_NAMES.get(source.name, source.name)
+        placed[source.name] = name
+        if name is not None:
+            shutil.copyfile(source, destination / name)
+    return placed
+
+
+def find_weights(env: TrainingEnv, config_preset: str) -> tuple[str, Path] | None:
+    """``("openfold_checkpoint_path" | "jax_param_path", path)`` or None."""
+    roots = [env.channel(name, required=False) for name in (CHANNEL_PARAMS, CHANNEL_DATABASES)]
+    folders = [
+        folder
+        for root in roots if root is not None
+        for folder in (root, root / OPENFOLD_PARAMS)
+        if folder.is_dir()
+    ]  # fmt: skip
+    named = env.env.get(CHECKPOINT_ENV)
+    wanted = (named,) if named else CHECKPOINTS.get(config_preset, ())
+    for name in wanted:
+        if Path(name).is_absolute() and Path(name).is_file():
+            return "openfold_checkpoint_path", Path(name)
+        for folder in folders:
+            if (folder / name).is_file():
+                return "openfold_checkpoint_path", folder / name
+    for root in roots:
+        if root is None:
+            continue
+        jax = root / ALPHAFOLD_PARAMS / f"params_{config_preset}.npz"
+        if jax.is_file():
+            return "jax_param_path", jax
+    return None
+
+
+def real_engine_problem(env: TrainingEnv, config_preset: str) -> str | None:
+    script = openfold_script(env)
+    if not script.is_file():
+        return f"OpenFold is not installed: no {script} (set {OPENFOLD_DIR_ENV})"
+    if find_weights(env, config_preset) is None:
+        wanted = ", ".join(CHECKPOINTS.get(config_preset, ()))
+        return (f"OpenFold weights missing: none of {wanted} in the param channel or "
+                f"{OPENFOLD_PARAMS}/, and no {ALPHAFOLD_PARAMS}/params_{config_preset}.npz")  # fmt: skip
+
+
+def _kalign(env: TrainingEnv) -> str:
+    return env.env.get(KALIGN_ENV) or shutil.which("kalign") or "/usr/bin/kalign"
+
+
+def openfold_command(
+    env: TrainingEnv, inputs: StepInputs, db_root: Path, fasta_dir: Path,
+    alignment_dir: Path, output_dir: Path, config_preset: str, weights: tuple[str, Path],
+) -> list[str]:  # fmt: skip
+    """The exact ``run_pretrained_openfold.py`` argv (OpenFold 1.0.1 arguments)."""
+    flag, path = weights
+    return [
+        engine_python(env),
+        str(openfold_script(env)),
+        str(fasta_dir),
+        str(db_root / MMCIF_DIR),
+        f"--use_precomputed_alignments={alignment_dir}",
+        f"--output_dir={output_dir}",
+        f"--config_preset={config_preset}",
+        f"--model_device={'cuda:0' if env.num_gpus > 0 else 'cpu'}",
+        f"--{flag}={path}",
+        f"--max_template_date={inputs.max_template_date}",
+        f"--obsolete_pdbs_path={db_root / OBSOLETE}",
+        f"--kalign_binary_path={_kalign(env)}",
+        f"--cpus={env.num_cpus}",
+    ]
+
+
+def prepare_inputs(inputs: StepInputs, msa_output: Path, work: Path) -> tuple[Path, Path, str, dict]:
+    """Write OpenFold's FASTA folder and alignment folder; return them, the tag, the name map."""
+    chain = inputs.chains[0]
+    tag = sequence_tag(chain.id)
+    fasta_dir = work / "fasta"
+    fasta_dir.mkdir(parents=True)
+    (fasta_dir / f"{inputs.target}.fasta").write_text(f">{tag}\n{chain.sequence}\n")
+    alignment_dir = work / "alignments"
+    placed = openfold_alignments(msa_output / "msas", alignment_dir / tag)
+    return fasta_dir, alignment_dir, tag, placed
+
+
+def _outputs(model_dir: Path) -> dict[str, object]:
+    predictions = sorted((model_dir / "predictions").glob("*.pdb"))
+    relaxed = [p for p in predictions if p.name.endswith("_relaxed.pdb")]
+    unrelaxed = [p for p in predictions if p.name.endswith("_unrelaxed.pdb")]
+    best = (relaxed or unrelaxed or [None])[0]
+    return {
+        "best_model": None if best is None else str(best.relative_to(model_dir)),
+        "predictions": relative_outputs(model_dir, predictions),
+        "timings": "timings.json",
+    }
+
+
+def run_real(env: TrainingEnv, inputs: StepInputs, manifest: StepManifest, db_root: Path,
+             msa_output: Path, config_preset: str) -> None:  # fmt: skip
+    weights = find_weights(env, config_preset)
+    assert weights is not None
+    work = scratch_dir(env, "openfold-")
+    fasta_dir, alignment_dir, tag, placed = prepare_inputs(inputs, msa_output, work)
+    manifest.outputs["alignment_names"] = placed
+    if "hhsearch_output.hhr" not in placed.values():
+        manifest.notes.append("no HHsearch template hits (pdb_hits.hhr): OpenFold 1.0.1 "
+                              "folds without templates")  # fmt: skip
+    output_dir = work / "output"
+    manifest.command = openfold_command(env, inputs, db_root, fasta_dir, alignment_dir,
+                                        output_dir, config_preset, weights)  # fmt: skip
+    manifest.write(env.model_dir)
+    started = time.monotonic()
+    result = run_tool(manifest.command)
+    elapsed = time.monotonic() - started
+    if not result.ok:
+        fail_with(manifest, env, result.failure_text(), result.returncode)
+    timings: dict[str, float] = {"openfold_total": elapsed}
+    own = output_dir / "timings.json"
+    if own.is_file():  # {tag: {"inference": s}} in the OpenFold versions that write it
+        for key, value in json.loads(own.read_text()).items():
+            for name, seconds in (value.items() if isinstance(value, dict) else [("", value)]):
+                timings[f"{key}_{name}".rstrip("_")] = seconds
+    move_contents(output_dir / "predictions", env.model_dir / "predictions")
+    (env.model_dir / "timings.json").write_text(json.dumps(timings, indent=4) + "\n")
+    shutil.rmtree(work, ignore_errors=True)
+    expected = env.model_dir / "predictions" / f"{tag}_{config_preset}_unrelaxed.pdb"
+    if not expected.is_file():
+        fail_with(manifest, env, f"run_pretrained_openfold.py exited 0 but wrote no "
+                  f"predictions/{expected.name}", 1)  # fmt: skip
+
+
+def run_stand_in(env: TrainingEnv, inputs: StepInputs, manifest: StepManifest, db_root: Path,
+                 msa_output: Path) -> None:  # fmt: skip
+    """The CPU stand-in in OpenFold's layout; the preset slot of the name says template-cpu."""
+    from foldline.local_engines.template_model import predict
+
+    manifest.call = "foldline.local_engines.template_model.predict(variant='pairwise')"
+    manifest.write(env.model_dir)
+    started = time.monotonic()
+    try:
+        predictions = predict(inputs.chains, msa_output / "msas", db_root,
+                              variant="pairwise", max_template_date=inputs.max_template_date)
+    except Exception as err:
+        fail_with(manifest, env, f"{STAND_IN} failed: {type(err).__name__}: {err}", 1)
+    elapsed = time.monotonic() - started
+    if not predictions:
+        fail_with(manifest, env, f"{STAND_IN}: no usable template among the MSA step's hits "
+                  f"(released before {inputs.max_template_date})", 1)  # fmt: skip
+    tag = sequence_tag(inputs.chains[0].id)
+    folder = env.model_dir / "predictions"
+    folder.mkdir(parents=True, exist_ok=True)
+    best = predictions[0]
+    (folder / f"{tag}_{STAND_IN}_unrelaxed.pdb").write_text(stand_in_pdb(best.pdb_text, "OpenFold"))
+    manifest.notes.append(f"{STAND_IN} does not relax: only the unrelaxed model is written")
+    timings = {f"{STAND_IN}_predict": elapsed}
+    (env.model_dir / "timings.json").write_text(json.dumps(timings, indent=4) + "\n")
+
+
+def run(env: TrainingEnv) -> StepManifest:
+    inputs = read_inputs(env)
+    db_root = env.channel(CHANNEL_DATABASES)
+    assert db_root is not None
+    env.model_dir.mkdir(parents=True, exist_ok=True)
+    choice = fold_engine_choice(env)
+    config_preset = CONFIG_PRESET[inputs.model_preset]
+    problem = None if config_preset is None else real_engine_problem(env, config_preset)
+    engine = "openfold" if choice == "real" or (choice == "auto" and problem is None) else STAND_IN
+    parameters = {**inputs.parameters(), "config_preset": config_preset}
+    manifest = StepManifest(OPENFOLD_STEP.name, engine, _version(env, engine), parameters)
+    if not inputs.max_template_date_given:
+        manifest.notes.append(f"MaxTemplateDate was empty: used {inputs.max_template_date}")
+    if config_preset is None:  # what OpenFold cannot do, said plainly; not a failure
+        manifest.notes.append(MULTIMER_UNSUPPORTED)
+        manifest.finish(0, status="skipped")
+        manifest.write(env.model_dir)
+        print(f"[foldline] {OPENFOLD_STEP.name} skipped: {MULTIMER_UNSUPPORTED}", flush=True)
+        return manifest
+    if inputs.model_preset == "monomer_casp14":
+        manifest.notes.append("monomer_casp14 asks for 8-fold evaluation ensembling, which "
+                              "OpenFold lacks: ran model_1 without ensembling")  # fmt: skip
+    if engine == STAND_IN and choice == "auto":
+        manifest.notes.append(f"no real OpenFold here ({problem}); used the CPU stand-in")
+    if engine == "openfold" and problem is not None:
+        fail_with(manifest, env, problem, 1)
+    work = scratch_dir(env, "msa-input-")
+    with recording(manifest, env):
+        msa_output = msa_step_output(env, work)
+        if engine == "openfold":
+            run_real(env, inputs, manifest, db_root, msa_output, config_preset)
+        else:
+            run_stand_in(env, inputs, manifest, db_root, msa_output)
+    shutil.rmtree(work, ignore_errors=True)
+    manifest.outputs.update(_outputs(env.model_dir))
+    manifest.finish(0)
+    manifest.write(env.model_dir)
+    return manifest
+
+
+def _version(env: TrainingEnv, engine: str) -> str:
+    if engine == "openfold":
+        return env.env.get("OPENFOLD_VERSION", "unknown")
+    from foldline import __version__
+
+    return f"foldline {__version__}"
+
+
+def main() -> int:
+    return run_step(OPENFOLD_STEP.name, run)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
