@@ -1,0 +1,364 @@
+"""The MSA step on pyhmmer: AlphaFold's searches over FASTA databases, no binaries.
+
+What AlphaFold's data pipeline (v2.3, ``alphafold/data/pipeline.py``,
+``pipeline_multimer.py``, ``tools/jackhmmer.py``, ``tools/hmmsearch.py``) runs, and what
+this module runs instead:
+
+- jackhmmer ``-N 1 -E 0.0001 --incE 0.0001 --F1 0.0005 --F2 0.00005 --F3 0.0000005``
+  over uniref90, mgnify, small_bfd (reduced_dbs) and uniprot (multimer): the same search
+  here (one iteration of jackhmmer is a search with the query's single-sequence profile),
+  the same Stockholm (query first, then the included domains, all consensus columns),
+  capped like AlphaFold: uniref90 10,000 rows, mgnify 501, uniprot 50,000.
+- hmmsearch ``--F1 0.1 --F2 0.1 --F3 0.1 --incE 100 -E 100 --domE 100 --incdomE 100``
+  with the profile ``hmmbuild --hand`` makes from the deduplicated uniref90 MSA, over
+  pdb_seqres: the same here, written as ``pdb_hits.sto`` in hmmsearch's own ``-A``
+  layout (hits only, no query row: AlphaFold parses it with ``skip_first=False``).
+  Unlike AlphaFold, which drops late templates only when it builds features, hits whose
+  mmCIF release date is after ``max_template_date`` are left out here already.
+- full_dbs runs HHblits over BFD + UniRef30; no HHblits databases exist in the local
+  layout, so full_dbs searches small_bfd with jackhmmer and writes the result as
+  ``bfd_uniref_hits.a3m`` (A3M, like HHblits' output). ``msa_search.json`` says so.
+
+Speed: the searches of all databases run at once on a pool of ``cpus`` threads, each
+database streamed in chunks (pyhmmer splits threads across queries, not across one
+database; chunks split one database across threads and bound memory); hits of a
+database's chunks are merged, which sums Z so E-values are those of the whole database.
+The worker threads run with flush-to-zero/denormals-are-zero, as HMMER's programs do.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import shutil
+import threading
+import time
+from collections.abc import Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass
+from pathlib import Path
+
+import pyhmmer
+from pyhmmer import easel, plan7
+
+from foldline.local_engines import fpu, templates
+from foldline.local_engines.alignments import Alignment
+
+#: AlphaFold's Jackhmmer defaults (n_iter 1, e_value 1e-4, filter_f1/f2/f3)
+JACKHMMER_OPTIONS = dict(E=0.0001, incE=0.0001, F1=0.0005, F2=0.00005, F3=0.0000005)
+JACKHMMER_FLAGS = "-N 1 -E 0.0001 --incE 0.0001 --F1 0.0005 --F2 0.00005 --F3 0.0000005"
+#: AlphaFold's Hmmsearch default flags
+HMMSEARCH_OPTIONS = dict(F1=0.1, F2=0.1, F3=0.1, incE=100, E=100, domE=100, incdomE=100)
+HMMSEARCH_FLAGS = "--F1 0.1 --F2 0.1 --F3 0.1 --incE 100 -E 100 --domE 100 --incdomE 100"
+
+#: residues per chunk handed to one worker (about 4 MB of digital sequence)
+CHUNK_RESIDUES = 4_000_000
+
+
+@dataclass(frozen=True)
+class Database:
+    name: str
+    path: str  # inside db_dir, AlphaFold's download layout
+    output: str  # file name in msas/
+    max_rows: int | None  # AlphaFold's cap on the Stockholm it keeps (query included)
+
+
+UNIREF90 = Database("uniref90", "uniref90/uniref90.fasta", "uniref90_hits.sto", 10_000)
+MGNIFY = Database("mgnify", "mgnify/mgy_clusters_2022_05.fa", "mgnify_hits.sto", 501)
+SMALL_BFD = Database(
+    "small_bfd", "small_bfd/bfd-first_non_consensus_sequences.fasta", "small_bfd_hits.sto", None
+)
+#: full_dbs: HHblits' BFD+UniRef30 output name, filled from small_bfd (see module doc)
+BFD_STAND_IN = Database(
+    "small_bfd", "small_bfd/bfd-first_non_consensus_sequences.fasta", "bfd_uniref_hits.a3m", None
+)
+UNIPROT = Database("uniprot", "uniprot/uniprot.fasta", "uniprot_hits.sto", 50_000)
+PDB_SEQRES = "pdb_seqres/pdb_seqres.txt"
+TEMPLATE_HITS = "pdb_hits.sto"
+
+
+def chain_letter(index: int) -> str:
+    """AlphaFold multimer's chain ids: 0 -> A, 25 -> Z, 26 -> AA, 27 -> BA, ..."""
+    number, letters = index, []
+    while number >= 0:
+        letters.append(chr(number % 26 + ord("A")))
+        number = number // 26 - 1
+    return "".join(letters)
+
+
+def databases_for(db_preset: str, model_preset: str) -> tuple[Database, ...]:
+    if db_preset not in ("reduced_dbs", "full_dbs"):
+        raise ValueError(f"db_preset must be reduced_dbs or full_dbs, not {db_preset!r}")
+    bfd = SMALL_BFD if db_preset == "reduced_dbs" else BFD_STAND_IN
+    chosen = (UNIREF90, MGNIFY, bfd)
+    return chosen + (UNIPROT,) if model_preset == "multimer" else chosen
+
+
+def template_cutoff(max_template_date: str) -> dt.date:
+    """The latest allowed template release date; empty means today (as the step runs)."""
+    if not max_template_date:
+        return dt.datetime.now(dt.timezone.utc).date()
+    return dt.date.fromisoformat(max_template_date)
+
+
+class _Search:
+    """Stream databases in chunks through a thread pool; merge each (query, db)'s hits."""
+
+    def __init__(self, queries: dict[str, easel.DigitalSequence], cpus: int,
+                 *, flush_denormals: bool = True, chunk_residues: int = CHUNK_RESIDUES):
+        self.alphabet = easel.Alphabet.amino()
+        self.cpus = max(1, cpus)
+        self.flush_denormals = flush_denormals
+        self.chunk_residues = chunk_residues
+        background = plan7.Background(self.alphabet)
+        builder = plan7.Builder(self.alphabet)  # jackhmmer's first round: p7_SingleBuilder
+        self.queries = queries
+        self.hmms = {key: builder.build(seq, background)[0] for key, seq in queries.items()}
+        self._lock = threading.Lock()
+        self.finished: dict[str, float] = {}
+
+    def _init_worker(self) -> None:
+        if self.flush_denormals:
+            fpu.enable()
+
+    def _search_chunk(self, hmms: dict[str, plan7.HMM], chunk, options: dict):
+        pipeline = plan7.Pipeline(self.alphabet, **options)
+        hits = {}
+        for key, hmm in hmms.items():
+            hits[key] = pipeline.search_hmm(hmm, chunk)
+            pipeline.clear()
+        return hits
+
+    def run(self, jobs: dict[str, tuple[Path, dict[str, plan7.HMM], dict]]
+            ) -> tuple[dict[str, dict[str, plan7.TopHits]], dict[str, float]]:
+        """``jobs``: name -> (FASTA path, query HMMs, pipeline options).
+
+        Returns hits per job and query key, and each job's wall time (from the start of
+        all searches to its last chunk: the databases share the workers)."""
+        start = time.perf_counter()
+        files = {name: easel.SequenceFile(str(path), digital=True, alphabet=self.alphabet)
+                 for name, (path, _, _) in jobs.items()}
+        parts: dict[str, list[dict[str, plan7.TopHits]]] = {name: [] for name in jobs}
+        pending: dict[Future, str] = {}
+        outstanding = {name: 0 for name in jobs}
+        done_reading: set[str] = set()
+        seconds: dict[str, float] = {}
+        in_flight_limit = 2 * self.cpus
+        try:
+            with ThreadPoolExecutor(self.cpus, thread_name_prefix="foldline-hmmer",
+                                    initializer=self._init_worker) as pool:
+                while len(done_reading) < len(jobs) or pending:
+                    # round-robin over the databases so that they progress together
+                    for name in jobs:
+                        if name in done_reading or len(pending) >= in_flight_limit:
+                            continue
+                        chunk = files[name].read_block(residues=self.chunk_residues)
+                        if not chunk:
+                            done_reading.add(name)
+                            if outstanding[name] == 0:
+                                seconds[name] = time.perf_counter() - start
+                            continue
+                        _, hmms, options = jobs[name]
+                        pending[pool.submit(self._search_chunk, hmms, chunk, options)] = name
+                        outstanding[name] += 1
+                    if not pending:
+                        continue
+                    finished, _ = wait(pending, return_when=FIRST_COMPLETED)
+                    for future in finished:
+                        name = pending.pop(future)
+                        parts[name].append(future.result())
+                        outstanding[name] -= 1
+                        if name in done_reading and outstanding[name] == 0:
+                            seconds[name] = time.perf_counter() - start
+        finally:
+            for handle in files.values():
+                handle.close()
+        merged: dict[str, dict[str, plan7.TopHits]] = {}
+        for name, (_, hmms, options) in jobs.items():
+            merged[name] = {}
+            for key in hmms:
+                chunks = [p[key] for p in parts[name]]
+                if not chunks:  # empty database
+                    empty = easel.DigitalSequenceBlock(self.alphabet)
+                    chunks = [plan7.Pipeline(self.alphabet, **options).search_hmm(hmms[key], empty)]
+                merged[name][key] = chunks[0].merge(*chunks[1:]) if len(chunks) > 1 else chunks[0]
+        return merged, seconds
+
+    def query_alignment(self, key: str, hits: plan7.TopHits, max_rows: int | None) -> Alignment:
+        """jackhmmer's ``-A``: the query's own trace first, then the included domains."""
+        query = self.queries[key]
+        hmm = self.hmms[key]
+        block = easel.DigitalSequenceBlock(self.alphabet, [query])
+        trace = plan7.TraceAligner().compute_traces(hmm, block)[0]
+        msa = hits.to_msa(self.alphabet, sequences=[query], traces=[trace],
+                          all_consensus_cols=True)
+        alignment = Alignment.from_msa(msa, first=(query.name, query.description))
+        # the query's own row must not hold gaps in model columns; it never does when
+        # the model is built from the query, but a wrong trace would corrupt every MSA
+        if "-" in "".join(c for c, r in zip(alignment.rows[0], alignment.reference or "")
+                          if r == "x"):
+            raise RuntimeError(f"query {query.name} does not align to its own profile")
+        return alignment.truncated(max_rows)
+
+
+def _digital_query(name: str, description: str, sequence: str,
+                   alphabet: easel.Alphabet) -> easel.DigitalSequence:
+    # Bio.SeqIO's description repeats the id; the Stockholm #=GS DE line should not
+    if description.split(None, 1)[:1] == [name]:
+        description = description[len(name):].strip()
+    text = easel.TextSequence(name=name, description=description, sequence=sequence)
+    return text.digitize(alphabet)
+
+
+def _template_hmm(alignment: Alignment, alphabet: easel.Alphabet) -> plan7.HMM:
+    """``hmmbuild --hand --amino`` on the deduplicated MSA, as AlphaFold's Hmmsearch."""
+    msa_in = alignment.for_template_search()
+    text = easel.TextMSA(
+        name=msa_in.names[0].encode(),
+        sequences=[easel.TextSequence(name=f"s{i}".encode(), sequence=row)
+                   for i, row in enumerate(msa_in.rows)],
+    )
+    text.reference = msa_in.reference
+    builder = plan7.Builder(alphabet, architecture="hand")
+    hmm, _, _ = builder.build_msa(text.digitize(alphabet), plan7.Background(alphabet))
+    return hmm
+
+
+def run_msa_search(chains, db_dir: Path, out_dir: Path, *, db_preset: str,
+                   model_preset: str, max_template_date: str, cpus: int) -> dict:
+    """Search the local databases for every chain; write ``out_dir/msas/``.
+
+    Parameters
+    ----------
+    chains
+        ``foldline.fasta.Chain`` records (monomer presets take exactly one).
+    db_dir
+        Databases in AlphaFold's download layout (see module docstring).
+    out_dir
+        Where ``msas/`` and ``msa_search.json`` (what ran, hit counts) are written.
+    db_preset, model_preset, max_template_date
+        The pipeline's parameters; ``max_template_date`` "" means today.
+    cpus
+        Worker threads shared by all database searches.
+
+    Returns
+    -------
+    dict
+        Timings in seconds: one ``jackhmmer_<database>`` entry per database searched,
+        ``hmmsearch_pdb_seqres``, ``write_msas`` and ``total``.
+    """
+    started = time.perf_counter()
+    db_dir, out_dir = Path(db_dir), Path(out_dir)
+    chains = list(chains)
+    if not chains:
+        raise ValueError("no chains to search")
+    multimer = model_preset == "multimer"
+    if not multimer and len(chains) != 1:
+        raise ValueError(f"model preset {model_preset} takes one chain, got {len(chains)}")
+    databases = databases_for(db_preset, model_preset)
+    for path in [db_dir / db.path for db in databases] + [db_dir / PDB_SEQRES]:
+        if not path.is_file():
+            raise FileNotFoundError(f"database file missing: {path} (AlphaFold's layout "
+                                    f"under {db_dir} is expected)")
+    cutoff = template_cutoff(max_template_date)
+
+    alphabet = easel.Alphabet.amino()
+    # identical chains are searched once (AlphaFold multimer does the same)
+    unique: dict[str, str] = {}
+    for chain in chains:
+        unique.setdefault(chain.sequence, f"q{len(unique)}")
+    first_chain = {}
+    for chain in chains:
+        first_chain.setdefault(chain.sequence, chain)
+    queries = {key: _digital_query(first_chain[seq].id, first_chain[seq].description, seq,
+                                   alphabet) for seq, key in unique.items()}
+
+    search = _Search(queries, cpus)
+    jobs = {db.name: (db_dir / db.path, search.hmms, JACKHMMER_OPTIONS) for db in databases}
+    hits, seconds = search.run(jobs)
+    timings = {f"jackhmmer_{name}": round(s, 3) for name, s in seconds.items()}
+
+    # template search: one profile per unique chain, from its uniref90 alignment
+    t0 = time.perf_counter()
+    alignments: dict[tuple[str, str], Alignment] = {}
+    for db in databases:
+        for key in queries:
+            alignments[(db.name, key)] = search.query_alignment(key, hits[db.name][key],
+                                                                db.max_rows)
+    template_hmms = {key: _template_hmm(alignments[(UNIREF90.name, key)], alphabet)
+                     for key in queries}
+    template_search = _Search(queries, cpus)
+    template_hits, _ = template_search.run(
+        {"pdb_seqres": (db_dir / PDB_SEQRES, template_hmms, HMMSEARCH_OPTIONS)})
+    timings["hmmsearch_pdb_seqres"] = round(time.perf_counter() - t0, 3)
+
+    t0 = time.perf_counter()
+    msas = out_dir / "msas"
+    if msas.exists():
+        shutil.rmtree(msas)
+    mmcif_dir = db_dir / "pdb_mmcif" / "mmcif_files"
+    excluded: dict[str, list[str]] = {}
+    pdb_hits: dict[str, Alignment] = {}
+    for key in queries:
+        msa = template_hits["pdb_seqres"][key].to_msa(alphabet, all_consensus_cols=True)
+        pdb_hits[key] = Alignment.from_msa(msa)
+        pdb_hits[key], excluded[key] = templates.drop_late_templates(pdb_hits[key], mmcif_dir,
+                                                                     cutoff)
+    written: dict[str, dict[str, int]] = {}
+    for index, chain in enumerate(chains):
+        key = unique[chain.sequence]
+        folder = msas / chain_letter(index) if multimer else msas
+        label = chain_letter(index) if multimer else chain.id
+        written[label] = {}
+        for db in databases:
+            alignment = alignments[(db.name, key)]
+            alignment.write(folder / db.output)
+            written[label][db.output] = len(alignment) - 1  # hits, not counting the query
+        if len(pdb_hits[key]):
+            pdb_hits[key].write(folder / TEMPLATE_HITS)
+        else:  # hmmsearch writes no -A file without hits; AlphaFold reads an empty string
+            (folder / TEMPLATE_HITS).parent.mkdir(parents=True, exist_ok=True)
+            (folder / TEMPLATE_HITS).write_text("")
+        written[label][TEMPLATE_HITS] = len(pdb_hits[key])
+    timings["write_msas"] = round(time.perf_counter() - t0, 3)
+    timings["total"] = round(time.perf_counter() - started, 3)
+
+    notes = {
+        "engine": "pyhmmer",
+        "engine_version": pyhmmer.__version__,
+        "jackhmmer_flags": JACKHMMER_FLAGS,
+        "hmmsearch_flags": HMMSEARCH_FLAGS,
+        "template_profile": "hmmbuild --hand on the deduplicated uniref90 MSA",
+        "db_preset": db_preset,
+        "model_preset": model_preset,
+        "databases": {db.output: db.path for db in databases} | {TEMPLATE_HITS: PDB_SEQRES},
+        "substitutions": (
+            ["full_dbs: no HHblits BFD/UniRef30 databases in the local layout; "
+             "bfd_uniref_hits.a3m is jackhmmer over small_bfd, written as A3M"]
+            if db_preset == "full_dbs" else []),
+        "max_template_date": cutoff.isoformat(),
+        "templates_after_cutoff": {chain_letter(i) if multimer else c.id:
+                                   excluded[unique[c.sequence]] for i, c in enumerate(chains)},
+        "hits": written,
+        "cpus": search.cpus,
+        "flush_to_zero": fpu.supported(),
+        "timings": timings,
+    }
+    out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / "msa_search.json").write_text(json.dumps(notes, indent=2) + "\n")
+    return timings
+
+
+def search_sequences(sequences: Sequence[tuple[str, str]], fasta: Path, cpus: int,
+                     *, flush_denormals: bool = True,
+                     chunk_residues: int = CHUNK_RESIDUES) -> dict[str, plan7.TopHits]:
+    """One jackhmmer round (AlphaFold's flags) of each (name, sequence) over one FASTA.
+
+    The benchmark's entry point: the same code path as :func:`run_msa_search`.
+    """
+    alphabet = easel.Alphabet.amino()
+    queries = {name: _digital_query(name, "", seq, alphabet) for name, seq in sequences}
+    search = _Search(queries, cpus, flush_denormals=flush_denormals,
+                     chunk_residues=chunk_residues)
+    hits, _ = search.run({"db": (Path(fasta), search.hmms, JACKHMMER_OPTIONS)})
+    return hits["db"]
