@@ -1,0 +1,59 @@
+"""Stack values the rendered definition leaves for CloudFormation's ``Fn::Sub`` to fill in.
+
+The definition is rendered once, offline, with these ``${Name}`` placeholders where the
+deployed stack's values go. ``template.yaml`` embeds it in ``Fn::Sub``; the local mode
+substitutes its own values (``pipeline.embedded.load_definition``). No SDK import here.
+"""
+
+from __future__ import annotations
+
+from foldline.parameters import ALPHAFOLD_STEP, MSA_STEP, OPENFOLD_STEP
+
+# Resolved by Fn::Sub from the template itself (resource refs / attributes, parameters).
+BUCKET = "FoldlineBucket"  # Ref of the bucket: its name
+ROLE = "SageMakerExecutionRole"  # Ref of the role: its name (the role has no path)
+MSA_IMAGE = "MsaImageUri"
+ALPHAFOLD_IMAGE = "AlphaFoldImageUri"
+OPENFOLD_IMAGE = "OpenFoldImageUri"
+FSX_FILE_SYSTEM_ID = "FsxFileSystemId"
+FSX_MOUNT_NAME = "FsxMountName"
+FSX_DATABASES_PATH = "FsxDatabasesPath"
+# Fn::Sub cannot put a CommaDelimitedList in a string: the template passes
+# Join('","', list) under these names, and the definition holds ["${SubnetsJson}"], so
+# ["subnet-a","subnet-b"] comes out.
+SUBNETS_JSON = "SubnetsJson"
+SECURITY_GROUPS_JSON = "SecurityGroupsJson"
+
+ALL: tuple[str, ...] = (
+    BUCKET,
+    ROLE,
+    MSA_IMAGE,
+    ALPHAFOLD_IMAGE,
+    OPENFOLD_IMAGE,
+    FSX_FILE_SYSTEM_ID,
+    FSX_MOUNT_NAME,
+    FSX_DATABASES_PATH,
+    SUBNETS_JSON,
+    SECURITY_GROUPS_JSON,
+)
+
+#: the image each step runs (by step name)
+STEP_IMAGES: dict[str, str] = {
+    MSA_STEP.name: MSA_IMAGE,
+    ALPHAFOLD_STEP.name: ALPHAFOLD_IMAGE,
+    OPENFOLD_STEP.name: OPENFOLD_IMAGE,
+}
+
+
+def ref(name: str) -> str:
+    """The placeholder text for ``name`` as it appears in the rendered JSON."""
+    return "${" + name + "}"
+
+
+def role_arn() -> str:
+    """The execution role's ARN as the definition spells it.
+
+    Spelled out as an ARN because the SDK (3.x) looks a bare role name up in IAM; the
+    same ARN is what ``!GetAtt SageMakerExecutionRole.Arn`` returns for a path-less role.
+    """
+    return "arn:${AWS::Partition}:iam::${AWS::AccountId}:role/" + ref(ROLE)
