@@ -154,7 +154,7 @@ def run_real(env: TrainingEnv, inputs: StepInputs, manifest: StepManifest, db_ro
         env, inputs, db_root, data_dir, output_dir, num_predictions
     )
     manifest.write(env.model_dir)
-    result = run_tool(manifest.command)
+    result = run_tool(manifest.command, env=env.env)
     if not result.ok:
         fail_with(manifest, env, result.failure_text(), result.returncode)
     produced = output_dir / inputs.target

@@ -138,7 +138,7 @@ def run(env: TrainingEnv) -> StepManifest:
             require_databases(db_root, inputs.db_preset, inputs.model_preset)
             manifest.command = alphafold_command(env, inputs, db_root)
             manifest.write(env.model_dir)
-            result = run_tool(manifest.command)
+            result = run_tool(manifest.command, env=env.env)
             if not result.ok:
                 fail_with(manifest, env, result.failure_text(), result.returncode)
         else:

@@ -215,7 +215,7 @@ def run_real(env: TrainingEnv, inputs: StepInputs, manifest: StepManifest, db_ro
                                         output_dir, config_preset, weights)  # fmt: skip
     manifest.write(env.model_dir)
     started = time.monotonic()
-    result = run_tool(manifest.command)
+    result = run_tool(manifest.command, env=env.env)
     elapsed = time.monotonic() - started
     if not result.ok:
         fail_with(manifest, env, result.failure_text(), result.returncode)
