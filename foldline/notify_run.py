@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Callable
 from urllib.parse import quote
 
 from foldline import runs as runs_mod
 from foldline.notices import Notice, StepReport, analysis_failed_notice, ended_notice, publish
-from foldline.outputs import model_locations, training_job_archive
+from foldline.outputs import describe_training_job, model_locations
 from foldline.pipeline_events import (
     FAILED,
     STOPPED,
@@ -42,6 +42,15 @@ class NotifyContext:
     runs: RunsTable
     topic_arn: str
     bucket: str
+    #: ListPipelineExecutionSteps (all pages) for an execution ARN. Defaults to the
+    #: SageMaker API; the local runtime, whose moto lacks that API, passes its
+    #: executor's own record of the steps in the same shape.
+    list_steps: Callable[[str], list[dict[str, Any]]] | None = None
+
+    def steps(self, execution_arn: str) -> list[dict[str, Any]]:
+        if self.list_steps is not None:
+            return self.list_steps(execution_arn)
+        return list_execution_steps(self.sagemaker, execution_arn)
 
 
 @dataclass(frozen=True)
@@ -75,20 +84,30 @@ def training_log_links(job_name: str, region: str) -> tuple[str, ...]:
     return console, cli
 
 
-def step_reports(sagemaker: Any, execution_arn: str, region: str) -> list[StepReport]:
-    """The execution's steps as notices show them; raises StepsUnavailable."""
+def step_reports(
+    sagemaker: Any, listed: list[dict[str, Any]], region: str
+) -> list[StepReport]:
+    """ListPipelineExecutionSteps entries as notices show them.
+
+    A step's metadata gives its training job by ARN, which SageMaker lower-cases; log
+    stream names keep the job name's case, so the name comes from DescribeTrainingJob.
+    """
     reports = []
-    for step in list_execution_steps(sagemaker, execution_arn):
+    for step in listed:
         job = step_training_job(step)
         status = step.get("StepStatus", "Unknown")
+        described = describe_training_job(sagemaker, job) if job else None
+        if described:
+            job = described.get("TrainingJobName", job)
+        reason = step.get("FailureReason") or (described or {}).get("FailureReason") or None
         output = None
-        if job and status == "Succeeded":
-            output = training_job_archive(sagemaker, job)
+        if described and status == "Succeeded":
+            output = (described.get("ModelArtifacts") or {}).get("S3ModelArtifacts")
         reports.append(
             StepReport(
                 name=step["StepName"],
                 status=status,
-                failure_reason=step.get("FailureReason") or None,
+                failure_reason=reason if status != "Succeeded" else None,
                 training_job=job,
                 log_links=training_log_links(job, region) if job and status != "Succeeded" else (),
                 output_uri=output,
@@ -117,7 +136,7 @@ def notify_run_ended(ctx: NotifyContext, change: ExecutionStatusChange) -> Notif
 
     unavailable = None
     try:
-        steps = step_reports(ctx.sagemaker, change.execution_arn, change.region)
+        steps = step_reports(ctx.sagemaker, ctx.steps(change.execution_arn), change.region)
     except StepsUnavailable as missing:
         log.warning("steps unavailable for %s: %s", change.execution_arn, missing)
         steps, unavailable = [], str(missing)

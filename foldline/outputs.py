@@ -37,13 +37,18 @@ class CorruptOutput(ValueError):
     """A step's archive is not a readable, safe tar.gz."""
 
 
-def training_job_archive(sagemaker: Any, training_job_name: str) -> str | None:
-    """The S3 URI of a training job's model.tar.gz (DescribeTrainingJob), or None."""
+def describe_training_job(sagemaker: Any, training_job_name: str) -> dict | None:
+    """DescribeTrainingJob, or None where the job is unknown (moto, local mode)."""
     try:
-        described = sagemaker.describe_training_job(TrainingJobName=training_job_name)
+        return sagemaker.describe_training_job(TrainingJobName=training_job_name)
     except ClientError as err:
         log.info("no training job %s: %s", training_job_name, err.response["Error"]["Code"])
         return None
+
+
+def training_job_archive(sagemaker: Any, training_job_name: str) -> str | None:
+    """The S3 URI of a training job's model.tar.gz (its ModelArtifacts), or None."""
+    described = describe_training_job(sagemaker, training_job_name) or {}
     return (described.get("ModelArtifacts") or {}).get("S3ModelArtifacts")
 
 

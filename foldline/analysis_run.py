@@ -1,0 +1,374 @@
+"""The analysis path: a Succeeded execution -> report in S3, Experiments, runs table, notice.
+
+Order matters for the faults it must survive:
+
+1. fetch both engines' ``model.tar.gz`` (and the MSA step's manifest), run
+   :func:`foldline.analysis.analyze`; corrupt output raises, so the event is retried and,
+   once retries are spent, the function's on-failure destination gets it
+   (:func:`foldline.notify_run.notify_analysis_failed` then tells people);
+2. upload the report to ``runs/<run_id>/report/``;
+3. log the run to the tracker (SageMaker Experiments);
+4. mark the run Succeeded in the runs table, with the headline numbers;
+5. publish the notice with a presigned link, and record its message id.
+
+The report is in S3 before any notice is attempted, so an SNS failure loses nothing: the
+function raises, the retry finds the same inputs, rewrites the same report and publishes
+again. A replay after step 5 (Powertools idempotency aside) finds the message id and
+stops at once: one report, one notice.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import logging
+import mimetypes
+import os
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+from foldline import layout
+from foldline import runs as runs_mod
+from foldline.notices import Headline, publish, succeeded_notice
+from foldline.outputs import MissingOutput, fetch_step_output, training_job_archive
+from foldline.parameters import ALPHAFOLD_STEP, MSA_STEP, OPENFOLD_STEP, STEPS
+from foldline.pipeline_events import (
+    SUCCEEDED,
+    ExecutionStatusChange,
+    StepsUnavailable,
+    list_execution_steps,
+    step_training_job,
+)
+from foldline.run_facts import RunFacts, run_facts
+from foldline.runs import RunsTable
+from foldline.steps.manifest import MANIFEST_NAME
+from foldline.tracking import RunTracker, TrackedRun
+
+log = logging.getLogger("foldline.analysis_run")
+
+#: SigV4 presigned URLs live at most 7 days
+MAX_LINK_EXPIRY_S = 7 * 24 * 3600
+DEFAULT_LINK_EXPIRY_S = MAX_LINK_EXPIRY_S
+REPORT_PAGE = "report.html"
+METRICS_FILE = "metrics.json"
+_CONTENT_TYPES = {
+    ".html": "text/html; charset=utf-8",
+    ".json": "application/json",
+    ".png": "image/png",
+    ".pdb": "chemical/x-pdb",
+    ".cif": "chemical/x-cif",
+    ".txt": "text/plain; charset=utf-8",
+}
+
+
+@dataclass
+class AnalysisContext:
+    """Everything the analysis path talks to."""
+
+    s3: Any
+    sagemaker: Any
+    sns: Any
+    runs: RunsTable
+    bucket: str
+    topic_arn: str
+    tracker: RunTracker | None = None
+    link_expiry_s: int = DEFAULT_LINK_EXPIRY_S
+    work_root: Path | None = None  # where archives are unpacked (Lambda: /tmp)
+    #: ListPipelineExecutionSteps (all pages) for an execution ARN; see NotifyContext
+    list_steps: Callable[[str], list[dict[str, Any]]] | None = None
+
+    def steps(self, execution_arn: str) -> list[dict[str, Any]]:
+        if self.list_steps is not None:
+            return self.list_steps(execution_arn)
+        return list_execution_steps(self.sagemaker, execution_arn)
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.link_expiry_s <= MAX_LINK_EXPIRY_S:
+            raise ValueError(
+                f"report link expiry must be 1..{MAX_LINK_EXPIRY_S} s, got {self.link_expiry_s}"
+            )
+
+
+@dataclass(frozen=True)
+class AnalysisOutcome:
+    action: str  # "reported" or "duplicate"
+    run_id: str
+    report_uri: str | None = None
+    tm_score: float | None = None
+    message_id: str | None = None
+    report_files: tuple[str, ...] = field(default_factory=tuple)
+
+    def log_fields(self) -> dict[str, Any]:
+        return {k: v for k, v in self.__dict__.items() if v not in (None, ())}
+
+
+@dataclass(frozen=True)
+class PipelineSteps:
+    """What ListPipelineExecutionSteps says about the run's steps (empty where unknown)."""
+
+    archives: dict[str, str]  # step name -> model.tar.gz URI (covers cache hits)
+    runtimes_s: dict[str, float]  # step name -> seconds
+    cache_hits: dict[str, str]  # step name -> source execution ARN
+
+
+def pipeline_steps(ctx: AnalysisContext, execution_arn: str) -> PipelineSteps:
+    sagemaker = ctx.sagemaker
+    try:
+        listed = ctx.steps(execution_arn)
+    except StepsUnavailable as missing:
+        log.info("steps unavailable, locating outputs by listing S3: %s", missing)
+        return PipelineSteps({}, {}, {})
+    archives, runtimes, cache_hits = {}, {}, {}
+    for step in listed:
+        name = step["StepName"]
+        job = step_training_job(step)
+        if job:
+            uri = training_job_archive(sagemaker, job)
+            if uri:
+                archives[name] = uri
+        if step.get("StartTime") and step.get("EndTime"):
+            runtimes[name] = (step["EndTime"] - step["StartTime"]).total_seconds()
+        source = (step.get("CacheHitResult") or {}).get("SourcePipelineExecutionArn")
+        if source:
+            cache_hits[name] = source
+    return PipelineSteps(archives, runtimes, cache_hits)
+
+
+def _recorded_runtimes(item: dict | None) -> dict[str, float]:
+    """Step runtimes the progress path recorded in the runs table."""
+    out = {}
+    for name, step in ((item or {}).get("steps") or {}).items():
+        try:
+            start = _dt.datetime.fromisoformat(step["started_at"])
+            end = _dt.datetime.fromisoformat(step["ended_at"])
+        except (KeyError, TypeError, ValueError):
+            continue
+        out[name] = (end - start).total_seconds()
+    return out
+
+
+def _already_reported(facts: RunFacts, execution_arn: str) -> bool:
+    item = facts.item or {}
+    return (
+        item.get("status") == runs_mod.SUCCEEDED
+        and item.get("execution_arn", execution_arn) == execution_arn
+        and bool(item.get("report_uri"))
+        and bool(item.get("notice_message_id"))
+    )
+
+
+def upload_report(s3: Any, bucket: str, run_id: str, report_dir: Path) -> list[str]:
+    """Upload every file of ``report_dir`` under ``runs/<run_id>/report/``; returns keys.
+
+    The page goes last, so a reader never finds a report.html whose plots are missing.
+    """
+    prefix = layout.report_prefix(run_id)
+    files = sorted(p for p in report_dir.rglob("*") if p.is_file())
+    files.sort(key=lambda p: p.name == REPORT_PAGE)
+    keys = []
+    for path in files:
+        key = prefix + path.relative_to(report_dir).as_posix()
+        content_type = _CONTENT_TYPES.get(path.suffix.lower()) or (
+            mimetypes.guess_type(path.name)[0] or "application/octet-stream"
+        )
+        s3.upload_file(str(path), bucket, key, ExtraArgs={"ContentType": content_type})
+        keys.append(key)
+    return keys
+
+
+def _num(value: Any) -> float | None:
+    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+
+
+def headline_from_metrics(metrics: dict[str, Any], runtimes_s: dict[str, float]) -> Headline:
+    """The notice's numbers from the analysis' metrics (schema: docs/metrics-schema.md).
+
+    The whole-complex fixed-correspondence scores where the sequences matched, else
+    TM-align's. Step runtimes: the pipeline's own record (``runtimes_s``) where known,
+    else the step manifests the analysis read.
+    """
+    from foldline.analysis.analyze import engine_label
+
+    comparison = metrics.get("comparison") or {}
+    whole = comparison.get("complex") or comparison.get("tm_align") or {}
+    plddt, compared, versions = {}, {}, {}
+    for slot, engine in (metrics.get("engines") or {}).items():
+        label = engine_label(slot, engine.get("engine") or slot)
+        mean = _num((engine.get("plddt") or {}).get("mean"))
+        if mean is not None:
+            plddt[label] = mean
+        if engine.get("model_file"):
+            compared[label] = engine["model_file"]
+        versions[label] = " ".join(
+            str(x) for x in (engine.get("engine"), engine.get("engine_version")) if x
+        )
+    runtimes = dict(runtimes_s)
+    for step, runtime in ((metrics.get("runtimes") or {}).get("steps") or {}).items():
+        if step not in runtimes and _num((runtime or {}).get("seconds")) is not None:
+            runtimes[step] = float(runtime["seconds"])
+    return Headline(
+        tm_score=_num(whole.get("tm_score")),
+        tm_normalised_by=whole.get("normalising_length"),
+        rmsd=_num(whole.get("rmsd")),
+        gdt_ts=_num(whole.get("gdt_ts")),
+        lddt=_num(whole.get("lddt")),
+        plddt_mean=plddt,
+        compared=compared,
+        engines={k: v for k, v in versions.items() if v},
+        runtimes_s=runtimes,
+    )
+
+
+def tracked_metrics(metrics: dict[str, Any], headline: Headline) -> dict[str, float]:
+    """Tracker metric name -> value; per-engine names use the pipeline slot
+    (``plddt_mean_alphafold`` is the AlphaFold step's model, whichever engine made it:
+    the tracked parameters name the engine)."""
+    out: dict[str, float] = {}
+    for name in ("tm_score", "rmsd", "gdt_ts", "lddt"):
+        value = getattr(headline, name)
+        if value is not None:
+            out[name] = value
+    for slot, engine in (metrics.get("engines") or {}).items():
+        mean = _num((engine.get("plddt") or {}).get("mean"))
+        if mean is not None:
+            out[f"plddt_mean_{slot}"] = mean
+    for step, seconds in headline.runtimes_s.items():
+        out[f"runtime_{step}_s"] = seconds
+    return out
+
+
+def tracked_parameters(parameters: dict[str, str], metrics: dict[str, Any]) -> dict[str, str]:
+    """The pipeline parameters plus, per slot, the engine that ran and its version."""
+    out: dict[str, str] = dict(parameters)
+    for slot, engine in (metrics.get("engines") or {}).items():
+        out[f"{slot}_engine"] = str(engine.get("engine") or "unknown")
+        out[f"{slot}_engine_version"] = str(engine.get("engine_version") or "unknown")
+        if engine.get("model_file"):
+            out[f"{slot}_model"] = str(engine["model_file"])
+    return out
+
+
+def _fetch_msa_manifest(ctx: AnalysisContext, run_id: str, dest: Path,
+                        archive_uri: str | None) -> Path | None:  # fmt: skip
+    """The MSA step's manifest and timings only (its archive may hold GBs of alignments)."""
+    try:
+        folder, _ = fetch_step_output(
+            ctx.s3, ctx.bucket, run_id, MSA_STEP, dest, archive_uri=archive_uri,
+            only=[MANIFEST_NAME, "timings.json"],
+        )  # fmt: skip
+    except MissingOutput as missing:
+        log.warning("no MSA step output: %s", missing)
+        return None
+    return folder
+
+
+def analyse_run(ctx: AnalysisContext, change: ExecutionStatusChange) -> AnalysisOutcome:
+    """Compare the run's two models, store the report, track it, and tell people."""
+    from foldline.analysis.analyze import analyze  # numeric stack: imported where used
+
+    if change.status != SUCCEEDED:
+        raise ValueError(f"analysis handles Succeeded executions, not {change.status}")
+    facts = run_facts(ctx.runs, ctx.sagemaker, change)
+    run_id = facts.run_id
+    if _already_reported(facts, change.execution_arn):
+        return AnalysisOutcome("duplicate", run_id, report_uri=(facts.item or {})["report_uri"])
+
+    steps = pipeline_steps(ctx, change.execution_arn)
+    runtimes = {**_recorded_runtimes(facts.item), **steps.runtimes_s}
+    runtimes = {s.name: runtimes[s.name] for s in STEPS if s.name in runtimes}
+    with tempfile.TemporaryDirectory(prefix="foldline-", dir=ctx.work_root) as tmp:
+        work = Path(tmp)
+        af_dir, af_uri = fetch_step_output(
+            ctx.s3, ctx.bucket, run_id, ALPHAFOLD_STEP, work / "alphafold",
+            archive_uri=steps.archives.get(ALPHAFOLD_STEP.name),
+        )  # fmt: skip
+        of_dir, of_uri = fetch_step_output(
+            ctx.s3, ctx.bucket, run_id, OPENFOLD_STEP, work / "openfold",
+            archive_uri=steps.archives.get(OPENFOLD_STEP.name),
+        )  # fmt: skip
+        msa_dir = _fetch_msa_manifest(ctx, run_id, work / "msa",
+                                      steps.archives.get(MSA_STEP.name))  # fmt: skip
+        model_uris = {ALPHAFOLD_STEP.name: af_uri, OPENFOLD_STEP.name: of_uri}
+        context = {
+            "run_id": run_id,
+            "target": facts.target,
+            "execution_arn": change.execution_arn,
+            "parameters": facts.parameters,
+            "step_runtimes_s": runtimes,
+            "cache_hits": steps.cache_hits,
+            "model_archives": model_uris,
+        }
+        report_dir = work / "report"
+        try:
+            metrics = analyze(af_dir, of_dir, report_dir, context=context, msa=msa_dir)
+        except Exception as err:
+            ctx.runs.update(run_id, analysis_status="Retrying",
+                            analysis_error=f"{type(err).__name__}: {err}"[:2000])  # fmt: skip
+            raise
+        keys = upload_report(ctx.s3, ctx.bucket, run_id, report_dir)
+
+    report_uri = layout.s3_uri(ctx.bucket, layout.report_prefix(run_id))
+    headline = headline_from_metrics(metrics, runtimes)
+    if ctx.tracker is not None:
+        ctx.tracker.log_run(
+            TrackedRun(
+                target=facts.target,
+                run_id=run_id,
+                execution_arn=change.execution_arn,
+                parameters=tracked_parameters(facts.parameters, metrics),
+                metrics=tracked_metrics(metrics, headline),
+                artifacts={"report": report_uri + REPORT_PAGE, "metrics": report_uri + METRICS_FILE,
+                           **{f"model_{k}": v for k, v in model_uris.items()}},
+                inputs=_inputs(facts),
+                start_time=change.start_time,
+                end_time=change.end_time,
+            )
+        )  # fmt: skip
+    ctx.runs.update(
+        run_id,
+        status=runs_mod.SUCCEEDED,
+        execution_arn=change.execution_arn,
+        ended_at=change.end_time.isoformat() if change.end_time else runs_mod.utc_now(),
+        report_uri=report_uri,
+        model_uris=model_uris,
+        analysis_status="Succeeded",
+        tm_score=headline.tm_score,
+        rmsd=headline.rmsd,
+        plddt_mean=headline.plddt_mean or None,
+        target=facts.target if not facts.item else None,
+    )
+    message_id = _notify(ctx, facts, headline, report_uri, model_uris)
+    return AnalysisOutcome(
+        "reported", run_id, report_uri=report_uri, tm_score=headline.tm_score,
+        message_id=message_id, report_files=tuple(keys),
+    )  # fmt: skip
+
+
+def _inputs(facts: RunFacts) -> dict[str, str]:
+    folder = facts.parameters.get("FastaInputS3URI")
+    name = facts.parameters.get("FastaFileName")
+    return {"fasta": folder.rstrip("/") + "/" + name} if folder and name else {}
+
+
+def _notify(ctx: AnalysisContext, facts: RunFacts, headline: Headline, report_uri: str,
+            model_uris: dict[str, str]) -> str:  # fmt: skip
+    expires = _dt.datetime.now(_dt.timezone.utc) + _dt.timedelta(seconds=ctx.link_expiry_s)
+    url = ctx.s3.generate_presigned_url(
+        "get_object",
+        Params={"Bucket": ctx.bucket, "Key": layout.report_prefix(facts.run_id) + REPORT_PAGE},
+        ExpiresIn=ctx.link_expiry_s,
+    )
+    notice = succeeded_notice(
+        target=facts.target, run_id=facts.run_id, headline=headline, report_url=url,
+        report_uri=report_uri, link_expires_at=expires.strftime("%Y-%m-%d %H:%M UTC"),
+        model_uris=model_uris,
+    )  # fmt: skip
+    message_id = publish(ctx.sns, ctx.topic_arn, notice)
+    ctx.runs.update(facts.run_id, notice_message_id=message_id, notified_at=runs_mod.utc_now())
+    return message_id
+
+
+def link_expiry_from_env() -> int:
+    """REPORT_LINK_EXPIRY_SECONDS, default and maximum 7 days."""
+    return int(os.environ.get("REPORT_LINK_EXPIRY_SECONDS", DEFAULT_LINK_EXPIRY_S))

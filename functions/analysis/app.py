@@ -1,0 +1,69 @@
+"""analysis function: a pipeline execution Succeeded -> report, Experiments, notice.
+
+Thin by design: parse the status event, call :func:`foldline.analysis_run.analyse_run`,
+log and count. Powertools idempotency (key: the execution ARN) makes a redelivered
+event return the first result without touching anything. An exception (corrupt model
+output, SNS down) propagates: EventBridge/Lambda retry the event, and once retries are
+spent the function's on-failure destination (the notify function) reports that the
+analysis failed and where the models are.
+"""
+
+from __future__ import annotations
+
+import os
+from functools import cache
+
+import boto3
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.idempotency import (
+    DynamoDBPersistenceLayer,
+    IdempotencyConfig,
+    idempotent,
+)
+
+from foldline.analysis_run import AnalysisContext, analyse_run, link_expiry_from_env
+from foldline.observability import logger, metrics
+from foldline.pipeline_events import SUCCEEDED, NotAPipelineEvent, parse_execution_event
+from foldline.runs import RunsTable
+from foldline.tracking import SageMakerExperimentsTracker
+
+persistence = DynamoDBPersistenceLayer(table_name=os.environ["IDEMPOTENCY_TABLE"])
+idempotency = IdempotencyConfig(
+    event_key_jmespath="detail.pipelineExecutionArn",
+    raise_on_no_idempotency_key=True,
+    expires_after_seconds=24 * 3600,  # EventBridge redelivers within hours, not days
+)
+
+
+@cache
+def analysis_context() -> AnalysisContext:
+    """Clients and settings, built once per execution environment."""
+    sagemaker = boto3.client("sagemaker")
+    return AnalysisContext(
+        s3=boto3.client("s3"),
+        sagemaker=sagemaker,
+        sns=boto3.client("sns"),
+        runs=RunsTable(os.environ["RUNS_TABLE"]),
+        bucket=os.environ["BUCKET_NAME"],
+        topic_arn=os.environ["TOPIC_ARN"],
+        tracker=SageMakerExperimentsTracker(sagemaker, boto3.client("sagemaker-metrics")),
+        link_expiry_s=link_expiry_from_env(),
+    )
+
+
+@logger.inject_lambda_context(correlation_id_path="detail.pipelineExecutionArn")
+@metrics.log_metrics
+@idempotent(config=idempotency, persistence_store=persistence)
+def lambda_handler(event: dict, context: object) -> dict:
+    try:
+        change = parse_execution_event(event)
+    except NotAPipelineEvent as other:
+        logger.warning("ignored", extra={"reason": str(other)})
+        return {"action": "ignored", "reason": str(other)}
+    if change.status != SUCCEEDED:
+        logger.warning("ignored", extra={"status": change.status})
+        return {"action": "ignored", "reason": f"execution is {change.status}"}
+    outcome = analyse_run(analysis_context(), change)
+    logger.info(outcome.action, extra=outcome.log_fields())
+    metrics.add_metric(name=f"Analysis{outcome.action.capitalize()}", unit=MetricUnit.Count, value=1)
+    return outcome.log_fields()

@@ -1,0 +1,42 @@
+"""progress function: a pipeline step changed status -> ``steps.<StepName>`` in the runs table.
+
+Thin by design: parse the step status event, call :func:`foldline.progress.record_progress`,
+log and count. Replays are harmless (the same event writes the same values; a late,
+older status is ignored), so no idempotency store is needed.
+"""
+
+from __future__ import annotations
+
+import os
+from functools import cache
+
+import boto3
+from aws_lambda_powertools.metrics import MetricUnit
+
+from foldline.observability import logger, metrics
+from foldline.pipeline_events import NotAPipelineEvent, parse_step_event
+from foldline.progress import record_progress
+from foldline.runs import RunsTable
+
+
+@cache
+def clients() -> tuple[RunsTable, object]:
+    """The runs table and a SageMaker client, built once per execution environment."""
+    return RunsTable(os.environ["RUNS_TABLE"]), boto3.client("sagemaker")
+
+
+@logger.inject_lambda_context(correlation_id_path="detail.pipelineExecutionArn")
+@metrics.log_metrics
+def lambda_handler(event: dict, context: object) -> dict:
+    try:
+        change = parse_step_event(event)
+    except NotAPipelineEvent as other:
+        logger.warning("ignored", extra={"reason": str(other)})
+        return {"action": "ignored", "reason": str(other)}
+    runs, sagemaker = clients()
+    progress = record_progress(runs, sagemaker, change)
+    logger.info(progress.action, extra=progress.log_fields())
+    if progress.cache_hit:
+        metrics.add_metric(name="StepCacheHits", unit=MetricUnit.Count, value=1)
+    metrics.add_metric(name=f"Steps{change.status}", unit=MetricUnit.Count, value=1)
+    return progress.log_fields()
