@@ -1,0 +1,34 @@
+"""Compare AlphaFold's and OpenFold's predictions of one target; write metrics and a report.
+
+Public API (no AWS in here; the analysis Lambda and ``foldline analyze`` call these):
+
+- :func:`analyze` — ``analyze(alphafold, openfold, out_dir, *, context=None, msa=None) -> dict``
+  writes ``metrics.json``, ``report.html``, PNG plots and both compared models.
+- :func:`headline` — one line (TM-score, RMSD, mean pLDDTs) from the metrics, for
+  notifications.
+- :func:`compare_models`, :func:`load_structure`, :func:`score_fixed_correspondence`,
+  :func:`tm_align` — the pieces, for other callers and tests.
+
+Schema of ``metrics.json``: :data:`METRICS_SCHEMA` (version :data:`SCHEMA_VERSION`),
+documented in docs/metrics-schema.md.
+"""
+
+from foldline.analysis.analyze import METRICS_NAME, REPORT_NAME, analyze, engine_label, headline
+from foldline.analysis.compare import compare_models, tm_align
+from foldline.analysis.schema import METRICS_SCHEMA, SCHEMA_VERSION
+from foldline.analysis.structures import load_structure
+from foldline.analysis.tmscore import score_fixed_correspondence
+
+__all__ = [
+    "analyze",
+    "headline",
+    "engine_label",
+    "compare_models",
+    "tm_align",
+    "load_structure",
+    "score_fixed_correspondence",
+    "METRICS_SCHEMA",
+    "SCHEMA_VERSION",
+    "METRICS_NAME",
+    "REPORT_NAME",
+]

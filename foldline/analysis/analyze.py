@@ -1,0 +1,403 @@
+"""Compare AlphaFold's and OpenFold's predictions of one target and write the report.
+
+``analyze`` is the plain function behind the analysis Lambda and ``foldline analyze``:
+given the two engines' outputs (folders as the steps leave them, or single model files)
+it picks like with like, scores, reads confidences and runtimes, and writes
+``metrics.json``, the plots, ``report.html`` and the two compared models into
+``out_dir``. No AWS in here: the caller fetches and uploads.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import shutil
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from foldline.analysis.compare import Comparison, compare_models
+from foldline.analysis.confidence import pae_summary, plddt_summary
+from foldline.analysis.outputs import (
+    EngineOutput,
+    ModelFile,
+    Pairing,
+    pick_like_with_like,
+    read_engine_output,
+)
+from foldline.analysis.pickles import confidence_from_result, load_numpy_pickle
+from foldline.analysis.schema import SCHEMA_VERSION
+from foldline.analysis.structures import StructureModel, load_structure
+from foldline.analysis.superpose import Superposition
+
+__all__ = ["analyze", "headline", "engine_label", "METRICS_NAME", "REPORT_NAME"]
+
+METRICS_NAME = "metrics.json"
+REPORT_NAME = "report.html"
+PLDDT_PLOT = "plddt.png"
+SLOT_TITLES = {"alphafold": "AlphaFold", "openfold": "OpenFold", "msa": "MSA"}
+STEP_NAMES = {"msa": "RunMSA", "alphafold": "RunAlphaFold", "openfold": "RunOpenFold"}
+
+
+def engine_label(slot: str, engine: str) -> str:
+    """"AlphaFold" where AlphaFold ran; "template-cpu (AlphaFold slot)" where a stand-in did."""
+    title = SLOT_TITLES.get(slot, slot)
+    if engine == slot:
+        return title
+    return f"{engine} ({title} slot)"
+
+
+def _engine_identity(output: EngineOutput, model: StructureModel) -> tuple[str, str | None, str]:
+    """(engine, version, how we know), preferring the step manifest."""
+    manifest = output.manifest or {}
+    if manifest.get("engine"):
+        return str(manifest["engine"]), manifest.get("engine_version"), "foldline-step.json"
+    if model.engine_remark:
+        return model.engine_remark, None, "model file REMARK"
+    if output.layout in ("alphafold", "openfold"):
+        return output.layout, None, f"{output.layout} output layout (no foldline-step.json)"
+    return "unknown", None, "no manifest, no engine named in the model file"
+
+
+def _relative(path: Path, root: Path) -> str:
+    try:
+        return str(path.relative_to(root if root.is_dir() else root.parent))
+    except ValueError:
+        return path.name
+
+
+def _engine_section(
+    output: EngineOutput, chosen: ModelFile, model: StructureModel, warnings: list[str]
+) -> tuple[dict[str, Any], np.ndarray | None]:
+    engine, version, source = _engine_identity(output, model)
+    plddt = model.plddt
+    section: dict[str, Any] = {
+        "engine": engine,
+        "engine_version": version,
+        "engine_source": source,
+        "output": str(output.root),
+        "layout": output.layout,
+        "model_file": _relative(chosen.path, output.root),
+        "model_name": chosen.name,
+        "relaxed": chosen.relaxed,
+        "chains": [{"name": c.name, "length": len(c), "sequence": c.sequence} for c in model.chains],
+        "n_residues": model.n_residues,
+        "plddt": {
+            "source": "B-factor column (CA atoms)",
+            "scale": model.plddt_scale,
+            **plddt_summary(plddt),
+            "per_residue": np.round(plddt, 2).tolist(),
+        },
+        "ptm": None,
+        "iptm": None,
+        "ranking_confidence": chosen.ranking_confidence,
+        "pae": None,
+        "result_pickle": None,
+    }
+    pae = None
+    if chosen.result_pickle is not None:
+        section["result_pickle"] = _relative(chosen.result_pickle, output.root)
+        try:
+            raw = load_numpy_pickle(chosen.result_pickle)
+        except Exception as err:  # a bad pickle costs the PAE, not the report
+            warnings.append(f"{output.slot}: could not read {chosen.result_pickle.name}: {err}")
+            raw = None
+        if isinstance(raw, dict):
+            conf = confidence_from_result(raw)
+            section["ptm"], section["iptm"] = conf["ptm"], conf["iptm"]
+            if section["ranking_confidence"] is None:
+                section["ranking_confidence"] = conf["ranking_confidence"]
+            n = model.n_residues
+            if conf["plddt"] is not None and len(conf["plddt"]) != n:
+                warnings.append(
+                    f"{output.slot}: pLDDT in {chosen.result_pickle.name} has {len(conf['plddt'])} "
+                    f"values for {n} residues"
+                )
+            if conf["pae"] is not None:
+                if conf["pae"].shape == (n, n):
+                    pae = conf["pae"]
+                    section["pae"] = {"source": chosen.result_pickle.name, **pae_summary(pae)}
+                else:
+                    warnings.append(
+                        f"{output.slot}: PAE in {chosen.result_pickle.name} has shape "
+                        f"{conf['pae'].shape}, not ({n}, {n}); not shown"
+                    )
+    if model.plddt_scale == "0-1":
+        warnings.append(f"{output.slot}: B-factors are on a 0-1 scale; pLDDT rescaled to 0-100")
+    return section, pae
+
+
+def _runtimes(outputs: dict[str, EngineOutput]) -> dict[str, Any]:
+    steps, timings = {}, {}
+    for slot, output in outputs.items():
+        runtime = output.step_runtime()
+        if runtime is not None:
+            steps[runtime.get("step") or STEP_NAMES[slot]] = runtime
+        if output.timings:
+            timings[slot] = output.timings
+    return {"steps": steps, "engine_timings": timings}
+
+
+def _write_superposed(model: StructureModel, sup: Superposition, out: Path) -> Path:
+    """Write the whole model (all atoms) moved by ``sup``, in the input's format."""
+    import gemmi
+
+    structure = gemmi.read_structure(str(model.path))
+    # ours moves row vectors (x @ R + t); gemmi moves column vectors (M x + t)
+    transform = gemmi.Transform(gemmi.Mat33(sup.rotation.T.tolist()), gemmi.Vec3(*sup.translation))
+    for model in structure:
+        model.transform_pos_and_adp(transform)
+    if out.suffix == ".cif":
+        structure.make_mmcif_document().write_file(str(out))
+    else:
+        structure.write_pdb(str(out))
+    return out
+
+
+def _model_copy_name(slot: str, path: Path, suffix: str = "") -> str:
+    name = path.name[:-3] if path.name.endswith(".gz") else path.name
+    stem, ext = name.rsplit(".", 1) if "." in name else (name, "pdb")
+    ext = "cif" if ext in ("cif", "mmcif") else "pdb"
+    return f"{slot}_{stem}{suffix}.{ext}"
+
+
+def _comparison_section(comparison: Comparison, pairing: Pairing, af: Path, of: Path) -> dict[str, Any]:
+    matching = comparison.matching
+    pairs = []
+    if matching is not None:
+        pairs = [
+            {"alphafold": p.reference.name, "openfold": p.mobile.name, "length": len(p.reference)}
+            for p in matching.pairs
+        ]
+    if comparison.method == "fixed_correspondence":
+        length = comparison.complex.scores.normalising_length
+        normalisation = (
+            f"TM-score normalised by the AlphaFold model's length over matched chains: L = {length} "
+            f"residues (d0 = {comparison.complex.scores.d0:.2f} Å); residue i paired with residue i"
+        )
+    else:
+        normalisation = (
+            f"TM-align; TM-score normalised by the OpenFold model's length: "
+            f"L = {comparison.tm_align.normalising_length}"
+        )
+    tm_align = None
+    if comparison.tm_align is not None:
+        t = comparison.tm_align
+        tm_align = {
+            "tm_score": round(t.tm_score, 4),
+            "tm_score_normalised_by_reference": round(t.tm_score_other, 4),
+            "normalising_length": t.normalising_length,
+            "rmsd": round(t.rmsd, 3),
+            "n_aligned": t.n_aligned,
+        }
+    return {
+        "method": comparison.method,
+        "reference": "alphafold",
+        "superposed": "openfold",
+        "relaxation": pairing.relaxation,
+        "models_compared": {"alphafold": str(af), "openfold": str(of)},
+        "pairing": pairing.explanation,
+        "chain_matching": {
+            "method": matching.method if matching else "none",
+            "pairs": pairs,
+            "unmatched": {
+                "alphafold": list(matching.unmatched_reference) if matching else [],
+                "openfold": list(matching.unmatched_mobile) if matching else [],
+            },
+        },
+        "complex": comparison.complex.as_dict() if comparison.complex else None,
+        "per_chain": [p.as_dict() for p in comparison.per_chain],
+        "tm_align": tm_align,
+        "tm_score_normalisation": normalisation,
+        "notes": list(comparison.notes),
+    }
+
+
+def _plddt_series(comparison: Comparison, ref: StructureModel, mob: StructureModel):
+    """Both engines' pLDDT in the reference's residue order (matched chains only)."""
+    scale = {id(ref): ref.plddt_scale, id(mob): mob.plddt_scale}
+
+    def values(model, chain):
+        return chain.bfactor * (100.0 if scale[id(model)] == "0-1" else 1.0)
+
+    if comparison.matching is None or not comparison.matching.pairs:
+        return (
+            {"alphafold": ref.plddt, "openfold": mob.plddt},
+            [(0, c.name) for c in ref.chains[:1]],
+        )
+    af, of, breaks, start = [], [], [], 0
+    for pair in comparison.matching.pairs:
+        af.append(values(ref, pair.reference))
+        of.append(values(mob, pair.mobile))
+        breaks.append((start, pair.reference.name))
+        start += len(pair.reference)
+    return {"alphafold": np.concatenate(af), "openfold": np.concatenate(of)}, breaks
+
+
+def headline(metrics: dict[str, Any]) -> str:
+    """One line for notifications: TM-score (with L), RMSD and both mean pLDDTs.
+
+    >>> headline({"comparison": {"method": "fixed_correspondence", "complex": {"tm_score": 0.91,
+    ...   "normalising_length": 195, "rmsd": 1.234}}, "engines": {"alphafold": {"engine":
+    ...   "alphafold", "plddt": {"mean": 88.1}}, "openfold": {"engine": "openfold",
+    ...   "plddt": {"mean": 86.4}}}})
+    'TM-score 0.910 (L=195), CA RMSD 1.23 Å; mean pLDDT AlphaFold 88.1, OpenFold 86.4'
+    """
+    comparison = metrics["comparison"]
+    if comparison.get("complex"):
+        c = comparison["complex"]
+        scores = f"TM-score {c['tm_score']:.3f} (L={c['normalising_length']}), CA RMSD {c['rmsd']:.2f} Å"
+    else:
+        t = comparison["tm_align"]
+        scores = f"TM-align TM-score {t['tm_score']:.3f} (L={t['normalising_length']}), RMSD {t['rmsd']:.2f} Å"
+    engines = metrics["engines"]
+    plddts = ", ".join(
+        f"{engine_label(slot, engines[slot]['engine'])} {engines[slot]['plddt']['mean']:.1f}"
+        for slot in ("alphafold", "openfold")
+    )
+    return f"{scores}; mean pLDDT {plddts}"
+
+
+def _json_safe(value: Any) -> Any:
+    return json.loads(json.dumps(value, default=str))
+
+
+def analyze(
+    alphafold: Path,
+    openfold: Path,
+    out_dir: Path,
+    *,
+    context: dict | None = None,
+    msa: Path | None = None,
+) -> dict:
+    """Compare the two engines' predictions and write the report into ``out_dir``.
+
+    Parameters
+    ----------
+    alphafold, openfold : Path
+        Each engine's output folder (the step's unpacked model dir) or one model file
+        (PDB or mmCIF).
+    out_dir : Path
+        Created if missing; receives ``metrics.json``, ``report.html``, the PNG plots
+        and the two compared models (OpenFold's superposed onto AlphaFold's).
+    context : dict, optional
+        Shown in the report and stored in ``metrics.json`` as given: run id, target,
+        pipeline parameters, MSA information ("MSA reused from run X"), cost estimate...
+    msa : Path, optional
+        The MSA step's output folder, for its runtime (``foldline-step.json``,
+        ``timings.json``).
+
+    Returns
+    -------
+    dict
+        The metrics, as written to ``metrics.json`` (schema: docs/metrics-schema.md).
+    """
+    from foldline.analysis import plots, report  # matplotlib: imported only when reporting
+
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    warnings: list[str] = []
+    outputs = {
+        "alphafold": read_engine_output(alphafold, "alphafold"),
+        "openfold": read_engine_output(openfold, "openfold"),
+    }
+    cache: dict[Path, StructureModel] = {}
+
+    def load(path: Path) -> StructureModel:
+        if path not in cache:
+            cache[path] = load_structure(path)
+        return cache[path]
+
+    pairing = pick_like_with_like(
+        outputs["alphafold"], outputs["openfold"], mean_plddt=lambda m: float(load(m.path).plddt.mean())
+    )
+    ref = load(pairing.alphafold.path)
+    mob = load(pairing.openfold.path)
+    comparison = compare_models(ref, mob)
+
+    engines, paes = {}, {}
+    for slot, chosen, model in (("alphafold", pairing.alphafold, ref), ("openfold", pairing.openfold, mob)):
+        engines[slot], paes[slot] = _engine_section(outputs[slot], chosen, model, warnings)
+    all_outputs = dict(outputs)
+    if msa is not None:
+        try:
+            all_outputs["msa"] = _msa_output(Path(msa))
+        except FileNotFoundError as err:
+            warnings.append(f"msa: {err}")
+    for output in all_outputs.values():
+        warnings.extend(f"{output.slot}: {w}" for w in output.warnings)
+
+    # files
+    model_files = {
+        "alphafold": _model_copy_name("alphafold", ref.path),
+        "openfold": _model_copy_name("openfold", mob.path, "_superposed"),
+    }
+    if ref.path.name.endswith(".gz"):
+        _write_superposed(ref, Superposition.identity(), out_dir / model_files["alphafold"])
+    else:
+        shutil.copyfile(ref.path, out_dir / model_files["alphafold"])
+    _write_superposed(mob, comparison.superposition, out_dir / model_files["openfold"])
+
+    series, breaks = _plddt_series(comparison, ref, mob)
+    labels = {s: f"{engine_label(s, engines[s]['engine'])} ({engines[s]['model_file']})" for s in series}
+    plot_files = {"plddt": plots.plot_plddt(series, labels, breaks, out_dir / PLDDT_PLOT).name}
+    for slot, pae in paes.items():
+        if pae is not None:
+            own_breaks = _chain_starts(ref if slot == "alphafold" else mob)
+            title = f"PAE — {engine_label(slot, engines[slot]['engine'])}"
+            plot_files[f"pae_{slot}"] = plots.plot_pae(pae, title, out_dir / f"pae_{slot}.png", own_breaks).name
+
+    metrics: dict[str, Any] = {
+        "schema_version": SCHEMA_VERSION,
+        "created_at": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        "context": _json_safe(context or {}),
+        "headline": "",
+        "engines": engines,
+        "comparison": _comparison_section(comparison, pairing, pairing.alphafold.path, pairing.openfold.path),
+        "runtimes": _runtimes(all_outputs),
+        "files": {
+            "metrics": METRICS_NAME,
+            "report": REPORT_NAME,
+            "plots": plot_files,
+            "models": model_files,
+        },
+        "warnings": warnings,
+    }
+    metrics["headline"] = headline(metrics)
+
+    viewer_models = [
+        {"label": labels["alphafold"], "width": 4.0, "chains": [(c.name, c.ca, p) for c, p in _chain_plddt(ref)]},
+        {
+            "label": labels["openfold"] + ", superposed",
+            "width": 1.8,
+            "chains": [(c.name, comparison.superposition.apply(c.ca), p) for c, p in _chain_plddt(mob)],
+        },
+    ]
+    (out_dir / METRICS_NAME).write_text(json.dumps(metrics, indent=1) + "\n")
+    report.write_report(metrics, out_dir, viewer_models, out_dir / REPORT_NAME)
+    return metrics
+
+
+def _chain_starts(model: StructureModel) -> list[tuple[int, str]]:
+    """(first residue index, chain name) per chain, in file order."""
+    starts = np.concatenate([[0], np.cumsum([len(c) for c in model.chains])[:-1]])
+    return [(int(i), c.name) for i, c in zip(starts, model.chains)]
+
+
+def _chain_plddt(model: StructureModel):
+    factor = 100.0 if model.plddt_scale == "0-1" else 1.0
+    return [(c, c.bfactor * factor) for c in model.chains]
+
+
+def _msa_output(path: Path) -> EngineOutput:
+    """The MSA step's folder: only its manifest and timings matter here."""
+    from foldline.analysis.outputs import MANIFEST_NAME, _read_json
+
+    if not path.is_dir():
+        raise FileNotFoundError(f"{path} is not a folder")
+    warnings: list[str] = []
+    return EngineOutput(
+        "msa", path, "file", [],
+        _read_json(path / MANIFEST_NAME, warnings), _read_json(path / "timings.json", warnings), None, warnings,
+    )  # fmt: skip

@@ -1,0 +1,179 @@
+"""``report.html``: one self-contained page (plots as data URIs, inline viewer, no network)."""
+
+from __future__ import annotations
+
+import base64
+import html
+from pathlib import Path
+from typing import Any
+
+from foldline.analysis.viewer import structure_payload, viewer_html
+
+__all__ = ["write_report"]
+
+_CSS = """
+body{font-family:system-ui,-apple-system,Segoe UI,Helvetica,Arial,sans-serif;margin:24px;
+color:#1d2433;max-width:1100px}
+h1{font-size:1.5em;margin-bottom:.2em}h2{font-size:1.15em;margin-top:1.6em;
+border-bottom:1px solid #dde;padding-bottom:.2em}
+table{border-collapse:collapse;margin:.5em 0}td,th{border:1px solid #dde;padding:3px 8px;
+text-align:left;font-size:.92em}th{background:#f3f5fa}td.num{text-align:right;
+font-variant-numeric:tabular-nums}.headline{font-size:1.1em;background:#f3f5fa;padding:8px 12px;
+border-left:4px solid #1f4e9c}.warn{color:#8a4b00}img{max-width:100%}
+.viewer canvas{border:1px solid #dde;touch-action:none;max-width:100%}.band{display:inline-block;
+width:12px;height:12px;margin:0 3px 0 8px;vertical-align:middle}.small{color:#667;font-size:.85em}
+code{font-size:.9em}
+"""
+
+
+def _e(value: Any) -> str:
+    return html.escape("—" if value is None else str(value))
+
+
+def _num(value: Any, digits: int = 3) -> str:
+    if value is None:
+        return "—"
+    if isinstance(value, float):
+        return f"{value:.{digits}f}"
+    return _e(value)
+
+
+def _table(header: list[str], rows: list[list[str]]) -> str:
+    head = "".join(f"<th>{h}</th>" for h in header)
+    body = "".join("<tr>" + "".join(rows_cell for rows_cell in row) + "</tr>" for row in rows)
+    return f"<table><tr>{head}</tr>{body}</table>"
+
+
+def _td(value: Any, digits: int = 3) -> str:
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return f'<td class="num">{_num(value, digits)}</td>'
+    return f"<td>{_e(value)}</td>"
+
+
+def _image(path: Path, alt: str) -> str:
+    data = base64.b64encode(path.read_bytes()).decode("ascii")
+    return f'<img alt="{html.escape(alt)}" src="data:image/png;base64,{data}">'
+
+
+def _scores_rows(metrics: dict) -> list[list[str]]:
+    comparison = metrics["comparison"]
+    rows = []
+    entries = []
+    if comparison["complex"] and len(comparison["per_chain"]) > 1:
+        entries.append(("complex", comparison["complex"]))
+    for chain in comparison["per_chain"]:
+        entries.append((f"chain {chain['reference_chains'][0]} ↔ {chain['mobile_chains'][0]}", chain))
+    for label, s in entries:
+        rows.append(
+            [_td(label), _td(s["tm_score"], 4), _td(s["normalising_length"]), _td(s["rmsd"], 2),
+             _td(s["gdt_ts"], 4), _td(s["gdt_ha"], 4), _td(s["lddt"], 4), _td(s["n_aligned"])]
+        )  # fmt: skip
+    return rows
+
+
+def _engine_rows(metrics: dict) -> list[list[str]]:
+    from foldline.analysis.analyze import engine_label
+
+    rows = []
+    for slot in ("alphafold", "openfold"):
+        e = metrics["engines"][slot]
+        bands = e["plddt"]["bands"]
+        rows.append(
+            [
+                _td(engine_label(slot, e["engine"])),
+                _td(e["engine_version"]),
+                _td(e["engine_source"]),
+                _td(e["model_file"]),
+                _td({True: "relaxed", False: "unrelaxed"}.get(e["relaxed"], "unknown")),
+                _td(e["plddt"]["mean"], 1),
+                *[_td(None if bands[k] is None else 100 * bands[k], 1) for k in ("very_high", "confident", "low", "very_low")],
+                _td(e["ptm"]),
+                _td(e["iptm"]),
+                _td(e["ranking_confidence"], 2),
+            ]
+        )
+    return rows
+
+
+def _runtime_rows(metrics: dict) -> list[list[str]]:
+    rows = []
+    for step, r in metrics["runtimes"]["steps"].items():
+        rows.append([_td(step), _td(r.get("status")), _td(r.get("started_at")), _td(r.get("ended_at")), _td(r.get("seconds"), 1)])
+    for slot, timings in metrics["runtimes"]["engine_timings"].items():
+        for name, seconds in timings.items():
+            rows.append([_td(f"{slot}: {name}"), _td("timings.json"), _td(None), _td(None), _td(seconds, 1)])
+    return rows
+
+
+def write_report(metrics: dict, out_dir: Path, viewer_models: list[dict], path: Path) -> Path:
+    """Write the HTML report for ``metrics`` (plots are read from ``out_dir``)."""
+    context = metrics.get("context") or {}
+    comparison = metrics["comparison"]
+    title = context.get("target") or context.get("run_id") or "foldline analysis"
+    parts = [
+        "<!doctype html><html lang=en><head><meta charset=utf-8>",
+        '<meta name=viewport content="width=device-width,initial-scale=1">',
+        f"<title>{_e(title)} — AlphaFold vs OpenFold</title><style>{_CSS}</style></head><body>",
+        f"<h1>{_e(title)}: AlphaFold vs OpenFold</h1>",
+        f'<p class="headline">{_e(metrics["headline"])}</p>',
+        "<h2>What was compared</h2>",
+        f"<p>{_e(comparison['pairing'])}.</p>",
+        f"<p>{_e(comparison['tm_score_normalisation'])}. Chains matched by sequence "
+        f"({_e(comparison['chain_matching']['method'])}): "
+        + ", ".join(f"AlphaFold {_e(p['alphafold'])} ↔ OpenFold {_e(p['openfold'])} ({p['length']} aa)"
+                    for p in comparison["chain_matching"]["pairs"])
+        + ".</p>",
+    ]  # fmt: skip
+    if comparison["method"] == "fixed_correspondence":
+        parts.append(
+            _table(["", "TM-score", "L", "CA RMSD (Å)", "GDT_TS", "GDT_HA", "CA-lDDT", "pairs"],
+                   _scores_rows(metrics))  # fmt: skip
+        )
+    else:
+        t = comparison["tm_align"]
+        parts.append(
+            _table(["method", "TM-score (by OpenFold length)", "TM-score (by AlphaFold length)", "RMSD", "aligned"],
+                   [[_td("TM-align"), _td(t["tm_score"], 4), _td(t["tm_score_normalised_by_reference"], 4),
+                     _td(t["rmsd"], 2), _td(t["n_aligned"])]])  # fmt: skip
+        )
+    parts += [
+        "<h2>Confidence</h2>",
+        _table(
+            ["engine", "version", "engine named by", "model", "relaxation", "mean pLDDT",
+             "% &gt; 90", "% 70–90", "% 50–70", "% &lt; 50", "pTM", "ipTM", "ranking conf."],
+            _engine_rows(metrics),
+        ),  # fmt: skip
+        _image(out_dir / metrics["files"]["plots"]["plddt"], "pLDDT per residue for both engines"),
+    ]
+    for key, name in metrics["files"]["plots"].items():
+        if key.startswith("pae_"):
+            parts.append(_image(out_dir / name, f"predicted aligned error, {key[4:]}"))
+    parts += [
+        "<h2>3D: both models superposed</h2>",
+        viewer_html(structure_payload(viewer_models)),
+        f'<p class="small">Files: {_e(metrics["files"]["models"]["alphafold"])} (as predicted), '
+        f'{_e(metrics["files"]["models"]["openfold"])} (superposed onto it by the TM-score superposition).</p>',
+    ]
+    runtime_rows = _runtime_rows(metrics)
+    if runtime_rows:
+        parts += ["<h2>Runtimes</h2>", _table(["step / stage", "status / source", "start", "end", "seconds"], runtime_rows)]
+    if context:
+        parts += ["<h2>Run</h2>", _table(["", ""], [[_td(k), _td(v if not isinstance(v, (dict, list)) else _compact(v))] for k, v in context.items()])]
+    notes = comparison["notes"] + metrics["warnings"]
+    if notes:
+        parts += ["<h2>Notes</h2><ul>"] + [f'<li class="warn">{_e(n)}</li>' for n in notes] + ["</ul>"]
+    parts.append(
+        f'<p class="small">metrics.json schema {_e(metrics["schema_version"])}, written '
+        f'{_e(metrics["created_at"])}. TM-score as CASP\'s TMscore program computes it (fixed '
+        "residue correspondence, optimal superposition search); RMSD after least-squares "
+        "superposition of all CA pairs; GDT from the same search; CA-lDDT (15 Å, biotite).</p>"
+    )
+    parts.append("</body></html>")
+    path.write_text("\n".join(parts), encoding="utf-8")
+    return path
+
+
+def _compact(value: Any) -> str:
+    import json
+
+    return json.dumps(value, separators=(", ", ": "), default=str)
