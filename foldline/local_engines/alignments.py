@@ -40,6 +40,11 @@ class Alignment:
             names[0], descriptions[0] = first
         return cls(names, rows, descriptions, reference)
 
+    def with_first(self, name: str, description: str) -> Alignment:
+        """The same rows, the first one renamed (identical chains share one search)."""
+        return Alignment([name] + self.names[1:], self.rows,
+                         [description] + self.descriptions[1:], self.reference)
+
     def truncated(self, max_rows: int | None) -> Alignment:
         """The first ``max_rows`` rows (AlphaFold's ``truncate_stockholm_msa``)."""
         if max_rows is None or len(self) <= max_rows:

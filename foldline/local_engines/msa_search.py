@@ -44,8 +44,10 @@ from pyhmmer import easel, plan7
 from foldline.local_engines import fpu, templates
 from foldline.local_engines.alignments import Alignment
 
-#: AlphaFold's Jackhmmer defaults (n_iter 1, e_value 1e-4, filter_f1/f2/f3)
-JACKHMMER_OPTIONS = dict(E=0.0001, incE=0.0001, F1=0.0005, F2=0.00005, F3=0.0000005)
+#: AlphaFold's Jackhmmer defaults (n_iter 1, e_value 1e-4, filter_f1/f2/f3), plus
+#: jackhmmer's own default --incdomE 0.001 (hmmsearch's, which pyhmmer uses, is 0.01)
+JACKHMMER_OPTIONS = dict(E=0.0001, incE=0.0001, incdomE=0.001, F1=0.0005, F2=0.00005,
+                         F3=0.0000005)
 JACKHMMER_FLAGS = "-N 1 -E 0.0001 --incE 0.0001 --F1 0.0005 --F2 0.00005 --F3 0.0000005"
 #: AlphaFold's Hmmsearch default flags
 HMMSEARCH_OPTIONS = dict(F1=0.1, F2=0.1, F3=0.1, incE=100, E=100, domE=100, incdomE=100)
@@ -310,8 +312,9 @@ def run_msa_search(chains, db_dir: Path, out_dir: Path, *, db_preset: str,
         folder = msas / chain_letter(index) if multimer else msas
         label = chain_letter(index) if multimer else chain.id
         written[label] = {}
+        query = _digital_query(chain.id, chain.description, chain.sequence, alphabet)
         for db in databases:
-            alignment = alignments[(db.name, key)]
+            alignment = alignments[(db.name, key)].with_first(query.name, query.description)
             alignment.write(folder / db.output)
             written[label][db.output] = len(alignment) - 1  # hits, not counting the query
         if len(pdb_hits[key]):
