@@ -29,8 +29,11 @@ from foldline.analysis.structures import MODEL_SUFFIXES
 __all__ = ["ModelFile", "EngineOutput", "read_engine_output", "pick_like_with_like", "Pairing"]
 
 MANIFEST_NAME = "foldline-step.json"  # the name foldline.steps.manifest writes
+# <tag>_<config preset>_<kind>: presets are "model_1", "model_1_ptm", "model_1_multimer_v3",
+# "seq_model_esm1b_ptm" ...; anything else (the stand-in's "template-cpu") has no "_"
 _OPENFOLD_NAME = re.compile(
-    r"^(?P<tag>.+?)_(?P<preset>[A-Za-z0-9_.-]+?)_(?P<kind>relaxed|unrelaxed)\.(?:pdb|cif)$"
+    r"^(?P<tag>.+?)_(?P<preset>(?:seq_)?model_[A-Za-z0-9][A-Za-z0-9_]*?|[A-Za-z0-9.-]+)"
+    r"_(?P<kind>relaxed|unrelaxed)\.(?:pdb|cif)$"
 )
 
 
