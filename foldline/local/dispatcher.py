@@ -1,0 +1,223 @@
+"""The dispatcher: polls each route's queue and invokes its function, as Lambda's pollers do.
+
+- SQS event sources (``kind="sqs"``): batches of up to the event's BatchSize, in
+  Lambda's SQS event shape; with ReportBatchItemFailures only the reported messages go
+  back to the queue, otherwise a failed invocation returns the whole batch. A message
+  that comes back is visible again after ``retry_delay`` seconds (Lambda waits for the
+  queue's visibility timeout; locally that would only slow the rehearsal down), and the
+  queue's own redrive policy (maxReceiveCount -> dead-letter queue) applies as in AWS.
+- EventBridge targets (``kind="eventbridge"``): EventBridge invokes the function
+  asynchronously, one event per invocation; a failed invocation is retried up to the
+  function's EventInvokeConfig MaximumRetryAttempts (Lambda's default: 2), then sent to
+  its on-failure destination (or DeadLetterQueue) in Lambda's destination record
+  format, or dropped.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+from foldline.local.cloud import LocalCloud, Route
+from foldline.local.lambda_runtime import Invocation, LocalFunction
+
+log = logging.getLogger("foldline.local.dispatcher")
+
+
+@dataclass
+class Dispatcher:
+    cloud: LocalCloud
+    log_dir: Path
+    retry_delay: int = 1
+    on_invocation: Callable[[Invocation, Route], None] | None = None
+    invocations: list[Invocation] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self._sqs = self.cloud.client("sqs")
+        self._functions: dict[str, LocalFunction] = {}
+        self._busy = threading.Event()
+        self._lock = threading.Lock()
+
+    def function(self, route: Route) -> LocalFunction:
+        key = route.function.logical_id
+        if key not in self._functions:
+            self._functions[key] = LocalFunction(route.function, self.log_dir)
+        return self._functions[key]
+
+    # -- polling -------------------------------------------------------------------------
+
+    def poll_once(self) -> int:
+        """One pass over every route; returns how many messages were handled."""
+        handled = 0
+        for route in self.cloud.routes:
+            handled += self._poll_route(route)
+        return handled
+
+    def _receive(self, route: Route, count: int) -> list[dict]:
+        response = self._sqs.receive_message(
+            QueueUrl=route.queue_url, MaxNumberOfMessages=min(max(count, 1), 10),
+            WaitTimeSeconds=0, AttributeNames=["All"], MessageAttributeNames=["All"],
+        )  # fmt: skip
+        return response.get("Messages", [])
+
+    def _poll_route(self, route: Route) -> int:
+        messages = self._receive(route, route.batch_size if route.kind == "sqs" else 10)
+        if not messages:
+            return 0
+        self._busy.set()
+        try:
+            if route.kind == "sqs":
+                self._deliver_batch(route, messages)
+            else:
+                for message in messages:
+                    self._deliver_event(route, message)
+        finally:
+            self._busy.clear()
+        return len(messages)
+
+    @property
+    def busy(self) -> bool:
+        return self._busy.is_set()
+
+    def _record(self, invocation: Invocation, route: Route) -> None:
+        with self._lock:
+            self.invocations.append(invocation)
+        if invocation.error:
+            log.warning("%s failed: %s", route.function.logical_id, invocation.error)
+        if self.on_invocation is not None:
+            self.on_invocation(invocation, route)
+
+    # -- SQS event sources -------------------------------------------------------------------
+
+    def _sqs_event(self, route: Route, messages: list[dict]) -> dict:
+        records = []
+        for m in messages:
+            records.append({
+                "messageId": m["MessageId"],
+                "receiptHandle": m["ReceiptHandle"],
+                "body": m["Body"],
+                "attributes": m.get("Attributes", {}),
+                "messageAttributes": {
+                    k: {"stringValue": v.get("StringValue"), "binaryValue": v.get("BinaryValue"),
+                        "stringListValues": [], "binaryListValues": [],
+                        "dataType": v["DataType"]}
+                    for k, v in (m.get("MessageAttributes") or {}).items()
+                },
+                "md5OfBody": m.get("MD5OfBody") or hashlib.md5(m["Body"].encode()).hexdigest(),  # noqa: S324
+                "eventSource": "aws:sqs",
+                "eventSourceARN": route.queue_arn,
+                "awsRegion": self.cloud.region,
+            })  # fmt: skip
+        return {"Records": records}
+
+    def _deliver_batch(self, route: Route, messages: list[dict]) -> None:
+        invocation = self.function(route).invoke(self._sqs_event(route, messages), route.source)
+        self._record(invocation, route)
+        if invocation.error:
+            failed = {m["MessageId"] for m in messages}
+        elif route.report_batch_item_failures and isinstance(invocation.result, dict):
+            failed = {f["itemIdentifier"] for f in invocation.result.get("batchItemFailures") or []}
+        else:
+            failed = set()
+        for message in messages:
+            if message["MessageId"] in failed:
+                self._sqs.change_message_visibility(
+                    QueueUrl=route.queue_url, ReceiptHandle=message["ReceiptHandle"],
+                    VisibilityTimeout=self.retry_delay,
+                )  # fmt: skip
+            else:
+                self._sqs.delete_message(
+                    QueueUrl=route.queue_url, ReceiptHandle=message["ReceiptHandle"]
+                )
+
+    # -- EventBridge targets -------------------------------------------------------------------
+
+    def _deliver_event(self, route: Route, message: dict) -> None:
+        event = json.loads(message["Body"])
+        invocation = self.function(route).invoke(event, route.source)
+        self._record(invocation, route)
+        if invocation.error:
+            attempts = int(message.get("Attributes", {}).get("ApproximateReceiveCount", "1"))
+            if attempts <= route.max_retries:
+                self._sqs.change_message_visibility(
+                    QueueUrl=route.queue_url, ReceiptHandle=message["ReceiptHandle"],
+                    VisibilityTimeout=self.retry_delay,
+                )  # fmt: skip
+                return
+            if route.dead_letter_url:
+                self._sqs.send_message(QueueUrl=route.dead_letter_url,
+                                       MessageBody=json.dumps(_failure_record(route, event,
+                                                                              invocation, attempts)))
+        self._sqs.delete_message(QueueUrl=route.queue_url, ReceiptHandle=message["ReceiptHandle"])
+
+    # -- idleness --------------------------------------------------------------------------
+
+    def pending(self) -> int:
+        """Messages waiting or in flight on every route's queue."""
+        total = 0
+        for route in self.cloud.routes:
+            attrs = self._sqs.get_queue_attributes(
+                QueueUrl=route.queue_url,
+                AttributeNames=["ApproximateNumberOfMessages",
+                                "ApproximateNumberOfMessagesNotVisible"],
+            )["Attributes"]  # fmt: skip
+            total += int(attrs["ApproximateNumberOfMessages"])
+            total += int(attrs["ApproximateNumberOfMessagesNotVisible"])
+        return total
+
+
+def _failure_record(route: Route, event: dict, invocation: Invocation, attempts: int) -> dict:
+    """What Lambda sends to an on-failure destination when retries are exhausted."""
+    error_type, _, message = (invocation.error or "Error: ").partition(": ")
+    return {
+        "version": "1.0",
+        "timestamp": time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime()),
+        "requestContext": {
+            "requestId": invocation.request_id,
+            "functionArn": f"{route.function.arn}:$LATEST",
+            "condition": "RetriesExhausted",
+            "approximateInvokeCount": attempts,
+        },
+        "requestPayload": event,
+        "responseContext": {"statusCode": 200, "executedVersion": "$LATEST",
+                            "functionError": "Unhandled"},
+        "responsePayload": {"errorMessage": message, "errorType": error_type},
+    }  # fmt: skip
+
+
+class Pump:
+    """One background thread calling each ``poll_once`` in turn until stopped."""
+
+    def __init__(self, pollers: list[Callable[[], int]], idle_sleep: float = 0.2):
+        self.pollers = pollers
+        self.idle_sleep = idle_sleep
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="foldline-local-pump", daemon=True)
+        self.errors: list[str] = []
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            handled = 0
+            for poll in self.pollers:
+                try:
+                    handled += poll()
+                except Exception as err:  # noqa: BLE001 - keep the pump alive, keep the error
+                    if not self._stop.is_set():
+                        self.errors.append(f"{type(err).__name__}: {err}")
+                        log.exception("local runtime poller failed")
+            if not handled:
+                self._stop.wait(self.idle_sleep)
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join(timeout=30)

@@ -1,0 +1,364 @@
+"""The local pipeline executor: runs each new execution's steps, as SageMaker would.
+
+moto records a StartPipelineExecution and (with :mod:`foldline.local.moto_sagemaker`)
+leaves it ``Executing``. The executor picks each new execution up, reads its definition
+and parameters through the SageMaker API (DescribePipelineDefinitionForExecution,
+ListPipelineParametersForExecution), and runs the steps in dependency order — steps with
+no dependency between them at the same time. A training step runs as
+:mod:`foldline.local.training` describes. Every status change is recorded where the
+SageMaker API reports it (the execution, its ListPipelineExecutionSteps entries, the
+step's training job) and published as the EventBridge event SageMaker sends, so the
+template's rules route it to the analysis, notify and progress functions.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures as cf
+import datetime as _dt
+import json
+import logging
+import os
+import random
+import string
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+from foldline.local import moto_sagemaker as msm
+from foldline.local.cloud import ACCOUNT_ID, LocalCloud
+from foldline.local.expressions import (
+    ExecutionValues,
+    UnsupportedExpression,
+    evaluate,
+    parameter_values,
+    step_references,
+)
+from foldline.local.training import StepStopped, TrainingJob
+from foldline.local import training
+from foldline.parameters import step_by_name
+from foldline.pipeline_events import EXECUTION_STATUS_CHANGE, SOURCE, STEP_STATUS_CHANGE
+
+log = logging.getLogger("foldline.local.executor")
+
+#: the execution FailureReason SageMaker reports when a step failed
+STEP_FAILURE = "Step failure: One or multiple steps failed."
+
+
+def _iso(moment: _dt.datetime | None) -> str | None:
+    if moment is None:
+        return None
+    return moment.astimezone(_dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _now() -> _dt.datetime:
+    return _dt.datetime.now(_dt.timezone.utc)
+
+
+@dataclass
+class StepRun:
+    """One step of one execution, as ListPipelineExecutionSteps reports it."""
+
+    name: str
+    type: str
+    spec: dict
+    depends_on: set[str]
+    status: str = "NotStarted"
+    start_time: _dt.datetime | None = None
+    end_time: _dt.datetime | None = None
+    failure_reason: str | None = None
+    training_job_arn: str | None = None
+    properties: dict = field(default_factory=dict)
+
+    def api(self) -> dict[str, Any]:
+        entry: dict[str, Any] = {"StepName": self.name, "StepStatus": self.status,
+                                 "AttemptCount": 1}  # fmt: skip
+        if self.spec.get("DisplayName"):
+            entry["StepDisplayName"] = self.spec["DisplayName"]
+        if self.spec.get("Description"):
+            entry["StepDescription"] = self.spec["Description"]
+        if self.start_time:
+            entry["StartTime"] = self.start_time
+        if self.end_time:
+            entry["EndTime"] = self.end_time
+        if self.failure_reason:
+            entry["FailureReason"] = self.failure_reason
+        if self.training_job_arn:
+            entry["Metadata"] = {"TrainingJob": {"Arn": self.training_job_arn}}
+        return entry
+
+
+@dataclass
+class ExecutionRun:
+    arn: str
+    pipeline_arn: str
+    display_name: str
+    description: str
+    start_time: _dt.datetime
+    steps: dict[str, StepRun]
+    status: str = "Executing"
+
+
+def dependencies(definition: dict) -> dict[str, set[str]]:
+    """Step name -> the steps it waits for: its DependsOn and every step whose
+    properties its arguments read."""
+    names = {s["Name"] for s in definition.get("Steps", [])}
+    graph = {}
+    for spec in definition.get("Steps", []):
+        wanted = set(spec.get("DependsOn") or []) | step_references(spec.get("Arguments"))
+        unknown = wanted - names
+        if unknown:
+            raise UnsupportedExpression(f"step {spec['Name']} depends on unknown {sorted(unknown)}")
+        graph[spec["Name"]] = wanted
+    return graph
+
+
+class PipelineExecutor:
+    """Runs the executions of the template's pipelines, one thread per execution."""
+
+    def __init__(
+        self,
+        cloud: LocalCloud,
+        work_dir: Path,
+        databases: Path,
+        *,
+        num_cpus: int | None = None,
+        job_env: dict[str, str] | None = None,
+        on_change: Callable[[ExecutionRun, StepRun | None], None] | None = None,
+    ):
+        self.cloud = cloud
+        self.work_dir = Path(work_dir)
+        self.databases = Path(databases).resolve()
+        self.num_cpus = num_cpus
+        self.job_env = dict(job_env or {})
+        self.on_change = on_change
+        self.runs: dict[str, ExecutionRun] = {}
+        self._seen: set[str] = set()
+        self._lock = threading.Lock()
+        self._closing = threading.Event()
+        self._pool = cf.ThreadPoolExecutor(max_workers=8, thread_name_prefix="foldline-exec")
+        self._futures: list[cf.Future] = []
+        self._sm = cloud.client("sagemaker")
+        self._tls = threading.local()
+
+    def _client(self, service: str) -> Any:
+        clients = self._tls.__dict__.setdefault("clients", {})
+        if service not in clients:
+            clients[service] = self.cloud.client(service)
+        return clients[service]
+
+    # -- picking executions up ---------------------------------------------------------------
+
+    def poll_once(self) -> int:
+        started = 0
+        for pipeline in self.cloud.stack.pipelines():
+            summaries = self._sm.list_pipeline_executions(PipelineName=pipeline.name)
+            for summary in summaries["PipelineExecutionSummaries"]:
+                arn = summary["PipelineExecutionArn"]
+                if arn in self._seen or summary["PipelineExecutionStatus"] != msm.EXECUTING:
+                    continue
+                self._seen.add(arn)
+                self._futures.append(self._pool.submit(self._run_safely, arn))
+                started += 1
+        return started
+
+    @property
+    def active(self) -> int:
+        return sum(1 for f in self._futures if not f.done())
+
+    def shutdown(self) -> None:
+        """Stop running steps and wait for the execution threads."""
+        self._closing.set()
+        self._pool.shutdown(wait=True, cancel_futures=True)
+
+    # -- one execution ---------------------------------------------------------------------
+
+    def _run_safely(self, arn: str) -> None:
+        try:
+            self.run_execution(arn)
+        except Exception as err:  # noqa: BLE001 - an executor bug must still end the run
+            log.exception("execution %s broke the local executor", arn)
+            self._finish(arn, "Failed", f"local executor error: {type(err).__name__}: {err}")
+
+    def _stopped(self, arn: str) -> bool:
+        if self._closing.is_set():
+            return True
+        execution = msm.execution_object(ACCOUNT_ID, self.cloud.region, arn)
+        return execution.pipeline_execution_status == msm.STOPPING
+
+    def run_execution(self, arn: str) -> ExecutionRun:
+        sm = self._client("sagemaker")
+        described = sm.describe_pipeline_execution(PipelineExecutionArn=arn)
+        definition = json.loads(
+            sm.describe_pipeline_definition_for_execution(PipelineExecutionArn=arn)[
+                "PipelineDefinition"
+            ]
+        )
+        given = sm.list_pipeline_parameters_for_execution(PipelineExecutionArn=arn)
+        graph = dependencies(definition)
+        run = ExecutionRun(
+            arn=arn, pipeline_arn=described["PipelineArn"],
+            display_name=described.get("PipelineExecutionDisplayName", ""),
+            description=described.get("PipelineExecutionDescription", ""),
+            start_time=described["CreationTime"],
+            steps={s["Name"]: StepRun(s["Name"], s["Type"], s, graph[s["Name"]])
+                   for s in definition.get("Steps", [])},
+        )  # fmt: skip
+        with self._lock:
+            self.runs[arn] = run
+        values = ExecutionValues(
+            parameters=parameter_values(definition, given.get("PipelineParameters", [])),
+            execution_arn=arn, pipeline_arn=run.pipeline_arn,
+            pipeline_name=run.pipeline_arn.rsplit("/", 1)[-1], start_time=run.start_time,
+        )  # fmt: skip
+        self._publish_execution(run, "Executing", None)
+        limit = (definition.get("ParallelismConfiguration") or {}).get(
+            "MaxParallelExecutionSteps") or max(len(run.steps), 1)  # fmt: skip
+        with cf.ThreadPoolExecutor(max_workers=limit, thread_name_prefix="foldline-step") as pool:
+            running: dict[cf.Future, StepRun] = {}
+            while True:
+                for step in run.steps.values():
+                    if step.status != "NotStarted" or self._stopped(arn):
+                        continue
+                    dep_status = {run.steps[d].status for d in step.depends_on}
+                    if dep_status <= {"Succeeded"}:
+                        step.status = "Starting"
+                        running[pool.submit(self._run_step, run, step, values)] = step
+                if not running:
+                    break
+                done, _ = cf.wait(running, timeout=0.5, return_when=cf.FIRST_COMPLETED)
+                for future in done:
+                    running.pop(future)
+                    future.result()
+        if self._stopped(arn):
+            status, reason = "Stopped", None
+        elif any(s.status == "Failed" for s in run.steps.values()):
+            status, reason = "Failed", STEP_FAILURE
+        else:
+            status, reason = "Succeeded", None
+        self._finish(arn, status, reason)
+        return run
+
+    def _finish(self, arn: str, status: str, reason: str | None) -> None:
+        msm.set_status(ACCOUNT_ID, self.cloud.region, arn, status, reason)
+        run = self.runs.get(arn)
+        if run is None:
+            described = self._client("sagemaker").describe_pipeline_execution(
+                PipelineExecutionArn=arn
+            )
+            run = ExecutionRun(arn, described["PipelineArn"],
+                               described.get("PipelineExecutionDisplayName", ""),
+                               described.get("PipelineExecutionDescription", ""),
+                               described["CreationTime"], {})  # fmt: skip
+            self.runs[arn] = run
+        run.status = status
+        self._publish_execution(run, status, "Executing")
+
+    # -- one step ----------------------------------------------------------------------------
+
+    def _run_step(self, run: ExecutionRun, step: StepRun, values: ExecutionValues) -> None:
+        step.start_time = _now()
+        try:
+            if step.type != "Training":
+                raise UnsupportedExpression(f"step type {step.type} is not run locally")
+            arguments = evaluate(step.spec.get("Arguments") or {}, values)
+            program = step_by_name(step.name).program
+        except (UnsupportedExpression, KeyError) as err:
+            self._change(run, step, "Failed", failure=f"{type(err).__name__}: {err}")
+            return
+        execution_id = run.arn.rsplit("/", 1)[-1]
+        suffix = "".join(random.choices(string.ascii_lowercase + string.digits, k=10))
+        job_name = f"pipelines-{execution_id}-{step.name}-{suffix}"[:63]
+        step.training_job_arn = msm.create_training_job(
+            ACCOUNT_ID, self.cloud.region, job_name, arguments
+        )
+        self._change(run, step, "Starting")
+        self._change(run, step, "Executing")
+        job = TrainingJob(
+            name=job_name, arguments=arguments, program=program,
+            root=self.work_dir / "jobs" / job_name, databases=self.databases,
+            env={**self.cloud.env, **self.job_env},
+            num_cpus=self.num_cpus or os.cpu_count() or 1,
+        )  # fmt: skip
+        try:
+            result = training.run(job, self._client("s3"), lambda: self._stopped(run.arn))
+        except StepStopped:
+            msm.set_training_job_status(ACCOUNT_ID, self.cloud.region, job_name, "Stopped")
+            self._change(run, step, "Stopped")
+            return
+        if result.succeeded:
+            step.properties = {
+                "TrainingJobName": job_name,
+                "TrainingJobArn": step.training_job_arn,
+                "TrainingJobStatus": "Completed",
+                "ModelArtifacts": {"S3ModelArtifacts": result.model_artifacts},
+                "OutputDataConfig": arguments.get("OutputDataConfig"),
+                "HyperParameters": arguments.get("HyperParameters"),
+            }
+            values.steps[step.name] = step.properties
+            msm.set_training_job_status(ACCOUNT_ID, self.cloud.region, job_name, "Completed")
+            self._change(run, step, "Succeeded")
+        else:
+            msm.set_training_job_status(ACCOUNT_ID, self.cloud.region, job_name, "Failed",
+                                        result.failure_reason)  # fmt: skip
+            self._change(run, step, "Failed", failure=result.failure_reason)
+
+    def _change(self, run: ExecutionRun, step: StepRun, status: str, failure: str | None = None) -> None:
+        previous = step.status if step.status != "NotStarted" else None
+        if status == "Starting":
+            previous = None
+        step.status = status
+        if status in ("Succeeded", "Failed", "Stopped"):
+            step.end_time = _now()
+        if failure:
+            step.failure_reason = failure
+        self._record_steps(run)
+        detail = {
+            "metadata": ({"trainingJob": {"arn": step.training_job_arn}}
+                         if step.training_job_arn else {}),
+            "stepStartTime": _iso(step.start_time),
+            "stepEndTime": _iso(step.end_time),
+            "stepName": step.name,
+            "stepType": step.type,
+            "previousStepStatus": previous,
+            "currentStepStatus": status,
+            "pipelineArn": run.pipeline_arn,
+            "pipelineExecutionArn": run.arn,
+        }  # fmt: skip
+        if failure:
+            detail["failureReason"] = failure
+        self._put_event(STEP_STATUS_CHANGE, {k: v for k, v in detail.items() if v is not None},
+                        [run.pipeline_arn, run.arn])  # fmt: skip
+        if self.on_change is not None:
+            self.on_change(run, step)
+
+    def _record_steps(self, run: ExecutionRun) -> None:
+        started = [s.api() for s in run.steps.values() if s.status != "NotStarted"]
+        msm.set_steps(ACCOUNT_ID, self.cloud.region, run.arn, started)
+
+    # -- events ------------------------------------------------------------------------------
+
+    def _publish_execution(self, run: ExecutionRun, status: str, previous: str | None) -> None:
+        execution = msm.execution_object(ACCOUNT_ID, self.cloud.region, run.arn)
+        detail = {
+            "pipelineExecutionDisplayName": run.display_name,
+            "currentPipelineExecutionStatus": status,
+            "previousPipelineExecutionStatus": previous,
+            "executionStartTime": _iso(run.start_time),
+            "executionEndTime": _iso(getattr(execution, "foldline_end_time", None)),
+            "pipelineExecutionDescription": run.description,
+            "pipelineArn": run.pipeline_arn,
+            "pipelineExecutionArn": run.arn,
+        }
+        self._put_event(EXECUTION_STATUS_CHANGE, {k: v for k, v in detail.items() if v is not None},
+                        [run.pipeline_arn, run.arn])  # fmt: skip
+        if self.on_change is not None:
+            self.on_change(run, None)
+
+    def _put_event(self, detail_type: str, detail: dict, resources: list[str]) -> None:
+        response = self._client("events").put_events(Entries=[{
+            "Source": SOURCE, "DetailType": detail_type, "Detail": json.dumps(detail),
+            "Resources": resources, "Time": _now(),
+        }])  # fmt: skip
+        if response.get("FailedEntryCount"):
+            log.error("put_events failed: %s", response["Entries"])

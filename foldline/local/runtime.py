@@ -1,0 +1,229 @@
+"""``foldline local``: the whole event-driven flow on one machine.
+
+:class:`LocalRuntime` starts the local cloud (:mod:`~foldline.local.cloud`), restores
+the work folder's saved state, and runs three pollers on one background thread: the
+dispatcher (queues -> handlers), the pipeline executor (new executions -> steps) and the
+outbox (SNS -> ``.eml`` files). Uploading a FASTA to ``inputs/`` is all it takes to
+start a run, exactly as in the cloud; the runtime only watches what happens.
+
+Work folder layout::
+
+    <workdir>/state/     S3 objects and table items (survive a restart)
+    <workdir>/jobs/      one folder per training job (SageMaker's /opt/ml layout)
+    <workdir>/logs/      one log per function (the local CloudWatch Logs)
+    <workdir>/outbox/    every notification, as .eml
+    <workdir>/reports/   reports downloaded from runs/<run_id>/report/
+    <workdir>/drop/      watched by ``foldline local serve``
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Iterable
+
+from foldline import layout, runs
+from foldline.local import state
+from foldline.local.cloud import DEFAULT_TEMPLATE, LocalCloud, Route
+from foldline.local.dispatcher import Dispatcher, Pump
+from foldline.local.executor import ExecutionRun, PipelineExecutor, StepRun
+from foldline.local.lambda_runtime import Invocation, install_log_routing
+from foldline.local.outbox import Notice, Outbox
+from foldline.run_identity import run_id_for
+
+log = logging.getLogger("foldline.local")
+
+DEFAULT_WORKDIR = Path("foldline-local")
+#: the bundled demo databases (AlphaFold's download layout), in a checkout
+DEFAULT_DATABASES = DEFAULT_TEMPLATE.parent / "examples" / "databases"
+RUNS_TABLE = "RunsTable"  # the template's logical id of the runs table
+
+
+@dataclass(frozen=True)
+class Submission:
+    """One uploaded file and the run id the start function will give it."""
+
+    path: Path
+    key: str
+    run_id: str
+
+
+class LocalRuntime:
+    """The local cloud, its pollers and the work folder. Use as a context manager."""
+
+    def __init__(
+        self,
+        workdir: Path = DEFAULT_WORKDIR,
+        *,
+        databases: Path | None = None,
+        template: Path = DEFAULT_TEMPLATE,
+        parameter_values: dict[str, Any] | None = None,
+        job_env: dict[str, str] | None = None,
+        num_cpus: int | None = None,
+        retry_delay: int = 1,
+        on_notice: Callable[[Notice], None] | None = None,
+        on_invocation: Callable[[Invocation, Route], None] | None = None,
+        on_step: Callable[[ExecutionRun, StepRun | None], None] | None = None,
+        dispatch: bool = True,
+    ):
+        self.workdir = Path(workdir).resolve()
+        self.databases = Path(databases or DEFAULT_DATABASES).resolve()
+        self.cloud = LocalCloud(template, parameter_values or {})
+        self.job_env = job_env
+        self.num_cpus = num_cpus
+        self.retry_delay = retry_delay
+        self.on_notice = on_notice
+        self.on_invocation = on_invocation
+        self.on_step = on_step
+        self.dispatch = dispatch
+        self.dispatcher: Dispatcher | None = None
+        self.executor: PipelineExecutor | None = None
+        self.outbox: Outbox | None = None
+        self._pump: Pump | None = None
+        self.restored = 0
+
+    # -- life cycle ------------------------------------------------------------------------
+
+    def start(self) -> LocalRuntime:
+        if not self.databases.is_dir():
+            raise FileNotFoundError(f"database folder {self.databases} does not exist")
+        for sub in ("state", "jobs", "logs", "outbox", "reports"):
+            (self.workdir / sub).mkdir(parents=True, exist_ok=True)
+        install_log_routing()
+        self.cloud.start()
+        try:
+            self.cloud.create_resources(restore=self._restore)
+            self._mark_interrupted_runs()
+            self.dispatcher = Dispatcher(self.cloud, self.workdir / "logs",
+                                         retry_delay=self.retry_delay,
+                                         on_invocation=self.on_invocation)  # fmt: skip
+            self.executor = PipelineExecutor(
+                self.cloud, self.workdir, self.databases, num_cpus=self.num_cpus,
+                job_env=self.job_env, on_change=self.on_step,
+            )  # fmt: skip
+            self.outbox = Outbox(self.cloud, self.workdir / "outbox", on_notice=self.on_notice)
+            self.outbox.subscribe()
+            pollers = [self.executor.poll_once, self.outbox.poll_once]
+            if self.dispatch:
+                pollers.insert(0, self.dispatcher.poll_once)
+            self._pump = Pump(pollers)
+            self._pump.start()
+        except BaseException:
+            self.cloud.stop()
+            raise
+        return self
+
+    def stop(self) -> None:
+        if self._pump is not None:
+            self._pump.stop()
+        if self.executor is not None:
+            self.executor.shutdown()
+        if self.cloud.server is not None:
+            try:
+                self.save()
+            finally:
+                self.cloud.stop()
+
+    def __enter__(self) -> LocalRuntime:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    # -- state -----------------------------------------------------------------------------
+
+    def _restore(self, cloud: LocalCloud) -> None:
+        self.restored = state.restore(cloud, self.workdir / "state")
+
+    def save(self) -> None:
+        state.save(self.cloud, self.workdir / "state")
+
+    def _mark_interrupted_runs(self) -> None:
+        """Executions do not survive a restart: say so on runs the last session left open."""
+        table = self.runs_table()
+        for item in table.recent(limit=10_000):
+            if item.get("status") in (runs.STARTING, runs.EXECUTING):
+                table.update(item["run_id"], status=runs.FAILED, ended_at=runs.utc_now(),
+                             reason="interrupted: the local runtime stopped before the run "
+                                    "ended; upload the file again to run it")  # fmt: skip
+
+    # -- what a user does --------------------------------------------------------------------
+
+    @property
+    def bucket(self) -> str:
+        return self.cloud.bucket_name()
+
+    def runs_table(self) -> runs.RunsTable:
+        name = self.cloud.stack.physical_name(RUNS_TABLE)
+        return runs.RunsTable(name, dynamodb=self.cloud.session().resource(
+            "dynamodb", endpoint_url=self.cloud.endpoint_url))  # fmt: skip
+
+    def upload(self, path: Path, name: str | None = None) -> Submission:
+        """Put a file under ``inputs/``, as a user would; the bucket's events do the rest."""
+        path = Path(path)
+        key = layout.INPUTS + (name or path.name)
+        response = self.cloud.client("s3").put_object(
+            Bucket=self.bucket, Key=key, Body=path.read_bytes()
+        )
+        version = response.get("VersionId")
+        if not version or version == "null":
+            version = response["ETag"]
+        return Submission(path, key, run_id_for(self.bucket, key, version))
+
+    def run(self, run_id: str) -> dict | None:
+        return self.runs_table().get(run_id)
+
+    def steps(self, execution_arn: str) -> list[dict]:
+        response = self.cloud.client("sagemaker").list_pipeline_execution_steps(
+            PipelineExecutionArn=execution_arn, SortOrder="Ascending"
+        )
+        return response["PipelineExecutionSteps"]
+
+    def idle(self) -> bool:
+        """Nothing queued, nothing running: every event of finished work was handled."""
+        assert self.dispatcher is not None and self.executor is not None
+        return (not self.dispatcher.busy and self.executor.active == 0
+                and self.dispatcher.pending() == 0)  # fmt: skip
+
+    def wait(
+        self,
+        run_ids: Iterable[str],
+        *,
+        timeout: float = 1800,
+        on_poll: Callable[[dict[str, dict | None]], None] | None = None,
+        interval: float = 0.3,
+    ) -> dict[str, dict | None]:
+        """Wait until every run is final in the runs table and the runtime is idle."""
+        run_ids = list(run_ids)
+        deadline = time.monotonic() + timeout
+        while True:
+            items = {run_id: self.run(run_id) for run_id in run_ids}
+            if on_poll is not None:
+                on_poll(items)
+            final = all(i is not None and i.get("status") in runs.FINAL_STATUSES
+                        for i in items.values())  # fmt: skip
+            if final and self.idle():
+                time.sleep(interval)  # one more pass: the outbox and last writes
+                if self.idle():
+                    return {run_id: self.run(run_id) for run_id in run_ids}
+            if self._pump is not None and self._pump.errors:
+                raise RuntimeError("local runtime failed: " + self._pump.errors[-1])
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"runs not finished after {timeout:.0f} s: {items}")
+            time.sleep(interval)
+
+    def download_report(self, run_id: str) -> Path | None:
+        """``runs/<run_id>/report/`` -> ``<workdir>/reports/<run_id>/``; None if there is none."""
+        s3 = self.cloud.client("s3")
+        prefix = layout.report_prefix(run_id)
+        target = self.workdir / "reports" / run_id
+        found = False
+        for page in s3.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=prefix):
+            for obj in page.get("Contents", []):
+                path = target / obj["Key"][len(prefix):]
+                path.parent.mkdir(parents=True, exist_ok=True)
+                s3.download_file(self.bucket, obj["Key"], str(path))
+                found = True
+        return target if found else None
