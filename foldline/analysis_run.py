@@ -100,7 +100,9 @@ class AnalysisOutcome:
     report_files: tuple[str, ...] = field(default_factory=tuple)
 
     def log_fields(self) -> dict[str, Any]:
-        return {k: v for k, v in self.__dict__.items() if v not in (None, ())}
+        """JSON-shaped (lists, not tuples): also what idempotency stores and replays."""
+        return {k: list(v) if isinstance(v, tuple) else v
+                for k, v in self.__dict__.items() if v not in (None, ())}  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -263,20 +265,14 @@ def _fetch_msa_manifest(ctx: AnalysisContext, run_id: str, dest: Path,
     return folder
 
 
-def analyse_run(ctx: AnalysisContext, change: ExecutionStatusChange) -> AnalysisOutcome:
-    """Compare the run's two models, store the report, track it, and tell people."""
+def _compare_and_upload(
+    ctx: AnalysisContext, facts: RunFacts, change: ExecutionStatusChange,
+    steps: PipelineSteps, runtimes: dict[str, float],
+) -> tuple[dict[str, Any], list[str], dict[str, str]]:  # fmt: skip
+    """Fetch both engines' outputs, analyse them, upload the report; nothing else."""
     from foldline.analysis.analyze import analyze  # numeric stack: imported where used
 
-    if change.status != SUCCEEDED:
-        raise ValueError(f"analysis handles Succeeded executions, not {change.status}")
-    facts = run_facts(ctx.runs, ctx.sagemaker, change)
     run_id = facts.run_id
-    if _already_reported(facts, change.execution_arn):
-        return AnalysisOutcome("duplicate", run_id, report_uri=(facts.item or {})["report_uri"])
-
-    steps = pipeline_steps(ctx, change.execution_arn)
-    runtimes = {**_recorded_runtimes(facts.item), **steps.runtimes_s}
-    runtimes = {s.name: runtimes[s.name] for s in STEPS if s.name in runtimes}
     with tempfile.TemporaryDirectory(prefix="foldline-", dir=ctx.work_root) as tmp:
         work = Path(tmp)
         af_dir, af_uri = fetch_step_output(
@@ -300,13 +296,30 @@ def analyse_run(ctx: AnalysisContext, change: ExecutionStatusChange) -> Analysis
             "model_archives": model_uris,
         }
         report_dir = work / "report"
-        try:
-            metrics = analyze(af_dir, of_dir, report_dir, context=context, msa=msa_dir)
-        except Exception as err:
-            ctx.runs.update(run_id, analysis_status="Retrying",
-                            analysis_error=f"{type(err).__name__}: {err}"[:2000])  # fmt: skip
-            raise
+        metrics = analyze(af_dir, of_dir, report_dir, context=context, msa=msa_dir)
         keys = upload_report(ctx.s3, ctx.bucket, run_id, report_dir)
+    return metrics, keys, model_uris
+
+
+def analyse_run(ctx: AnalysisContext, change: ExecutionStatusChange) -> AnalysisOutcome:
+    """Compare the run's two models, store the report, track it, and tell people."""
+    if change.status != SUCCEEDED:
+        raise ValueError(f"analysis handles Succeeded executions, not {change.status}")
+    facts = run_facts(ctx.runs, ctx.sagemaker, change)
+    run_id = facts.run_id
+    if _already_reported(facts, change.execution_arn):
+        return AnalysisOutcome("duplicate", run_id, report_uri=(facts.item or {})["report_uri"])
+
+    steps = pipeline_steps(ctx, change.execution_arn)
+    runtimes = {**_recorded_runtimes(facts.item), **steps.runtimes_s}
+    runtimes = {s.name: runtimes[s.name] for s in STEPS if s.name in runtimes}
+    try:
+        metrics, keys, model_uris = _compare_and_upload(ctx, facts, change, steps, runtimes)
+    except Exception as err:
+        # recorded for people and for the on-failure path; the raise makes it a retry
+        ctx.runs.update(run_id, analysis_status="Retrying",
+                        analysis_error=f"{type(err).__name__}: {err}"[:2000])  # fmt: skip
+        raise
 
     report_uri = layout.s3_uri(ctx.bucket, layout.report_prefix(run_id))
     headline = headline_from_metrics(metrics, runtimes)

@@ -132,7 +132,7 @@ def succeeded_notice(
     link_expires_at: str,
     model_uris: dict[str, str],
 ) -> Notice:
-    tm = _number(headline.tm_score, ".3f")
+    tm = _number(headline.tm_score, ".4f")
     plddt = ", ".join(f"{k} {v:.1f}" for k, v in headline.plddt_mean.items()) or "n/a"
     lines = [
         f"foldline finished run {run_id} for target {target}.",

@@ -14,6 +14,7 @@ import os
 from functools import cache
 
 import boto3
+from botocore.config import Config
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.idempotency import (
     DynamoDBPersistenceLayer,
@@ -40,7 +41,8 @@ def analysis_context() -> AnalysisContext:
     """Clients and settings, built once per execution environment."""
     sagemaker = boto3.client("sagemaker")
     return AnalysisContext(
-        s3=boto3.client("s3"),
+        # SigV4 for presigned report links (boto3 would sign SigV2 in us-east-1)
+        s3=boto3.client("s3", config=Config(signature_version="s3v4")),
         sagemaker=sagemaker,
         sns=boto3.client("sns"),
         runs=RunsTable(os.environ["RUNS_TABLE"]),

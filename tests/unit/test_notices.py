@@ -50,9 +50,9 @@ def succeeded(target: str = "6kwc"):
 def test_success_leads_with_the_tm_score_and_links_the_report():
     notice = succeeded()
     assert len(notice.subject) < SUBJECT_LIMIT
-    assert "TM-score 0.988" in notice.subject and "6kwc" in notice.subject
+    assert "TM-score 0.9877" in notice.subject and "6kwc" in notice.subject
     body = notice.body
-    assert "TM-score: 0.988 (normalised by 195 residues)" in body
+    assert "TM-score: 0.9877 (normalised by 195 residues)" in body
     assert "RMSD (CA, after optimal superposition): 0.43 Å" in body
     assert "GDT_TS: 0.962" in body and "lDDT: 0.912" in body
     assert "Mean pLDDT: AlphaFold 86.0, OpenFold 86.0" in body
