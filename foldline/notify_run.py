@@ -65,14 +65,19 @@ class NotifyOutcome:
         return {k: v for k, v in self.__dict__.items() if v is not None}
 
 
-def _console_escape(text: str) -> str:
-    """The CloudWatch console's fragment encoding: URL-encode, then ``%`` -> ``$25``."""
-    return quote(text, safe="").replace("%", "$25")
+def _console_escape(text: str, times: int = 1) -> str:
+    """The CloudWatch console's fragment encoding: URL-encode (``times`` over), ``%`` -> ``$``.
+
+    Names inside the path are encoded twice (``/`` -> ``$252F``), query parts once.
+    """
+    for _ in range(times):
+        text = quote(text, safe="")
+    return text.replace("%", "$")
 
 
 def training_log_links(job_name: str, region: str) -> tuple[str, ...]:
     """A console link to the job's log streams, and the CLI command that tails them."""
-    group = _console_escape(_console_escape(TRAINING_LOG_GROUP))
+    group = _console_escape(TRAINING_LOG_GROUP, times=2)
     console = (
         f"https://{region}.console.aws.amazon.com/cloudwatch/home?region={region}"
         f"#logsV2:log-groups/log-group/{group}$3FlogStreamNameFilter$3D{_console_escape(job_name)}"

@@ -164,3 +164,13 @@ def ended_run(stack, monkeypatch) -> EndedRun:
         parameters=parameters, execution_arn=arn,
     )  # fmt: skip
     return EndedRun(stack, run_id, arn)
+
+
+def set_execution_status(run: EndedRun, status: str) -> None:
+    """What SageMaker would report; moto's executions are Succeeded at once otherwise
+    (and its FailureReason is always "")."""
+    from moto.sagemaker.models import sagemaker_backends
+
+    backend = sagemaker_backends["123456789012"]["us-east-1"]
+    execution = backend.pipelines[PIPELINE_NAME].pipeline_executions[run.execution_arn]
+    execution.pipeline_execution_status = status
