@@ -173,17 +173,3 @@ def test_engine_choice(workspace, monkeypatch):
     ws.extra["FOLDLINE_MSA_ENGINE"] = "hhblits"
     with pytest.raises(ValueError, match="FOLDLINE_MSA_ENGINE"):
         msa.choose_engine(ws.training_env())
-
-
-def test_local_pyhmmer_engine_writes_alphafolds_layout(workspace):
-    """With the local engine (when present), the step's layout and manifest hold."""
-    search = pytest.importorskip("foldline.local_engines.msa_search")
-    ws = workspace(db_preset="reduced_dbs")
-    ws.extra["FOLDLINE_MSA_ENGINE"] = "pyhmmer"
-    try:
-        manifest = msa.run(ws.training_env())
-    except Exception as err:  # the empty test databases may not suit the real search
-        pytest.skip(f"local engine needs real databases here: {err}")
-    assert search and manifest.engine == "pyhmmer"
-    assert manifest.call == "foldline.local_engines.msa_search.run_msa_search"
-    assert (ws.model_dir / "timings.json").is_file()
