@@ -138,6 +138,7 @@ class LocalCloud:
                 pass
             self.server.stop()
             self.server = None
+            moto_sagemaker.uninstall()
         for name, value in self._saved_env.items():
             if value is None:
                 os.environ.pop(name, None)

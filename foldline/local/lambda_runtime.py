@@ -56,17 +56,19 @@ class _RoutingStream(io.TextIOBase):
         return getattr(self.original, "encoding", "utf-8")
 
 
-_routing_installed = False
-
-
 def install_log_routing() -> None:
     """Route handler output to per-function logs (idempotent)."""
-    global _routing_installed
-    if _routing_installed:
-        return
-    sys.stdout = _RoutingStream(sys.stdout)
-    sys.stderr = _RoutingStream(sys.stderr)
-    _routing_installed = True
+    if not isinstance(sys.stdout, _RoutingStream):
+        sys.stdout = _RoutingStream(sys.stdout)
+    if not isinstance(sys.stderr, _RoutingStream):
+        sys.stderr = _RoutingStream(sys.stderr)
+
+
+def uninstall_log_routing() -> None:
+    if isinstance(sys.stdout, _RoutingStream):
+        sys.stdout = sys.stdout.original
+    if isinstance(sys.stderr, _RoutingStream):
+        sys.stderr = sys.stderr.original
 
 
 @dataclass

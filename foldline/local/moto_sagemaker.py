@@ -143,23 +143,43 @@ def _stop_pipeline_execution(self: SageMakerResponse) -> ActionResult:
     return ActionResult({"PipelineExecutionArn": arn})
 
 
+_originals: list[tuple[type, str, Any]] = []
+
+
+def _patch(cls: type, name: str, value: Any) -> None:
+    _originals.append((cls, name, cls.__dict__.get(name)))
+    setattr(cls, name, value)
+
+
 def install() -> None:
-    """Patch moto's SageMaker backend and responses (once per process)."""
+    """Patch moto's SageMaker backend and responses (once per process, until uninstall)."""
     global _installed
     with _lock:
         if _installed:
             return
         execution = _models.FakePipelineExecution
-        execution.__init__ = _patched_execution_init(execution.__init__)
+        _patch(execution, "__init__", _patched_execution_init(execution.__init__))
         backend_cls = _models.SageMakerModelBackend
-        backend_cls.start_pipeline_execution = _patched_start(backend_cls.start_pipeline_execution)
-        backend_cls.describe_pipeline_execution = _patched_describe(
-            backend_cls.describe_pipeline_execution
-        )
-        backend_cls.list_pipeline_executions = _patched_list(backend_cls.list_pipeline_executions)
-        SageMakerResponse.list_pipeline_execution_steps = _list_pipeline_execution_steps
-        SageMakerResponse.stop_pipeline_execution = _stop_pipeline_execution
+        for name, wrap in (("start_pipeline_execution", _patched_start),
+                           ("describe_pipeline_execution", _patched_describe),
+                           ("list_pipeline_executions", _patched_list)):  # fmt: skip
+            _patch(backend_cls, name, wrap(getattr(backend_cls, name)))
+        _patch(SageMakerResponse, "list_pipeline_execution_steps", _list_pipeline_execution_steps)
+        _patch(SageMakerResponse, "stop_pipeline_execution", _stop_pipeline_execution)
         _installed = True
+
+
+def uninstall() -> None:
+    """Give moto back its own behaviour (other moto users in the same process)."""
+    global _installed
+    with _lock:
+        while _originals:
+            cls, name, original = _originals.pop()
+            if original is None:
+                delattr(cls, name)
+            else:
+                setattr(cls, name, original)
+        _installed = False
 
 
 # -- training jobs: the executor's record of each step's job, as DescribeTrainingJob shows it

@@ -89,7 +89,7 @@ class Outbox:
         mail["X-SNS-Topic-Arn"] = topic_arn
         for key, value in sorted(attributes.items()):
             mail[f"X-Foldline-{re.sub(r'[^A-Za-z0-9_-]', '-', key)}"] = value
-        mail.set_content(body)
+        mail.set_content(body, cte="8bit")  # readable as a text file, no quoted-printable
         with self._lock:
             self._count += 1
             self.folder.mkdir(parents=True, exist_ok=True)

@@ -9,6 +9,7 @@ start a run, exactly as in the cloud; the runtime only watches what happens.
 Work folder layout::
 
     <workdir>/state/     S3 objects and table items (survive a restart)
+    <workdir>/executions/ each pipeline execution as the SageMaker API described it
     <workdir>/jobs/      one folder per training job (SageMaker's /opt/ml layout)
     <workdir>/logs/      one log per function (the local CloudWatch Logs)
     <workdir>/outbox/    every notification, as .eml
@@ -29,7 +30,7 @@ from foldline.local import state
 from foldline.local.cloud import DEFAULT_TEMPLATE, LocalCloud, Route
 from foldline.local.dispatcher import Dispatcher, Pump
 from foldline.local.executor import ExecutionRun, PipelineExecutor, StepRun
-from foldline.local.lambda_runtime import Invocation, install_log_routing
+from foldline.local.lambda_runtime import Invocation, install_log_routing, uninstall_log_routing
 from foldline.local.outbox import Notice, Outbox
 from foldline.run_identity import run_id_for
 
@@ -125,6 +126,7 @@ class LocalRuntime:
                 self.save()
             finally:
                 self.cloud.stop()
+                uninstall_log_routing()
 
     def __enter__(self) -> LocalRuntime:
         return self.start()
@@ -139,6 +141,7 @@ class LocalRuntime:
 
     def save(self) -> None:
         state.save(self.cloud, self.workdir / "state")
+        state.save_executions(self.cloud, self.workdir / "executions")
 
     def _mark_interrupted_runs(self) -> None:
         """Executions do not survive a restart: say so on runs the last session left open."""

@@ -86,3 +86,29 @@ def restore(cloud: LocalCloud, root: Path) -> int:
                 dynamodb.put_item(TableName=table.name, Item=item)
                 restored += 1
     return restored
+
+
+def save_executions(cloud: LocalCloud, folder: Path) -> None:
+    """Each execution as the SageMaker API describes it, with its parameters and steps.
+
+    moto forgets executions when it stops; this record (``<id>.json``) is what is left
+    of them, for people and tests to read.
+    """
+    sagemaker = cloud.client("sagemaker")
+    for pipeline in cloud.stack.pipelines():
+        summaries = sagemaker.list_pipeline_executions(PipelineName=pipeline.name)
+        for summary in summaries["PipelineExecutionSummaries"]:
+            arn = summary["PipelineExecutionArn"]
+            record = {
+                "execution": sagemaker.describe_pipeline_execution(PipelineExecutionArn=arn),
+                "parameters": sagemaker.list_pipeline_parameters_for_execution(
+                    PipelineExecutionArn=arn)["PipelineParameters"],
+                "steps": sagemaker.list_pipeline_execution_steps(
+                    PipelineExecutionArn=arn, SortOrder="Ascending")["PipelineExecutionSteps"],
+            }  # fmt: skip
+            for key in ("ResponseMetadata",):
+                record["execution"].pop(key, None)
+            folder.mkdir(parents=True, exist_ok=True)
+            (folder / f"{arn.rsplit('/', 1)[-1]}.json").write_text(
+                json.dumps(record, indent=1, default=str)
+            )

@@ -1,0 +1,30 @@
+"""The ``foldline`` command (typer).
+
+Each command lives in its own small module under :mod:`foldline.commands` and registers
+itself here; command bodies stay thin and call the package.
+"""
+
+from __future__ import annotations
+
+import typer
+
+from foldline.commands import local as local_commands
+from foldline.commands import validate as validate_command
+
+app = typer.Typer(
+    name="foldline",
+    help="Event-driven protein folding (AlphaFold and OpenFold side by side), "
+    "in AWS or on this machine.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+validate_command.register(app)
+app.add_typer(local_commands.app, name="local")
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,108 @@
+"""What ``foldline local`` shows: a live board of runs, events as they pass, and a summary."""
+
+from __future__ import annotations
+
+import collections
+import time
+from pathlib import Path
+
+from rich.console import Console, Group
+from rich.table import Table
+from rich.text import Text
+
+from foldline import runs
+from foldline.local.cloud import Route
+from foldline.local.lambda_runtime import Invocation
+from foldline.local.outbox import Notice
+from foldline.local.runtime import LocalRuntime, Submission
+
+_STEP_MARK = {"Succeeded": "✓", "Failed": "✗", "Stopped": "■", "Executing": "…", "Starting": "…"}
+
+
+def _seconds(value: float) -> str:
+    minutes, seconds = divmod(int(value), 60)
+    return f"{minutes}m{seconds:02d}s" if minutes else f"{seconds}s"
+
+
+class RunBoard:
+    """Collects events from the runtime's hooks and renders the runs' state."""
+
+    def __init__(self, runtime: LocalRuntime, submissions: list[Submission]):
+        self.runtime = runtime
+        self.submissions = submissions
+        self.started = time.monotonic()
+        self.events: collections.deque[str] = collections.deque(maxlen=8)
+        self.notices: list[Notice] = []
+
+    # hooks ------------------------------------------------------------------------------
+
+    def on_invocation(self, invocation: Invocation, route: Route) -> None:
+        took = invocation.ended - invocation.started
+        outcome = f"failed: {invocation.error}" if invocation.error else "ok"
+        self.events.append(f"{time.strftime('%H:%M:%S')} {route.source} -> "
+                           f"{invocation.function} ({took:.1f} s, {outcome})")  # fmt: skip
+
+    def on_notice(self, notice: Notice) -> None:
+        self.notices.append(notice)
+        self.events.append(f"{time.strftime('%H:%M:%S')} notice: {notice.subject}")
+
+    # rendering ----------------------------------------------------------------------------
+
+    def _steps(self, item: dict | None) -> str:
+        if not item or not item.get("execution_arn"):
+            return ""
+        try:
+            steps = self.runtime.steps(item["execution_arn"])
+        except Exception:  # noqa: BLE001 - a display must not break the run
+            return ""
+        parts = []
+        for step in steps:
+            status = step["StepStatus"]
+            took = ""
+            if step.get("StartTime"):
+                end = step.get("EndTime")
+                seconds = (end - step["StartTime"]).total_seconds() if end else (
+                    time.time() - step["StartTime"].timestamp())  # fmt: skip
+                took = f" {_seconds(seconds)}"
+            parts.append(f"{step['StepName']} {_STEP_MARK.get(status, status)}{took}")
+        return "  ".join(parts)
+
+    def render(self, items: dict[str, dict | None]) -> Group:
+        table = Table(title=f"foldline local — {_seconds(time.monotonic() - self.started)}",
+                      expand=False)  # fmt: skip
+        for column in ("file", "run", "status", "steps"):
+            table.add_column(column)
+        for sub in self.submissions:
+            item = items.get(sub.run_id)
+            status = (item or {}).get("status", "uploaded")
+            style = {"Succeeded": "green", "Failed": "red", "Rejected": "red",
+                     "Stopped": "yellow"}.get(status, "")  # fmt: skip
+            table.add_row(sub.path.name, sub.run_id, Text(status, style=style), self._steps(item))
+        return Group(table, Text("\n".join(self.events), style="dim"))
+
+
+def summary(console: Console, runtime: LocalRuntime, board: RunBoard,
+            items: dict[str, dict | None]) -> bool:  # fmt: skip
+    """Print each run's outcome, its notices and report; True when every run succeeded."""
+    all_ok = True
+    for sub in board.submissions:
+        item = items.get(sub.run_id) or {}
+        status = item.get("status", "unknown")
+        all_ok = all_ok and status == runs.SUCCEEDED
+        console.rule(f"{sub.path.name}: {status}")
+        console.print(f"run id: {sub.run_id}")
+        if item.get("reason"):
+            console.print(f"reason: {item['reason']}")
+        for notice in board.notices:
+            if notice.run_id == sub.run_id:
+                console.print(f"notice: {notice.subject}\n        {notice.path}")
+        report = runtime.download_report(sub.run_id) if status == runs.SUCCEEDED else None
+        if report is not None:
+            html = report / "report.html"
+            console.print(f"report: {html if html.is_file() else report}")
+    console.print(f"work folder: {runtime.workdir} (outbox/, logs/, jobs/, reports/)")
+    return all_ok
+
+
+def echo_notice(console: Console, notice: Notice) -> None:
+    console.print(f"[bold]notice[/bold] {notice.subject}\n  {Path(notice.path)}")
