@@ -53,8 +53,11 @@ JACKHMMER_FLAGS = "-N 1 -E 0.0001 --incE 0.0001 --F1 0.0005 --F2 0.00005 --F3 0.
 HMMSEARCH_OPTIONS = dict(F1=0.1, F2=0.1, F3=0.1, incE=100, E=100, domE=100, incdomE=100)
 HMMSEARCH_FLAGS = "--F1 0.1 --F2 0.1 --F3 0.1 --incE 100 -E 100 --domE 100 --incdomE 100"
 
-#: residues per chunk handed to one worker (about 4 MB of digital sequence)
-CHUNK_RESIDUES = 4_000_000
+#: residues per chunk handed to one worker (about 1 MB of digital sequence): small
+#: enough that the workers finish together, large enough that hand-over costs nothing
+CHUNK_RESIDUES = 1_000_000
+#: chunk results kept before they are merged into one (bounds memory on huge databases)
+MERGE_EVERY = 32
 
 
 @dataclass(frozen=True)
@@ -169,6 +172,8 @@ class _Search:
                     for future in finished:
                         name = pending.pop(future)
                         parts[name].append(future.result())
+                        if len(parts[name]) >= MERGE_EVERY:
+                            parts[name] = [_merge_parts(parts[name])]
                         outstanding[name] -= 1
                         if name in done_reading and outstanding[name] == 0:
                             seconds[name] = time.perf_counter() - start
@@ -201,6 +206,11 @@ class _Search:
                           if r == "x"):
             raise RuntimeError(f"query {query.name} does not align to its own profile")
         return alignment.truncated(max_rows)
+
+
+def _merge_parts(parts: list[dict[str, plan7.TopHits]]) -> dict[str, plan7.TopHits]:
+    """Merge chunk results per query; merged hits sum Z as one search would count it."""
+    return {key: parts[0][key].merge(*(p[key] for p in parts[1:])) for key in parts[0]}
 
 
 def _digital_query(name: str, description: str, sequence: str,
@@ -350,6 +360,20 @@ def run_msa_search(chains, db_dir: Path, out_dir: Path, *, db_preset: str,
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / "msa_search.json").write_text(json.dumps(notes, indent=2) + "\n")
     return timings
+
+
+def jackhmmer_to_stockholm(name: str, sequence: str, fasta: Path, out: Path, cpus: int,
+                           *, flush_denormals: bool = True,
+                           chunk_residues: int = CHUNK_RESIDUES) -> int:
+    """What ``jackhmmer -A out <AlphaFold's flags> --cpu N`` does for one query and one
+    database, through this module's code path; returns the number of rows written."""
+    alphabet = easel.Alphabet.amino()
+    search = _Search({name: _digital_query(name, "", sequence, alphabet)}, cpus,
+                     flush_denormals=flush_denormals, chunk_residues=chunk_residues)
+    hits, _ = search.run({"db": (Path(fasta), search.hmms, JACKHMMER_OPTIONS)})
+    alignment = search.query_alignment(name, hits["db"][name], None)
+    alignment.write(Path(out))
+    return len(alignment)
 
 
 def search_sequences(sequences: Sequence[tuple[str, str]], fasta: Path, cpus: int,

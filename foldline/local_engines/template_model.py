@@ -396,7 +396,8 @@ def _predict_complex(chains, msa_dir: Path, mmcif_dir: Path, cutoff, variant: st
                 break
             models.append(_model_chain(chain.sequence, mapping, hit.name.template))
         if len(models) == len(chains):
-            placement = f"PLACEMENT chains placed as in the multi-chain template {choice[0].name.pdb_id}"
+            entry = choice[0].name.pdb_id
+            placement = f"PLACEMENT chains placed as in the multi-chain template {entry}"
             predictions.append(_prediction(models, variant, placement, notes))
     if predictions:
         return predictions
