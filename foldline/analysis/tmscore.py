@@ -16,9 +16,11 @@ grows by 0.5 Å while fewer than 3 pairs are selected; d0_search = d0 clipped to
 [4.5, 8]). GDT-TS and GDT-HA are, as in ``TMscore``, the largest share of pairs within
 1/2/4/8 Å (0.5/1/2/4 Å) over all superpositions that search visits.
 
-Speed: the seeds are scored in batches (numpy), and a selection reached twice is
-extended once — its continuation is the same — so the result equals the program's while
-costing a fraction of its work (about 0.1 s for 1,000 residues).
+Speed: the superpositions are scored in batches by one float32 matrix product (on
+centred coordinates: distance errors ~1e-3 Å^2, far below anything that changes a
+selection that matters), and a selection reached twice is extended once — its
+continuation would be the same — so the search is the program's at a fraction of its
+work. The reported TM-score is recomputed in float64 for the winning superposition.
 """
 
 from __future__ import annotations
@@ -78,17 +80,20 @@ class _Search:
     """The TMscore superposition search over one pair of coordinate sets."""
 
     def __init__(self, mobile: np.ndarray, reference: np.ndarray, length: int):
-        self.x = mobile
-        self.y = reference
+        # centred copies keep the float32 distance algebra below accurate (~1e-3 Å^2)
+        self.x_centre = mobile.mean(0)
+        self.y_centre = reference.mean(0)
+        self.x = mobile - self.x_centre
+        self.y = reference - self.y_centre
         self.n = len(mobile)
         self.length = length
         self.d0 = tm_d0(length)
         self.d0_search = min(8.0, max(4.5, self.d0))
-        self.xy = (mobile[:, :, None] * reference[:, None, :]).reshape(self.n, 9)
+        self.xy = (self.x[:, :, None] * self.y[:, None, :]).reshape(self.n, 9)
         # |x R + t - y|^2 = |x|^2 + |y|^2 + |t|^2 + 2 x.(R t) - 2 y.t - 2 <x y^T, R>:
-        # one matrix product scores a whole batch of transforms (no (b, n, 3) array)
-        self.features = np.hstack([mobile, reference, self.xy])  # (n, 15)
-        self.norms = (mobile**2).sum(1) + (reference**2).sum(1)
+        # one float32 matrix product scores a whole batch of transforms, (b, n)
+        self.features = np.hstack([self.x, self.y, self.xy]).T.astype(np.float32)  # (15, n)
+        self.norms = ((self.x**2).sum(1) + (self.y**2).sum(1)).astype(np.float32)
         self.best_score = -1.0
         self.best_transform: tuple[np.ndarray, np.ndarray] | None = None
         self.best_counts = np.full(len(_ALL_CUTOFFS), -1)
@@ -101,27 +106,30 @@ class _Search:
                 -2.0 * translation,
                 -2.0 * rotation.reshape(-1, 9),
             ]
-        ).T  # (15, b)
-        d2 = self.features @ weights
-        d2 += self.norms[:, None]
-        d2 += (translation**2).sum(1)[None, :]
+        ).astype(np.float32)  # (b, 15)
+        d2 = weights @ self.features
+        d2 += self.norms[None, :]
+        d2 += (translation**2).sum(1).astype(np.float32)[:, None]
         np.maximum(d2, 0.0, out=d2)  # rounding can dip an exact match below zero
-        scores = (1.0 / (1.0 + d2 / self.d0**2)).sum(0) / self.length
+        terms = d2 * np.float32(1.0 / self.d0**2)
+        terms += 1.0
+        np.reciprocal(terms, out=terms)
+        scores = terms.sum(1, dtype=np.float64) / self.length
         k = int(scores.argmax())
         if scores[k] > self.best_score:
             self.best_score = float(scores[k])
             self.best_transform = (rotation[k].copy(), translation[k].copy())
-        counts = [int((d2 <= c * c).sum(0).max()) for c in _ALL_CUTOFFS]
+        counts = [int(np.count_nonzero(d2 <= c * c, axis=1).max()) for c in _ALL_CUTOFFS]
         self.best_counts = np.maximum(self.best_counts, counts)
         # pairs closer than the cut-off; widen by 0.5 Å until at least 3 are selected
         mask = d2 < cutoff * cutoff
         if self.n > 3:
-            short = np.flatnonzero(mask.sum(0) < 3)
+            short = np.flatnonzero(np.count_nonzero(mask, axis=1) < 3)
             if len(short):
-                third = np.sqrt(np.partition(d2[:, short], 2, axis=0)[2])
+                third = np.sqrt(np.partition(d2[short], 2, axis=1)[:, 2])
                 cut = cutoff + 0.5 * (np.floor((third - cutoff) / 0.5) + 1)
-                mask[:, short] = d2[:, short] < (cut * cut)[None, :]
-        return mask.T
+                mask[short] = d2[short] < (cut * cut)[:, None]
+        return mask
 
     def _score_batches(self, rotation, translation, cutoff) -> np.ndarray:
         masks = [
@@ -205,11 +213,15 @@ def score_fixed_correspondence(
     length = normalising_length or n
     search = _Search(x, y, length)
     search.run()
-    rotation, translation = search.best_transform
+    rotation, translation_centred = search.best_transform
+    # back to the input frame: (x - cx) R + t_c + cy = x R + (t_c - cx R + cy)
+    translation = translation_centred - search.x_centre @ rotation + search.y_centre
+    d = np.linalg.norm(x @ rotation + translation - y, axis=1)
+    tm = float((1.0 / (1.0 + (d / search.d0) ** 2)).sum() / length)
     rmsd, _ = rmsd_after_superposition(x, y)
     shares = {f"{c:g}": float(k) / length for c, k in zip(_ALL_CUTOFFS, search.best_counts)}
     return FixedScores(
-        tm_score=search.best_score,
+        tm_score=tm,
         normalising_length=length,
         d0=search.d0,
         n_aligned=n,
