@@ -31,7 +31,12 @@ from typing import Any, Callable
 from foldline import layout
 from foldline import runs as runs_mod
 from foldline.notices import Headline, publish, succeeded_notice
-from foldline.outputs import MissingOutput, fetch_step_output, training_job_archive
+from foldline.outputs import (
+    MissingOutput,
+    fetch_step_output,
+    locate_archive,
+    training_job_archive,
+)
 from foldline.parameters import ALPHAFOLD_STEP, MSA_STEP, OPENFOLD_STEP, STEPS
 from foldline.pipeline_events import (
     SUCCEEDED,
@@ -267,25 +272,29 @@ def _fetch_msa_manifest(ctx: AnalysisContext, run_id: str, dest: Path,
 
 def _compare_and_upload(
     ctx: AnalysisContext, facts: RunFacts, change: ExecutionStatusChange,
-    steps: PipelineSteps, runtimes: dict[str, float],
-) -> tuple[dict[str, Any], list[str], dict[str, str]]:  # fmt: skip
-    """Fetch both engines' outputs, analyse them, upload the report; nothing else."""
+    steps: PipelineSteps, runtimes: dict[str, float], model_uris: dict[str, str],
+) -> tuple[dict[str, Any], list[str]]:  # fmt: skip
+    """Fetch both engines' outputs, analyse them, upload the report; nothing else.
+
+    ``model_uris`` receives each engine step's archive URI as soon as it is located.
+    """
     from foldline.analysis.analyze import analyze  # numeric stack: imported where used
 
     run_id = facts.run_id
     with tempfile.TemporaryDirectory(prefix="foldline-", dir=ctx.work_root) as tmp:
         work = Path(tmp)
-        af_dir, af_uri = fetch_step_output(
-            ctx.s3, ctx.bucket, run_id, ALPHAFOLD_STEP, work / "alphafold",
-            archive_uri=steps.archives.get(ALPHAFOLD_STEP.name),
-        )  # fmt: skip
-        of_dir, of_uri = fetch_step_output(
-            ctx.s3, ctx.bucket, run_id, OPENFOLD_STEP, work / "openfold",
-            archive_uri=steps.archives.get(OPENFOLD_STEP.name),
-        )  # fmt: skip
+        for step in (ALPHAFOLD_STEP, OPENFOLD_STEP):
+            bucket, key = locate_archive(ctx.s3, ctx.bucket, run_id, step,
+                                         archive_uri=steps.archives.get(step.name))  # fmt: skip
+            model_uris[step.name] = layout.s3_uri(bucket, key)
+        af_dir, _ = fetch_step_output(ctx.s3, ctx.bucket, run_id, ALPHAFOLD_STEP,
+                                      work / "alphafold",
+                                      archive_uri=model_uris[ALPHAFOLD_STEP.name])  # fmt: skip
+        of_dir, _ = fetch_step_output(ctx.s3, ctx.bucket, run_id, OPENFOLD_STEP,
+                                      work / "openfold",
+                                      archive_uri=model_uris[OPENFOLD_STEP.name])  # fmt: skip
         msa_dir = _fetch_msa_manifest(ctx, run_id, work / "msa",
                                       steps.archives.get(MSA_STEP.name))  # fmt: skip
-        model_uris = {ALPHAFOLD_STEP.name: af_uri, OPENFOLD_STEP.name: of_uri}
         context = {
             "run_id": run_id,
             "target": facts.target,
@@ -293,12 +302,12 @@ def _compare_and_upload(
             "parameters": facts.parameters,
             "step_runtimes_s": runtimes,
             "cache_hits": steps.cache_hits,
-            "model_archives": model_uris,
+            "model_archives": dict(model_uris),
         }
         report_dir = work / "report"
         metrics = analyze(af_dir, of_dir, report_dir, context=context, msa=msa_dir)
         keys = upload_report(ctx.s3, ctx.bucket, run_id, report_dir)
-    return metrics, keys, model_uris
+    return metrics, keys
 
 
 def analyse_run(ctx: AnalysisContext, change: ExecutionStatusChange) -> AnalysisOutcome:
@@ -313,11 +322,12 @@ def analyse_run(ctx: AnalysisContext, change: ExecutionStatusChange) -> Analysis
     steps = pipeline_steps(ctx, change.execution_arn)
     runtimes = {**_recorded_runtimes(facts.item), **steps.runtimes_s}
     runtimes = {s.name: runtimes[s.name] for s in STEPS if s.name in runtimes}
+    model_uris: dict[str, str] = {}  # filled as the archives are found
     try:
-        metrics, keys, model_uris = _compare_and_upload(ctx, facts, change, steps, runtimes)
+        metrics, keys = _compare_and_upload(ctx, facts, change, steps, runtimes, model_uris)
     except Exception as err:
-        # recorded for people and for the on-failure path; the raise makes it a retry
-        ctx.runs.update(run_id, analysis_status="Retrying",
+        # recorded for people and for the on-failure notice; the raise makes it a retry
+        ctx.runs.update(run_id, analysis_status="Retrying", model_uris=model_uris or None,
                         analysis_error=f"{type(err).__name__}: {err}"[:2000])  # fmt: skip
         raise
 

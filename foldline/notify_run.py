@@ -197,7 +197,10 @@ def notify_analysis_failed(
     item = facts.item or {}
     if item.get("analysis_status") == "Failed" and item.get("analysis_notice_message_id"):
         return NotifyOutcome("duplicate", facts.run_id, "AnalysisFailed")
-    model_uris = model_locations(ctx.s3, ctx.bucket, facts.run_id)
+    # the analysis records the archives it found; else look where the steps write them
+    model_uris = dict(item.get("model_uris") or {}) or model_locations(
+        ctx.s3, ctx.bucket, facts.run_id
+    )
     notice = analysis_failed_notice(
         target=facts.target, run_id=facts.run_id, error=error, model_uris=model_uris,
         attempts=attempts,

@@ -144,11 +144,16 @@ def fetch_step_output(
 
 
 def model_locations(s3: Any, bucket: str, run_id: str) -> dict[str, str]:
-    """Engine step name -> S3 URI of its model.tar.gz, for the steps that left one."""
+    """Engine step name -> S3 URI of its model.tar.gz, for the steps that left one.
+
+    Best effort, for notices: a listing that is refused counts as nothing found.
+    """
     found = {}
     for step in INFERENCE_STEPS:
         try:
             found[step.name] = layout.s3_uri(bucket, find_archive(s3, bucket, run_id, step))
         except MissingOutput:
             continue
+        except ClientError as err:
+            log.warning("cannot list %s outputs: %s", step.name, err.response["Error"]["Code"])
     return found

@@ -191,3 +191,40 @@ def test_events_that_are_not_a_succeeded_execution_are_ignored(ended_run, analys
     run = ended_run
     assert analysis(run.event("pipeline-failed.json"))["action"] == "ignored"
     assert run.notices() == [] and report_keys(run) == set()
+
+
+def test_when_retries_are_spent_the_notice_says_the_models_are_still_there(
+    ended_run, analysis, lambda_context
+):
+    """Corrupt output: every attempt raises; Lambda's on-failure record goes to notify."""
+    run = ended_run
+    keys = run.place_outputs(openfold=b"\x1f\x8b\x08\x00 truncated in transit")
+    event = run.event("pipeline-succeeded.json")
+    errors = []
+    for _attempt in range(3):  # the first invocation and Lambda's two retries
+        with pytest.raises(CorruptOutput) as raised:
+            analysis(event)
+        errors.append(raised.value)
+    assert run.notices() == [] and report_keys(run) == set()
+
+    notify = load_handler("notify")
+    notify.notify_context.cache_clear()
+    record = {  # what Lambda sends the on-failure destination
+        "version": "1.0", "timestamp": "2026-11-26T15:31:02.117Z",
+        "requestContext": {"requestId": "r-1", "condition": "RetriesExhausted",
+                           "functionArn": "arn:aws:lambda:us-east-1:123456789012:function:a",
+                           "approximateInvokeCount": 3},
+        "requestPayload": event,
+        "responseContext": {"statusCode": 200, "executedVersion": "$LATEST",
+                            "functionError": "Unhandled"},
+        "responsePayload": {"errorType": type(errors[-1]).__name__, "errorMessage": str(errors[-1])},
+    }  # fmt: skip
+    notify.lambda_handler(record, lambda_context)
+
+    (notice,) = run.notices()
+    assert notice["MessageAttributes"]["status"]["Value"] == "analysis-failed"
+    assert "CorruptOutput: openfold.model.tar.gz" in notice["Message"]
+    assert "failed after 3 attempts" in notice["Message"]
+    for step in ("alphafold", "openfold"):
+        assert f"s3://{BUCKET}/{keys[step]}" in notice["Message"]
+    assert run.item()["analysis_status"] == "Failed"
