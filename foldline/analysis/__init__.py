@@ -5,16 +5,19 @@ Public API (no AWS in here; the analysis Lambda and ``foldline analyze`` call th
 - :func:`analyze` — ``analyze(alphafold, openfold, out_dir, *, context=None, msa=None) -> dict``
   writes ``metrics.json``, ``report.html``, PNG plots and both compared models.
 - :func:`headline` — one line (TM-score, RMSD, mean pLDDTs) from the metrics, for
-  notifications.
+  notifications; :func:`engine_label` names a slot's engine truthfully. Both live in
+  :mod:`foldline.analysis.headline`, which is pure Python.
 - :func:`compare_models`, :func:`load_structure`, :func:`score_fixed_correspondence`,
   :func:`tm_align` — the pieces, for other callers and tests.
 
 Schema of ``metrics.json``: :data:`METRICS_SCHEMA` (version :data:`SCHEMA_VERSION`),
-documented in docs/metrics-schema.md.
+documented in docs/metrics-schema.md. Importing this package imports numpy and gemmi;
+matplotlib and biotite are imported only when a report or an lDDT is computed.
 """
 
-from foldline.analysis.analyze import METRICS_NAME, REPORT_NAME, analyze, engine_label, headline
+from foldline.analysis.analyze import METRICS_NAME, REPORT_NAME, analyze
 from foldline.analysis.compare import compare_models, tm_align
+from foldline.analysis.headline import engine_label, headline
 from foldline.analysis.schema import METRICS_SCHEMA, SCHEMA_VERSION
 from foldline.analysis.structures import load_structure
 from foldline.analysis.tmscore import score_fixed_correspondence

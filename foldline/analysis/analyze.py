@@ -19,6 +19,7 @@ import numpy as np
 
 from foldline.analysis.compare import Comparison, compare_models
 from foldline.analysis.confidence import pae_summary, plddt_summary
+from foldline.analysis.headline import engine_label, headline
 from foldline.analysis.outputs import (
     EngineOutput,
     ModelFile,
@@ -36,16 +37,7 @@ __all__ = ["analyze", "headline", "engine_label", "METRICS_NAME", "REPORT_NAME"]
 METRICS_NAME = "metrics.json"
 REPORT_NAME = "report.html"
 PLDDT_PLOT = "plddt.png"
-SLOT_TITLES = {"alphafold": "AlphaFold", "openfold": "OpenFold", "msa": "MSA"}
 STEP_NAMES = {"msa": "RunMSA", "alphafold": "RunAlphaFold", "openfold": "RunOpenFold"}
-
-
-def engine_label(slot: str, engine: str) -> str:
-    """"AlphaFold" where AlphaFold ran; "template-cpu (AlphaFold slot)" where a stand-in did."""
-    title = SLOT_TITLES.get(slot, slot)
-    if engine == slot:
-        return title
-    return f"{engine} ({title} slot)"
 
 
 def _engine_identity(output: EngineOutput, model: StructureModel) -> tuple[str, str | None, str]:
@@ -233,30 +225,6 @@ def _plddt_series(comparison: Comparison, ref: StructureModel, mob: StructureMod
         breaks.append((start, pair.reference.name))
         start += len(pair.reference)
     return {"alphafold": np.concatenate(af), "openfold": np.concatenate(of)}, breaks
-
-
-def headline(metrics: dict[str, Any]) -> str:
-    """One line for notifications: TM-score (with L), RMSD and both mean pLDDTs.
-
-    >>> headline({"comparison": {"method": "fixed_correspondence", "complex": {"tm_score": 0.91,
-    ...   "normalising_length": 195, "rmsd": 1.234}}, "engines": {"alphafold": {"engine":
-    ...   "alphafold", "plddt": {"mean": 88.1}}, "openfold": {"engine": "openfold",
-    ...   "plddt": {"mean": 86.4}}}})
-    'TM-score 0.910 (L=195), CA RMSD 1.23 Å; mean pLDDT AlphaFold 88.1, OpenFold 86.4'
-    """
-    comparison = metrics["comparison"]
-    if comparison.get("complex"):
-        c = comparison["complex"]
-        scores = f"TM-score {c['tm_score']:.3f} (L={c['normalising_length']}), CA RMSD {c['rmsd']:.2f} Å"
-    else:
-        t = comparison["tm_align"]
-        scores = f"TM-align TM-score {t['tm_score']:.3f} (L={t['normalising_length']}), RMSD {t['rmsd']:.2f} Å"
-    engines = metrics["engines"]
-    plddts = ", ".join(
-        f"{engine_label(slot, engines[slot]['engine'])} {engines[slot]['plddt']['mean']:.1f}"
-        for slot in ("alphafold", "openfold")
-    )
-    return f"{scores}; mean pLDDT {plddts}"
 
 
 def _json_safe(value: Any) -> Any:

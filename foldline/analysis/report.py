@@ -72,7 +72,7 @@ def _scores_rows(metrics: dict) -> list[list[str]]:
 
 
 def _engine_rows(metrics: dict) -> list[list[str]]:
-    from foldline.analysis.analyze import engine_label
+    from foldline.analysis.headline import engine_label
 
     rows = []
     for slot in ("alphafold", "openfold"):
