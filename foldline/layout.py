@@ -6,6 +6,7 @@ Outputs never go under ``inputs/``, so foldline's own writes cannot trigger a ru
 
 from __future__ import annotations
 
+import hashlib
 import posixpath
 
 INPUTS = "inputs/"
@@ -43,10 +44,23 @@ def target_name(key: str) -> str:
     return name
 
 
+MAX_KEY_BYTES = 1024  # S3's limit on a key's UTF-8 length
+
+
 def rejected_key(input_key: str) -> str:
-    """Where a rejected upload is kept: its path under ``inputs/`` moved under ``rejected/``."""
+    """Where a rejected upload is kept: its path under ``inputs/`` moved under ``rejected/``.
+
+    A key near S3's 1,024-byte limit would overflow once moved and given the reason
+    suffix: such a name is shortened, keeping its end and a digest of the whole.
+    """
     relative = input_key[len(INPUTS):] if input_key.startswith(INPUTS) else input_key
-    return REJECTED + relative
+    key = REJECTED + relative
+    budget = MAX_KEY_BYTES - len(REASON_SUFFIX.encode())
+    if len(key.encode()) <= budget:
+        return key
+    digest = hashlib.sha256(input_key.encode()).hexdigest()[:16]
+    tail = relative.encode()[-(budget - len(REJECTED) - len(digest) - 1):].decode("utf-8", "ignore")
+    return f"{REJECTED}{digest}-{tail}"
 
 
 def reason_key(input_key: str) -> str:

@@ -21,7 +21,9 @@ def upload_from_eventbridge(event: dict) -> Upload | None:
     obj = notification.detail.object
     return Upload(
         bucket=notification.detail.bucket.name,
-        key=obj.key,
+        # the key as the event carries it: S3 URL-encodes it, moto does not, so the start
+        # path tries it as is and then decoded (Powertools' ``.key`` always decodes)
+        key=obj["key"],
         size=obj.size,
         version_id=obj.get("version-id"),
         etag=obj.etag,

@@ -41,6 +41,9 @@ RETRYABLE_CODES = frozenset(
 )  # fmt: skip
 
 
+_SINGLE_COPY_LIMIT = 5 * 1024**3
+
+
 @dataclass(frozen=True)
 class Upload:
     """An object-created notification, as the start function needs it."""
@@ -238,7 +241,11 @@ def _reject(
     a marker and the version stays retrievable, so nothing is lost outright.
     """
     kept = layout.rejected_key(key)
-    ctx.s3.copy(source, bucket, kept)
+    size = ctx.s3.head_object(**source)["ContentLength"]
+    if size <= _SINGLE_COPY_LIMIT:
+        ctx.s3.copy_object(CopySource=source, Bucket=bucket, Key=kept)
+    else:  # CopyObject stops at 5 GiB; the managed copy goes part by part
+        ctx.s3.copy(source, bucket, kept)
     reason_doc = {
         "key": key, "version": source.get("VersionId"), "run_id": run_id,
         "code": rejection.code, "reason": rejection.message, "rejected_at": runs.utc_now(),
