@@ -174,3 +174,59 @@ def test_structure_model_helpers():
     assert model.chain_names == ["A", "B", "E"]
     with pytest.raises(KeyError, match="no chain"):
         model.chain("Z")
+
+
+_ATOM37_BACKBONE = {"N": 0, "CA": 1, "C": 2, "CB": 3, "O": 4}
+_THREE = {"I": "ILE", "K": "LYS", "L": "LEU", "S": "SER"}
+
+
+def _alphafold_dir_from_real_pickle(folder, sequence, raw_pickle: bytes):
+    """AlphaFold's layout for 6A5J from its real raw outputs: ranked_0.pdb written from the
+    pickle's final_atom_positions (backbone + CB) with its pLDDT as B-factors, and the
+    pickle itself as result_model_1_pred_0.pkl."""
+    import pickle as _pickle
+
+    raw = _pickle.loads(raw_pickle)
+    positions = raw["structure_module"]["final_atom_positions"]
+    mask = raw["structure_module"]["final_atom_mask"]
+    structure = gemmi.Structure()
+    model = gemmi.Model(1)
+    chain = gemmi.Chain("A")
+    for i, letter in enumerate(sequence):
+        residue = gemmi.Residue()
+        residue.name = _THREE[letter]
+        residue.seqid = gemmi.SeqId(i + 1, " ")
+        for name, index in _ATOM37_BACKBONE.items():
+            if mask[i, index] > 0:
+                atom = gemmi.Atom()
+                atom.name = name
+                atom.element = gemmi.Element(name[0])
+                atom.pos = gemmi.Position(*map(float, positions[i, index]))
+                atom.b_iso = float(raw["plddt"][i])
+                atom.occ = 1.0
+                residue.add_atom(atom)
+        chain.add_residue(residue)
+    model.add_chain(chain)
+    structure.add_model(model)
+    structure.setup_entities()
+    folder.mkdir()
+    structure.write_pdb(str(folder / "ranked_0.pdb"))
+    (folder / "result_model_1_pred_0.pkl").write_bytes(raw_pickle)
+    (folder / "ranking_debug.json").write_text(
+        json.dumps({"plddts": {"model_1_pred_0": float(raw["mean_plddt"])}, "order": ["model_1_pred_0"]})
+    )
+    return folder
+
+
+def test_real_alphafold_outputs_give_pae_and_plddt_of_the_sequence_length(tmp_path, sequence_6a5j, raw_6a5j):
+    af = _alphafold_dir_from_real_pickle(tmp_path / "alphafold", sequence_6a5j, raw_6a5j)
+    metrics = analyze(af, af / "ranked_0.pdb", tmp_path / "out")
+    engine = metrics["engines"]["alphafold"]
+    assert engine["chains"][0]["sequence"] == sequence_6a5j
+    assert engine["pae"]["shape"] == [13, 13]
+    assert len(engine["plddt"]["per_residue"]) == 13
+    assert engine["ptm"] is not None
+    assert engine["plddt"]["mean"] == pytest.approx(engine["ranking_confidence"], abs=0.01)
+    assert not metrics["warnings"], metrics["warnings"]
+    assert (tmp_path / "out" / "pae_alphafold.png").is_file()
+    assert metrics["comparison"]["complex"]["tm_score"] == pytest.approx(1.0, abs=1e-6)
