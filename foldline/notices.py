@@ -252,7 +252,9 @@ def analysis_failed_notice(
         "  foldline analyze --alphafold ALPHAFOLD_DIR --openfold OPENFOLD_DIR --out report/",
     ]
     return Notice(
-        subject=clip_subject(f"foldline: {target} analysis failed; models available (run {run_id})"),
+        subject=clip_subject(
+            f"foldline: {target} analysis failed; models available (run {run_id})"
+        ),
         body="\n".join(lines),
         status="analysis-failed",
         target=target,

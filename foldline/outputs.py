@@ -108,7 +108,8 @@ def extract(archive: Path, dest: Path, *, only: Iterable[str] | None = None) -> 
         with tarfile.open(archive, mode="r:*") as tar:
             for member in _safe_members(tar, wanted):
                 tar.extract(member, dest, filter="data")
-    except (tarfile.TarError, EOFError, gzip.BadGzipFile, zlib.error) as err:  # FilterError is a TarError
+    # tarfile's FilterError (a refused member) is a TarError
+    except (tarfile.TarError, EOFError, gzip.BadGzipFile, zlib.error) as err:
         raise CorruptOutput(f"{archive.name}: {err}") from err
     return dest
 

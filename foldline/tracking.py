@@ -74,10 +74,18 @@ def _already_exists(err: ClientError) -> bool:
     )
 
 
+_MEDIA_TYPES = (
+    (".html", "text/html"),
+    (".json", "application/json"),
+    (".tar.gz", "application/gzip"),
+    (".pdb", "chemical/x-pdb"),
+    (".fasta", "text/x-fasta"),
+    ("/", "application/x-directory"),
+)
+
+
 def _media_type(uri: str) -> str:
-    for suffix, media in ((".html", "text/html"), (".json", "application/json"),
-                          (".tar.gz", "application/gzip"), (".pdb", "chemical/x-pdb"),
-                          (".fasta", "text/x-fasta"), ("/", "application/x-directory")):  # fmt: skip
+    for suffix, media in _MEDIA_TYPES:
         if uri.endswith(suffix):
             return media
     return "application/octet-stream"

@@ -67,5 +67,7 @@ def lambda_handler(event: dict, context: object) -> dict:
         return {"action": "ignored", "reason": f"execution is {change.status}"}
     outcome = analyse_run(analysis_context(), change)
     logger.info(outcome.action, extra=outcome.log_fields())
-    metrics.add_metric(name=f"Analysis{outcome.action.capitalize()}", unit=MetricUnit.Count, value=1)
+    metrics.add_metric(
+        name=f"Analysis{outcome.action.capitalize()}", unit=MetricUnit.Count, value=1
+    )
     return outcome.log_fields()

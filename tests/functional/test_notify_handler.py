@@ -9,7 +9,6 @@ from __future__ import annotations
 import datetime as dt
 import json
 from functools import partial
-from pathlib import Path
 
 import boto3
 import pytest
@@ -17,6 +16,7 @@ from botocore.stub import Stubber
 
 from foldline.notify_run import step_reports, training_log_links
 from foldline.pipeline_events import list_execution_steps
+from foldline.parameters import ALPHAFOLD_STEP, MSA_STEP, OPENFOLD_STEP
 from tests.conftest import load_handler
 from tests.functional.pipeline_runs import (  # noqa: F401  (fixtures)
     EVENTS,
@@ -24,7 +24,6 @@ from tests.functional.pipeline_runs import (  # noqa: F401  (fixtures)
     job_name,
     set_execution_status,
 )
-from foldline.parameters import ALPHAFOLD_STEP, MSA_STEP, OPENFOLD_STEP
 
 OOM = ("AlgorithmError: RuntimeError: CUDA out of memory. Tried to allocate 2.41 GiB "
        "(GPU 0; 22.05 GiB total capacity), exit code: 1")  # fmt: skip

@@ -1,12 +1,14 @@
-"""The progress function under moto: step status events -> ``steps.<StepName>`` in the runs table."""
+"""The progress function under moto: step status events -> ``steps.<StepName>`` in the
+runs table.
+"""
 
 from __future__ import annotations
 
 import pytest
 
+from foldline.parameters import ALPHAFOLD_STEP, OPENFOLD_STEP
 from tests.conftest import load_handler
 from tests.functional.pipeline_runs import ended_run, job_name  # noqa: F401  (fixtures)
-from foldline.parameters import ALPHAFOLD_STEP, OPENFOLD_STEP
 
 
 @pytest.fixture
