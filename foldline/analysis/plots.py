@@ -43,8 +43,8 @@ def plot_plddt(
     chain_breaks : list of (index, chain name)
         First residue index of each chain, for multimers.
     """
-    fig = Figure(figsize=(9, 3.2))
-    fig.subplots_adjust(left=0.07, right=0.99, top=0.97, bottom=0.15)  # fixed: no layout engine
+    fig = Figure(figsize=(9, 3.4))
+    fig.subplots_adjust(left=0.07, right=0.99, top=0.86, bottom=0.14)  # fixed: no layout engine
     ax = fig.add_subplot()
     for low, high, colour in _BAND_COLOURS:
         ax.axhspan(low, high, color=colour, alpha=0.12, lw=0)
@@ -60,7 +60,7 @@ def plot_plddt(
     ax.set_ylim(0, 100)
     ax.set_xlabel("residue (reference order)")
     ax.set_ylabel("pLDDT")
-    ax.legend(loc="lower right", fontsize=8, frameon=False, ncols=2)
+    ax.legend(loc="lower center", bbox_to_anchor=(0.5, 1.0), fontsize=8, frameon=False, ncols=2)
     return _save(fig, path)
 
 
@@ -84,8 +84,8 @@ def plot_pae(pae: np.ndarray, title: str, path: Path, chain_breaks: list[tuple[i
     """
     n = pae.shape[0]
     shown, _ = _block_mean(np.asarray(pae, dtype=np.float64), _PAE_CELLS)
-    fig = Figure(figsize=(4.4, 3.6))
-    fig.subplots_adjust(left=0.16, right=0.86, top=0.92, bottom=0.14)
+    fig = Figure(figsize=(4.8, 3.6))
+    fig.subplots_adjust(left=0.15, right=0.78, top=0.92, bottom=0.14)
     ax = fig.add_subplot()
     image = ax.imshow(shown, cmap="Greens_r", vmin=0, vmax=max(30.0, float(np.max(pae))),
                       interpolation="nearest", extent=(0.5, n + 0.5, n + 0.5, 0.5))  # fmt: skip
@@ -95,6 +95,7 @@ def plot_pae(pae: np.ndarray, title: str, path: Path, chain_breaks: list[tuple[i
     ax.set_title(title, fontsize=9)
     ax.set_xlabel("scored residue")
     ax.set_ylabel("aligned residue")
-    cax = fig.add_axes((0.88, 0.14, 0.03, 0.78))
-    fig.colorbar(image, cax=cax, label="expected position error (Å)")
+    cax = fig.add_axes((0.81, 0.14, 0.03, 0.78))
+    bar = fig.colorbar(image, cax=cax)
+    bar.set_label("expected position error (Å)", fontsize=8)
     return _save(fig, path)

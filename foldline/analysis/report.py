@@ -16,8 +16,8 @@ body{font-family:system-ui,-apple-system,Segoe UI,Helvetica,Arial,sans-serif;mar
 color:#1d2433;max-width:1100px}
 h1{font-size:1.5em;margin-bottom:.2em}h2{font-size:1.15em;margin-top:1.6em;
 border-bottom:1px solid #dde;padding-bottom:.2em}
-table{border-collapse:collapse;margin:.5em 0}td,th{border:1px solid #dde;padding:3px 8px;
-text-align:left;font-size:.92em}th{background:#f3f5fa}td.num{text-align:right;
+table{border-collapse:collapse;margin:.5em 0}td,th{border:1px solid #dde;padding:3px 6px;
+text-align:left;font-size:.85em}th{background:#f3f5fa}td.num{text-align:right;
 font-variant-numeric:tabular-nums}.headline{font-size:1.1em;background:#f3f5fa;padding:8px 12px;
 border-left:4px solid #1f4e9c}.warn{color:#8a4b00}img{max-width:100%}
 .viewer canvas{border:1px solid #dde;touch-action:none;max-width:100%}.band{display:inline-block;
