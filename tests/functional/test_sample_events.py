@@ -45,3 +45,51 @@ def test_the_s3_sample_events_start_one_run(stack, lambda_context, sample):
 
     (execution,) = stack.executions()
     assert execution["PipelineExecutionDisplayName"].startswith("6kwc-")
+
+
+# -- routing: each sample event matches the template rule of its function, and no other --
+
+ROUTES = {
+    "s3-object-created.json": "InputsRule",
+    "pipeline-succeeded.json": "AnalysisFunction",
+    "pipeline-failed.json": "NotifyFunction",
+    "pipeline-stopped.json": "NotifyFunction",
+    "step-succeeded.json": "ProgressFunction",
+    "step-failed.json": "ProgressFunction",
+}
+
+
+@pytest.fixture(scope="module")
+def template_rules():
+    from foldline.local.cloud import LOCAL_STACK_PARAMETERS
+    from foldline.local.template import Stack
+    from tests.conftest import ROOT
+
+    stack = Stack.from_file(ROOT / "template.yaml", parameter_values=LOCAL_STACK_PARAMETERS)
+    bucket = stack.physical_name("FoldlineBucket")
+    return bucket, {rule.function or rule.logical_id: rule.pattern for rule in stack.rules()}
+
+
+def matching(rules: dict, event: dict) -> set[str]:
+    from moto.events.models import EventPattern
+
+    return {name for name, pattern in rules.items()
+            if EventPattern.load(json.dumps(pattern)).matches_event(event)}  # fmt: skip
+
+
+@pytest.mark.parametrize(("sample", "target"), ROUTES.items())
+def test_each_sample_event_reaches_its_function_only(template_rules, sample, target):
+    bucket, rules = template_rules
+    event = json.loads((EVENTS / sample).read_text())
+    if event["source"] == "aws.s3":
+        event["detail"]["bucket"]["name"] = bucket  # the stack's bucket, as S3 names it
+    assert matching(rules, event) == {target}
+
+
+@pytest.mark.parametrize("sample", [s for s in ROUTES if s.startswith(("pipeline", "step"))])
+def test_another_pipelines_events_reach_nothing(template_rules, sample):
+    _, rules = template_rules
+    event = json.loads((EVENTS / sample).read_text())
+    event["detail"]["pipelineArn"] = event["detail"]["pipelineArn"].replace(
+        "proteinfoldworkflow", "someoneelsespipeline")
+    assert matching(rules, event) == set()
