@@ -376,6 +376,12 @@ def _inputs(facts: RunFacts) -> dict[str, str]:
 
 def _notify(ctx: AnalysisContext, facts: RunFacts, headline: Headline, report_uri: str,
             model_uris: dict[str, str]) -> str:  # fmt: skip
+    """Publish the success notice with a presigned link to report.html.
+
+    A presigned URL also stops working when the credentials that signed it expire: signed
+    by a Lambda role's temporary credentials it lasts hours, not the ``link_expiry_s``
+    asked for. Hence "at the latest" in the notice, and the S3 folder beside the link.
+    """
     expires = _dt.datetime.now(_dt.timezone.utc) + _dt.timedelta(seconds=ctx.link_expiry_s)
     url = ctx.s3.generate_presigned_url(
         "get_object",

@@ -157,7 +157,7 @@ def succeeded_notice(
         lines += [f"  {step}: {_duration(s)}" for step, s in headline.runtimes_s.items()]
     lines += [
         "",
-        f"Report (this link works until {link_expires_at}):",
+        f"Report (this link works until {link_expires_at} at the latest):",
         report_url,
         "",
         f"Report folder: {report_uri}",
