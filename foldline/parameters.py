@@ -119,7 +119,15 @@ INFERENCE_INSTANCE_TYPE = Parameter(
     "Instance type of the AlphaFold and OpenFold steps.", allowed=INFERENCE_INSTANCE_TYPES,
 )  # fmt: skip
 
-PARAMETERS: tuple[Parameter, ...] = (
+RUN_ID = Parameter(
+    "RunId", "String", None,
+    "The run's id, set by the start function: each step writes under runs/<RunId>/ "
+    "(SageMaker has no pipeline variable for the execution's display name).",
+    user_settable=False,
+)  # fmt: skip
+
+#: the eight run parameters of the reference notebooks
+NOTEBOOK_PARAMETERS: tuple[Parameter, ...] = (
     FASTA_INPUT_S3_URI,
     FASTA_FILE_NAME,
     DB_PRESET,
@@ -129,6 +137,8 @@ PARAMETERS: tuple[Parameter, ...] = (
     MSA_INSTANCE_TYPE,
     INFERENCE_INSTANCE_TYPE,
 )
+#: every parameter of the pipeline: the eight, and the run id that places its outputs
+PARAMETERS: tuple[Parameter, ...] = (*NOTEBOOK_PARAMETERS, RUN_ID)
 PARAMETERS_BY_NAME: dict[str, Parameter] = {p.name: p for p in PARAMETERS}
 USER_SETTABLE: tuple[str, ...] = tuple(p.name for p in PARAMETERS if p.user_settable)
 

@@ -25,6 +25,7 @@ from foldline.parameters import (
     FASTA_INPUT_S3_URI,
     MAX_TEMPLATE_DATE,
     MODEL_PRESET,
+    RUN_ID,
     InvalidParameter,
     USER_SETTABLE,
     defaults,
@@ -106,13 +107,14 @@ def pipeline_parameters(
     *, bucket: str, run_id: str, fasta_file_name: str, model_preset: str,
     upload_date: str, overrides: dict[str, str | int],
 ) -> dict[str, str]:  # fmt: skip
-    """The eight parameters of one run, every one stated explicitly."""
+    """The parameters of one run, every one stated explicitly."""
     values: dict[str, str | int] = dict(defaults())
     values[MAX_TEMPLATE_DATE.name] = upload_date
     values.update(overrides)
     values[MODEL_PRESET.name] = model_preset
     values[FASTA_INPUT_S3_URI.name] = layout.s3_uri(bucket, layout.run_input_prefix(run_id))
     values[FASTA_FILE_NAME.name] = fasta_file_name
+    values[RUN_ID.name] = run_id
     return {name: str(value) for name, value in values.items()}
 
 

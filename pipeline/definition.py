@@ -33,13 +33,13 @@ FSX_ACCESS_MODE = "ro"  # the databases are shared by every run: never writable
 
 
 def launcher_script(step: fp.Step) -> str:
-    """The file the training toolkit runs for ``step`` (``msa.py`` for foldline.steps.msa).
+    """The file the training toolkit runs for ``step`` (``foldline_msa.py`` for the MSA step).
 
     The SageMaker training toolkit runs ``python <sagemaker_program>`` from /opt/ml/code
     with the SM_* variables set; released toolkits cannot run ``python -m``. Each image
-    ships /opt/ml/code/<launcher> as ``runpy.run_module("<step.program>", run_name="__main__")``.
+    ships /opt/ml/code/<launcher> (``containers/entry/``), which calls the step program.
     """
-    return step.program.rsplit(".", 1)[-1] + ".py"
+    return "foldline_" + step.program.rsplit(".", 1)[-1] + ".py"
 
 
 def offline_sdk() -> None:
@@ -91,7 +91,6 @@ def build_pipeline() -> Any:
         OutputDataConfig,
         StoppingCondition,
     )
-    from sagemaker.core.workflow.execution_variables import ExecutionVariables
     from sagemaker.core.workflow.functions import Join
     from sagemaker.core.workflow.pipeline_context import PipelineSession
     from sagemaker.mlops.workflow import Pipeline
@@ -161,14 +160,14 @@ def build_pipeline() -> Any:
                 security_group_ids=[ph.ref(ph.SECURITY_GROUPS_JSON)],
             ),
             stopping_condition=StoppingCondition(max_runtime_in_seconds=MAX_RUNTIME_S[step.name]),
-            # runs/<PipelineExecutionId>/<step dir>/: see pipeline/README.md for why the
-            # execution id and not the display name (no pipeline variable carries it).
+            # runs/<RunId>/<step dir>/: the run id is a parameter because no pipeline
+            # variable carries the execution's display name (see pipeline/README.md).
             output_data_config=OutputDataConfig(
                 s3_output_path=Join(
                     on="",
                     values=[
                         f"s3://{ph.ref(ph.BUCKET)}/runs/",
-                        ExecutionVariables.PIPELINE_EXECUTION_ID,
+                        params[fp.RUN_ID.name],
                         f"/{step.output_dir}/",
                     ],
                 )

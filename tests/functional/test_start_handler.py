@@ -62,6 +62,7 @@ def test_a_valid_upload_starts_exactly_one_execution_with_the_right_parameters(s
         "NumMultimerPredictionsPerModel": "5",
         "MSAInstanceType": "ml.m5.4xlarge",
         "InferenceInstanceType": "ml.g5.4xlarge",
+        "RunId": run_id,
     }
     copied = stack.s3.get_object(Bucket=BUCKET, Key=f"runs/{run_id}/input/6kwc.fasta")
     assert copied["Body"].read().decode() == f">6KWC_1\n{SEQ_6KWC}\n"

@@ -12,6 +12,7 @@ import pytest
 
 from foldline import parameters as fp
 from pipeline import embedded, placeholders
+from tests.infra.conftest import ROOT
 
 PIPELINE_VALUES = {
     "FoldlineBucket": "foldline-bucket",
@@ -53,7 +54,9 @@ def test_exactly_the_three_steps_with_their_dependencies(steps):
 def test_all_eight_parameters_with_the_package_defaults(definition):
     declared = {p["Name"]: p for p in definition["Parameters"]}
     assert list(declared) == [p.name for p in fp.PARAMETERS]
-    assert len(declared) == 8
+    # the reference notebooks' eight, and the run id that places the outputs
+    assert [p.name for p in fp.NOTEBOOK_PARAMETERS] == list(declared)[:8]
+    assert list(declared)[8:] == ["RunId"]
     for param in fp.PARAMETERS:
         entry = declared[param.name]
         assert entry["Type"] == param.type
@@ -98,7 +101,9 @@ def test_hyperparameters_are_the_steps_parameters_as_strings(steps):
         hps = step["Arguments"]["HyperParameters"]
         expected = set(fp.STEP_HYPERPARAMETERS[name]) | {"sagemaker_program"}
         assert set(hps) == expected, name
-        assert hps["sagemaker_program"] == fp.step_by_name(name).program.rsplit(".", 1)[1] + ".py"
+        launcher = "foldline_" + fp.step_by_name(name).program.rsplit(".", 1)[1] + ".py"
+        assert hps["sagemaker_program"] == launcher
+        assert (ROOT / "containers" / "entry" / launcher).is_file()  # the images ship it
         for key in fp.STEP_HYPERPARAMETERS[name]:
             value = hps[key]
             if fp.PARAMETERS_BY_NAME[key].type == "Integer":
@@ -121,7 +126,7 @@ def test_instance_types_images_and_outputs(steps):
         output_dir = fp.step_by_name(name).output_dir
         assert args["OutputDataConfig"]["S3OutputPath"] == {
             "Std:Join": {"On": "", "Values": [
-                "s3://${FoldlineBucket}/runs/", {"Get": "Execution.PipelineExecutionId"},
+                "s3://${FoldlineBucket}/runs/", {"Get": "Parameters.RunId"},
                 f"/{output_dir}/",
             ]}
         }  # fmt: skip

@@ -3,6 +3,7 @@ from __future__ import annotations
 import pytest
 
 from foldline.parameters import (
+    NOTEBOOK_PARAMETERS,
     PARAMETERS,
     STEP_DEPENDENCIES,
     STEP_HYPERPARAMETERS,
@@ -14,10 +15,11 @@ from foldline.parameters import (
 
 
 def test_the_eight_parameters_of_the_reference_notebooks_with_their_defaults():
-    assert [p.name for p in PARAMETERS] == [
+    assert [p.name for p in NOTEBOOK_PARAMETERS] == [
         "FastaInputS3URI", "FastaFileName", "DbPreset", "MaxTemplateDate", "ModelPreset",
         "NumMultimerPredictionsPerModel", "MSAInstanceType", "InferenceInstanceType",
     ]  # fmt: skip
+    assert [p.name for p in PARAMETERS] == [p.name for p in NOTEBOOK_PARAMETERS] + ["RunId"]
     assert defaults() == {
         "DbPreset": "full_dbs",
         "MaxTemplateDate": "",
