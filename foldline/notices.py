@@ -32,9 +32,9 @@ class Notice:
 
 
 def clip_subject(text: str) -> str:
-    """SNS subjects: printable ASCII-ish, one line, under 100 characters."""
+    """SNS subjects: one line, under 100 characters, clipped with ASCII dots."""
     one_line = " ".join(text.split())
-    return one_line if len(one_line) < SUBJECT_LIMIT else one_line[: SUBJECT_LIMIT - 2] + "…"
+    return one_line if len(one_line) < SUBJECT_LIMIT else one_line[: SUBJECT_LIMIT - 4] + "..."
 
 
 def publish(sns: Any, topic_arn: str, notice: Notice) -> str:
