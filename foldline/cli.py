@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import typer
 
+from foldline.commands import analyze as analyze_command
 from foldline.commands import local as local_commands
 from foldline.commands import validate as validate_command
 
@@ -19,6 +20,7 @@ app = typer.Typer(
     add_completion=False,
 )
 validate_command.register(app)
+analyze_command.register(app)
 app.add_typer(local_commands.app, name="local")
 
 
