@@ -28,7 +28,7 @@ def run(
 ) -> None:
     """Upload FASTA files to the local inputs/, follow each run to its end, print the results."""
     from foldline.local.display import RunBoard, summary
-    from foldline.local.runtime import LocalRuntime
+    from foldline.local.runtime import LocalRuntime, RunsStalled
 
     console = Console()
     missing = [str(f) for f in files if not f.is_file()]
@@ -40,10 +40,14 @@ def run(
     runtime.on_invocation, runtime.on_notice = board.on_invocation, board.on_notice
     with runtime:
         board.submissions = [runtime.upload(f) for f in files]
-        with Live(board.render({}), console=console, refresh_per_second=4,
-                  transient=not console.is_terminal) as live:  # fmt: skip
-            items = runtime.wait([s.run_id for s in board.submissions], timeout=timeout,
-                                 on_poll=lambda items: live.update(board.render(items)))  # fmt: skip
+        try:
+            with Live(board.render({}), console=console, refresh_per_second=4,
+                      transient=not console.is_terminal) as live:  # fmt: skip
+                items = runtime.wait([s.run_id for s in board.submissions], timeout=timeout,
+                                     on_poll=lambda items: live.update(board.render(items)))  # fmt: skip
+        except (RunsStalled, TimeoutError) as stuck:
+            console.print(f"[red]{stuck}[/red]")
+            items = {s.run_id: runtime.run(s.run_id) for s in board.submissions}
         ok = summary(console, runtime, board, items)
     raise typer.Exit(0 if ok else 1)
 

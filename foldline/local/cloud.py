@@ -70,6 +70,7 @@ class Route:
     report_batch_item_failures: bool = False
     max_retries: int = DEFAULT_EVENT_RETRIES  # async retries after the first attempt
     dead_letter_url: str | None = None  # the on-failure destination queue
+    failure_function: Function | None = None  # or the on-failure destination function
     rule: Rule | None = None
 
 
@@ -273,11 +274,19 @@ class LocalCloud:
         per the function's EventInvokeConfig, then sent to its on-failure destination (or
         DeadLetterQueue). The rule's own RetryPolicy/DeadLetterConfig cover failures to
         deliver the event, which cannot happen locally (the queue always accepts it)."""
+        dead_letter_url = failure_function = None
+        if function.on_failure_type == "SQS":
+            dead_letter_url = self._queue_url(function.on_failure_arn)
+        elif function.on_failure_type == "Lambda":
+            failure_function = next(f for f in self.stack.functions()
+                                    if f.arn == function.on_failure_arn)  # fmt: skip
+        elif function.on_failure_arn:
+            log.warning("%s: on-failure destination %s is not delivered locally",
+                        function.logical_id, function.on_failure_arn)  # fmt: skip
         return Route(
             function=function, kind="eventbridge", queue_url=url, queue_arn=arn, source=source,
-            max_retries=function.max_async_retries,
-            dead_letter_url=self._queue_url(function.on_failure_arn) if function.on_failure_arn else None,
-            rule=rule,
+            max_retries=function.max_async_retries, dead_letter_url=dead_letter_url,
+            failure_function=failure_function, rule=rule,
         )  # fmt: skip
 
     def _create_rules_and_routes(self) -> list[Route]:

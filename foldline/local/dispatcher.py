@@ -150,10 +150,15 @@ class Dispatcher:
                     VisibilityTimeout=self.retry_delay,
                 )  # fmt: skip
                 return
+            record = _failure_record(route, event, invocation, attempts)
             if route.dead_letter_url:
                 self._sqs.send_message(QueueUrl=route.dead_letter_url,
-                                       MessageBody=json.dumps(_failure_record(route, event,
-                                                                              invocation, attempts)))
+                                       MessageBody=json.dumps(record))  # fmt: skip
+            elif route.failure_function is not None:  # a Lambda on-failure destination
+                destination = Route(route.failure_function, "destination", "", "",
+                                    f"{route.function.logical_id}.OnFailure")  # fmt: skip
+                self._record(self.function(destination).invoke(record, destination.source),
+                             destination)  # fmt: skip
         self._sqs.delete_message(QueueUrl=route.queue_url, ReceiptHandle=message["ReceiptHandle"])
 
     # -- idleness --------------------------------------------------------------------------

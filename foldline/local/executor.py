@@ -29,6 +29,7 @@ from foldline.local import moto_sagemaker as msm
 from foldline.local.cloud import ACCOUNT_ID, LocalCloud
 from foldline.local.expressions import (
     ExecutionValues,
+    dependencies_of_definition,
     UnsupportedExpression,
     evaluate,
     parameter_values,
@@ -97,20 +98,6 @@ class ExecutionRun:
     start_time: _dt.datetime
     steps: dict[str, StepRun]
     status: str = "Executing"
-
-
-def dependencies(definition: dict) -> dict[str, set[str]]:
-    """Step name -> the steps it waits for: its DependsOn and every step whose
-    properties its arguments read."""
-    names = {s["Name"] for s in definition.get("Steps", [])}
-    graph = {}
-    for spec in definition.get("Steps", []):
-        wanted = set(spec.get("DependsOn") or []) | step_references(spec.get("Arguments"))
-        unknown = wanted - names
-        if unknown:
-            raise UnsupportedExpression(f"step {spec['Name']} depends on unknown {sorted(unknown)}")
-        graph[spec["Name"]] = wanted
-    return graph
 
 
 class PipelineExecutor:
@@ -195,7 +182,7 @@ class PipelineExecutor:
             ]
         )
         given = sm.list_pipeline_parameters_for_execution(PipelineExecutionArn=arn)
-        graph = dependencies(definition)
+        graph = dependencies_of_definition(definition)
         run = ExecutionRun(
             arn=arn, pipeline_arn=described["PipelineArn"],
             display_name=described.get("PipelineExecutionDisplayName", ""),

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any, Mapping
 
 __all__ = ["ExecutionValues", "evaluate", "step_references", "parameter_values",
+           "dependencies_of_definition",
            "UnsupportedExpression"]  # fmt: skip
 
 
@@ -118,6 +119,20 @@ def step_references(node: Any) -> set[str]:
             for item in node.values():
                 found |= step_references(item)
     return found
+
+
+def dependencies_of_definition(definition: Mapping[str, Any]) -> dict[str, set[str]]:
+    """Step name -> the steps it waits for: its DependsOn and every step whose
+    properties its arguments read."""
+    names = {s["Name"] for s in definition.get("Steps", [])}
+    graph = {}
+    for spec in definition.get("Steps", []):
+        wanted = set(spec.get("DependsOn") or []) | step_references(spec.get("Arguments"))
+        unknown = wanted - names
+        if unknown:
+            raise UnsupportedExpression(f"step {spec['Name']} depends on unknown {sorted(unknown)}")
+        graph[spec["Name"]] = wanted
+    return graph
 
 
 def parameter_values(definition: Mapping[str, Any], given: list[dict[str, str]]) -> dict[str, Any]:

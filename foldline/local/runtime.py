@@ -42,6 +42,10 @@ DEFAULT_DATABASES = DEFAULT_TEMPLATE.parent / "examples" / "databases"
 RUNS_TABLE = "RunsTable"  # the template's logical id of the runs table
 
 
+class RunsStalled(RuntimeError):
+    """The runtime went idle with runs still open; the message says which and why."""
+
+
 @dataclass(frozen=True)
 class Submission:
     """One uploaded file and the run id the start function will give it."""
@@ -197,25 +201,45 @@ class LocalRuntime:
         timeout: float = 1800,
         on_poll: Callable[[dict[str, dict | None]], None] | None = None,
         interval: float = 0.3,
+        stall: float = 5.0,
     ) -> dict[str, dict | None]:
-        """Wait until every run is final in the runs table and the runtime is idle."""
+        """Wait until every run is final in the runs table and the runtime is idle.
+
+        Raises :class:`RunsStalled` when the runtime has been idle for ``stall`` seconds
+        with a run still open (e.g. its upload event ended in a dead-letter queue after
+        the start function failed on it every time).
+        """
         run_ids = list(run_ids)
         deadline = time.monotonic() + timeout
+        idle_since: float | None = None
         while True:
             items = {run_id: self.run(run_id) for run_id in run_ids}
             if on_poll is not None:
                 on_poll(items)
             final = all(i is not None and i.get("status") in runs.FINAL_STATUSES
                         for i in items.values())  # fmt: skip
-            if final and self.idle():
+            idle = self.idle()
+            if final and idle:
                 time.sleep(interval)  # one more pass: the outbox and last writes
                 if self.idle():
                     return {run_id: self.run(run_id) for run_id in run_ids}
             if self._pump is not None and self._pump.errors:
                 raise RuntimeError("local runtime failed: " + self._pump.errors[-1])
+            idle_since = (idle_since or time.monotonic()) if idle else None
+            if idle_since is not None and time.monotonic() - idle_since > stall:
+                raise RunsStalled(self._stall_message(items))
             if time.monotonic() > deadline:
                 raise TimeoutError(f"runs not finished after {timeout:.0f} s: {items}")
             time.sleep(interval)
+
+    def _stall_message(self, items: dict[str, dict | None]) -> str:
+        open_runs = [run_id for run_id, item in items.items()
+                     if item is None or item.get("status") not in runs.FINAL_STATUSES]  # fmt: skip
+        errors = [f"{i.function}: {i.error}" for i in self.dispatcher.invocations if i.error]
+        text = f"nothing more is happening, but these runs did not end: {', '.join(open_runs)}"
+        if errors:
+            text += f"\nlast function error: {errors[-1]}\n(see {self.workdir / 'logs'})"
+        return text
 
     def download_report(self, run_id: str) -> Path | None:
         """``runs/<run_id>/report/`` -> ``<workdir>/reports/<run_id>/``; None if there is none."""

@@ -211,6 +211,7 @@ class Function:
     #: asynchronous invocations (EventBridge): EventInvokeConfig and DeadLetterQueue
     max_async_retries: int = 2
     on_failure_arn: str | None = None
+    on_failure_type: str | None = None  # "SQS" or "Lambda" (others are not delivered locally)
 
     @property
     def module_path(self) -> Path:
@@ -586,10 +587,10 @@ class Stack:
             code_uri, handler = self._code(lid, merged)
             invoke = merged.get("EventInvokeConfig") or {}
             on_failure = ((invoke.get("DestinationConfig") or {}).get("OnFailure") or {})
-            failure_arn = on_failure.get("Destination") if on_failure.get("Type") in (
-                "SQS", None) else None  # fmt: skip
+            failure_arn = on_failure.get("Destination")
+            failure_type = on_failure.get("Type", "SQS") if failure_arn else None
             if failure_arn is None and (merged.get("DeadLetterQueue") or {}).get("Type") == "SQS":
-                failure_arn = merged["DeadLetterQueue"]["TargetArn"]
+                failure_arn, failure_type = merged["DeadLetterQueue"]["TargetArn"], "SQS"
             events = tuple(
                 FunctionEvent(name, spec["Type"], spec.get("Properties") or {})
                 for name, spec in (props.get("Events") or {}).items()
@@ -600,7 +601,7 @@ class Stack:
                 environment={k: _env_text(v) for k, v in env.items()},
                 timeout=int(merged["Timeout"]), memory_size=int(merged["MemorySize"]),
                 events=events, max_async_retries=int(invoke.get("MaximumRetryAttempts", 2)),
-                on_failure_arn=failure_arn,
+                on_failure_arn=failure_arn, on_failure_type=failure_type,
             ))  # fmt: skip
         return functions
 
