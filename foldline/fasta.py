@@ -176,8 +176,12 @@ def _parse(text: str) -> list[Chain]:
         first = stripped.splitlines()[0]
         if first.startswith(_PDB_RECORDS):
             raise _reject("not_fasta", "not FASTA: this looks like a PDB/mmCIF structure file")
+        # the line itself is not quoted: it may be the user's sequence (a missing
+        # header), and rejection reasons reach logs and notices
         raise _reject(
-            "not_fasta", f"not FASTA: the first line must start with '>', found {first[:40]!r}"
+            "not_fasta",
+            "not FASTA: the first line must start with '>' (a header such as '>my_protein'); "
+            "this file's does not",
         )
     try:
         records = list(SeqIO.parse(io.StringIO(stripped), "fasta"))

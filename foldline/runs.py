@@ -24,6 +24,12 @@ REJECTED = "Rejected"
 FINAL_STATUSES = frozenset({SUCCEEDED, FAILED, STOPPED, REJECTED})
 
 
+def is_reserved_key(run_id: str) -> bool:
+    """Items that are not runs (the concurrency gate's ``#concurrency-gate``): run ids
+    start with a letter or digit."""
+    return run_id.startswith("#")
+
+
 def utc_now() -> str:
     return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
 
@@ -58,6 +64,11 @@ class RunsTable:
     def __post_init__(self) -> None:
         self.dynamodb = self.dynamodb or boto3.resource("dynamodb")
         self._table = self.dynamodb.Table(self.table_name)
+
+    @property
+    def table(self) -> Any:
+        """The boto3 Table (the concurrency gate keeps one reserved item in it)."""
+        return self._table
 
     def get(self, run_id: str) -> dict | None:
         item = self._table.get_item(Key={"run_id": run_id}, ConsistentRead=True).get("Item")
@@ -127,7 +138,8 @@ class RunsTable:
         kwargs: dict[str, Any] = {}
         while True:
             page = self._table.scan(**kwargs)
-            items.extend(_from_dynamo(i) for i in page.get("Items", []))
+            items.extend(_from_dynamo(i) for i in page.get("Items", [])
+                         if not is_reserved_key(i["run_id"]))  # fmt: skip
             if "LastEvaluatedKey" not in page:
                 break
             kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]

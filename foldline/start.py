@@ -32,6 +32,7 @@ from foldline.parameters import (
     validate_value,
 )
 from foldline.run_identity import run_id_for
+from foldline.run_plan import plan_run
 
 log = logging.getLogger("foldline.start")
 
@@ -68,6 +69,8 @@ class StartContext:
     topic_arn: str
     pipeline_name: str
     limits: IntakeLimits = field(default_factory=IntakeLimits)
+    #: the concurrency gate (foldline.concurrency.ConcurrencyGate); None: no cap
+    gate: Any = None
 
 
 @dataclass(frozen=True)
@@ -87,6 +90,11 @@ class Outcome:
 
 class RetryLater(Exception):
     """A transient failure (throttling, quota): leave the message on the queue."""
+
+    def __init__(self, message: str, *, run_id: str | None = None, key: str | None = None):
+        super().__init__(message)
+        self.run_id = run_id
+        self.key = key
 
 
 def overrides_from_tags(tags: list[dict[str, str]]) -> dict[str, str | int]:
@@ -187,12 +195,19 @@ def start_run(ctx: StartContext, upload: Upload) -> Outcome:
         model_preset=decision.model_preset, upload_date=_upload_date(upload, head),
         overrides=overrides,
     )  # fmt: skip
+    # MSA cache location (and reuse), instance types by length, cost: foldline.run_plan
+    parameters, planned = plan_run(ctx.s3, upload.bucket, decision, parameters, overrides)
     claimed = ctx.runs.claim(
         run_id, bucket=upload.bucket, key=key, version=version, target=layout.target_name(key),
         chains=len(decision.chains), residues=decision.total_residues, parameters=parameters,
+        **planned,
     )  # fmt: skip
     if claimed is not None:  # another delivery won the race
         return Outcome("duplicate", key, run_id=run_id, reason=f"run is {claimed['status']}")
+    log.info("accepted", extra={"run_id": run_id, "key": key, "chains": len(decision.chains),
+                                "residues": decision.total_residues})  # fmt: skip
+    if ctx.gate is not None:  # raises GateFull: the upload waits on the queue, still Starting
+        ctx.gate.acquire(run_id)
     ctx.s3.put_object(
         Bucket=upload.bucket, Key=layout.run_input_key(run_id, fasta_name),
         Body=decision.normalised_fasta().encode(), ContentType="text/x-fasta",
@@ -207,7 +222,8 @@ def start_run(ctx: StartContext, upload: Upload) -> Outcome:
         )
     except ClientError as err:
         if err.response["Error"]["Code"] in RETRYABLE_CODES:
-            raise RetryLater(f"{run_id}: {err.response['Error']['Code']}") from err
+            raise RetryLater(f"{run_id}: {err.response['Error']['Code']}", run_id=run_id,
+                             key=key) from err
         raise
     arn = response["PipelineExecutionArn"]
     ctx.runs.update(run_id, status=runs.EXECUTING, execution_arn=arn, started_at=runs.utc_now())
