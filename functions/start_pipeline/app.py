@@ -3,7 +3,13 @@
 Thin by design: parse each record, call :func:`foldline.start.start_run`, log and count
 the outcome. A record that raises (throttling, S3 errors) is reported as a batch item
 failure, so only it returns to the queue and, after the queue's maxReceiveCount, to the
-dead-letter queue.
+dead-letter queue. An upload that finds every execution slot taken
+(:mod:`foldline.concurrency`) is not a failure: it goes back on the queue as a new,
+delayed message, so waiting out a burst never pushes it into the dead-letter queue.
+
+One structured log line per decision, each with ``key`` and (once known) ``run_id``:
+accepted, rejected, started, duplicate, ignored, throttled, deferred. Sequences never
+appear in them.
 """
 
 from __future__ import annotations
@@ -17,6 +23,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
+from foldline.concurrency import ConcurrencyGate, Deferrer, GateFull, cap_from_env
 from foldline.fasta import IntakeLimits
 from foldline.observability import logger, metrics
 from foldline.runs import RunsTable
@@ -31,15 +38,26 @@ processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failu
 @cache
 def start_context() -> StartContext:
     """Clients and settings, built once per execution environment."""
+    sagemaker = boto3.client("sagemaker")
+    runs = RunsTable(os.environ["RUNS_TABLE"])
+    cap = cap_from_env()
     return StartContext(
         s3=boto3.client("s3"),
-        sagemaker=boto3.client("sagemaker"),
+        sagemaker=sagemaker,
         sns=boto3.client("sns"),
-        runs=RunsTable(os.environ["RUNS_TABLE"]),
+        runs=runs,
         topic_arn=os.environ["TOPIC_ARN"],
         pipeline_name=os.environ["PIPELINE_NAME"],
         limits=IntakeLimits.from_env(),
+        gate=None if cap is None else ConcurrencyGate(
+            runs.table, cap, sagemaker, os.environ["PIPELINE_NAME"]),
     )
+
+
+@cache
+def deferrer() -> Deferrer:
+    """Puts uploads that found the gate full back on the start queue."""
+    return Deferrer(boto3.client("sqs"), os.environ["START_QUEUE_URL"])
 
 
 def record_handler(record: SQSRecord) -> str:
@@ -50,9 +68,17 @@ def record_handler(record: SQSRecord) -> str:
     try:
         outcome = start_run(start_context(), upload)
     except RetryLater as later:
-        logger.warning("throttled", extra={"key": upload.key, "detail": str(later)})
+        logger.warning("throttled", extra={"key": later.key or upload.key, "run_id": later.run_id,
+                                           "detail": str(later)})  # fmt: skip
         metrics.add_metric(name="StartsThrottled", unit=MetricUnit.Count, value=1)
         raise
+    except GateFull as full:  # send the copy first: the upload is on the queue throughout
+        delay, deferrals = deferrer().defer(record.body, record.raw_event.get("messageAttributes"))
+        logger.info("deferred", extra={"key": upload.key, "run_id": full.run_id,
+                                       "slots_in_use": full.in_use, "cap": full.cap,
+                                       "delay_s": delay, "deferrals": deferrals})  # fmt: skip
+        metrics.add_metric(name="UploadsDeferred", unit=MetricUnit.Count, value=1)
+        return "deferred"
     logger.info(outcome.action, extra=outcome.log_fields())
     metrics.add_metric(name=f"Uploads{outcome.action.capitalize()}", unit=MetricUnit.Count, value=1)
     return outcome.action
