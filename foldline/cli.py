@@ -9,7 +9,13 @@ from __future__ import annotations
 import typer
 
 from foldline.commands import analyze as analyze_command
+from foldline.commands import compare as compare_command
 from foldline.commands import local as local_commands
+from foldline.commands import redrive as redrive_command
+from foldline.commands import results as results_command
+from foldline.commands import stack as stack_command
+from foldline.commands import status as status_command
+from foldline.commands import submit as submit_command
 from foldline.commands import validate as validate_command
 
 app = typer.Typer(
@@ -20,6 +26,12 @@ app = typer.Typer(
     add_completion=False,
 )
 validate_command.register(app)
+submit_command.register(app)
+status_command.register(app)
+results_command.register(app)
+compare_command.register(app)
+redrive_command.register(app)
+stack_command.register(app)
 analyze_command.register(app)
 app.add_typer(local_commands.app, name="local")
 

@@ -13,6 +13,7 @@ INPUTS = "inputs/"
 REJECTED = "rejected/"
 RUNS = "runs/"
 MSA_CACHE = "msa-cache/"
+COMPARISONS = "comparisons/"  # `foldline compare`: a table and a plot across runs
 
 FASTA_SUFFIXES = (".fasta", ".fa", ".faa", ".fas")
 REASON_SUFFIX = ".reason.json"
@@ -90,6 +91,10 @@ def report_prefix(run_id: str) -> str:
 
 def msa_cache_prefix(cache_key: str) -> str:
     return f"{MSA_CACHE}{cache_key}/"
+
+
+def comparison_prefix(comparison_id: str) -> str:
+    return f"{COMPARISONS}{comparison_id}/"
 
 
 def s3_uri(bucket: str, key: str) -> str:

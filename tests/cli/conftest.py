@@ -1,0 +1,198 @@
+"""A foldline stack in moto, made by CloudFormation from a small template, for the command.
+
+The template creates what the command reads (bucket, runs table, topic, the four queues)
+and exports them under template.yaml's output names; ``foldline`` finds them through
+``describe_stacks`` exactly as it finds a deployed stack. Three runs with real reports
+(made by the analysis on real predictions) can be seeded for status/results/compare.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import tarfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+import yaml
+from moto import mock_aws
+from typer.testing import CliRunner
+
+from foldline import layout
+from foldline.cli import app
+from foldline.run_identity import run_id_for
+from foldline.runs import EXECUTING, SUCCEEDED, RunsTable
+from tests.conftest import DATA
+
+STACK = "foldline-test"
+MAX_RESIDUES = 400  # the stack's FoldlineMaxResidues: the command must use it, not the default
+OUTPUTS_DIR = DATA / "pipeline-outputs"
+COLABFOLD = DATA / "analysis" / "colabfold"
+EXAMPLE_FASTA = DATA / "openfold-6kwc" / "6kwc.fasta"
+#: wide enough that tables do not wrap (help text: HELP_ENV, the width README shows)
+ENV = {"COLUMNS": "200", "NO_COLOR": "1"}
+HELP_ENV = {"COLUMNS": "100", "TERMINAL_WIDTH": "100", "NO_COLOR": "1"}
+
+TEMPLATE = {
+    "AWSTemplateFormatVersion": "2010-09-09",
+    "Parameters": {"FoldlineMaxResidues": {"Type": "Number", "Default": 2500}},
+    "Resources": {
+        "FoldlineBucket": {"Type": "AWS::S3::Bucket",
+                           "Properties": {"VersioningConfiguration": {"Status": "Enabled"}}},
+        "RunsTable": {"Type": "AWS::DynamoDB::Table", "Properties": {
+            "BillingMode": "PAY_PER_REQUEST",
+            "AttributeDefinitions": [{"AttributeName": "run_id", "AttributeType": "S"}],
+            "KeySchema": [{"AttributeName": "run_id", "KeyType": "HASH"}]}},
+        "NotificationsTopic": {"Type": "AWS::SNS::Topic"},
+        "StartDeadLetterQueue": {"Type": "AWS::SQS::Queue"},
+        "StartQueue": {"Type": "AWS::SQS::Queue", "Properties": {"RedrivePolicy": {
+            "deadLetterTargetArn": {"Fn::GetAtt": ["StartDeadLetterQueue", "Arn"]},
+            "maxReceiveCount": 3}}},
+        "EventsDeadLetterQueue": {"Type": "AWS::SQS::Queue"},
+        "FunctionFailuresQueue": {"Type": "AWS::SQS::Queue"},
+    },
+    "Outputs": {
+        "BucketName": {"Value": {"Ref": "FoldlineBucket"}},
+        "RunsTableName": {"Value": {"Ref": "RunsTable"}},
+        "TopicArn": {"Value": {"Ref": "NotificationsTopic"}},
+        "PipelineName": {"Value": "ProteinFoldWorkflow"},
+        "StartQueueUrl": {"Value": {"Ref": "StartQueue"}},
+        "StartDeadLetterQueueUrl": {"Value": {"Ref": "StartDeadLetterQueue"}},
+        "EventsDeadLetterQueueUrl": {"Value": {"Ref": "EventsDeadLetterQueue"}},
+        "FunctionFailuresQueueUrl": {"Value": {"Ref": "FunctionFailuresQueue"}},
+    },
+}  # fmt: skip
+
+
+@dataclass
+class MotoStack:
+    outputs: dict[str, str]
+    s3: Any
+    sqs: Any
+    sagemaker: Any
+    runs: RunsTable
+
+    @property
+    def bucket(self) -> str:
+        return self.outputs["BucketName"]
+
+    def keys(self, prefix: str = "") -> list[str]:
+        listed = self.s3.list_objects_v2(Bucket=self.bucket, Prefix=prefix)
+        return sorted(o["Key"] for o in listed.get("Contents", []))
+
+
+def invoke(*args: str, env: dict | None = None, **kwargs):
+    """``foldline ARGS`` through the real typer app, stdout and stderr apart."""
+    return CliRunner().invoke(app, list(args), env={**ENV, **(env or {})}, **kwargs)
+
+
+@pytest.fixture
+def moto_stack(monkeypatch) -> MotoStack:
+    monkeypatch.setenv("FOLDLINE_STACK", STACK)
+    for name in ("FOLDLINE_LOCAL", "FOLDLINE_ENDPOINT_URL", "FOLDLINE_WORKDIR", "FOLDLINE_DEBUG"):
+        monkeypatch.delenv(name, raising=False)
+    with mock_aws(config={"lambda": {"use_docker": False}}):
+        cloudformation = boto3.client("cloudformation")
+        cloudformation.create_stack(
+            StackName=STACK, TemplateBody=yaml.safe_dump(TEMPLATE),
+            Parameters=[{"ParameterKey": "FoldlineMaxResidues", "ParameterValue": str(MAX_RESIDUES)}],
+        )  # fmt: skip
+        described = cloudformation.describe_stacks(StackName=STACK)["Stacks"][0]
+        outputs = {o["OutputKey"]: o["OutputValue"] for o in described["Outputs"]}
+        yield MotoStack(outputs, boto3.client("s3"), boto3.client("sqs"), boto3.client("sagemaker"),
+                        RunsTable(outputs["RunsTableName"], dynamodb=boto3.resource("dynamodb")))  # fmt: skip
+
+
+# -- runs with real reports -----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Report:
+    """A report folder the analysis wrote, and the run it belongs to."""
+
+    run_id: str
+    target: str
+    folder: Path
+    metrics: dict
+
+
+def _unpack(archive: bytes, folder: Path) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
+        tar.extractall(folder, filter="data")
+    return folder
+
+
+@pytest.fixture(scope="session")
+def reports(tmp_path_factory) -> list[Report]:
+    """Three analyses of real predictions, oldest first: engine step outputs with manifests
+    (6KWC), two single model files (6KWC unrelaxed vs relaxed), and two different proteins
+    (TM-align)."""
+    from foldline.analysis.analyze import analyze
+    from tests.functional import pipeline_runs
+
+    root = tmp_path_factory.mktemp("reports")
+    cases = [
+        ("6kwc", "inputs/6kwc.fasta",
+         _unpack(pipeline_runs.alphafold_archive(), root / "af"),
+         _unpack(pipeline_runs.openfold_archive(), root / "of"),
+         _unpack(pipeline_runs.msa_archive(), root / "msa")),
+        ("6kwc", "inputs/6kwc.fasta", OUTPUTS_DIR / "6KWC_1_model_1_ptm_unrelaxed.pdb",
+         OUTPUTS_DIR / "6KWC_1_model_1_ptm_relaxed.pdb", None),
+        ("ERR550519", "inputs/ERR550519.fasta",
+         COLABFOLD / "ERR550519_2213899_unrelaxed_model_1.pdb",
+         OUTPUTS_DIR / "6KWC_1_model_1_ptm_relaxed.pdb", None),
+    ]  # fmt: skip
+    made = []
+    for i, (target, key, alphafold, openfold, msa) in enumerate(cases):
+        run_id = run_id_for("foldline-test-bucket", key, f"version-{i}")
+        folder = root / run_id
+        metrics = analyze(alphafold, openfold, folder, msa=msa,
+                          context={"run_id": run_id, "target": target})  # fmt: skip
+        made.append(Report(run_id, target, folder, metrics))
+    return made
+
+
+def seed_report(stack: MotoStack, report: Report, *, created_at: str) -> dict:
+    """Upload the report folder and write the run's item as the analysis leaves it."""
+    prefix = layout.report_prefix(report.run_id)
+    for path in sorted(report.folder.rglob("*")):
+        if path.is_file():
+            stack.s3.put_object(Bucket=stack.bucket, Key=prefix + path.relative_to(report.folder).as_posix(),
+                                Body=path.read_bytes())  # fmt: skip
+    whole = report.metrics["comparison"]["complex"] or report.metrics["comparison"]["tm_align"]
+    item = {
+        "status": SUCCEEDED, "target": report.target, "bucket": stack.bucket,
+        "key": f"inputs/{report.target}.fasta", "version": "v1", "chains": 1, "residues": 191,
+        "created_at": created_at, "started_at": created_at,
+        "ended_at": created_at.replace("T10:", "T11:"),
+        "execution_arn": f"arn:aws:sagemaker:us-east-1:123456789012:pipeline/proteinfoldworkflow/execution/{report.run_id[-12:]}",
+        "report_uri": layout.s3_uri(stack.bucket, prefix), "analysis_status": "Succeeded",
+        "tm_score": whole["tm_score"], "rmsd": whole["rmsd"],
+        "parameters": {"ModelPreset": "monomer", "DbPreset": "full_dbs"},
+        "steps": {name: {"status": "Succeeded", "started_at": created_at, "ended_at": created_at}
+                  for name in ("RunMSA", "RunAlphaFold", "RunOpenFold")},
+    }  # fmt: skip
+    stack.runs.put(report.run_id, **item)
+    # put() stamps created_at now; the seeded order must be the one given
+    stack.runs.update(report.run_id, created_at=created_at)
+    return stack.runs.get(report.run_id)
+
+
+@pytest.fixture
+def seeded(moto_stack, reports) -> list[dict]:
+    """The three reported runs (a day apart, oldest first) and one still executing."""
+    items = [seed_report(moto_stack, r, created_at=f"2026-11-2{i}T10:00:00+00:00")
+             for i, r in enumerate(reports, 1)]  # fmt: skip
+    running = run_id_for(moto_stack.bucket, "inputs/T1030.fasta", "v9")
+    moto_stack.runs.put(running, status=EXECUTING, target="T1030", current_step="RunAlphaFold",
+                        started_at="2026-11-26T09:00:00+00:00",
+                        steps={"RunMSA": {"status": "Succeeded", "started_at": "2026-11-26T09:00:00+00:00",
+                                          "ended_at": "2026-11-26T09:20:00+00:00"},
+                               "RunAlphaFold": {"status": "Executing",
+                                                "started_at": "2026-11-26T09:20:00+00:00"}})  # fmt: skip
+    moto_stack.runs.update(running, created_at="2026-11-26T09:00:00+00:00")
+    return [*items, moto_stack.runs.get(running)]
