@@ -30,6 +30,7 @@ from typing import Any, Callable
 
 from foldline import layout
 from foldline import runs as runs_mod
+from foldline.concurrency import release_run_slot
 from foldline.notices import Headline, publish, succeeded_notice
 from foldline.outputs import (
     MissingOutput,
@@ -316,6 +317,8 @@ def analyse_run(ctx: AnalysisContext, change: ExecutionStatusChange) -> Analysis
         raise ValueError(f"analysis handles Succeeded executions, not {change.status}")
     facts = run_facts(ctx.runs, ctx.sagemaker, change)
     run_id = facts.run_id
+    # the execution has ended: free its slot before anything here can fail (idempotent)
+    release_run_slot(ctx.runs, run_id)
     if _already_reported(facts, change.execution_arn):
         return AnalysisOutcome("duplicate", run_id, report_uri=(facts.item or {})["report_uri"])
 

@@ -14,6 +14,7 @@ from typing import Any, Callable
 from urllib.parse import quote
 
 from foldline import runs as runs_mod
+from foldline.concurrency import release_run_slot
 from foldline.notices import Notice, StepReport, analysis_failed_notice, ended_notice, publish
 from foldline.outputs import describe_training_job, model_locations
 from foldline.pipeline_events import (
@@ -136,6 +137,8 @@ def notify_run_ended(ctx: NotifyContext, change: ExecutionStatusChange) -> Notif
         raise ValueError(f"notify handles Failed and Stopped executions, not {change.status}")
     status = runs_mod.FAILED if change.status == FAILED else runs_mod.STOPPED
     facts = run_facts(ctx.runs, ctx.sagemaker, change)
+    # the execution has ended: free its slot before anything here can fail (idempotent)
+    release_run_slot(ctx.runs, facts.run_id)
     if _already_notified(facts, status, change.execution_arn):
         return NotifyOutcome("duplicate", facts.run_id, status)
 
