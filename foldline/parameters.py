@@ -126,6 +126,15 @@ RUN_ID = Parameter(
     user_settable=False,
 )  # fmt: skip
 
+MSA_CACHE_S3_URI = Parameter(
+    "MsaCacheS3URI", "String", "",
+    "Where this run's MSAs are cached (s3://<bucket>/msa-cache/<key>/), set by the start "
+    "function from the sequences, DbPreset, MaxTemplateDate, model family and MSA tools "
+    "(foldline.msa_cache). The MSA step copies a hit or stores what it computed; empty "
+    "(a start by hand) means no cache.",
+    user_settable=False,
+)  # fmt: skip
+
 #: the eight run parameters of the reference notebooks
 NOTEBOOK_PARAMETERS: tuple[Parameter, ...] = (
     FASTA_INPUT_S3_URI,
@@ -137,14 +146,18 @@ NOTEBOOK_PARAMETERS: tuple[Parameter, ...] = (
     MSA_INSTANCE_TYPE,
     INFERENCE_INSTANCE_TYPE,
 )
-#: every parameter of the pipeline: the eight, and the run id that places its outputs
-PARAMETERS: tuple[Parameter, ...] = (*NOTEBOOK_PARAMETERS, RUN_ID)
+#: every parameter of the pipeline: the eight, the run id that places its outputs, and
+#: the MSA cache location
+PARAMETERS: tuple[Parameter, ...] = (*NOTEBOOK_PARAMETERS, RUN_ID, MSA_CACHE_S3_URI)
 PARAMETERS_BY_NAME: dict[str, Parameter] = {p.name: p for p in PARAMETERS}
 USER_SETTABLE: tuple[str, ...] = tuple(p.name for p in PARAMETERS if p.user_settable)
 
 #: which run parameters each step receives as hyperparameters (SM_HP_<NAME>)
 STEP_HYPERPARAMETERS: dict[str, tuple[str, ...]] = {
-    MSA_STEP.name: ("FastaFileName", "DbPreset", "MaxTemplateDate", "ModelPreset"),
+    # RunId: the cache entry names the run that made it ("MSA reused from run X")
+    MSA_STEP.name: (
+        "FastaFileName", "DbPreset", "MaxTemplateDate", "ModelPreset", "RunId", "MsaCacheS3URI",
+    ),
     ALPHAFOLD_STEP.name: (
         "FastaFileName", "DbPreset", "MaxTemplateDate", "ModelPreset",
         "NumMultimerPredictionsPerModel",

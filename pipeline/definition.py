@@ -145,7 +145,12 @@ def build_pipeline() -> Any:
             name: params[name].to_string() for name in fp.STEP_HYPERPARAMETERS[step.name]
         }
         hyperparameters[PROGRAM_HYPERPARAMETER] = launcher_script(step)
+        # The MSA engine is part of the MSA cache key: the job runs the engine the start
+        # function assumed when it computed the key (foldline.msa_cache.resolve_engine).
+        environment = ({"FOLDLINE_MSA_ENGINE": ph.ref(ph.MSA_ENGINE)}
+                       if step is fp.MSA_STEP else None)  # fmt: skip
         return ModelTrainer(
+            environment=environment,
             sagemaker_session=session,
             role=ph.role_arn(),
             training_image=ph.ref(ph.STEP_IMAGES[step.name]),
@@ -176,6 +181,14 @@ def build_pipeline() -> Any:
             training_input_mode="File",
         )
 
+    # No SageMaker step caching (CacheConfig) on any step, on purpose. Its key is the
+    # step's arguments: they hold runs/<RunId>/input/ (FastaInputS3URI), the output path
+    # runs/<RunId>/msa/ and RunId itself, so two runs never share a key and it could
+    # never hit. Making those content-addressed would move every run's outputs out of
+    # runs/<run_id>/, and a hit would still be invisible to the start function (no
+    # "MSA reused from run X" when the run starts) and blind to the MSA tools' versions
+    # inside the image. foldline.msa_cache does the job instead: keyed on the sequences,
+    # presets, date and tools, looked up by the start function, copied by the MSA step.
     msa_step = TrainingStep(
         name=fp.MSA_STEP.name,
         step_args=trainer(fp.MSA_STEP).train(input_data_config=[fasta, databases]),

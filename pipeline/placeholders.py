@@ -23,6 +23,9 @@ FSX_DATABASES_PATH = "FsxDatabasesPath"
 # ["subnet-a","subnet-b"] comes out.
 SUBNETS_JSON = "SubnetsJson"
 SECURITY_GROUPS_JSON = "SecurityGroupsJson"
+# The MSA step's engine (alphafold | pyhmmer | auto), FOLDLINE_MSA_ENGINE in its job. The
+# start function gets the same stack parameter: both compute the same MSA cache key.
+MSA_ENGINE = "MsaEngine"
 
 ALL: tuple[str, ...] = (
     BUCKET,
@@ -35,6 +38,7 @@ ALL: tuple[str, ...] = (
     FSX_DATABASES_PATH,
     SUBNETS_JSON,
     SECURITY_GROUPS_JSON,
+    MSA_ENGINE,
 )
 
 #: the image each step runs (by step name)

@@ -45,6 +45,9 @@ LOCAL_STACK_PARAMETERS: dict[str, str] = {
     "FsxMountName": "local",
     "SubnetIds": "subnet-local",
     "SecurityGroupIds": "sg-local",
+    # the MSA engine this machine has (AlphaFold if installed, else pyhmmer), resolved
+    # alike by the start function and the MSA step: it is part of the MSA cache key
+    "MsaEngine": "auto",
 }
 
 #: default Lambda async retries when an EventBridgeRule event has no RetryPolicy

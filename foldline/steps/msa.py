@@ -14,19 +14,29 @@ Engines (``FOLDLINE_MSA_ENGINE``):
     ``alphafold`` where its package and the runner are installed, else ``pyhmmer``.
 
 Reads: channels ``fasta`` and ``databases`` (``msa`` too, only as a cache hit);
-hyperparameters FastaFileName, DbPreset, MaxTemplateDate, ModelPreset.
+hyperparameters FastaFileName, DbPreset, MaxTemplateDate, ModelPreset, RunId and
+MsaCacheS3URI.
+
+MSA cache (:mod:`foldline.msa_cache`): with MsaCacheS3URI set, the step recomputes the
+cache key from what it really runs (its engine and tool versions included). When the
+key matches the location's, a complete entry there is copied into SM_MODEL_DIR (the
+search does not run; every file's sha256 is checked), and after a search that found no
+entry the outputs are stored there for the next run. A damaged or mismatched entry
+means "search", never a failed step. The step reaches S3 with the training job's role
+(its boto3 is in the image); nothing else in the pipeline changes, so both inference
+steps receive the same archive either way.
 """
 
 from __future__ import annotations
 
 import importlib.metadata
-import importlib.util
 import json
 import shutil
 import time
 from pathlib import Path
 
-from foldline.parameters import CHANNEL_DATABASES, CHANNEL_MSA, MSA_STEP
+from foldline import msa_cache
+from foldline.parameters import CHANNEL_DATABASES, CHANNEL_MSA, MSA_CACHE_S3_URI, MSA_STEP, RUN_ID
 from foldline.steps.common import (
     StepInputs,
     engine_python,
@@ -35,14 +45,15 @@ from foldline.steps.common import (
     recording,
     run_step,
 )
+from foldline.layout import split_s3_uri
 from foldline.steps.contract import TrainingEnv, run_tool
 from foldline.steps.databases import database_args, require_databases
 from foldline.steps.manifest import StepManifest, relative_outputs
 
-ENGINE_ENV = "FOLDLINE_MSA_ENGINE"
-RUNNER_ENV = "FOLDLINE_AF_DATA_PIPELINE"
-DEFAULT_RUNNER = "/opt/foldline/run_data_pipeline.py"
-ENGINE_CHOICES = ("alphafold", "pyhmmer", "auto")
+ENGINE_ENV = msa_cache.ENGINE_ENV
+RUNNER_ENV = msa_cache.RUNNER_ENV
+DEFAULT_RUNNER = msa_cache.DEFAULT_RUNNER
+ENGINE_CHOICES = msa_cache.ENGINE_CHOICES
 
 
 def runner_path(env: TrainingEnv) -> Path:
@@ -50,14 +61,8 @@ def runner_path(env: TrainingEnv) -> Path:
 
 
 def choose_engine(env: TrainingEnv) -> str:
-    choice = env.env.get(ENGINE_ENV, "auto").strip().lower() or "auto"
-    if choice not in ENGINE_CHOICES:
-        raise ValueError(f"{ENGINE_ENV}={choice!r}; use one of {', '.join(ENGINE_CHOICES)}")
-    if choice != "auto":
-        return choice
-    if runner_path(env).is_file() and importlib.util.find_spec("alphafold") is not None:
-        return "alphafold"
-    return "pyhmmer"
+    """FOLDLINE_MSA_ENGINE, resolved as the start function resolves it for the cache key."""
+    return msa_cache.resolve_engine(env.env)
 
 
 def alphafold_command(env: TrainingEnv, inputs: StepInputs, db_root: Path) -> list[str]:
@@ -119,16 +124,89 @@ def reuse_cached_msas(env: TrainingEnv, inputs: StepInputs) -> StepManifest | No
     return manifest
 
 
+class _CacheUse:
+    """The MSA cache as this step sees it: where, which key, and any entry found."""
+
+    def __init__(self, env: TrainingEnv, inputs: StepInputs, engine: str):
+        self.notes: list[str] = []
+        self.entry: msa_cache.CacheEntry | None = None
+        self.usable = False
+        uri = env.hp(MSA_CACHE_S3_URI.name, "").strip()
+        if not uri:
+            return
+        self.bucket, _ = split_s3_uri(uri)
+        given = msa_cache.key_of_uri(uri)
+        self.key = msa_cache.cache_key(
+            [c.sequence for c in inputs.chains], db_preset=inputs.db_preset,
+            max_template_date=inputs.max_template_date, model_preset=inputs.model_preset,
+            engine=engine,
+        )  # fmt: skip
+        if self.key.key != given:  # e.g. the start function assumed another MSA engine
+            self.notes.append(f"MSA cache not used: {uri} is for other inputs or tools than "
+                              f"this step's ({engine}, key {self.key.key[:12]}…)")  # fmt: skip
+            return
+        import boto3  # only where a cache is configured
+
+        self.s3 = boto3.client("s3")
+        self.usable = True
+        self.origin_run = env.hp(RUN_ID.name, "") or env.env.get("TRAINING_JOB_NAME", "unknown")
+        try:
+            self.entry = msa_cache.lookup(self.s3, self.bucket, self.key.key)
+        except Exception as err:  # noqa: BLE001 - an unreadable cache means "search"
+            self.notes.append(f"MSA cache lookup failed ({type(err).__name__}: {err}); searching")
+
+    def copy_hit(self, env: TrainingEnv, inputs: StepInputs) -> StepManifest | None:
+        """The cached MSAs in SM_MODEL_DIR and a manifest saying so, or None to search."""
+        if self.entry is None:
+            return None
+        manifest = StepManifest(MSA_STEP.name, "cache", self.entry.engine or "-",
+                                inputs.parameters(), call="foldline.msa_cache.fetch")  # fmt: skip
+        try:
+            msa_cache.fetch(self.s3, self.bucket, self.entry, env.model_dir)
+        except msa_cache.CacheDamaged as damaged:
+            self.notes.append(f"MSA cache entry {self.key.key[:12]}… unusable ({damaged}); searching")
+            for name in ("msas", "features.pkl", "timings.json"):  # leave no partial copy
+                path = env.model_dir / name
+                shutil.rmtree(path) if path.is_dir() else path.unlink(missing_ok=True)
+            return None
+        manifest.notes = [*self.notes, self.entry.reuse_note(),
+                          f"MSAs made by {self.entry.engine} in run {self.entry.origin_run} "
+                          f"on {self.entry.created_at}"]  # fmt: skip
+        manifest.outputs = {**_outputs(env.model_dir), "msa_cache": {
+            "key": self.key.key, "hit": True, "reused_from": self.entry.origin_run}}
+        manifest.finish(0)
+        manifest.write(env.model_dir)
+        return manifest
+
+    def store(self, env: TrainingEnv, manifest: StepManifest, engine: str) -> None:
+        """Keep a finished search for the next run; a failure here only leaves a note."""
+        if not self.usable:
+            return
+        try:
+            msa_cache.store(self.s3, self.bucket, self.key, env.model_dir,
+                            origin_run=self.origin_run, engine=engine)  # fmt: skip
+        except Exception as err:  # noqa: BLE001 - the MSAs are fine; only reuse is lost
+            manifest.notes.append(f"MSA cache store failed: {type(err).__name__}: {err}")
+            return
+        manifest.notes.append(f"MSAs stored in the MSA cache (key {self.key.key[:12]}…)")
+        manifest.outputs["msa_cache"] = {"key": self.key.key, "hit": False, "stored": True}
+
+
 def run(env: TrainingEnv) -> StepManifest:
     inputs = read_inputs(env)
     env.model_dir.mkdir(parents=True, exist_ok=True)
     cached = reuse_cached_msas(env, inputs)
     if cached is not None:
         return cached
+    engine = choose_engine(env)
+    cache = _CacheUse(env, inputs, engine)
+    hit = cache.copy_hit(env, inputs)
+    if hit is not None:
+        return hit
     db_root = env.channel(CHANNEL_DATABASES)
     assert db_root is not None
-    engine = choose_engine(env)
     manifest = StepManifest(MSA_STEP.name, engine, _version(engine, env), inputs.parameters())
+    manifest.notes.extend(cache.notes)
     if not inputs.max_template_date_given:
         manifest.notes.append(
             f"MaxTemplateDate was empty: used the run day {inputs.max_template_date}"
@@ -163,6 +241,7 @@ def run(env: TrainingEnv) -> StepManifest:
         if not any((env.model_dir / "msas").rglob("*.*")):
             fail_with(manifest, env, f"{engine} finished but wrote no MSA files under msas/", 1)
     manifest.outputs = _outputs(env.model_dir)
+    cache.store(env, manifest, engine)
     manifest.finish(0)
     manifest.write(env.model_dir)
     return manifest

@@ -23,7 +23,9 @@ UNSCOPABLE = {
 #: role -> S3 object prefixes (under the bucket) it may touch
 S3_PREFIXES = {
     "SageMakerExecutionRole": ("runs/*", "msa-cache/*"),
-    "StartPipelineFunctionRole": ("inputs/*", "rejected/*", "runs/*/input/*"),
+    # msa-cache: the start function reads cache manifests only (listing: 404 on a miss)
+    "StartPipelineFunctionRole": ("inputs/*", "rejected/*", "runs/*/input/*",
+                                  "msa-cache/*/manifest.json", "msa-cache/*"),
     "AnalysisFunctionRole": ("runs/*", "runs/*/report/*"),
     "NotifyFunctionRole": (),
     "ProgressFunctionRole": (),

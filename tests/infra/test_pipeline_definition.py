@@ -27,6 +27,7 @@ PIPELINE_VALUES = {
     "FsxDatabasesPath": "/alphafold-databases",
     "SubnetsJson": ["subnet-a", "subnet-b"],
     "SecurityGroupsJson": ["sg-a"],
+    "MsaEngine": "alphafold",
 }
 
 
@@ -54,9 +55,9 @@ def test_exactly_the_three_steps_with_their_dependencies(steps):
 def test_all_eight_parameters_with_the_package_defaults(definition):
     declared = {p["Name"]: p for p in definition["Parameters"]}
     assert list(declared) == [p.name for p in fp.PARAMETERS]
-    # the reference notebooks' eight, and the run id that places the outputs
+    # the reference notebooks' eight, the run id that places the outputs, the MSA cache
     assert [p.name for p in fp.NOTEBOOK_PARAMETERS] == list(declared)[:8]
-    assert list(declared)[8:] == ["RunId"]
+    assert list(declared)[8:] == ["RunId", "MsaCacheS3URI"]
     for param in fp.PARAMETERS:
         entry = declared[param.name]
         assert entry["Type"] == param.type

@@ -19,7 +19,9 @@ def test_the_eight_parameters_of_the_reference_notebooks_with_their_defaults():
         "FastaInputS3URI", "FastaFileName", "DbPreset", "MaxTemplateDate", "ModelPreset",
         "NumMultimerPredictionsPerModel", "MSAInstanceType", "InferenceInstanceType",
     ]  # fmt: skip
-    assert [p.name for p in PARAMETERS] == [p.name for p in NOTEBOOK_PARAMETERS] + ["RunId"]
+    assert [p.name for p in PARAMETERS] == [p.name for p in NOTEBOOK_PARAMETERS] + [
+        "RunId", "MsaCacheS3URI",
+    ]
     assert defaults() == {
         "DbPreset": "full_dbs",
         "MaxTemplateDate": "",
@@ -27,6 +29,7 @@ def test_the_eight_parameters_of_the_reference_notebooks_with_their_defaults():
         "NumMultimerPredictionsPerModel": 5,
         "MSAInstanceType": "ml.m5.4xlarge",
         "InferenceInstanceType": "ml.g5.4xlarge",
+        "MsaCacheS3URI": "",  # a start by hand: no cache
     }
 
 
