@@ -102,6 +102,9 @@ def moto_stack(monkeypatch) -> MotoStack:
         )  # fmt: skip
         described = cloudformation.describe_stacks(StackName=STACK)["Stacks"][0]
         outputs = {o["OutputKey"]: o["OutputValue"] for o in described["Outputs"]}
+        # moto's CloudFormation ignores VersioningConfiguration; template.yaml's bucket is versioned
+        boto3.client("s3").put_bucket_versioning(
+            Bucket=outputs["BucketName"], VersioningConfiguration={"Status": "Enabled"})
         yield MotoStack(outputs, boto3.client("s3"), boto3.client("sqs"), boto3.client("sagemaker"),
                         RunsTable(outputs["RunsTableName"], dynamodb=boto3.resource("dynamodb")))  # fmt: skip
 

@@ -1,0 +1,228 @@
+"""``foldline submit`` against a moto stack: objects, tags, run ids, refusals, --wait."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from foldline import layout
+from foldline.commands import follow
+from foldline.fasta import IntakeLimits, decide
+from foldline.run_identity import run_id_for
+from foldline.runs import EXECUTING, FAILED, SUCCEEDED
+from foldline.start import overrides_from_tags
+
+# --wait: each poll's sleep moves the run one state on, as the pipeline's functions would
+
+from .conftest import EXAMPLE_FASTA, MAX_RESIDUES, OUTPUTS_DIR, invoke, seed_report
+
+
+@pytest.fixture
+def fasta(tmp_path: Path) -> Path:
+    path = tmp_path / "6kwc.fasta"
+    path.write_bytes(EXAMPLE_FASTA.read_bytes())
+    return path
+
+
+def _version(stack, key: str) -> str:
+    versions = stack.s3.list_object_versions(Bucket=stack.bucket, Prefix=key)["Versions"]
+    assert len(versions) == 1
+    return versions[0]["VersionId"]
+
+
+def start_function(stack, key: str):
+    """Run the real start path on the uploaded object; return its outcome and the execution."""
+    import boto3
+
+    from foldline.start import StartContext, Upload, start_run
+    from tests.functional.conftest import _pipeline_definition
+
+    sagemaker = boto3.client("sagemaker")
+    sagemaker.create_pipeline(PipelineName=stack.outputs["PipelineName"], RoleArn="arn:aws:iam::123456789012:role/r",
+                              PipelineDefinition=_pipeline_definition())  # fmt: skip
+    ctx = StartContext(s3=stack.s3, sagemaker=sagemaker, sns=boto3.client("sns"), runs=stack.runs,
+                       topic_arn=stack.outputs["TopicArn"], pipeline_name=stack.outputs["PipelineName"])  # fmt: skip
+    outcome = start_run(ctx, Upload(stack.bucket, key))
+    parameters = sagemaker.list_pipeline_parameters_for_execution(
+        PipelineExecutionArn=outcome.execution_arn)["PipelineParameters"]  # fmt: skip
+    return outcome, {p["Name"]: p["Value"] for p in parameters}
+
+
+def test_submit_uploads_under_inputs_and_prints_the_start_functions_run_id(moto_stack, fasta):
+    result = invoke("submit", str(fasta))
+    assert result.exit_code == 0, result.output + result.stderr
+    key = "inputs/6kwc.fasta"
+    assert moto_stack.keys() == [key]
+    body = moto_stack.s3.get_object(Bucket=moto_stack.bucket, Key=key)["Body"].read()
+    assert body == fasta.read_bytes()
+    assert moto_stack.s3.get_object_tagging(Bucket=moto_stack.bucket, Key=key)["TagSet"] == []
+    outcome, _ = start_function(moto_stack, key)
+    assert outcome.action == "started"
+    assert result.output.splitlines()[0] == (
+        f"6kwc.fasta: run {outcome.run_id} (s3://{moto_stack.bucket}/{key})"
+    )
+
+
+def test_unversioned_bucket_the_etag_names_the_run_and_a_repeat_is_flagged(moto_stack, fasta):
+    moto_stack.s3.put_bucket_versioning(Bucket=moto_stack.bucket,
+                                        VersioningConfiguration={"Status": "Suspended"})  # fmt: skip
+    first = invoke("submit", str(fasta), "-q")
+    outcome, _ = start_function(moto_stack, "inputs/6kwc.fasta")
+    assert first.output == outcome.run_id + "\n"
+    again = invoke("submit", str(fasta))
+    assert again.exit_code == 0
+    assert outcome.run_id in again.output
+    assert "this exact upload was seen before; the run is Executing and will not start again" in again.output
+
+
+def test_overrides_ride_as_tags_the_start_function_reads(moto_stack, fasta):
+    result = invoke(
+        "submit", str(fasta), "--preset", "monomer_ptm", "--db-preset", "reduced_dbs",
+        "--max-template-date", "2021-11-01", "--num-multimer-predictions", "2",
+        "--msa-instance-type", "ml.c5.4xlarge",
+        "--inference-instance-type", "ml.g5.2xlarge", "--quiet",
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output + result.stderr
+    tags = moto_stack.s3.get_object_tagging(Bucket=moto_stack.bucket, Key="inputs/6kwc.fasta")["TagSet"]
+    assert overrides_from_tags(tags) == {
+        "ModelPreset": "monomer_ptm", "DbPreset": "reduced_dbs", "MaxTemplateDate": "2021-11-01",
+        "NumMultimerPredictionsPerModel": 2, "MSAInstanceType": "ml.c5.4xlarge",
+        "InferenceInstanceType": "ml.g5.2xlarge",
+    }  # fmt: skip
+    # the start function starts the run with them; --quiet printed its run id alone
+    outcome, parameters = start_function(moto_stack, "inputs/6kwc.fasta")
+    assert result.output == outcome.run_id + "\n"
+    assert {k: parameters[k] for k in ("ModelPreset", "DbPreset", "MaxTemplateDate",
+                                       "NumMultimerPredictionsPerModel")} == {
+        "ModelPreset": "monomer_ptm", "DbPreset": "reduced_dbs", "MaxTemplateDate": "2021-11-01",
+        "NumMultimerPredictionsPerModel": "2"}  # fmt: skip
+
+
+def test_several_files_give_several_runs(moto_stack, fasta, tmp_path):
+    other = tmp_path / "second.fa"
+    other.write_text(">B\n" + "MKTAYIAKQRQISFVKSHFSRQLEERLGLIEVQ\n")
+    result = invoke("submit", str(fasta), str(other), "-q")
+    assert result.exit_code == 0, result.stderr
+    assert moto_stack.keys() == ["inputs/6kwc.fasta", "inputs/second.fa"]
+    assert len(set(result.output.split())) == 2
+
+
+def test_a_file_that_is_not_fasta_is_refused_before_upload(moto_stack, fasta):
+    pdb = OUTPUTS_DIR / "6KWC_1_model_1_ptm_relaxed.pdb"
+    renamed = fasta.parent / "model.fasta"
+    renamed.write_bytes(pdb.read_bytes())
+    result = invoke("submit", str(fasta), str(renamed))
+    assert result.exit_code == 5
+    expected = decide(renamed.read_bytes()).reason  # the start function's own words
+    assert result.stderr == f"error: {renamed}: {expected} (nothing uploaded)\n"
+    assert "Traceback" not in result.output + result.stderr
+    assert moto_stack.keys() == []
+
+
+def test_the_stacks_limits_apply_not_the_defaults(moto_stack, tmp_path):
+    chain = "MKTAYIAKQRQISFVKSHFSRQLEERLGLIEVQ" * 7  # 231 residues a chain
+    two = tmp_path / "pair.fasta"
+    two.write_text(f">A\n{chain}\n>B\n{chain}\n")
+    assert decide(two.read_bytes(), IntakeLimits()).accepted  # fine by the default limits
+    result = invoke("submit", str(two))
+    assert result.exit_code == 5
+    assert f"462 residues in total; the limit is {MAX_RESIDUES}" in result.stderr
+    assert moto_stack.keys() == []
+
+
+def test_a_pinned_preset_is_checked_as_the_start_function_checks_it(moto_stack, tmp_path):
+    two = tmp_path / "dimer.fasta"
+    two.write_text(">A\nMKTAYIAKQRQISFVKSHFSRQLEERLGLIEVQ\n>B\nMKTAYIAKQRQISFVKSHFSRQLEERLGLIEVQ\n")
+    result = invoke("submit", str(two), "--preset", "monomer")
+    assert result.exit_code == 5
+    assert "ModelPreset monomer folds one chain; this file has 2" in result.stderr
+    assert moto_stack.keys() == []
+
+
+@pytest.mark.parametrize(("option", "value", "message"), [
+    ("--db-preset", "all_dbs", "DbPreset 'all_dbs' is not allowed"),
+    ("--max-template-date", "yesterday", "MaxTemplateDate must be a date as YYYY-MM-DD"),
+    ("--num-multimer-predictions", "0", "NumMultimerPredictionsPerModel must be between 1 and 100"),
+])  # fmt: skip
+def test_a_bad_parameter_value_is_a_usage_error(moto_stack, fasta, option, value, message):
+    result = invoke("submit", str(fasta), option, value)
+    assert result.exit_code == 2
+    assert message in result.stderr and len(result.stderr.splitlines()) == 1
+    assert moto_stack.keys() == []
+
+
+def test_a_missing_file_is_a_usage_error(moto_stack, tmp_path):
+    result = invoke("submit", str(tmp_path / "nope.fasta"))
+    assert result.exit_code == 2
+    assert result.stderr == f"error: {tmp_path / 'nope.fasta'}: no such file (nothing uploaded)\n"
+
+
+# -- --wait ------------------------------------------------------------------------------------
+
+
+def _started(stack, run_id):
+    stack.runs.put(run_id, status=EXECUTING, target="6kwc", current_step="RunMSA",
+                   started_at="2026-11-26T10:00:00+00:00",
+                   steps={"RunMSA": {"status": "Executing", "started_at": "2026-11-26T10:00:00+00:00"}})  # fmt: skip
+
+
+def _inference(stack, run_id):
+    stack.runs.record_step(run_id, "RunMSA", status="Succeeded", started_at="2026-11-26T10:00:00+00:00",
+                           ended_at="2026-11-26T10:12:00+00:00")  # fmt: skip
+    stack.runs.record_step(run_id, "RunAlphaFold", status="Executing", started_at="2026-11-26T10:12:00+00:00")
+    stack.runs.update(run_id, current_step="RunAlphaFold")
+
+
+def test_wait_follows_the_run_to_its_report(moto_stack, fasta, reports, monkeypatch):
+    report = reports[0]
+
+    def succeeded(stack, run_id):
+        seeded = seed_report(stack, report.__class__(run_id, "6kwc", report.folder, report.metrics),
+                             created_at="2026-11-26T10:00:00+00:00")  # fmt: skip
+        assert seeded["status"] == SUCCEEDED
+
+    calls: list = []
+
+    def sleep(seconds):  # the run id is known once the file is uploaded
+        calls.append(seconds)
+        [_started, _inference, succeeded][len(calls) - 1](moto_stack, _submitted_run_id(moto_stack))
+
+    monkeypatch.setattr(follow, "_sleep", sleep)
+    result = invoke("submit", str(fasta), "--wait", "--interval", "0.5")
+    assert result.exit_code == 0, result.output + result.stderr
+    assert calls == [0.5, 0.5, 0.5]
+    run_id = _submitted_run_id(moto_stack)
+    out = result.output
+    assert f"{run_id}: Succeeded" in out
+    assert report.metrics["headline"] in out  # the analysis' own headline line
+    assert f"report: s3://{moto_stack.bucket}/{layout.report_prefix(run_id)}report.html" in out
+    assert "4/4" in out  # every stage done on the last board
+
+
+def _submitted_run_id(stack) -> str:
+    key = "inputs/6kwc.fasta"
+    return run_id_for(stack.bucket, key, _version(stack, key))
+
+
+def test_wait_reports_a_failed_step_and_exits_non_zero(moto_stack, fasta, monkeypatch):
+    def failed(stack, run_id):
+        stack.runs.record_step(run_id, "RunMSA", status="Failed", failure_reason="AlgorithmError: jackhmmer ran out of memory")
+        stack.runs.update(run_id, status=FAILED, failed_step="RunMSA",
+                          failure_reason="AlgorithmError: jackhmmer ran out of memory",
+                          ended_at="2026-11-26T10:05:00+00:00")  # fmt: skip
+
+    steps = [_started, failed]
+    monkeypatch.setattr(follow, "_sleep", lambda s: steps.pop(0)(moto_stack, _submitted_run_id(moto_stack)))
+    result = invoke("submit", str(fasta), "--wait", "--interval", "0.1")
+    assert result.exit_code == 1
+    assert "failed in RunMSA: AlgorithmError: jackhmmer ran out of memory" in result.output
+
+
+def test_wait_gives_up_after_the_timeout_with_one_line(moto_stack, fasta, monkeypatch):
+    clock = iter(range(0, 10_000, 100))
+    monkeypatch.setattr(follow.time, "monotonic", lambda: float(next(clock)))
+    monkeypatch.setattr(follow, "_sleep", lambda s: None)
+    result = invoke("submit", str(fasta), "--wait", "--timeout", "250")
+    assert result.exit_code == 1
+    assert result.stderr.startswith("error: gave up waiting after 250 s; still running: 6kwc-")
