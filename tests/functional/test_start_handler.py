@@ -7,7 +7,7 @@ import json
 import pytest
 from botocore.stub import Stubber
 
-from foldline import layout
+from foldline import layout, msa_cache
 from foldline.parameters import PIPELINE_NAME
 from tests.conftest import DATA, load_handler, sqs_batch
 from tests.functional.conftest import BUCKET
@@ -60,9 +60,13 @@ def test_a_valid_upload_starts_exactly_one_execution_with_the_right_parameters(s
         "MaxTemplateDate": events[0]["time"][:10],
         "ModelPreset": "monomer",
         "NumMultimerPredictionsPerModel": "5",
+        # sized by length (foldline.sizing): 191 residues fit the cheapest GPU family
         "MSAInstanceType": "ml.m5.4xlarge",
-        "InferenceInstanceType": "ml.g5.4xlarge",
+        "InferenceInstanceType": "ml.g5.2xlarge",
         "RunId": run_id,
+        "MsaCacheS3URI": msa_cache.cache_uri(BUCKET, msa_cache.cache_key(
+            [SEQ_6KWC], db_preset="full_dbs", max_template_date=events[0]["time"][:10],
+            model_preset="monomer", engine=msa_cache.resolve_engine()).key),
     }
     copied = stack.s3.get_object(Bucket=BUCKET, Key=f"runs/{run_id}/input/6kwc.fasta")
     assert copied["Body"].read().decode() == f">6KWC_1\n{SEQ_6KWC}\n"
