@@ -47,6 +47,7 @@ from foldline.pipeline_events import (
     step_training_job,
 )
 from foldline.run_facts import RunFacts, run_facts
+from foldline.run_plan import run_notes
 from foldline.runs import RunsTable
 from foldline.steps.manifest import MANIFEST_NAME
 from foldline.tracking import RunTracker, TrackedRun
@@ -305,6 +306,15 @@ def _compare_and_upload(
             "cache_hits": steps.cache_hits,
             "model_archives": dict(model_uris),
         }
+        # "MSA reused from run X", instance types and cost estimate (start path's record)
+        for note in run_notes(facts.item):
+            context["msa" if note.startswith("MSA") else "cost_estimate"] = note
+        if (facts.item or {}).get("sizing"):
+            sized = facts.item["sizing"]
+            context["instance_types"] = (f"MSA {sized.get('msa_instance_type')} "
+                                         f"({sized.get('msa_chosen_by')}), inference "
+                                         f"{sized.get('inference_instance_type')} "
+                                         f"({sized.get('inference_chosen_by')})")  # fmt: skip
         report_dir = work / "report"
         metrics = analyze(af_dir, of_dir, report_dir, context=context, msa=msa_dir)
         keys = upload_report(ctx.s3, ctx.bucket, run_id, report_dir)
@@ -394,7 +404,7 @@ def _notify(ctx: AnalysisContext, facts: RunFacts, headline: Headline, report_ur
     notice = succeeded_notice(
         target=facts.target, run_id=facts.run_id, headline=headline, report_url=url,
         report_uri=report_uri, link_expires_at=expires.strftime("%Y-%m-%d %H:%M UTC"),
-        model_uris=model_uris,
+        model_uris=model_uris, run_notes=run_notes(facts.item),
     )  # fmt: skip
     message_id = publish(ctx.sns, ctx.topic_arn, notice)
     ctx.runs.update(facts.run_id, notice_message_id=message_id, notified_at=runs_mod.utc_now())

@@ -131,6 +131,7 @@ def succeeded_notice(
     report_uri: str,
     link_expires_at: str,
     model_uris: dict[str, str],
+    run_notes: tuple[str, ...] | list[str] = (),
 ) -> Notice:
     tm = _number(headline.tm_score, ".4f")
     plddt = ", ".join(f"{k} {v:.1f}" for k, v in headline.plddt_mean.items()) or "n/a"
@@ -155,6 +156,8 @@ def succeeded_notice(
     if headline.runtimes_s:
         lines += ["", "Runtimes:"]
         lines += [f"  {step}: {_duration(s)}" for step, s in headline.runtimes_s.items()]
+    if run_notes:  # "MSA reused from run X", the cost estimate (foldline.run_plan)
+        lines += ["", *run_notes]
     lines += [
         "",
         f"Report (this link works until {link_expires_at} at the latest):",
@@ -195,6 +198,7 @@ def ended_notice(
     steps: list[StepReport],
     execution_failure_reason: str | None = None,
     steps_unavailable: str | None = None,
+    run_notes: tuple[str, ...] | list[str] = (),
 ) -> Notice:
     """A run that failed or was stopped: which step, why, and where its logs are.
 
@@ -221,6 +225,8 @@ def ended_notice(
         lines += _step_lines(step)
     if steps_unavailable:
         lines.append(f"(The pipeline's steps could not be listed: {steps_unavailable})")
+    if run_notes:
+        lines += ["", *run_notes]
     lines += ["", f"Pipeline execution: {execution_arn}"]
     return Notice(
         subject=clip_subject(subject),

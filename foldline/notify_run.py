@@ -26,6 +26,7 @@ from foldline.pipeline_events import (
     step_training_job,
 )
 from foldline.run_facts import RunFacts, run_facts
+from foldline.run_plan import run_notes
 from foldline.runs import RunsTable
 
 log = logging.getLogger("foldline.notify")
@@ -160,6 +161,7 @@ def notify_run_ended(ctx: NotifyContext, change: ExecutionStatusChange) -> Notif
         steps=steps,
         execution_failure_reason=execution_reason,
         steps_unavailable=unavailable,
+        run_notes=run_notes(facts.item),
     )
     failed = next((s for s in steps if s.status == "Failed"), None)
     ctx.runs.update(

@@ -56,3 +56,8 @@ def plan_run(
     if entry is not None:
         fields["msa_reused_from"] = entry.origin_run
     return params, fields
+
+
+def run_notes(item: Mapping[str, Any] | None) -> list[str]:
+    """Lines for the report and the notices: "MSA reused from run X", the cost estimate."""
+    return [line for line in (msa_cache.reuse_line(item), sizing.cost_line(item)) if line]
