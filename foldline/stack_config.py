@@ -239,7 +239,7 @@ def describe_stack(cloudformation: Any, stack_name: str) -> dict:
 
 def _resolve_cloud(stack_name: str, profile: str | None, region: str | None,
                    env: Mapping[str, str]) -> StackConfig:  # fmt: skip
-    session = _session(profile, region)
+    session = _session(profile, region or env.get("AWS_REGION") or None)  # then boto3's own order
     endpoint = env.get("AWS_ENDPOINT_URL") or None  # boto3 honours it; say so in `stack`
     description = describe_stack(session.client("cloudformation"), stack_name)
     outputs = {o["OutputKey"]: o["OutputValue"] for o in description.get("Outputs") or []}

@@ -28,6 +28,7 @@ from foldline.runs import EXECUTING, SUCCEEDED, RunsTable
 from tests.conftest import DATA
 
 STACK = "foldline-test"
+ID_BUCKET = "foldline-test-bucket"  # seeded run ids are derived from it: the same in every test
 MAX_RESIDUES = 400  # the stack's FoldlineMaxResidues: the command must use it, not the default
 OUTPUTS_DIR = DATA / "pipeline-outputs"
 COLABFOLD = DATA / "analysis" / "colabfold"
@@ -90,17 +91,25 @@ def invoke(*args: str, env: dict | None = None, **kwargs):
 
 
 @pytest.fixture
-def moto_stack(monkeypatch) -> MotoStack:
-    monkeypatch.setenv("FOLDLINE_STACK", STACK)
+def stack_name() -> str:
+    return STACK
+
+
+@pytest.fixture
+def moto_stack(monkeypatch, stack_name) -> MotoStack:
+    if stack_name == "foldline":  # the default: no --stack, no FOLDLINE_STACK
+        monkeypatch.delenv("FOLDLINE_STACK", raising=False)
+    else:
+        monkeypatch.setenv("FOLDLINE_STACK", stack_name)
     for name in ("FOLDLINE_LOCAL", "FOLDLINE_ENDPOINT_URL", "FOLDLINE_WORKDIR", "FOLDLINE_DEBUG"):
         monkeypatch.delenv(name, raising=False)
     with mock_aws(config={"lambda": {"use_docker": False}}):
         cloudformation = boto3.client("cloudformation")
         cloudformation.create_stack(
-            StackName=STACK, TemplateBody=yaml.safe_dump(TEMPLATE),
+            StackName=stack_name, TemplateBody=yaml.safe_dump(TEMPLATE),
             Parameters=[{"ParameterKey": "FoldlineMaxResidues", "ParameterValue": str(MAX_RESIDUES)}],
         )  # fmt: skip
-        described = cloudformation.describe_stacks(StackName=STACK)["Stacks"][0]
+        described = cloudformation.describe_stacks(StackName=stack_name)["Stacks"][0]
         outputs = {o["OutputKey"]: o["OutputValue"] for o in described["Outputs"]}
         # moto's CloudFormation ignores VersioningConfiguration; template.yaml's bucket is versioned
         boto3.client("s3").put_bucket_versioning(
@@ -151,7 +160,7 @@ def reports(tmp_path_factory) -> list[Report]:
     ]  # fmt: skip
     made = []
     for i, (target, key, alphafold, openfold, msa) in enumerate(cases):
-        run_id = run_id_for("foldline-test-bucket", key, f"version-{i}")
+        run_id = run_id_for(ID_BUCKET, key, f"version-{i}")
         folder = root / run_id
         metrics = analyze(alphafold, openfold, folder, msa=msa,
                           context={"run_id": run_id, "target": target})  # fmt: skip
@@ -190,7 +199,7 @@ def seeded(moto_stack, reports) -> list[dict]:
     """The three reported runs (a day apart, oldest first) and one still executing."""
     items = [seed_report(moto_stack, r, created_at=f"2026-11-2{i}T10:00:00+00:00")
              for i, r in enumerate(reports, 1)]  # fmt: skip
-    running = run_id_for(moto_stack.bucket, "inputs/T1030.fasta", "v9")
+    running = run_id_for(ID_BUCKET, "inputs/T1030.fasta", "v9")
     moto_stack.runs.put(running, status=EXECUTING, target="T1030", current_step="RunAlphaFold",
                         started_at="2026-11-26T09:00:00+00:00",
                         steps={"RunMSA": {"status": "Succeeded", "started_at": "2026-11-26T09:00:00+00:00",
