@@ -1,0 +1,135 @@
+"""MSA reuse through the local mode: three uploads in one work folder, one local cloud.
+
+1. ``xylanase-a.fasta``: the search runs and its MSAs are stored under msa-cache/<key>/.
+2. The same sequence under another file name and header: the start function finds the
+   entry ("MSA reused from run 1" in the runs table and the notice), the MSA step copies
+   it without searching, and both inference steps receive the very bytes run 1 computed.
+3. The same sequence with another MaxTemplateDate (a tag): another key, the search runs.
+"""
+
+from __future__ import annotations
+
+import json
+import tarfile
+from pathlib import Path
+
+import pytest
+
+from foldline import layout, msa_cache
+from foldline.local.outbox import read_notice
+from foldline.parameters import ALPHAFOLD_STEP, MSA_STEP, OPENFOLD_STEP
+from foldline.run_identity import run_id_for
+
+from .conftest import EXAMPLE
+
+pytestmark = pytest.mark.slow
+
+
+def _job(work: Path, execution_arn: str, step: str) -> Path:
+    execution_id = execution_arn.rsplit("/", 1)[-1]
+    (job,) = (work / "jobs").glob(f"pipelines-{execution_id}-{step}-*")
+    return job
+
+
+def _msa_files_of_archive(archive: Path) -> dict[str, bytes]:
+    with tarfile.open(archive) as tar:
+        return {m.name: tar.extractfile(m).read() for m in tar.getmembers()
+                if m.isfile() and m.name.startswith("msas/")}  # fmt: skip
+
+
+def _msa_files_of_folder(folder: Path) -> dict[str, bytes]:
+    return {p.relative_to(folder).as_posix(): p.read_bytes()
+            for p in (folder / "msas").rglob("*") if p.is_file()}  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def three_runs(tmp_path_factory):
+    from foldline.local.runtime import DEFAULT_DATABASES, LocalRuntime
+
+    root = tmp_path_factory.mktemp("msa-cache")
+    sequence = "".join(EXAMPLE.read_text().splitlines()[1:])
+    first = root / "xylanase-a.fasta"
+    first.write_text(EXAMPLE.read_text())
+    renamed = root / "renamed-b.fasta"
+    renamed.write_text(f">another header for the same chain\n{sequence.lower()}\n")
+    runtime = LocalRuntime(root / "work", databases=DEFAULT_DATABASES, retry_delay=1)
+    runtime.start()
+    try:
+        a = runtime.upload(first)
+        items = runtime.wait([a.run_id], timeout=900)
+        b = runtime.upload(renamed)
+        items.update(runtime.wait([b.run_id], timeout=900))
+        s3 = runtime.cloud.client("s3")
+        key = layout.INPUTS + "older-templates.fasta"
+        put = s3.put_object(Bucket=runtime.bucket, Key=key, Body=first.read_bytes(),
+                            Tagging="MaxTemplateDate=2025-06-01")  # fmt: skip
+        version = put.get("VersionId") if put.get("VersionId") not in (None, "null") else put["ETag"]
+        c_id = run_id_for(runtime.bucket, key, version)
+        items.update(runtime.wait([c_id], timeout=900))
+        reports = {r: runtime.download_report(r) for r in (a.run_id, b.run_id)}
+        objects = [o["Key"] for o in s3.list_objects_v2(
+            Bucket=runtime.bucket, Prefix=layout.MSA_CACHE).get("Contents", [])]  # fmt: skip
+    finally:
+        runtime.stop()
+    return {"work": root / "work", "ids": (a.run_id, b.run_id, c_id), "items": items,
+            "cache_objects": objects, "reports": reports}  # fmt: skip
+
+
+def test_all_three_runs_succeed(three_runs):
+    assert [three_runs["items"][i]["status"] for i in three_runs["ids"]] == ["Succeeded"] * 3
+
+
+def test_second_run_reuses_the_first_runs_msas_without_searching(three_runs):
+    work, (a, b, _), items = three_runs["work"], three_runs["ids"], three_runs["items"]
+    first = json.loads((_job(work, items[a]["execution_arn"], MSA_STEP.name)
+                        / "model" / "foldline-step.json").read_text())  # fmt: skip
+    second = json.loads((_job(work, items[b]["execution_arn"], MSA_STEP.name)
+                         / "model" / "foldline-step.json").read_text())  # fmt: skip
+    assert first["engine"] == "pyhmmer"  # the search ran
+    assert first["outputs"]["msa_cache"] == {"key": items[a]["msa_cache_key"], "hit": False,
+                                             "stored": True}  # fmt: skip
+    assert second["engine"] == "cache"  # no search: copied
+    assert second["call"] == "foldline.msa_cache.fetch"
+    assert second["outputs"]["msa_cache"]["reused_from"] == a
+    assert items[b]["msa_cache_key"] == items[a]["msa_cache_key"]
+    assert items[b]["msa_reused_from"] == a
+    assert "msa_reused_from" not in items[a]
+    # the cost estimate knew: the MSA step of a reused run costs minutes, not hours
+    assert items[b]["sizing"]["cost"]["msa_reused"] is True
+    assert items[b]["sizing"]["cost"]["msa_hours"] < items[a]["sizing"]["cost"]["msa_hours"]
+
+
+def test_both_engines_of_both_runs_receive_byte_identical_msas(three_runs):
+    work, (a, b, _), items = three_runs["work"], three_runs["ids"], three_runs["items"]
+    computed = _msa_files_of_folder(_job(work, items[a]["execution_arn"], MSA_STEP.name) / "model")
+    assert any(name.endswith(".sto") for name in computed) and len(computed) >= 3
+    for run in (a, b):
+        for step in (ALPHAFOLD_STEP, OPENFOLD_STEP):
+            channel = _job(work, items[run]["execution_arn"], step.name) / "input" / "data" / "msa"
+            (archive,) = channel.glob("*.tar.gz")
+            assert _msa_files_of_archive(archive) == computed, (run, step.name)
+
+
+def test_the_notice_and_report_say_msa_reused_from_the_first_run(three_runs):
+    work, (a, b, _), items = three_runs["work"], three_runs["ids"], three_runs["items"]
+    notices = [read_notice(p) for p in sorted((work / "outbox").glob("*.eml"))]
+    (second,) = [n for n in notices if f"run {b} " in n.body]
+    assert f"MSA reused from run {a}" in second.body
+    assert "Estimated cost: $" in second.body
+    (first,) = [n for n in notices if f"run {a} " in n.body]
+    assert "MSA reused" not in first.body
+    metrics = json.loads((three_runs["reports"][b] / "metrics.json").read_text())
+    assert metrics["context"]["msa"] == f"MSA reused from run {a}"
+
+
+def test_another_max_template_date_misses_the_cache(three_runs):
+    work, (a, _, c), items = three_runs["work"], three_runs["ids"], three_runs["items"]
+    assert items[c]["parameters"]["MaxTemplateDate"] == "2025-06-01"
+    assert items[c]["msa_cache_key"] != items[a]["msa_cache_key"]
+    assert "msa_reused_from" not in items[c]
+    third = json.loads((_job(work, items[c]["execution_arn"], MSA_STEP.name)
+                        / "model" / "foldline-step.json").read_text())  # fmt: skip
+    assert third["engine"] == "pyhmmer"
+    manifests = {k for k in three_runs["cache_objects"] if k.endswith(msa_cache.MANIFEST_NAME)}
+    assert manifests == {layout.msa_cache_prefix(items[r]["msa_cache_key"]) + "manifest.json"
+                         for r in (a, c)}  # fmt: skip
