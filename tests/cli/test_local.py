@@ -53,13 +53,15 @@ def test_from_another_shell_through_the_state_file(runtime, tmp_path, monkeypatc
     endpoint = runtime.cloud.endpoint_url
     workdir = tmp_path / "elsewhere"
     write_local_state(workdir, endpoint, "us-east-1")
-    # another shell: none of the local runtime's environment
-    monkeypatch.delenv("AWS_ENDPOINT_URL")
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
     runtime.runs_table().put("xylanase-0123456789abcdef0123456789abcdef", status="Executing",
                              target="xylanase", current_step="RunMSA")  # fmt: skip
-    result = invoke("status", "--local", "--workdir", str(workdir), "--json")
+    # another shell: none of the local runtime's environment (undone before the runtime
+    # stops, so that it restores the environment it found)
+    with monkeypatch.context() as shell:
+        shell.delenv("AWS_ENDPOINT_URL")
+        shell.setenv("AWS_ACCESS_KEY_ID", "testing")
+        shell.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+        result = invoke("status", "--local", "--workdir", str(workdir), "--json")
     assert result.exit_code == 0, result.stderr
     assert [i["run_id"] for i in json.loads(result.output)] == ["xylanase-0123456789abcdef0123456789abcdef"]
 
