@@ -226,3 +226,15 @@ def test_wait_gives_up_after_the_timeout_with_one_line(moto_stack, fasta, monkey
     result = invoke("submit", str(fasta), "--wait", "--timeout", "250")
     assert result.exit_code == 1
     assert result.stderr.startswith("error: gave up waiting after 250 s; still running: 6kwc-")
+
+
+def test_every_user_settable_parameter_has_a_submit_option():
+    """A parameter added to foldline.parameters as user-settable must reach `submit` too."""
+    import typer
+
+    from foldline.cli import app
+    from foldline.parameters import USER_SETTABLE
+
+    submit = typer.main.get_command(app).commands["submit"]
+    helps = " ".join(p.help or "" for p in submit.params)
+    assert [name for name in USER_SETTABLE if f"{name}:" not in helps and f"{name} " not in helps] == []
