@@ -9,12 +9,11 @@ into the runs table with the claim, so they are there from the run's first momen
 from __future__ import annotations
 
 import logging
-from typing import Any, Mapping
+from typing import TYPE_CHECKING, Any, Mapping
 
 from botocore.exceptions import BotoCoreError, ClientError
 
 from foldline import msa_cache, sizing
-from foldline.fasta import Decision
 from foldline.parameters import (
     DB_PRESET,
     MAX_TEMPLATE_DATE,
@@ -22,6 +21,9 @@ from foldline.parameters import (
     MSA_CACHE_S3_URI,
     NUM_MULTIMER_PREDICTIONS,
 )
+
+if TYPE_CHECKING:  # Bio.SeqIO pulls numpy in: the notify and analysis paths need neither
+    from foldline.fasta import Decision
 
 log = logging.getLogger("foldline.start")
 
