@@ -33,6 +33,7 @@ from foldline.local.executor import ExecutionRun, PipelineExecutor, StepRun
 from foldline.local.lambda_runtime import Invocation, install_log_routing, uninstall_log_routing
 from foldline.local.outbox import Notice, Outbox
 from foldline.run_identity import run_id_for
+from foldline.stack_config import clear_local_state, write_local_state
 
 log = logging.getLogger("foldline.local")
 
@@ -115,6 +116,8 @@ class LocalRuntime:
                 pollers.insert(0, self.dispatcher.poll_once)
             self._pump = Pump(pollers)
             self._pump.start()
+            # other shells' `foldline status|results|...` find this cloud through it
+            write_local_state(self.workdir, self.cloud.endpoint_url, self.cloud.region)
         except BaseException:
             self.cloud.stop()
             raise
@@ -129,6 +132,7 @@ class LocalRuntime:
             try:
                 self.save()
             finally:
+                clear_local_state(self.workdir)
                 self.cloud.stop()
                 uninstall_log_routing()
 
