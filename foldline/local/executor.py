@@ -33,7 +33,6 @@ from foldline.local.expressions import (
     UnsupportedExpression,
     evaluate,
     parameter_values,
-    step_references,
 )
 from foldline.local.training import StepStopped, TrainingJob
 from foldline.local import training

@@ -36,7 +36,7 @@ import numpy as np
 from Bio.Align import PairwiseAligner, substitution_matrices
 
 from foldline.local_engines import templates
-from foldline.local_engines.alignments import Alignment, read_stockholm
+from foldline.local_engines.alignments import read_stockholm
 from foldline.local_engines.msa_search import TEMPLATE_HITS, chain_letter, template_cutoff
 
 ENGINE = "template-cpu"

@@ -22,7 +22,6 @@ from __future__ import annotations
 import json
 import pickle
 import shutil
-import time
 from pathlib import Path
 
 from foldline.parameters import (
@@ -40,6 +39,7 @@ from foldline.steps.common import (
     msa_step_output,
     move_contents,
     read_inputs,
+    stand_in_predictions,
     recording,
     run_step,
     scratch_dir,
@@ -167,22 +167,10 @@ def run_real(env: TrainingEnv, inputs: StepInputs, manifest: StepManifest, db_ro
 def run_stand_in(env: TrainingEnv, inputs: StepInputs, manifest: StepManifest, db_root: Path,
                  msa_output: Path) -> None:  # fmt: skip
     """The CPU stand-in, written in AlphaFold's layout, every file naming template-cpu."""
-    from foldline.local_engines.template_model import predict
-
     import numpy as np
 
-    manifest.call = "foldline.local_engines.template_model.predict(variant='profile')"
-    manifest.write(env.model_dir)
-    started = time.monotonic()
-    try:
-        predictions = predict(inputs.chains, msa_output / "msas", db_root,
-                              variant="profile", max_template_date=inputs.max_template_date)
-    except Exception as err:
-        fail_with(manifest, env, f"{STAND_IN} failed: {type(err).__name__}: {err}", 1)
-    elapsed = time.monotonic() - started
-    if not predictions:
-        fail_with(manifest, env, f"{STAND_IN}: no usable template among the MSA step's hits "
-                  f"(released before {inputs.max_template_date})", 1)  # fmt: skip
+    predictions, elapsed = stand_in_predictions(env, inputs, manifest, db_root, msa_output,
+                                                "profile")
     confidences, order = {}, []
     for rank, prediction in enumerate(predictions):
         name = f"{STAND_IN}_{rank + 1}"

@@ -213,3 +213,28 @@ def stand_in_pdb(pdb_text: str, slot: str) -> str:
     if STAND_IN in pdb_text[:2000]:
         return pdb_text
     return f"REMARK 250 ENGINE {STAND_IN} (CPU stand-in in the {slot} slot)\n" + pdb_text
+
+
+def stand_in_predictions(env: TrainingEnv, inputs: StepInputs, manifest: StepManifest,
+                         db_root: Path, msa_output: Path, variant: str) -> tuple[list, float]:  # fmt: skip
+    """Run the CPU stand-in on the MSA step's hits: (predictions best first, seconds).
+
+    Fails the step, with the reason, when the stand-in breaks or finds no usable template.
+    """
+    import time
+
+    from foldline.local_engines.template_model import predict
+
+    manifest.call = f"foldline.local_engines.template_model.predict(variant={variant!r})"
+    manifest.write(env.model_dir)
+    started = time.monotonic()
+    try:
+        predictions = predict(inputs.chains, msa_output / "msas", db_root,
+                              variant=variant, max_template_date=inputs.max_template_date)
+    except Exception as err:
+        fail_with(manifest, env, f"{STAND_IN} failed: {type(err).__name__}: {err}", 1)
+    elapsed = time.monotonic() - started
+    if not predictions:
+        fail_with(manifest, env, f"{STAND_IN}: no usable template among the MSA step's hits "
+                  f"(released before {inputs.max_template_date})", 1)  # fmt: skip
+    return predictions, elapsed

@@ -49,6 +49,7 @@ from foldline.steps.common import (
     msa_step_output,
     move_contents,
     read_inputs,
+    stand_in_predictions,
     recording,
     run_step,
     scratch_dir,
@@ -237,20 +238,8 @@ def run_real(env: TrainingEnv, inputs: StepInputs, manifest: StepManifest, db_ro
 def run_stand_in(env: TrainingEnv, inputs: StepInputs, manifest: StepManifest, db_root: Path,
                  msa_output: Path) -> None:  # fmt: skip
     """The CPU stand-in in OpenFold's layout; the preset slot of the name says template-cpu."""
-    from foldline.local_engines.template_model import predict
-
-    manifest.call = "foldline.local_engines.template_model.predict(variant='pairwise')"
-    manifest.write(env.model_dir)
-    started = time.monotonic()
-    try:
-        predictions = predict(inputs.chains, msa_output / "msas", db_root,
-                              variant="pairwise", max_template_date=inputs.max_template_date)
-    except Exception as err:
-        fail_with(manifest, env, f"{STAND_IN} failed: {type(err).__name__}: {err}", 1)
-    elapsed = time.monotonic() - started
-    if not predictions:
-        fail_with(manifest, env, f"{STAND_IN}: no usable template among the MSA step's hits "
-                  f"(released before {inputs.max_template_date})", 1)  # fmt: skip
+    predictions, elapsed = stand_in_predictions(env, inputs, manifest, db_root, msa_output,
+                                                "pairwise")
     tag = sequence_tag(inputs.chains[0].id)
     folder = env.model_dir / "predictions"
     folder.mkdir(parents=True, exist_ok=True)
