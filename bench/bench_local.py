@@ -1,0 +1,174 @@
+"""Local-mode benchmarks: MSA cache hit vs miss, and the end-to-end demo's orchestration share.
+
+1. **MSA cache**: one local cloud, the bundled example uploaded twice under different
+   names. Measured per run: time from the upload to the inference steps' start (the
+   RunAlphaFold/RunOpenFold step StartTime the local SageMaker records), the MSA step's
+   duration as a pipeline step, and the MSA step program's own time (its manifest).
+   With the bundled databases (a few thousand sequences) the search itself takes
+   seconds, so the upload-to-inference time is mostly the local orchestration both runs
+   pay; the step program's own time shows the cache's effect at any database size.
+2. **End-to-end demo**: ``foldline local run examples/xylanase.fasta`` in a fresh work
+   folder, as a user runs it: wall time, and the share that is orchestration = wall
+   time minus the time the pipeline's step jobs ran (union of their intervals: AlphaFold
+   and OpenFold run at once).
+
+Run: ``python bench/bench_local.py``; writes ``bench/results/local.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+EXAMPLE = ROOT / "examples" / "xylanase.fasta"
+
+
+def _ts(value) -> dt.datetime:
+    if isinstance(value, dt.datetime):
+        return value if value.tzinfo else value.replace(tzinfo=dt.timezone.utc)
+    return dt.datetime.fromisoformat(str(value))
+
+
+def _union_seconds(intervals: list[tuple[dt.datetime, dt.datetime]]) -> float:
+    total, end = 0.0, None
+    for start, stop in sorted(intervals):
+        if end is None or start > end:
+            total += (stop - start).total_seconds()
+            end = stop
+        elif stop > end:
+            total += (stop - end).total_seconds()
+            end = stop
+    return total
+
+
+def _manifest_seconds(work: Path, execution_arn: str, step: str) -> tuple[str, float]:
+    execution_id = execution_arn.rsplit("/", 1)[-1]
+    (job,) = (work / "jobs").glob(f"pipelines-{execution_id}-{step}-*")
+    manifest = json.loads((job / "model" / "foldline-step.json").read_text())
+    seconds = (_ts(manifest["ended_at"]) - _ts(manifest["started_at"])).total_seconds()
+    return manifest["engine"], seconds
+
+
+def cache_benchmark(folder: Path) -> dict:
+    from foldline.local.runtime import DEFAULT_DATABASES, LocalRuntime
+
+    sequence = "".join(EXAMPLE.read_text().splitlines()[1:])
+    files = {"miss": folder / "bench-first.fasta", "hit": folder / "bench-renamed.fasta"}
+    files["miss"].write_text(EXAMPLE.read_text())
+    files["hit"].write_text(f">same chain, another name\n{sequence}\n")
+    runtime = LocalRuntime(folder / "work", databases=DEFAULT_DATABASES, retry_delay=1)
+    runtime.start()
+    out: dict[str, dict] = {}
+    try:
+        for label in ("miss", "hit"):
+            uploaded_at = dt.datetime.now(dt.timezone.utc)
+            submission = runtime.upload(files[label])
+            item = runtime.wait([submission.run_id], timeout=900)[submission.run_id]
+            steps = {s["StepName"]: s for s in runtime.steps(item["execution_arn"])}
+            inference_start = min(_ts(steps[n]["StartTime"]) for n in ("RunAlphaFold", "RunOpenFold"))
+            engine, program_s = _manifest_seconds(runtime.workdir, item["execution_arn"], "RunMSA")
+            out[label] = {
+                "run_id": submission.run_id,
+                "status": item["status"],
+                "upload_to_inference_start_s": round((inference_start - uploaded_at).total_seconds(), 3),
+                "msa_step_s": round((_ts(steps["RunMSA"]["EndTime"])
+                                     - _ts(steps["RunMSA"]["StartTime"])).total_seconds(), 3),
+                "msa_program_s": round(program_s, 3),
+                "msa_engine": engine,
+                "msa_reused_from": item.get("msa_reused_from"),
+            }
+    finally:
+        runtime.stop()
+    miss, hit = out["miss"], out["hit"]
+    return {
+        **out,
+        "speedup_upload_to_inference_start": round(
+            miss["upload_to_inference_start_s"] / hit["upload_to_inference_start_s"], 2),
+        "speedup_msa_step": round(miss["msa_step_s"] / hit["msa_step_s"], 2),
+        # the manifest's times have 1 s resolution: a hit reads as 0 s
+        "msa_program_note": "foldline-step.json times are whole seconds",
+    }
+
+
+def e2e_benchmark(folder: Path) -> dict:
+    work = folder / "demo"
+    started = time.perf_counter()
+    proc = subprocess.run([sys.executable, "-m", "foldline.cli", "local", "run", str(EXAMPLE),
+                           "--workdir", str(work)], capture_output=True, text=True)  # fmt: skip
+    wall = time.perf_counter() - started
+    if proc.returncode != 0:
+        raise RuntimeError(proc.stdout[-2000:] + proc.stderr[-2000:])
+    (record,) = [json.loads(p.read_text()) for p in (work / "executions").glob("*.json")]
+    intervals = [(_ts(s["StartTime"]), _ts(s["EndTime"])) for s in record["steps"]]
+    steps_s = _union_seconds(intervals)
+    execution = record["execution"]
+    execution_s = (_ts(execution["LastModifiedTime"]) - _ts(execution["CreationTime"])).total_seconds()
+    return {
+        "command": "foldline local run examples/xylanase.fasta --workdir <fresh>",
+        "wall_s": round(wall, 2),
+        "pipeline_execution_s": round(execution_s, 2),
+        "step_jobs_s": round(steps_s, 2),
+        "steps": {s["StepName"]: round((_ts(s["EndTime"]) - _ts(s["StartTime"])).total_seconds(), 2)
+                  for s in record["steps"]},  # fmt: skip
+        "orchestration_s": round(wall - steps_s, 2),
+        "orchestration_share": round((wall - steps_s) / wall, 3),
+    }
+
+
+def run() -> dict:
+    folder = Path(tempfile.mkdtemp(prefix="foldline-bench-local-"))
+    try:
+        cache = cache_benchmark(folder)
+        e2e = e2e_benchmark(folder)
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+    return {
+        "benchmark": "local mode: MSA cache hit vs miss; end-to-end demo",
+        "date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "machine": f"{platform.node()} {platform.machine()} {os.cpu_count()} CPUs, "
+                   f"Python {platform.python_version()}",
+        "msa_cache": cache,
+        "e2e": e2e,
+        "load_average_1min": round(os.getloadavg()[0], 2),
+    }
+
+
+def table(result: dict) -> str:
+    c, e = result["msa_cache"], result["e2e"]
+    lines = [f"local mode — {result['date']} — {result['machine']}",
+             f"  {'MSA cache':<10} {'upload->inference s':>20} {'MSA step s':>11} {'MSA program s':>14}  engine"]
+    for label in ("miss", "hit"):
+        r = c[label]
+        lines.append(f"  {label:<10} {r['upload_to_inference_start_s']:>20.2f} {r['msa_step_s']:>11.2f} "
+                     f"{r['msa_program_s']:>14.0f}  {r['msa_engine']}")
+    lines.append(f"  speed-up: {c['speedup_upload_to_inference_start']:.1f}x to inference start, "
+                 f"{c['speedup_msa_step']:.1f}x MSA step")
+    lines.append(f"  e2e demo: {e['wall_s']:.1f} s wall; step jobs {e['step_jobs_s']:.1f} s; "
+                 f"orchestration {e['orchestration_s']:.1f} s ({100 * e['orchestration_share']:.0f} %)")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--output", type=Path, default=ROOT / "bench" / "results" / "local.json")
+    args = parser.parse_args(argv)
+    result = run()
+    print(table(result))
+    args.output.parent.mkdir(parents=True, exist_ok=True)
+    args.output.write_text(json.dumps(result, indent=2) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.path.insert(0, str(ROOT))
+    raise SystemExit(main())

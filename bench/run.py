@@ -1,0 +1,168 @@
+"""Run every foldline benchmark on this machine, print one table, write bench/results/all.json.
+
+Each benchmark runs as its own process (``bench/bench_*.py``), one after another so they
+do not compete for the cores, and writes its own JSON under ``bench/results/``; this
+script reads those back and summarises them against the targets of the speed-and-cost
+issue. Benchmarks are not tests: nothing here fails on a slow number.
+
+    python bench/run.py            # everything (about 5-8 minutes on 2 cores)
+    python bench/run.py --only start analysis
+
+``jackhmmer`` (Debian package ``hmmer``) is needed for the MSA comparison; without it
+that benchmark reports foldline's own rows only.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "bench" / "results"
+
+#: name -> (script, arguments, result file)
+BENCHMARKS: dict[str, tuple[str, list[str], str]] = {
+    "start": ("bench_start.py", ["--samples", "7"], "start.json"),
+    "analysis": ("bench_analysis.py", ["--repeats", "3"], "analysis.json"),
+    "msa": ("bench_msa.py", ["--cpus", str(min(os.cpu_count() or 2, 2)), "--repeats", "3"], "msa.json"),
+    "local": ("bench_local.py", [], "local.json"),
+    "burst": ("bench_burst.py", ["--uploads", "1000"], "burst.json"),
+}
+
+
+def _cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown CPU"
+
+
+def _rows(name: str, r: dict) -> list[tuple[str, str, str]]:
+    """(measure, result, target) rows for one benchmark's JSON."""
+    if name == "start":
+        rows = r["rows"]
+        return [
+            ("start path: bare boto3 handler (cold import + call)",
+             f"{rows['bare boto3 handler']['median_s']:.3f} s", ""),
+            ("start path: foldline start function (.pyc shipped)",
+             f"{rows['foldline start function (.pyc shipped)']['median_s']:.3f} s "
+             f"= {r['ratio_foldline_over_bare']:.2f}x bare", "<= 1.5x"),
+            ("start path: foldline without .pyc",
+             f"{rows['foldline start function (no .pyc)']['median_s']:.3f} s "
+             f"= {r['ratio_no_pyc_over_bare']:.2f}x bare", ""),
+            ("heavy imports (numpy, sagemaker, X-Ray...)",
+             f"start: {', '.join(r['heavy_modules_start']) or 'none'}; "
+             f"notify: {', '.join(r['heavy_modules_notify']) or 'none'}", "none"),
+        ]
+    if name == "analysis":
+        return [("analysis, two ~1,000-residue models (cold, incl. imports)",
+                 f"{r['median_cold_s']:.2f} s, peak {r['peak_rss_mb']:.0f} MB",
+                 f"<= {r['target_s']} s, <= {r['target_mb']} MB")]
+    if name == "msa":
+        one = r["one_database"]
+        out = []
+        if "jackhmmer (HMMER binary)" in one:
+            out.append(("local MSA, one database: jackhmmer binary",
+                        f"{one['jackhmmer (HMMER binary)']['median_s']:.2f} s", ""))
+        out.append(("local MSA, one database: foldline pyhmmer (FTZ on)",
+                    f"{one['foldline pyhmmer, FTZ on']['median_s']:.2f} s"
+                    + (f" = {r['ratio_foldline_over_jackhmmer']:.2f}x jackhmmer"
+                       if "ratio_foldline_over_jackhmmer" in r else ""), "<= 1.0x"))
+        three = r["three_databases"]
+        for label, row in three.items():
+            out.append((f"local MSA, three databases: {label}", f"{row['median_s']:.2f} s",
+                        "fastest" if "at once" in label else ""))
+        out.append(("local MSA hits identical to jackhmmer's",
+                    str(r["hits"].get("same_rows_as_jackhmmer", "n/a")), "True"))
+        return out
+    if name == "local":
+        c, e = r["msa_cache"], r["e2e"]
+        return [
+            ("MSA cache miss: upload -> inference start (local)",
+             f"{c['miss']['upload_to_inference_start_s']:.2f} s (MSA step {c['miss']['msa_step_s']:.2f} s)", ""),
+            ("MSA cache hit: upload -> inference start (local)",
+             f"{c['hit']['upload_to_inference_start_s']:.2f} s (MSA step {c['hit']['msa_step_s']:.2f} s) "
+             f"= {c['speedup_upload_to_inference_start']:.1f}x faster", ">= 100x"),
+            ("local end-to-end demo (foldline local run, 1 file)",
+             f"{e['wall_s']:.1f} s wall, step jobs {e['step_jobs_s']:.1f} s, orchestration "
+             f"{e['orchestration_s']:.1f} s ({100 * e['orchestration_share']:.0f} %)", ""),
+        ]
+    if name == "burst":
+        cap = (r.get("config") or {}).get("cap")
+        started = r.get("seconds_until_all_started")
+        return [("burst: uploads through the real start function",
+                 f"{r['uploads']} uploads, all started in "
+                 f"{started if started is not None else 'n/a'} s, peak {r['peak_concurrent']} "
+                 f"executing (cap {cap}), {r['lost']} lost, {r['duplicated']} duplicated",
+                 "0 lost, 0 duplicated, peak <= cap")]
+    return []
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--only", nargs="*", choices=list(BENCHMARKS), default=None)
+    parser.add_argument("--timeout", type=float, default=400, help="seconds per benchmark")
+    args = parser.parse_args(argv)
+    chosen = args.only or list(BENCHMARKS)
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    env = {**os.environ, "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    summary: dict[str, dict] = {}
+    started = time.perf_counter()
+    for name in chosen:
+        script, extra, result_file = BENCHMARKS[name]
+        path = ROOT / "bench" / script
+        if not path.is_file():
+            summary[name] = {"skipped": f"{script} is not in bench/"}
+            continue
+        if name == "msa" and shutil.which("jackhmmer") is None:
+            print("note: jackhmmer not on PATH (apt-get install -y hmmer): MSA rows without it")
+        print(f"== {name}: python bench/{script} {' '.join(extra)}", flush=True)
+        t0 = time.perf_counter()
+        try:
+            proc = subprocess.run([sys.executable, str(path), *extra], cwd=ROOT, env=env,
+                                  capture_output=True, text=True, timeout=args.timeout)  # fmt: skip
+        except subprocess.TimeoutExpired:
+            summary[name] = {"error": f"timed out after {args.timeout:.0f} s"}
+            continue
+        seconds = time.perf_counter() - t0
+        if proc.returncode != 0:
+            summary[name] = {"error": (proc.stderr or proc.stdout)[-1500:], "seconds": seconds}
+            print(f"   failed after {seconds:.0f} s", flush=True)
+            continue
+        result = json.loads((RESULTS / result_file).read_text())
+        summary[name] = {"seconds": round(seconds, 1), "result": result}
+        print(f"   done in {seconds:.0f} s", flush=True)
+
+    rows = [row for name in chosen if "result" in summary[name]
+            for row in _rows(name, summary[name]["result"])]
+    machine = (f"{_cpu_model()}, {os.cpu_count()} cores visible, "
+               f"{platform.system()} {platform.release()}, Python {platform.python_version()}")
+    date = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+    total = time.perf_counter() - started
+    width = max(len(r[0]) for r in rows) if rows else 10
+    lines = [f"foldline benchmarks — {date} — {machine} — {total:.0f} s in all", "",
+             f"| {'measure':<{width}} | result | target |", f"|{'-' * (width + 2)}|---|---|"]
+    lines += [f"| {m:<{width}} | {res} | {target} |" for m, res, target in rows]
+    for name in chosen:
+        if "result" not in summary[name]:
+            lines.append(f"| {name}: not measured | {next(iter(summary[name].values()))[:200]!s} | |")
+    print("\n" + "\n".join(lines))
+    (RESULTS / "all.json").write_text(json.dumps({
+        "date": date, "machine": machine, "total_s": round(total, 1),
+        "table": lines, "benchmarks": summary}, indent=2) + "\n")  # fmt: skip
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
