@@ -147,6 +147,10 @@ class ConcurrencyGate:
                 raise
         self._ready = True
 
+    def _item_exists(self) -> bool:
+        return "Item" in self.table.get_item(Key={"run_id": GATE_KEY}, ConsistentRead=True,
+                                             ProjectionExpression="run_id")  # fmt: skip
+
     def holders(self) -> dict[str, _dt.datetime]:
         """Run id -> when it took its slot (a consistent read)."""
         item = self.table.get_item(Key={"run_id": GATE_KEY}, ConsistentRead=True).get("Item")
@@ -159,11 +163,13 @@ class ConcurrencyGate:
             self.table.update_item(
                 Key={"run_id": GATE_KEY},
                 UpdateExpression="SET slots.#run = :now, updated_at = :now",
-                ConditionExpression="attribute_exists(slots.#run) OR size(slots) < :cap",
+                ConditionExpression=(
+                    "attribute_exists(slots.#run) OR (attribute_exists(slots) AND size(slots) < :cap)"
+                ),
                 ExpressionAttributeNames={"#run": run_id},
                 ExpressionAttributeValues={":now": _stamp(self.clock()), ":cap": self.cap},
             )
-        except Exception as err:
+        except ClientError as err:
             if _conditional_failed(self.table, err):
                 return False
             raise
@@ -174,6 +180,11 @@ class ConcurrencyGate:
         self._ensure_item()
         if self._try_acquire(run_id):
             return
+        if not self._item_exists():  # deleted since this instance made it: make it again
+            self._ready = False
+            self._ensure_item()
+            if self._try_acquire(run_id):
+                return
         try:
             released = self.reconcile()
         except ClientError as err:  # a throttled List call must not fail the start: wait

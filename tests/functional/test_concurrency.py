@@ -124,6 +124,14 @@ def test_release_without_a_gate_item_changes_nothing(stack, table):
     assert "Item" not in table.get_item(Key={"run_id": GATE_KEY})
 
 
+def test_a_deleted_gate_item_is_made_again(stack, table, clock):
+    g = gate(stack, table, clock)
+    g.acquire(RUN_A)
+    table.delete_item(Key={"run_id": GATE_KEY})  # someone tidied the table by hand
+    g.acquire(RUN_B)
+    assert set(g.holders()) == {RUN_B}
+
+
 def test_the_gate_item_is_not_a_run(stack, table, clock):
     gate(stack, table, clock).acquire(RUN_A)
     runs = RunsTable(RUNS_TABLE, stack.dynamodb)
