@@ -163,9 +163,8 @@ class ConcurrencyGate:
             self.table.update_item(
                 Key={"run_id": GATE_KEY},
                 UpdateExpression="SET slots.#run = :now, updated_at = :now",
-                ConditionExpression=(
-                    "attribute_exists(slots.#run) OR (attribute_exists(slots) AND size(slots) < :cap)"
-                ),
+                ConditionExpression="attribute_exists(slots.#run)"
+                " OR (attribute_exists(slots) AND size(slots) < :cap)",
                 ExpressionAttributeNames={"#run": run_id},
                 ExpressionAttributeValues={":now": _stamp(self.clock()), ":cap": self.cap},
             )
@@ -207,7 +206,8 @@ class ConcurrencyGate:
             self.table.update_item(
                 Key={"run_id": GATE_KEY},
                 UpdateExpression="SET reconciled_at = :now",
-                ConditionExpression="attribute_not_exists(reconciled_at) OR reconciled_at < :cutoff",
+                ConditionExpression="attribute_not_exists(reconciled_at)"
+                " OR reconciled_at < :cutoff",
                 ExpressionAttributeValues={":now": _stamp(now), ":cutoff": cutoff},
             )
         except Exception as err:

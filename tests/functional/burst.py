@@ -37,7 +37,6 @@ import os
 import random
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 import urllib.request
@@ -382,8 +381,10 @@ def _drive(config: BurstConfig, endpoint: str, workdir: Path, report: BurstRepor
     sns = session.client("sns", endpoint_url=endpoint)
     topic_arn = sns.create_topic(Name="foldline-notices")["TopicArn"]
     sagemaker = session.client("sagemaker", endpoint_url=endpoint)
-    sagemaker.create_pipeline(PipelineName=PIPELINE_NAME, PipelineDefinition=_pipeline_definition(),
-                              RoleArn=f"arn:aws:iam::{ACCOUNT}:role/foldline-sagemaker")  # fmt: skip
+    sagemaker.create_pipeline(
+        PipelineName=PIPELINE_NAME, PipelineDefinition=_pipeline_definition(),
+        RoleArn=f"arn:aws:iam::{ACCOUNT}:role/foldline-sagemaker",
+    )  # fmt: skip
     runs = RunsTable(RUNS_TABLE, dynamodb)
 
     env = {
@@ -541,9 +542,9 @@ class _Finisher:
                 continue
             roll = self.rng.random()
             status = "Failed" if roll < self.config.failed_share else "Succeeded"
+            reason = "AlgorithmError: simulated" if status == "Failed" else None
             with _AtomicRequests.lock:
-                moto_sagemaker.set_status(ACCOUNT, REGION, arn, status,
-                                          "AlgorithmError: simulated" if status == "Failed" else None)
+                moto_sagemaker.set_status(ACCOUNT, REGION, arn, status, reason)
             self.ended.add(arn)
             self.last_end = time.monotonic()
             if roll >= 1.0 - self.config.lost_event_share:

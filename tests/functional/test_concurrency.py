@@ -29,10 +29,7 @@ from foldline.runs import RunsTable
 from tests.conftest import DATA, load_handler, sqs_batch
 from tests.functional.burst import BurstConfig, run_burst
 from tests.functional.conftest import RUNS_TABLE
-from tests.functional.pipeline_runs import (  # noqa: F401  (fixtures)
-    ended_run,
-    set_execution_status,
-)
+from tests.functional.pipeline_runs import ended_run, set_execution_status  # noqa: F401
 
 FASTA_6KWC = (DATA / "openfold-6kwc" / "6kwc.fasta").read_bytes()
 T0 = dt.datetime(2026, 11, 26, 12, 0, tzinfo=dt.timezone.utc)

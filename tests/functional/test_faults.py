@@ -42,8 +42,9 @@ class S3Fault:
         if self.left is not None:
             self.left -= 1
         self.raised += 1
-        raise ClientError({"Error": {"Code": self.code, "Message": "injected"},
-                           "ResponseMetadata": {"HTTPStatusCode": 500}}, self.operation)  # fmt: skip
+        error = {"Error": {"Code": self.code, "Message": "injected"},
+                 "ResponseMetadata": {"HTTPStatusCode": 500}}
+        raise ClientError(error, self.operation)
 
     def clear(self) -> None:
         self.client.meta.events.unregister(f"before-call.s3.{self.operation}", self)
@@ -54,8 +55,10 @@ def queues(stack):
     dlq = stack.sqs.create_queue(QueueName="StartDeadLetterQueue")["QueueUrl"]
     dlq_arn = stack.sqs.get_queue_attributes(QueueUrl=dlq, AttributeNames=["QueueArn"])[
         "Attributes"]["QueueArn"]  # fmt: skip
-    queue = stack.sqs.create_queue(QueueName="StartQueue", Attributes={"RedrivePolicy": json.dumps(
-        {"deadLetterTargetArn": dlq_arn, "maxReceiveCount": str(MAX_RECEIVES)})})["QueueUrl"]  # fmt: skip
+    redrive_policy = {"deadLetterTargetArn": dlq_arn, "maxReceiveCount": str(MAX_RECEIVES)}
+    queue = stack.sqs.create_queue(
+        QueueName="StartQueue", Attributes={"RedrivePolicy": json.dumps(redrive_policy)}
+    )["QueueUrl"]
     return queue, dlq
 
 
@@ -74,11 +77,12 @@ def start(stack, queues, lambda_context):
         result = app.lambda_handler(sqs_batch([json.loads(m["Body"]) for m in got]), lambda_context)
         failed = {f["itemIdentifier"] for f in result["batchItemFailures"]}
         for i, message in enumerate(got):
+            handle = message["ReceiptHandle"]
             if f"msg-{i}" in failed:  # visible again now (Lambda: after the visibility timeout)
-                stack.sqs.change_message_visibility(QueueUrl=queue, VisibilityTimeout=0,
-                                                    ReceiptHandle=message["ReceiptHandle"])  # fmt: skip
+                stack.sqs.change_message_visibility(QueueUrl=queue, ReceiptHandle=handle,
+                                                    VisibilityTimeout=0)  # fmt: skip
             else:
-                stack.sqs.delete_message(QueueUrl=queue, ReceiptHandle=message["ReceiptHandle"])
+                stack.sqs.delete_message(QueueUrl=queue, ReceiptHandle=handle)
         return {"received": len(got), "failed": len(failed)}
 
     poll.app = app
@@ -110,7 +114,8 @@ def test_an_s3_error_copying_the_run_input_is_retried_and_the_run_starts_once(st
     assert start() == {"received": 1, "failed": 0}
     (execution,) = stack.executions()
     run_id = execution["PipelineExecutionDisplayName"]
-    assert stack.keys(layout.run_input_prefix(run_id)) == [layout.run_input_key(run_id, "6kwc.fasta")]
+    copied = stack.keys(layout.run_input_prefix(run_id))
+    assert copied == [layout.run_input_key(run_id, "6kwc.fasta")]
     assert RunsTable(RUNS_TABLE, stack.dynamodb).get(run_id)["status"] == "Executing"
     assert count(stack, queue) == 0 and count(stack, dlq) == 0
     assert stack.notices() == []

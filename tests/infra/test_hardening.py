@@ -88,11 +88,10 @@ def test_no_role_may_write_under_inputs(transformed):
 
     writes = 0
     for role, statement in identity_statements(transformed):
-        actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+        actions, resources = (v if isinstance(v, list) else [v]
+                              for v in (statement["Action"], statement["Resource"]))  # fmt: skip
         if not any(a.startswith(("s3:Put", "s3:Copy", "s3:Restore")) for a in actions):
             continue
-        resources = statement["Resource"] if isinstance(statement["Resource"], list) else [
-            statement["Resource"]]  # fmt: skip
         for resource in resources:
             text = resource["Fn::Sub"]
             assert text.startswith("${FoldlineBucket.Arn}/"), (role, text)
