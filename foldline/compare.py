@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
 
-from foldline.analysis.headline import engine_label
+from foldline.analysis.headline import SLOT_TITLES, engine_label
 from foldline.parameters import ALPHAFOLD_STEP, MSA_STEP, OPENFOLD_STEP
 from foldline.tracking import RunTracker, TrackedRun, TrackedRunRef
 
@@ -146,6 +146,13 @@ def comparison_id(run_ids: Sequence[str]) -> str:
     return f"compare-{len(run_ids)}-runs-{digest}"
 
 
+def _versus(runs: Sequence[RunMetrics]) -> str:
+    """"AlphaFold vs OpenFold" only where those engines made every run's models; else the
+    slots (a stand-in such as template-cpu is never presented as AlphaFold)."""
+    real = all(r.engines.get(s) == SLOT_TITLES[s] for r in runs for s in SLOTS)
+    return "AlphaFold vs OpenFold" if real else "AlphaFold slot vs OpenFold slot"
+
+
 def plot_comparison(runs: Sequence[RunMetrics], path: Path) -> Path:
     """One figure, three panels per run: agreement, each engine's pLDDT, step runtimes."""
     import matplotlib
@@ -171,7 +178,7 @@ def plot_comparison(runs: Sequence[RunMetrics], path: Path) -> Path:
     )):  # fmt: skip
         agreement.bar(x + (i - 1) * width, values, width, label=name)
     agreement.set_ylim(0, 1.05)
-    agreement.set_ylabel("AlphaFold vs OpenFold")
+    agreement.set_ylabel(_versus(runs))
     agreement.legend(loc="lower right", ncols=3, fontsize="small")
 
     for i, slot in enumerate(SLOTS):
@@ -188,7 +195,7 @@ def plot_comparison(runs: Sequence[RunMetrics], path: Path) -> Path:
     runtime.set_ylabel("runtime (min)")
     runtime.legend(loc="upper right", ncols=3, fontsize="small")
     runtime.set_xticks(x, labels, fontsize="small")
-    fig.suptitle(f"AlphaFold vs OpenFold across {len(runs)} run{'s' if len(runs) != 1 else ''}")
+    fig.suptitle(f"{_versus(runs)} across {len(runs)} run{'s' if len(runs) != 1 else ''}")
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=110)

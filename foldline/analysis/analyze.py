@@ -165,12 +165,12 @@ def _comparison_section(comparison: Comparison, pairing: Pairing, af: Path, of: 
     if comparison.method == "fixed_correspondence":
         length = comparison.complex.scores.normalising_length
         normalisation = (
-            f"TM-score normalised by the AlphaFold model's length over matched chains: L = {length} "
+            f"TM-score normalised by the AlphaFold slot's model length over matched chains: L = {length} "
             f"residues (d0 = {comparison.complex.scores.d0:.2f} Å); residue i paired with residue i"
         )
     else:
         normalisation = (
-            f"TM-align; TM-score normalised by the OpenFold model's length: "
+            f"TM-align; TM-score normalised by the OpenFold slot's model length: "
             f"L = {comparison.tm_align.normalising_length}"
         )
     tm_align = None

@@ -263,20 +263,21 @@ def pick_like_with_like(alphafold: EngineOutput, openfold: EngineOutput, mean_pl
 
     if af_top.relaxed is True and of_relaxed:
         of = _openfold_best(openfold, True, multimer, mean_plddt)
-        return Pairing(af_top, of, "relaxed", f"both relaxed: AlphaFold {af_label} ({af_top.name}) "
-                       f"and OpenFold's best relaxed model ({of.path.name})")  # fmt: skip
+        return Pairing(af_top, of, "relaxed", f"both relaxed: the AlphaFold slot's {af_label} "
+                       f"({af_top.name}) and the OpenFold slot's best relaxed model "
+                       f"({of.path.name})")  # fmt: skip
     of_unrelaxed = [m for m in openfold.models if m.relaxed is False]
     af_unrelaxed = af_top if af_top.relaxed is False else _unrelaxed_twin(alphafold, af_top)
     if af_unrelaxed is not None and of_unrelaxed:
         of = _openfold_best(openfold, False, multimer, mean_plddt)
-        why = "AlphaFold's top model is not relaxed" if af_top.relaxed is False else (
-            "OpenFold has no relaxed model")
+        why = "the AlphaFold slot's top model is not relaxed" if af_top.relaxed is False else (
+            "the OpenFold slot has no relaxed model")
         same = "" if af_unrelaxed.path.name == af_top.path.name else (
             f" (the unrelaxed {af_label} prediction, {af_top.name})")
-        return Pairing(af_unrelaxed, of, "unrelaxed", f"both unrelaxed ({why}): AlphaFold "
-                       f"{af_unrelaxed.path.name}{same} and "
-                       f"OpenFold's best unrelaxed model ({of.path.name})")  # fmt: skip
+        return Pairing(af_unrelaxed, of, "unrelaxed", f"both unrelaxed ({why}): the AlphaFold "
+                       f"slot's {af_unrelaxed.path.name}{same} and the OpenFold slot's best "
+                       f"unrelaxed model ({of.path.name})")  # fmt: skip
     of = _openfold_best(openfold, None, multimer, mean_plddt)
-    return Pairing(af_top, of, "as found", f"relaxation could not be matched: AlphaFold "
-                   f"{af_top.path.name} (relaxed: {af_top.relaxed}) against OpenFold "
-                   f"{of.path.name} (relaxed: {of.relaxed})")  # fmt: skip
+    return Pairing(af_top, of, "as found", f"relaxation could not be matched: the AlphaFold "
+                   f"slot's {af_top.path.name} (relaxed: {af_top.relaxed}) against the OpenFold "
+                   f"slot's {of.path.name} (relaxed: {of.relaxed})")  # fmt: skip

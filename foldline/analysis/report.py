@@ -107,20 +107,24 @@ def _runtime_rows(metrics: dict) -> list[list[str]]:
 
 def write_report(metrics: dict, out_dir: Path, viewer_models: list[dict], path: Path) -> Path:
     """Write the HTML report for ``metrics`` (plots are read from ``out_dir``)."""
+    from foldline.analysis.headline import engine_label
+
     context = metrics.get("context") or {}
     comparison = metrics["comparison"]
     title = context.get("target") or context.get("run_id") or "foldline analysis"
+    # the engines that really ran: "AlphaFold vs OpenFold" only where they did
+    af, of = (engine_label(s, metrics["engines"][s]["engine"]) for s in ("alphafold", "openfold"))
     parts = [
         "<!doctype html><html lang=en><head><meta charset=utf-8>",
         '<meta name=viewport content="width=device-width,initial-scale=1">',
-        f"<title>{_e(title)} — AlphaFold vs OpenFold</title><style>{_CSS}</style></head><body>",
-        f"<h1>{_e(title)}: AlphaFold vs OpenFold</h1>",
+        f"<title>{_e(title)} — {_e(af)} vs {_e(of)}</title><style>{_CSS}</style></head><body>",
+        f"<h1>{_e(title)}: {_e(af)} vs {_e(of)}</h1>",
         f'<p class="headline">{_e(metrics["headline"])}</p>',
         "<h2>What was compared</h2>",
         f"<p>{_e(comparison['pairing'])}.</p>",
         f"<p>{_e(comparison['tm_score_normalisation'])}. Chains matched by sequence "
         f"({_e(comparison['chain_matching']['method'])}): "
-        + ", ".join(f"AlphaFold {_e(p['alphafold'])} ↔ OpenFold {_e(p['openfold'])} ({p['length']} aa)"
+        + ", ".join(f"{_e(af)} {_e(p['alphafold'])} ↔ {_e(of)} {_e(p['openfold'])} ({p['length']} aa)"
                     for p in comparison["chain_matching"]["pairs"])
         + ".</p>",
     ]  # fmt: skip
@@ -132,7 +136,7 @@ def write_report(metrics: dict, out_dir: Path, viewer_models: list[dict], path: 
     else:
         t = comparison["tm_align"]
         parts.append(
-            _table(["method", "TM-score (by OpenFold length)", "TM-score (by AlphaFold length)", "RMSD", "aligned"],
+            _table(["method", f"TM-score (by {_e(of)} length)", f"TM-score (by {_e(af)} length)", "RMSD", "aligned"],
                    [[_td("TM-align"), _td(t["tm_score"], 4), _td(t["tm_score_normalised_by_reference"], 4),
                      _td(t["rmsd"], 2), _td(t["n_aligned"])]])  # fmt: skip
         )

@@ -107,3 +107,15 @@ def test_compare_with_no_reported_runs(moto_stack):
     result = invoke("compare")
     assert result.exit_code == 7
     assert result.stderr == f"error: no run in {moto_stack.runs.table_name} has a report yet\n"
+
+
+def test_the_plot_names_engines_only_where_they_ran(reports):
+    """A stand-in's runs (template-cpu, or models of unknown origin) are plotted as slots,
+    never as "AlphaFold vs OpenFold"."""
+    runs = [comparison.run_metrics(r.run_id, r.metrics) for r in reports]
+    assert any(run.engines["alphafold"] != "AlphaFold" for run in runs)  # the fixtures' case
+    assert comparison._versus(runs) == "AlphaFold slot vs OpenFold slot"
+    real = [comparison.RunMetrics(**{**run.__dict__, "engines": {"alphafold": "AlphaFold",
+                                                                 "openfold": "OpenFold"}})
+            for run in runs]  # fmt: skip
+    assert comparison._versus(real) == "AlphaFold vs OpenFold"

@@ -166,7 +166,14 @@ def test_template_cpu_stand_in_is_never_called_alphafold(alphafold_dir, openfold
     metrics = analyze(alphafold_dir, openfold_dir, tmp_path / "out")
     assert metrics["engines"]["alphafold"]["engine"] == "template-cpu"
     assert "template-cpu (AlphaFold slot)" in metrics["headline"]
-    assert "template-cpu (AlphaFold slot)" in (tmp_path / "out" / "report.html").read_text()
+    page = (tmp_path / "out" / "report.html").read_text()
+    assert "template-cpu (AlphaFold slot)" in page
+    # the page's words (title, headings, pairing, tables; not the inline data) never
+    # name the stand-in's slot plain "AlphaFold" (the step's name, RunAlphaFold, aside)
+    text = re.sub(r"<script.*?</script>|<style.*?</style>|<[^>]+>", " ", page, flags=re.S)
+    assert re.findall(r"(?<!Run)AlphaFold(?! slot)", text) == []
+    assert "template-cpu (AlphaFold slot) vs OpenFold</title>" in page
+    assert "AlphaFold slot" in metrics["comparison"]["pairing"]
 
 
 def test_structure_model_helpers():
