@@ -112,10 +112,10 @@ def submit(
         help=f"{NUM_MULTIMER_PREDICTIONS.name} (default: {NUM_MULTIMER_PREDICTIONS.default}).")] = None,
     msa_instance_type: Annotated[str | None, typer.Option(
         "--msa-instance-type", rich_help_panel=PANEL_RUN, show_default=False,
-        help=f"{MSA_INSTANCE_TYPE.name} (default: {MSA_INSTANCE_TYPE.default}).")] = None,
+        help=f"{MSA_INSTANCE_TYPE.name} (default: sized from DbPreset and the longest chain).")] = None,
     inference_instance_type: Annotated[str | None, typer.Option(
         "--inference-instance-type", rich_help_panel=PANEL_RUN, show_default=False,
-        help=f"{INFERENCE_INSTANCE_TYPE.name} (default: {INFERENCE_INSTANCE_TYPE.default}).")] = None,
+        help=f"{INFERENCE_INSTANCE_TYPE.name} (default: the cheapest GPU that fits the run's length).")] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print only the run ids.")] = False,
     interval: Annotated[float, typer.Option(help="Seconds between polls with --wait.", min=0.1)] = 5.0,
     timeout: Annotated[float | None, typer.Option(help="Stop waiting after this many seconds.", show_default=False)] = None,
