@@ -14,6 +14,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
+from foldline import layout
 from foldline import parameters as fp
 from pipeline import placeholders as ph
 
@@ -171,7 +172,7 @@ def build_pipeline() -> Any:
                 s3_output_path=Join(
                     on="",
                     values=[
-                        f"s3://{ph.ref(ph.BUCKET)}/runs/",
+                        f"s3://{ph.ref(ph.BUCKET)}/{layout.RUNS}",
                         params[fp.RUN_ID.name],
                         f"/{step.output_dir}/",
                     ],
