@@ -50,7 +50,8 @@ def plan_run(
     sized = sizing.size_run(
         sequences, model_preset=params[MODEL_PRESET.name], db_preset=params[DB_PRESET.name],
         pinned=overrides,
-        predictions_per_model=int(params.get(NUM_MULTIMER_PREDICTIONS.name) or 5),
+        predictions_per_model=int(params.get(NUM_MULTIMER_PREDICTIONS.name,
+                                              NUM_MULTIMER_PREDICTIONS.default)),
         msa_reused=entry is not None,
     )  # fmt: skip
     params.update(sized.parameters())

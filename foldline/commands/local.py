@@ -15,8 +15,11 @@ app = typer.Typer(help="Run foldline on this machine: no AWS account, no Docker.
                   no_args_is_help=True)  # fmt: skip
 
 WORKDIR = typer.Option(DEFAULT_WORKDIR, "--workdir", help="Work folder (state, jobs, outbox).")
-DATABASES = typer.Option(DEFAULT_DATABASES, "--databases",
-                         help="Genetic databases in AlphaFold's layout (the FSx channel).")  # fmt: skip
+DATABASES = typer.Option(
+    DEFAULT_DATABASES, "--databases", show_default=False,
+    help="Genetic databases in AlphaFold's layout (the FSx channel). "
+    "Default: the bundled examples/databases.",
+)  # fmt: skip
 
 
 @app.command()
