@@ -63,10 +63,11 @@ HELP = [e for e in EXAMPLES if e.command.endswith("--help")]
 SESSION = [e for e in EXAMPLES if not e.command.endswith("--help")]
 
 
-def test_the_section_shows_the_help_of_the_command_and_of_each_stack_command():
+def test_the_section_shows_the_help_of_the_command_and_of_each_command():
     shown = {e.command for e in HELP}
     expected = {"foldline --help"} | {f"foldline {c} --help" for c in
-                                      ("submit", "status", "results", "compare", "redrive", "stack")}  # fmt: skip
+                                      ("validate", "analyze", "local run", "local serve", "submit",
+                                       "status", "results", "compare", "redrive", "stack")}  # fmt: skip
     assert expected <= shown
     assert len(SESSION) >= 8
 
