@@ -194,15 +194,18 @@ def headline_from_metrics(metrics: dict[str, Any], runtimes_s: dict[str, float])
     """The notice's numbers from the analysis' metrics (schema: docs/metrics-schema.md).
 
     The whole-complex fixed-correspondence scores where the sequences matched, else
-    TM-align's. Step runtimes: the pipeline's own record (``runtimes_s``) where known,
-    else the step manifests the analysis read.
+    TM-align's; none where one slot left no model (``comparison`` null: the engine
+    that was skipped and why go in ``absent``). Step runtimes: the pipeline's own
+    record (``runtimes_s``) where known, else the step manifests the analysis read.
     """
-    from foldline.analysis.analyze import engine_label
+    from foldline.analysis.headline import absent_phrase, engine_label
 
     comparison = metrics.get("comparison") or {}
     whole = comparison.get("complex") or comparison.get("tm_align") or {}
     plddt, compared, versions = {}, {}, {}
     for slot, engine in (metrics.get("engines") or {}).items():
+        if not engine:  # the slot left no model
+            continue
         label = engine_label(slot, engine.get("engine") or slot)
         mean = _num((engine.get("plddt") or {}).get("mean"))
         if mean is not None:
@@ -212,6 +215,9 @@ def headline_from_metrics(metrics: dict[str, Any], runtimes_s: dict[str, float])
         versions[label] = " ".join(
             str(x) for x in (engine.get("engine"), engine.get("engine_version")) if x
         )
+    absent = {}
+    for slot, record in (metrics.get("absent_engines") or {}).items():
+        absent[absent_phrase(slot, record, why=False)] = str(record.get("reason") or "")
     runtimes = dict(runtimes_s)
     for step, runtime in ((metrics.get("runtimes") or {}).get("steps") or {}).items():
         if step not in runtimes and _num((runtime or {}).get("seconds")) is not None:
@@ -226,6 +232,7 @@ def headline_from_metrics(metrics: dict[str, Any], runtimes_s: dict[str, float])
         compared=compared,
         engines={k: v for k, v in versions.items() if v},
         runtimes_s=runtimes,
+        absent=absent,
     )
 
 
@@ -239,6 +246,8 @@ def tracked_metrics(metrics: dict[str, Any], headline: Headline) -> dict[str, fl
         if value is not None:
             out[name] = value
     for slot, engine in (metrics.get("engines") or {}).items():
+        if not engine:
+            continue
         mean = _num((engine.get("plddt") or {}).get("mean"))
         if mean is not None:
             out[f"plddt_mean_{slot}"] = mean
@@ -250,7 +259,14 @@ def tracked_metrics(metrics: dict[str, Any], headline: Headline) -> dict[str, fl
 def tracked_parameters(parameters: dict[str, str], metrics: dict[str, Any]) -> dict[str, str]:
     """The pipeline parameters plus, per slot, the engine that ran and its version."""
     out: dict[str, str] = dict(parameters)
+    absent = metrics.get("absent_engines") or {}
     for slot, engine in (metrics.get("engines") or {}).items():
+        if not engine:  # no model: the engine its step named, and that it left none
+            record = absent.get(slot) or {}
+            out[f"{slot}_engine"] = str(record.get("engine") or "unknown")
+            out[f"{slot}_engine_version"] = str(record.get("engine_version") or "unknown")
+            out[f"{slot}_model"] = f"none ({record.get('status') or 'no model'})"
+            continue
         out[f"{slot}_engine"] = str(engine.get("engine") or "unknown")
         out[f"{slot}_engine_version"] = str(engine.get("engine_version") or "unknown")
         if engine.get("model_file"):
@@ -278,7 +294,9 @@ def _compare_and_upload(
 ) -> tuple[dict[str, Any], list[str]]:  # fmt: skip
     """Fetch both engines' outputs, analyse them, upload the report; nothing else.
 
-    ``model_uris`` receives each engine step's archive URI as soon as it is located.
+    ``model_uris`` receives each engine step's archive URI as soon as it is located. A
+    step that skipped (OpenFold on a multimer) still leaves an archive with its
+    ``foldline-step.json``; the analysis then reports the other engine alone.
     """
     from foldline.analysis.analyze import analyze  # numeric stack: imported where used
 
@@ -322,7 +340,8 @@ def _compare_and_upload(
 
 
 def analyse_run(ctx: AnalysisContext, change: ExecutionStatusChange) -> AnalysisOutcome:
-    """Compare the run's two models, store the report, track it, and tell people."""
+    """Compare the run's two models (or report the one engine that left a model), store
+    the report, track it, and tell people."""
     if change.status != SUCCEEDED:
         raise ValueError(f"analysis handles Succeeded executions, not {change.status}")
     facts = run_facts(ctx.runs, ctx.sagemaker, change)
@@ -372,6 +391,7 @@ def analyse_run(ctx: AnalysisContext, change: ExecutionStatusChange) -> Analysis
         tm_score=headline.tm_score,
         rmsd=headline.rmsd,
         plddt_mean=headline.plddt_mean or None,
+        comparison_skipped=metrics.get("comparison_skipped"),
         target=facts.target if not facts.item else None,
     )
     message_id = _notify(ctx, facts, headline, report_uri, model_uris)

@@ -15,13 +15,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
 
-from foldline.analysis.headline import SLOT_TITLES, engine_label
+from foldline.analysis.headline import SLOT_TITLES, absent_phrase, engine_label
 from foldline.parameters import ALPHAFOLD_STEP, MSA_STEP, OPENFOLD_STEP
 from foldline.tracking import RunTracker, TrackedRun, TrackedRunRef
 
 __all__ = [
     "RunMetrics", "run_metrics", "COLUMNS", "rows", "comparison_id", "plot_comparison",
-    "tracked_comparison", "log_comparison", "UnreadableMetrics",
+    "tracked_comparison", "log_comparison", "UnreadableMetrics", "no_comparison_note",
 ]  # fmt: skip
 
 SLOTS = ("alphafold", "openfold")
@@ -53,6 +53,8 @@ class RunMetrics:
     plddt: dict[str, float | None]  # slot -> mean pLDDT
     ptm: dict[str, float | None]  # slot -> pTM (None where the model has no PAE head)
     runtimes_s: dict[str, float] = field(default_factory=dict)  # step name -> seconds
+    #: why there is no comparison (one slot left no model: OpenFold skips multimers)
+    comparison_skipped: str | None = None
 
 
 def run_metrics(run_id: str, metrics: dict[str, Any], target: str | None = None) -> RunMetrics:
@@ -62,10 +64,14 @@ def run_metrics(run_id: str, metrics: dict[str, Any], target: str | None = None)
         raise UnreadableMetrics(f"run {run_id}: metrics.json schema {version or '?'}; "
                                 f"this foldline reads {SUPPORTED_MAJOR}.x")  # fmt: skip
     try:
-        comparison = metrics["comparison"]
+        compared = metrics["comparison"] is not None  # null: one slot left no model
+        comparison = metrics["comparison"] or {}
         engines = metrics["engines"]
         whole = comparison.get("complex") or comparison.get("tm_align") or {}
-        labels = {s: engine_label(s, engines[s].get("engine") or s) for s in SLOTS}
+        absent = metrics.get("absent_engines") or {}
+        labels = {s: engine_label(s, engines[s].get("engine") or s) if engines[s] else
+                  absent_phrase(s, absent.get(s) or {"engine": s}, why=False) for s in SLOTS}  # fmt: skip
+        present = [engines[s] for s in SLOTS if engines[s]]
     except (KeyError, TypeError, AttributeError) as err:
         raise UnreadableMetrics(f"run {run_id}: metrics.json lacks {err}") from None
     runtimes = {}
@@ -77,16 +83,17 @@ def run_metrics(run_id: str, metrics: dict[str, Any], target: str | None = None)
     return RunMetrics(
         run_id=run_id,
         target=target or str(context.get("target") or run_id),
-        method=str(comparison.get("method") or "?"),
+        method=str(comparison.get("method") or ("?" if compared else "none")),
         tm_score=_num(whole.get("tm_score")),
         rmsd=_num(whole.get("rmsd")),
         gdt_ts=_num(whole.get("gdt_ts")),
         lddt=_num(whole.get("lddt")),
-        n_residues=engines["alphafold"].get("n_residues"),
+        n_residues=present[0].get("n_residues") if present else None,
         engines=labels,
-        plddt={s: _num((engines[s].get("plddt") or {}).get("mean")) for s in SLOTS},
-        ptm={s: _num(engines[s].get("ptm")) for s in SLOTS},
+        plddt={s: _num(((engines[s] or {}).get("plddt") or {}).get("mean")) for s in SLOTS},
+        ptm={s: _num((engines[s] or {}).get("ptm")) for s in SLOTS},
         runtimes_s=runtimes,
+        comparison_skipped=None if compared else str(metrics.get("comparison_skipped") or "no comparison"),
     )
 
 
@@ -103,7 +110,7 @@ COLUMNS: tuple[tuple[str, Any], ...] = (
     ("Run id", lambda r: r.run_id),
     ("Target", lambda r: r.target),
     ("Residues", lambda r: "-" if r.n_residues is None else str(r.n_residues)),
-    ("TM-score", lambda r: _fmt(r.tm_score, 3) + ("*" if r.method == "tm_align" else "")),
+    ("TM-score", lambda r: _fmt(r.tm_score, 3) + {"tm_align": "*", "none": "†"}.get(r.method, "")),
     ("RMSD Å", lambda r: _fmt(r.rmsd, 2)),
     ("GDT_TS", lambda r: _fmt(r.gdt_ts, 3)),
     ("lDDT", lambda r: _fmt(r.lddt, 3)),
@@ -118,6 +125,16 @@ COLUMNS: tuple[tuple[str, Any], ...] = (
 
 
 TM_ALIGN_NOTE = "* TM-align: the two models' sequences differ; TM-score normalised by the AlphaFold model"
+
+
+def no_comparison_note(runs: Sequence[RunMetrics]) -> str | None:
+    """"† no comparison: <run>: OpenFold skipped: ..." for runs where one slot left no
+    model (their agreement cells are empty; their one engine's confidence is shown)."""
+    skipped = [r for r in runs if r.method == "none"]
+    if not skipped:
+        return None
+    return "† no comparison (one engine left no model): " + "; ".join(
+        f"{r.run_id}: {r.comparison_skipped}" for r in skipped)
 
 
 def rows(runs: Sequence[RunMetrics]) -> list[list[str]]:
@@ -149,7 +166,8 @@ def comparison_id(run_ids: Sequence[str]) -> str:
 def _versus(runs: Sequence[RunMetrics]) -> str:
     """"AlphaFold vs OpenFold" only where those engines made every run's models; else the
     slots (a stand-in such as template-cpu is never presented as AlphaFold)."""
-    real = all(r.engines.get(s) == SLOT_TITLES[s] for r in runs for s in SLOTS)
+    compared = [r for r in runs if r.method != "none"]  # runs without a comparison add nothing
+    real = bool(compared) and all(r.engines.get(s) == SLOT_TITLES[s] for r in compared for s in SLOTS)
     return "AlphaFold vs OpenFold" if real else "AlphaFold slot vs OpenFold slot"
 
 

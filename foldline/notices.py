@@ -98,6 +98,8 @@ class Headline:
     compared: dict[str, str] = field(default_factory=dict)  # engine label -> model compared
     engines: dict[str, str] = field(default_factory=dict)  # engine label -> "name version"
     runtimes_s: dict[str, float] = field(default_factory=dict)  # step name -> seconds
+    #: slots that left no model, so nothing was compared: "OpenFold skipped" -> why
+    absent: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -135,21 +137,25 @@ def succeeded_notice(
 ) -> Notice:
     tm = _number(headline.tm_score, ".4f")
     plddt = ", ".join(f"{k} {v:.1f}" for k, v in headline.plddt_mean.items()) or "n/a"
-    lines = [
-        f"foldline finished run {run_id} for target {target}.",
-        "",
-        f"TM-score: {tm}"
-        + (f" (normalised by {headline.tm_normalised_by} residues)"
-           if headline.tm_normalised_by else ""),
-        f"RMSD (CA, after optimal superposition): {_number(headline.rmsd, '.2f', ' Å')}",
-    ]  # fmt: skip
+    lines = [f"foldline finished run {run_id} for target {target}.", ""]
+    if headline.absent:  # one engine left no model: no comparison, and why
+        lines += [f"{what}: {why}" if why else what for what, why in headline.absent.items()]
+        lines += ["No comparison between engines (no TM-score, RMSD, GDT or lDDT); "
+                  "the report shows the engine that ran."]  # fmt: skip
+    else:
+        lines += [
+            f"TM-score: {tm}"
+            + (f" (normalised by {headline.tm_normalised_by} residues)"
+               if headline.tm_normalised_by else ""),
+            f"RMSD (CA, after optimal superposition): {_number(headline.rmsd, '.2f', ' Å')}",
+        ]  # fmt: skip
     if headline.gdt_ts is not None:
         lines.append(f"GDT_TS: {headline.gdt_ts:.3f}")
     if headline.lddt is not None:
         lines.append(f"lDDT: {headline.lddt:.3f}")
     lines.append(f"Mean pLDDT: {plddt}")
     if headline.compared:
-        lines += ["", "Models compared:"]
+        lines += ["", "Models compared:" if not headline.absent else "Model reported:"]
         lines += [f"  {label}: {model}" for label, model in headline.compared.items()]
     if headline.engines:
         lines += ["", "Engines: " + "; ".join(f"{k}: {v}" for k, v in headline.engines.items())]
@@ -166,8 +172,9 @@ def succeeded_notice(
         f"Report folder: {report_uri}",
     ]
     lines += [f"{label} outputs: {uri}" for label, uri in model_uris.items()]
+    outcome = ", ".join(headline.absent) if headline.absent else f"TM-score {tm}"
     return Notice(
-        subject=clip_subject(f"foldline: {target} succeeded, TM-score {tm} (run {run_id})"),
+        subject=clip_subject(f"foldline: {target} succeeded, {outcome} (run {run_id})"),
         body="\n".join(lines),
         status="succeeded",
         target=target,

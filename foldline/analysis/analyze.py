@@ -5,6 +5,11 @@ given the two engines' outputs (folders as the steps leave them, or single model
 it picks like with like, scores, reads confidences and runtimes, and writes
 ``metrics.json``, the plots, ``report.html`` and the two compared models into
 ``out_dir``. No AWS in here: the caller fetches and uploads.
+
+Where one slot's step left no model (OpenFold 1.0.1 skips multimers: its
+``foldline-step.json`` says ``skipped``), the report covers the engine that ran: its
+confidence, plots and runtimes, ``comparison`` null and ``comparison_skipped`` saying
+why. Neither slot with a model is an error.
 """
 
 from __future__ import annotations
@@ -23,7 +28,9 @@ from foldline.analysis.headline import engine_label, headline
 from foldline.analysis.outputs import (
     EngineOutput,
     ModelFile,
+    NoModel,
     Pairing,
+    pick_best,
     pick_like_with_like,
     read_engine_output,
 )
@@ -38,6 +45,7 @@ METRICS_NAME = "metrics.json"
 REPORT_NAME = "report.html"
 PLDDT_PLOT = "plddt.png"
 STEP_NAMES = {"msa": "RunMSA", "alphafold": "RunAlphaFold", "openfold": "RunOpenFold"}
+SLOTS = ("alphafold", "openfold")
 
 
 def _engine_identity(output: EngineOutput, model: StructureModel) -> tuple[str, str | None, str]:
@@ -248,7 +256,8 @@ def analyze(
         (PDB or mmCIF).
     out_dir : Path
         Created if missing; receives ``metrics.json``, ``report.html``, the PNG plots
-        and the two compared models (OpenFold's superposed onto AlphaFold's).
+        and the two compared models (OpenFold's superposed onto AlphaFold's), or the
+        one model where only one engine left one.
     context : dict, optional
         Shown in the report and stored in ``metrics.json`` as given: run id, target,
         pipeline parameters, MSA information ("MSA reused from run X"), cost estimate...
@@ -260,16 +269,28 @@ def analyze(
     -------
     dict
         The metrics, as written to ``metrics.json`` (schema: docs/metrics-schema.md).
+
+    Raises
+    ------
+    FileNotFoundError
+        Where neither output holds a model (:class:`~foldline.analysis.outputs.NoModel`
+        for one slot is not an error: the report covers the other).
     """
     from foldline.analysis import plots, report  # matplotlib: imported only when reporting
 
     out_dir = Path(out_dir)
+    outputs: dict[str, EngineOutput] = {}
+    absent: dict[str, NoModel] = {}
+    for slot, path in (("alphafold", alphafold), ("openfold", openfold)):
+        try:
+            outputs[slot] = read_engine_output(path, slot)
+        except NoModel as none:  # skipped (OpenFold on a multimer) or left nothing
+            absent[slot] = none
+    if not outputs:
+        raise FileNotFoundError("neither engine left a model: "
+                                + "; ".join(f"{slot}: {none}" for slot, none in absent.items()))  # fmt: skip
     out_dir.mkdir(parents=True, exist_ok=True)
     warnings: list[str] = []
-    outputs = {
-        "alphafold": read_engine_output(alphafold, "alphafold"),
-        "openfold": read_engine_output(openfold, "openfold"),
-    }
     cache: dict[Path, StructureModel] = {}
 
     def load(path: Path) -> StructureModel:
@@ -277,42 +298,60 @@ def analyze(
             cache[path] = load_structure(path)
         return cache[path]
 
-    pairing = pick_like_with_like(
-        outputs["alphafold"], outputs["openfold"], mean_plddt=lambda m: float(load(m.path).plddt.mean())
-    )
-    ref = load(pairing.alphafold.path)
-    mob = load(pairing.openfold.path)
-    comparison = compare_models(ref, mob)
+    def mean_plddt(m: ModelFile) -> float:
+        return float(load(m.path).plddt.mean())
 
-    engines, paes = {}, {}
-    for slot, chosen, model in (("alphafold", pairing.alphafold, ref), ("openfold", pairing.openfold, mob)):
-        engines[slot], paes[slot] = _engine_section(outputs[slot], chosen, model, warnings)
-    all_outputs = dict(outputs)
+    comparison: Comparison | None = None
+    if absent:  # one engine: its own best model, nothing to compare it with
+        (slot,) = outputs
+        chosen = {slot: pick_best(outputs[slot], mean_plddt)}
+    else:
+        pairing = pick_like_with_like(outputs["alphafold"], outputs["openfold"], mean_plddt=mean_plddt)
+        chosen = {"alphafold": pairing.alphafold, "openfold": pairing.openfold}
+    models = {slot: load(m.path) for slot, m in chosen.items()}
+    if not absent:
+        comparison = compare_models(models["alphafold"], models["openfold"])
+
+    engines: dict[str, Any] = {slot: None for slot in SLOTS}
+    paes = {}
+    for slot, m in chosen.items():
+        engines[slot], paes[slot] = _engine_section(outputs[slot], m, models[slot], warnings)
+    absent_engines = {slot: _absent_section(none) for slot, none in absent.items()}
+    all_outputs = {**outputs, **{slot: none.output for slot, none in absent.items()}}
+    all_outputs = {slot: all_outputs[slot] for slot in SLOTS}  # step order in the runtimes
     if msa is not None:
         try:
             all_outputs["msa"] = _msa_output(Path(msa))
         except FileNotFoundError as err:
             warnings.append(f"msa: {err}")
+    for slot, record in absent_engines.items():
+        if record["status"] != "skipped":
+            warnings.append(f"{slot}: the step left no model (status {record['status'] or 'unknown'}): "
+                            f"{record['reason']}")  # fmt: skip
     for output in all_outputs.values():
         warnings.extend(f"{output.slot}: {w}" for w in output.warnings)
 
     # files
-    model_files = {
-        "alphafold": _model_copy_name("alphafold", ref.path),
-        "openfold": _model_copy_name("openfold", mob.path, "_superposed"),
-    }
-    if ref.path.name.endswith(".gz"):
-        _write_superposed(ref, Superposition.identity(), out_dir / model_files["alphafold"])
+    model_files: dict[str, str] = {}
+    if comparison is not None:
+        ref, mob = models["alphafold"], models["openfold"]
+        model_files = {
+            "alphafold": _model_copy_name("alphafold", ref.path),
+            "openfold": _model_copy_name("openfold", mob.path, "_superposed"),
+        }
+        _copy_model(ref, out_dir / model_files["alphafold"])
+        _write_superposed(mob, comparison.superposition, out_dir / model_files["openfold"])
+        series, breaks = _plddt_series(comparison, ref, mob)
     else:
-        shutil.copyfile(ref.path, out_dir / model_files["alphafold"])
-    _write_superposed(mob, comparison.superposition, out_dir / model_files["openfold"])
-
-    series, breaks = _plddt_series(comparison, ref, mob)
+        (slot,) = models
+        model_files = {slot: _model_copy_name(slot, models[slot].path)}
+        _copy_model(models[slot], out_dir / model_files[slot])
+        series, breaks = {slot: models[slot].plddt}, _chain_starts(models[slot])
     labels = {s: f"{engine_label(s, engines[s]['engine'])} ({engines[s]['model_file']})" for s in series}
     plot_files = {"plddt": plots.plot_plddt(series, labels, breaks, out_dir / PLDDT_PLOT).name}
     for slot, pae in paes.items():
         if pae is not None:
-            own_breaks = _chain_starts(ref if slot == "alphafold" else mob)
+            own_breaks = _chain_starts(models[slot])
             title = f"PAE — {engine_label(slot, engines[slot]['engine'])}"
             plot_files[f"pae_{slot}"] = plots.plot_pae(pae, title, out_dir / f"pae_{slot}.png", own_breaks).name
 
@@ -322,7 +361,10 @@ def analyze(
         "context": _json_safe(context or {}),
         "headline": "",
         "engines": engines,
-        "comparison": _comparison_section(comparison, pairing, pairing.alphafold.path, pairing.openfold.path),
+        "comparison": None if comparison is None else _comparison_section(
+            comparison, pairing, pairing.alphafold.path, pairing.openfold.path),
+        "comparison_skipped": _comparison_skipped(absent_engines),
+        "absent_engines": absent_engines,
         "runtimes": _runtimes(all_outputs),
         "files": {
             "metrics": METRICS_NAME,
@@ -331,20 +373,55 @@ def analyze(
             "models": model_files,
         },
         "warnings": warnings,
-    }
+    }  # fmt: skip
     metrics["headline"] = headline(metrics)
 
-    viewer_models = [
-        {"label": labels["alphafold"], "width": 4.0, "chains": [(c.name, c.ca, p) for c, p in _chain_plddt(ref)]},
-        {
-            "label": labels["openfold"] + ", superposed",
-            "width": 1.8,
-            "chains": [(c.name, comparison.superposition.apply(c.ca), p) for c, p in _chain_plddt(mob)],
-        },
-    ]
+    if comparison is not None:
+        ref, mob = models["alphafold"], models["openfold"]
+        viewer_models = [
+            {"label": labels["alphafold"], "width": 4.0,
+             "chains": [(c.name, c.ca, p) for c, p in _chain_plddt(ref)]},
+            {"label": labels["openfold"] + ", superposed", "width": 1.8,
+             "chains": [(c.name, comparison.superposition.apply(c.ca), p) for c, p in _chain_plddt(mob)]},
+        ]  # fmt: skip
+    else:
+        viewer_models = [{"label": labels[slot], "width": 4.0,
+                          "chains": [(c.name, c.ca, p) for c, p in _chain_plddt(models[slot])]}
+                         for slot in models]  # fmt: skip
     (out_dir / METRICS_NAME).write_text(json.dumps(metrics, indent=1) + "\n")
     report.write_report(metrics, out_dir, viewer_models, out_dir / REPORT_NAME)
     return metrics
+
+
+def _absent_section(none: NoModel) -> dict[str, Any]:
+    """A slot whose step left no model: which engine, what its manifest said, and why."""
+    manifest = none.output.manifest or {}
+    return {
+        "engine": manifest.get("engine"),
+        "engine_version": manifest.get("engine_version"),
+        "status": manifest.get("status"),
+        "output": str(none.output.root),
+        "reason": none.reason(),
+    }
+
+
+def _comparison_skipped(absent_engines: dict[str, dict[str, Any]]) -> str | None:
+    """"OpenFold skipped: <the step's note>" for each slot without a model; None if none."""
+    if not absent_engines:
+        return None
+    parts = []
+    for slot, record in absent_engines.items():
+        label = engine_label(slot, record["engine"] or slot)
+        verb = "skipped" if record["status"] == "skipped" else "left no model"
+        parts.append(f"{label} {verb}: {record['reason']}")
+    return "; ".join(parts)
+
+
+def _copy_model(model: StructureModel, out: Path) -> None:
+    if model.path.name.endswith(".gz"):
+        _write_superposed(model, Superposition.identity(), out)
+    else:
+        shutil.copyfile(model.path, out)
 
 
 def _chain_starts(model: StructureModel) -> list[tuple[int, str]]:

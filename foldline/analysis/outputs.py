@@ -26,7 +26,10 @@ from typing import Any
 
 from foldline.analysis.structures import MODEL_SUFFIXES
 
-__all__ = ["ModelFile", "EngineOutput", "read_engine_output", "pick_like_with_like", "Pairing"]
+__all__ = [
+    "ModelFile", "EngineOutput", "NoModel", "read_engine_output", "pick_like_with_like",
+    "pick_best", "Pairing",
+]  # fmt: skip
 
 MANIFEST_NAME = "foldline-step.json"  # the name foldline.steps.manifest writes
 # <tag>_<config preset>_<kind>: presets are "model_1", "model_1_ptm", "model_1_multimer_v3",
@@ -61,6 +64,11 @@ class EngineOutput:
     timings: dict[str, Any] | None = None
     ranking: dict[str, Any] | None = None
     warnings: list[str] = field(default_factory=list)
+
+    @property
+    def status(self) -> str | None:
+        """The step's status as its manifest says: "succeeded", "skipped", ... (None: no manifest)."""
+        return (self.manifest or {}).get("status")
 
     @property
     def multimer(self) -> bool | None:
@@ -164,6 +172,33 @@ def _openfold_models(root: Path) -> list[ModelFile]:
     return models
 
 
+class NoModel(FileNotFoundError):
+    """An engine's output folder holds no model: the step skipped (OpenFold 1.0.1 on a
+    multimer) or left none. ``output`` is what the folder does hold (manifest, timings),
+    with no models, so a one-engine report can still say why and how long the step took.
+    """
+
+    def __init__(self, message: str, output: EngineOutput):
+        super().__init__(message)
+        self.output = output
+
+    @property
+    def skipped(self) -> bool:
+        return self.output.status == "skipped"
+
+    def reason(self) -> str:
+        """Why there is no model, in the step's own words where its manifest has them."""
+        manifest = self.output.manifest or {}
+        said = [str(n) for n in manifest.get("notes") or [] if n]
+        if manifest.get("failure"):
+            said.insert(0, str(manifest["failure"]))
+        if said:
+            return "; ".join(said)
+        if self.skipped:
+            return f"the step's {MANIFEST_NAME} says skipped, with no note"
+        return str(self)
+
+
 def read_engine_output(path: Path | str, slot: str) -> EngineOutput:
     """Survey an engine's output folder, or wrap a single model file.
 
@@ -177,8 +212,10 @@ def read_engine_output(path: Path | str, slot: str) -> EngineOutput:
 
     Raises
     ------
+    NoModel
+        If the folder holds no model (a FileNotFoundError; it carries the manifest).
     FileNotFoundError
-        If ``path`` holds no model.
+        If ``path`` is neither a model file nor a folder.
     """
     root = Path(path)
     warnings: list[str] = []
@@ -200,12 +237,15 @@ def read_engine_output(path: Path | str, slot: str) -> EngineOutput:
         if not models:
             models = [ModelFile(p, p.name.split(".")[0], None) for p in sorted(root.iterdir()) if _is_model_file(p)]
             layout = "file"
+    output = EngineOutput(slot, root, layout, models, manifest, timings, ranking, warnings)
     if not models:
-        raise FileNotFoundError(
-            f"no model in {root}: expected ranked_0.pdb (AlphaFold), "
-            "predictions/<tag>_<preset>_{relaxed,unrelaxed}.pdb (OpenFold) or a PDB/mmCIF file"
+        said = " (its foldline-step.json says skipped)" if output.status == "skipped" else ""
+        raise NoModel(
+            f"no model in {root}{said}: expected ranked_0.pdb (AlphaFold), "
+            "predictions/<tag>_<preset>_{relaxed,unrelaxed}.pdb (OpenFold) or a PDB/mmCIF file",
+            output,
         )
-    return EngineOutput(slot, root, layout, models, manifest, timings, ranking, warnings)
+    return output
 
 
 @dataclass(frozen=True)
@@ -241,6 +281,20 @@ def _openfold_best(output: EngineOutput, relaxed: bool | None, multimer: bool | 
         return candidates[0]
     # AlphaFold's own criterion: ranking confidence where known, else mean pLDDT
     return max(candidates, key=lambda m: m.ranking_confidence if m.ranking_confidence is not None else mean_plddt(m))
+
+
+def pick_best(output: EngineOutput, mean_plddt) -> ModelFile:
+    """One engine's own best model, for a report with nothing to compare it with.
+
+    AlphaFold's ``ranked_0`` (as AlphaFold ranked it, relaxed or not); otherwise the best
+    relaxed model, or the best of all where none is relaxed (ranking confidence where
+    known, else mean pLDDT).
+    """
+    ranked = [m for m in output.models if m.rank is not None]
+    if ranked:
+        return min(ranked, key=lambda m: m.rank)
+    relaxed = True if any(m.relaxed is True for m in output.models) else None
+    return _openfold_best(output, relaxed, output.multimer, mean_plddt)
 
 
 def pick_like_with_like(alphafold: EngineOutput, openfold: EngineOutput, mean_plddt) -> Pairing:

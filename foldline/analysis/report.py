@@ -76,7 +76,9 @@ def _engine_rows(metrics: dict) -> list[list[str]]:
 
     rows = []
     for slot in ("alphafold", "openfold"):
-        e = metrics["engines"][slot]
+        e = metrics["engines"].get(slot)
+        if not e:  # the slot left no model (skipped): said above the tables
+            continue
         bands = e["plddt"]["bands"]
         rows.append(
             [
@@ -105,21 +107,10 @@ def _runtime_rows(metrics: dict) -> list[list[str]]:
     return rows
 
 
-def write_report(metrics: dict, out_dir: Path, viewer_models: list[dict], path: Path) -> Path:
-    """Write the HTML report for ``metrics`` (plots are read from ``out_dir``)."""
-    from foldline.analysis.headline import engine_label
-
-    context = metrics.get("context") or {}
+def _comparison_parts(metrics: dict, af: str, of: str) -> list[str]:
+    """What was compared, and the scores."""
     comparison = metrics["comparison"]
-    title = context.get("target") or context.get("run_id") or "foldline analysis"
-    # the engines that really ran: "AlphaFold vs OpenFold" only where they did
-    af, of = (engine_label(s, metrics["engines"][s]["engine"]) for s in ("alphafold", "openfold"))
     parts = [
-        "<!doctype html><html lang=en><head><meta charset=utf-8>",
-        '<meta name=viewport content="width=device-width,initial-scale=1">',
-        f"<title>{_e(title)} — {_e(af)} vs {_e(of)}</title><style>{_CSS}</style></head><body>",
-        f"<h1>{_e(title)}: {_e(af)} vs {_e(of)}</h1>",
-        f'<p class="headline">{_e(metrics["headline"])}</p>',
         "<h2>What was compared</h2>",
         f"<p>{_e(comparison['pairing'])}.</p>",
         f"<p>{_e(comparison['tm_score_normalisation'])}. Chains matched by sequence "
@@ -140,6 +131,57 @@ def write_report(metrics: dict, out_dir: Path, viewer_models: list[dict], path: 
                    [[_td("TM-align"), _td(t["tm_score"], 4), _td(t["tm_score_normalised_by_reference"], 4),
                      _td(t["rmsd"], 2), _td(t["n_aligned"])]])  # fmt: skip
         )
+    return parts
+
+
+def _absent_parts(metrics: dict) -> list[str]:
+    """No comparison: which engine left no model, and why, in the step's own words."""
+    from foldline.analysis.headline import SLOT_TITLES, engine_label
+
+    ran = [engine_label(s, e["engine"]) for s, e in metrics["engines"].items() if e]
+    parts = ["<h2>No comparison</h2>"]
+    for slot, record in (metrics.get("absent_engines") or {}).items():
+        label = engine_label(slot, record.get("engine") or slot)
+        verb = "was skipped" if record.get("status") == "skipped" else "left no model"
+        version = record.get("engine_version")
+        version = f" {version}" if version not in (None, "unknown") else ""
+        status = record.get("status") or "unknown, no foldline-step.json"
+        parts.append(f"<p><b>{_e(label)}{_e(version)} {verb}</b> (the {_e(SLOT_TITLES[slot])} slot's "
+                     f"step, status {_e(status)}): {_e(record.get('reason'))}.</p>")  # fmt: skip
+    parts.append(f"<p>This report shows {_e(' and '.join(ran))} alone: its confidence, plots and "
+                 "runtimes. There is no TM-score, RMSD, GDT or lDDT between engines.</p>")  # fmt: skip
+    return parts
+
+
+def write_report(metrics: dict, out_dir: Path, viewer_models: list[dict], path: Path) -> Path:
+    """Write the HTML report for ``metrics`` (plots are read from ``out_dir``).
+
+    With ``comparison`` null (one slot left no model) the page says which engine was
+    skipped and why, and shows the other engine alone.
+    """
+    from foldline.analysis.headline import absent_phrase, engine_label
+
+    context = metrics.get("context") or {}
+    comparison = metrics.get("comparison")
+    title = context.get("target") or context.get("run_id") or "foldline analysis"
+    engines = metrics["engines"]
+    if comparison:
+        # the engines that really ran: "AlphaFold vs OpenFold" only where they did
+        af, of = (engine_label(s, engines[s]["engine"]) for s in ("alphafold", "openfold"))
+        heading = f"{af} vs {of}"
+    else:
+        ran = [engine_label(s, e["engine"]) for s, e in engines.items() if e]
+        absent = [absent_phrase(s, r, why=False) for s, r in (metrics.get("absent_engines") or {}).items()]
+        heading = " and ".join(ran) + (f" alone, {', '.join(absent)}" if absent else "")
+    parts = [
+        "<!doctype html><html lang=en><head><meta charset=utf-8>",
+        '<meta name=viewport content="width=device-width,initial-scale=1">',
+        f"<title>{_e(title)} — {_e(heading)}</title><style>{_CSS}</style></head><body>",
+        f"<h1>{_e(title)}: {_e(heading)}</h1>",
+        f'<p class="headline">{_e(metrics["headline"])}</p>',
+    ]
+    parts += _comparison_parts(metrics, af, of) if comparison else _absent_parts(metrics)
+    shown = "both engines" if comparison else "the engine that ran"
     parts += [
         "<h2>Confidence</h2>",
         _table(
@@ -147,30 +189,41 @@ def write_report(metrics: dict, out_dir: Path, viewer_models: list[dict], path: 
              "% &gt; 90", "% 70–90", "% 50–70", "% &lt; 50", "pTM", "ipTM", "ranking conf."],
             _engine_rows(metrics),
         ),  # fmt: skip
-        _image(out_dir / metrics["files"]["plots"]["plddt"], "pLDDT per residue for both engines"),
+        _image(out_dir / metrics["files"]["plots"]["plddt"], f"pLDDT per residue for {shown}"),
     ]
     for key, name in metrics["files"]["plots"].items():
         if key.startswith("pae_"):
             parts.append(_image(out_dir / name, f"predicted aligned error, {key[4:]}"))
-    parts += [
-        "<h2>3D: both models superposed</h2>",
-        viewer_html(structure_payload(viewer_models)),
-        f'<p class="small">Files: {_e(metrics["files"]["models"]["alphafold"])} (as predicted), '
-        f'{_e(metrics["files"]["models"]["openfold"])} (superposed onto it by the TM-score superposition).</p>',
-    ]
+    models = metrics["files"]["models"]
+    if comparison:
+        parts += [
+            "<h2>3D: both models superposed</h2>",
+            viewer_html(structure_payload(viewer_models)),
+            f'<p class="small">Files: {_e(models["alphafold"])} (as predicted), '
+            f'{_e(models["openfold"])} (superposed onto it by the TM-score superposition).</p>',
+        ]
+    else:
+        parts += [
+            "<h2>3D: the model</h2>",
+            viewer_html(structure_payload(viewer_models)),
+            f'<p class="small">File: {_e(", ".join(models.values()))} (as predicted).</p>',
+        ]
     runtime_rows = _runtime_rows(metrics)
     if runtime_rows:
         parts += ["<h2>Runtimes</h2>", _table(["step / stage", "status / source", "start", "end", "seconds"], runtime_rows)]
     if context:
         parts += ["<h2>Run</h2>", _table(["", ""], [[_td(k), _td(v if not isinstance(v, (dict, list)) else _compact(v))] for k, v in context.items()])]
-    notes = comparison["notes"] + metrics["warnings"]
+    notes = (comparison["notes"] if comparison else []) + metrics["warnings"]
     if notes:
         parts += ["<h2>Notes</h2><ul>"] + [f'<li class="warn">{_e(n)}</li>' for n in notes] + ["</ul>"]
+    method = (
+        "TM-score as CASP's TMscore program computes it (fixed "
+        "residue correspondence, optimal superposition search); RMSD after least-squares "
+        "superposition of all CA pairs; GDT from the same search; CA-lDDT (15 Å, biotite)."
+        if comparison else "pLDDT from the model's B-factor column (CA atoms).")  # fmt: skip
     parts.append(
         f'<p class="small">metrics.json schema {_e(metrics["schema_version"])}, written '
-        f'{_e(metrics["created_at"])}. TM-score as CASP\'s TMscore program computes it (fixed '
-        "residue correspondence, optimal superposition search); RMSD after least-squares "
-        "superposition of all CA pairs; GDT from the same search; CA-lDDT (15 Å, biotite).</p>"
+        f'{_e(metrics["created_at"])}. {method}</p>'
     )
     parts.append("</body></html>")
     path.write_text("\n".join(parts), encoding="utf-8")

@@ -6,7 +6,7 @@ minor number when one is added; readers check the major number.
 
 from __future__ import annotations
 
-SCHEMA_VERSION = "1.0"
+SCHEMA_VERSION = "1.1"  # 1.1: one-engine reports (comparison null, comparison_skipped, absent_engines)
 
 _NUM = {"type": ["number", "null"]}
 _STR = {"type": ["string", "null"]}
@@ -108,6 +108,18 @@ _STEP_RUNTIME = {
     },
 }
 
+_ABSENT = {
+    "type": "object",
+    "required": ["engine", "engine_version", "status", "output", "reason"],
+    "properties": {
+        "engine": _STR,
+        "engine_version": _STR,
+        "status": _STR,
+        "output": {"type": "string"},
+        "reason": {"type": "string"},
+    },
+}
+
 METRICS_SCHEMA: dict = {
     "$schema": "https://json-schema.org/draft/2020-12/schema",
     "title": "foldline metrics.json",
@@ -124,10 +136,19 @@ METRICS_SCHEMA: dict = {
         "engines": {
             "type": "object",
             "required": ["alphafold", "openfold"],
-            "properties": {"alphafold": _ENGINE, "openfold": _ENGINE},
+            "properties": {
+                "alphafold": {"oneOf": [_ENGINE, {"type": "null"}]},
+                "openfold": {"oneOf": [_ENGINE, {"type": "null"}]},
+            },
+        },
+        "comparison_skipped": _STR,
+        "absent_engines": {
+            "type": "object",
+            "properties": {"alphafold": _ABSENT, "openfold": _ABSENT},
+            "additionalProperties": False,
         },
         "comparison": {
-            "type": "object",
+            "type": ["object", "null"],
             "required": [
                 "method", "reference", "superposed", "relaxation", "models_compared", "pairing",
                 "chain_matching", "complex", "per_chain", "tm_align", "tm_score_normalisation",
@@ -183,11 +204,27 @@ METRICS_SCHEMA: dict = {
                 "plots": {"type": "object", "additionalProperties": {"type": "string"}},
                 "models": {
                     "type": "object",
-                    "required": ["alphafold", "openfold"],
+                    "minProperties": 1,
                     "additionalProperties": {"type": "string"},
                 },
             },
         },
         "warnings": {"type": "array", "items": {"type": "string"}},
+    },
+    # no comparison only with a reason, and then a slot without a model; a comparison
+    # has both engines and both compared models
+    "if": {"properties": {"comparison": {"type": "null"}}},
+    "then": {
+        "required": ["comparison_skipped", "absent_engines"],
+        "properties": {
+            "comparison_skipped": {"type": "string"},
+            "absent_engines": {"minProperties": 1},
+        },
+    },
+    "else": {
+        "properties": {
+            "engines": {"properties": {"alphafold": {"type": "object"}, "openfold": {"type": "object"}}},
+            "files": {"properties": {"models": {"required": ["alphafold", "openfold"]}}},
+        },
     },
 }  # fmt: skip

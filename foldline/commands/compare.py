@@ -108,6 +108,8 @@ def compare(
         out.print(table)
         if any(r.method == "tm_align" for r in runs):
             out.print(comparison.TM_ALIGN_NOTE, markup=False)
+        if comparison.no_comparison_note(runs):
+            out.print(comparison.no_comparison_note(runs), markup=False)
         out.print(comparison.engines_note(runs), markup=False)
         out.print(f"plot: {plot_path} (and {artifacts['plot']})", markup=False)
         if ref is not None:

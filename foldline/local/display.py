@@ -75,27 +75,52 @@ class RunBoard:
         for sub in self.submissions:
             item = items.get(sub.run_id)
             status = (item or {}).get("status", "uploaded")
-            style = {"Succeeded": "green", "Failed": "red", "Rejected": "red",
+            analysis = (item or {}).get("analysis_status")
+            if status == runs.SUCCEEDED and analysis != "Succeeded":  # the report is not out yet
+                status = "Analysis failed" if analysis == "Failed" else "Analysing"
+            style = {"Succeeded": "green", "Failed": "red", "Rejected": "red", "Analysis failed": "red",
                      "Stopped": "yellow"}.get(status, "")  # fmt: skip
             table.add_row(sub.path.name, sub.run_id, Text(status, style=style), self._steps(item))
         return Group(table, Text("\n".join(self.events), style="dim"))
 
 
+def outcome(item: dict) -> tuple[str, bool]:
+    """What a run came to, for the summary, and whether it counts as a success.
+
+    A run succeeds when its pipeline did *and* its analysis wrote a report: a pipeline
+    that succeeded with an analysis that failed (``analysis_status`` "Failed", or never
+    got to "Succeeded") is shown as such and fails ``foldline local run``.
+    """
+    status = item.get("status", "unknown")
+    if status != runs.SUCCEEDED:
+        return status, False
+    analysis = item.get("analysis_status")
+    if analysis == "Succeeded":
+        return status, True
+    return f"analysis {analysis or 'not run'} (the pipeline succeeded)", False
+
+
 def summary(console: Console, runtime: LocalRuntime, board: RunBoard,
             items: dict[str, dict | None]) -> bool:  # fmt: skip
-    """Print each run's outcome, its notices and report; True when every run succeeded."""
+    """Print each run's outcome, its notices and report; True when every run succeeded
+    (pipeline and analysis both)."""
     all_ok = True
     for sub in board.submissions:
         item = items.get(sub.run_id) or {}
         status = item.get("status", "unknown")
-        all_ok = all_ok and status == runs.SUCCEEDED
-        console.rule(f"{sub.path.name}: {status}")
+        shown, ok = outcome(item)
+        all_ok = all_ok and ok
+        console.rule(f"{sub.path.name}: {shown}")
         console.print(f"run id: {sub.run_id}")
         if item.get("reason"):
             console.print(f"reason: {item['reason']}")
+        if status == runs.SUCCEEDED and not ok and item.get("analysis_error"):
+            console.print(f"analysis error: {item['analysis_error']}", markup=False)
+        if item.get("comparison_skipped"):
+            console.print(f"no comparison: {item['comparison_skipped']}", markup=False)
         for notice in board.notices:
             if notice.run_id == sub.run_id:
-                console.print(f"notice: {notice.subject}\n        {notice.path}")
+                console.print(f"notice: {notice.subject}\n        {notice.path}", markup=False)
         report = runtime.download_report(sub.run_id) if status == runs.SUCCEEDED else None
         if report is not None:
             html = report / "report.html"

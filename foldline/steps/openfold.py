@@ -20,7 +20,7 @@ Presets: monomer -> ``model_1``, monomer_ptm -> ``model_1_ptm``, monomer_casp14 
 ``model_1`` (OpenFold has no 8-fold evaluation ensembling; the manifest says so).
 OpenFold 1.0.1 has no multimer model: for multimer the step writes a manifest with
 status ``skipped`` saying so, no model, and exits 0, so the run carries on with
-AlphaFold's models.
+the AlphaFold slot's models (the report then covers that engine alone).
 
 Weights never ride in the image or the code upload: ``--openfold_checkpoint_path`` from
 the ``param`` channel or ``openfold_params/`` in the databases (``FOLDLINE_OPENFOLD_CHECKPOINT``
@@ -84,7 +84,7 @@ ALIGNMENT_NAMES: dict[str, str | None] = {
 }
 MULTIMER_UNSUPPORTED = (
     "OpenFold 1.0.1 has no multimer model (multimer came with OpenFold 2): no OpenFold "
-    "model for this run; the run carries on with AlphaFold's models"
+    "model for this run; the run carries on with the AlphaFold slot's models"
 )
 
 

@@ -228,3 +228,71 @@ def test_when_retries_are_spent_the_notice_says_the_models_are_still_there(
     for step in ("alphafold", "openfold"):
         assert f"s3://{BUCKET}/{keys[step]}" in notice["Message"]
     assert run.item()["analysis_status"] == "Failed"
+
+
+def skipped_openfold_archive() -> bytes:
+    """What the OpenFold step leaves for a multimer: its manifest, status skipped, no model."""
+    from foldline.parameters import OPENFOLD_STEP
+    from foldline.steps.openfold import MULTIMER_UNSUPPORTED
+    from tests.functional.pipeline_runs import manifest
+
+    record = json.loads(manifest(OPENFOLD_STEP, "openfold", "1.0.1", {}))
+    record.update(status="skipped", notes=[MULTIMER_UNSUPPORTED],
+                  parameters={"ModelPreset": "multimer", "config_preset": None})  # fmt: skip
+    return tar_gz({"foldline-step.json": json.dumps(record).encode()})
+
+
+def test_a_run_whose_openfold_step_skipped_gets_a_one_engine_report(ended_run, analysis):
+    from foldline.steps.openfold import MULTIMER_UNSUPPORTED
+
+    run = ended_run
+    run.place_outputs(openfold=skipped_openfold_archive())
+
+    result = analysis(run.event("pipeline-succeeded.json"))
+
+    assert result["action"] == "reported" and "tm_score" not in result
+    prefix = layout.report_prefix(run.run_id)
+    written = {k[len(prefix):] for k in report_keys(run)}
+    assert REPORT_FILES <= written
+    assert any(name.startswith("alphafold_") for name in written)
+    assert not any(name.startswith("openfold_") for name in written)
+    metrics = json.loads(run.stack.s3.get_object(Bucket=BUCKET, Key=prefix + "metrics.json")["Body"].read())
+    assert metrics["comparison"] is None and metrics["engines"]["openfold"] is None
+    assert metrics["comparison_skipped"] == f"OpenFold skipped: {MULTIMER_UNSUPPORTED}"
+    assert metrics["runtimes"]["steps"]["RunOpenFold"]["status"] == "skipped"
+    page = run.stack.s3.get_object(Bucket=BUCKET, Key=prefix + "report.html")["Body"].read().decode()
+    assert "OpenFold 1.0.1 was skipped" in page
+
+    # Experiments: the one engine's confidence, no agreement numbers
+    sm = run.stack.sagemaker
+    (summary,) = sm.list_trial_components(TrialName=run.run_id)["TrialComponentSummaries"]
+    component = sm.describe_trial_component(TrialComponentName=summary["TrialComponentName"])
+    tracked = {m["MetricName"] for m in component["Metrics"]}
+    assert "plddt_mean_alphafold" in tracked and "runtime_RunOpenFold_s" in tracked
+    assert not tracked & {"tm_score", "rmsd", "plddt_mean_openfold"}
+    assert component["Parameters"]["openfold_model"]["StringValue"] == "none (skipped)"
+
+    item = run.item()
+    assert item["status"] == "Succeeded" and item["analysis_status"] == "Succeeded"
+    assert item["report_uri"] == f"s3://{BUCKET}/{prefix}"
+    assert "tm_score" not in item and item["comparison_skipped"] == metrics["comparison_skipped"]
+
+    (notice,) = run.notices()
+    assert notice["MessageAttributes"]["status"]["Value"] == "succeeded"
+    assert "OpenFold skipped" in notice["Subject"] and "TM-score" not in notice["Subject"]
+    assert len(notice["Subject"]) < 100
+    assert f"OpenFold skipped: {MULTIMER_UNSUPPORTED}" in notice["Message"]
+    assert "TM-score:" not in notice["Message"]
+    assert "Mean pLDDT: openfold (AlphaFold slot)" in notice["Message"]  # the fixture's engine
+
+
+def test_both_slots_without_a_model_is_still_an_analysis_failure(ended_run, analysis):
+    run = ended_run
+    run.place_outputs(openfold=skipped_openfold_archive(),
+                      alphafold=tar_gz({"timings.json": b"{}"}))  # fmt: skip
+
+    with pytest.raises(FileNotFoundError, match="neither engine left a model"):
+        analysis(run.event("pipeline-succeeded.json"))
+
+    assert report_keys(run) == set() and run.notices() == []
+    assert run.item()["analysis_status"] == "Retrying"

@@ -56,3 +56,27 @@ def test_report_renders_with_plots_and_viewer(alphafold_dir, openfold_dir, tmp_p
     assert near((31, 78, 156)) + near((209, 73, 91)) > 200, "no engine lines: the pLDDT plot is missing"
     greens = (pixels[:, 1] > pixels[:, 0] + 40) & (pixels[:, 1] > pixels[:, 2] + 20)
     assert greens.sum() > 2000, "no PAE heatmap"
+
+
+def test_a_one_engine_report_renders(alphafold_dir, tmp_path):
+    """OpenFold skipped (a multimer): the page draws the one engine's plot and model."""
+    import json
+
+    from matplotlib.image import imread
+
+    skipped = tmp_path / "openfold"
+    skipped.mkdir()
+    (skipped / "foldline-step.json").write_text(json.dumps(
+        {"step": "RunOpenFold", "engine": "openfold", "status": "skipped",
+         "notes": ["OpenFold 1.0.1 has no multimer model"]}))  # fmt: skip
+    out = tmp_path / "report"
+    analyze(alphafold_dir, skipped, out, context={"target": "6KWC_1"})
+    png = tmp_path / "report.png"
+    screenshot(out / "report.html", png, tmp_path / "profile")
+    pixels = (imread(str(png))[:, :, :3] * 255).astype(int).reshape(-1, 3)
+
+    def near(rgb, tol=40):
+        return int((np.abs(pixels - np.asarray(rgb)).sum(1) < tol).sum())
+
+    assert near((0, 83, 214), 60) > 200, "no very-high-pLDDT blue: the 3D viewer did not draw"
+    assert near((31, 78, 156)) > 200, "no engine line: the pLDDT plot is missing"
