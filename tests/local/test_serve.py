@@ -17,7 +17,10 @@ def test_dropped_file_is_uploaded_and_state_survives_a_restart(make_runtime, dna
                                kwargs={"interval": 0.2, "on_upload": uploads.append})  # fmt: skip
     watcher.start()
     try:
-        shutil.copy(dna_fasta, work / "drop" / "dna.fasta")
+        # written under a hidden name, then renamed: the watcher never sees it half-made
+        # (nor moves it away between the copy's write and its chmod, on a loaded machine)
+        shutil.copyfile(dna_fasta, work / "drop" / ".dna.fasta.part")
+        (work / "drop" / ".dna.fasta.part").rename(work / "drop" / "dna.fasta")
         while not uploads and watcher.is_alive():
             stop.wait(0.2)
         (submission,) = uploads
