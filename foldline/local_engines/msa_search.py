@@ -153,19 +153,23 @@ class _Search:
             with ThreadPoolExecutor(self.cpus, thread_name_prefix="foldline-hmmer",
                                     initializer=self._init_worker) as pool:
                 while len(done_reading) < len(jobs) or pending:
-                    # round-robin over the databases so that they progress together
-                    for name in jobs:
-                        if name in done_reading or len(pending) >= in_flight_limit:
-                            continue
-                        chunk = files[name].read_block(residues=self.chunk_residues)
-                        if not chunk:
-                            done_reading.add(name)
-                            if outstanding[name] == 0:
-                                seconds[name] = time.perf_counter() - start
-                            continue
-                        _, hmms, options = jobs[name]
-                        pending[pool.submit(self._search_chunk, hmms, chunk, options)] = name
-                        outstanding[name] += 1
+                    # fill the queue before waiting (one chunk per wait would keep a
+                    # single worker busy); round-robin over the databases so that they
+                    # progress together
+                    while len(done_reading) < len(jobs) and len(pending) < in_flight_limit:
+                        for name in jobs:
+                            if name in done_reading or len(pending) >= in_flight_limit:
+                                continue
+                            chunk = files[name].read_block(residues=self.chunk_residues)
+                            if not chunk:
+                                done_reading.add(name)
+                                if outstanding[name] == 0:
+                                    seconds[name] = time.perf_counter() - start
+                                continue
+                            _, hmms, options = jobs[name]
+                            pending[pool.submit(self._search_chunk, hmms, chunk,
+                                                options)] = name
+                            outstanding[name] += 1
                     if not pending:
                         continue
                     finished, _ = wait(pending, return_when=FIRST_COMPLETED)
