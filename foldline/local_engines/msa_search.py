@@ -118,8 +118,13 @@ class _Search:
         background = plan7.Background(self.alphabet)
         builder = plan7.Builder(self.alphabet)  # jackhmmer's first round: p7_SingleBuilder
         self.queries = queries
-        self.hmms = {key: builder.build(seq, background)[0] for key, seq in queries.items()}
+        # calibration (p7_SingleBuilder simulates sequences) under FTZ/DAZ too, as in
+        # jackhmmer: half the time, the same profile
+        with fpu.flush_denormals(flush_denormals):
+            self.hmms = {key: builder.build(seq, background)[0]
+                         for key, seq in queries.items()}
         self._lock = threading.Lock()
+        self._local = threading.local()
         self.finished: dict[str, float] = {}
 
     def _init_worker(self) -> None:
@@ -127,7 +132,15 @@ class _Search:
             fpu.enable()
 
     def _search_chunk(self, hmms: dict[str, plan7.HMM], chunk, options: dict):
-        pipeline = plan7.Pipeline(self.alphabet, **options)
+        # one pipeline per worker thread and option set, reused across chunks as each
+        # of HMMER's worker threads reuses its own (its DP matrices and traces are
+        # allocated once, not regrown per chunk); results do not depend on reuse, as
+        # the domain definition reseeds its random generator for every sequence
+        pipelines = self._local.__dict__.setdefault("pipelines", {})
+        setting = tuple(sorted(options.items()))
+        pipeline = pipelines.get(setting)
+        if pipeline is None:
+            pipeline = pipelines[setting] = plan7.Pipeline(self.alphabet, **options)
         hits = {}
         for key, hmm in hmms.items():
             hits[key] = pipeline.search_hmm(hmm, chunk)
