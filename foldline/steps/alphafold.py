@@ -34,6 +34,7 @@ from foldline.steps.common import (
     STAND_IN,
     StepInputs,
     engine_python,
+    engine_version,
     fail_with,
     fold_engine_choice,
     msa_step_output,
@@ -204,7 +205,8 @@ def run(env: TrainingEnv) -> StepManifest:
     problem = real_engine_problem(env, inputs.model_preset)
     engine = "alphafold" if choice == "real" or (choice == "auto" and problem is None) else STAND_IN
     parameters = {**inputs.parameters(), NUM_MULTIMER_PREDICTIONS.name: num_predictions}
-    manifest = StepManifest(ALPHAFOLD_STEP.name, engine, _version(env, engine), parameters)
+    manifest = StepManifest(ALPHAFOLD_STEP.name, engine,
+                            engine_version(env, engine, "alphafold", "ALPHAFOLD_VERSION"), parameters)
     if not inputs.max_template_date_given:
         manifest.notes.append(f"MaxTemplateDate was empty: used {inputs.max_template_date}")
     if engine == STAND_IN and choice == "auto":
@@ -223,14 +225,6 @@ def run(env: TrainingEnv) -> StepManifest:
     manifest.finish(0)
     manifest.write(env.model_dir)
     return manifest
-
-
-def _version(env: TrainingEnv, engine: str) -> str:
-    if engine == "alphafold":
-        return env.env.get("ALPHAFOLD_VERSION", "unknown")
-    from foldline import __version__
-
-    return f"foldline {__version__}"
 
 
 def main() -> int:

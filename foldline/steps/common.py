@@ -238,3 +238,12 @@ def stand_in_predictions(env: TrainingEnv, inputs: StepInputs, manifest: StepMan
         fail_with(manifest, env, f"{STAND_IN}: no usable template among the MSA step's hits "
                   f"(released before {inputs.max_template_date})", 1)  # fmt: skip
     return predictions, elapsed
+
+
+def engine_version(env: TrainingEnv, engine: str, real_engine: str, version_variable: str) -> str:
+    """The version the manifest records: the real engine's (set in its image), else foldline's."""
+    if engine == real_engine:
+        return env.env.get(version_variable, "unknown")
+    from foldline import __version__
+
+    return f"foldline {__version__}"

@@ -44,6 +44,7 @@ from foldline.steps.common import (
     STAND_IN,
     StepInputs,
     engine_python,
+    engine_version,
     fail_with,
     fold_engine_choice,
     msa_step_output,
@@ -260,7 +261,8 @@ def run(env: TrainingEnv) -> StepManifest:
     problem = None if config_preset is None else real_engine_problem(env, config_preset)
     engine = "openfold" if choice == "real" or (choice == "auto" and problem is None) else STAND_IN
     parameters = {**inputs.parameters(), "config_preset": config_preset}
-    manifest = StepManifest(OPENFOLD_STEP.name, engine, _version(env, engine), parameters)
+    manifest = StepManifest(OPENFOLD_STEP.name, engine,
+                            engine_version(env, engine, "openfold", "OPENFOLD_VERSION"), parameters)
     if not inputs.max_template_date_given:
         manifest.notes.append(f"MaxTemplateDate was empty: used {inputs.max_template_date}")
     if config_preset is None:  # what OpenFold cannot do, said plainly; not a failure
@@ -288,14 +290,6 @@ def run(env: TrainingEnv) -> StepManifest:
     manifest.finish(0)
     manifest.write(env.model_dir)
     return manifest
-
-
-def _version(env: TrainingEnv, engine: str) -> str:
-    if engine == "openfold":
-        return env.env.get("OPENFOLD_VERSION", "unknown")
-    from foldline import __version__
-
-    return f"foldline {__version__}"
 
 
 def main() -> int:
