@@ -32,5 +32,11 @@ def run_id_for(bucket: str, key: str, version: str) -> str:
     return f"{_slug(target_name(key))}-{digest[:32]}"
 
 
+def upload_version(version_id: str | None, etag: str) -> str:
+    """What identifies one upload: its version id, or its ETag where the bucket is
+    unversioned (S3 then reports no version id, or the literal "null")."""
+    return version_id if version_id and version_id != "null" else etag
+
+
 def is_valid_run_id(run_id: str) -> bool:
     return 32 <= len(run_id) <= 82 and bool(_DISPLAY_NAME.match(run_id))

@@ -31,7 +31,7 @@ from foldline.parameters import (
     defaults,
     validate_value,
 )
-from foldline.run_identity import run_id_for
+from foldline.run_identity import run_id_for, upload_version
 from foldline.run_plan import plan_run
 
 log = logging.getLogger("foldline.start")
@@ -143,6 +143,26 @@ def _resolve_key(ctx: StartContext, upload: Upload) -> tuple[str, dict]:
     raise FileNotFoundError(f"s3://{upload.bucket}/{upload.key} no longer exists")
 
 
+@dataclass(frozen=True)
+class _Located:
+    """The object an event names, as it is in S3 now, and the run it maps to."""
+
+    key: str  # the real key (events may carry it URL-encoded)
+    head: dict  # its HeadObject
+    version: str  # what identifies this upload (version id, or ETag when unversioned)
+    run_id: str
+    source: dict  # Bucket/Key(/VersionId) for reading or copying exactly this upload
+
+
+def _locate(ctx: StartContext, upload: Upload) -> _Located:
+    key, head = _resolve_key(ctx, upload)
+    version = upload_version(upload.version_id or head.get("VersionId"), head["ETag"])
+    source = {"Bucket": upload.bucket, "Key": key}
+    if head.get("VersionId") not in (None, "null"):
+        source["VersionId"] = head["VersionId"]
+    return _Located(key, head, version, run_id_for(upload.bucket, key, version), source)
+
+
 def _upload_date(upload: Upload, head: dict) -> str:
     if upload.event_time:
         return _dt.datetime.fromisoformat(upload.event_time.replace("Z", "+00:00")).date().isoformat()
@@ -160,21 +180,17 @@ def start_run(ctx: StartContext, upload: Upload) -> Outcome:
         return _reject_without_reading(ctx, upload, rejected.rejection)
 
     try:
-        key, head = _resolve_key(ctx, upload)
+        found = _locate(ctx, upload)
     except FileNotFoundError as gone:
         return Outcome("ignored", upload.key, reason=str(gone), code="gone")
-    version = upload.version_id or head.get("VersionId") or head["ETag"]
-    if version == "null":  # unversioned bucket: the ETag identifies the content
-        version = head["ETag"]
-    run_id = run_id_for(upload.bucket, key, version)
+    key, head, version, run_id, source = (
+        found.key, found.head, found.version, found.run_id, found.source
+    )
     existing = ctx.runs.get(run_id)
     if existing and existing["status"] != runs.STARTING:
         return Outcome("duplicate", key, run_id=run_id, reason=f"run is {existing['status']}",
                        execution_arn=existing.get("execution_arn"))  # fmt: skip
 
-    source = {"Bucket": upload.bucket, "Key": key}
-    if head.get("VersionId") and head["VersionId"] != "null":
-        source["VersionId"] = head["VersionId"]
     try:
         check_size(head["ContentLength"], ctx.limits)
         tags = ctx.s3.get_object_tagging(**source).get("TagSet", [])
@@ -187,7 +203,7 @@ def start_run(ctx: StartContext, upload: Upload) -> Outcome:
         if not decision.accepted:
             raise FastaRejected(decision.rejection)
     except FastaRejected as rejected:
-        return _reject(ctx, upload.bucket, key, source, run_id, rejected.rejection)
+        return _reject(ctx, upload.bucket, found, rejected.rejection)
 
     fasta_name = f"{run_id.rsplit('-', 1)[0]}.fasta"
     parameters = pipeline_parameters(
@@ -233,34 +249,26 @@ def start_run(ctx: StartContext, upload: Upload) -> Outcome:
 def _reject_without_reading(ctx: StartContext, upload: Upload, rejection: Rejection) -> Outcome:
     """Reject on the key alone (wrong suffix): no need to read the object."""
     try:
-        key, head = _resolve_key(ctx, upload)
+        found = _locate(ctx, upload)
     except FileNotFoundError as gone:
         return Outcome("ignored", upload.key, reason=str(gone), code="gone")
-    version = head.get("VersionId") or head["ETag"]
-    if version == "null":
-        version = head["ETag"]
-    run_id = run_id_for(upload.bucket, key, version)
-    existing = ctx.runs.get(run_id)
+    existing = ctx.runs.get(found.run_id)
     if existing:
-        return Outcome("duplicate", key, run_id=run_id, reason=f"run is {existing['status']}")
-    source = {"Bucket": upload.bucket, "Key": key}
-    if head.get("VersionId") and head["VersionId"] != "null":
-        source["VersionId"] = head["VersionId"]
-    return _reject(ctx, upload.bucket, key, source, run_id, rejection)
+        return Outcome("duplicate", found.key, run_id=found.run_id,
+                       reason=f"run is {existing['status']}")  # fmt: skip
+    return _reject(ctx, upload.bucket, found, rejection)
 
 
-def _reject(
-    ctx: StartContext, bucket: str, key: str, source: dict, run_id: str, rejection: Rejection
-) -> Outcome:
+def _reject(ctx: StartContext, bucket: str, found: _Located, rejection: Rejection) -> Outcome:
     """Keep the upload under rejected/ with its reason, tell people, then clear inputs/.
 
     The copy is server-side (no read into memory, whatever the size). The original is
     deleted only after the copy and the notice: in a versioned bucket the delete leaves
     a marker and the version stays retrievable, so nothing is lost outright.
     """
+    key, source, run_id = found.key, found.source, found.run_id
     kept = layout.rejected_key(key)
-    size = ctx.s3.head_object(**source)["ContentLength"]
-    if size <= _SINGLE_COPY_LIMIT:
+    if found.head["ContentLength"] <= _SINGLE_COPY_LIMIT:
         ctx.s3.copy_object(CopySource=source, Bucket=bucket, Key=kept)
     else:  # CopyObject stops at 5 GiB; the managed copy goes part by part
         ctx.s3.copy(source, bucket, kept)
@@ -279,6 +287,5 @@ def _reject(
     ctx.runs.put(run_id, status=runs.REJECTED, bucket=bucket, key=key,
                  target=layout.target_name(key), reason=rejection.message,
                  code=rejection.code, rejected_key=kept)  # fmt: skip
-    delete = {"Bucket": bucket, "Key": key}
-    ctx.s3.delete_object(**delete)
+    ctx.s3.delete_object(Bucket=bucket, Key=key)
     return Outcome("rejected", key, run_id=run_id, reason=rejection.message, code=rejection.code)

@@ -31,7 +31,7 @@ from foldline.parameters import (
     InvalidParameter,
     validate_value,
 )
-from foldline.run_identity import run_id_for
+from foldline.run_identity import run_id_for, upload_version
 from foldline.stack_config import StackConfig
 
 PANEL_RUN = "Run parameters (tags on the upload; unset: the start function decides)"
@@ -87,9 +87,7 @@ def upload(config: StackConfig, path: Path, overrides: dict[str, str], name: str
     response = config.client("s3").put_object(
         Bucket=config.bucket, Key=key, Body=path.read_bytes(), ContentType="text/x-fasta", **extra
     )
-    version = response.get("VersionId")
-    if not version or version == "null":  # an unversioned bucket: the ETag, as the start function
-        version = response["ETag"]
+    version = upload_version(response.get("VersionId"), response["ETag"])  # as the start function
     run_id = run_id_for(config.bucket, key, version)
     existing = config.runs().get(run_id)
     return Submitted(path, key, run_id, version, existing.get("status") if existing else None)

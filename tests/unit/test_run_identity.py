@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import re
 
-from foldline.run_identity import is_valid_run_id, run_id_for
+from foldline.run_identity import is_valid_run_id, run_id_for, upload_version
 
 DISPLAY_NAME = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,81}$")
 
@@ -39,3 +39,9 @@ def test_ids_are_valid_display_names_and_request_tokens_for_any_key():
         assert DISPLAY_NAME.match(run_id), run_id
         assert 32 <= len(run_id) <= 82, run_id
         assert is_valid_run_id(run_id)
+
+
+def test_an_upload_is_its_version_or_its_etag_where_the_bucket_is_unversioned():
+    assert upload_version("3HL4kqtJlcpXroDTDmJ", '"abc"') == "3HL4kqtJlcpXroDTDmJ"
+    assert upload_version("null", '"abc"') == '"abc"'
+    assert upload_version(None, '"abc"') == '"abc"'
