@@ -46,6 +46,7 @@ from foldline.local_engines.msa_search import (
     _Search,
     jackhmmer_to_stockholm,
 )
+from machine import cpu_model  # bench/machine.py (scripts run from bench/)
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = ROOT / "examples"
@@ -200,7 +201,7 @@ def run(cpus: int = 2, repeats: int = 3, sequences: int = 100_000,
         result = {
             "benchmark": "local MSA: foldline pyhmmer vs HMMER jackhmmer",
             "date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-            "machine": {"platform": platform.platform(), "processor": _cpu_model(),
+            "machine": {"platform": platform.platform(), "processor": cpu_model(),
                         "cores_visible": os.cpu_count(), "python": platform.python_version()},
             "versions": {"pyhmmer": pyhmmer.__version__, "jackhmmer": _jackhmmer_version()},
             "cpus": cpus, "repeats": repeats, "query": f"{name} ({len(sequence)} aa)",
@@ -220,16 +221,6 @@ def run(cpus: int = 2, repeats: int = 3, sequences: int = 100_000,
     finally:
         if own_tmp:
             shutil.rmtree(folder, ignore_errors=True)
-
-
-def _cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor()
 
 
 def _jackhmmer_version() -> str | None:

@@ -25,6 +25,8 @@ import sys
 import time
 from pathlib import Path
 
+from machine import cpu_model  # bench/machine.py (scripts run from bench/)
+
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results"
 
@@ -36,16 +38,6 @@ BENCHMARKS: dict[str, tuple[str, list[str], str]] = {
     "local": ("bench_local.py", [], "local.json"),
     "burst": ("bench_burst.py", ["--uploads", "1000"], "burst.json"),
 }
-
-
-def _cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown CPU"
 
 
 def _rows(name: str, r: dict) -> list[tuple[str, str, str]]:
@@ -146,7 +138,7 @@ def main(argv: list[str] | None = None) -> int:
 
     rows = [row for name in chosen if "result" in summary[name]
             for row in _rows(name, summary[name]["result"])]
-    machine = (f"{_cpu_model()}, {os.cpu_count()} cores visible, "
+    machine = (f"{cpu_model()}, {os.cpu_count()} cores visible, "
                f"{platform.system()} {platform.release()}, Python {platform.python_version()}")
     date = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
     total = time.perf_counter() - started
