@@ -116,13 +116,16 @@ class StepStatusChange:
         return arn.rsplit("/", 1)[-1] if arn else None
 
 
+def _pipeline_arn(detail: dict) -> str:
+    """The event's pipeline ARN, or the execution ARN's pipeline part where it is absent."""
+    return detail.get("pipelineArn") or detail["pipelineExecutionArn"].rsplit("/execution/", 1)[0]
+
+
 def parse_execution_event(event: dict) -> ExecutionStatusChange:
     detail = _check(event, EXECUTION_STATUS_CHANGE)
     return ExecutionStatusChange(
         execution_arn=detail["pipelineExecutionArn"],
-        pipeline_arn=detail.get("pipelineArn") or detail["pipelineExecutionArn"].rsplit(
-            "/execution/", 1
-        )[0],
+        pipeline_arn=_pipeline_arn(detail),
         status=detail["currentPipelineExecutionStatus"],
         previous_status=detail.get("previousPipelineExecutionStatus"),
         display_name=detail.get("pipelineExecutionDisplayName"),
@@ -138,9 +141,7 @@ def parse_step_event(event: dict) -> StepStatusChange:
     cache = detail.get("cacheHitResult") or {}
     return StepStatusChange(
         execution_arn=detail["pipelineExecutionArn"],
-        pipeline_arn=detail.get("pipelineArn") or detail["pipelineExecutionArn"].rsplit(
-            "/execution/", 1
-        )[0],
+        pipeline_arn=_pipeline_arn(detail),
         step_name=detail["stepName"],
         step_type=detail.get("stepType"),
         status=detail["currentStepStatus"],
