@@ -164,16 +164,19 @@ class Dispatcher:
     # -- idleness --------------------------------------------------------------------------
 
     def pending(self) -> int:
-        """Messages waiting or in flight on every route's queue."""
+        """Messages waiting, in flight or delayed on every route's queue.
+
+        Delayed ones count too: an upload the concurrency gate deferred is re-sent with a
+        delay, and the run is not stalled while it waits.
+        """
+        counts = ("ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible",
+                  "ApproximateNumberOfMessagesDelayed")  # fmt: skip
         total = 0
         for route in self.cloud.routes:
             attrs = self._sqs.get_queue_attributes(
-                QueueUrl=route.queue_url,
-                AttributeNames=["ApproximateNumberOfMessages",
-                                "ApproximateNumberOfMessagesNotVisible"],
-            )["Attributes"]  # fmt: skip
-            total += int(attrs["ApproximateNumberOfMessages"])
-            total += int(attrs["ApproximateNumberOfMessagesNotVisible"])
+                QueueUrl=route.queue_url, AttributeNames=list(counts)
+            )["Attributes"]
+            total += sum(int(attrs[name]) for name in counts)
         return total
 
 
