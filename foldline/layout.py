@@ -20,6 +20,9 @@ REASON_SUFFIX = ".reason.json"
 REPORT_DIR = "report"
 INPUT_DIR = "input"
 MODEL_ARCHIVE = "model.tar.gz"
+#: the MSA step's FASTA, staged by the start function under msa-cache/<key>/input/: a
+#: content-addressed input, so SageMaker's step cache can recognise a repeated search
+MSA_QUERY_FILE = "query.fasta"
 
 
 def has_fasta_suffix(key: str) -> bool:
@@ -85,12 +88,25 @@ def step_output_prefix(run_id: str, output_dir: str) -> str:
     return f"{run_prefix(run_id)}{output_dir}/"
 
 
+def run_id_of_key(key: str) -> str | None:
+    """The run id in ``runs/<run_id>/...``, or None for a key outside ``runs/``."""
+    if not key.startswith(RUNS):
+        return None
+    run_id, sep, _ = key[len(RUNS):].partition("/")
+    return run_id if run_id and sep else None
+
+
 def report_prefix(run_id: str) -> str:
     return f"{run_prefix(run_id)}{REPORT_DIR}/"
 
 
 def msa_cache_prefix(cache_key: str) -> str:
     return f"{MSA_CACHE}{cache_key}/"
+
+
+def msa_cache_input_prefix(cache_key: str) -> str:
+    """Where the MSA step's FASTA (:data:`MSA_QUERY_FILE`) is staged for ``cache_key``."""
+    return f"{msa_cache_prefix(cache_key)}{INPUT_DIR}/"
 
 
 def comparison_prefix(comparison_id: str) -> str:

@@ -15,17 +15,28 @@ Layout under ``msa-cache/<key>/`` (:func:`foldline.layout.msa_cache_prefix`)::
     manifest.json                       written last: its presence means "complete"
     files/<origin run id>/msas/...      the MSA step's outputs, exactly as it wrote them
     files/<origin run id>/timings.json  (and features.pkl where AlphaFold made one)
+    input/query.fasta                   the MSA step's FASTA (:func:`stage_query`)
 
 Files sit under the origin run's id so two runs racing on the same key never mix
 their files: the manifest written last names one complete set, with sha256 per file.
 
 Who does what: the start function computes the key (:func:`cache_key`), looks for a
-manifest (:func:`lookup`) to record "MSA reused from run X" at once, and passes the
-location to the run as the internal pipeline parameter ``MsaCacheS3URI``. The MSA step
-recomputes the key from what it really runs; when it agrees it copies a hit
-(:func:`fetch`, seconds) or, after a search, stores its MSAs (:func:`store`). Both
-inference steps then receive the MSA step's archive as before, so they get the same
-bytes whether the search ran or not.
+manifest (:func:`lookup`) to record "MSA reused from run X" at once, stages the query
+(:func:`stage_query`) and passes the location to the run as the internal pipeline
+parameter ``MsaCacheS3URI``. Two layers then skip the search:
+
+1. SageMaker's own step cache (``CacheConfig`` on the MSA step). Its key is the step's
+   arguments; the MSA step's are content-addressed — its FASTA is ``input/query.fasta``
+   here, its hyperparameters are the presets, the date and this location, never the run
+   id or the uploaded file's name — so a repeat of a finished search reuses that step's
+   result without starting a training job at all (the step reports a CacheHitResult).
+2. This module's entry, for what the step cache cannot see (it expired, or another
+   ModelPreset of the same family): the MSA job recomputes the key from what it really
+   runs; when it agrees it copies a hit (:func:`fetch`, seconds) or, after a search,
+   stores its MSAs (:func:`store`).
+
+Either way both inference steps receive one archive of the MSA step, so they get the
+same bytes whether the search ran or not.
 
 Only boto3-style clients are used (injected), no numpy: the start function imports this.
 """
@@ -276,6 +287,35 @@ def store(
                   Body=json.dumps(manifest, indent=1).encode(),
                   ContentType="application/json")  # fmt: skip
     return entry
+
+
+def query_fasta(sequences: Sequence[str]) -> bytes:
+    """The MSA step's FASTA for ``sequences``: one record per chain, named by its letter.
+
+    A function of the cache key's sequences alone (headers and file names play no part),
+    so every run with the same key stages the very same bytes.
+    """
+    if not 1 <= len(sequences) <= 26:
+        raise ValueError(f"an MSA query holds 1 to 26 chains, not {len(sequences)}")
+    return "".join(f">chain_{chr(ord('A') + i)}\n{normalise_sequence(s)}\n"
+                   for i, s in enumerate(sequences)).encode()  # fmt: skip
+
+
+def stage_query(s3: Any, bucket: str, key: CacheKey) -> str:
+    """Put the MSA step's FASTA under ``msa-cache/<key>/input/``; return that folder's URI.
+
+    Written only if absent (a conditional put): the bytes are the key's, so the first
+    run's copy serves every later one, and a versioned bucket gains no new versions.
+    """
+    object_key = layout.msa_cache_input_prefix(key.key) + layout.MSA_QUERY_FILE
+    try:
+        s3.put_object(Bucket=bucket, Key=object_key, Body=query_fasta(key.facts["sequences"]),
+                      ContentType="text/plain", IfNoneMatch="*")  # fmt: skip
+    except ClientError as err:
+        code = str(err.response.get("Error", {}).get("Code", ""))
+        if code not in ("PreconditionFailed", "412", "ConditionalRequestConflict"):
+            raise
+    return layout.s3_uri(bucket, layout.msa_cache_input_prefix(key.key))
 
 
 def reuse_line(item: Mapping[str, Any] | None) -> str | None:

@@ -11,6 +11,8 @@ import datetime as _dt
 from dataclasses import dataclass
 from typing import Any
 
+from foldline import layout
+
 PIPELINE_NAME = "ProteinFoldWorkflow"
 
 
@@ -127,13 +129,18 @@ RUN_ID = Parameter(
 )  # fmt: skip
 
 MSA_CACHE_S3_URI = Parameter(
-    "MsaCacheS3URI", "String", "",
-    "Where this run's MSAs are cached (s3://<bucket>/msa-cache/<key>/), set by the start "
+    "MsaCacheS3URI", "String", None,
+    "The run's MSA cache location (s3://<bucket>/msa-cache/<key>/), set by the start "
     "function from the sequences, DbPreset, MaxTemplateDate, model family and MSA tools "
-    "(foldline.msa_cache). The MSA step copies a hit or stores what it computed; empty "
-    "(a start by hand) means no cache.",
+    "(foldline.msa_cache). The MSA step reads its FASTA from input/query.fasta there (a "
+    "content-addressed input, so SageMaker's step cache recognises a repeated search), "
+    "copies a finished entry or stores what it computed.",
     user_settable=False,
 )  # fmt: skip
+
+#: how long SageMaker's step cache may reuse a finished MSA step (ISO 8601 duration):
+#: long, since MSAs only age through MaxTemplateDate, which is part of the key already
+MSA_STEP_CACHE_EXPIRE_AFTER = "P90D"
 
 #: the eight run parameters of the reference notebooks
 NOTEBOOK_PARAMETERS: tuple[Parameter, ...] = (
@@ -154,10 +161,10 @@ USER_SETTABLE: tuple[str, ...] = tuple(p.name for p in PARAMETERS if p.user_sett
 
 #: which run parameters each step receives as hyperparameters (SM_HP_<NAME>)
 STEP_HYPERPARAMETERS: dict[str, tuple[str, ...]] = {
-    # RunId: the cache entry names the run that made it ("MSA reused from run X")
-    MSA_STEP.name: (
-        "FastaFileName", "DbPreset", "MaxTemplateDate", "ModelPreset", "RunId", "MsaCacheS3URI",
-    ),
+    # Only what the MSAs depend on: with SageMaker's step cache on, a run-specific value
+    # here (RunId, the upload's FastaFileName) would make every run a miss. The MSA
+    # step's FASTA is always layout.MSA_QUERY_FILE (STEP_FIXED_HYPERPARAMETERS).
+    MSA_STEP.name: ("DbPreset", "MaxTemplateDate", "ModelPreset", "MsaCacheS3URI"),
     ALPHAFOLD_STEP.name: (
         "FastaFileName", "DbPreset", "MaxTemplateDate", "ModelPreset",
         "NumMultimerPredictionsPerModel",
@@ -167,6 +174,12 @@ STEP_HYPERPARAMETERS: dict[str, tuple[str, ...]] = {
         "NumMultimerPredictionsPerModel",
     ),
 }  # fmt: skip
+
+
+#: hyperparameters with a fixed value, by step (the staged FASTA's name for the MSA step)
+STEP_FIXED_HYPERPARAMETERS: dict[str, dict[str, str]] = {
+    MSA_STEP.name: {FASTA_FILE_NAME.name: layout.MSA_QUERY_FILE},
+}
 
 
 class InvalidParameter(ValueError):

@@ -46,6 +46,9 @@ def plan_run(
     except (ClientError, BotoCoreError) as err:  # the MSA step looks again: not fatal here
         log.warning("MSA cache lookup failed for %s: %s", key.key, err)
         entry = None
+    # The MSA step reads its FASTA from there: no run may start without it (an error
+    # here fails the record, which the queue retries).
+    msa_cache.stage_query(s3, bucket, key)
     params[MSA_CACHE_S3_URI.name] = msa_cache.cache_uri(bucket, key.key)
     sized = sizing.size_run(
         sequences, model_preset=params[MODEL_PRESET.name], db_preset=params[DB_PRESET.name],

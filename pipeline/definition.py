@@ -101,7 +101,7 @@ def build_pipeline() -> Any:
         StepExceptionTypeEnum,
         StepRetryPolicy,
     )
-    from sagemaker.mlops.workflow.steps import TrainingStep
+    from sagemaker.mlops.workflow.steps import CacheConfig, TrainingStep
     from sagemaker.train.model_trainer import ModelTrainer
 
     session = PipelineSession(
@@ -145,6 +145,7 @@ def build_pipeline() -> Any:
         hyperparameters: dict[str, Any] = {
             name: params[name].to_string() for name in fp.STEP_HYPERPARAMETERS[step.name]
         }
+        hyperparameters.update(fp.STEP_FIXED_HYPERPARAMETERS.get(step.name, {}))
         hyperparameters[PROGRAM_HYPERPARAMETER] = launcher_script(step)
         # The MSA engine is part of the MSA cache key: the job runs the engine the start
         # function assumed when it computed the key (foldline.msa_cache.resolve_engine).
@@ -182,19 +183,27 @@ def build_pipeline() -> Any:
             training_input_mode="File",
         )
 
-    # No SageMaker step caching (CacheConfig) on any step, on purpose. Its key is the
-    # step's arguments: they hold runs/<RunId>/input/ (FastaInputS3URI), the output path
-    # runs/<RunId>/msa/ and RunId itself, so two runs never share a key and it could
-    # never hit. Making those content-addressed would move every run's outputs out of
-    # runs/<run_id>/, and a hit would still be invisible to the start function (no
-    # "MSA reused from run X" when the run starts) and blind to the MSA tools' versions
-    # inside the image. foldline.msa_cache does the job instead: keyed on the sequences,
-    # presets, date and tools, looked up by the start function, copied by the MSA step.
+    # SageMaker's step cache on the MSA step: its key is the step's arguments (image,
+    # environment, hyperparameters, input channels; not the instance type or the output
+    # path), and every one of them is content-addressed here: the FASTA is the query the
+    # start function staged under msa-cache/<key>/input/, the hyperparameters are the
+    # presets, the date and that location. A repeat of a finished search (same
+    # sequences, presets, date and MSA tools, under any file name) then starts no
+    # training job: the step hands on the earlier run's archive. foldline.msa_cache
+    # covers what this cannot see (an expired entry, another preset of the same family).
+    # The inference steps are not cached: their outputs belong to their run.
+    query = InputData(
+        channel_name=fp.CHANNEL_FASTA,
+        data_source=Join(on="", values=[params[fp.MSA_CACHE_S3_URI.name],
+                                        f"{layout.INPUT_DIR}/"]),
+    )  # fmt: skip
     msa_step = TrainingStep(
         name=fp.MSA_STEP.name,
-        step_args=trainer(fp.MSA_STEP).train(input_data_config=[fasta, databases]),
+        step_args=trainer(fp.MSA_STEP).train(input_data_config=[query, databases]),
         retry_policies=retry_policies,
-    )
+        cache_config=CacheConfig(enable_caching=True,
+                                 expire_after=fp.MSA_STEP_CACHE_EXPIRE_AFTER),
+    )  # fmt: skip
     steps: dict[str, Any] = {fp.MSA_STEP.name: msa_step}
     for step in fp.INFERENCE_STEPS:
         msa = InputData(

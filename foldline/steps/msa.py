@@ -13,9 +13,11 @@ Engines (``FOLDLINE_MSA_ENGINE``):
 ``auto`` (default)
     ``alphafold`` where its package and the runner are installed, else ``pyhmmer``.
 
-Reads: channels ``fasta`` and ``databases`` (``msa`` too, only as a cache hit);
-hyperparameters FastaFileName, DbPreset, MaxTemplateDate, ModelPreset, RunId and
-MsaCacheS3URI.
+Reads: channels ``fasta`` (the query the start function staged under
+``msa-cache/<key>/input/``) and ``databases`` (``msa`` too, only as a cache hit);
+hyperparameters FastaFileName (always ``query.fasta``), DbPreset, MaxTemplateDate,
+ModelPreset and MsaCacheS3URI — nothing run-specific, so that SageMaker's step cache
+can reuse a finished MSA step for a later run (see :mod:`foldline.msa_cache`).
 
 MSA cache (:mod:`foldline.msa_cache`): with MsaCacheS3URI set, the step recomputes the
 cache key from what it really runs (its engine and tool versions included). When the
@@ -36,7 +38,7 @@ import time
 from pathlib import Path
 
 from foldline import msa_cache
-from foldline.parameters import CHANNEL_DATABASES, CHANNEL_MSA, MSA_CACHE_S3_URI, MSA_STEP, RUN_ID
+from foldline.parameters import CHANNEL_DATABASES, CHANNEL_MSA, MSA_CACHE_S3_URI, MSA_STEP
 from foldline.steps.common import (
     StepInputs,
     engine_python,
@@ -45,7 +47,7 @@ from foldline.steps.common import (
     recording,
     run_step,
 )
-from foldline.layout import split_s3_uri
+from foldline.layout import run_id_of_key, split_s3_uri
 from foldline.steps.contract import TrainingEnv, run_tool
 from foldline.steps.databases import database_args, require_databases
 from foldline.steps.manifest import StepManifest, relative_outputs
@@ -124,6 +126,26 @@ def reuse_cached_msas(env: TrainingEnv, inputs: StepInputs) -> StepManifest | No
     return manifest
 
 
+def origin_run(env: TrainingEnv) -> str:
+    """The run this job works for, to name in the cache entry ("MSA reused from run X").
+
+    Not a hyperparameter: that would put the run id into SageMaker's step-cache key and
+    make every run a miss. The job's output path (runs/<run_id>/msa/, not part of that
+    key) says it; the job reads it from its own description. Falls back to the job name.
+    """
+    job_name = env.env.get("TRAINING_JOB_NAME", "")
+    if not job_name:
+        return "unknown"
+    import boto3
+
+    try:
+        described = boto3.client("sagemaker").describe_training_job(TrainingJobName=job_name)
+        _, key = split_s3_uri(described["OutputDataConfig"]["S3OutputPath"])
+    except Exception:  # noqa: BLE001 - provenance only: the MSAs are stored either way
+        return job_name
+    return run_id_of_key(key) or job_name
+
+
 class _CacheUse:
     """The MSA cache as this step sees it: where, which key, and any entry found."""
 
@@ -149,7 +171,7 @@ class _CacheUse:
 
         self.s3 = boto3.client("s3")
         self.usable = True
-        self.origin_run = env.hp(RUN_ID.name, "") or env.env.get("TRAINING_JOB_NAME", "unknown")
+        self.origin_run = origin_run(env)
         try:
             self.entry = msa_cache.lookup(self.s3, self.bucket, self.key.key)
         except Exception as err:  # noqa: BLE001 - an unreadable cache means "search"

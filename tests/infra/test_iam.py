@@ -23,9 +23,11 @@ UNSCOPABLE = {
 #: role -> S3 object prefixes (under the bucket) it may touch
 S3_PREFIXES = {
     "SageMakerExecutionRole": ("runs/*", "msa-cache/*"),
-    # msa-cache: the start function reads cache manifests only (listing: 404 on a miss)
+    # msa-cache: the start function reads cache manifests (listing: 404 on a miss) and
+    # stages the MSA step's FASTA under input/
     "StartPipelineFunctionRole": ("inputs/*", "rejected/*", "runs/*/input/*",
-                                  "msa-cache/*/manifest.json", "msa-cache/*"),
+                                  "msa-cache/*/manifest.json", "msa-cache/*/input/*",
+                                  "msa-cache/*"),
     "AnalysisFunctionRole": ("runs/*", "runs/*/report/*"),
     "NotifyFunctionRole": (),
     "ProgressFunctionRole": (),

@@ -93,15 +93,39 @@ def test_msa_artefact_feeds_both_inference_steps_and_fasta_every_step(steps):
     assert fp.CHANNEL_MSA not in channels(steps[fp.MSA_STEP.name])
     for name, step in steps.items():
         fasta = channels(step)[fp.CHANNEL_FASTA]["S3DataSource"]
-        assert fasta["S3Uri"] == {"Get": f"Parameters.{fp.FASTA_INPUT_S3_URI.name}"}, name
         assert fasta["S3DataType"] == "S3Prefix"
+        if name == fp.MSA_STEP.name:  # the query staged under msa-cache/<key>/input/
+            assert fasta["S3Uri"] == {"Std:Join": {"On": "", "Values": [
+                {"Get": f"Parameters.{fp.MSA_CACHE_S3_URI.name}"}, "input/"]}}  # fmt: skip
+        else:
+            assert fasta["S3Uri"] == {"Get": f"Parameters.{fp.FASTA_INPUT_S3_URI.name}"}, name
+
+
+# What SageMaker's step cache compares for a training step (AWS docs, "Default cache key
+# attributes by pipeline step type"): not ResourceConfig, OutputDataConfig or tags.
+TRAINING_CACHE_KEY = ("AlgorithmSpecification", "CheckpointConfig", "DebugHookConfig",
+                      "DebugRuleConfigurations", "Environment", "HyperParameters",
+                      "InputDataConfig")  # fmt: skip
+
+
+def test_only_the_msa_step_is_cached_and_its_cache_key_holds_nothing_run_specific(steps):
+    assert steps[fp.MSA_STEP.name]["CacheConfig"] == {
+        "Enabled": True, "ExpireAfter": fp.MSA_STEP_CACHE_EXPIRE_AFTER}
+    for step in fp.INFERENCE_STEPS:
+        assert not steps[step.name].get("CacheConfig", {}).get("Enabled"), step.name
+    key_parts = json.dumps({k: steps[fp.MSA_STEP.name]["Arguments"].get(k)
+                            for k in TRAINING_CACHE_KEY})  # fmt: skip
+    for run_specific in (fp.RUN_ID, fp.FASTA_INPUT_S3_URI, fp.FASTA_FILE_NAME):
+        assert f"Parameters.{run_specific.name}" not in key_parts, run_specific.name
 
 
 def test_hyperparameters_are_the_steps_parameters_as_strings(steps):
     for name, step in steps.items():
         hps = step["Arguments"]["HyperParameters"]
-        expected = set(fp.STEP_HYPERPARAMETERS[name]) | {"sagemaker_program"}
+        fixed = fp.STEP_FIXED_HYPERPARAMETERS.get(name, {})
+        expected = set(fp.STEP_HYPERPARAMETERS[name]) | set(fixed) | {"sagemaker_program"}
         assert set(hps) == expected, name
+        assert {k: hps[k] for k in fixed} == fixed
         launcher = "foldline_" + fp.step_by_name(name).program.rsplit(".", 1)[1] + ".py"
         assert hps["sagemaker_program"] == launcher
         assert (ROOT / "containers" / "entry" / launcher).is_file()  # the images ship it

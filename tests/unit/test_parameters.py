@@ -6,6 +6,7 @@ from foldline.parameters import (
     NOTEBOOK_PARAMETERS,
     PARAMETERS,
     STEP_DEPENDENCIES,
+    STEP_FIXED_HYPERPARAMETERS,
     STEP_HYPERPARAMETERS,
     STEPS,
     InvalidParameter,
@@ -29,7 +30,6 @@ def test_the_eight_parameters_of_the_reference_notebooks_with_their_defaults():
         "NumMultimerPredictionsPerModel": 5,
         "MSAInstanceType": "ml.m5.4xlarge",
         "InferenceInstanceType": "ml.g5.4xlarge",
-        "MsaCacheS3URI": "",  # a start by hand: no cache
     }
 
 
@@ -46,6 +46,13 @@ def test_steps_depend_on_the_msa_only_and_get_known_hyperparameters():
     }  # fmt: skip
     for step in STEPS:
         assert set(STEP_HYPERPARAMETERS[step.name]) <= names
+
+
+def test_the_msa_step_gets_nothing_run_specific():
+    """SageMaker's step cache keys on the step's hyperparameters: a run id or the
+    uploaded file's name there would make every run a miss."""
+    assert not {"RunId", "FastaFileName", "FastaInputS3URI"} & set(STEP_HYPERPARAMETERS["RunMSA"])
+    assert STEP_FIXED_HYPERPARAMETERS["RunMSA"] == {"FastaFileName": "query.fasta"}
 
 
 @pytest.mark.parametrize(

@@ -24,13 +24,29 @@ def s3(monkeypatch):
         yield client
 
 
+def as_job_of_run(ws, run_id: str) -> None:
+    """Make ``ws`` the training job of ``run_id``'s MSA step, as the pipeline would: the
+    run id is only in the job's output path (runs/<run_id>/msa/), which the step reads
+    from its own description."""
+    job_name = f"pipelines-{run_id}-RunMSA"
+    boto3.client("sagemaker", region_name="us-east-1").create_training_job(
+        TrainingJobName=job_name, RoleArn="arn:aws:iam::123456789012:role/steps",
+        AlgorithmSpecification={"TrainingImage": "msa:latest", "TrainingInputMode": "File"},
+        OutputDataConfig={"S3OutputPath": f"s3://{BUCKET}/runs/{run_id}/msa/"},
+        ResourceConfig={"InstanceType": "ml.m5.4xlarge", "InstanceCount": 1,
+                        "VolumeSizeInGB": 100},
+        StoppingCondition={"MaxRuntimeInSeconds": 3600},
+    )  # fmt: skip
+    ws.extra["TRAINING_JOB_NAME"] = job_name
+
+
 def cached_ws(workspace, *, engine_for_key="alphafold", run_id="run-1"):
     ws = workspace()
     ws.extra["FOLDLINE_MSA_ENGINE"] = "alphafold"  # the recorder stands in for AlphaFold
     key = msa_cache.cache_key([real_sequence()], db_preset="full_dbs",
                               max_template_date="2021-10-01", model_preset="monomer",
                               engine=engine_for_key).key  # fmt: skip
-    ws.hps["RunId"] = run_id
+    as_job_of_run(ws, run_id)
     ws.hps["MsaCacheS3URI"] = msa_cache.cache_uri(BUCKET, key)
     return ws, key
 
@@ -46,7 +62,7 @@ def test_a_miss_searches_then_stores_and_the_next_run_copies_without_searching(s
 
     shutil.rmtree(ws.model_dir)
     ws.model_dir.mkdir()
-    ws.hps["RunId"] = "run-2"
+    as_job_of_run(ws, "run-2")
     second = msa.run(ws.training_env())
     assert len(ws.records()) == 1  # the data pipeline did not run again
     assert second.engine == "cache" and second.engine_version == "alphafold"
