@@ -34,12 +34,15 @@ from foldline.local.expressions import (
     evaluate,
     parameter_values,
 )
+from foldline.local.step_cache import CachedStep, StepCache
 from foldline.local.training import StepStopped, TrainingJob
 from foldline.local import training
 from foldline.parameters import step_by_name
 from foldline.pipeline_events import EXECUTION_STATUS_CHANGE, SOURCE, STEP_STATUS_CHANGE
 
 log = logging.getLogger("foldline.local.executor")
+
+STEP_CACHE_FILE = "step-cache.json"
 
 #: the execution FailureReason SageMaker reports when a step failed
 STEP_FAILURE = "Step failure: One or multiple steps failed."
@@ -69,6 +72,7 @@ class StepRun:
     failure_reason: str | None = None
     training_job_arn: str | None = None
     properties: dict = field(default_factory=dict)
+    cache_source: str | None = None  # execution whose result a cache hit reused
 
     def api(self) -> dict[str, Any]:
         entry: dict[str, Any] = {"StepName": self.name, "StepStatus": self.status,
@@ -85,6 +89,8 @@ class StepRun:
             entry["FailureReason"] = self.failure_reason
         if self.training_job_arn:
             entry["Metadata"] = {"TrainingJob": {"Arn": self.training_job_arn}}
+        if self.cache_source:
+            entry["CacheHitResult"] = {"SourcePipelineExecutionArn": self.cache_source}
         return entry
 
 
@@ -126,6 +132,8 @@ class PipelineExecutor:
         self._futures: list[cf.Future] = []
         self._sm = cloud.client("sagemaker")
         self._tls = threading.local()
+        #: SageMaker's step cache; kept beside the S3 state its entries point into
+        self.step_cache = StepCache(self.work_dir / "state" / STEP_CACHE_FILE)
 
     def _client(self, service: str) -> Any:
         clients = self._tls.__dict__.setdefault("clients", {})
@@ -252,6 +260,11 @@ class PipelineExecutor:
         except (UnsupportedExpression, KeyError) as err:
             self._change(run, step, "Failed", failure=f"{type(err).__name__}: {err}")
             return
+        cache_config = step.spec.get("CacheConfig") or {}
+        hit = self.step_cache.lookup(run.pipeline_arn, step.name, arguments, cache_config, _now())
+        if hit is not None:
+            self._reuse(run, step, values, hit)
+            return
         execution_id = run.arn.rsplit("/", 1)[-1]
         suffix = "".join(random.choices(string.ascii_lowercase + string.digits, k=10))
         job_name = f"pipelines-{execution_id}-{step.name}-{suffix}"[:63]
@@ -283,11 +296,31 @@ class PipelineExecutor:
             }
             values.steps[step.name] = step.properties
             msm.set_training_job_status(ACCOUNT_ID, self.cloud.region, job_name, "Completed")
+            if cache_config.get("Enabled"):
+                self.step_cache.record(run.pipeline_arn, step.name, arguments, CachedStep(
+                    execution_arn=run.arn, job_name=job_name, job_arguments=arguments,
+                    properties=step.properties, ended_at=_now().isoformat()))  # fmt: skip
             self._change(run, step, "Succeeded")
         else:
             msm.set_training_job_status(ACCOUNT_ID, self.cloud.region, job_name, "Failed",
                                         result.failure_reason)  # fmt: skip
             self._change(run, step, "Failed", failure=result.failure_reason)
+
+    def _reuse(self, run: ExecutionRun, step: StepRun, values: ExecutionValues,
+               hit: CachedStep) -> None:  # fmt: skip
+        """A cache hit: no job; the step hands on the source run's properties at once."""
+        try:
+            self._client("sagemaker").describe_training_job(TrainingJobName=hit.job_name)
+        except Exception:  # noqa: BLE001 - a restarted local cloud forgot the source job
+            msm.create_training_job(ACCOUNT_ID, self.cloud.region, hit.job_name,
+                                    hit.job_arguments)  # fmt: skip
+            msm.set_training_job_status(ACCOUNT_ID, self.cloud.region, hit.job_name, "Completed")
+        step.cache_source = hit.execution_arn
+        step.training_job_arn = hit.properties.get("TrainingJobArn")
+        step.properties = hit.properties
+        values.steps[step.name] = step.properties
+        self._change(run, step, "Starting")
+        self._change(run, step, "Succeeded")
 
     def _change(self, run: ExecutionRun, step: StepRun, status: str, failure: str | None = None) -> None:
         previous = step.status if step.status != "NotStarted" else None

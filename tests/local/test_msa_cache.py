@@ -1,10 +1,14 @@
-"""MSA reuse through the local mode: three uploads in one work folder, one local cloud.
+"""MSA reuse through the local mode: four uploads in one work folder, one local cloud.
 
 1. ``xylanase-a.fasta``: the search runs and its MSAs are stored under msa-cache/<key>/.
 2. The same sequence under another file name and header: the start function finds the
-   entry ("MSA reused from run 1" in the runs table and the notice), the MSA step copies
-   it without searching, and both inference steps receive the very bytes run 1 computed.
+   entry ("MSA reused from run 1" in the runs table and the notice) and SageMaker's step
+   cache (played by the local executor) reuses run 1's MSA step: no job starts, and both
+   inference steps receive the very bytes run 1 computed.
 3. The same sequence with another MaxTemplateDate (a tag): another key, the search runs.
+4. The same sequence with ModelPreset monomer_ptm: the MSA step's hyperparameters differ,
+   so the step cache misses, but the MSA key (same model family) hits: the job copies
+   run 1's MSAs from msa-cache/ without searching.
 """
 
 from __future__ import annotations
@@ -43,7 +47,7 @@ def _msa_files_of_folder(folder: Path) -> dict[str, bytes]:
 
 
 @pytest.fixture(scope="module")
-def three_runs(tmp_path_factory):
+def four_runs(tmp_path_factory):
     from foldline.local.runtime import DEFAULT_DATABASES, LocalRuntime
 
     root = tmp_path_factory.mktemp("msa-cache")
@@ -66,31 +70,41 @@ def three_runs(tmp_path_factory):
         version = put.get("VersionId") if put.get("VersionId") not in (None, "null") else put["ETag"]
         c_id = run_id_for(runtime.bucket, key, version)
         items.update(runtime.wait([c_id], timeout=900))
+        key = layout.INPUTS + "ptm.fasta"
+        put = s3.put_object(Bucket=runtime.bucket, Key=key, Body=first.read_bytes(),
+                            Tagging="ModelPreset=monomer_ptm")  # fmt: skip
+        version = put.get("VersionId") if put.get("VersionId") not in (None, "null") else put["ETag"]
+        d_id = run_id_for(runtime.bucket, key, version)
+        items.update(runtime.wait([d_id], timeout=900))
+        steps = {r: {s["StepName"]: s for s in runtime.steps(items[r]["execution_arn"])}
+                 for r in (a.run_id, b.run_id, c_id, d_id)}  # fmt: skip
         reports = {r: runtime.download_report(r) for r in (a.run_id, b.run_id)}
         objects = [o["Key"] for o in s3.list_objects_v2(
             Bucket=runtime.bucket, Prefix=layout.MSA_CACHE).get("Contents", [])]  # fmt: skip
     finally:
         runtime.stop()
-    return {"work": root / "work", "ids": (a.run_id, b.run_id, c_id), "items": items,
-            "cache_objects": objects, "reports": reports}  # fmt: skip
+    return {"work": root / "work", "ids": (a.run_id, b.run_id, c_id, d_id), "items": items,
+            "cache_objects": objects, "reports": reports, "steps": steps}  # fmt: skip
 
 
-def test_all_three_runs_succeed(three_runs):
-    assert [three_runs["items"][i]["status"] for i in three_runs["ids"]] == ["Succeeded"] * 3
+def test_all_four_runs_succeed(four_runs):
+    assert [four_runs["items"][i]["status"] for i in four_runs["ids"]] == ["Succeeded"] * 4
 
 
-def test_second_run_reuses_the_first_runs_msas_without_searching(three_runs):
-    work, (a, b, _), items = three_runs["work"], three_runs["ids"], three_runs["items"]
+def test_second_run_reuses_the_first_runs_msa_step_without_a_job(four_runs):
+    work, (a, b, *_), items = four_runs["work"], four_runs["ids"], four_runs["items"]
     first = json.loads((_job(work, items[a]["execution_arn"], MSA_STEP.name)
                         / "model" / "foldline-step.json").read_text())  # fmt: skip
-    second = json.loads((_job(work, items[b]["execution_arn"], MSA_STEP.name)
-                         / "model" / "foldline-step.json").read_text())  # fmt: skip
     assert first["engine"] == "pyhmmer"  # the search ran
     assert first["outputs"]["msa_cache"] == {"key": items[a]["msa_cache_key"], "hit": False,
                                              "stored": True}  # fmt: skip
-    assert second["engine"] == "cache"  # no search: copied
-    assert second["call"] == "foldline.msa_cache.fetch"
-    assert second["outputs"]["msa_cache"]["reused_from"] == a
+    # the second run's MSA step: SageMaker's step cache, no training job at all
+    msa_step = four_runs["steps"][b][MSA_STEP.name]
+    assert msa_step["StepStatus"] == "Succeeded"
+    assert msa_step["CacheHitResult"] == {"SourcePipelineExecutionArn": items[a]["execution_arn"]}
+    execution_id = items[b]["execution_arn"].rsplit("/", 1)[-1]
+    assert not list((work / "jobs").glob(f"pipelines-{execution_id}-{MSA_STEP.name}-*"))
+    assert "CacheHitResult" not in four_runs["steps"][a][MSA_STEP.name]
     assert items[b]["msa_cache_key"] == items[a]["msa_cache_key"]
     assert items[b]["msa_reused_from"] == a
     assert "msa_reused_from" not in items[a]
@@ -99,37 +113,49 @@ def test_second_run_reuses_the_first_runs_msas_without_searching(three_runs):
     assert items[b]["sizing"]["cost"]["msa_hours"] < items[a]["sizing"]["cost"]["msa_hours"]
 
 
-def test_both_engines_of_both_runs_receive_byte_identical_msas(three_runs):
-    work, (a, b, _), items = three_runs["work"], three_runs["ids"], three_runs["items"]
+def test_a_run_the_step_cache_cannot_serve_copies_the_msas_without_searching(four_runs):
+    work, (a, _, _, d), items = four_runs["work"], four_runs["ids"], four_runs["items"]
+    assert items[d]["parameters"]["ModelPreset"] == "monomer_ptm"
+    assert "CacheHitResult" not in four_runs["steps"][d][MSA_STEP.name]
+    copied = json.loads((_job(work, items[d]["execution_arn"], MSA_STEP.name)
+                         / "model" / "foldline-step.json").read_text())  # fmt: skip
+    assert copied["engine"] == "cache"  # no search: copied from msa-cache/<key>/
+    assert copied["call"] == "foldline.msa_cache.fetch"
+    assert copied["outputs"]["msa_cache"]["reused_from"] == a
+    assert items[d]["msa_reused_from"] == a
+
+
+def test_both_engines_of_every_reusing_run_receive_byte_identical_msas(four_runs):
+    work, (a, b, _, d), items = four_runs["work"], four_runs["ids"], four_runs["items"]
     computed = _msa_files_of_folder(_job(work, items[a]["execution_arn"], MSA_STEP.name) / "model")
     assert any(name.endswith(".sto") for name in computed) and len(computed) >= 3
-    for run in (a, b):
+    for run in (a, b, d):
         for step in (ALPHAFOLD_STEP, OPENFOLD_STEP):
             channel = _job(work, items[run]["execution_arn"], step.name) / "input" / "data" / "msa"
             (archive,) = channel.glob("*.tar.gz")
             assert _msa_files_of_archive(archive) == computed, (run, step.name)
 
 
-def test_the_notice_and_report_say_msa_reused_from_the_first_run(three_runs):
-    work, (a, b, _), items = three_runs["work"], three_runs["ids"], three_runs["items"]
+def test_the_notice_and_report_say_msa_reused_from_the_first_run(four_runs):
+    work, (a, b, *_), items = four_runs["work"], four_runs["ids"], four_runs["items"]
     notices = [read_notice(p) for p in sorted((work / "outbox").glob("*.eml"))]
     (second,) = [n for n in notices if f"run {b} " in n.body]
     assert f"MSA reused from run {a}" in second.body
     assert "Estimated cost: $" in second.body
     (first,) = [n for n in notices if f"run {a} " in n.body]
     assert "MSA reused" not in first.body
-    metrics = json.loads((three_runs["reports"][b] / "metrics.json").read_text())
+    metrics = json.loads((four_runs["reports"][b] / "metrics.json").read_text())
     assert metrics["context"]["msa"] == f"MSA reused from run {a}"
 
 
-def test_another_max_template_date_misses_the_cache(three_runs):
-    work, (a, _, c), items = three_runs["work"], three_runs["ids"], three_runs["items"]
+def test_another_max_template_date_misses_the_cache(four_runs):
+    work, (a, _, c, _), items = four_runs["work"], four_runs["ids"], four_runs["items"]
     assert items[c]["parameters"]["MaxTemplateDate"] == "2025-06-01"
     assert items[c]["msa_cache_key"] != items[a]["msa_cache_key"]
     assert "msa_reused_from" not in items[c]
     third = json.loads((_job(work, items[c]["execution_arn"], MSA_STEP.name)
                         / "model" / "foldline-step.json").read_text())  # fmt: skip
     assert third["engine"] == "pyhmmer"
-    manifests = {k for k in three_runs["cache_objects"] if k.endswith(msa_cache.MANIFEST_NAME)}
+    manifests = {k for k in four_runs["cache_objects"] if k.endswith(msa_cache.MANIFEST_NAME)}
     assert manifests == {layout.msa_cache_prefix(items[r]["msa_cache_key"]) + "manifest.json"
                          for r in (a, c)}  # fmt: skip
