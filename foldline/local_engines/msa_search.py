@@ -24,17 +24,26 @@ database streamed in chunks (pyhmmer splits threads across queries, not across o
 database; chunks split one database across threads and bound memory); hits of a
 database's chunks are merged, which sums Z so E-values are those of the whole database.
 The worker threads run with flush-to-zero/denormals-are-zero, as HMMER's programs do.
+A chunk is a piece of the FASTA text cut at a record start; the worker that searches it
+also parses it, inside pyhmmer's C loop (``Pipeline.search_hmm`` on a file), so no
+Python object is made per database sequence and the main thread only cuts text (reading
+a ``DigitalSequenceBlock`` in the main thread made one Python object per sequence and
+competed with the workers for the cores). Chunks shrink as the work runs out, so that
+the workers finish together.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 import shutil
+import tempfile
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -53,9 +62,11 @@ JACKHMMER_FLAGS = "-N 1 -E 0.0001 --incE 0.0001 --F1 0.0005 --F2 0.00005 --F3 0.
 HMMSEARCH_OPTIONS = dict(F1=0.1, F2=0.1, F3=0.1, incE=100, E=100, domE=100, incdomE=100)
 HMMSEARCH_FLAGS = "--F1 0.1 --F2 0.1 --F3 0.1 --incE 100 -E 100 --domE 100 --incdomE 100"
 
-#: residues per chunk handed to one worker (about 1 MB of digital sequence): small
-#: enough that the workers finish together, large enough that hand-over costs nothing
-CHUNK_RESIDUES = 1_000_000
+#: most FASTA text per chunk handed to one worker (about 1M residues): large enough that
+#: hand-over costs nothing; chunks get smaller (down to MIN_CHUNK_BYTES) when less than
+#: a few chunks per worker are left, so that no worker finishes long before the others
+CHUNK_BYTES = 1 << 20
+MIN_CHUNK_BYTES = 64 << 10
 #: chunk results kept before they are merged into one (bounds memory on huge databases)
 MERGE_EVERY = 32
 
@@ -106,15 +117,91 @@ def template_cutoff(max_template_date: str) -> dt.date:
     return dt.date.fromisoformat(max_template_date)
 
 
+class _FastaChunks:
+    """A FASTA file cut into pieces of text at record starts (``>`` after a newline)."""
+
+    def __init__(self, path: Path):
+        self._handle = open(path, "rb")
+        self._rest = b""
+        self.remaining = os.fstat(self._handle.fileno()).st_size  # bytes not yet handed out
+
+    def read(self, size: int) -> bytes | None:
+        """The next whole records, about ``size`` bytes (more if one record is longer);
+        ``None`` at the end."""
+        while True:
+            data = self._handle.read(size)
+            buffer = self._rest + data
+            if not data:
+                self._rest, self.remaining = b"", 0
+                return buffer if buffer.strip() else None
+            cut = buffer.rfind(b"\n>")
+            if cut < 0:  # one record longer than size: keep reading
+                self._rest = buffer
+                continue
+            self._rest = buffer[cut + 1:]
+            self.remaining -= cut + 1
+            return buffer[:cut + 1]
+
+    def close(self) -> None:
+        self._handle.close()
+
+
+class _BlockChunks:
+    """Any other sequence file Easel reads (not plain FASTA text): digital blocks read here."""
+
+    def __init__(self, path: Path, alphabet: easel.Alphabet):
+        self._file = easel.SequenceFile(str(path), digital=True, alphabet=alphabet)
+        self.remaining = os.path.getsize(path)  # an estimate: only steers chunk sizes
+
+    def read(self, size: int) -> easel.DigitalSequenceBlock | None:
+        block = self._file.read_block(residues=size)
+        self.remaining = max(0, self.remaining - size)
+        return block if block else None
+
+    def close(self) -> None:
+        self._file.close()
+
+
+def _chunks_of(path: Path, alphabet: easel.Alphabet) -> _FastaChunks | _BlockChunks:
+    if path.suffix != ".gz":
+        with open(path, "rb") as handle:
+            start = handle.read(4096).lstrip()
+        if not start or start.startswith(b">"):
+            return _FastaChunks(path)
+    return _BlockChunks(path, alphabet)
+
+
+@contextmanager
+def _file_holding(data: bytes) -> Iterator[str]:
+    """A path that Easel opens with its own C reader (no Python file object, so the
+    search parses it without the GIL): an anonymous memory file where Linux has them."""
+    if hasattr(os, "memfd_create") and os.path.isdir("/proc/self/fd"):
+        fd = os.memfd_create("foldline-chunk", os.MFD_CLOEXEC)
+        try:
+            with open(fd, "wb", closefd=False) as handle:
+                handle.write(data)
+            yield f"/proc/self/fd/{fd}"
+        finally:
+            os.close(fd)
+        return
+    handle, name = tempfile.mkstemp(prefix="foldline-chunk-", suffix=".fasta")
+    try:
+        with open(handle, "wb") as out:
+            out.write(data)
+        yield name
+    finally:
+        os.unlink(name)
+
+
 class _Search:
     """Stream databases in chunks through a thread pool; merge each (query, db)'s hits."""
 
     def __init__(self, queries: dict[str, easel.DigitalSequence], cpus: int,
-                 *, flush_denormals: bool = True, chunk_residues: int = CHUNK_RESIDUES):
+                 *, flush_denormals: bool = True, chunk_bytes: int = CHUNK_BYTES):
         self.alphabet = easel.Alphabet.amino()
         self.cpus = max(1, cpus)
         self.flush_denormals = flush_denormals
-        self.chunk_residues = chunk_residues
+        self.chunk_bytes = chunk_bytes
         background = plan7.Background(self.alphabet)
         builder = plan7.Builder(self.alphabet)  # jackhmmer's first round: p7_SingleBuilder
         self.queries = queries
@@ -131,6 +218,11 @@ class _Search:
         if self.flush_denormals:
             fpu.enable()
 
+    def _chunk_size(self, remaining: int) -> int:
+        # guided scheduling: about a quarter of an equal share of what is left per worker
+        share = remaining // (4 * self.cpus)
+        return max(min(self.chunk_bytes, MIN_CHUNK_BYTES), min(self.chunk_bytes, share))
+
     def _search_chunk(self, hmms: dict[str, plan7.HMM], chunk, options: dict):
         # one pipeline per worker thread and option set, reused across chunks as each
         # of HMMER's worker threads reuses its own (its DP matrices and traces are
@@ -141,9 +233,19 @@ class _Search:
         pipeline = pipelines.get(setting)
         if pipeline is None:
             pipeline = pipelines[setting] = plan7.Pipeline(self.alphabet, **options)
+        if isinstance(chunk, easel.DigitalSequenceBlock):
+            return self._search_targets(pipeline, hmms, chunk)
+        with _file_holding(chunk) as path, easel.SequenceFile(
+                path, format="fasta", digital=True, alphabet=self.alphabet) as targets:
+            if len(hmms) > 1:  # parse once for several queries
+                return self._search_targets(pipeline, hmms, targets.read_block())
+            return self._search_targets(pipeline, hmms, targets)
+
+    @staticmethod
+    def _search_targets(pipeline: plan7.Pipeline, hmms: dict[str, plan7.HMM], targets):
         hits = {}
         for key, hmm in hmms.items():
-            hits[key] = pipeline.search_hmm(hmm, chunk)
+            hits[key] = pipeline.search_hmm(hmm, targets)
             pipeline.clear()
         return hits
 
@@ -154,8 +256,7 @@ class _Search:
         Returns hits per job and query key, and each job's wall time (from the start of
         all searches to its last chunk: the databases share the workers)."""
         start = time.perf_counter()
-        files = {name: easel.SequenceFile(str(path), digital=True, alphabet=self.alphabet)
-                 for name, (path, _, _) in jobs.items()}
+        sources: dict[str, _FastaChunks | _BlockChunks] = {}
         parts: dict[str, list[dict[str, plan7.TopHits]]] = {name: [] for name in jobs}
         pending: dict[Future, str] = {}
         outstanding = {name: 0 for name in jobs}
@@ -163,6 +264,8 @@ class _Search:
         seconds: dict[str, float] = {}
         in_flight_limit = 2 * self.cpus
         try:
+            for name, (path, _, _) in jobs.items():
+                sources[name] = _chunks_of(Path(path), self.alphabet)
             with ThreadPoolExecutor(self.cpus, thread_name_prefix="foldline-hmmer",
                                     initializer=self._init_worker) as pool:
                 while len(done_reading) < len(jobs) or pending:
@@ -173,8 +276,9 @@ class _Search:
                         for name in jobs:
                             if name in done_reading or len(pending) >= in_flight_limit:
                                 continue
-                            chunk = files[name].read_block(residues=self.chunk_residues)
-                            if not chunk:
+                            left = sum(s.remaining for s in sources.values())
+                            chunk = sources[name].read(self._chunk_size(left))
+                            if chunk is None:
                                 done_reading.add(name)
                                 if outstanding[name] == 0:
                                     seconds[name] = time.perf_counter() - start
@@ -195,8 +299,8 @@ class _Search:
                         if name in done_reading and outstanding[name] == 0:
                             seconds[name] = time.perf_counter() - start
         finally:
-            for handle in files.values():
-                handle.close()
+            for source in sources.values():
+                source.close()
         merged: dict[str, dict[str, plan7.TopHits]] = {}
         for name, (_, hmms, options) in jobs.items():
             merged[name] = {}
@@ -381,12 +485,12 @@ def run_msa_search(chains, db_dir: Path, out_dir: Path, *, db_preset: str,
 
 def jackhmmer_to_stockholm(name: str, sequence: str, fasta: Path, out: Path, cpus: int,
                            *, flush_denormals: bool = True,
-                           chunk_residues: int = CHUNK_RESIDUES) -> int:
+                           chunk_bytes: int = CHUNK_BYTES) -> int:
     """What ``jackhmmer -A out <AlphaFold's flags> --cpu N`` does for one query and one
     database, through this module's code path; returns the number of rows written."""
     alphabet = easel.Alphabet.amino()
     search = _Search({name: _digital_query(name, "", sequence, alphabet)}, cpus,
-                     flush_denormals=flush_denormals, chunk_residues=chunk_residues)
+                     flush_denormals=flush_denormals, chunk_bytes=chunk_bytes)
     hits, _ = search.run({"db": (Path(fasta), search.hmms, JACKHMMER_OPTIONS)})
     alignment = search.query_alignment(name, hits["db"][name], None)
     alignment.write(Path(out))
@@ -395,7 +499,7 @@ def jackhmmer_to_stockholm(name: str, sequence: str, fasta: Path, out: Path, cpu
 
 def search_sequences(sequences: Sequence[tuple[str, str]], fasta: Path, cpus: int,
                      *, flush_denormals: bool = True,
-                     chunk_residues: int = CHUNK_RESIDUES) -> dict[str, plan7.TopHits]:
+                     chunk_bytes: int = CHUNK_BYTES) -> dict[str, plan7.TopHits]:
     """One jackhmmer round (AlphaFold's flags) of each (name, sequence) over one FASTA.
 
     The benchmark's entry point: the same code path as :func:`run_msa_search`.
@@ -403,6 +507,6 @@ def search_sequences(sequences: Sequence[tuple[str, str]], fasta: Path, cpus: in
     alphabet = easel.Alphabet.amino()
     queries = {name: _digital_query(name, "", seq, alphabet) for name, seq in sequences}
     search = _Search(queries, cpus, flush_denormals=flush_denormals,
-                     chunk_residues=chunk_residues)
+                     chunk_bytes=chunk_bytes)
     hits, _ = search.run({"db": (Path(fasta), search.hmms, JACKHMMER_OPTIONS)})
     return hits["db"]

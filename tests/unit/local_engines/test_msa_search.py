@@ -9,11 +9,15 @@ import subprocess
 import threading
 
 import pytest
+from pyhmmer import easel, plan7
 
 from foldline.local_engines import fpu
 from foldline.local_engines.alignments import Alignment, read_stockholm
 from foldline.local_engines.msa_search import (
     JACKHMMER_FLAGS,
+    JACKHMMER_OPTIONS,
+    _FastaChunks,
+    _Search,
     chain_letter,
     run_msa_search,
     search_sequences,
@@ -105,13 +109,34 @@ def test_template_date_filter_excludes_late_templates(tmp_path):
 def test_chunked_search_matches_one_block():
     query = chains_of("xylanase.fasta")[0]
     fasta = DATABASES / "uniref90" / "uniref90.fasta"
-    whole = search_sequences([("q", query.sequence)], fasta, cpus=1)["q"]
+    alphabet = easel.Alphabet.amino()
+    hmm = _Search({"q": easel.TextSequence(name=b"q", sequence=query.sequence)
+                   .digitize(alphabet)}, 1).hmms["q"]
+    with easel.SequenceFile(str(fasta), digital=True, alphabet=alphabet) as handle:
+        whole = plan7.Pipeline(alphabet, **JACKHMMER_OPTIONS).search_hmm(
+            hmm, handle.read_block())
     chunked = search_sequences([("q", query.sequence)], fasta, cpus=2,
-                               chunk_residues=1_000)["q"]  # ~70 chunks: merged twice
+                               chunk_bytes=1_000)["q"]  # ~110 chunks: merged 3 times
     summary = lambda hits: [(h.name, f"{h.evalue:.4g}") for h in hits.included]  # noqa: E731
     assert whole.Z == chunked.Z == 365
     assert summary(whole) == summary(chunked)
     assert len(summary(whole)) > 300
+
+
+def test_fasta_chunks_are_whole_records(tmp_path):
+    long_record = ">long one\n" + "ACDEFGHIKL\n" * 30  # longer than a chunk
+    text = ">a first\r\nMKV\r\nLLA\r\n" + long_record + ">b\nWWW\n>c last\nPP"
+    path = tmp_path / "db.fasta"
+    path.write_bytes(text.encode())
+    chunks = _FastaChunks(path)
+    pieces = []
+    while (piece := chunks.read(16)) is not None:
+        pieces.append(piece.decode())
+    chunks.close()
+    assert "".join(pieces) == text
+    assert len(pieces) > 2 and all(p.startswith(">") for p in pieces)
+    assert any(long_record in p for p in pieces)  # never cut inside a record
+    assert chunks.remaining == 0
 
 
 @pytest.mark.skipif(shutil.which("jackhmmer") is None, reason="HMMER's jackhmmer not installed")
