@@ -157,8 +157,9 @@ class LocalCloud:
             region_name=self.region,
         )  # fmt: skip
 
-    def client(self, service: str, **kwargs: Any) -> Any:
-        config = Config(retries={"max_attempts": 2, "mode": "standard"})
+    def client(self, service: str, *, max_pool_connections: int = 10, **kwargs: Any) -> Any:
+        config = Config(retries={"max_attempts": 2, "mode": "standard"},
+                        max_pool_connections=max_pool_connections)  # fmt: skip
         return self.session().client(
             service, endpoint_url=self.endpoint_url, config=config, **kwargs
         )

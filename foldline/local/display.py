@@ -64,7 +64,8 @@ class RunBoard:
                 seconds = (end - step["StartTime"]).total_seconds() if end else (
                     time.time() - step["StartTime"].timestamp())  # fmt: skip
                 took = f" {_seconds(seconds)}"
-            parts.append(f"{step['StepName']} {_STEP_MARK.get(status, status)}{took}")
+            cached = " (cached)" if step.get("CacheHitResult") else ""
+            parts.append(f"{step['StepName']} {_STEP_MARK.get(status, status)}{took}{cached}")
         return "  ".join(parts)
 
     def render(self, items: dict[str, dict | None]) -> Group:

@@ -18,6 +18,7 @@ import datetime as _dt
 import json
 import logging
 import os
+import queue
 import random
 import string
 import threading
@@ -131,39 +132,64 @@ class PipelineExecutor:
         self._pool = cf.ThreadPoolExecutor(max_workers=8, thread_name_prefix="foldline-exec")
         self._futures: list[cf.Future] = []
         self._sm = cloud.client("sagemaker")
-        self._tls = threading.local()
+        self._clients: dict[str, Any] = {}
+        self._clients_lock = threading.Lock()
         #: SageMaker's step cache; kept beside the S3 state its entries point into
         self.step_cache = StepCache(self.work_dir / "state" / STEP_CACHE_FILE)
+        self._events: queue.Queue[dict | None] = queue.Queue()
+        self._publisher = threading.Thread(target=self._publish_events, daemon=True,
+                                           name="foldline-events")  # fmt: skip
+        self._publisher.start()
+        msm.add_start_listener(self._on_start)
 
     def _client(self, service: str) -> Any:
-        clients = self._tls.__dict__.setdefault("clients", {})
-        if service not in clients:
-            clients[service] = self.cloud.client(service)
-        return clients[service]
+        """One client per service for every execution thread (boto3 clients are thread
+        safe): making one costs ~0.1 s, which a new thread per step would pay again."""
+        with self._clients_lock:
+            if service not in self._clients:
+                self._clients[service] = self.cloud.client(service, max_pool_connections=64)
+            return self._clients[service]
 
     # -- picking executions up ---------------------------------------------------------------
 
     def poll_once(self) -> int:
+        """Start the executions the start listener missed (none, normally)."""
         started = 0
         for pipeline in self.cloud.stack.pipelines():
             summaries = self._sm.list_pipeline_executions(PipelineName=pipeline.name)
             for summary in summaries["PipelineExecutionSummaries"]:
-                arn = summary["PipelineExecutionArn"]
-                if arn in self._seen or summary["PipelineExecutionStatus"] != msm.EXECUTING:
-                    continue
-                self._seen.add(arn)
-                self._futures.append(self._pool.submit(self._run_safely, arn))
-                started += 1
+                if summary["PipelineExecutionStatus"] == msm.EXECUTING:
+                    started += self._pick_up(summary["PipelineExecutionArn"])
         return started
+
+    def _on_start(self, arn: str) -> None:
+        """StartPipelineExecution just made ``arn``: run it now, not at the next poll."""
+        region, pipeline = arn.split(":")[3], arn.split("/")[1]
+        names = {p.name.lower() for p in self.cloud.stack.pipelines()}
+        if region == self.cloud.region and pipeline.lower() in names:
+            self._pick_up(arn)
+
+    def _pick_up(self, arn: str) -> int:
+        with self._lock:
+            if arn in self._seen or self._closing.is_set():
+                return 0
+            self._seen.add(arn)
+            self._futures.append(self._pool.submit(self._run_safely, arn))
+        return 1
 
     @property
     def active(self) -> int:
-        return sum(1 for f in self._futures if not f.done())
+        """Executions running, plus status events not yet handed to EventBridge."""
+        running = sum(1 for f in self._futures if not f.done())
+        return running + self._events.unfinished_tasks
 
     def shutdown(self) -> None:
-        """Stop running steps and wait for the execution threads."""
+        """Stop running steps, wait for the execution threads, send the events left."""
         self._closing.set()
+        msm.remove_start_listener(self._on_start)
         self._pool.shutdown(wait=True, cancel_futures=True)
+        self._events.put(None)
+        self._publisher.join(timeout=30)
 
     # -- one execution ---------------------------------------------------------------------
 
@@ -375,9 +401,21 @@ class PipelineExecutor:
             self.on_change(run, None)
 
     def _put_event(self, detail_type: str, detail: dict, resources: list[str]) -> None:
-        response = self._client("events").put_events(Entries=[{
-            "Source": SOURCE, "DetailType": detail_type, "Detail": json.dumps(detail),
-            "Resources": resources, "Time": _now(),
-        }])  # fmt: skip
-        if response.get("FailedEntryCount"):
-            log.error("put_events failed: %s", response["Entries"])
+        """Queue a status event. SageMaker sends them asynchronously too; a step waiting
+        on each PutEvents (30 ms and more, as moto routes it to its targets) would make
+        orchestration, not work, the time between steps. One thread keeps their order."""
+        self._events.put({"Source": SOURCE, "DetailType": detail_type,
+                          "Detail": json.dumps(detail), "Resources": resources,
+                          "Time": _now()})  # fmt: skip
+
+    def _publish_events(self) -> None:
+        while (entry := self._events.get()) is not None:
+            try:
+                response = self._client("events").put_events(Entries=[entry])
+                if response.get("FailedEntryCount"):
+                    log.error("put_events failed: %s", response["Entries"])
+            except Exception:  # noqa: BLE001 - a lost event must not stop the ones after it
+                log.exception("put_events failed for %s", entry["DetailType"])
+            finally:
+                self._events.task_done()
+        self._events.task_done()

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import threading
-from typing import Any
+from typing import Any, Callable
 
 from moto.core.responses import ActionResult
 from moto.sagemaker import models as _models
@@ -34,6 +34,21 @@ STOPPING = "Stopping"
 
 _lock = threading.RLock()
 _installed = False
+#: called with each new execution's ARN as StartPipelineExecution creates it
+_start_listeners: list[Callable[[str], None]] = []
+
+
+def add_start_listener(listener: Callable[[str], None]) -> None:
+    """Have ``listener(arn)`` called for each new execution: the executor starts it at
+    once instead of at its next poll, as the service would."""
+    with _lock:
+        _start_listeners.append(listener)
+
+
+def remove_start_listener(listener: Callable[[str], None]) -> None:
+    with _lock:
+        if listener in _start_listeners:
+            _start_listeners.remove(listener)
 
 
 def backend(account_id: str, region: str) -> _models.SageMakerModelBackend:
@@ -87,7 +102,11 @@ def _patched_start(original):
                 for arn, execution in pipeline.pipeline_executions.items():
                     if execution.client_request_token == token:
                         return {"PipelineExecutionArn": arn}
-            return original(self, pipeline_name, *args, **kwargs)
+            started = original(self, pipeline_name, *args, **kwargs)
+            listeners = list(_start_listeners)
+        for listener in listeners:
+            listener(started["PipelineExecutionArn"])
+        return started
 
     return start_pipeline_execution
 

@@ -24,6 +24,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterable
+from urllib.parse import urlencode
 
 from foldline import layout, runs
 from foldline.local import state
@@ -32,7 +33,7 @@ from foldline.local.dispatcher import Dispatcher, Pump
 from foldline.local.executor import ExecutionRun, PipelineExecutor, StepRun
 from foldline.local.lambda_runtime import Invocation, install_log_routing, uninstall_log_routing
 from foldline.local.outbox import Notice, Outbox
-from foldline.run_identity import run_id_for
+from foldline.run_identity import run_id_for, upload_version
 from foldline.stack_config import clear_local_state, write_local_state
 
 log = logging.getLogger("foldline.local")
@@ -171,16 +172,17 @@ class LocalRuntime:
         return runs.RunsTable(name, dynamodb=self.cloud.session().resource(
             "dynamodb", endpoint_url=self.cloud.endpoint_url))  # fmt: skip
 
-    def upload(self, path: Path, name: str | None = None) -> Submission:
-        """Put a file under ``inputs/``, as a user would; the bucket's events do the rest."""
+    def upload(self, path: Path, name: str | None = None,
+               tags: dict[str, str] | None = None) -> Submission:  # fmt: skip
+        """Put a file under ``inputs/``, as a user would (run overrides as object tags,
+        like ``foldline submit``); the bucket's events do the rest."""
         path = Path(path)
         key = layout.INPUTS + (name or path.name)
+        extra = {"Tagging": urlencode(tags)} if tags else {}
         response = self.cloud.client("s3").put_object(
-            Bucket=self.bucket, Key=key, Body=path.read_bytes()
+            Bucket=self.bucket, Key=key, Body=path.read_bytes(), **extra
         )
-        version = response.get("VersionId")
-        if not version or version == "null":
-            version = response["ETag"]
+        version = upload_version(response.get("VersionId"), response["ETag"])
         return Submission(path, key, run_id_for(self.bucket, key, version))
 
     def run(self, run_id: str) -> dict | None:

@@ -22,7 +22,6 @@ import pytest
 from foldline import layout, msa_cache
 from foldline.local.outbox import read_notice
 from foldline.parameters import ALPHAFOLD_STEP, MSA_STEP, OPENFOLD_STEP
-from foldline.run_identity import run_id_for
 
 from .conftest import EXAMPLE
 
@@ -63,22 +62,15 @@ def four_runs(tmp_path_factory):
         items = runtime.wait([a.run_id], timeout=900)
         b = runtime.upload(renamed)
         items.update(runtime.wait([b.run_id], timeout=900))
-        s3 = runtime.cloud.client("s3")
-        key = layout.INPUTS + "older-templates.fasta"
-        put = s3.put_object(Bucket=runtime.bucket, Key=key, Body=first.read_bytes(),
-                            Tagging="MaxTemplateDate=2025-06-01")  # fmt: skip
-        version = put.get("VersionId") if put.get("VersionId") not in (None, "null") else put["ETag"]
-        c_id = run_id_for(runtime.bucket, key, version)
+        c_id = runtime.upload(first, "older-templates.fasta",
+                              tags={"MaxTemplateDate": "2025-06-01"}).run_id
         items.update(runtime.wait([c_id], timeout=900))
-        key = layout.INPUTS + "ptm.fasta"
-        put = s3.put_object(Bucket=runtime.bucket, Key=key, Body=first.read_bytes(),
-                            Tagging="ModelPreset=monomer_ptm")  # fmt: skip
-        version = put.get("VersionId") if put.get("VersionId") not in (None, "null") else put["ETag"]
-        d_id = run_id_for(runtime.bucket, key, version)
+        d_id = runtime.upload(first, "ptm.fasta", tags={"ModelPreset": "monomer_ptm"}).run_id
         items.update(runtime.wait([d_id], timeout=900))
         steps = {r: {s["StepName"]: s for s in runtime.steps(items[r]["execution_arn"])}
                  for r in (a.run_id, b.run_id, c_id, d_id)}  # fmt: skip
         reports = {r: runtime.download_report(r) for r in (a.run_id, b.run_id)}
+        s3 = runtime.cloud.client("s3")
         objects = [o["Key"] for o in s3.list_objects_v2(
             Bucket=runtime.bucket, Prefix=layout.MSA_CACHE).get("Contents", [])]  # fmt: skip
     finally:
