@@ -80,12 +80,19 @@ def _rows(name: str, r: dict) -> list[tuple[str, str, str]]:
         return out
     if name == "local":
         c, e = r["msa_cache"], r["e2e"]
+        miss, hit, copy = c["miss"], c["hit"], c["copy"]
         return [
-            ("MSA cache miss: upload -> inference start (local)",
-             f"{c['miss']['upload_to_inference_start_s']:.2f} s (MSA step {c['miss']['msa_step_s']:.2f} s)", ""),
-            ("MSA cache hit: upload -> inference start (local)",
-             f"{c['hit']['upload_to_inference_start_s']:.2f} s (MSA step {c['hit']['msa_step_s']:.2f} s) "
-             f"= {c['speedup_upload_to_inference_start']:.1f}x faster", ">= 100x"),
+            ("MSA cache miss: execution start -> inference start (local)",
+             f"{miss['execution_to_inference_start_s']:.2f} s (from the upload "
+             f"{miss['upload_to_inference_start_s']:.2f} s)", ""),
+            ("MSA cache hit, SageMaker step cache (no MSA job)",
+             f"{hit['execution_to_inference_start_s']:.3f} s = "
+             f"{c['speedup_execution_to_inference_start']:.0f}x faster (from the upload "
+             f"{hit['upload_to_inference_start_s']:.2f} s = "
+             f"{c['speedup_upload_to_inference_start']:.1f}x)", ">= 100x"),
+            ("MSA cache hit, msa-cache/ copy (MSA job, no search)",
+             f"{copy['execution_to_inference_start_s']:.2f} s = "
+             f"{c['copy_speedup_execution_to_inference_start']:.1f}x faster", ""),
             ("local end-to-end demo (foldline local run, 1 file)",
              f"{e['wall_s']:.1f} s wall, step jobs {e['step_jobs_s']:.1f} s, orchestration "
              f"{e['orchestration_s']:.1f} s ({100 * e['orchestration_share']:.0f} %)", ""),
