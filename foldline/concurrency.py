@@ -84,26 +84,23 @@ class GateFull(Exception):
         self.cap = cap
 
 
-def _conditional_failed(table: Any, err: Exception) -> bool:
-    return isinstance(err, table.meta.client.exceptions.ConditionalCheckFailedException)
-
-
 def release_slot(table: Any, run_id: str) -> bool:
     """Free the slot ``run_id`` holds; False (and nothing changed) where it holds none.
 
-    ``table`` is the runs table (a boto3 DynamoDB Table). Safe to call for every final
-    status event, replays included, and in stacks without a gate item.
+    ``table`` is the runs table: a :class:`~foldline.runs.RunsTable` or a boto3 Table
+    resource. Safe to call for every final status event, replays included, and in stacks
+    without a gate item.
     """
     try:
-        table.update_item(
-            Key={"run_id": GATE_KEY},
+        runs_mod.TableConnection.of(table).update(
+            GATE_KEY,
             UpdateExpression="REMOVE slots.#run SET updated_at = :now",
             ConditionExpression="attribute_exists(slots.#run)",
             ExpressionAttributeNames={"#run": run_id},
-            ExpressionAttributeValues={":now": _stamp(_now())},
+            values={":now": _stamp(_now())},
         )
     except Exception as err:
-        if _conditional_failed(table, err):
+        if runs_mod.conditional_check_failed(err):
             return False
         raise
     log.debug("released the execution slot of %s", run_id)
@@ -112,14 +109,14 @@ def release_slot(table: Any, run_id: str) -> bool:
 
 def release_run_slot(runs: runs_mod.RunsTable, run_id: str) -> bool:
     """:func:`release_slot` on a :class:`~foldline.runs.RunsTable` (the end-of-run paths)."""
-    return release_slot(runs.table, run_id)
+    return release_slot(runs, run_id)
 
 
 @dataclass
 class ConcurrencyGate:
     """Slots for pipeline executions, shared by every start-function instance."""
 
-    table: Any  # the runs table, a boto3 DynamoDB Table resource
+    table: Any  # the runs table: a foldline.runs.RunsTable, or a boto3 Table resource
     cap: int
     sagemaker: Any
     pipeline_name: str
@@ -131,6 +128,10 @@ class ConcurrencyGate:
     clock: Callable[[], _dt.datetime] = _now
     _ready: bool = field(default=False, init=False, repr=False)
 
+    @property
+    def _db(self) -> runs_mod.TableConnection:
+        return runs_mod.TableConnection.of(self.table)
+
     # -- the item ----------------------------------------------------------------------------
 
     def _ensure_item(self) -> None:
@@ -138,38 +139,37 @@ class ConcurrencyGate:
         if self._ready:
             return
         try:
-            self.table.put_item(
-                Item={"run_id": GATE_KEY, "slots": {}, "created_at": _stamp(self.clock())},
+            self._db.put(
+                {"run_id": GATE_KEY, "slots": {}, "created_at": _stamp(self.clock())},
                 ConditionExpression="attribute_not_exists(run_id)",
             )
         except Exception as err:
-            if not _conditional_failed(self.table, err):
+            if not runs_mod.conditional_check_failed(err):
                 raise
         self._ready = True
 
     def _item_exists(self) -> bool:
-        return "Item" in self.table.get_item(Key={"run_id": GATE_KEY}, ConsistentRead=True,
-                                             ProjectionExpression="run_id")  # fmt: skip
+        return self._db.get(GATE_KEY, ProjectionExpression="run_id") is not None
 
     def holders(self) -> dict[str, _dt.datetime]:
         """Run id -> when it took its slot (a consistent read)."""
-        item = self.table.get_item(Key={"run_id": GATE_KEY}, ConsistentRead=True).get("Item")
+        item = self._db.get(GATE_KEY)
         return {run: _parse(at) for run, at in ((item or {}).get("slots") or {}).items()}
 
     # -- acquire / release -------------------------------------------------------------------
 
     def _try_acquire(self, run_id: str) -> bool:
         try:
-            self.table.update_item(
-                Key={"run_id": GATE_KEY},
+            self._db.update(
+                GATE_KEY,
                 UpdateExpression="SET slots.#run = :now, updated_at = :now",
                 ConditionExpression="attribute_exists(slots.#run)"
                 " OR (attribute_exists(slots) AND size(slots) < :cap)",
                 ExpressionAttributeNames={"#run": run_id},
-                ExpressionAttributeValues={":now": _stamp(self.clock()), ":cap": self.cap},
+                values={":now": _stamp(self.clock()), ":cap": self.cap},
             )
         except ClientError as err:
-            if _conditional_failed(self.table, err):
+            if runs_mod.conditional_check_failed(err):
                 return False
             raise
         return True
@@ -203,15 +203,15 @@ class ConcurrencyGate:
         now = self.clock()
         cutoff = _stamp(now - _dt.timedelta(seconds=self.reconcile_every_s))
         try:
-            self.table.update_item(
-                Key={"run_id": GATE_KEY},
+            self._db.update(
+                GATE_KEY,
                 UpdateExpression="SET reconciled_at = :now",
                 ConditionExpression="attribute_not_exists(reconciled_at)"
                 " OR reconciled_at < :cutoff",
-                ExpressionAttributeValues={":now": _stamp(now), ":cutoff": cutoff},
+                values={":now": _stamp(now), ":cutoff": cutoff},
             )
         except Exception as err:
-            if _conditional_failed(self.table, err):
+            if runs_mod.conditional_check_failed(err):
                 return False
             raise
         return True
@@ -251,7 +251,7 @@ class ConcurrencyGate:
             if status in ACTIVE_EXECUTION_STATUSES:
                 continue
             if status is None:  # no execution (yet): is a start still in flight?
-                item = self.table.get_item(Key={"run_id": run_id}, ConsistentRead=True).get("Item")
+                item = self._db.get(run_id)
                 ended = bool(item) and item.get("status") in runs_mod.FINAL_STATUSES
                 if not ended and (now - taken_at).total_seconds() < self.grace_s:
                     continue
@@ -265,15 +265,15 @@ class ConcurrencyGate:
     def _release_if_unchanged(self, run_id: str, taken_at: _dt.datetime) -> bool:
         """Release unless the run took its slot again since we looked (a retry in flight)."""
         try:
-            self.table.update_item(
-                Key={"run_id": GATE_KEY},
+            self._db.update(
+                GATE_KEY,
                 UpdateExpression="REMOVE slots.#run",
                 ConditionExpression="slots.#run = :taken",
                 ExpressionAttributeNames={"#run": run_id},
-                ExpressionAttributeValues={":taken": _stamp(taken_at)},
+                values={":taken": _stamp(taken_at)},
             )
         except Exception as err:
-            if _conditional_failed(self.table, err):
+            if runs_mod.conditional_check_failed(err):
                 return False
             raise
         return True

@@ -3,17 +3,23 @@
 Status moves Starting -> Executing -> Succeeded | Failed | Stopped (Rejected for bad
 input). ``claim`` is the guard that lets only one start proceed per run id: a replayed
 event finds the item past Starting and stops there.
+
+Talks to DynamoDB through the low-level client, converting with boto3's own
+TypeSerializer/TypeDeserializer (what boto3's Table resource does internally): the
+resource costs 30-50 ms more of every cold start than the client (it loads and builds
+the resource model), and the start function pays that on each new execution environment.
 """
 
 from __future__ import annotations
 
 import datetime as _dt
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any
+from typing import Any, Iterator, Mapping
 
 import boto3
-from boto3.dynamodb.conditions import Attr
+from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
+from botocore.exceptions import ClientError
 
 STARTING = "Starting"
 EXECUTING = "Executing"
@@ -22,6 +28,9 @@ FAILED = "Failed"
 STOPPED = "Stopped"
 REJECTED = "Rejected"
 FINAL_STATUSES = frozenset({SUCCEEDED, FAILED, STOPPED, REJECTED})
+
+_SERIALIZER = TypeSerializer()
+_DESERIALIZER = TypeDeserializer()
 
 
 def is_reserved_key(run_id: str) -> bool:
@@ -54,25 +63,128 @@ def _from_dynamo(value: Any) -> Any:
     return value
 
 
+def to_wire(values: Mapping[str, Any]) -> dict[str, dict]:
+    """Name (or ``:placeholder``) -> DynamoDB JSON (``{"S": ...}``, ``{"M": ...}`` …).
+
+    Floats become Decimals (DynamoDB numbers are decimal) and None values are left out,
+    at the top and inside maps, as everywhere in the runs table (None in a list is NULL).
+    """
+    return {name: _SERIALIZER.serialize(value) for name, value in _to_dynamo(dict(values)).items()}
+
+
+def from_wire(item: Mapping[str, dict]) -> dict[str, Any]:
+    """An item in DynamoDB JSON as plain Python (numbers as int or float)."""
+    return {name: _from_dynamo(_DESERIALIZER.deserialize(value)) for name, value in item.items()}
+
+
+def conditional_check_failed(err: BaseException) -> bool:
+    """Whether ``err`` is DynamoDB refusing a conditional write (the condition was false)."""
+    code = err.response.get("Error", {}).get("Code") if isinstance(err, ClientError) else None
+    return code == "ConditionalCheckFailedException"
+
+
+def _is_resource(obj: Any) -> bool:
+    """A boto3 DynamoDB resource (the service, or a Table), as opposed to a client."""
+    return getattr(getattr(obj, "meta", None), "client", None) is not None
+
+
+@dataclass(frozen=True)
+class TableConnection:
+    """One DynamoDB table through a low-level client, with plain Python values in and out.
+
+    A client that came from a boto3 resource has boto3's converters hooked into its
+    events (they serialize every request's values and deserialize every response), so
+    over it values already cross as plain Python; over any other client they cross as
+    DynamoDB JSON, converted here with the same TypeSerializer/TypeDeserializer.
+    """
+
+    client: Any
+    table_name: str
+    #: True where boto3's resource hooks on ``client`` do the conversion
+    hooked: bool = False
+
+    @classmethod
+    def of(cls, table: Any) -> TableConnection:
+        """For a :class:`RunsTable` or a boto3 Table resource."""
+        if isinstance(table, RunsTable):
+            return table.connection
+        return cls(table.meta.client, table.name, hooked=True)
+
+    def values(self, values: Mapping[str, Any]) -> dict[str, Any]:
+        return _to_dynamo(dict(values)) if self.hooked else to_wire(values)
+
+    def item(self, raw: Mapping[str, Any]) -> dict[str, Any]:
+        return _from_dynamo(dict(raw)) if self.hooked else from_wire(raw)
+
+    def key(self, run_id: str) -> dict[str, Any]:
+        return self.values({"run_id": run_id})
+
+    def get(self, run_id: str, **kwargs: Any) -> dict | None:
+        """The item of ``run_id`` (a consistent read), or None."""
+        raw = self.client.get_item(TableName=self.table_name, Key=self.key(run_id),
+                                   ConsistentRead=True, **kwargs).get("Item")  # fmt: skip
+        return self.item(raw) if raw is not None else None
+
+    def put(self, item: Mapping[str, Any], **kwargs: Any) -> None:
+        self.client.put_item(TableName=self.table_name, Item=self.values(item), **kwargs)
+
+    def update(self, run_id: str, *, values: Mapping[str, Any] | None = None,
+               **kwargs: Any) -> None:  # fmt: skip
+        """UpdateItem on ``run_id``; ``values`` are the ExpressionAttributeValues."""
+        if values:
+            kwargs["ExpressionAttributeValues"] = self.values(values)
+        self.client.update_item(TableName=self.table_name, Key=self.key(run_id), **kwargs)
+
+    def scan(self) -> Iterator[dict[str, Any]]:
+        kwargs: dict[str, Any] = {"TableName": self.table_name}
+        while True:
+            page = self.client.scan(**kwargs)
+            yield from (self.item(raw) for raw in page.get("Items", []))
+            if "LastEvaluatedKey" not in page:
+                return
+            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+
 @dataclass
 class RunsTable:
     """Data access for the runs table; all writes stamp ``updated_at``."""
 
     table_name: str
-    dynamodb: Any = None  # a boto3 DynamoDB service resource
+    #: a boto3 DynamoDB client or service resource; None: a new low-level client
+    dynamodb: Any = None
+    connection: TableConnection = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        self.dynamodb = self.dynamodb or boto3.resource("dynamodb")
-        self._table = self.dynamodb.Table(self.table_name)
+        if self.dynamodb is None:
+            self.connection = TableConnection(boto3.client("dynamodb"), self.table_name)
+        elif _is_resource(self.dynamodb):
+            self.connection = TableConnection(self.dynamodb.meta.client, self.table_name,
+                                              hooked=True)  # fmt: skip
+        else:
+            self.connection = TableConnection(self.dynamodb, self.table_name)
+        self._table: Any = None
+
+    @property
+    def client(self) -> Any:
+        """The DynamoDB client it talks through."""
+        return self.connection.client
 
     @property
     def table(self) -> Any:
-        """The boto3 Table (the concurrency gate keeps one reserved item in it)."""
+        """boto3's Table resource for this table, made on first use (foldline's Lambdas do
+        not use it: a resource costs 30-50 ms more of a cold start than the client)."""
+        if self._table is None:
+            resource = self.dynamodb
+            if not _is_resource(resource):
+                resource = boto3.resource(
+                    "dynamodb", region_name=self.client.meta.region_name,
+                    endpoint_url=self.client.meta.endpoint_url,
+                )  # fmt: skip
+            self._table = resource.Table(self.table_name)
         return self._table
 
     def get(self, run_id: str) -> dict | None:
-        item = self._table.get_item(Key={"run_id": run_id}, ConsistentRead=True).get("Item")
-        return _from_dynamo(item) if item else None
+        return self.connection.get(run_id)
 
     def claim(self, run_id: str, **fields: Any) -> dict | None:
         """Create the run in status Starting, or take over one still Starting.
@@ -83,65 +195,56 @@ class RunsTable:
         item = {"run_id": run_id, "status": STARTING, "created_at": now, "updated_at": now}
         item.update(fields)
         try:
-            self._table.put_item(
-                Item=_to_dynamo(item),
-                ConditionExpression=Attr("run_id").not_exists() | Attr("status").eq(STARTING),
+            self.connection.put(
+                item,
+                ConditionExpression="attribute_not_exists(#run_id) OR #status = :starting",
+                ExpressionAttributeNames={"#run_id": "run_id", "#status": "status"},
+                ExpressionAttributeValues=self.connection.values({":starting": STARTING}),
             )
-        except self.dynamodb.meta.client.exceptions.ConditionalCheckFailedException:
+        except ClientError as err:
+            if not conditional_check_failed(err):
+                raise
             return self.get(run_id)
         return None
 
     def put(self, run_id: str, **fields: Any) -> None:
         now = utc_now()
-        item = {"run_id": run_id, "created_at": now, "updated_at": now, **fields}
-        self._table.put_item(Item=_to_dynamo(item))
+        self.connection.put({"run_id": run_id, "created_at": now, "updated_at": now, **fields})
 
     def update(self, run_id: str, **fields: Any) -> None:
         """Set top-level attributes (None values are skipped)."""
         fields = {k: v for k, v in fields.items() if v is not None}
         fields["updated_at"] = utc_now()
-        names = {f"#f{i}": k for i, k in enumerate(fields)}
-        values = {f":v{i}": _to_dynamo(v) for i, v in enumerate(fields.values())}
-        expression = "SET " + ", ".join(f"#f{i} = :v{i}" for i in range(len(fields)))
-        self._table.update_item(
-            Key={"run_id": run_id},
-            UpdateExpression=expression,
-            ExpressionAttributeNames=names,
-            ExpressionAttributeValues=values,
+        self.connection.update(
+            run_id,
+            UpdateExpression="SET " + ", ".join(f"#f{i} = :v{i}" for i in range(len(fields))),
+            ExpressionAttributeNames={f"#f{i}": k for i, k in enumerate(fields)},
+            values={f":v{i}": v for i, v in enumerate(fields.values())},
         )
 
     def record_step(self, run_id: str, step_name: str, **step: Any) -> None:
         """Merge one step's progress into ``steps.<name>`` (creating the map if needed)."""
         step = {k: v for k, v in step.items() if v is not None}
         try:
-            self._table.update_item(
-                Key={"run_id": run_id},
+            self.connection.update(
+                run_id,
                 UpdateExpression="SET #steps.#name = :step, updated_at = :now",
-                ConditionExpression=Attr("steps").exists(),
+                ConditionExpression="attribute_exists(#steps)",
                 ExpressionAttributeNames={"#steps": "steps", "#name": step_name},
-                ExpressionAttributeValues={":step": _to_dynamo(step), ":now": utc_now()},
+                values={":step": step, ":now": utc_now()},
             )
-        except self.dynamodb.meta.client.exceptions.ConditionalCheckFailedException:
-            self._table.update_item(
-                Key={"run_id": run_id},
+        except ClientError as err:
+            if not conditional_check_failed(err):
+                raise
+            self.connection.update(
+                run_id,
                 UpdateExpression="SET #steps = :steps, updated_at = :now",
                 ExpressionAttributeNames={"#steps": "steps"},
-                ExpressionAttributeValues={
-                    ":steps": {step_name: _to_dynamo(step)},
-                    ":now": utc_now(),
-                },
+                values={":steps": {step_name: step}, ":now": utc_now()},
             )
 
     def recent(self, limit: int = 20) -> list[dict]:
         """The most recently created runs, newest first (a scan: fine at foldline's scale)."""
-        items: list[dict] = []
-        kwargs: dict[str, Any] = {}
-        while True:
-            page = self._table.scan(**kwargs)
-            items.extend(_from_dynamo(i) for i in page.get("Items", [])
-                         if not is_reserved_key(i["run_id"]))  # fmt: skip
-            if "LastEvaluatedKey" not in page:
-                break
-            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+        items = [i for i in self.connection.scan() if not is_reserved_key(i["run_id"])]
         items.sort(key=lambda i: i.get("created_at", ""), reverse=True)
         return items[:limit]

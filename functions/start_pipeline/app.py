@@ -44,14 +44,20 @@ def start_context() -> StartContext:
     return StartContext(
         s3=boto3.client("s3"),
         sagemaker=sagemaker,
-        sns=boto3.client("sns"),
+        make_sns=sns_client,  # only a rejection publishes: no SNS client on the happy path
         runs=runs,
         topic_arn=os.environ["TOPIC_ARN"],
         pipeline_name=os.environ["PIPELINE_NAME"],
         limits=IntakeLimits.from_env(),
         gate=None if cap is None else ConcurrencyGate(
-            runs.table, cap, sagemaker, os.environ["PIPELINE_NAME"]),
+            runs, cap, sagemaker, os.environ["PIPELINE_NAME"]),
     )
+
+
+@cache
+def sns_client() -> object:
+    """The SNS client for rejection notices, made when the first rejection needs it."""
+    return boto3.client("sns")
 
 
 @cache

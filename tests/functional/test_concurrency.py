@@ -46,8 +46,12 @@ class Clock:
         self.now += dt.timedelta(seconds=seconds)
 
 
-@pytest.fixture
-def table(stack):
+@pytest.fixture(params=["RunsTable", "boto3 Table"])
+def table(stack, request):
+    """The runs table as the gate is given it: the start function passes its RunsTable
+    (DynamoDB's low-level client); a boto3 Table resource works the same."""
+    if request.param == "RunsTable":
+        return RunsTable(RUNS_TABLE)
     return stack.dynamodb.Table(RUNS_TABLE)
 
 
@@ -118,13 +122,14 @@ def test_release_frees_only_a_slot_the_run_holds_and_only_once(stack, table, clo
 
 def test_release_without_a_gate_item_changes_nothing(stack, table):
     assert release_slot(table, RUN_A) is False
-    assert "Item" not in table.get_item(Key={"run_id": GATE_KEY})
+    assert "Item" not in stack.dynamodb.Table(RUNS_TABLE).get_item(Key={"run_id": GATE_KEY})
 
 
 def test_a_deleted_gate_item_is_made_again(stack, table, clock):
     g = gate(stack, table, clock)
     g.acquire(RUN_A)
-    table.delete_item(Key={"run_id": GATE_KEY})  # someone tidied the table by hand
+    # someone tidied the table by hand
+    stack.dynamodb.Table(RUNS_TABLE).delete_item(Key={"run_id": GATE_KEY})
     g.acquire(RUN_B)
     assert set(g.holders()) == {RUN_B}
 

@@ -107,6 +107,22 @@ def test_tags_override_run_parameters(stack, start):
     assert params["DbPreset"] == "reduced_dbs"
 
 
+def test_tags_are_read_only_for_an_upload_that_has_some(stack, start):
+    """HeadObject's TagCount decides: no GetObjectTagging call for an untagged upload."""
+    calls = []
+    start.app.start_context().s3.meta.events.register(
+        "before-call.s3.GetObjectTagging", lambda **kwargs: calls.append(kwargs["params"]))
+    start(stack.put("inputs/plain.fasta", FASTA_6KWC))
+    assert calls == []
+    start(stack.put("inputs/tagged.fasta", FASTA_6KWC, tags="DbPreset=reduced_dbs"))
+    assert len(calls) == 1
+    by_name = {e["PipelineExecutionDisplayName"].split("-")[0]: e for e in stack.executions()}
+    assert set(by_name) == {"plain", "tagged"}
+    tagged = stack.sagemaker.list_pipeline_parameters_for_execution(
+        PipelineExecutionArn=by_name["tagged"]["PipelineExecutionArn"])["PipelineParameters"]
+    assert {p["Name"]: p["Value"] for p in tagged}["DbPreset"] == "reduced_dbs"
+
+
 LONG = b">long\n" + (b"MKVLAAGGKKLLMMSSTTVVWWYYEEDDNNQQ" * 94)[:3000] + b"\n"
 
 
