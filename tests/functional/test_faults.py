@@ -1,7 +1,7 @@
 """Faults on the start path: an S3 error mid-way, retries, the DLQ, and the re-drive.
 
 Faults are injected on the start function's own S3 client through botocore's event
-system (a ``before-call`` handler that raises the error S3 would return), with moto
+system (a ``before-parameter-build`` handler that raises the error S3 would return), with moto
 behind it for every other call: the retry then meets the state the failed attempt
 left. The queue is a real (moto) SQS queue with a redrive policy, polled as Lambda's
 poller does; the re-drive is :func:`foldline.redrive.redrive`, what ``foldline redrive
@@ -28,15 +28,19 @@ MAX_RECEIVES = 3
 
 
 class S3Fault:
-    """Make ``operation`` on one client fail ``times`` times (None: until cleared)."""
+    """Make ``operation`` on one client fail ``times`` times (None: until cleared), on
+    every key or only on keys starting with ``key_prefix``."""
 
     def __init__(self, client, operation: str, code: str = "InternalError",
-                 times: int | None = 1) -> None:  # fmt: skip
+                 times: int | None = 1, key_prefix: str = "") -> None:  # fmt: skip
         self.client, self.operation, self.code, self.left = client, operation, code, times
+        self.key_prefix = key_prefix
         self.raised = 0
-        client.meta.events.register(f"before-call.s3.{operation}", self)
+        client.meta.events.register(f"before-parameter-build.s3.{operation}", self)
 
-    def __call__(self, **kwargs):
+    def __call__(self, params=None, **kwargs):
+        if not str((params or {}).get("Key", "")).startswith(self.key_prefix):
+            return None
         if self.left is not None and self.left <= 0:
             return None
         if self.left is not None:
@@ -47,7 +51,7 @@ class S3Fault:
         raise ClientError(error, self.operation)
 
     def clear(self) -> None:
-        self.client.meta.events.unregister(f"before-call.s3.{self.operation}", self)
+        self.client.meta.events.unregister(f"before-parameter-build.s3.{self.operation}", self)
 
 
 @pytest.fixture
@@ -103,7 +107,8 @@ def count(stack, url: str) -> int:
 def test_an_s3_error_copying_the_run_input_is_retried_and_the_run_starts_once(stack, queues, start):
     queue, dlq = queues
     enqueue(stack, queue, "inputs/6kwc.fasta", FASTA_6KWC)
-    fault = S3Fault(start.app.start_context().s3, "PutObject")
+    # the run's input copy (the start path's other PutObject stages the MSA cache query)
+    fault = S3Fault(start.app.start_context().s3, "PutObject", key_prefix=layout.RUNS)
 
     assert start() == {"received": 1, "failed": 1}
     assert fault.raised == 1
