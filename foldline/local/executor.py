@@ -132,8 +132,6 @@ class PipelineExecutor:
         self._pool = cf.ThreadPoolExecutor(max_workers=8, thread_name_prefix="foldline-exec")
         self._futures: list[cf.Future] = []
         self._sm = cloud.client("sagemaker")
-        self._clients: dict[str, Any] = {}
-        self._clients_lock = threading.Lock()
         #: SageMaker's step cache; kept beside the S3 state its entries point into
         self.step_cache = StepCache(self.work_dir / "state" / STEP_CACHE_FILE)
         self._events: queue.Queue[dict | None] = queue.Queue()
@@ -143,12 +141,8 @@ class PipelineExecutor:
         msm.add_start_listener(self._on_start)
 
     def _client(self, service: str) -> Any:
-        """One client per service for every execution thread (boto3 clients are thread
-        safe): making one costs ~0.1 s, which a new thread per step would pay again."""
-        with self._clients_lock:
-            if service not in self._clients:
-                self._clients[service] = self.cloud.client(service, max_pool_connections=64)
-            return self._clients[service]
+        # one client per service for every execution thread (LocalCloud shares them)
+        return self.cloud.client(service, max_pool_connections=64)
 
     # -- picking executions up ---------------------------------------------------------------
 

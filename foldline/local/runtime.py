@@ -33,14 +33,12 @@ from foldline.local.dispatcher import Dispatcher, Pump
 from foldline.local.executor import ExecutionRun, PipelineExecutor, StepRun
 from foldline.local.lambda_runtime import Invocation, install_log_routing, uninstall_log_routing
 from foldline.local.outbox import Notice, Outbox
+from foldline.local.paths import DEFAULT_DATABASES, DEFAULT_WORKDIR
 from foldline.run_identity import run_id_for, upload_version
 from foldline.stack_config import clear_local_state, write_local_state
 
 log = logging.getLogger("foldline.local")
 
-DEFAULT_WORKDIR = Path("foldline-local")
-#: the bundled demo databases (AlphaFold's download layout), in a checkout
-DEFAULT_DATABASES = DEFAULT_TEMPLATE.parent / "examples" / "databases"
 RUNS_TABLE = "RunsTable"  # the template's logical id of the runs table
 
 
@@ -87,6 +85,7 @@ class LocalRuntime:
         self.dispatch = dispatch
         self.dispatcher: Dispatcher | None = None
         self.executor: PipelineExecutor | None = None
+        self._runs_table: runs.RunsTable | None = None
         self.outbox: Outbox | None = None
         self._pump: Pump | None = None
         self.restored = 0
@@ -136,6 +135,7 @@ class LocalRuntime:
                 clear_local_state(self.workdir)
                 self.cloud.stop()
                 uninstall_log_routing()
+                self._runs_table = None  # a restarted cloud has another endpoint
 
     def __enter__(self) -> LocalRuntime:
         return self.start()
@@ -168,9 +168,11 @@ class LocalRuntime:
         return self.cloud.bucket_name()
 
     def runs_table(self) -> runs.RunsTable:
-        name = self.cloud.stack.physical_name(RUNS_TABLE)
-        return runs.RunsTable(name, dynamodb=self.cloud.session().resource(
-            "dynamodb", endpoint_url=self.cloud.endpoint_url))  # fmt: skip
+        if self._runs_table is None:  # made once: a new resource costs ~0.5 s
+            name = self.cloud.stack.physical_name(RUNS_TABLE)
+            self._runs_table = runs.RunsTable(name, dynamodb=self.cloud.session().resource(
+                "dynamodb", endpoint_url=self.cloud.endpoint_url))  # fmt: skip
+        return self._runs_table
 
     def upload(self, path: Path, name: str | None = None,
                tags: dict[str, str] | None = None) -> Submission:  # fmt: skip
