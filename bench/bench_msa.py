@@ -43,8 +43,8 @@ from foldline.local_engines.alignments import read_stockholm
 from foldline.local_engines.msa_search import (
     JACKHMMER_FLAGS,
     JACKHMMER_OPTIONS,
-    _Search,
     jackhmmer_to_stockholm,
+    jackhmmer_to_stockholms,
 )
 from machine import cpu_model  # bench/machine.py (scripts run from bench/)
 
@@ -141,14 +141,10 @@ def _query() -> tuple[str, str]:
 
 
 def _concurrent(parts: dict[str, Path], cpus: int, work: Path) -> None:
+    """All databases at once, as ``run_msa_search`` searches them."""
     name, sequence = _query()
-    alphabet = easel.Alphabet.amino()
-    text = easel.TextSequence(name=name, sequence=sequence)
-    search = _Search({name: text.digitize(alphabet)}, cpus)
-    hits, _ = search.run({db: (path, search.hmms, JACKHMMER_OPTIONS)
-                          for db, path in parts.items()})
-    for db in parts:
-        search.query_alignment(name, hits[db][name], None).write(work / f"{db}_conc.sto")
+    jackhmmer_to_stockholms(name, sequence, {path: work / f"{db}_conc.sto"
+                                             for db, path in parts.items()}, cpus)
 
 
 def run(cpus: int = 2, repeats: int = 3, sequences: int = 100_000,

@@ -19,10 +19,13 @@ this module runs instead:
   layout, so full_dbs searches small_bfd with jackhmmer and writes the result as
   ``bfd_uniref_hits.a3m`` (A3M, like HHblits' output). ``msa_search.json`` says so.
 
-Speed: the searches of all databases run at once on a pool of ``cpus`` threads, each
-database streamed in chunks (pyhmmer splits threads across queries, not across one
-database; chunks split one database across threads and bound memory); hits of a
-database's chunks are merged, which sums Z so E-values are those of the whole database.
+Speed: the searches of all databases share one pool of ``cpus`` threads, each database
+streamed in chunks (pyhmmer splits threads across queries, not across one database;
+chunks split one database across threads and bound memory); hits of a database's chunks
+are merged, which sums Z so E-values are those of the whole database. The largest
+database is fed first and each database's alignment is made on a worker as soon as its
+last chunk is searched, while the others are still being searched; no core waits between
+databases, as it does when jackhmmer runs once per database.
 The worker threads run with flush-to-zero/denormals-are-zero, as HMMER's programs do.
 A chunk is a piece of the FASTA text cut at a record start; the worker that searches it
 also parses it, inside pyhmmer's C loop (``Pipeline.search_hmm`` on a file), so no
@@ -41,11 +44,12 @@ import shutil
 import tempfile
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pyhmmer
 from pyhmmer import easel, plan7
@@ -210,6 +214,12 @@ class _Search:
         with fpu.flush_denormals(flush_denormals):
             self.hmms = {key: builder.build(seq, background)[0]
                          for key, seq in queries.items()}
+        # each query's own trace through its profile (jackhmmer's -A puts it first);
+        # made here, in the calling thread, as the alignments are finished on workers
+        aligner = plan7.TraceAligner()
+        self.traces = {key: aligner.compute_traces(
+                           self.hmms[key], easel.DigitalSequenceBlock(self.alphabet, [seq]))[0]
+                       for key, seq in queries.items()}
         self._lock = threading.Lock()
         self._local = threading.local()
         self.finished: dict[str, float] = {}
@@ -249,12 +259,17 @@ class _Search:
             pipeline.clear()
         return hits
 
-    def run(self, jobs: dict[str, tuple[Path, dict[str, plan7.HMM], dict]]
-            ) -> tuple[dict[str, dict[str, plan7.TopHits]], dict[str, float]]:
+    def run(self, jobs: dict[str, tuple[Path, dict[str, plan7.HMM], dict]],
+            finish: Callable[[str, dict[str, plan7.TopHits]], Any] | None = None,
+            ) -> tuple[dict[str, Any], dict[str, float]]:
         """``jobs``: name -> (FASTA path, query HMMs, pipeline options).
 
-        Returns hits per job and query key, and each job's wall time (from the start of
-        all searches to its last chunk: the databases share the workers)."""
+        Returns per job its hits per query key (or what ``finish(name, hits)`` makes of
+        them), and each job's search wall time (from the start of all searches to its
+        last chunk: the databases share the workers). ``finish`` runs on a worker as
+        soon as a job's last chunk is searched, so that turning one database's hits
+        into an alignment overlaps the other databases' searches instead of following
+        them."""
         start = time.perf_counter()
         sources: dict[str, _FastaChunks | _BlockChunks] = {}
         parts: dict[str, list[dict[str, plan7.TopHits]]] = {name: [] for name in jobs}
@@ -262,31 +277,34 @@ class _Search:
         outstanding = {name: 0 for name in jobs}
         done_reading: set[str] = set()
         seconds: dict[str, float] = {}
+        finishing: dict[str, Future] = {}
         in_flight_limit = 2 * self.cpus
         try:
             for name, (path, _, _) in jobs.items():
                 sources[name] = _chunks_of(Path(path), self.alphabet)
+            order = sorted(jobs, key=lambda name: -sources[name].remaining)
             with ThreadPoolExecutor(self.cpus, thread_name_prefix="foldline-hmmer",
                                     initializer=self._init_worker) as pool:
                 while len(done_reading) < len(jobs) or pending:
                     # fill the queue before waiting (one chunk per wait would keep a
-                    # single worker busy); round-robin over the databases so that they
-                    # progress together
+                    # single worker busy); the largest database first, so that the
+                    # alignments of the large ones are made while the workers still
+                    # search the small ones, and the work left after the last chunk
+                    # (finishing the last database) is the smallest
                     while len(done_reading) < len(jobs) and len(pending) < in_flight_limit:
-                        for name in jobs:
-                            if name in done_reading or len(pending) >= in_flight_limit:
-                                continue
-                            left = sum(s.remaining for s in sources.values())
-                            chunk = sources[name].read(self._chunk_size(left))
-                            if chunk is None:
-                                done_reading.add(name)
-                                if outstanding[name] == 0:
-                                    seconds[name] = time.perf_counter() - start
-                                continue
-                            _, hmms, options = jobs[name]
-                            pending[pool.submit(self._search_chunk, hmms, chunk,
-                                                options)] = name
-                            outstanding[name] += 1
+                        name = next(n for n in order if n not in done_reading)
+                        left = sum(s.remaining for s in sources.values())
+                        chunk = sources[name].read(self._chunk_size(left))
+                        if chunk is None:
+                            done_reading.add(name)
+                            if outstanding[name] == 0:
+                                seconds[name] = time.perf_counter() - start
+                                finishing[name] = pool.submit(
+                                    self._complete, name, jobs[name], parts[name], finish)
+                            continue
+                        _, hmms, options = jobs[name]
+                        pending[pool.submit(self._search_chunk, hmms, chunk, options)] = name
+                        outstanding[name] += 1
                     if not pending:
                         continue
                     finished, _ = wait(pending, return_when=FIRST_COMPLETED)
@@ -298,27 +316,31 @@ class _Search:
                         outstanding[name] -= 1
                         if name in done_reading and outstanding[name] == 0:
                             seconds[name] = time.perf_counter() - start
+                            finishing[name] = pool.submit(
+                                self._complete, name, jobs[name], parts[name], finish)
+                results = {name: finishing[name].result() for name in jobs}
         finally:
             for source in sources.values():
                 source.close()
-        merged: dict[str, dict[str, plan7.TopHits]] = {}
-        for name, (_, hmms, options) in jobs.items():
-            merged[name] = {}
-            for key in hmms:
-                chunks = [p[key] for p in parts[name]]
-                if not chunks:  # empty database
-                    empty = easel.DigitalSequenceBlock(self.alphabet)
-                    chunks = [plan7.Pipeline(self.alphabet, **options).search_hmm(hmms[key], empty)]
-                merged[name][key] = chunks[0].merge(*chunks[1:]) if len(chunks) > 1 else chunks[0]
-        return merged, seconds
+        return results, seconds
+
+    def _complete(self, name: str, job: tuple[Path, dict[str, plan7.HMM], dict],
+                  parts: list[dict[str, plan7.TopHits]], finish):
+        """Merge a job's chunk hits (Z summed) and hand them to ``finish``."""
+        _, hmms, options = job
+        merged = {}
+        for key in hmms:
+            chunks = [p[key] for p in parts]
+            if not chunks:  # empty database
+                empty = easel.DigitalSequenceBlock(self.alphabet)
+                chunks = [plan7.Pipeline(self.alphabet, **options).search_hmm(hmms[key], empty)]
+            merged[key] = chunks[0].merge(*chunks[1:]) if len(chunks) > 1 else chunks[0]
+        return merged if finish is None else finish(name, merged)
 
     def query_alignment(self, key: str, hits: plan7.TopHits, max_rows: int | None) -> Alignment:
         """jackhmmer's ``-A``: the query's own trace first, then the included domains."""
         query = self.queries[key]
-        hmm = self.hmms[key]
-        block = easel.DigitalSequenceBlock(self.alphabet, [query])
-        trace = plan7.TraceAligner().compute_traces(hmm, block)[0]
-        msa = hits.to_msa(self.alphabet, sequences=[query], traces=[trace],
+        msa = hits.to_msa(self.alphabet, sequences=[query], traces=[self.traces[key]],
                           all_consensus_cols=True)
         alignment = Alignment.from_msa(msa, first=(query.name, query.description))
         # the query's own row must not hold gaps in model columns; it never does when
@@ -408,16 +430,17 @@ def run_msa_search(chains, db_dir: Path, out_dir: Path, *, db_preset: str,
 
     search = _Search(queries, cpus)
     jobs = {db.name: (db_dir / db.path, search.hmms, JACKHMMER_OPTIONS) for db in databases}
-    hits, seconds = search.run(jobs)
+    max_rows = {db.name: db.max_rows for db in databases}
+    by_database, seconds = search.run(
+        jobs, finish=lambda name, hits: {key: search.query_alignment(key, found, max_rows[name])
+                                         for key, found in hits.items()})
     timings = {f"jackhmmer_{name}": round(s, 3) for name, s in seconds.items()}
+    alignments: dict[tuple[str, str], Alignment] = {
+        (name, key): alignment for name, per_query in by_database.items()
+        for key, alignment in per_query.items()}
 
     # template search: one profile per unique chain, from its uniref90 alignment
     t0 = time.perf_counter()
-    alignments: dict[tuple[str, str], Alignment] = {}
-    for db in databases:
-        for key in queries:
-            alignments[(db.name, key)] = search.query_alignment(key, hits[db.name][key],
-                                                                db.max_rows)
     template_hmms = {key: _template_hmm(alignments[(UNIREF90.name, key)], alphabet)
                      for key in queries}
     template_search = _Search(queries, cpus)
@@ -488,13 +511,29 @@ def jackhmmer_to_stockholm(name: str, sequence: str, fasta: Path, out: Path, cpu
                            chunk_bytes: int = CHUNK_BYTES) -> int:
     """What ``jackhmmer -A out <AlphaFold's flags> --cpu N`` does for one query and one
     database, through this module's code path; returns the number of rows written."""
+    return jackhmmer_to_stockholms(name, sequence, {Path(fasta): Path(out)}, cpus,
+                                   flush_denormals=flush_denormals,
+                                   chunk_bytes=chunk_bytes)[Path(out)]
+
+
+def jackhmmer_to_stockholms(name: str, sequence: str, outputs: dict[Path, Path], cpus: int,
+                            *, flush_denormals: bool = True,
+                            chunk_bytes: int = CHUNK_BYTES) -> dict[Path, int]:
+    """:func:`jackhmmer_to_stockholm` for several databases (FASTA -> Stockholm path),
+    searched at once as :func:`run_msa_search` does; returns rows written per output."""
     alphabet = easel.Alphabet.amino()
     search = _Search({name: _digital_query(name, "", sequence, alphabet)}, cpus,
                      flush_denormals=flush_denormals, chunk_bytes=chunk_bytes)
-    hits, _ = search.run({"db": (Path(fasta), search.hmms, JACKHMMER_OPTIONS)})
-    alignment = search.query_alignment(name, hits["db"][name], None)
-    alignment.write(Path(out))
-    return len(alignment)
+    jobs = {str(fasta): (Path(fasta), search.hmms, JACKHMMER_OPTIONS) for fasta in outputs}
+    targets = {str(fasta): Path(out) for fasta, out in outputs.items()}
+
+    def write(job: str, hits: dict[str, plan7.TopHits]) -> int:
+        alignment = search.query_alignment(name, hits[name], None)
+        alignment.write(targets[job])
+        return len(alignment)
+
+    rows, _ = search.run(jobs, finish=write)
+    return {targets[job]: count for job, count in rows.items()}
 
 
 def search_sequences(sequences: Sequence[tuple[str, str]], fasta: Path, cpus: int,
