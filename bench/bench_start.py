@@ -13,6 +13,10 @@ runs in this process and plays S3, DynamoDB, SNS and the SageMaker pipeline API.
   ``__pycache__``, PYTHONDONTWRITEBYTECODE=1): what a layer built with ``--no-compile``
   costs at every cold start, since Lambda cannot write the bytecode it compiles.
 
+Every process runs in an empty folder: ``python -c`` puts the working directory first on
+``sys.path``, so run from the repository root it would import the checkout's ``foldline``
+(with whatever bytecode its ``__pycache__`` holds) instead of the copy under test.
+
 Also: what ``python -X importtime`` says the start handler imports, and whether any of
 numpy / the sagemaker SDK / the X-Ray SDK is among them (for the notify handler too).
 
@@ -64,7 +68,7 @@ out = app.lambda_handler(event, type("Ctx", (), {"function_name": "start", "memo
 assert out == {"batchItemFailures": []}, out
 t1 = time.perf_counter() - t0
 mods = sorted({m.split(".")[0] for m in sys.modules})
-print(json.dumps({"s": t1, "modules": mods}))
+print(json.dumps({"s": t1, "modules": mods, "foldline": sys.modules["foldline"].__file__}))
 """
 
 
@@ -156,7 +160,7 @@ def run(samples: int = 7) -> dict:
             key = f"inputs/bench-{i}.fasta"
             s3.put_object(Bucket=BUCKET, Key=key, Body=FASTA)
             out = subprocess.run([sys.executable, "-c", BARE, BUCKET, key, PIPELINE, f"bare-{i}"],
-                                 env=_env(endpoint), capture_output=True, text=True)  # fmt: skip
+                                 env=_env(endpoint), capture_output=True, text=True, cwd=work)  # fmt: skip
             if out.returncode != 0:
                 raise RuntimeError(out.stderr[-3000:])
             rows["bare boto3 handler"].append(float(out.stdout.strip()))
@@ -168,11 +172,13 @@ def run(samples: int = 7) -> dict:
                 out = subprocess.run(
                     [sys.executable, "-c", FOLDLINE, "", "", "", "", handler_dir, event],
                     env=_env(endpoint, no_pyc=not compiled, pythonpath=str(packages[compiled])),
-                    capture_output=True, text=True,
+                    capture_output=True, text=True, cwd=work,
                 )  # fmt: skip
                 if out.returncode != 0:
                     raise RuntimeError(out.stderr[-3000:])
                 result = json.loads(out.stdout.strip().splitlines()[-1])
+                if not Path(result["foldline"]).is_relative_to(packages[compiled]):
+                    raise RuntimeError(f"imported {result['foldline']}, not the copy under test")
                 rows[name].append(result["s"])
                 modules = result["modules"]
         summary = {name: {"median_s": round(statistics.median(v), 3), "min_s": round(min(v), 3),
@@ -184,7 +190,7 @@ def run(samples: int = 7) -> dict:
              "print(json.dumps(sorted({m.split('.')[0] for m in sys.modules})))",
              str(ROOT / "functions" / "notify")],
             env={**_env(endpoint, pythonpath=str(packages[True])), "IDEMPOTENCY_TABLE": "i",
-                 "BUCKET_NAME": BUCKET}, capture_output=True, text=True, check=True,
+                 "BUCKET_NAME": BUCKET}, capture_output=True, text=True, check=True, cwd=work,
         )  # fmt: skip
         heavy_notify = sorted(set(json.loads(notify.stdout)) & set(HEAVY))
         return {
