@@ -19,20 +19,23 @@ import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping
+from typing import TYPE_CHECKING, Any, Mapping
 
-import boto3
-from botocore.config import Config
-from botocore.exceptions import ClientError, NoCredentialsError, ProfileNotFound
+from foldline.local.paths import DEFAULT_WORKDIR
 
-from foldline.fasta import IntakeLimits
-from foldline.runs import RunsTable
+# boto3/botocore, Bio.SeqIO (foldline.fasta) and foldline.runs are imported where used:
+# every `foldline` command imports this module, and those cost ~0.5 s before any work
+if TYPE_CHECKING:
+    import boto3
+
+    from foldline.fasta import IntakeLimits
+    from foldline.runs import RunsTable
 
 DEFAULT_STACK = "foldline"
 #: the access key the local cloud hands every process it starts (foldline.local.cloud)
 LOCAL_ACCESS_KEY = "foldline-local"
 LOCAL_STATE_FILE = "local-cloud.json"
-DEFAULT_LOCAL_WORKDIR = Path("foldline-local")
+DEFAULT_LOCAL_WORKDIR = DEFAULT_WORKDIR
 
 # template.yaml's Outputs, by what the command calls them
 BUCKET = "BucketName"
@@ -100,6 +103,8 @@ class StackConfig:
         return self.outputs[PIPELINE]
 
     def client(self, service: str) -> Any:
+        from botocore.config import Config
+
         config = Config(retries={"max_attempts": 3, "mode": "standard"})
         return self.session.client(service, endpoint_url=self.endpoint_url, config=config)
 
@@ -107,10 +112,14 @@ class StackConfig:
         return self.session.resource(service, endpoint_url=self.endpoint_url)
 
     def runs(self) -> RunsTable:
+        from foldline.runs import RunsTable
+
         return RunsTable(self.runs_table_name, dynamodb=self.resource("dynamodb"))
 
     def intake_limits(self, env: Mapping[str, str] | None = None) -> IntakeLimits:
         """The start function's limits: the stack's parameters where known, else the env."""
+        from foldline.fasta import IntakeLimits
+
         base = IntakeLimits.from_env(dict(os.environ if env is None else env))
         values = {f: getattr(base, f) for f in _LIMIT_PARAMETERS.values()}
         for parameter, name in _LIMIT_PARAMETERS.items():
@@ -169,6 +178,8 @@ def _local_endpoint(endpoint_url: str | None, workdir: Path, env: Mapping[str, s
 def _resolve_local(endpoint_url: str | None, workdir: Path, env: Mapping[str, str]) -> StackConfig:
     """The local stack's outputs, resolved from template.yaml as the local runtime names
     its resources (same stack name, account and stand-in parameters)."""
+    import boto3
+
     from foldline.local.cloud import ACCOUNT_ID, DEFAULT_TEMPLATE, LOCAL_STACK_PARAMETERS, STACK_NAME
     from foldline.local.template import Stack, UnresolvableIntrinsic
 
@@ -199,6 +210,9 @@ def _resolve_local(endpoint_url: str | None, workdir: Path, env: Mapping[str, st
 
 
 def _session(profile: str | None, region: str | None) -> boto3.session.Session:
+    import boto3
+    from botocore.exceptions import ProfileNotFound
+
     try:
         session = boto3.session.Session(profile_name=profile, region_name=region)
     except ProfileNotFound:
@@ -218,6 +232,8 @@ def _session(profile: str | None, region: str | None) -> boto3.session.Session:
 
 
 def describe_stack(cloudformation: Any, stack_name: str) -> dict:
+    from botocore.exceptions import ClientError, NoCredentialsError
+
     try:
         return cloudformation.describe_stacks(StackName=stack_name)["Stacks"][0]
     except NoCredentialsError:

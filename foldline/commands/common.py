@@ -20,14 +20,19 @@ import contextlib
 import datetime as _dt
 import os
 from pathlib import Path
-from typing import Annotated, Iterator
+from typing import TYPE_CHECKING, Annotated, Iterator
 
 import typer
-from botocore.exceptions import BotoCoreError, ClientError, EndpointConnectionError, NoCredentialsError
-from rich.console import Console
 
 from foldline import stack_config
-from foldline.runs import RunsTable
+
+# every command imports this module: botocore, rich and foldline.runs (boto3) are
+# imported where used, so `foldline --help` or `validate` never pays for them
+if TYPE_CHECKING:
+    from botocore.exceptions import ClientError
+    from rich.console import Console
+
+    from foldline.runs import RunsTable
 
 EXIT_FAILED = 1
 EXIT_USAGE = 2
@@ -93,10 +98,14 @@ def connect(stack: str, profile: str | None, region: str | None, local: bool | N
 
 
 def err_console() -> Console:
+    from rich.console import Console
+
     return Console(stderr=True, highlight=False, soft_wrap=True)
 
 
 def console() -> Console:
+    from rich.console import Console
+
     return Console(highlight=False)
 
 
@@ -117,6 +126,13 @@ def handled(debug: bool) -> Iterator[None]:
     except Exception as err:  # noqa: BLE001 - every error ends as one line unless --debug
         if debug:
             raise
+        from botocore.exceptions import (
+            BotoCoreError,
+            ClientError,
+            EndpointConnectionError,
+            NoCredentialsError,
+        )
+
         if isinstance(err, (CliError, stack_config.ConfigError)):
             message, code = str(err), err.exit_code
         elif isinstance(err, NoCredentialsError):

@@ -5,24 +5,26 @@ from __future__ import annotations
 import json
 from dataclasses import asdict
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.table import Table
 
-from foldline import compare as comparison
 from foldline import layout
 from foldline.commands import common
-from foldline.commands.follow import fetch_metrics
-from foldline.runs import SUCCEEDED
-from foldline.stack_config import StackConfig
-from foldline.tracking import SageMakerExperimentsTracker
+
+# heavy: numpy, gemmi & co. via foldline.compare -> foldline.analysis, boto3 via
+# foldline.runs; only `compare` needs them, so they are imported inside the functions
+if TYPE_CHECKING:
+    from foldline import compare as comparison
+    from foldline.stack_config import StackConfig
 
 DEFAULT_LAST = 10
 
 
 def select_runs(config: StackConfig, run_ids: list[str], last: int) -> list[dict]:
     """The named runs in the order given, or the last ``last`` runs with a report, oldest first."""
+    from foldline.runs import SUCCEEDED  # boto3: see above
+
     runs = config.runs()
     if run_ids:
         items = [common.find_run(runs, run_id) for run_id in run_ids]
@@ -36,6 +38,9 @@ def select_runs(config: StackConfig, run_ids: list[str], last: int) -> list[dict
 
 
 def load(config: StackConfig, items: list[dict]) -> list[comparison.RunMetrics]:
+    from foldline import compare as comparison  # numpy via foldline.analysis: see above
+    from foldline.commands.follow import fetch_metrics
+
     loaded = []
     for item in items:
         metrics = fetch_metrics(config, item["run_id"])
@@ -79,6 +84,11 @@ def compare(
     debug: common.DebugOption = False,
 ) -> None:
     """Compare AlphaFold with OpenFold across runs: a table, a combined plot, one Experiments record."""
+    from rich.table import Table  # rich's tables only when drawing one
+
+    from foldline import compare as comparison  # numpy via foldline.analysis: only this command
+    from foldline.tracking import SageMakerExperimentsTracker
+
     with common.handled(debug):
         config = common.connect(stack, profile, region, local, endpoint_url, workdir)
         runs = load(config, select_runs(config, run_ids or [], last))

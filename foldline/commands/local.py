@@ -6,10 +6,9 @@ import threading
 from pathlib import Path
 
 import typer
-from rich.console import Console
-from rich.live import Live
 
-from foldline.local.runtime import DEFAULT_DATABASES, DEFAULT_WORKDIR
+# the defaults only: foldline.local.runtime (moto, ~0.5 s) is imported by the commands
+from foldline.local.paths import DEFAULT_DATABASES, DEFAULT_WORKDIR
 
 app = typer.Typer(help="Run foldline on this machine: no AWS account, no Docker.",
                   no_args_is_help=True)  # fmt: skip
@@ -30,6 +29,9 @@ def run(
     timeout: float = typer.Option(3600, help="Give up after this many seconds."),
 ) -> None:
     """Upload FASTA files to the local inputs/, follow each run to its end, print the results."""
+    from rich.console import Console  # rich and the runtime only when a command runs
+    from rich.live import Live
+
     from foldline.local.display import RunBoard, summary
     from foldline.local.runtime import LocalRuntime, RunsStalled
 
@@ -58,6 +60,8 @@ def run(
 @app.command()
 def serve(workdir: Path = WORKDIR, databases: Path = DATABASES) -> None:
     """Keep the local cloud running; files dropped in <workdir>/drop/ go to inputs/."""
+    from rich.console import Console  # rich and the runtime only when a command runs
+
     from foldline.local.display import echo_notice
     from foldline.local.runtime import LocalRuntime
     from foldline.local.serve import serve as watch

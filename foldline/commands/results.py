@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import webbrowser
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from foldline import layout
 from foldline.commands import common
-from foldline.commands.follow import REPORT_PAGE
-from foldline.runs import SUCCEEDED
-from foldline.stack_config import StackConfig
+
+if TYPE_CHECKING:
+    from foldline.stack_config import StackConfig
 
 
 def download_prefix(config: StackConfig, prefix: str, target: Path) -> list[Path]:
@@ -62,6 +62,9 @@ def results(
     debug: common.DebugOption = False,
 ) -> None:
     """Download a run's report: report.html, metrics.json, plots and the two compared models."""
+    from foldline.commands.follow import REPORT_PAGE  # boto3 via foldline.runs: only when run
+    from foldline.runs import SUCCEEDED
+
     with common.handled(debug):
         config = common.connect(stack, profile, region, local, endpoint_url, workdir)
         item = common.find_run(config.runs(), run_id)

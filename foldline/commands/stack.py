@@ -6,7 +6,6 @@ import json
 from typing import Annotated
 
 import typer
-from rich.table import Table
 
 from foldline import stack_config
 from foldline.commands import common
@@ -35,6 +34,8 @@ def stack(
     debug: common.DebugOption = False,
 ) -> None:
     """Show the bucket, runs table, topic, queues and pipeline the commands use."""
+    from rich.table import Table  # rich's tables only when drawing one
+
     with common.handled(debug):
         config = common.connect(stack, profile, region, local, endpoint_url, workdir)
         out = common.console()

@@ -7,8 +7,7 @@ from typing import Annotated
 
 import typer
 
-from foldline.commands import common, views
-from foldline.commands.follow import headline_of
+from foldline.commands import common
 
 
 def status(
@@ -25,6 +24,9 @@ def status(
     debug: common.DebugOption = False,
 ) -> None:
     """Show one run (status, steps, parameters, results) or a table of recent runs."""
+    from foldline.commands import views  # rich and boto3 (foldline.runs): only when run
+    from foldline.commands.follow import headline_of
+
     with common.handled(debug):
         config = common.connect(stack, profile, region, local, endpoint_url, workdir)
         runs = config.runs()

@@ -12,15 +12,13 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 from urllib.parse import urlencode
 
 import typer
 
 from foldline import layout
 from foldline.commands import common
-from foldline.commands.follow import follow
-from foldline.fasta import decide, decide_file
 from foldline.parameters import (
     DB_PRESET,
     INFERENCE_INSTANCE_TYPE,
@@ -32,7 +30,9 @@ from foldline.parameters import (
     validate_value,
 )
 from foldline.run_identity import run_id_for, upload_version
-from foldline.stack_config import StackConfig
+
+if TYPE_CHECKING:
+    from foldline.stack_config import StackConfig
 
 PANEL_RUN = "Run parameters (tags on the upload; unset: the start function decides)"
 
@@ -61,6 +61,8 @@ def chosen_overrides(values: dict[str, object]) -> dict[str, str]:
 
 def check_files(files: list[Path], config: StackConfig, preset: str | None) -> None:
     """Judge every file before anything is uploaded; all problems in one go."""
+    from foldline.fasta import decide, decide_file  # Bio.SeqIO: only when judging files
+
     limits = config.intake_limits()
     problems = []
     for path in files:
@@ -161,6 +163,8 @@ def submit(
                           f"{sub.existing_status} and will not start again", markup=False)  # fmt: skip
         if not wait:
             return
+        from foldline.commands.follow import follow  # rich.live, boto3: only with --wait
+
         ok = follow(config, [s.run_id for s in submitted], interval=interval, timeout=timeout,
                     started=time.monotonic())  # fmt: skip
     raise typer.Exit(0 if ok else common.EXIT_FAILED)

@@ -6,8 +6,6 @@ from pathlib import Path
 
 import typer
 
-from foldline.fasta import IntakeLimits, decide_file
-
 
 def validate(
     files: list[Path] = typer.Argument(..., help="FASTA files to check.", exists=False),
@@ -16,6 +14,8 @@ def validate(
 
     Exit status 0 only if every file is accepted.
     """
+    from foldline.fasta import IntakeLimits, decide_file  # Bio.SeqIO: not for `--help`
+
     limits = IntakeLimits.from_env()
     all_ok = True
     for path in files:
