@@ -139,6 +139,27 @@ def test_fasta_chunks_are_whole_records(tmp_path):
     assert chunks.remaining == 0
 
 
+def test_database_in_another_format_is_read_by_easel(tmp_path):
+    # not FASTA text (here Stockholm): chunks are read by Easel in the main thread
+    query = chains_of("xylanase.fasta")[0]
+    fasta = DATABASES / "uniref90" / "uniref90.fasta"
+    alphabet = easel.Alphabet.amino()
+    with easel.SequenceFile(str(fasta), digital=True, alphabet=alphabet) as handle:
+        texts = [seq.textize() for seq in handle.read_block()]
+    width = max(len(t.sequence) for t in texts)
+    stockholm = tmp_path / "db.sto"
+    stockholm.write_text("# STOCKHOLM 1.0\n\n" + "".join(
+        f"{i}/{t.name} {t.sequence.ljust(width, '-')}\n"  # Stockholm names are unique
+        for i, t in enumerate(texts)) + "//\n")
+    from_fasta = search_sequences([("q", query.sequence)], fasta, cpus=2)["q"]
+    from_stockholm = search_sequences([("q", query.sequence)], stockholm, cpus=2,
+                                      chunk_bytes=20_000)["q"]
+    summary = lambda hits: sorted((h.name.split("/")[-1], f"{h.evalue:.4g}")  # noqa: E731
+                                  for h in hits.included)
+    assert from_stockholm.Z == from_fasta.Z == 365
+    assert summary(from_stockholm) == summary(from_fasta)
+
+
 @pytest.mark.skipif(shutil.which("jackhmmer") is None, reason="HMMER's jackhmmer not installed")
 def test_same_hits_as_hmmer_jackhmmer(monomer_search, tmp_path):
     out = tmp_path / "jackhmmer.sto"
