@@ -135,7 +135,7 @@ class Deliverer:
         """The local runtime's queue for the rule of this function that matches the event."""
         from moto.events.models import EventPattern
 
-        from foldline.local.cloud import ACCOUNT_ID, DEFAULT_TEMPLATE, LOCAL_STACK_PARAMETERS, STACK_NAME
+        from foldline.local.paths import ACCOUNT_ID, DEFAULT_TEMPLATE, LOCAL_STACK_PARAMETERS, STACK_NAME
         from foldline.local.template import Stack
 
         stack = Stack.from_file(DEFAULT_TEMPLATE, parameter_values=dict(LOCAL_STACK_PARAMETERS),

@@ -155,7 +155,7 @@ def inside_local_cloud(env: Mapping[str, str]) -> bool:
 
 def _local_endpoint(endpoint_url: str | None, workdir: Path, env: Mapping[str, str]) -> tuple[str, str, str]:
     """(endpoint, region, where it came from) of the local cloud."""
-    from foldline.local.cloud import DEFAULT_REGION
+    from foldline.local.paths import DEFAULT_REGION
 
     if endpoint_url:
         return endpoint_url, DEFAULT_REGION, "--endpoint-url"
@@ -180,7 +180,7 @@ def _resolve_local(endpoint_url: str | None, workdir: Path, env: Mapping[str, st
     its resources (same stack name, account and stand-in parameters)."""
     import boto3
 
-    from foldline.local.cloud import ACCOUNT_ID, DEFAULT_TEMPLATE, LOCAL_STACK_PARAMETERS, STACK_NAME
+    from foldline.local.paths import ACCOUNT_ID, DEFAULT_TEMPLATE, LOCAL_STACK_PARAMETERS, STACK_NAME
     from foldline.local.template import Stack, UnresolvableIntrinsic
 
     endpoint, region, where = _local_endpoint(endpoint_url, workdir, env)

@@ -26,30 +26,16 @@ import boto3
 from botocore.config import Config
 
 from foldline.local import moto_sagemaker
+from foldline.local.paths import (  # noqa: F401 - re-exported: the local cloud's names
+    ACCOUNT_ID,
+    DEFAULT_REGION,
+    DEFAULT_TEMPLATE,
+    LOCAL_STACK_PARAMETERS,
+    STACK_NAME,
+)
 from foldline.local.template import Function, Rule, Stack
 
 log = logging.getLogger("foldline.local")
-
-ACCOUNT_ID = "123456789012"  # moto's default account
-DEFAULT_REGION = "us-east-1"
-STACK_NAME = "foldline-local"
-#: where template.yaml sits in a checkout (the package is installed editable)
-DEFAULT_TEMPLATE = Path(__file__).resolve().parents[2] / "template.yaml"
-
-#: Stack parameters that only a deployment has (images, FSx, VPC) get local stand-ins:
-#: the definition carries them, nothing local uses them.
-LOCAL_STACK_PARAMETERS: dict[str, str] = {
-    "MsaImageUri": f"{ACCOUNT_ID}.dkr.ecr.{DEFAULT_REGION}.amazonaws.com/foldline-msa:local",
-    "AlphaFoldImageUri": f"{ACCOUNT_ID}.dkr.ecr.{DEFAULT_REGION}.amazonaws.com/foldline-alphafold:local",
-    "OpenFoldImageUri": f"{ACCOUNT_ID}.dkr.ecr.{DEFAULT_REGION}.amazonaws.com/foldline-openfold:local",
-    "FsxFileSystemId": "fs-0000000000000000a",
-    "FsxMountName": "local",
-    "SubnetIds": "subnet-local",
-    "SecurityGroupIds": "sg-local",
-    # the MSA engine this machine has (AlphaFold if installed, else pyhmmer), resolved
-    # alike by the start function and the MSA step: it is part of the MSA cache key
-    "MsaEngine": "auto",
-}
 
 #: default Lambda async retries when an EventBridgeRule event has no RetryPolicy
 DEFAULT_EVENT_RETRIES = 2

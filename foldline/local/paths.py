@@ -1,7 +1,8 @@
-"""Where the local mode keeps things by default.
+"""The local mode's fixed names and places: work folder, databases, template, account.
 
-Kept apart from :mod:`foldline.local.runtime` (which imports moto) so the ``foldline``
-command can show these as option defaults without importing the local cloud.
+Kept apart from :mod:`foldline.local.runtime` and :mod:`foldline.local.cloud` (which
+import moto) so the ``foldline`` command can show option defaults and find a running
+local cloud without importing moto.
 """
 
 from __future__ import annotations
@@ -12,3 +13,24 @@ from pathlib import Path
 DEFAULT_WORKDIR = Path("foldline-local")
 #: the bundled demo databases (AlphaFold's download layout), in a checkout
 DEFAULT_DATABASES = Path(__file__).resolve().parents[2] / "examples" / "databases"
+
+ACCOUNT_ID = "123456789012"  # moto's default account
+DEFAULT_REGION = "us-east-1"
+STACK_NAME = "foldline-local"
+#: where template.yaml sits in a checkout (the package is installed editable)
+DEFAULT_TEMPLATE = Path(__file__).resolve().parents[2] / "template.yaml"
+
+#: Stack parameters that only a deployment has (images, FSx, VPC) get local stand-ins:
+#: the definition carries them, nothing local uses them.
+LOCAL_STACK_PARAMETERS: dict[str, str] = {
+    "MsaImageUri": f"{ACCOUNT_ID}.dkr.ecr.{DEFAULT_REGION}.amazonaws.com/foldline-msa:local",
+    "AlphaFoldImageUri": f"{ACCOUNT_ID}.dkr.ecr.{DEFAULT_REGION}.amazonaws.com/foldline-alphafold:local",
+    "OpenFoldImageUri": f"{ACCOUNT_ID}.dkr.ecr.{DEFAULT_REGION}.amazonaws.com/foldline-openfold:local",
+    "FsxFileSystemId": "fs-0000000000000000a",
+    "FsxMountName": "local",
+    "SubnetIds": "subnet-local",
+    "SecurityGroupIds": "sg-local",
+    # the MSA engine this machine has (AlphaFold if installed, else pyhmmer), resolved
+    # alike by the start function and the MSA step: it is part of the MSA cache key
+    "MsaEngine": "auto",
+}
