@@ -11,7 +11,10 @@ Measured:
   and pyhmmer's own ``hmmer.jackhmmer`` as installed; hits compared with jackhmmer's;
 - three databases (the same 100,000 sequences split 50/30/20 %, like
   uniref90/mgnify/small_bfd): jackhmmer one after the other (as AlphaFold runs them)
-  vs foldline one after the other vs foldline all at once (``run_msa_search``'s way).
+  vs foldline one after the other vs foldline all at once (``run_msa_search``'s way),
+  whose alignments are compared with jackhmmer's database by database.
+
+Each repeat runs every case once, in turn (the machine's load changes while it runs).
 
 Run: ``python bench/bench_msa.py [--cpus 2] [--repeats 3] [--sequences 100000]``.
 Prints a table and writes ``bench/results/msa.json``. Needs ``jackhmmer`` on PATH
@@ -102,18 +105,28 @@ def _cpu_seconds() -> float:
     return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
 
 
-def _timed(repeats: int, func) -> dict:
-    """Wall and CPU seconds: CPU time shows the work done even when other processes
-    share the cores (wall time on a busy machine measures the neighbours too)."""
-    walls, cpus = [], []
+def _timed(repeats: int, cases: dict) -> dict[str, dict]:
+    """Wall and CPU seconds of each case (name -> function): CPU time shows the work done
+    even when other processes share the cores (wall time on a busy machine measures the
+    neighbours too). Each repeat runs every case once, in turn, so that a change in the
+    machine's load hits all cases alike (one case's repeats after another's would put a
+    busy minute on one case only)."""
+    walls = {name: [] for name in cases}
+    cpus = {name: [] for name in cases}
+    loads = {name: [] for name in cases}
     for _ in range(repeats):
-        cpu0, start = _cpu_seconds(), time.perf_counter()
-        func()
-        walls.append(time.perf_counter() - start)
-        cpus.append(_cpu_seconds() - cpu0)
-    return {"median_s": round(statistics.median(walls), 3), "min_s": round(min(walls), 3),
-            "cpu_median_s": round(statistics.median(cpus), 3),
-            "runs_s": [round(r, 3) for r in walls], "load_average": os.getloadavg()[0]}
+        for name, func in cases.items():
+            cpu0, start = _cpu_seconds(), time.perf_counter()
+            func()
+            walls[name].append(time.perf_counter() - start)
+            cpus[name].append(_cpu_seconds() - cpu0)
+            loads[name].append(os.getloadavg()[0])
+    return {name: {"median_s": round(statistics.median(walls[name]), 3),
+                   "min_s": round(min(walls[name]), 3),
+                   "cpu_median_s": round(statistics.median(cpus[name]), 3),
+                   "runs_s": [round(r, 3) for r in walls[name]],
+                   "load_average": round(statistics.median(loads[name]), 2)}
+            for name in cases}
 
 
 def _jackhmmer(db: Path, out: Path, cpus: int) -> None:
@@ -156,19 +169,17 @@ def run(cpus: int = 2, repeats: int = 3, sequences: int = 100_000,
         whole, parts = build_databases(folder, sequences)
         name, sequence = _query()
         has_jackhmmer = shutil.which("jackhmmer") is not None
-        rows: dict[str, dict] = {}
         ours_sto, theirs_sto = folder / "ours.sto", folder / "theirs.sto"
 
+        cases = {}
         if has_jackhmmer:
-            rows["jackhmmer (HMMER binary)"] = _timed(
-                repeats, lambda: _jackhmmer(whole, theirs_sto, cpus))
-        rows["foldline pyhmmer, FTZ on"] = _timed(
-            repeats, lambda: jackhmmer_to_stockholm(name, sequence, whole, ours_sto, cpus))
-        rows["foldline pyhmmer, FTZ off"] = _timed(
-            repeats, lambda: jackhmmer_to_stockholm(name, sequence, whole, folder / "off.sto",
-                                                    cpus, flush_denormals=False))
-        rows["pyhmmer.hmmer.jackhmmer as installed"] = _timed(
-            repeats, lambda: _stock_pyhmmer(whole, cpus))
+            cases["jackhmmer (HMMER binary)"] = lambda: _jackhmmer(whole, theirs_sto, cpus)
+        cases["foldline pyhmmer, FTZ on"] = lambda: jackhmmer_to_stockholm(
+            name, sequence, whole, ours_sto, cpus)
+        cases["foldline pyhmmer, FTZ off"] = lambda: jackhmmer_to_stockholm(
+            name, sequence, whole, folder / "off.sto", cpus, flush_denormals=False)
+        cases["pyhmmer.hmmer.jackhmmer as installed"] = lambda: _stock_pyhmmer(whole, cpus)
+        rows: dict[str, dict] = _timed(repeats, cases)
 
         comparison = {}
         ours = read_stockholm(ours_sto)
@@ -184,15 +195,24 @@ def run(cpus: int = 2, repeats: int = 3, sequences: int = 100_000,
                 ours.query_columns_only()
                 == [r.upper() for r in theirs.query_columns_only()])
 
-        three: dict[str, dict] = {}
+        cases = {}
         if has_jackhmmer:
-            three["jackhmmer, one database after another"] = _timed(repeats, lambda: [
-                _jackhmmer(p, folder / f"{db}_jh.sto", cpus) for db, p in parts.items()])
-        three["foldline, one database after another"] = _timed(repeats, lambda: [
+            cases["jackhmmer, one database after another"] = lambda: [
+                _jackhmmer(p, folder / f"{db}_jh.sto", cpus) for db, p in parts.items()]
+        cases["foldline, one database after another"] = lambda: [
             jackhmmer_to_stockholm(name, sequence, p, folder / f"{db}_seq.sto", cpus)
-            for db, p in parts.items()])
-        three["foldline, all databases at once"] = _timed(
-            repeats, lambda: _concurrent(parts, cpus, folder))
+            for db, p in parts.items()]
+        cases["foldline, all databases at once"] = lambda: _concurrent(parts, cpus, folder)
+        three: dict[str, dict] = _timed(repeats, cases)
+        if has_jackhmmer:  # the databases searched at once give jackhmmer's hits too
+            same = True
+            for db in parts:
+                at_once = read_stockholm(folder / f"{db}_conc.sto")
+                theirs = read_stockholm(folder / f"{db}_jh.sto")
+                same = same and at_once.names == theirs.names and (
+                    at_once.query_columns_only()
+                    == [r.upper() for r in theirs.query_columns_only()])
+            comparison["three_databases_at_once_same_as_jackhmmer"] = same
 
         result = {
             "benchmark": "local MSA: foldline pyhmmer vs HMMER jackhmmer",
@@ -211,6 +231,9 @@ def run(cpus: int = 2, repeats: int = 3, sequences: int = 100_000,
         if jh:
             result["ratio_foldline_over_jackhmmer"] = round(
                 rows["foldline pyhmmer, FTZ on"]["median_s"] / jh["median_s"], 2)
+            result["ratio_three_at_once_over_jackhmmer"] = round(
+                three["foldline, all databases at once"]["median_s"]
+                / three["jackhmmer, one database after another"]["median_s"], 2)
         result["ftz_speedup"] = round(rows["foldline pyhmmer, FTZ off"]["median_s"]
                                       / rows["foldline pyhmmer, FTZ on"]["median_s"], 2)
         return result
@@ -247,6 +270,9 @@ def table(result: dict) -> str:
     lines.append(f"{'three databases (50/30/20 %)':<48} {header}")
     for name, row in result["three_databases"].items():
         lines.append(fmt(name, row))
+    if "ratio_three_at_once_over_jackhmmer" in result:
+        lines.append(f"{'ratio all at once / jackhmmer one after another':<48} "
+                     f"{result['ratio_three_at_once_over_jackhmmer']:>9.2f}")
     return "\n".join(lines)
 
 
