@@ -1,9 +1,9 @@
 """Local-mode benchmarks: MSA cache hit vs miss, and the end-to-end demo's orchestration share.
 
-1. **MSA cache**: one local cloud, the bundled example uploaded three times: ``miss``
-   (first sight: the search runs), ``hit`` (same sequence, another file name and header:
-   SageMaker's step cache, which the local executor plays, reuses the first run's MSA
-   step — no job) and ``copy`` (same sequence with ModelPreset monomer_ptm: the MSA
+1. **MSA cache**: one local cloud, the bundled example uploaded five times: ``miss``
+   (first sight: the search runs), ``hit`` three times (same sequence, other file names
+   and header: SageMaker's step cache, which the local executor plays, reuses the first
+   run's MSA step — no job; the median is kept) and ``copy`` (same sequence with ModelPreset monomer_ptm: the MSA
    step's arguments differ, so the step cache misses, but foldline's msa-cache/ entry
    hits and the job copies the MSAs instead of searching). Measured per run: from the
    pipeline execution's start, and from the upload, to the inference steps' start (the
@@ -66,7 +66,16 @@ def _manifest_seconds(work: Path, execution_arn: str, step: str) -> tuple[str, f
     return manifest["engine"], seconds
 
 
+def _median_run(rows: list[dict]) -> dict:
+    """The run with the median time from the execution's start to inference."""
+    ordered = sorted(rows, key=lambda r: r["execution_to_inference_start_s"])
+    return dict(ordered[len(ordered) // 2])
+
+
 CACHE_CASES = ("miss", "hit", "copy")
+#: hits measured (median kept): a hit takes tens of milliseconds, so one run's value
+#: moves with whatever else the process does at that moment (the Lambdas run in it too)
+HIT_REPEATS = 3
 
 
 def cache_benchmark(folder: Path) -> dict:
@@ -78,15 +87,17 @@ def cache_benchmark(folder: Path) -> dict:
     files["miss"].write_text(EXAMPLE.read_text())
     files["hit"].write_text(f">same chain, another name\n{sequence}\n")
     files["copy"].write_text(EXAMPLE.read_text())
+    cases = ["miss", *(["hit"] * HIT_REPEATS), "copy"]
     tags = {"copy": {"ModelPreset": "monomer_ptm"}}
     runtime = LocalRuntime(folder / "work", databases=DEFAULT_DATABASES, retry_delay=1)
     runtime.start()
     out: dict[str, dict] = {}
     try:
         sagemaker = runtime.cloud.client("sagemaker")
-        for label in CACHE_CASES:
+        for n, label in enumerate(cases):
             uploaded_at = dt.datetime.now(dt.timezone.utc)
-            submission = runtime.upload(files[label], tags=tags.get(label))
+            submission = runtime.upload(files[label], name=f"{n}-{files[label].name}",
+                                        tags=tags.get(label))  # fmt: skip
             item = runtime.wait([submission.run_id], timeout=900)[submission.run_id]
             steps = {s["StepName"]: s for s in runtime.steps(item["execution_arn"])}
             execution = sagemaker.describe_pipeline_execution(
@@ -94,7 +105,7 @@ def cache_benchmark(folder: Path) -> dict:
             inference_start = min(_ts(steps[n]["StartTime"]) for n in ("RunAlphaFold", "RunOpenFold"))
             program = _manifest_seconds(runtime.workdir, item["execution_arn"], "RunMSA")
             msa = steps["RunMSA"]
-            out[label] = {
+            out.setdefault(label, []).append({
                 "run_id": submission.run_id,
                 "status": item["status"],
                 "execution_to_inference_start_s": round(
@@ -105,9 +116,14 @@ def cache_benchmark(folder: Path) -> dict:
                 "msa_engine": "none: SageMaker step cache" if program is None else program[0],
                 "step_cache_source": (msa.get("CacheHitResult") or {}).get("SourcePipelineExecutionArn"),
                 "msa_reused_from": item.get("msa_reused_from"),
-            }
+            })
     finally:
         runtime.stop()
+    measured = {label: _median_run(rows) for label, rows in out.items()}
+    if len(out["hit"]) > 1:
+        measured["hit"]["repeats_execution_to_inference_start_s"] = [
+            r["execution_to_inference_start_s"] for r in out["hit"]]
+    out = measured
     miss = out["miss"]
 
     def speedup(label: str, measure: str) -> float:
