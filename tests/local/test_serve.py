@@ -15,6 +15,8 @@ def test_dropped_file_is_uploaded_and_state_survives_a_restart(make_runtime, dna
     stop = threading.Event()
     watcher = threading.Thread(target=serve, args=(runtime, stop),
                                kwargs={"interval": 0.2, "on_upload": uploads.append})  # fmt: skip
+    # the watcher makes drop/ when its thread runs; a user may have made it before
+    (work / "drop").mkdir(parents=True, exist_ok=True)
     watcher.start()
     try:
         # written under a hidden name, then renamed: the watcher never sees it half-made
