@@ -167,8 +167,12 @@ class PipelineExecutor:
         with self._lock:
             if arn in self._seen or self._closing.is_set():
                 return 0
+            try:
+                future = self._pool.submit(self._run_safely, arn)
+            except RuntimeError:  # shutting down: the pool takes no new work
+                return 0
             self._seen.add(arn)
-            self._futures.append(self._pool.submit(self._run_safely, arn))
+            self._futures.append(future)
         return 1
 
     @property

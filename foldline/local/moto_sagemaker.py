@@ -21,6 +21,7 @@ change what every boto3 client — the handlers' included — sees through the s
 from __future__ import annotations
 
 import datetime as _dt
+import logging
 import threading
 from typing import Any, Callable
 
@@ -105,7 +106,10 @@ def _patched_start(original):
             started = original(self, pipeline_name, *args, **kwargs)
             listeners = list(_start_listeners)
         for listener in listeners:
-            listener(started["PipelineExecutionArn"])
+            try:
+                listener(started["PipelineExecutionArn"])
+            except Exception:  # noqa: BLE001 - the start itself succeeded; the poll catches up
+                logging.getLogger("foldline.local").exception("execution start listener failed")
         return started
 
     return start_pipeline_execution
