@@ -24,9 +24,11 @@ import logging
 import mimetypes
 import os
 import tempfile
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable
+
+from botocore.exceptions import BotoCoreError, ClientError
 
 from foldline import layout
 from foldline import runs as runs_mod
@@ -352,6 +354,7 @@ def analyse_run(ctx: AnalysisContext, change: ExecutionStatusChange) -> Analysis
         return AnalysisOutcome("duplicate", run_id, report_uri=(facts.item or {})["report_uri"])
 
     steps = pipeline_steps(ctx, change.execution_arn)
+    facts = _with_step_cache_reuse(ctx, facts, steps)
     runtimes = {**_recorded_runtimes(facts.item), **steps.runtimes_s}
     runtimes = {s.name: runtimes[s.name] for s in STEPS if s.name in runtimes}
     model_uris: dict[str, str] = {}  # filled as the archives are found
@@ -399,6 +402,24 @@ def analyse_run(ctx: AnalysisContext, change: ExecutionStatusChange) -> Analysis
         "reported", run_id, report_uri=report_uri, tm_score=headline.tm_score,
         message_id=message_id, report_files=tuple(keys),
     )  # fmt: skip
+
+
+def _with_step_cache_reuse(ctx: AnalysisContext, facts: RunFacts,
+                           steps: PipelineSteps) -> RunFacts:  # fmt: skip
+    """Record "MSA reused from run X" when SageMaker's step cache reused an earlier run's
+    MSA step that the start function did not know of (its msa-cache/ manifest was gone),
+    so the runs table, the report and the notice all say so."""
+    source = steps.cache_hits.get(MSA_STEP.name)
+    if not source or facts.item is None or facts.item.get("msa_reused_from"):
+        return facts
+    origin = source.rsplit("/", 1)[-1]  # the execution id, if its run id cannot be read
+    try:  # run ids are the executions' display names
+        described = ctx.sagemaker.describe_pipeline_execution(PipelineExecutionArn=source)
+        origin = described.get("PipelineExecutionDisplayName") or origin
+    except (ClientError, BotoCoreError) as err:
+        log.warning("cannot describe the MSA step's source execution %s: %s", source, err)
+    ctx.runs.update(facts.run_id, msa_reused_from=origin)
+    return replace(facts, item={**facts.item, "msa_reused_from": origin})
 
 
 def _inputs(facts: RunFacts) -> dict[str, str]:
