@@ -108,13 +108,10 @@ class StackConfig:
         config = Config(retries={"max_attempts": 3, "mode": "standard"})
         return self.session.client(service, endpoint_url=self.endpoint_url, config=config)
 
-    def resource(self, service: str) -> Any:
-        return self.session.resource(service, endpoint_url=self.endpoint_url)
-
     def runs(self) -> RunsTable:
         from foldline.runs import RunsTable
 
-        return RunsTable(self.runs_table_name, dynamodb=self.resource("dynamodb"))
+        return RunsTable(self.runs_table_name, dynamodb=self.client("dynamodb"))
 
     def intake_limits(self, env: Mapping[str, str] | None = None) -> IntakeLimits:
         """The start function's limits: the stack's parameters where known, else the env."""

@@ -37,6 +37,9 @@ from foldline.local.template import Function, Rule, Stack
 
 log = logging.getLogger("foldline.local")
 
+#: connections per shared client: the executor's step threads, the dispatcher, the outbox
+SHARED_CLIENT_POOL = 64
+
 #: default Lambda async retries when an EventBridgeRule event has no RetryPolicy
 DEFAULT_EVENT_RETRIES = 2
 
@@ -149,21 +152,22 @@ class LocalCloud:
             region_name=self.region,
         )  # fmt: skip
 
-    def client(self, service: str, *, max_pool_connections: int = 10, **kwargs: Any) -> Any:
+    def client(self, service: str, **kwargs: Any) -> Any:
         """A client of the local cloud, made once per service and options, then shared.
 
         boto3 clients are thread safe; making one loads its service model from JSON
         (0.1-0.4 s), which a display refreshing twice a second, or a thread per step,
-        would otherwise pay again and again on the cores the step jobs need.
+        would otherwise pay again and again on the cores the step jobs need. Its
+        connection pool is sized for every thread of the local runtime at once.
         """
-        key = (service, self.endpoint_url, max_pool_connections, tuple(sorted(kwargs.items())))
+        key = (service, self.endpoint_url, tuple(sorted(kwargs.items())))
         with self._clients_lock:
             client = self._clients.get(key)
             if client is None:
                 if self._session is None:  # a Session is not thread safe: used under the lock
                     self._session = self.session()
                 config = Config(retries={"max_attempts": 2, "mode": "standard"},
-                                max_pool_connections=max_pool_connections)  # fmt: skip
+                                max_pool_connections=SHARED_CLIENT_POOL)  # fmt: skip
                 client = self._session.client(
                     service, endpoint_url=self.endpoint_url, config=config, **kwargs
                 )

@@ -131,7 +131,6 @@ class PipelineExecutor:
         self._closing = threading.Event()
         self._pool = cf.ThreadPoolExecutor(max_workers=8, thread_name_prefix="foldline-exec")
         self._futures: list[cf.Future] = []
-        self._sm = cloud.client("sagemaker")
         #: SageMaker's step cache; kept beside the S3 state its entries point into
         self.step_cache = StepCache(self.work_dir / "state" / STEP_CACHE_FILE)
         self._events: queue.Queue[dict | None] = queue.Queue()
@@ -142,7 +141,7 @@ class PipelineExecutor:
 
     def _client(self, service: str) -> Any:
         # one client per service for every execution thread (LocalCloud shares them)
-        return self.cloud.client(service, max_pool_connections=64)
+        return self.cloud.client(service)
 
     # -- picking executions up ---------------------------------------------------------------
 
@@ -150,7 +149,8 @@ class PipelineExecutor:
         """Start the executions the start listener missed (none, normally)."""
         started = 0
         for pipeline in self.cloud.stack.pipelines():
-            summaries = self._sm.list_pipeline_executions(PipelineName=pipeline.name)
+            summaries = self._client("sagemaker").list_pipeline_executions(
+                PipelineName=pipeline.name)
             for summary in summaries["PipelineExecutionSummaries"]:
                 if summary["PipelineExecutionStatus"] == msm.EXECUTING:
                     started += self._pick_up(summary["PipelineExecutionArn"])

@@ -85,7 +85,6 @@ class LocalRuntime:
         self.dispatch = dispatch
         self.dispatcher: Dispatcher | None = None
         self.executor: PipelineExecutor | None = None
-        self._runs_table: runs.RunsTable | None = None
         self.outbox: Outbox | None = None
         self._pump: Pump | None = None
         self.restored = 0
@@ -135,7 +134,6 @@ class LocalRuntime:
                 clear_local_state(self.workdir)
                 self.cloud.stop()
                 uninstall_log_routing()
-                self._runs_table = None  # a restarted cloud has another endpoint
 
     def __enter__(self) -> LocalRuntime:
         return self.start()
@@ -168,11 +166,8 @@ class LocalRuntime:
         return self.cloud.bucket_name()
 
     def runs_table(self) -> runs.RunsTable:
-        if self._runs_table is None:  # made once: a new resource costs ~0.5 s
-            name = self.cloud.stack.physical_name(RUNS_TABLE)
-            self._runs_table = runs.RunsTable(name, dynamodb=self.cloud.session().resource(
-                "dynamodb", endpoint_url=self.cloud.endpoint_url))  # fmt: skip
-        return self._runs_table
+        name = self.cloud.stack.physical_name(RUNS_TABLE)
+        return runs.RunsTable(name, dynamodb=self.cloud.client("dynamodb"))
 
     def upload(self, path: Path, name: str | None = None,
                tags: dict[str, str] | None = None) -> Submission:  # fmt: skip
