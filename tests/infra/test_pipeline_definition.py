@@ -11,6 +11,8 @@ from typing import Any
 import pytest
 
 from foldline import parameters as fp
+# what SageMaker's step cache compares for a training step (one list, with its source)
+from foldline.local.step_cache import TRAINING_KEY_ATTRIBUTES
 from pipeline import embedded, placeholders
 from tests.infra.conftest import ROOT
 
@@ -101,20 +103,13 @@ def test_msa_artefact_feeds_both_inference_steps_and_fasta_every_step(steps):
             assert fasta["S3Uri"] == {"Get": f"Parameters.{fp.FASTA_INPUT_S3_URI.name}"}, name
 
 
-# What SageMaker's step cache compares for a training step (AWS docs, "Default cache key
-# attributes by pipeline step type"): not ResourceConfig, OutputDataConfig or tags.
-TRAINING_CACHE_KEY = ("AlgorithmSpecification", "CheckpointConfig", "DebugHookConfig",
-                      "DebugRuleConfigurations", "Environment", "HyperParameters",
-                      "InputDataConfig")  # fmt: skip
-
-
 def test_only_the_msa_step_is_cached_and_its_cache_key_holds_nothing_run_specific(steps):
     assert steps[fp.MSA_STEP.name]["CacheConfig"] == {
         "Enabled": True, "ExpireAfter": fp.MSA_STEP_CACHE_EXPIRE_AFTER}
     for step in fp.INFERENCE_STEPS:
         assert not steps[step.name].get("CacheConfig", {}).get("Enabled"), step.name
     key_parts = json.dumps({k: steps[fp.MSA_STEP.name]["Arguments"].get(k)
-                            for k in TRAINING_CACHE_KEY})  # fmt: skip
+                            for k in TRAINING_KEY_ATTRIBUTES})  # fmt: skip
     for run_specific in (fp.RUN_ID, fp.FASTA_INPUT_S3_URI, fp.FASTA_FILE_NAME):
         assert f"Parameters.{run_specific.name}" not in key_parts, run_specific.name
 
