@@ -24,11 +24,16 @@ class Step:
     output_dir: str  # runs/<run_id>/<output_dir>/ holds the step's model.tar.gz
     program: str  # module run as the training job's entry point
     engine: str  # what does the work: "msa", "alphafold", "openfold"
+    image: str  # the step image's repository name (containers/; ECR and local Docker)
 
 
-MSA_STEP = Step("RunMSA", "msa", "foldline.steps.msa", "msa")
-ALPHAFOLD_STEP = Step("RunAlphaFold", "alphafold", "foldline.steps.alphafold", "alphafold")
-OPENFOLD_STEP = Step("RunOpenFold", "openfold", "foldline.steps.openfold", "openfold")
+MSA_STEP = Step("RunMSA", "msa", "foldline.steps.msa", "msa", "foldline-msa")
+ALPHAFOLD_STEP = Step("RunAlphaFold", "alphafold", "foldline.steps.alphafold", "alphafold",
+                      "foldline-alphafold")  # fmt: skip
+OPENFOLD_STEP = Step("RunOpenFold", "openfold", "foldline.steps.openfold", "openfold",
+                     "foldline-openfold")  # fmt: skip
+#: the tag ``foldline local run --containers`` and the image tests use for images built here
+LOCAL_IMAGE_TAG = "local"
 STEPS: tuple[Step, ...] = (MSA_STEP, ALPHAFOLD_STEP, OPENFOLD_STEP)
 INFERENCE_STEPS: tuple[Step, ...] = (ALPHAFOLD_STEP, OPENFOLD_STEP)
 #: step name -> names of the steps it waits for

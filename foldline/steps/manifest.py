@@ -34,6 +34,11 @@ class StepManifest:
     exit_status: int | None = None
     status: str = "running"
     outputs: dict[str, Any] = field(default_factory=dict)  # name -> path(s) under SM_MODEL_DIR
+    #: the model weights an inference step ran with (None for steps without weights):
+    #: {"kind": "alphafold" | "openfold" | "random" | "none", "name": what people read
+    #: ("AlphaFold 2.3 params model_1..5"), "source": where they were read from (a path
+    #: or S3 URI), "files": [file names]}. The report and notices show it.
+    weights: dict[str, Any] | None = None
     notes: list[str] = field(default_factory=list)
     failure: str | None = None
 
