@@ -62,10 +62,19 @@ MODEL_PRESETS = ("monomer", "monomer_casp14", "monomer_ptm", "multimer")
 
 # Instance types a user may pin (tags on the upload). CPU families for the MSA step,
 # GPU families for inference; the sizing table (issue: speed and cost) picks among them.
+# Sizes differ by family (there is no ml.m5.8xlarge nor ml.c5.12xlarge): each type is
+# checked against botocore's TrainingInstanceType list (tests/unit/test_parameters.py),
+# and the stack narrows them further (foldline.spend_limits).
+_MSA_SIZES = {
+    "m5": ("xlarge", "2xlarge", "4xlarge", "12xlarge", "24xlarge"),
+    "m6i": ("xlarge", "2xlarge", "4xlarge", "8xlarge", "12xlarge", "16xlarge", "24xlarge"),
+    "c5": ("xlarge", "2xlarge", "4xlarge", "9xlarge", "18xlarge"),
+    "c6i": ("xlarge", "2xlarge", "4xlarge", "8xlarge", "12xlarge", "16xlarge", "24xlarge"),
+    "r5": ("xlarge", "2xlarge", "4xlarge", "8xlarge", "12xlarge", "16xlarge", "24xlarge"),
+    "r6i": ("xlarge", "2xlarge", "4xlarge", "8xlarge", "12xlarge", "16xlarge", "24xlarge"),
+}
 MSA_INSTANCE_TYPES = tuple(
-    f"ml.{family}.{size}"
-    for family in ("m5", "m6i", "c5", "c6i", "r5", "r6i")
-    for size in ("xlarge", "2xlarge", "4xlarge", "8xlarge", "12xlarge", "16xlarge", "24xlarge")
+    f"ml.{family}.{size}" for family, sizes in _MSA_SIZES.items() for size in sizes
 )
 INFERENCE_INSTANCE_TYPES = (
     "ml.g5.xlarge", "ml.g5.2xlarge", "ml.g5.4xlarge", "ml.g5.8xlarge", "ml.g5.12xlarge",

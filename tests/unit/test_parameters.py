@@ -86,3 +86,37 @@ def test_bad_values_are_refused_with_a_reason(name, value, words):
         validate_value(name, value)
     for word in words:
         assert word in str(refused.value)
+
+
+def _training_instance_types() -> set[str]:
+    """SageMaker's own list of training instance types (botocore's service model)."""
+    import botocore.session
+
+    model = botocore.session.get_session().get_service_model("sagemaker")
+    return set(model.shape_for("TrainingInstanceType").enum)
+
+
+def test_every_allowed_instance_type_is_a_sagemaker_training_instance_type():
+    # An allowed type SageMaker does not have passes intake and fails hours later at
+    # CreateTrainingJob (ml.m5.8xlarge, ml.c5.12xlarge ... were once allowed).
+    from foldline.parameters import INFERENCE_INSTANCE_TYPE, MSA_INSTANCE_TYPE
+
+    known = _training_instance_types()
+    for parameter in (MSA_INSTANCE_TYPE, INFERENCE_INSTANCE_TYPE):
+        unknown = [t for t in parameter.allowed if t not in known]
+        assert not unknown, f"{parameter.name} allows types SageMaker cannot train on: {unknown}"
+
+
+def test_the_sizing_table_picks_and_prices_only_allowed_types():
+    from foldline import sizing
+    from foldline.parameters import INFERENCE_INSTANCE_TYPES, MSA_INSTANCE_TYPES
+
+    table = sizing.table()
+    picks = {rule["instance_type"] for rule in table["msa"]["rules"]}
+    assert picks <= set(MSA_INSTANCE_TYPES)
+    gpu_picks = {f.instance_type for f in sizing.inference_families()}
+    assert gpu_picks <= set(INFERENCE_INSTANCE_TYPES)
+    priced = set(table["prices"]["usd_per_hour"])
+    assert priced <= set(MSA_INSTANCE_TYPES) | set(INFERENCE_INSTANCE_TYPES), (
+        priced - set(MSA_INSTANCE_TYPES) - set(INFERENCE_INSTANCE_TYPES))
+    assert priced <= _training_instance_types()
