@@ -24,16 +24,21 @@ from foldline.parameters import (
 
 if TYPE_CHECKING:  # Bio.SeqIO pulls numpy in: the notify and analysis paths need neither
     from foldline.fasta import Decision
+    from foldline.spend_limits import SpendLimits
 
 log = logging.getLogger("foldline.start")
 
 
 def plan_run(
     s3: Any, bucket: str, decision: Decision, parameters: Mapping[str, str],
-    overrides: Mapping[str, Any],
+    overrides: Mapping[str, Any], spend: SpendLimits | None = None,
 ) -> tuple[dict[str, str], dict[str, Any]]:  # fmt: skip
     """The run's parameters completed (cache location, instance types) and the
-    runs-table fields that record why (``msa_cache_key``, ``msa_reused_from``, ``sizing``)."""
+    runs-table fields that record why (``msa_cache_key``, ``msa_reused_from``, ``sizing``).
+
+    With ``spend``, a run whose cost estimate is over the stack's ceiling raises
+    :class:`foldline.fasta.FastaRejected` before anything is written.
+    """
     params = dict(parameters)
     sequences = [c.sequence for c in decision.chains]
     key = msa_cache.cache_key(
@@ -46,10 +51,6 @@ def plan_run(
     except (ClientError, BotoCoreError) as err:  # the MSA step looks again: not fatal here
         log.warning("MSA cache lookup failed for %s: %s", key.key, err)
         entry = None
-    # The MSA step reads its FASTA from there: no run may start without it (an error
-    # here fails the record, which the queue retries).
-    msa_cache.stage_query(s3, bucket, key)
-    params[MSA_CACHE_S3_URI.name] = msa_cache.cache_uri(bucket, key.key)
     sized = sizing.size_run(
         sequences, model_preset=params[MODEL_PRESET.name], db_preset=params[DB_PRESET.name],
         pinned=overrides,
@@ -58,6 +59,12 @@ def plan_run(
         msa_reused=entry is not None,
     )  # fmt: skip
     params.update(sized.parameters())
+    if spend is not None:  # raises FastaRejected: over the stack's ceiling, nothing staged
+        spend.check_cost(sized.as_item(), params)
+    # The MSA step reads its FASTA from there: no run may start without it (an error
+    # here fails the record, which the queue retries).
+    msa_cache.stage_query(s3, bucket, key)
+    params[MSA_CACHE_S3_URI.name] = msa_cache.cache_uri(bucket, key.key)
     fields: dict[str, Any] = {"msa_cache_key": key.key, "sizing": sized.as_item()}
     if entry is not None:
         fields["msa_reused_from"] = entry.origin_run

@@ -95,12 +95,42 @@ class Family:
     usd_per_hour: float | None
 
 
+def _vcpus(size: str) -> int | None:
+    """vCPUs of an EC2 size name: large 2, xlarge 4, 12xlarge 48 (None if not such a name)."""
+    if size == "large":
+        return 2
+    multiple = size.removesuffix("xlarge")
+    if not size.endswith("xlarge") or not (multiple == "" or multiple.isdigit()):
+        return None
+    return 4 * int(multiple or 1)
+
+
+def price_per_hour(instance_type: str) -> float | None:
+    """On-demand USD per hour from the price table; None where it has no price.
+
+    A size the table does not list is priced from a listed size of its family by vCPU
+    count, for the CPU families the table declares linear (``linear_in_vcpus``).
+    """
+    prices = table()["prices"]
+    if instance_type in prices["usd_per_hour"]:
+        return prices["usd_per_hour"][instance_type]
+    family, _, size = instance_type.removeprefix("ml.").partition(".")
+    wanted = _vcpus(size)
+    if family not in prices.get("linear_in_vcpus", ()) or wanted is None:
+        return None
+    for listed, usd in prices["usd_per_hour"].items():
+        listed_family, _, listed_size = listed.removeprefix("ml.").partition(".")
+        have = _vcpus(listed_size)
+        if listed_family == family and have:
+            return round(usd * wanted / have, 3)
+    return None
+
+
 def inference_families() -> list[Family]:
     fams = table()["inference_families"]
-    prices = table()["prices"]["usd_per_hour"]
     return [
         Family(name, fams[name]["instance_type"], fams[name]["gpu"], usable_gib(fams[name]["gpu"]),
-               prices.get(fams[name]["instance_type"]))  # fmt: skip
+               price_per_hour(fams[name]["instance_type"]))  # fmt: skip
         for name in fams["order"]
     ]
 
@@ -201,9 +231,8 @@ def estimate_cost(
               + predictions * predict_seconds(residues, gpu)
               + tm["relax_s_per_1000_residues"] * residues / 1000)  # fmt: skip
     inference_h = step_s / 3600 * tm["engines"]
-    prices = t["prices"]["usd_per_hour"]
-    msa_price = prices.get(msa_instance_type)
-    gpu_price = prices.get(inference_instance_type)
+    msa_price = price_per_hour(msa_instance_type)
+    gpu_price = price_per_hour(inference_instance_type)
     usd = None
     if msa_price is not None and gpu_price is not None:
         usd = round(msa_h * msa_price + inference_h * gpu_price, 2)

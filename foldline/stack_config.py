@@ -30,6 +30,7 @@ if TYPE_CHECKING:
 
     from foldline.fasta import IntakeLimits
     from foldline.runs import RunsTable
+    from foldline.spend_limits import SpendLimits
 
 DEFAULT_STACK = "foldline"
 #: the access key the local cloud hands every process it starts (foldline.local.cloud)
@@ -55,6 +56,12 @@ _LIMIT_PARAMETERS = {
     "FoldlineMaxResidues": "max_total_residues",
     "FoldlineMaxChains": "max_chains",
     "FoldlineMaxFastaBytes": "max_bytes",
+}
+
+#: stack parameter -> the start function's variable for foldline.spend_limits
+_SPEND_PARAMETERS = {
+    "PinnableInstanceFamilies": "FOLDLINE_PINNABLE_INSTANCE_FAMILIES",
+    "MaxRunCostUsd": "FOLDLINE_MAX_RUN_COST_USD",
 }
 
 
@@ -123,6 +130,17 @@ class StackConfig:
             if self.parameters.get(parameter, "").strip().isdigit():
                 values[name] = int(self.parameters[parameter])
         return IntakeLimits(**values)
+
+    def spend_limits(self, env: Mapping[str, str] | None = None) -> SpendLimits:
+        """The start function's bounds on pins and cost: the stack's parameters, else the env."""
+        from foldline.spend_limits import FAMILIES_ENV, MAX_COST_ENV, SpendLimits
+
+        values = dict(os.environ if env is None else env)
+        for parameter, variable in _SPEND_PARAMETERS.items():
+            if parameter in self.parameters:
+                values[variable] = self.parameters[parameter]
+        return SpendLimits.from_env({k: values[k] for k in (FAMILIES_ENV, MAX_COST_ENV)
+                                     if k in values})  # fmt: skip
 
 
 # -- local mode ------------------------------------------------------------------------------

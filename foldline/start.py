@@ -33,6 +33,7 @@ from foldline.parameters import (
 )
 from foldline.run_identity import run_id_for, upload_version
 from foldline.run_plan import plan_run
+from foldline.spend_limits import SpendLimits
 
 log = logging.getLogger("foldline.start")
 
@@ -76,6 +77,8 @@ class StartContext:
     limits: IntakeLimits = field(default_factory=IntakeLimits)
     #: the concurrency gate (foldline.concurrency.ConcurrencyGate); None: no cap
     gate: Any = None
+    #: the stack's bounds on pinned instance types and a run's estimated cost
+    spend: SpendLimits = field(default_factory=SpendLimits)
 
     def __post_init__(self) -> None:
         if self.sns is None and self.make_sns is None:
@@ -226,21 +229,24 @@ def start_run(ctx: StartContext, upload: Upload) -> Outcome:
             overrides = overrides_from_tags(tags)
         except InvalidParameter as bad:
             raise FastaRejected(Rejection("bad_override", f"bad tag override: {bad}")) from None
+        ctx.spend.check_pins(overrides)
         body = ctx.s3.get_object(**source)["Body"].read()
         decision = decide(body, ctx.limits, pinned_preset=overrides.get(MODEL_PRESET.name))
         if not decision.accepted:
             raise FastaRejected(decision.rejection)
+        fasta_name = f"{run_id.rsplit('-', 1)[0]}.fasta"
+        parameters = pipeline_parameters(
+            bucket=upload.bucket, run_id=run_id, fasta_file_name=fasta_name,
+            model_preset=decision.model_preset, upload_date=_upload_date(upload, head),
+            overrides=overrides,
+        )  # fmt: skip
+        # MSA cache location (and reuse), instance types by length, cost (and the stack's
+        # ceiling on it): foldline.run_plan
+        parameters, planned = plan_run(ctx.s3, upload.bucket, decision, parameters, overrides,
+                                       ctx.spend)  # fmt: skip
     except FastaRejected as rejected:
         return _reject(ctx, upload.bucket, found, rejected.rejection)
 
-    fasta_name = f"{run_id.rsplit('-', 1)[0]}.fasta"
-    parameters = pipeline_parameters(
-        bucket=upload.bucket, run_id=run_id, fasta_file_name=fasta_name,
-        model_preset=decision.model_preset, upload_date=_upload_date(upload, head),
-        overrides=overrides,
-    )  # fmt: skip
-    # MSA cache location (and reuse), instance types by length, cost: foldline.run_plan
-    parameters, planned = plan_run(ctx.s3, upload.bucket, decision, parameters, overrides)
     claimed = ctx.runs.claim(
         run_id, bucket=upload.bucket, key=key, version=version, target=layout.target_name(key),
         chains=len(decision.chains), residues=decision.total_residues, parameters=parameters,

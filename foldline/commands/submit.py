@@ -59,11 +59,24 @@ def chosen_overrides(values: dict[str, object]) -> dict[str, str]:
     return chosen
 
 
-def check_files(files: list[Path], config: StackConfig, preset: str | None) -> None:
-    """Judge every file before anything is uploaded; all problems in one go."""
-    from foldline.fasta import decide, decide_file  # Bio.SeqIO: only when judging files
+def check_files(files: list[Path], config: StackConfig, overrides: dict[str, str]) -> None:
+    """Judge every file before anything is uploaded; all problems in one go.
 
-    limits = config.intake_limits()
+    The start function's rules: its intake limits, and the stack's bounds on pinned
+    instance types and on a run's estimated cost (foldline.spend_limits; the estimate here
+    assumes no MSA reuse, so it is never lower than the start function's).
+    """
+    from foldline import sizing
+    from foldline.fasta import FastaRejected, decide, decide_file  # Bio.SeqIO: only here
+
+    limits, spend = config.intake_limits(), config.spend_limits()
+    try:
+        spend.check_pins(overrides)
+    except FastaRejected as refused:
+        raise common.CliError(f"{refused.rejection} (nothing uploaded)",
+                              common.EXIT_INVALID_INPUT) from None  # fmt: skip
+    preset = overrides.get(MODEL_PRESET.name)
+    predictions = overrides.get(NUM_MULTIMER_PREDICTIONS.name, NUM_MULTIMER_PREDICTIONS.default)
     problems = []
     for path in files:
         if not path.is_file():
@@ -74,6 +87,17 @@ def check_files(files: list[Path], config: StackConfig, preset: str | None) -> N
             decision = decide(path.read_bytes(), limits, pinned_preset=preset)
         if not decision.accepted:
             problems.append(f"{path}: {decision.reason}")
+            continue
+        sized = sizing.size_run(
+            [c.sequence for c in decision.chains], model_preset=decision.model_preset,
+            db_preset=overrides.get(DB_PRESET.name, str(DB_PRESET.default)), pinned=overrides,
+            predictions_per_model=int(predictions),
+        )  # fmt: skip
+        try:
+            spend.check_cost(sized.as_item(), {MODEL_PRESET.name: decision.model_preset,
+                                               NUM_MULTIMER_PREDICTIONS.name: predictions})
+        except FastaRejected as refused:
+            problems.append(f"{path}: {refused.rejection}")
     if problems:
         missing_only = all(p.endswith(": no such file") for p in problems)
         raise common.CliError(
@@ -145,7 +169,7 @@ def submit(
             raise common.CliError("two files have the same name; they would land on the same "
                                   "key under inputs/", common.EXIT_USAGE)  # fmt: skip
         config = common.connect(stack, profile, region, local, endpoint_url, workdir)
-        check_files(files, config, overrides.get(MODEL_PRESET.name))
+        check_files(files, config, overrides)
         out = common.console()
         submitted = []
         for path in files:

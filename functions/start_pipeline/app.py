@@ -28,6 +28,7 @@ from foldline.fasta import IntakeLimits
 from foldline.observability import logger, metrics
 from foldline.runs import RunsTable
 from foldline.s3_events import upload_from_eventbridge
+from foldline.spend_limits import SpendLimits
 from foldline.start import RetryLater, StartContext, start_run
 
 # Report every failed record, even when all of a batch fails: only those messages return
@@ -49,6 +50,7 @@ def start_context() -> StartContext:
         topic_arn=os.environ["TOPIC_ARN"],
         pipeline_name=os.environ["PIPELINE_NAME"],
         limits=IntakeLimits.from_env(),
+        spend=SpendLimits.from_env(),
         gate=None if cap is None else ConcurrencyGate(
             runs, cap, sagemaker, os.environ["PIPELINE_NAME"]),
     )

@@ -30,6 +30,7 @@ from tests.conftest import DATA
 STACK = "foldline-test"
 ID_BUCKET = "foldline-test-bucket"  # seeded run ids are derived from it: the same in every test
 MAX_RESIDUES = 400  # the stack's FoldlineMaxResidues: the command must use it, not the default
+MAX_RUN_COST_USD = 5  # the stack's MaxRunCostUsd (the default is 100)
 OUTPUTS_DIR = DATA / "pipeline-outputs"
 COLABFOLD = DATA / "analysis" / "colabfold"
 EXAMPLE_FASTA = DATA / "openfold-6kwc" / "6kwc.fasta"
@@ -39,7 +40,8 @@ HELP_ENV = {"COLUMNS": "100", "TERMINAL_WIDTH": "100", "NO_COLOR": "1"}
 
 TEMPLATE = {
     "AWSTemplateFormatVersion": "2010-09-09",
-    "Parameters": {"FoldlineMaxResidues": {"Type": "Number", "Default": 2500}},
+    "Parameters": {"FoldlineMaxResidues": {"Type": "Number", "Default": 2500},
+                   "MaxRunCostUsd": {"Type": "Number", "Default": 100}},
     "Resources": {
         "FoldlineBucket": {"Type": "AWS::S3::Bucket",
                            "Properties": {"VersioningConfiguration": {"Status": "Enabled"}}},
@@ -107,7 +109,10 @@ def moto_stack(monkeypatch, stack_name) -> MotoStack:
         cloudformation = boto3.client("cloudformation")
         cloudformation.create_stack(
             StackName=stack_name, TemplateBody=yaml.safe_dump(TEMPLATE),
-            Parameters=[{"ParameterKey": "FoldlineMaxResidues", "ParameterValue": str(MAX_RESIDUES)}],
+            Parameters=[
+                {"ParameterKey": "FoldlineMaxResidues", "ParameterValue": str(MAX_RESIDUES)},
+                {"ParameterKey": "MaxRunCostUsd", "ParameterValue": str(MAX_RUN_COST_USD)},
+            ],
         )  # fmt: skip
         described = cloudformation.describe_stacks(StackName=stack_name)["Stacks"][0]
         outputs = {o["OutputKey"]: o["OutputValue"] for o in described["Outputs"]}

@@ -238,3 +238,18 @@ def test_every_user_settable_parameter_has_a_submit_option():
     submit = typer.main.get_command(app).commands["submit"]
     helps = " ".join(p.help or "" for p in submit.params)
     assert [name for name in USER_SETTABLE if f"{name}:" not in helps and f"{name} " not in helps] == []
+
+
+def test_the_stacks_spend_limits_are_checked_before_upload(moto_stack, fasta):
+    from .conftest import MAX_RUN_COST_USD
+
+    pinned = invoke("submit", str(fasta), "--inference-instance-type", "ml.p5.48xlarge")
+    assert pinned.exit_code == 5
+    assert "ml.p5.48xlarge is not allowed by this stack" in pinned.stderr
+    assert pinned.stderr.endswith("(nothing uploaded)\n")
+    # ml.g5.48xlarge is a pinnable family, but the run costs more than this stack allows
+    # (the default ceiling of $100 would let it through)
+    costly = invoke("submit", str(fasta), "--inference-instance-type", "ml.g5.48xlarge")
+    assert costly.exit_code == 5
+    assert f"over this stack's ceiling of ${MAX_RUN_COST_USD:.2f} per run" in costly.stderr
+    assert moto_stack.keys() == []

@@ -213,3 +213,57 @@ def test_other_s3_event_types_are_ignored(stack, start):
 
 def test_pipeline_name_comes_from_the_environment(stack, start, monkeypatch):
     assert start.app.start_context().pipeline_name == PIPELINE_NAME
+
+
+def _with_spend_limits(monkeypatch, start, **env: str) -> None:
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    start.app.start_context.cache_clear()
+
+
+def test_a_pinned_instance_type_outside_the_stacks_families_is_rejected_unread(
+        stack, start, monkeypatch):  # fmt: skip
+    reads = []
+    start.app.start_context().s3.meta.events.register(
+        "before-call.s3.GetObject", lambda **kwargs: reads.append(kwargs["params"]))
+    # ml.p5.48xlarge is an allowed InferenceInstanceType, but not in the default families
+    start(stack.put("inputs/6kwc.fasta", FASTA_6KWC, tags="InferenceInstanceType=ml.p5.48xlarge"))
+    assert stack.executions() == []
+    assert reads == []  # refused on the tag alone
+    (notice,) = stack.notices()
+    assert "ml.p5.48xlarge is not allowed by this stack" in notice["Message"]
+    assert "PinnableInstanceFamilies" in notice["Message"]
+    assert stack.keys("rejected/") == ["rejected/6kwc.fasta", "rejected/6kwc.fasta.reason.json"]
+
+    # the same tag on a stack that admits the family: a run (then the ceiling decides)
+    _with_spend_limits(monkeypatch, start, FOLDLINE_PINNABLE_INSTANCE_FAMILIES="ml.m5,ml.p5",
+                       FOLDLINE_MAX_RUN_COST_USD="0")  # fmt: skip
+    start(stack.put("inputs/6kwc.fasta", FASTA_6KWC, tags="InferenceInstanceType=ml.p5.48xlarge"))
+    assert run_parameters(stack)["InferenceInstanceType"] == "ml.p5.48xlarge"
+
+
+def test_a_run_over_the_cost_ceiling_is_rejected_with_its_estimate(stack, start, monkeypatch):
+    two_chains = FASTA_6KWC + b">B\n" + SEQ_6KWC.encode() + b"\n"  # multimer, 390 residues
+    _with_spend_limits(monkeypatch, start, FOLDLINE_PINNABLE_INSTANCE_FAMILIES="ml.m5,ml.p5")
+    start(stack.put("inputs/dimer.fasta", two_chains,
+                    tags="InferenceInstanceType=ml.p5.48xlarge&NumMultimerPredictionsPerModel=100"))
+    assert stack.executions() == []
+    assert not stack.keys("msa-cache/")  # refused before anything was staged
+    (notice,) = stack.notices()
+    message = notice["Message"]
+    assert "over this stack's ceiling of $100.00 per run (MaxRunCostUsd)" in message
+    assert "ml.p5.48xlarge" in message and "100 predictions per model" in message
+    estimate = float(message.split("estimated cost $", 1)[1].split(" ", 1)[0])
+    assert estimate > 100
+
+    # five predictions on the default GPU family stay under the default ceiling
+    start(stack.put("inputs/dimer2.fasta", two_chains))
+    assert len(stack.executions()) == 1
+
+
+def test_a_type_without_a_price_cannot_pass_a_ceiling(stack, start, monkeypatch):
+    _with_spend_limits(monkeypatch, start, FOLDLINE_PINNABLE_INSTANCE_FAMILIES="ml.m6i,ml.g5")
+    start(stack.put("inputs/6kwc.fasta", FASTA_6KWC, tags="MSAInstanceType=ml.m6i.4xlarge"))
+    assert stack.executions() == []
+    (notice,) = stack.notices()
+    assert "no price for ml.m6i.4xlarge" in notice["Message"]

@@ -74,3 +74,23 @@ def test_instance_type_defaults_match_the_definition(template):
     declared = {p["Name"]: p for p in json.loads(embedded.definition_text(template))["Parameters"]}
     for param in (fp.MSA_INSTANCE_TYPE, fp.INFERENCE_INSTANCE_TYPE):
         assert declared[param.name]["DefaultValue"] == param.default
+
+
+def test_spend_limit_defaults_and_variables(template):
+    import re as _re
+
+    from foldline.spend_limits import FAMILIES_ENV, MAX_COST_ENV, SpendLimits
+
+    env = function_env(template, "StartPipelineFunction")
+    assert env[FAMILIES_ENV] == {"Ref": "PinnableInstanceFamilies"}
+    assert env[MAX_COST_ENV] == {"Ref": "MaxRunCostUsd"}
+    families = template["Parameters"]["PinnableInstanceFamilies"]
+    ceiling = template["Parameters"]["MaxRunCostUsd"]
+    deployed = SpendLimits.from_env({FAMILIES_ENV: families["Default"],
+                                     MAX_COST_ENV: str(ceiling["Default"])})
+    assert deployed == SpendLimits()  # the stack's defaults are the package's
+    assert _re.fullmatch(families["AllowedPattern"], families["Default"])
+    # every default family has types an upload may pin
+    allowed = fp.MSA_INSTANCE_TYPES + fp.INFERENCE_INSTANCE_TYPES
+    for family in SpendLimits().pinnable_families:
+        assert any(t.startswith(family + ".") for t in allowed), family

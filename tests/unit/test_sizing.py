@@ -127,3 +127,22 @@ def test_cost_line_for_people():
     assert line.startswith(f"Estimated cost: ${sized.cost['usd']:.2f} on-demand")
     assert "ml.g5.2xlarge" in line and sizing.table()["prices"]["as_of"] in line
     assert sizing.cost_line({}) is None
+
+
+def test_unlisted_sizes_of_linear_cpu_families_are_priced_by_vcpus():
+    from foldline.sizing import price_per_hour, table
+
+    listed = table()["prices"]["usd_per_hour"]
+    # the declared rule holds for the listed sizes themselves: one price per vCPU a family
+    for family, per_4 in (("m5", 0.23), ("c5", 0.204), ("r5", 0.3025)):
+        for name, usd in listed.items():
+            if name.startswith(f"ml.{family}."):
+                size = name.rsplit(".", 1)[1]
+                vcpus = 2 if size == "large" else 4 * int(size.removesuffix("xlarge") or 1)
+                assert usd == pytest.approx(per_4 * vcpus / 4, rel=0.01), name
+    assert price_per_hour("ml.c5.18xlarge") == pytest.approx(0.204 * 18, rel=0.01)
+    assert price_per_hour("ml.r5.24xlarge") == pytest.approx(0.3025 * 24, rel=0.01)
+    assert price_per_hour("ml.g5.2xlarge") == listed["ml.g5.2xlarge"]
+    # GPU families and CPU families without a listed size are not guessed
+    assert price_per_hour("ml.g6e.16xlarge") is None
+    assert price_per_hour("ml.m6i.xlarge") is None
