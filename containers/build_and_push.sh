@@ -5,9 +5,14 @@
 #   containers/build_and_push.sh --no-push    build only
 #   containers/build_and_push.sh --print-uris print the URIs the stack should take, do nothing
 #
+# The images are built by containers/build_local.sh (the same recipe as local builds:
+# a staged context, the legacy or BuildKit builder alike), tagged both IMAGE:TAG and
+# <registry>/IMAGE:TAG. Works with a local Docker or in AWS CodeBuild (privileged mode).
+#
 # Environment: AWS_REGION (else the AWS CLI's configured region), AWS_ACCOUNT_ID (else
 # sts get-caller-identity), FOLDLINE_IMAGE_TAG (else `git describe --tags --always
-# --dirty`, else the VERSION file). The last line printed is ready for
+# --dirty`, else the VERSION file), FOLDLINE_BASE_IMAGE (the images' BASE_IMAGE, default
+# a public Debian image). The last line printed is ready for
 #   sam deploy --parameter-overrides $(containers/build_and_push.sh --print-uris)
 set -euo pipefail
 
@@ -17,7 +22,7 @@ case "${1:-}" in
   "") ;;
   --no-push) MODE="build" ;;
   --print-uris) MODE="print" ;;
-  -h|--help) sed -n '2,12p' "$0"; exit 0 ;;
+  -h|--help) sed -n '2,17p' "$0"; exit 0 ;;
   *) echo "unknown option: $1 (use --no-push, --print-uris or --help)" >&2; exit 64 ;;
 esac
 
@@ -38,11 +43,7 @@ fi
 ACCOUNT="${AWS_ACCOUNT_ID:-$(aws sts get-caller-identity --query Account --output text)}"
 REGISTRY="${ACCOUNT}.dkr.ecr.${REGION}.amazonaws.com"
 
-# image name -> Dockerfile and build target; the stack parameter each one fills
-declare -A DOCKERFILE=([foldline-msa]=containers/alphafold/Dockerfile
-                       [foldline-alphafold]=containers/alphafold/Dockerfile
-                       [foldline-openfold]=containers/openfold/Dockerfile)
-declare -A TARGET=([foldline-msa]=msa [foldline-alphafold]=alphafold [foldline-openfold]=openfold)
+# the stack parameter each image fills, in foldline.parameters' step order
 IMAGES=(foldline-msa foldline-alphafold foldline-openfold)
 
 uris() {
@@ -70,12 +71,7 @@ if ! docker info >/dev/null 2>&1; then
   exit 2
 fi
 
-export DOCKER_BUILDKIT=1  # per-Dockerfile .dockerignore files
-for image in "${IMAGES[@]}"; do
-  echo "building ${image}:${TAG} (${DOCKERFILE[${image}]}, target ${TARGET[${image}]})" >&2
-  docker build -f "${ROOT}/${DOCKERFILE[${image}]}" --target "${TARGET[${image}]}" \
-    -t "${image}:${TAG}" -t "${REGISTRY}/${image}:${TAG}" "${ROOT}"
-done
+"${ROOT}/containers/build_local.sh" --tag "${TAG}" --registry "${REGISTRY}" "${IMAGES[@]}" >&2
 
 if [[ "${MODE}" == "push" ]]; then
   aws ecr get-login-password --region "${REGION}" \

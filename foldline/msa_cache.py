@@ -67,13 +67,14 @@ RUNNER_ENV = "FOLDLINE_AF_DATA_PIPELINE"
 DEFAULT_RUNNER = "/opt/foldline/run_data_pipeline.py"
 
 #: The tools of AlphaFold's data pipeline as the MSA image installs them
-#: (containers/alphafold/Dockerfile: ALPHAFOLD_VERSION, HHSUITE_VERSION; hmmer and kalign
-#: from Ubuntu 18.04's frozen archive). tests/unit/test_msa_cache.py checks the ARGs.
+#: (containers/alphafold/Dockerfile: the Debian packages' versions, pinned by ARG, and
+#: alphafold-colabfold from requirements-data.txt). tests/unit/test_msa_cache.py checks
+#: the pins; tests/containers checks the built image's installed versions.
 ALPHAFOLD_TOOLS: dict[str, str] = {
-    "alphafold": "2.3.2",
-    "hh-suite": "3.3.0",
-    "hmmer": "3.1b2 (ubuntu 18.04)",
-    "kalign": "2.03 (ubuntu 18.04)",
+    "alphafold": "alphafold-colabfold 2.3.20",
+    "hh-suite": "3.3.0+ds-7+b2 (debian)",
+    "hmmer": "3.3.2+dfsg-1 (debian)",
+    "kalign": "1:3.3.5-1 (debian)",
 }
 #: pyhmmer as pinned in pyproject.toml; the installed version wins where it is installed
 PYHMMER_PINNED = "0.12.3"

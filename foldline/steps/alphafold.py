@@ -1,17 +1,24 @@
-"""The AlphaFold step (GPU): ``run_alphafold.py --use_precomputed_msas`` on the MSA step's output.
+"""The AlphaFold step (GPU): AlphaFold 2.3 on the MSA step's MSAs, run_alphafold.py's outputs.
 
-AlphaFold reads precomputed MSAs from ``<output_dir>/<FASTA stem>/msas/``; the step
-extracts the MSA step's ``model.tar.gz`` (channel ``msa``) and places its ``msas/``
-there, runs AlphaFold with every database flag the presets need (it checks them even
-when it searches nothing), relaxes the best model on the GPU, and moves AlphaFold's
-output folder content into SM_MODEL_DIR (the ``msas/`` copy excepted).
+The image runs foldline's AlphaFold runner (``containers/alphafold/run_alphafold.py``,
+``FOLDLINE_AF_RUNNER``, default ``/opt/foldline/run_alphafold.py``): run_alphafold.py's
+flags and output layout over alphafold-colabfold's ``alphafold`` package, in the engine's
+own Python (``FOLDLINE_ENGINE_PYTHON``) with a clean environment. The runner reads
+precomputed MSAs from ``<output_dir>/<FASTA stem>/msas/``; the step extracts the MSA
+step's ``model.tar.gz`` (channel ``msa``) and places its ``msas/`` there, passes every
+database flag the presets need (the template search runs again, as in run_alphafold.py),
+relaxes the best model (on the GPU when the instance has one), and moves the output folder
+content into SM_MODEL_DIR (the ``msas/`` copy excepted).
 
-Engines (``FOLDLINE_FOLD_ENGINE``): ``real`` (AlphaFold at ``ALPHAFOLD_DIR``, default
-``/app/alphafold``, with weights ``params/params_<model>.npz`` in the ``param`` channel
-or the databases), ``template-cpu`` (the CPU stand-in
-:func:`foldline.local_engines.template_model.predict`, variant "profile", written in
-AlphaFold's layout and labelled template-cpu everywhere), ``auto`` (real where
-installed, else the stand-in).
+Weights: ``params/params_<model>.npz`` from the ``param`` channel, else the databases;
+``foldline-step.json``'s ``weights`` names them (kind ``alphafold``, or what
+``params/foldline-weights.json`` beside them declares, e.g. ``random`` for test weights).
+``FOLDLINE_ALPHAFOLD_MODELS`` (comma-separated) runs a subset of the preset's five models.
+
+Engines (``FOLDLINE_FOLD_ENGINE``): ``real`` (the runner, with weights), ``template-cpu``
+(the CPU stand-in :func:`foldline.local_engines.template_model.predict`, variant
+"profile", written in AlphaFold's layout and labelled template-cpu everywhere), ``auto``
+(real where installed with weights, else the stand-in).
 
 Reads: channels ``fasta``, ``msa``, ``databases``, optional ``param``; hyperparameters
 FastaFileName, DbPreset, MaxTemplateDate, ModelPreset, NumMultimerPredictionsPerModel.
@@ -46,45 +53,82 @@ from foldline.steps.common import (
     scratch_dir,
     stand_in_pdb,
 )
-from foldline.steps.contract import StepFailed, TrainingEnv, run_tool
+from foldline.steps.contract import StepFailed, TrainingEnv, engine_environment, run_tool
 from foldline.steps.databases import ALPHAFOLD_PARAMS, database_args, require_databases
 from foldline.steps.manifest import StepManifest, relative_outputs
 
-ALPHAFOLD_DIR_ENV = "ALPHAFOLD_DIR"
-DEFAULT_ALPHAFOLD_DIR = "/app/alphafold"  # where AlphaFold's own Dockerfile puts it
-#: the first model of each preset; its weights file tells whether weights are installed
-FIRST_MODEL = {
-    "monomer": "model_1",
-    "monomer_casp14": "model_1",
-    "monomer_ptm": "model_1_ptm",
-    "multimer": "model_1_multimer_v3",
+RUNNER_ENV = "FOLDLINE_AF_RUNNER"
+DEFAULT_RUNNER = "/opt/foldline/run_alphafold.py"  # containers/alphafold/run_alphafold.py
+MODELS_ENV = "FOLDLINE_ALPHAFOLD_MODELS"
+#: AlphaFold 2.3's models per preset (alphafold.model.config.MODEL_PRESETS; the image
+#: test checks this copy against the installed package)
+PRESET_MODELS: dict[str, tuple[str, ...]] = {
+    "monomer": tuple(f"model_{n}" for n in range(1, 6)),
+    "monomer_casp14": tuple(f"model_{n}" for n in range(1, 6)),
+    "monomer_ptm": tuple(f"model_{n}_ptm" for n in range(1, 6)),
+    "multimer": tuple(f"model_{n}_multimer_v3" for n in range(1, 6)),
 }
+#: written beside test or home-made weights to say what they are (kind, name)
+WEIGHTS_DESCRIPTION = "foldline-weights.json"
 
 
-def run_alphafold_script(env: TrainingEnv) -> Path:
-    return Path(env.env.get(ALPHAFOLD_DIR_ENV) or DEFAULT_ALPHAFOLD_DIR) / "run_alphafold.py"
+def runner_script(env: TrainingEnv) -> Path:
+    return Path(env.env.get(RUNNER_ENV) or DEFAULT_RUNNER)
+
+
+def models_to_run(env: TrainingEnv, model_preset: str) -> tuple[str, ...]:
+    """The preset's models, or the subset FOLDLINE_ALPHAFOLD_MODELS names (preset order)."""
+    preset = PRESET_MODELS[model_preset]
+    chosen = [m.strip() for m in env.env.get(MODELS_ENV, "").split(",") if m.strip()]
+    if not chosen:
+        return preset
+    unknown = [m for m in chosen if m not in preset]
+    if unknown:
+        raise StepFailed(f"{MODELS_ENV} names {', '.join(unknown)}, not models of "
+                         f"ModelPreset {model_preset} ({', '.join(preset)})")  # fmt: skip
+    return tuple(m for m in preset if m in chosen)
 
 
 def weights_dir(env: TrainingEnv, model_preset: str) -> Path | None:
     """AlphaFold's ``--data_dir``: the folder holding ``params/params_<model>.npz``.
 
-    The ``param`` channel comes first (weights chosen for this run), then the databases.
+    The ``param`` channel comes first (weights chosen for this run), then the databases;
+    the first holding the weights of every model to run wins.
     """
-    wanted = f"params_{FIRST_MODEL[model_preset]}.npz"
+    wanted = [f"params_{model}.npz" for model in models_to_run(env, model_preset)]
     for name in (CHANNEL_PARAMS, CHANNEL_DATABASES):
         root = env.channel(name, required=False)
-        if root is not None and (root / ALPHAFOLD_PARAMS / wanted).is_file():
+        if root is not None and all((root / ALPHAFOLD_PARAMS / w).is_file() for w in wanted):
             return root
     return None
 
 
+def weights_record(data_dir: Path, models: tuple[str, ...]) -> dict[str, object]:
+    """The manifest's ``weights``: what the models ran with and where it was read from."""
+    params = data_dir / ALPHAFOLD_PARAMS
+    record: dict[str, object] = {
+        "kind": "alphafold",
+        "name": f"AlphaFold 2.3 parameters ({', '.join(models)})",
+        "source": str(params),
+        "files": [f"params_{model}.npz" for model in models],
+    }
+    described = params / WEIGHTS_DESCRIPTION
+    if described.is_file():
+        declared = json.loads(described.read_text())
+        record["kind"] = str(declared.get("kind", record["kind"]))
+        record["name"] = str(declared.get("name", record["name"]))
+        record["declared_by"] = WEIGHTS_DESCRIPTION
+    return record
+
+
 def real_engine_problem(env: TrainingEnv, model_preset: str) -> str | None:
     """Why the real AlphaFold cannot run here, or None when it can."""
-    script = run_alphafold_script(env)
+    script = runner_script(env)
     if not script.is_file():
-        return f"AlphaFold is not installed: no {script} (set {ALPHAFOLD_DIR_ENV})"
+        return f"AlphaFold is not installed: no runner {script} (set {RUNNER_ENV})"
     if weights_dir(env, model_preset) is None:
-        wanted = f"{ALPHAFOLD_PARAMS}/params_{FIRST_MODEL[model_preset]}.npz"
+        wanted = ", ".join(f"{ALPHAFOLD_PARAMS}/params_{m}.npz"
+                           for m in models_to_run(env, model_preset))  # fmt: skip
         return f"AlphaFold weights missing: no {wanted} in the param channel or the databases"
     return None
 
@@ -93,10 +137,13 @@ def alphafold_command(
     env: TrainingEnv, inputs: StepInputs, db_root: Path, data_dir: Path, output_dir: Path,
     num_predictions: int,
 ) -> list[str]:  # fmt: skip
-    """The exact ``run_alphafold.py`` argv (AlphaFold 2.3 flags)."""
+    """The runner's exact argv (run_alphafold.py's AlphaFold 2.3 flags)."""
+    models = models_to_run(env, inputs.model_preset)
+    subset = [] if models == PRESET_MODELS[inputs.model_preset] else [
+        f"--model_names={','.join(models)}"]
     return [
         engine_python(env),
-        str(run_alphafold_script(env)),
+        str(runner_script(env)),
         f"--fasta_paths={inputs.fasta_path}",
         f"--output_dir={output_dir}",
         f"--data_dir={data_dir}",
@@ -108,6 +155,7 @@ def alphafold_command(
         "--models_to_relax=best",
         "--use_gpu_relax" if env.num_gpus > 0 else "--nouse_gpu_relax",
         *database_args(db_root, inputs.db_preset, inputs.model_preset),
+        *subset,
     ]
 
 
@@ -127,8 +175,12 @@ def _outputs(model_dir: Path) -> dict[str, object]:
         "timings": "timings.json",
         "results": relative_outputs(model_dir, list(model_dir.glob("result_*.pkl"))),
     }
-    if (model_dir / "features.pkl").is_file():
-        outputs["features"] = "features.pkl"
+    for name, file in (("features", "features.pkl"), ("relax_metrics", "relax_metrics.json")):
+        if (model_dir / file).is_file():
+            outputs[name] = file
+    relaxed = sorted(model_dir.glob("relaxed_*.pdb"))
+    if relaxed:
+        outputs["relaxed"] = [p.name for p in relaxed]
     return outputs
 
 
@@ -147,6 +199,12 @@ def run_real(env: TrainingEnv, inputs: StepInputs, manifest: StepManifest, db_ro
              msa_output: Path, num_predictions: int) -> None:  # fmt: skip
     data_dir = weights_dir(env, inputs.model_preset)
     assert data_dir is not None
+    models = models_to_run(env, inputs.model_preset)
+    manifest.weights = weights_record(data_dir, models)
+    if models != PRESET_MODELS[inputs.model_preset]:
+        manifest.notes.append(f"ran {len(models)} of the preset's "
+                              f"{len(PRESET_MODELS[inputs.model_preset])} models "
+                              f"({MODELS_ENV}={','.join(models)})")  # fmt: skip
     require_databases(db_root, inputs.db_preset, inputs.model_preset)
     work = scratch_dir(env, "alphafold-")
     output_dir = work / "output"
@@ -155,14 +213,14 @@ def run_real(env: TrainingEnv, inputs: StepInputs, manifest: StepManifest, db_ro
         env, inputs, db_root, data_dir, output_dir, num_predictions
     )
     manifest.write(env.model_dir)
-    result = run_tool(manifest.command, env=env.env)
+    result = run_tool(manifest.command, env=engine_environment(env.env))
     if not result.ok:
         fail_with(manifest, env, result.failure_text(), result.returncode)
     produced = output_dir / inputs.target
     move_contents(produced, env.model_dir, skip=("msas",))
     shutil.rmtree(work, ignore_errors=True)
     if not (env.model_dir / "ranked_0.pdb").is_file():
-        fail_with(manifest, env, "run_alphafold.py exited 0 but wrote no ranked_0.pdb", 1)
+        fail_with(manifest, env, f"{runner_script(env).name} exited 0 but wrote no ranked_0.pdb", 1)
 
 
 def run_stand_in(env: TrainingEnv, inputs: StepInputs, manifest: StepManifest, db_root: Path,
@@ -172,6 +230,8 @@ def run_stand_in(env: TrainingEnv, inputs: StepInputs, manifest: StepManifest, d
 
     predictions, elapsed = stand_in_predictions(env, inputs, manifest, db_root, msa_output,
                                                 "profile")
+    manifest.weights = {"kind": "none", "name": f"none: the CPU stand-in ({STAND_IN})",
+                        "source": None, "files": []}
     confidences, order = {}, []
     for rank, prediction in enumerate(predictions):
         name = f"{STAND_IN}_{rank + 1}"

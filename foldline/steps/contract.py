@@ -30,6 +30,7 @@ __all__ = [
     "StepFailed",
     "ToolResult",
     "TrainingEnv",
+    "engine_environment",
     "run_tool",
     "utc_now",
     "write_failure",
@@ -143,6 +144,48 @@ def _config_files(env: Mapping[str, str]) -> dict[str, dict]:
         if path.is_file():
             found[name] = json.loads(path.read_text())
     return found
+
+
+#: Python's own start-up variables that an engine in another Python must not inherit
+#: (the toolkit sets PYTHONPATH to its interpreter's sys.path for the user script).
+#: PYTHONUNBUFFERED and PYTHONIOENCODING only shape output and are kept.
+_PYTHON_KEPT = frozenset({"PYTHONUNBUFFERED", "PYTHONIOENCODING"})
+#: what activating foldline's virtual environment (or a conda one) sets
+_ENVIRONMENT_MARKERS = ("VIRTUAL_ENV", "VIRTUAL_ENV_PROMPT", "CONDA_PREFIX",
+                        "CONDA_DEFAULT_ENV", "CONDA_PYTHON_EXE", "CONDA_SHLVL",
+                        "__PYVENV_LAUNCHER__")  # fmt: skip
+
+
+def engine_environment(env: Mapping[str, str]) -> dict[str, str]:
+    """The environment an engine (AlphaFold, OpenFold, their runners) starts with.
+
+    The step runs in foldline's Python under the training toolkit, which sets
+    ``PYTHONPATH`` to its own interpreter's ``sys.path`` for the user script; an engine in
+    its own Python (another version, other packages) that inherits it loads foldline's
+    standard library and packages and dies or, worse, runs on the wrong ones. So: no
+    ``PYTHON*`` start-up variables (``PYTHONPATH``, ``PYTHONHOME``, ``PYTHONSTARTUP``,
+    ``PYTHONUSERBASE``...), no virtual-environment markers, and ``PATH`` without foldline's
+    environment's ``bin`` folders. Everything else is kept: CUDA/NVIDIA, XLA and
+    ``TF_FORCE_UNIFIED_MEMORY``, AWS, locale, ``HOME``, the ``SM_*`` variables.
+    """
+    own_bins = {str(Path(sys.prefix) / "bin"), str(Path(sys.executable).parent)}
+    if sys.prefix == sys.base_prefix:  # not a virtual environment: its bin is the system's
+        own_bins = set()
+    if env.get("VIRTUAL_ENV"):
+        own_bins.add(str(Path(env["VIRTUAL_ENV"]) / "bin"))
+    if env.get("CONDA_PREFIX"):
+        own_bins.add(str(Path(env["CONDA_PREFIX"]) / "bin"))
+    clean = {
+        key: value
+        for key, value in env.items()
+        if not (key.startswith("PYTHON") and key not in _PYTHON_KEPT)
+        and key not in _ENVIRONMENT_MARKERS
+    }
+    if "PATH" in clean:
+        kept = [part for part in clean["PATH"].split(os.pathsep)
+                if part and os.path.normpath(part) not in own_bins]  # fmt: skip
+        clean["PATH"] = os.pathsep.join(kept) or os.defpath
+    return clean
 
 
 def write_failure(path: Path, text: str) -> None:

@@ -48,7 +48,7 @@ from foldline.steps.common import (
     run_step,
 )
 from foldline.layout import run_id_of_key, split_s3_uri
-from foldline.steps.contract import TrainingEnv, run_tool
+from foldline.steps.contract import TrainingEnv, engine_environment, run_tool
 from foldline.steps.databases import database_args, require_databases
 from foldline.steps.manifest import StepManifest, relative_outputs
 
@@ -238,7 +238,7 @@ def run(env: TrainingEnv) -> StepManifest:
             require_databases(db_root, inputs.db_preset, inputs.model_preset)
             manifest.command = alphafold_command(env, inputs, db_root)
             manifest.write(env.model_dir)
-            result = run_tool(manifest.command, env=env.env)
+            result = run_tool(manifest.command, env=engine_environment(env.env))
             if not result.ok:
                 fail_with(manifest, env, result.failure_text(), result.returncode)
         else:

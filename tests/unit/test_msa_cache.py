@@ -52,12 +52,15 @@ def test_tool_versions_are_in_the_key(monkeypatch):
 
 
 def test_alphafold_toolchain_matches_the_msa_images_pins():
-    dockerfile = (REPO / "containers" / "alphafold" / "Dockerfile").read_text()
-    args = dict(re.findall(r"^ARG (\w+)=(\S+)$", dockerfile, flags=re.M))
-    assert msa_cache.ALPHAFOLD_TOOLS["alphafold"] == args["ALPHAFOLD_VERSION"]
-    assert msa_cache.ALPHAFOLD_TOOLS["hh-suite"] == args["HHSUITE_VERSION"]
-    assert "ubuntu 18.04" in msa_cache.ALPHAFOLD_TOOLS["hmmer"]
-    assert re.search(r"^FROM \S*ubuntu18\.04", dockerfile, flags=re.M | re.I)
+    folder = REPO / "containers" / "alphafold"
+    args = dict(re.findall(r"^ARG (\w+)=(\S+)$", (folder / "Dockerfile").read_text(), flags=re.M))
+    tools = msa_cache.ALPHAFOLD_TOOLS
+    for tool, arg in (("hh-suite", "HHSUITE_VERSION"), ("hmmer", "HMMER_VERSION"),
+                      ("kalign", "KALIGN_VERSION")):
+        assert tools[tool] == f"{args[arg]} (debian)"
+    pinned = re.search(r"^alphafold-colabfold==(\S+)$", (folder / "requirements-data.txt").read_text(),
+                       flags=re.M)
+    assert tools["alphafold"] == f"alphafold-colabfold {pinned[1]}"
 
 
 def test_pinned_pyhmmer_is_the_installed_one():

@@ -126,8 +126,8 @@ class Workspace:
     def install_engines(self) -> None:
         self.extra["FOLDLINE_AF_DATA_PIPELINE"] = str(
             self.install(self.root / "tools" / "run_data_pipeline.py"))
-        self.extra["ALPHAFOLD_DIR"] = str(self.install(
-            self.root / "alphafold" / "run_alphafold.py").parent)
+        self.extra["FOLDLINE_AF_RUNNER"] = str(
+            self.install(self.root / "tools" / "run_alphafold.py"))
         self.extra["OPENFOLD_DIR"] = str(self.install(
             self.root / "openfold" / "run_pretrained_openfold.py").parent)
 

@@ -2,9 +2,10 @@
 """A test double of the external engines (not of foldline): records, then acts like them.
 
 Copied by the tests to where a step expects the engine (``run_data_pipeline.py``,
-``<ALPHAFOLD_DIR>/run_alphafold.py``, ``<OPENFOLD_DIR>/run_pretrained_openfold.py``); it
-behaves as the file name it was given. It appends its argv, and what it found where the
-engine reads its inputs, to ``$RECORDER_LOG`` (JSON lines), then writes the files that
+``run_alphafold.py`` (foldline's AlphaFold runner), ``<OPENFOLD_DIR>/run_pretrained_openfold.py``);
+it behaves as the file name it was given. It appends its argv, the Python start-up
+variables and PATH it was started with, and what it found where the engine reads its
+inputs, to ``$RECORDER_LOG`` (JSON lines), then writes the files that
 engine writes, with plausible content. With ``RECORDER_FAIL=1`` it prints a traceback's
 last lines to stderr, as a crashing engine does, and exits 1.
 """
@@ -109,7 +110,9 @@ def openfold(opts, positional):
 def main():
     me = Path(sys.argv[0]).name
     opts, positional = flags(sys.argv[1:])
-    record = {"tool": me, "argv": sys.argv[1:]}
+    record = {"tool": me, "argv": sys.argv[1:],
+              "environment": {k: v for k, v in os.environ.items()
+                              if k.startswith("PYTHON") or k in ("PATH", "VIRTUAL_ENV")}}
     if me == "run_alphafold.py":
         record["msas"] = listing(Path(opts["output_dir"]) / Path(opts["fasta_paths"]).stem / "msas")
     elif me == "run_pretrained_openfold.py":

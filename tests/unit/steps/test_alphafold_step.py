@@ -1,4 +1,4 @@
-"""The AlphaFold step: run_alphafold.py's command, MSAs where it reads them, outputs, failure."""
+"""The AlphaFold step: the runner's command, MSAs where it reads them, outputs, weights, failure."""
 
 from __future__ import annotations
 
@@ -8,10 +8,10 @@ from foldline.steps import alphafold
 from tests.unit.steps.conftest import monomer_msas, multimer_msas
 
 WEIGHTS = {
-    "monomer": "params/params_model_1.npz",
-    "monomer_casp14": "params/params_model_1.npz",
-    "monomer_ptm": "params/params_model_1_ptm.npz",
-    "multimer": "params/params_model_1_multimer_v3.npz",
+    "monomer": [f"params/params_model_{n}.npz" for n in range(1, 6)],
+    "monomer_casp14": [f"params/params_model_{n}.npz" for n in range(1, 6)],
+    "monomer_ptm": [f"params/params_model_{n}_ptm.npz" for n in range(1, 6)],
+    "multimer": [f"params/params_model_{n}_multimer_v3.npz" for n in range(1, 6)],
 }
 DBS = {
     "full_dbs": ["--bfd_database_path={db}/bfd/bfd_metaclust_clu_complete_id30_c90_final_seq.sorted_opt",
@@ -27,7 +27,7 @@ PRESETS = [(d, m) for d in ("full_dbs", "reduced_dbs")
 
 def ready(workspace, model_preset="monomer", db_preset="full_dbs", **kwargs):
     ws = workspace(model_preset=model_preset, db_preset=db_preset, **kwargs)
-    ws.add_weights(WEIGHTS[model_preset])
+    ws.add_weights(*WEIGHTS[model_preset])
     ws.msa_channel(multimer_msas() if model_preset == "multimer" else monomer_msas(db_preset))
     ws.extra["FOLDLINE_FOLD_ENGINE"] = "real"
     return ws
@@ -104,7 +104,7 @@ def test_cpu_only_instance_relaxes_on_the_cpu(workspace):
 
 def test_weights_from_the_param_channel_win(workspace):
     ws = ready(workspace)
-    param = ws.add_weights(WEIGHTS["monomer"], where="param")
+    param = ws.add_weights(*WEIGHTS["monomer"], where="param")
     alphafold.run(ws.training_env())
     assert f"--data_dir={param}" in ws.records()[0]["argv"]
 
@@ -138,7 +138,7 @@ def test_auto_uses_the_real_engine_only_when_installed_with_weights(workspace):
     env = ws.training_env()
     assert alphafold.real_engine_problem(env, "monomer") is None
     assert "weights missing" in alphafold.real_engine_problem(env, "monomer_ptm")
-    ws.extra["ALPHAFOLD_DIR"] = str(ws.root / "nowhere")
+    ws.extra["FOLDLINE_AF_RUNNER"] = str(ws.root / "nowhere" / "run_alphafold.py")
     assert "not installed" in alphafold.real_engine_problem(ws.training_env(), "monomer")
 
 

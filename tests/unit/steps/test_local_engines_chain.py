@@ -45,7 +45,7 @@ def fold(tmp_path, name, archive, with_examples, module):
     (ws.data / "fasta" / "xylanase.fasta").write_text((EXAMPLES / "xylanase.fasta").read_text())
     (ws.data / "msa").mkdir()
     (ws.data / "msa" / "model.tar.gz").write_bytes(archive.read_bytes())
-    ws.extra.update(FOLDLINE_FOLD_ENGINE="auto", ALPHAFOLD_DIR=str(tmp_path / "none"),
+    ws.extra.update(FOLDLINE_FOLD_ENGINE="auto", FOLDLINE_AF_RUNNER=str(tmp_path / "none" / "run_alphafold.py"),
                     OPENFOLD_DIR=str(tmp_path / "none"))  # fmt: skip
     env = type(ws.training_env()).from_env(with_examples(ws.env()))
     return ws, module.run(env)
