@@ -283,6 +283,13 @@ class ConcurrencyGate:
 # waiting for a slot
 
 
+#: Jitter from the operating system's entropy at each draw, not from ``random``'s state:
+#: the start function runs under Lambda SnapStart, which resumes every new execution
+#: environment from one snapshot, ``random``'s state included, so they would all draw
+#: the same "random" delays and retry in step.
+_ENTROPY = random.SystemRandom()
+
+
 @dataclass(frozen=True)
 class Backoff:
     """How long an upload waits before it asks for a slot again (seconds, with jitter)."""
@@ -293,7 +300,7 @@ class Backoff:
     def delay(self, deferrals: int, rng: random.Random | None = None) -> int:
         """Exponential in the number of earlier deferrals, full jitter in its upper half."""
         ceiling = min(self.max_s, self.base_s * 2 ** min(deferrals, 16))
-        jitter = (rng or random).uniform(0.5, 1.0)
+        jitter = (rng or _ENTROPY).uniform(0.5, 1.0)
         return int(min(MAX_SQS_DELAY_S, round(ceiling * jitter)))
 
 

@@ -82,7 +82,7 @@ def test_fixed_logical_ids_and_types(template):
                        ("ProgressFunction", "functions/progress/")]:  # fmt: skip
         props = resources[name]["Properties"]
         assert (props["CodeUri"], props["Handler"], props["Runtime"]) == (
-            code, "app.lambda_handler", "python3.11")
+            code, "app.lambda_handler", "python3.12")
         assert (ROOT / code).is_dir()
     analysis = resources["AnalysisFunction"]
     assert analysis["Properties"]["PackageType"] == "Image"
