@@ -14,6 +14,7 @@ PIP_FOR_LAMBDA := $(ROOT)functions/pip-for-lambda.sh
 # pure Python (a py3-none-any wheel): no platform to choose.
 build-FoldlineLayer:
 	python3 -m pip install --quiet --no-deps --no-compile --target "$(ARTIFACTS_DIR)/python" .
+	rm -rf "$(ARTIFACTS_DIR)/python/bin"  # the foldline command: not for Lambda
 	$(PIP_FOR_LAMBDA) compile "$(ARTIFACTS_DIR)/python"
 
 # A zip function: its locked requirements for the platform, its handler module, bytecode.

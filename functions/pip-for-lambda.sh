@@ -49,6 +49,8 @@ case "${1:-}" in
     $PIP install --quiet --root-user-action=ignore --no-deps --only-binary=:all: --no-compile \
       --implementation cp --python-version "$PYTHON_VERSION" "${platforms[@]}" \
       --target "$2" --requirement "$3"
+    # console scripts: their #! names the build machine's Python, and Lambda runs none
+    rm -rf "$2/bin"
     ;;
   compile)
     [ $# -eq 2 ] || { echo "usage: $0 compile DIR" >&2; exit 2; }
