@@ -10,7 +10,9 @@
 ARG BASE_IMAGE=foldline-base/debian:bookworm
 FROM ${BASE_IMAGE}
 
-# The shared libraries CPython's own extension modules link against.
+# The shared libraries CPython's own extension modules link against: Debian's current
+# ones, security updates included (no version pins).
+# hadolint ignore=DL3008
 RUN apt-get update \
     && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
         libssl3 libffi8 libsqlite3-0 libbz2-1.0 liblzma5 zlib1g libuuid1 libreadline8 \
