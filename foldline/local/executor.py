@@ -9,6 +9,11 @@ no dependency between them at the same time. A training step runs as
 SageMaker API reports it (the execution, its ListPipelineExecutionSteps entries, the
 step's training job) and published as the EventBridge event SageMaker sends, so the
 template's rules route it to the analysis, notify and progress functions.
+
+A step given an image (``foldline local run --containers``) runs as ``docker run IMAGE
+train``; its training job's ``AlgorithmSpecification.TrainingImage`` is that image, pinned
+to its id, so DescribeTrainingJob names what ran, and SageMaker's step cache (which
+compares the image) reuses only a run of that very image.
 """
 
 from __future__ import annotations
@@ -35,6 +40,7 @@ from foldline.local.expressions import (
     evaluate,
     parameter_values,
 )
+from foldline.local.containers import StepImage
 from foldline.local.step_cache import CachedStep, StepCache
 from foldline.local.training import StepStopped, TrainingJob
 from foldline.local import training
@@ -57,6 +63,12 @@ def _iso(moment: _dt.datetime | None) -> str | None:
 
 def _now() -> _dt.datetime:
     return _dt.datetime.now(_dt.timezone.utc)
+
+
+def _in_image(arguments: dict[str, Any], image: StepImage) -> dict[str, Any]:
+    """The job's arguments with the local image as its TrainingImage."""
+    spec = {**(arguments.get("AlgorithmSpecification") or {}), "TrainingImage": image.pinned}
+    return {**arguments, "AlgorithmSpecification": spec}
 
 
 @dataclass
@@ -117,6 +129,7 @@ class PipelineExecutor:
         *,
         num_cpus: int | None = None,
         job_env: dict[str, str] | None = None,
+        images: dict[str, StepImage] | None = None,
         on_change: Callable[[ExecutionRun, StepRun | None], None] | None = None,
     ):
         self.cloud = cloud
@@ -124,6 +137,8 @@ class PipelineExecutor:
         self.databases = Path(databases).resolve()
         self.num_cpus = num_cpus
         self.job_env = dict(job_env or {})
+        #: step name -> the image it runs in; steps not named run as local processes
+        self.images = dict(images or {})
         self.on_change = on_change
         self.runs: dict[str, ExecutionRun] = {}
         self._seen: set[str] = set()
@@ -288,6 +303,9 @@ class PipelineExecutor:
         except (UnsupportedExpression, KeyError) as err:
             self._change(run, step, "Failed", failure=f"{type(err).__name__}: {err}")
             return
+        image = self.images.get(step.name)
+        if image is not None:
+            arguments = _in_image(arguments, image)
         cache_config = step.spec.get("CacheConfig") or {}
         hit = self.step_cache.lookup(run.pipeline_arn, step.name, arguments, cache_config, _now())
         if hit is not None:
@@ -306,6 +324,7 @@ class PipelineExecutor:
             root=self.work_dir / "jobs" / job_name, databases=self.databases,
             env={**self.cloud.env, **self.job_env},
             num_cpus=self.num_cpus or os.cpu_count() or 1,
+            image=image, arn=step.training_job_arn,
         )  # fmt: skip
         try:
             result = training.run(job, self._client("s3"), lambda: self._stopped(run.arn))

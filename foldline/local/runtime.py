@@ -66,6 +66,7 @@ class LocalRuntime:
         template: Path = DEFAULT_TEMPLATE,
         parameter_values: dict[str, Any] | None = None,
         job_env: dict[str, str] | None = None,
+        images: dict[str, Any] | None = None,
         num_cpus: int | None = None,
         retry_delay: int = 1,
         on_notice: Callable[[Notice], None] | None = None,
@@ -77,6 +78,7 @@ class LocalRuntime:
         self.databases = Path(databases or DEFAULT_DATABASES).resolve()
         self.cloud = LocalCloud(template, parameter_values or {})
         self.job_env = job_env
+        self.images = images  # step name -> StepImage (foldline.local.containers)
         self.num_cpus = num_cpus
         self.retry_delay = retry_delay
         self.on_notice = on_notice
@@ -106,7 +108,7 @@ class LocalRuntime:
                                          on_invocation=self.on_invocation)  # fmt: skip
             self.executor = PipelineExecutor(
                 self.cloud, self.workdir, self.databases, num_cpus=self.num_cpus,
-                job_env=self.job_env, on_change=self.on_step,
+                job_env=self.job_env, images=self.images, on_change=self.on_step,
             )  # fmt: skip
             self.outbox = Outbox(self.cloud, self.workdir / "outbox", on_notice=self.on_notice)
             self.outbox.subscribe()

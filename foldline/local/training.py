@@ -5,15 +5,26 @@ The job's workspace is laid out like a training container's ``/opt/ml``::
     <work>/jobs/<job name>/
         input/config/{hyperparameters,inputdataconfig,resourceconfig}.json
         input/data/<channel>/      S3 channels downloaded from the local S3;
-                                   FSx channels linked to a local database folder
+                                   FSx channels: the local database folder
         model/                     SM_MODEL_DIR, tarred to model.tar.gz afterwards
         output/data/               SM_OUTPUT_DATA_DIR
         output/failure             the FailureReason a failing program leaves
-        training.log               the program's stdout and stderr (local CloudWatch)
+        training.log               the job's stdout and stderr (local CloudWatch)
+        container.json             with an image: what ran, and how it ended
 
-The step program (``python -m <Step.program>``) runs as a subprocess with the
-toolkit's variables (SM_CHANNEL_*, SM_HP_*, SM_HPS, SM_MODEL_DIR, ...). Afterwards
-``model/`` goes to ``<S3OutputPath>/<job name>/output/model.tar.gz`` as SageMaker puts it.
+Two ways to run the step program, one contract (a *launch*):
+
+- as a process (the default): ``python -m <Step.program>`` with the variables the
+  SageMaker training toolkit would set (SM_CHANNEL_*, SM_HP_*, SM_HPS, SM_MODEL_DIR, ...),
+  FSx channels linked to the database folder;
+- in the step's image (``foldline local run --containers``): ``docker run IMAGE train``
+  with ``input/``, ``model/`` and ``output/`` mounted at ``/opt/ml/...`` and the FSx channel
+  bind-mounted read-only, as SageMaker and SageMaker Local Mode run a training image. The
+  image's own toolkit reads the config files and sets the SM_* variables.
+
+Either way the exit status and ``output/failure`` make the job's status and
+FailureReason, and ``model/`` goes to ``<S3OutputPath>/<job name>/output/model.tar.gz``
+as SageMaker puts it.
 """
 
 from __future__ import annotations
@@ -29,15 +40,27 @@ from pathlib import Path
 from typing import Any, Callable
 
 from foldline.layout import split_s3_uri
+from foldline.local import containers
+from foldline.local.containers import StepImage
 from foldline.parameters import CHANNEL_DATABASES
 
 #: SageMaker keeps the first 1024 characters of a FailureReason
 FAILURE_REASON_LIMIT = 1024
 _LOG_TAIL = 15
+#: the one host of a single-instance job, as SageMaker and its Local Mode name it
+HOST = "algo-1"
+INSTANCE_GROUP = "homogeneousCluster"
+#: where a training container sees the job's folders
+OPT_ML = "/opt/ml"
+RECORD_NAME = "container.json"
 
 
 class StepStopped(Exception):
     """The execution was stopped while the job ran."""
+
+
+def _owner() -> tuple[int, int]:
+    return os.getuid(), os.getgid()
 
 
 @dataclass
@@ -46,11 +69,15 @@ class TrainingJob:
 
     name: str
     arguments: dict[str, Any]  # the step's Arguments, expressions evaluated
-    program: str  # module run as ``python -m``
+    program: str  # module run as ``python -m`` (without an image)
     root: Path
     databases: Path
     env: dict[str, str] = field(default_factory=dict)
     num_cpus: int = field(default_factory=lambda: os.cpu_count() or 1)
+    image: StepImage | None = None  # run `docker run IMAGE train` instead of the module
+    arn: str = ""
+    #: who the workspace belongs to: files a container (root) leaves are given back
+    owner: tuple[int, int] = field(default_factory=_owner)
 
     @property
     def model_dir(self) -> Path:
@@ -76,12 +103,34 @@ class TrainingJob:
     def hyperparameters(self) -> dict[str, str]:
         return {k: str(v) for k, v in (self.arguments.get("HyperParameters") or {}).items()}
 
+    def environment(self) -> dict[str, str]:
+        """The job's Environment (CreateTrainingJob), from the pipeline definition."""
+        return {k: str(v) for k, v in (self.arguments.get("Environment") or {}).items()}
+
 
 @dataclass
 class JobResult:
     succeeded: bool
     failure_reason: str | None = None
     model_artifacts: str | None = None
+
+
+@dataclass
+class Inputs:
+    """The laid-out workspace: each channel's folder, and the FSx channels' sources."""
+
+    channels: dict[str, Path]  # channel -> input/data/<channel>
+    file_systems: dict[str, Path]  # FSx channel -> the local folder standing in for it
+
+
+@dataclass
+class Launch:
+    """How one job's program is started and stopped."""
+
+    argv: list[str]
+    env: dict[str, str]
+    what: str  # names the program in a FailureReason without a failure file
+    stop: Callable[[subprocess.Popen], None]
 
 
 def _hp_value(text: str) -> str:
@@ -135,13 +184,41 @@ def _filesystem_folder(channel: str, source: dict, databases: Path) -> Path:
     return folder.resolve()
 
 
-def prepare(job: TrainingJob, s3: Any) -> dict[str, str]:
-    """Lay out the workspace, fetch the channels; return the program's environment."""
+def _channel_config(channel: dict) -> dict[str, str]:
+    """One channel's entry in inputdataconfig.json, as SageMaker writes it."""
+    entry = {"TrainingInputMode": channel.get("InputMode", "File")}
+    s3 = channel["DataSource"].get("S3DataSource")
+    if s3 is not None:
+        entry["S3DistributionType"] = s3.get("S3DataDistributionType", "FullyReplicated")
+        entry["RecordWrapperType"] = channel.get("RecordWrapperType", "None")
+    if channel.get("ContentType"):
+        entry["ContentType"] = channel["ContentType"]
+    return entry
+
+
+def resource_config(job: TrainingJob) -> dict[str, Any]:
+    """resourceconfig.json of a one-instance job, as SageMaker writes it (the toolkit reads
+    current_host, hosts, current_instance_type, current_group_name, instance_groups and
+    network_interface_name)."""
+    instance_type = (job.arguments.get("ResourceConfig") or {}).get("InstanceType", "local")
+    return {
+        "current_host": HOST,
+        "current_instance_type": instance_type,
+        "current_group_name": INSTANCE_GROUP,
+        "hosts": [HOST],
+        "instance_groups": [{"instance_group_name": INSTANCE_GROUP,
+                             "instance_type": instance_type, "hosts": [HOST]}],
+        "network_interface_name": "eth0",
+    }  # fmt: skip
+
+
+def prepare(job: TrainingJob, s3: Any) -> Inputs:
+    """Lay out the workspace: config files, S3 channels downloaded, FSx folders found."""
     data = job.root / "input" / "data"
     config = job.root / "input" / "config"
     for folder in (data, config, job.model_dir, job.output_dir / "data"):
         folder.mkdir(parents=True, exist_ok=True)
-    channels: dict[str, Path] = {}
+    inputs = Inputs({}, {})
     input_config = {}
     for channel in job.arguments.get("InputDataConfig") or []:
         name = channel["ChannelName"]
@@ -151,47 +228,109 @@ def prepare(job: TrainingJob, s3: Any) -> dict[str, str]:
             folder.mkdir(parents=True, exist_ok=True)
             _download_channel(s3, source["S3DataSource"], folder)
         elif "FileSystemDataSource" in source:
-            # read-only in SageMaker (FileSystemAccessMode ro): linked, never copied
-            folder.symlink_to(_filesystem_folder(name, source["FileSystemDataSource"],
-                                                 job.databases), target_is_directory=True)  # fmt: skip
+            inputs.file_systems[name] = _filesystem_folder(
+                name, source["FileSystemDataSource"], job.databases)  # fmt: skip
         else:
             raise RuntimeError(f"ClientError: channel {name}: data source {list(source)} "
                                "is not supported locally")  # fmt: skip
-        channels[name] = folder
-        input_config[name] = {"TrainingInputMode": channel.get("InputMode", "File")}
-    hps = job.hyperparameters()
-    (config / "hyperparameters.json").write_text(json.dumps(hps, indent=1))
+        inputs.channels[name] = folder
+        input_config[name] = _channel_config(channel)
+    # CreateTrainingJob's HyperParameters are strings; the toolkit JSON-decodes each
+    (config / "hyperparameters.json").write_text(json.dumps(job.hyperparameters(), indent=1))
     (config / "inputdataconfig.json").write_text(json.dumps(input_config, indent=1))
-    (config / "resourceconfig.json").write_text(json.dumps(
-        {"current_host": "algo-1", "hosts": ["algo-1"], "network_interface_name": "lo"}))
+    (config / "resourceconfig.json").write_text(json.dumps(resource_config(job), indent=1))
+    return inputs
 
+
+def _terminate(process: subprocess.Popen) -> None:
+    process.terminate()
+    try:
+        process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+
+
+def process_launch(job: TrainingJob, inputs: Inputs) -> Launch:
+    """``python -m <program>`` with the variables the SageMaker training toolkit sets."""
+    for name, source in inputs.file_systems.items():
+        # read-only in SageMaker (FileSystemAccessMode ro): linked, never copied
+        inputs.channels[name].symlink_to(source, target_is_directory=True)
+    hps = job.hyperparameters()
     # The SageMaker training toolkit keeps its own sagemaker_* keys out of SM_HP_*/SM_HPS.
     user_hps = {k: _hp_value(v) for k, v in hps.items() if not k.startswith("sagemaker_")}
     env = {
         **os.environ,
         **job.env,
-        **{k: str(v) for k, v in (job.arguments.get("Environment") or {}).items()},
+        **job.environment(),
         "SM_MODEL_DIR": str(job.model_dir),
         "SM_OUTPUT_DIR": str(job.output_dir),
         "SM_OUTPUT_DATA_DIR": str(job.output_dir / "data"),
         "SM_INPUT_DIR": str(job.root / "input"),
-        "SM_INPUT_CONFIG_DIR": str(config),
-        "SM_CHANNELS": json.dumps(sorted(channels)),
+        "SM_INPUT_CONFIG_DIR": str(job.root / "input" / "config"),
+        "SM_CHANNELS": json.dumps(sorted(inputs.channels)),
         "SM_HPS": json.dumps(user_hps),
         "SM_NUM_CPUS": str(job.num_cpus),
         "SM_NUM_GPUS": "0",
-        "SM_CURRENT_HOST": "algo-1",
-        "SM_HOSTS": json.dumps(["algo-1"]),
+        "SM_CURRENT_HOST": HOST,
+        "SM_HOSTS": json.dumps([HOST]),
         "SM_USER_ENTRY_POINT": hps.get("sagemaker_program", job.program),
         "TRAINING_JOB_NAME": job.name,
         "FOLDLINE_FAILURE_FILE": str(job.failure_file),
         "PYTHONUNBUFFERED": "1",
     }
-    for name, folder in channels.items():
+    if job.arn:
+        env["TRAINING_JOB_ARN"] = job.arn
+    for name, folder in inputs.channels.items():
         env[f"SM_CHANNEL_{_env_key(name)}"] = str(folder)
     for key, value in user_hps.items():
         env[f"SM_HP_{_env_key(key)}"] = value
-    return env
+    return Launch([sys.executable, "-m", job.program], env, f"python -m {job.program}",
+                  _terminate)  # fmt: skip
+
+
+def container_environment(job: TrainingJob) -> dict[str, str]:
+    """What a training container gets besides its image's ENV: the job's name and ARN
+    (SageMaker sets TRAINING_JOB_NAME and TRAINING_JOB_ARN), the way to the local cloud
+    (AWS_ENDPOINT_URL, its dummy credentials, the region: a job's role gives those in
+    the cloud), and the job's Environment from the pipeline definition, which wins."""
+    env = {**job.env, "TRAINING_JOB_NAME": job.name}
+    if job.arn:
+        env["TRAINING_JOB_ARN"] = job.arn
+    return {**env, **job.environment()}
+
+
+def container_launch(job: TrainingJob, inputs: Inputs) -> Launch:
+    """``docker run IMAGE train`` with the job's folders where SageMaker mounts them.
+
+    ``--network host``: a step reaches the local cloud (moto on 127.0.0.1) as a cloud
+    job reaches AWS, and ``algo-1`` is this host. Variables pass by name (``-e NAME``), their values in the docker
+    command's environment, so none shows in a process list.
+    """
+    assert job.image is not None
+    name = containers.container_name(job.name)
+    mounts = [(job.root / "input", f"{OPT_ML}/input", "rw"),
+              (job.model_dir, f"{OPT_ML}/model", "rw"),
+              (job.output_dir, f"{OPT_ML}/output", "rw")]  # fmt: skip
+    for channel, source in inputs.file_systems.items():
+        inputs.channels[channel].mkdir(parents=True, exist_ok=True)  # the mount point
+        mounts.append((source, f"{OPT_ML}/input/data/{channel}", "ro"))
+    env = container_environment(job)
+    # The toolkit waits (up to 15 minutes) until every host in resourceconfig.json
+    # resolves, as a cluster's do in SageMaker: the one host is this machine.
+    argv = ["docker", "run", "--rm", "--name", name, "--label", f"{containers.JOB_LABEL}={job.name}",
+            "--network", "host", "--add-host", f"{HOST}:127.0.0.1"]  # fmt: skip
+    for host, target, mode in mounts:
+        argv += ["--mount", f"type=bind,source={host},target={target}"
+                 + (",readonly" if mode == "ro" else "")]  # fmt: skip
+    for key in sorted(env):
+        argv += ["-e", key]
+    argv += [job.image.id, "train"]  # the very image resolved and recorded
+
+    def stop(process: subprocess.Popen) -> None:
+        containers.stop(name)  # the container, not only the docker client
+        _terminate(process)
+
+    return Launch(argv, {**os.environ, **env}, f"{job.image.ref} train", stop)
 
 
 def _tar_model(model_dir: Path, archive: Path) -> None:
@@ -200,43 +339,68 @@ def _tar_model(model_dir: Path, archive: Path) -> None:
             tar.add(path, arcname=str(path.relative_to(model_dir)), recursive=False)
 
 
-def _failure_reason(job: TrainingJob, returncode: int) -> str:
+def _failure_reason(job: TrainingJob, launch: Launch, returncode: int) -> str:
     text = ""
     if job.failure_file.is_file():
         text = job.failure_file.read_text(errors="replace").strip()
     if not text:
         lines = job.log_path.read_text(errors="replace").splitlines() if job.log_path.exists() else []
-        text = (f"ExecuteUserScriptError: python -m {job.program} exited with status "
+        text = (f"ExecuteUserScriptError: {launch.what} exited with status "
                 f"{returncode}\n" + "\n".join(lines[-_LOG_TAIL:]))  # fmt: skip
     reason = f"AlgorithmError: {text}"
     return reason if len(reason) <= FAILURE_REASON_LIMIT else reason[: FAILURE_REASON_LIMIT - 1] + "…"
 
 
+def _give_back(job: TrainingJob) -> None:
+    """Files a container wrote as root go back to the workspace's owner (a plain user
+    must be able to read and delete its work folder)."""
+    uid, gid = job.owner
+    if not any(p.lstat().st_uid != uid for p in job.root.rglob("*")):
+        return
+    subprocess.run(
+        ["docker", "run", "--rm", "--network", "none", "--user", "0:0", "--entrypoint", "chown",
+         "--mount", f"type=bind,source={job.root},target=/job", job.image.id,
+         "-R", "--no-dereference", f"{uid}:{gid}", "/job"],
+        capture_output=True, stdin=subprocess.DEVNULL, check=False, timeout=300,
+    )  # fmt: skip
+
+
+def _record(job: TrainingJob, launch: Launch, returncode: int | None) -> None:
+    assert job.image is not None
+    (job.root / RECORD_NAME).write_text(json.dumps({
+        "image": job.image.ref, "image_id": job.image.id,
+        "container": containers.container_name(job.name),
+        "command": launch.argv, "exit_status": returncode,
+    }, indent=1) + "\n")  # fmt: skip
+
+
 def run(job: TrainingJob, s3: Any, stopped: Callable[[], bool] = lambda: False) -> JobResult:
     """Run the job to its end; upload model.tar.gz on success."""
     try:
-        env = prepare(job, s3)
+        inputs = prepare(job, s3)
+        launch = (container_launch if job.image is not None else process_launch)(job, inputs)
     except Exception as err:  # noqa: BLE001 - the job fails before the program starts
         return JobResult(False, str(err)[:FAILURE_REASON_LIMIT])
-    with open(job.log_path, "w") as log:
-        process = subprocess.Popen(
-            [sys.executable, "-m", job.program], cwd=job.root, env=env,
-            stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-        )  # fmt: skip
-        while True:
-            try:
-                process.wait(timeout=0.2)
-                break
-            except subprocess.TimeoutExpired:
-                if stopped():
-                    process.terminate()
-                    try:
-                        process.wait(timeout=10)
-                    except subprocess.TimeoutExpired:
-                        process.kill()
-                    raise StepStopped(job.name) from None
-    if process.returncode != 0:
-        return JobResult(False, _failure_reason(job, process.returncode))
+    returncode: int | None = None
+    try:
+        with open(job.log_path, "w") as log:
+            process = subprocess.Popen(launch.argv, cwd=job.root, env=launch.env, stdout=log,
+                                       stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)  # fmt: skip
+            while True:
+                try:
+                    returncode = process.wait(timeout=0.2)
+                    break
+                except subprocess.TimeoutExpired:
+                    if stopped():
+                        launch.stop(process)
+                        returncode = process.returncode
+                        raise StepStopped(job.name) from None
+    finally:
+        if job.image is not None:
+            _record(job, launch, returncode)
+            _give_back(job)
+    if returncode != 0:
+        return JobResult(False, _failure_reason(job, launch, returncode))
     archive = job.root / "model.tar.gz"
     _tar_model(job.model_dir, archive)
     bucket, key = split_s3_uri(job.model_artifacts_uri)

@@ -1,0 +1,303 @@
+"""``foldline local run --containers``: each step in its real image, as SageMaker runs it.
+
+The images are the ones ``containers/build_local.sh`` builds (``foldline-msa:local`` and
+``foldline-alphafold:local``, CPU variant), through the image tests' own session fixture
+(``tests/containers/conftest.py``: the build, and the bundled databases plus a pdb70 made
+from their template chains). The OpenFold image cannot be built here (its source is on
+GitHub), so RunOpenFold runs as a local process (``--no-container RunOpenFold``).
+
+No AlphaFold weights can be downloaded here: RunAlphaFold folds with random parameters in
+the real shapes (``tests/containers/in_image/make_random_params.py``), one model
+(``FOLDLINE_ALPHAFOLD_MODELS=model_1``) to keep the CPU time reasonable. The bundled
+databases hold small BFD, not BFD/UniRef30, hence DbPreset reduced_dbs.
+
+Skips only where Docker itself is absent (CI has it).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import tarfile
+import time
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from foldline.cli import app
+from foldline.local import containers
+from foldline.local.containers import StepImage
+from foldline.local.runtime import LocalRuntime
+from foldline.parameters import ALPHAFOLD_STEP, MSA_STEP, OPENFOLD_STEP
+from foldline.steps.manifest import MANIFEST_NAME
+from tests.containers.conftest import databases, images, run_in_image  # noqa: F401 - fixtures
+
+from .conftest import EXAMPLE
+
+DOCKER_PROBLEM = containers.docker_problem()
+needs_docker = pytest.mark.skipif(DOCKER_PROBLEM is not None, reason=str(DOCKER_PROBLEM))
+in_images = [pytest.mark.slow, pytest.mark.containers, needs_docker]
+
+TOOLKIT_START = "Invoking script with the following command"  # sagemaker-training's log
+
+
+def _invoke(*args: str, env: dict[str, str] | None = None):
+    return CliRunner().invoke(app, ["local", "run", *args], env=env)
+
+
+def _plain(text: str) -> str:
+    """Output without rich's panel borders, whitespace runs as one space."""
+    return " ".join(re.sub(r"[│╭╮╰╯─]", " ", text).split())
+
+
+# -- what --containers says before anything starts (no image needed) -----------------------
+
+
+def test_without_docker_the_run_says_so_and_starts_nothing(tmp_path):
+    result = _invoke(str(EXAMPLE), "--workdir", str(tmp_path / "work"), "--containers",
+                     env={"PATH": str(tmp_path)})  # fmt: skip
+    assert result.exit_code == 2
+    assert "docker command is not installed" in result.output
+    assert "run without --containers" in result.output
+    assert not (tmp_path / "work").exists()
+
+
+@pytest.mark.parametrize("args, says", [
+    (["--no-container", "RunOpenFold"], "need --containers"),
+    (["--image", "RunMSA=foldline-msa:dev"], "need --containers"),
+    (["--containers", "--no-container", "RunNothing"], "no pipeline step named 'RunNothing'"),
+    (["--containers", "--image", "RunMSA"], "use STEP=IMAGE"),
+    (["--param", "DbPreset=tiny_dbs"], "DbPreset 'tiny_dbs' is not allowed"),
+    (["--param", "RunId=mine"], "'RunId' is not a run parameter a user sets"),
+    (["--job-env", "NOVALUE"], "use KEY=VALUE"),
+])  # fmt: skip
+def test_bad_options_are_usage_errors(tmp_path, args, says):
+    result = _invoke(str(EXAMPLE), "--workdir", str(tmp_path / "work"), *args)
+    assert result.exit_code == 2, result.output
+    assert says in _plain(result.output), result.output
+    assert not (tmp_path / "work").exists()
+
+
+def test_the_build_command_named_is_the_images_build_script():
+    script = Path(__file__).resolve().parents[2] / containers.BUILD_COMMAND
+    assert script.is_file() and os.access(script, os.X_OK)
+
+
+@needs_docker
+def test_a_missing_image_is_named_with_how_to_build_it(tmp_path, monkeypatch):
+    monkeypatch.setattr(containers, "LOCAL_IMAGE_TAG", "no-such-tag-for-the-test")
+    with pytest.raises(containers.ContainersUnavailable) as missing:
+        containers.resolve([MSA_STEP.name, OPENFOLD_STEP.name],
+                           {MSA_STEP.name: "foldline-test/absent:none"})  # fmt: skip
+    text = str(missing.value)
+    assert "RunMSA: foldline-test/absent:none" in text
+    assert "RunOpenFold: foldline-openfold:no-such-tag-for-the-test" in text
+    assert f"`{containers.BUILD_COMMAND}`" in text
+    assert "--no-container RunMSA --no-container RunOpenFold" in text
+
+
+# -- a whole run with RunMSA and RunAlphaFold in their images ------------------------------
+
+
+@pytest.fixture(scope="module")
+def weights_and_databases(tmp_path_factory, images, databases):  # noqa: F811 - fixtures
+    """The image tests' databases plus random AlphaFold parameters for model_1."""
+    root = tmp_path_factory.mktemp("databases-with-weights")
+    shutil.copytree(databases, root, dirs_exist_ok=True)
+    tools = Path(__file__).resolve().parents[1] / "containers" / "in_image"
+    done = run_in_image(images["alphafold"], "/opt/alphafold-env/bin/python",
+                        "/t/make_random_params.py", "/db", "model_1",
+                        mounts={tools: "/t:ro", root: "/db"})  # fmt: skip
+    assert done.returncode == 0, done.stderr[-3000:]
+    return root
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory, weights_and_databases):
+    """Two runs in one work folder: one that folds, then one whose AlphaFold job fails in
+    its image (weights for a model that has none), its MSA step a step-cache hit."""
+    files = tmp_path_factory.mktemp("inputs")
+    work = files.parent / "work"
+    common = ["--workdir", str(work), "--databases", str(weights_and_databases),
+              "--containers", "--no-container", OPENFOLD_STEP.name,
+              "--param", "DbPreset=reduced_dbs"]  # fmt: skip
+    good, bad = files / "xylanase.fasta", files / "xylanase-again.fasta"
+    for path in (good, bad):
+        shutil.copy(EXAMPLE, path)
+    started = time.monotonic()
+    folded = _invoke(str(good), *common, "--job-env", "FOLDLINE_ALPHAFOLD_MODELS=model_1")
+    took = time.monotonic() - started
+    failed = _invoke(str(bad), *common, "--job-env", "FOLDLINE_ALPHAFOLD_MODELS=model_2")
+    return work, folded, failed, took
+
+
+def _jobs(work: Path, step: str) -> list[Path]:
+    return sorted((work / "jobs").glob(f"pipelines-*-{step}-*"), key=lambda p: p.stat().st_mtime)
+
+
+def _manifest(job: Path) -> dict:
+    with tarfile.open(job / "model.tar.gz") as tar:
+        return json.load(tar.extractfile(MANIFEST_NAME))
+
+
+def _records(work: Path) -> list[dict]:
+    found = [json.loads(p.read_text()) for p in (work / "executions").glob("*.json")]
+    return sorted(found, key=lambda r: r["execution"]["CreationTime"])
+
+
+def _image_id(ref: str) -> str:
+    return containers.inspect(ref)["Id"]
+
+
+class TestRunInImages:
+    pytestmark = in_images
+
+    def test_the_run_succeeds_and_the_report_is_made(self, runs):
+        work, folded, _, took = runs
+        print(f"run with RunMSA and RunAlphaFold in their images: {took:.0f} s")
+        assert folded.exit_code == 0, folded.output
+        assert "xylanase.fasta: Succeeded" in folded.output
+        (report,) = (work / "reports").glob("*/report.html")
+        assert report.stat().st_size > 0
+
+    def test_the_output_says_where_each_step_runs(self, runs, images):  # noqa: F811
+        _, folded, _, _ = runs
+        lines = folded.output.splitlines()
+        msa_id = _image_id(images["msa"]).removeprefix("sha256:")[:12]
+        af_id = _image_id(images["alphafold"]).removeprefix("sha256:")[:12]
+        assert any(line.split() == [MSA_STEP.name, images["msa"], f"({msa_id})"] for line in lines)
+        assert any(line.split() == [ALPHAFOLD_STEP.name, images["alphafold"], f"({af_id})"]
+                   for line in lines)  # fmt: skip
+        assert any(line.split()[:2] == [OPENFOLD_STEP.name, "local"] and "--no-container" in line
+                   for line in lines)  # fmt: skip
+
+    @pytest.mark.parametrize("step, key", [(MSA_STEP, "msa"), (ALPHAFOLD_STEP, "alphafold")])
+    def test_the_step_ran_in_its_image_under_the_toolkit(self, runs, images, step, key):  # noqa: F811
+        work, _, _, _ = runs
+        job = _jobs(work, step.name)[0]
+        record = json.loads((job / "container.json").read_text())
+        assert record["image"] == images[key] and record["exit_status"] == 0
+        assert record["image_id"] == _image_id(images[key])
+        command = record["command"]
+        assert command[:3] == ["docker", "run", "--rm"] and command[-2:] == [record["image_id"], "train"]
+        assert "--network" in command and command[command.index("--network") + 1] == "host"
+        assert (f"type=bind,source={job / 'model'},target=/opt/ml/model") in command
+        assert any(m.endswith(",target=/opt/ml/input/data/databases,readonly") for m in command)
+        log = (job / "training.log").read_text()
+        assert TOOLKIT_START in log and "Reporting training SUCCESS" in log
+        # the toolkit read the config files SageMaker writes, as SageMaker's would be read
+        training_env = json.loads(next(line for line in log.splitlines()
+                                       if line.startswith("SM_TRAINING_ENV="))[16:])  # fmt: skip
+        assert training_env["job_name"] == job.name
+        assert training_env["current_host"] == "algo-1" and training_env["hosts"] == ["algo-1"]
+        assert training_env["channel_input_dirs"]["databases"] == "/opt/ml/input/data/databases"
+        assert training_env["hyperparameters"]["DbPreset"] == "reduced_dbs"
+        assert training_env["current_instance_type"].startswith("ml.")
+        assert (job / "output" / "success").is_file()  # the toolkit's own mark
+
+    def test_the_engines_are_the_images(self, runs):
+        work, _, _, _ = runs
+        msa = _manifest(_jobs(work, MSA_STEP.name)[0])
+        # MsaEngine followed the image's FOLDLINE_MSA_ENGINE: AlphaFold's own data pipeline
+        assert msa["engine"] == "alphafold" and msa["status"] == "succeeded"
+        assert msa["command"][0].startswith("/opt/alphafold-env/")
+        alphafold = _manifest(_jobs(work, ALPHAFOLD_STEP.name)[0])
+        assert alphafold["engine"] == "alphafold" and alphafold["status"] == "succeeded"
+        assert alphafold["weights"]["kind"] == "random"
+        assert alphafold["outputs"]["ranked"] == ["ranked_0.pdb"]
+        openfold_job = _jobs(work, OPENFOLD_STEP.name)[0]
+        assert not (openfold_job / "container.json").exists()  # --no-container: a process
+        assert _manifest(openfold_job)["engine"] == "template-cpu"
+
+    def test_the_msa_step_reached_the_local_cloud_from_its_container(self, runs):
+        work, folded, _, _ = runs
+        run_id = next(line.split()[-1] for line in folded.output.splitlines()
+                      if line.startswith("run id:"))  # fmt: skip
+        (entry,) = (work / "state" / "s3").glob("*/objects/msa-cache/*/manifest.json")
+        stored = json.loads(entry.read_text())
+        assert stored["engine"] == "alphafold"
+        # the step named its run from DescribeTrainingJob, asked of the local cloud
+        assert stored["origin_run"] == run_id
+
+    def test_the_training_job_names_the_image_that_ran(self, runs, images):  # noqa: F811
+        work, _, _, _ = runs
+        cache = json.loads((work / "state" / "step-cache.json").read_text())
+        (entry,) = [e for e in cache.values() if MSA_STEP.name in e["job_name"]]
+        image = entry["job_arguments"]["AlgorithmSpecification"]["TrainingImage"]
+        assert image == f"{images['msa']}@{_image_id(images['msa'])}"
+
+    def test_the_work_folder_stays_the_users(self, runs):
+        work, _, _, _ = runs
+        uid = os.getuid()
+        assert all(p.lstat().st_uid == uid for p in (work / "jobs").rglob("*"))
+
+    def test_a_failure_in_the_image_is_the_jobs_failure_reason(self, runs):
+        work, _, failed, _ = runs
+        assert failed.exit_code == 1, failed.output
+        record = _records(work)[-1]
+        assert record["execution"]["PipelineExecutionStatus"] == "Failed"
+        steps = {s["StepName"]: s for s in record["steps"]}
+        assert "CacheHitResult" in steps[MSA_STEP.name]  # same image, same arguments
+        assert len(_jobs(work, MSA_STEP.name)) == 1
+        job = _jobs(work, ALPHAFOLD_STEP.name)[-1]
+        written = (job / "output" / "failure").read_text().strip()
+        assert "params_model_2.npz" in written  # the step's own words, from the image
+        assert steps[ALPHAFOLD_STEP.name]["FailureReason"] == f"AlgorithmError: {written}"
+        assert json.loads((job / "container.json").read_text())["exit_status"] == 1
+
+
+# -- stopping an execution stops its container ---------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def sleeping_image(images):  # noqa: F811 - fixture
+    """The MSA image with a step program that only sleeps (and says when it started)."""
+    ref = "foldline-test/sleeping-step:local"
+    dockerfile = (f"FROM {images['msa']}\n"
+                  "RUN mkdir -p /opt/ml/code && printf 'import time\\nprint(\"sleeping\", "
+                  "flush=True)\\ntime.sleep(600)\\n' > /opt/ml/code/sleep_step.py\n"
+                  "ENV SAGEMAKER_PROGRAM=sleep_step.py\n")  # fmt: skip
+    done = subprocess.run(["docker", "build", "-q", "-t", ref, "-"], input=dockerfile,
+                          capture_output=True, text=True, env={**os.environ, "DOCKER_BUILDKIT": "0"})  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    described = containers.inspect(ref)
+    return StepImage(MSA_STEP.name, ref, described["Id"])
+
+
+def _containers_of(label_value: str = "") -> list[str]:
+    label = containers.JOB_LABEL + (f"={label_value}" if label_value else "")
+    listed = subprocess.run(["docker", "ps", "-a", "--filter", f"label={label}", "--format",
+                             "{{.Names}}"], capture_output=True, text=True, check=True)  # fmt: skip
+    return listed.stdout.split()
+
+
+@pytest.mark.slow
+@pytest.mark.containers
+@needs_docker
+def test_stopping_the_execution_stops_the_container(tmp_path, sleeping_image):
+    runtime = LocalRuntime(tmp_path / "work", images={MSA_STEP.name: sleeping_image})
+    with runtime:
+        sub = runtime.upload(EXAMPLE)
+        deadline = time.monotonic() + 120
+        job = None
+        while job is None and time.monotonic() < deadline:
+            for candidate in (runtime.workdir / "jobs").glob(f"pipelines-*-{MSA_STEP.name}-*"):
+                log = candidate / "training.log"
+                if log.is_file() and "sleeping" in log.read_text():
+                    job = candidate
+            time.sleep(0.5)
+        assert job is not None, "the step's container did not start"
+        assert _containers_of(job.name) == [containers.container_name(job.name)]
+        arn = runtime.run(sub.run_id)["execution_arn"]
+        runtime.cloud.client("sagemaker").stop_pipeline_execution(PipelineExecutionArn=arn)
+        items = runtime.wait([sub.run_id], timeout=120)
+        steps = {s["StepName"]: s["StepStatus"] for s in runtime.steps(arn)}
+    assert items[sub.run_id]["status"] == "Stopped"
+    assert steps == {MSA_STEP.name: "Stopped"}
+    assert _containers_of(job.name) == []  # stopped and removed (--rm)
+    record = json.loads((job / "container.json").read_text())
+    assert record["exit_status"] != 0 and record["image_id"] == sleeping_image.id
