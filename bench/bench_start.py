@@ -94,6 +94,9 @@ def _setup(endpoint: str) -> None:
     boto3.client("s3", **kw).create_bucket(Bucket=BUCKET)
     boto3.client("s3", **kw).put_bucket_versioning(
         Bucket=BUCKET, VersioningConfiguration={"Status": "Enabled"})
+    from foldline.genetic_databases import write_ready  # the databases are set up
+
+    write_ready(boto3.client("s3", **kw), BUCKET, "full_dbs", source="bench stack")
     boto3.resource("dynamodb", **kw).create_table(
         TableName=RUNS_TABLE, KeySchema=[{"AttributeName": "run_id", "KeyType": "HASH"}],
         AttributeDefinitions=[{"AttributeName": "run_id", "AttributeType": "S"}],

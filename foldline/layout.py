@@ -14,6 +14,16 @@ REJECTED = "rejected/"
 RUNS = "runs/"
 MSA_CACHE = "msa-cache/"
 COMPARISONS = "comparisons/"  # `foldline compare`: a table and a plot across runs
+#: the genetic databases in AlphaFold 2.3's download layout, written by the setup job
+#: (`foldline setup databases`); the stack's FSx for Lustre file system is linked to this
+#: prefix at :data:`DATABASES_FSX_PATH`
+DATABASES = "alphafold-databases/"
+#: where the databases appear inside the file system (the template's FsxDatabasesPath
+#: default; the training jobs mount /<mount name><this>)
+DATABASES_FSX_PATH = "/" + DATABASES.rstrip("/")
+#: the setup job's records: one per database fetched, one per preset made ready (last);
+#: outside DATABASES, so the file system never shows them
+DATABASES_SETUP = "databases-setup/"
 
 FASTA_SUFFIXES = (".fasta", ".fa", ".faa", ".fas")
 REASON_SUFFIX = ".reason.json"
@@ -125,3 +135,13 @@ def split_s3_uri(uri: str) -> tuple[str, str]:
     if not bucket:
         raise ValueError(f"S3 URI without a bucket: {uri!r}")
     return bucket, key
+
+
+def database_record_key(database: str) -> str:
+    """The setup job's record of one database it fetched (``databases-setup/bfd.json``)."""
+    return f"{DATABASES_SETUP}{database}.json"
+
+
+def databases_ready_key(db_preset: str) -> str:
+    """The record that a preset's databases are complete (``databases-setup/ready-full_dbs.json``)."""
+    return f"{DATABASES_SETUP}ready-{db_preset}.json"

@@ -72,5 +72,7 @@ def plan_run(
 
 
 def run_notes(item: Mapping[str, Any] | None) -> list[str]:
-    """Lines for the report and the notices: "MSA reused from run X", the cost estimate."""
-    return [line for line in (msa_cache.reuse_line(item), sizing.cost_line(item)) if line]
+    """Lines for the report and the notices: "MSA reused from run X", the cost estimate,
+    and the DbPreset the stack's databases chose (foldline.genetic_databases.Readiness)."""
+    chosen = (item or {}).get("db_preset_note")
+    return [line for line in (msa_cache.reuse_line(item), sizing.cost_line(item), chosen) if line]

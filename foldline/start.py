@@ -20,7 +20,9 @@ from botocore.exceptions import ClientError
 from foldline import layout, runs
 from foldline.fasta import FastaRejected, IntakeLimits, Rejection, check_key, check_size, decide
 from foldline.notices import publish, rejected_notice
+from foldline.genetic_databases import DatabasesNotReady, Readiness
 from foldline.parameters import (
+    DB_PRESET,
     FASTA_FILE_NAME,
     FASTA_INPUT_S3_URI,
     MAX_TEMPLATE_DATE,
@@ -79,10 +81,14 @@ class StartContext:
     gate: Any = None
     #: the stack's bounds on pinned instance types and a run's estimated cost
     spend: SpendLimits = field(default_factory=SpendLimits)
+    #: which DbPresets the stack's genetic databases serve (made from ``s3`` if not given)
+    databases: Readiness | None = None
 
     def __post_init__(self) -> None:
         if self.sns is None and self.make_sns is None:
             raise TypeError("StartContext needs sns or make_sns")
+        if self.databases is None:
+            self.databases = Readiness(self.s3)
 
     def notices(self) -> Any:
         """The SNS client, made on first use where only ``make_sns`` was given."""
@@ -234,16 +240,23 @@ def start_run(ctx: StartContext, upload: Upload) -> Outcome:
         decision = decide(body, ctx.limits, pinned_preset=overrides.get(MODEL_PRESET.name))
         if not decision.accepted:
             raise FastaRejected(decision.rejection)
+        # a run the databases cannot serve would fail in RunMSA after an hour's queueing
+        try:
+            db_preset, db_note = ctx.databases.choose(upload.bucket, overrides.get(DB_PRESET.name))
+        except DatabasesNotReady as missing:
+            raise FastaRejected(Rejection(missing.code, str(missing))) from None
         fasta_name = f"{run_id.rsplit('-', 1)[0]}.fasta"
         parameters = pipeline_parameters(
             bucket=upload.bucket, run_id=run_id, fasta_file_name=fasta_name,
             model_preset=decision.model_preset, upload_date=_upload_date(upload, head),
-            overrides=overrides,
+            overrides={**overrides, DB_PRESET.name: db_preset},
         )  # fmt: skip
         # MSA cache location (and reuse), instance types by length, cost (and the stack's
         # ceiling on it): foldline.run_plan
         parameters, planned = plan_run(ctx.s3, upload.bucket, decision, parameters, overrides,
                                        ctx.spend)  # fmt: skip
+        if db_note:
+            planned["db_preset_note"] = db_note
     except FastaRejected as rejected:
         return _reject(ctx, upload.bucket, found, rejected.rejection)
 

@@ -31,6 +31,10 @@ MAX_RUNTIME_S = {fp.MSA_STEP.name: 24 * 3600, fp.ALPHAFOLD_STEP.name: 24 * 3600,
                  fp.OPENFOLD_STEP.name: 24 * 3600}  # fmt: skip
 FSX_FILE_SYSTEM_TYPE = "FSxLustre"
 FSX_ACCESS_MODE = "ro"  # the databases are shared by every run: never writable
+#: steps whose volume is an EBS volume encrypted with the stack's KMS key. The inference
+#: steps run on instance types with local NVMe storage (g5, g6, g6e, p4d, p5), which
+#: SageMaker encrypts in hardware and for which it refuses a VolumeKmsKeyId.
+KMS_VOLUME_STEPS = frozenset({fp.MSA_STEP.name})
 
 
 def launcher_script(step: fp.Step) -> str:
@@ -120,7 +124,7 @@ def build_pipeline() -> Any:
             file_system_id=ph.ref(ph.FSX_FILE_SYSTEM_ID),
             file_system_type=FSX_FILE_SYSTEM_TYPE,
             file_system_access_mode=FSX_ACCESS_MODE,
-            directory_path=f"/{ph.ref(ph.FSX_MOUNT_NAME)}{ph.ref(ph.FSX_DATABASES_PATH)}",
+            directory_path=ph.ref(ph.FSX_DIRECTORY_PATH),
         ),
     )
     fasta = InputData(channel_name=fp.CHANNEL_FASTA, data_source=params[fp.FASTA_INPUT_S3_URI.name])
@@ -161,7 +165,9 @@ def build_pipeline() -> Any:
                 instance_type=instance_type[step.name],
                 instance_count=1,
                 volume_size_in_gb=VOLUME_GB[step.name],
-            ),
+                volume_kms_key_id=(ph.ref(ph.VOLUME_KMS_KEY)
+                                   if step.name in KMS_VOLUME_STEPS else None),
+            ),  # fmt: skip
             networking=Networking(
                 subnets=[ph.ref(ph.SUBNETS_JSON)],
                 security_group_ids=[ph.ref(ph.SECURITY_GROUPS_JSON)],
@@ -170,6 +176,7 @@ def build_pipeline() -> Any:
             # runs/<RunId>/<step dir>/: the run id is a parameter because no pipeline
             # variable carries the execution's display name (see pipeline/README.md).
             output_data_config=OutputDataConfig(
+                kms_key_id=ph.ref(ph.OUTPUT_KMS_KEY),
                 s3_output_path=Join(
                     on="",
                     values=[

@@ -15,9 +15,14 @@ ROLE = "SageMakerExecutionRole"  # Ref of the role: its name (the role has no pa
 MSA_IMAGE = "MsaImageUri"
 ALPHAFOLD_IMAGE = "AlphaFoldImageUri"
 OPENFOLD_IMAGE = "OpenFoldImageUri"
-FSX_FILE_SYSTEM_ID = "FsxFileSystemId"
-FSX_MOUNT_NAME = "FsxMountName"
-FSX_DATABASES_PATH = "FsxDatabasesPath"
+# The databases' file system: the stack's own (FsxFileSystemId empty) or the one given;
+# the template resolves both (and the mount name) in the Fn::Sub map.
+FSX_FILE_SYSTEM_ID = "DatabasesFileSystemId"
+FSX_DIRECTORY_PATH = "DatabasesDirectoryPath"  # /<mount name><FsxDatabasesPath>
+# KMS keys of the steps: KmsKeyArn when given, else the stack's key (volume) and the AWS
+# managed alias/aws/s3 (outputs). Never empty, so the definition needs no second form.
+VOLUME_KMS_KEY = "VolumeKmsKeyId"
+OUTPUT_KMS_KEY = "OutputKmsKeyId"
 # Fn::Sub cannot put a CommaDelimitedList in a string: the template passes
 # Join('","', list) under these names, and the definition holds ["${SubnetsJson}"], so
 # ["subnet-a","subnet-b"] comes out.
@@ -34,8 +39,9 @@ ALL: tuple[str, ...] = (
     ALPHAFOLD_IMAGE,
     OPENFOLD_IMAGE,
     FSX_FILE_SYSTEM_ID,
-    FSX_MOUNT_NAME,
-    FSX_DATABASES_PATH,
+    FSX_DIRECTORY_PATH,
+    VOLUME_KMS_KEY,
+    OUTPUT_KMS_KEY,
     SUBNETS_JSON,
     SECURITY_GROUPS_JSON,
     MSA_ENGINE,

@@ -182,6 +182,7 @@ class LocalCloud:
         assert stack is not None, "start() first"
         self._create_tables()
         self._create_buckets()
+        self._record_databases_ready()
         self._create_queues()
         self._create_topics()
         self._create_pipelines()
@@ -220,6 +221,17 @@ class LocalCloud:
                 s3.put_bucket_versioning(
                     Bucket=bucket.name, VersioningConfiguration={"Status": "Enabled"}
                 )
+
+    def _record_databases_ready(self) -> None:
+        """The setup's last write, for the local database folder (it stands in for the
+        stack's file system): the start function admits runs of either preset."""
+        from foldline.genetic_databases import write_ready
+        from foldline.parameters import DB_PRESETS
+
+        s3 = self.client("s3")
+        for bucket in self.stack.buckets():
+            for preset in DB_PRESETS:
+                write_ready(s3, bucket.name, preset, source="the local cloud's database folder")
 
     def _enable_bucket_notifications(self) -> None:
         s3 = self.client("s3")

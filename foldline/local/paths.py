@@ -28,6 +28,7 @@ LOCAL_STACK_PARAMETERS: dict[str, str] = {
     "OpenFoldImageUri": f"{ACCOUNT_ID}.dkr.ecr.{DEFAULT_REGION}.amazonaws.com/foldline-openfold:local",
     "FsxFileSystemId": "fs-0000000000000000a",
     "FsxMountName": "local",
+    "VpcId": "vpc-local",
     "SubnetIds": "subnet-local",
     "SecurityGroupIds": "sg-local",
     # the MSA engine this machine has (AlphaFold if installed, else pyhmmer), resolved

@@ -408,6 +408,7 @@ class Stack:
             ("AWS::IAM::Role", "RoleId"): f"AROA{name.upper()[:16]}",
             ("AWS::Events::Rule", "Arn"): _arn("events", region, account, f"rule/{name}"),
             ("AWS::SageMaker::Pipeline", "PipelineName"): name,
+            ("AWS::KMS::Key", "Arn"): _arn("kms", region, account, f"key/{name}"),
         }  # fmt: skip
         try:
             return table[(kind, attribute)]

@@ -35,9 +35,13 @@ def start_function(stack, key: str):
     """Run the real start path on the uploaded object; return its outcome and the execution."""
     import boto3
 
+    from foldline.genetic_databases import write_ready
+    from foldline.parameters import DB_PRESETS
     from foldline.start import StartContext, Upload, start_run
     from tests.functional.conftest import _pipeline_definition
 
+    for preset in DB_PRESETS:  # as `foldline setup databases` leaves the stack
+        write_ready(stack.s3, stack.bucket, preset, source="test stack")
     sagemaker = boto3.client("sagemaker")
     sagemaker.create_pipeline(PipelineName=stack.outputs["PipelineName"], RoleArn="arn:aws:iam::123456789012:role/r",
                               PipelineDefinition=_pipeline_definition())  # fmt: skip

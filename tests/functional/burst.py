@@ -216,6 +216,9 @@ def _build_stack(endpoint: str) -> tuple[Any, ...]:
     events = session.client("events", endpoint_url=endpoint)
     s3.create_bucket(Bucket=BUCKET)
     s3.put_bucket_versioning(Bucket=BUCKET, VersioningConfiguration={"Status": "Enabled"})
+    from foldline.genetic_databases import write_ready
+
+    write_ready(s3, BUCKET, "full_dbs", source="burst stack")  # the databases are set up
     s3.put_bucket_notification_configuration(
         Bucket=BUCKET, NotificationConfiguration={"EventBridgeConfiguration": {}}
     )

@@ -10,7 +10,8 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from foldline.parameters import PARAMETERS, PIPELINE_NAME
+from foldline.genetic_databases import write_ready
+from foldline.parameters import DB_PRESETS, PARAMETERS, PIPELINE_NAME
 
 BUCKET = "foldline-test-bucket"
 RUNS_TABLE = "foldline-test-runs"
@@ -81,6 +82,8 @@ def stack(monkeypatch) -> Stack:
 
         s3.create_bucket(Bucket=BUCKET)
         s3.put_bucket_versioning(Bucket=BUCKET, VersioningConfiguration={"Status": "Enabled"})
+        for preset in DB_PRESETS:  # `foldline setup databases` ran for both presets
+            write_ready(s3, BUCKET, preset, source="test stack")
         s3.put_bucket_notification_configuration(
             Bucket=BUCKET, NotificationConfiguration={"EventBridgeConfiguration": {}}
         )

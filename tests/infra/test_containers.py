@@ -1,4 +1,5 @@
-"""Container definitions, the build scripts, the databases job and the FSx template.
+"""Container definitions and the build scripts (the databases setup job and the file
+system: tests/infra/test_databases_setup.py, the template).
 
 What the built images do is tested in tests/containers/ (they build them and run the
 steps under the real training toolkit); this file checks the definitions themselves.
@@ -6,17 +7,13 @@ steps under the real training toolkit); this file checks the definitions themsel
 
 from __future__ import annotations
 
-import importlib.util
-import os
 import re
 import shutil
 import subprocess
 import sys
 from pathlib import Path
 
-import boto3
 import pytest
-from moto import mock_aws
 
 from foldline.parameters import LOCAL_IMAGE_TAG, STEPS
 
@@ -232,70 +229,3 @@ def test_build_script_without_docker_says_so_and_exits_2(tmp_path):
                       PATH=str(tmp_path))  # fmt: skip
     assert done.returncode == 2
     assert "docker is not installed" in done.stderr
-
-
-def load(path: Path):
-    spec = importlib.util.spec_from_file_location(path.stem, path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-def test_download_commands_per_preset(tmp_path):
-    download = load(CONTAINERS / "databases" / "download_databases.py")
-    full = download.commands("full_dbs", tmp_path, Path("/s"))
-    reduced = download.commands("reduced_dbs", tmp_path, Path("/s"), openfold_params=True)
-    names = lambda cmds: [Path(c[1]).name for c in cmds if c[0] == "bash"]  # noqa: E731
-    assert "download_bfd.sh" in names(full) and "download_uniref30.sh" in names(full)
-    assert "download_small_bfd.sh" not in names(full)
-    assert "download_small_bfd.sh" in names(reduced) and "download_bfd.sh" not in names(reduced)
-    for cmds in (full, reduced):  # monomer and multimer both work from either preset
-        assert {"download_pdb70.sh", "download_pdb_seqres.sh", "download_uniprot.sh",
-                "download_pdb_mmcif.sh", "download_alphafold_params.sh"} <= set(names(cmds))
-    assert reduced[-1][-2:] == [str(tmp_path / "openfold_params"), "--recursive"]
-
-
-@mock_aws
-def test_download_job_request_is_accepted_by_create_processing_job():
-    start = load(CONTAINERS / "databases" / "start_download_job.py")
-    request = start.job_request(
-        preset="reduced_dbs", image_uri="123456789012.dkr.ecr.eu-west-1.amazonaws.com/foldline-msa:v1",
-        role_arn="arn:aws:iam::123456789012:role/foldline", s3_uri="s3://bucket/alphafold-databases/",
-        name="foldline-databases-test",
-    )  # fmt: skip
-    client = boto3.client("sagemaker", region_name="eu-west-1")
-    client.create_processing_job(**request)
-    job = client.describe_processing_job(ProcessingJobName="foldline-databases-test")
-    output = job["ProcessingOutputConfig"]["Outputs"][0]["S3Output"]
-    assert output["S3Uri"] == "s3://bucket/alphafold-databases"
-    assert request["ProcessingResources"]["ClusterConfig"]["VolumeSizeInGB"] == 1000
-    assert "--preset" in job["AppSpecification"]["ContainerEntrypoint"]
-    with pytest.raises(ValueError, match="s3://"):
-        start.job_request(preset="full_dbs", image_uri="x", role_arn="y", s3_uri="bucket/x")
-
-
-def test_fsx_template_passes_cfn_lint():
-    cfn_lint = shutil.which("cfn-lint") or str(Path(os.sys.executable).parent / "cfn-lint")
-    done = subprocess.run([cfn_lint, str(CONTAINERS / "fsx.yaml")], capture_output=True, text=True)
-    assert done.returncode == 0, done.stdout + done.stderr
-
-
-def test_fsx_template_is_persistent_2_with_an_s3_association():
-    import yaml
-
-    class Loader(yaml.SafeLoader):
-        pass
-
-    Loader.add_multi_constructor("!", lambda loader, suffix, node: (
-        suffix, loader.construct_sequence(node) if isinstance(node, yaml.SequenceNode)
-        else loader.construct_scalar(node) if isinstance(node, yaml.ScalarNode)
-        else loader.construct_mapping(node)))  # fmt: skip
-    template = yaml.load((CONTAINERS / "fsx.yaml").read_text(), Loader=Loader)
-    fs = template["Resources"]["FileSystem"]["Properties"]
-    assert fs["LustreConfiguration"]["DeploymentType"] == "PERSISTENT_2"
-    assert fs["LustreConfiguration"]["PerUnitStorageThroughput"] == ("Ref", "PerUnitStorageThroughput")
-    assert fs["StorageCapacity"] == ("Ref", "StorageCapacityGiB")
-    association = template["Resources"]["DatabasesAssociation"]
-    assert association["Type"] == "AWS::FSx::DataRepositoryAssociation"
-    assert association["Properties"]["DataRepositoryPath"] == ("Ref", "DatabasesS3Uri")
-    assert {"FsxFileSystemId", "FsxMountName"} <= set(template["Outputs"])

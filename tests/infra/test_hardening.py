@@ -41,7 +41,8 @@ def test_bucket_and_topic_are_encrypted_with_or_without_a_customer_key(template)
     assert kms == {"SSEAlgorithm": "aws:kms", "KMSMasterKeyID": {"Ref": "KmsKeyArn"}}
     assert s3 == {"SSEAlgorithm": "AES256"}
     topic_key = resources["NotificationsTopic"]["Properties"]["KmsMasterKeyId"]
-    assert _branches(topic_key) == [{"Ref": "KmsKeyArn"}, "alias/aws/sns"]
+    # a customer managed key either way: CloudWatch cannot publish under alias/aws/sns
+    assert _branches(topic_key) == [{"Ref": "KmsKeyArn"}, {"Ref": "StackKey"}]
     for name in ("RunsTable", "IdempotencyTable"):
         assert resources[name]["Properties"]["SSESpecification"]["SSEEnabled"] is True
     for name, resource in resources.items():
@@ -161,3 +162,117 @@ def test_no_credentials_in_the_tracked_files():
             continue
         found += [(name, p.pattern) for p in _SECRET_PATTERNS if p.search(text)]
     assert found == []
+
+
+# -- the notices topic, its key and the alarms that publish to it
+
+
+def _resolve_refs(value):
+    """Ref and GetAtt turned into the logical ids they name (enough to follow the wiring)."""
+    if isinstance(value, dict) and set(value) == {"Ref"}:
+        return value["Ref"]
+    if isinstance(value, dict) and set(value) == {"Fn::GetAtt"}:
+        return value["Fn::GetAtt"][0]
+    return value
+
+
+def test_the_topic_takes_tls_only_and_publishes_only_this_stacks_alarms(template):
+    resources = template["Resources"]
+    policy = resources["NotificationsTopicPolicy"]["Properties"]
+    assert policy["Topics"] == [{"Ref": "NotificationsTopic"}]
+    deny, alarms = policy["PolicyDocument"]["Statement"]
+    assert (deny["Effect"], deny["Principal"], deny["Action"]) == ("Deny", "*", "sns:Publish")
+    assert deny["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+    assert alarms["Principal"] == {"Service": "cloudwatch.amazonaws.com"}
+    assert alarms["Action"] == "sns:Publish"
+    assert alarms["Condition"]["StringEquals"] == {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}
+    assert alarms["Condition"]["ArnLike"]["aws:SourceArn"]["Fn::Sub"].endswith(":alarm:${AWS::StackName}-*")
+
+
+def test_the_stacks_key_rotates_and_admits_cloudwatch_for_this_stacks_alarms_only(template):
+    key = template["Resources"]["StackKey"]
+    assert key["Condition"] == "MakeKey"
+    assert template["Conditions"]["MakeKey"] == {"Fn::Equals": [{"Ref": "KmsKeyArn"}, ""]}
+    assert key["Properties"]["EnableKeyRotation"] is True
+    statements = {s["Sid"]: s for s in key["Properties"]["KeyPolicy"]["Statement"]}
+    cloudwatch = statements["ThisStacksAlarmsPublishToTheTopic"]
+    assert cloudwatch["Principal"] == {"Service": "cloudwatch.amazonaws.com"}
+    assert set(cloudwatch["Action"]) == {"kms:Decrypt", "kms:GenerateDataKey*"}
+    assert cloudwatch["Condition"]["StringEquals"] == {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}
+    admin = statements["AccountAdministersAndIamPoliciesGrantUse"]
+    assert admin["Principal"] == {"AWS": {"Fn::Sub": "arn:${AWS::Partition}:iam::${AWS::AccountId}:root"}}
+
+
+def dead_letter_queues(template) -> set[str]:
+    """Every queue the stack parks failed work in, found from the wiring itself: redrive
+    targets, EventBridge targets' dead-letter configs, functions' on-failure destinations."""
+    found = set()
+    for resource in template["Resources"].values():
+        props = resource.get("Properties", {})
+        redrive = props.get("RedrivePolicy")
+        if redrive:
+            found.add(_resolve_refs(redrive["deadLetterTargetArn"]))
+        for target in props.get("Targets", []):
+            if "DeadLetterConfig" in target:
+                found.add(_resolve_refs(target["DeadLetterConfig"]["Arn"]))
+        for event in (props.get("Events") or {}).values():
+            config = event.get("Properties", {}).get("DeadLetterConfig")
+            if config:
+                found.add(_resolve_refs(config["Arn"]))
+        on_failure = (props.get("EventInvokeConfig") or {}).get("DestinationConfig", {}).get("OnFailure")
+        if on_failure and on_failure.get("Type") == "SQS":
+            found.add(_resolve_refs(on_failure["Destination"]))
+    return found
+
+
+def test_every_dead_letter_queue_alarms_to_the_topic_at_its_first_message(template):
+    queues = dead_letter_queues(template)
+    assert queues == {"StartDeadLetterQueue", "EventsDeadLetterQueue", "FunctionFailuresQueue"}
+    alarmed = {}
+    for name, resource in template["Resources"].items():
+        if resource["Type"] != "AWS::CloudWatch::Alarm":
+            continue
+        props = resource["Properties"]
+        (dimension,) = props["Dimensions"]
+        assert dimension["Name"] == "QueueName"
+        alarmed[dimension["Value"]["Fn::GetAtt"][0]] = props
+    assert set(alarmed) == queues
+    for queue, props in alarmed.items():
+        assert (props["Namespace"], props["MetricName"]) == ("AWS/SQS", "ApproximateNumberOfMessagesVisible")
+        assert (props["ComparisonOperator"], props["Threshold"]) == ("GreaterThanThreshold", 0)
+        assert props["AlarmActions"] == [{"Ref": "NotificationsTopic"}]
+        assert props["TreatMissingData"] == "notBreaching"
+        assert "foldline redrive --queue" in props["AlarmDescription"], queue
+
+
+# -- the steps' volumes and outputs under the stack's key
+
+
+#: instance families with no instance store (EBS only): SageMaker accepts a VolumeKmsKeyId
+#: for them, and refuses one for families with local NVMe storage (g5, g6, g6e, p4d, p5:
+#: encrypted in hardware). Source: EC2 "Instance store volumes" table, ResourceConfig docs.
+EBS_ONLY_FAMILIES = {"m5", "m6i", "m7i", "c5", "c6i", "c7i", "r5", "r6i", "r7i"}
+
+
+def test_steps_encrypt_outputs_and_the_msa_volume_with_the_stacks_key(template):
+    from foldline import parameters as fp
+    from pipeline import definition as pipeline_definition
+    from pipeline import placeholders
+
+    steps = {s["Name"]: s["Arguments"] for s in embedded.load_definition()["Steps"]}
+    for name, args in steps.items():
+        assert args["OutputDataConfig"]["KmsKeyId"] == placeholders.ref(placeholders.OUTPUT_KMS_KEY)
+        volume = args["ResourceConfig"].get("VolumeKmsKeyId")
+        if name in pipeline_definition.KMS_VOLUME_STEPS:
+            assert volume == placeholders.ref(placeholders.VOLUME_KMS_KEY), name
+        else:
+            assert volume is None, name
+    assert pipeline_definition.KMS_VOLUME_STEPS == {fp.MSA_STEP.name}
+    families = {t.split(".")[1] for t in fp.MSA_INSTANCE_TYPES}
+    assert families <= EBS_ONLY_FAMILIES, families - EBS_ONLY_FAMILIES
+    sub = template["Resources"]["FoldPipeline"]["Properties"]["PipelineDefinition"][
+        "PipelineDefinitionBody"]["Fn::Sub"][1]  # fmt: skip
+    # KmsKeyArn when given; never empty without it (the definition has one form only)
+    assert sub["VolumeKmsKeyId"] == {"Fn::If": ["UseKmsKey", {"Ref": "KmsKeyArn"},
+                                                {"Fn::GetAtt": ["StackKey", "Arn"]}]}  # fmt: skip
+    assert sub["OutputKmsKeyId"] == {"Fn::If": ["UseKmsKey", {"Ref": "KmsKeyArn"}, "alias/aws/s3"]}

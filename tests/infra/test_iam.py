@@ -1,12 +1,38 @@
-"""Least privilege, checked on the transformed template so nothing SAM adds escapes it."""
+"""Least privilege, checked on the transformed template so nothing SAM adds escapes it, and
+each role's actions checked against the AWS calls its code really makes.
+
+The second half runs each function's handler (and the databases setup job) under moto
+through the paths its code can take, records every botocore call, turns each into the IAM
+actions AWS authorises it by, and compares them with the role's statements: an action the
+code uses that the role lacks fails (AccessDenied in the cloud), and so does one the role
+grants that no path uses (and no AWS service uses on the role's behalf, listed with why).
+"""
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections.abc import Iterator
+from functools import partial
 from typing import Any
 
+import boto3
 import pytest
+from botocore.client import BaseClient
+from botocore.stub import Stubber
+
+from foldline import layout
+from foldline.parameters import STEPS
+from tests.conftest import load_handler, sqs_batch
+from tests.functional.conftest import BUCKET, RUNS_TABLE, stack  # noqa: F401  (fixture)
+from tests.functional.pipeline_runs import (  # noqa: F401  (fixtures)
+    EVENTS,
+    IDEMPOTENCY_TABLE,
+    ended_run,
+    job_name,
+    set_execution_status,
+    tar_gz,
+)
 
 #: actions AWS cannot scope to a resource, so "Resource": "*" is the only form; why each is here
 UNSCOPABLE = {
@@ -16,6 +42,7 @@ UNSCOPABLE = {
     "ec2:DescribeDhcpOptions": "EC2 Describe* calls support no resource-level permissions",
     "ec2:DescribeSubnets": "EC2 Describe* calls support no resource-level permissions",
     "ec2:DescribeSecurityGroups": "EC2 Describe* calls support no resource-level permissions",
+    "fsx:DescribeFileSystems": "the Service Authorization Reference lists no resource type for it",
     "xray:PutTraceSegments": "X-Ray trace upload has no resource type (Powertools Tracer)",
     "xray:PutTelemetryRecords": "X-Ray telemetry has no resource type",
     "cloudwatch:PutMetricData": "metrics have no resource type; the statement is limited by namespace",
@@ -24,15 +51,18 @@ UNSCOPABLE = {
 S3_PREFIXES = {
     "SageMakerExecutionRole": ("runs/*", "msa-cache/*"),
     # msa-cache: the start function reads cache manifests (listing: 404 on a miss) and
-    # stages the MSA step's FASTA under input/
+    # stages the MSA step's FASTA under input/; databases-setup: which presets are ready
     "StartPipelineFunctionRole": ("inputs/*", "rejected/*", "runs/*/input/*",
                                   "msa-cache/*/manifest.json", "msa-cache/*/input/*",
-                                  "msa-cache/*"),
+                                  "msa-cache/*", layout.DATABASES_SETUP + "*"),
     "AnalysisFunctionRole": ("runs/*", "runs/*/report/*"),
-    "NotifyFunctionRole": (),
+    "NotifyFunctionRole": ("runs/*",),  # lists a failed run's outputs for its notice
     "ProgressFunctionRole": (),
     "LowercaseFunctionRole": (),
+    "DatabasesSetupRole": (layout.DATABASES + "*", layout.DATABASES_SETUP + "*"),
 }
+#: the stack's KMS keys: the customer's, or the one the stack makes without it
+KEYS = ({"Ref": "KmsKeyArn"}, {"Fn::GetAtt": ["StackKey", "Arn"]})
 
 
 def _branches(value: Any) -> Iterator[Any]:
@@ -133,7 +163,7 @@ def test_each_role_reaches_only_its_prefixes(statements):
     assert not any(p.startswith("inputs/") for p in start_writes)  # recursion-safe: no writes to inputs/
 
 
-def test_each_role_reaches_only_this_stacks_tables_topic_and_pipeline(statements):
+def test_each_role_reaches_only_this_stacks_tables_topic_pipeline_and_keys(statements):
     own = {
         "dynamodb:": [{"Fn::GetAtt": ["RunsTable", "Arn"]}, {"Fn::GetAtt": ["IdempotencyTable", "Arn"]}],
         "sns:": [{"Ref": "NotificationsTopic"}],
@@ -148,6 +178,25 @@ def test_each_role_reaches_only_this_stacks_tables_topic_and_pipeline(statements
             for resource in _as_list(statement["Resource"]):
                 text = json.dumps(resource)
                 assert "pipeline/${PipelineName" in text, (role, text)  # this pipeline only
+        if any(a.startswith("kms:") for a in actions):
+            for resource in _as_list(statement["Resource"]):
+                assert all(branch in KEYS for branch in _branches(resource)), (role, resource)
+
+
+def test_the_setup_role_is_not_the_training_jobs_role(transformed, statements):
+    """The download job writes the databases; the steps may only read them (FSx, read-only)."""
+    writes = {role for role, s in statements
+              if "s3:PutObject" in _as_list(s["Action"])
+              and any(_s3_object_prefix(r) == layout.DATABASES + "*" for r in _as_list(s["Resource"]))}
+    assert writes == {"DatabasesSetupRole"}
+    trust = transformed["Resources"]["DatabasesSetupRole"]["Properties"]["AssumeRolePolicyDocument"]
+    (statement,) = trust["Statement"]
+    assert statement["Principal"] == {"Service": "sagemaker.amazonaws.com"}
+    assert statement["Condition"] == {"StringEquals": {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}}
+    logs = [s for role, s in statements if role == "DatabasesSetupRole"
+            and "logs:PutLogEvents" in _as_list(s["Action"])]  # fmt: skip
+    assert [s["Resource"]["Fn::Sub"].split(":log-group:")[1] for s in logs] == [
+        "/aws/sagemaker/ProcessingJobs:*"]
 
 
 def test_sqs_and_bucket_resource_policies_allow_only_their_senders(transformed):
@@ -165,3 +214,288 @@ def test_sagemaker_trust_is_limited_to_this_account(transformed):
     (statement,) = trust["Statement"]
     assert statement["Principal"] == {"Service": "sagemaker.amazonaws.com"}
     assert statement["Condition"] == {"StringEquals": {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}}
+
+
+# -- the code's calls against the roles -----------------------------------------------------
+
+#: actions an AWS service uses with the role on the code's behalf (no botocore call in the
+#: code makes them), by role, with the reason. Each must be granted; anything else granted
+#: must be used by the code.
+_LAMBDA = {
+    "logs:CreateLogStream": "Lambda writes the function's log (LoggingConfig)",
+    "logs:PutLogEvents": "Lambda writes the function's log (LoggingConfig)",
+    "xray:PutTraceSegments": "Lambda's active tracing sends the trace",
+    "xray:PutTelemetryRecords": "Lambda's active tracing sends the trace",
+}
+_ON_FAILURE_QUEUE = {
+    "sqs:SendMessage": "Lambda's on-failure destination (FunctionFailuresQueue) sends as the function",
+}
+_SAGEMAKER_JOB = {
+    "ecr:GetAuthorizationToken": "SageMaker pulls the job's image with the job's role",
+    "ecr:BatchGetImage": "SageMaker pulls the job's image with the job's role",
+    "ecr:GetDownloadUrlForLayer": "SageMaker pulls the job's image with the job's role",
+    "ecr:BatchCheckLayerAvailability": "SageMaker pulls the job's image with the job's role",
+    "logs:CreateLogGroup": "SageMaker writes the job's log to /aws/sagemaker/ProcessingJobs",
+    "logs:CreateLogStream": "SageMaker writes the job's log to /aws/sagemaker/ProcessingJobs",
+    "logs:PutLogEvents": "SageMaker writes the job's log to /aws/sagemaker/ProcessingJobs",
+    "logs:DescribeLogStreams": "SageMaker writes the job's log to /aws/sagemaker/ProcessingJobs",
+    "cloudwatch:PutMetricData": "SageMaker publishes the job's instance metrics",
+}
+#: Powertools idempotency (notify, analysis) as its documentation lists its IAM needs: it
+#: reads a record with GetItem where DynamoDB does not hand it back with the failed put
+_IDEMPOTENCY = {
+    "dynamodb:GetItem IdempotencyTable": "Powertools idempotency reads a record it could not put",
+}
+SERVICE_USED: dict[str, dict[str, str]] = {
+    "StartPipelineFunctionRole": {
+        **_LAMBDA,
+        "sqs:ReceiveMessage": "the SQS event source mapping polls StartQueue with the function's role",
+        "sqs:DeleteMessage": "the event source mapping deletes the batch's successes",
+        "sqs:GetQueueAttributes": "the event source mapping reads the queue's attributes",
+        "sqs:ChangeMessageVisibility": "the event source mapping returns failed records early",
+    },
+    "NotifyFunctionRole": {**_LAMBDA, **_ON_FAILURE_QUEUE, **_IDEMPOTENCY},
+    "ProgressFunctionRole": {**_LAMBDA, **_ON_FAILURE_QUEUE},
+    "AnalysisFunctionRole": {
+        **_LAMBDA,
+        **_IDEMPOTENCY,
+        "lambda:InvokeFunction": "Lambda's on-failure destination invokes the notify function as the function",
+    },
+    "DatabasesSetupRole": {
+        **_SAGEMAKER_JOB,
+        "s3:AbortMultipartUpload": "boto3's transfer manager aborts a multipart upload that failed",
+    },
+}
+#: what a call makes AWS do with a KMS key as the caller: SNS encrypts a message under the
+#: topic's key; S3 encrypts and decrypts objects under a KmsKeyArn bucket's key
+_KMS = {("kms:Decrypt", None), ("kms:GenerateDataKey", None)}
+IMPLIES_KMS = {("sns", "Publish")} | {("s3", op) for op in (
+    "GetObject", "PutObject", "CopyObject", "CreateMultipartUpload", "UploadPart")}
+
+#: the stack's DynamoDB tables by the names the functional stack gives them
+TABLES = {RUNS_TABLE: "RunsTable", IDEMPOTENCY_TABLE: "IdempotencyTable"}
+
+
+@contextlib.contextmanager
+def recorded_calls() -> Iterator[list[tuple[str, str, dict]]]:
+    """Every botocore API call made meanwhile, by any client: (IAM prefix, operation, params)."""
+    calls: list[tuple[str, str, dict]] = []
+    original = BaseClient._make_api_call
+
+    def record(client: BaseClient, operation: str, params: dict) -> Any:
+        calls.append((client.meta.service_model.signing_name, operation, dict(params)))
+        return original(client, operation, params)
+
+    BaseClient._make_api_call = record
+    try:
+        yield calls
+    finally:
+        BaseClient._make_api_call = original
+
+
+def iam_actions(prefix: str, operation: str, params: dict) -> set[tuple[str, str | None]]:
+    """The IAM actions (with the DynamoDB table they act on) AWS checks for one call."""
+    table = TABLES.get(params.get("TableName", ""))
+    if prefix == "dynamodb":
+        return {(f"dynamodb:{operation}", table)}
+    if prefix != "s3":
+        actions = {f"{prefix}:{operation}"}
+        if prefix == "sagemaker" and operation.startswith("Create") and params.get("Tags"):
+            actions.add("sagemaker:AddTags")  # tagging on create needs AddTags
+        return {(a, None) for a in actions}
+    version = "Version" if params.get("VersionId") else ""
+    s3 = {
+        "HeadObject": {f"s3:GetObject{version}"},
+        "GetObject": {f"s3:GetObject{version}"},
+        "GetObjectTagging": {f"s3:GetObject{version}Tagging"},
+        "ListObjectsV2": {"s3:ListBucket"},
+        "ListObjects": {"s3:ListBucket"},
+        "PutObject": {"s3:PutObject"} | ({"s3:PutObjectTagging"} if params.get("Tagging") else set()),
+        "CreateMultipartUpload": {"s3:PutObject"},
+        "UploadPart": {"s3:PutObject"},
+        "CompleteMultipartUpload": {"s3:PutObject"},
+        "AbortMultipartUpload": {"s3:AbortMultipartUpload"},
+        "DeleteObject": {f"s3:DeleteObject{version}"},
+    }
+    if operation == "CopyObject":  # the source's bytes and tags, written with its tags
+        source = "Version" if "VersionId" in params["CopySource"] else ""
+        found = {f"s3:GetObject{source}", f"s3:GetObject{source}Tagging", "s3:PutObject",
+                 "s3:PutObjectTagging"}  # fmt: skip
+    else:
+        found = s3[operation]
+    return {(a, None) for a in found}
+
+
+def granted(statements, role: str) -> set[tuple[str, str | None]]:
+    found = set()
+    for name, statement in statements:
+        if name != role or statement["Effect"] != "Allow":
+            continue
+        for action in _as_list(statement["Action"]):
+            tables = {r["Fn::GetAtt"][0] for r in _as_list(statement["Resource"])
+                      if isinstance(r, dict) and "Fn::GetAtt" in r and r["Fn::GetAtt"][0] in TABLES.values()}
+            found |= {(action, t) for t in tables} if action.startswith("dynamodb:") else {(action, None)}
+    return found
+
+
+def compare(statements, role: str, calls: list[tuple[str, str, dict]]) -> None:
+    used = set().union(*(iam_actions(*call) for call in calls))
+    if any((prefix, operation) in IMPLIES_KMS for prefix, operation, _ in calls):
+        used |= _KMS
+    service = {(key.split()[0], (key.split() + [None])[1]) for key in SERVICE_USED[role]}
+    allowed = granted(statements, role)
+    missing = used - allowed
+    unused = {(a, t) for a, t in allowed - used if (a, t) not in service and (a, None) not in service}
+    assert not missing, f"{role}: the code calls AWS with actions its role lacks: {sorted(missing, key=str)}"
+    assert not unused, f"{role}: granted, but no code path uses them: {sorted(unused, key=str)}"
+    lacking = {a for a, _ in service} - {a for a, _ in allowed}
+    assert not lacking, f"{role}: AWS uses these as the role, but it lacks them: {sorted(lacking)}"
+
+
+def still_executing(execution_arn: str) -> None:
+    """What SageMaker would report for a run in progress (moto's end at once)."""
+    from moto.sagemaker.models import sagemaker_backends
+
+    from foldline.parameters import PIPELINE_NAME
+
+    pipeline = sagemaker_backends["123456789012"]["us-east-1"].pipelines[PIPELINE_NAME]
+    pipeline.pipeline_executions[execution_arn].pipeline_execution_status = "Executing"
+
+
+FASTA = b">6KWC_1\nGSTIQPGTGYNNGYFYSYWNDGHGGVTYTNGPGGQFSVNWSNSGNFVGGKGWQPGTKNKVINFSGSYNPNGNSYLSVYGWSRNPLIEYYIVENFGTYNPSTGATKLGEVTSDGSVYDIYRTQRVNQPSIIGTATFYQYWSVRRNHRSSGSVNTANHFNAWAQQGLTLGTMDYQIVAVEGYFSSGSASITVS\n"  # noqa: E501
+
+
+def test_the_start_functions_calls_match_its_role(stack, statements, lambda_context, monkeypatch):
+    """Every path of the start function: a start, a tagged start, a rejection, a deferral."""
+    queue = stack.sqs.create_queue(QueueName="StartQueue")["QueueUrl"]
+    monkeypatch.setenv("FOLDLINE_MAX_CONCURRENT_EXECUTIONS", "1")
+    monkeypatch.setenv("START_QUEUE_URL", queue)
+    app = load_handler("start_pipeline")
+    for cached in (app.start_context, app.sns_client, app.deferrer):
+        cached.cache_clear()
+    bad = stack.put("inputs/bad.fasta", b">gene\nATGGCGTACGATCGATCGATCGTAGCTAGCTAG\n")
+    tagged = stack.put("inputs/tagged.fasta", FASTA, tags="ModelPreset=monomer_ptm")
+    waits = stack.put("inputs/waits.fasta", FASTA)
+    with recorded_calls() as calls:
+        for events in (bad, tagged):
+            assert app.lambda_handler(sqs_batch(events), lambda_context) == {"batchItemFailures": []}
+        for execution in stack.executions():  # still running: the next upload finds the gate full
+            still_executing(execution["PipelineExecutionArn"])
+        assert app.lambda_handler(sqs_batch(waits), lambda_context) == {"batchItemFailures": []}
+    assert len(stack.executions()) == 1  # one started, one rejected, one deferred
+    delayed = stack.sqs.get_queue_attributes(
+        QueueUrl=queue, AttributeNames=["ApproximateNumberOfMessagesDelayed"])["Attributes"]
+    assert delayed["ApproximateNumberOfMessagesDelayed"] == "1"  # the deferral
+    compare(statements, "StartPipelineFunctionRole", calls)
+    # the fault this caught: idempotency-table rights the start function never used
+    idempotency = {"Effect": "Allow", "Action": ["dynamodb:GetItem", "dynamodb:PutItem"],
+                   "Resource": {"Fn::GetAtt": ["IdempotencyTable", "Arn"]}}  # fmt: skip
+    with pytest.raises(AssertionError, match="IdempotencyTable"):
+        compare([*statements, ("StartPipelineFunctionRole", idempotency)], "StartPipelineFunctionRole", calls)
+
+
+def _steps_client(run, failed: str | None = None, msa_from: str | None = None) -> Any:
+    """ListPipelineExecutionSteps (moto lacks it) through a stubbed client: each step with its
+    training job, RunMSA a step-cache hit of ``msa_from`` where given."""
+    client = boto3.client("sagemaker")
+    stub = Stubber(client)
+    arn = "arn:aws:sagemaker:us-east-1:123456789012:training-job/"
+    steps = [{"StepName": s, "StepStatus": "Failed" if s == failed else "Succeeded",
+              "Metadata": {"TrainingJob": {"Arn": arn + job_name(run.execution_arn, step).lower()}}}
+             for s, step in ((step.name, step) for step in STEPS)]  # fmt: skip
+    if msa_from:
+        steps[0]["CacheHitResult"] = {"SourcePipelineExecutionArn": msa_from}
+    for _ in range(4):
+        stub.add_response("list_pipeline_execution_steps", {"PipelineExecutionSteps": steps})
+    stub.activate()
+    return client
+
+
+def test_the_notify_functions_calls_match_its_role(ended_run, statements, lambda_context):
+    """A failed run, an analysis that gave up (its models found by listing), and an event
+    that fails (Powertools lets its record go, so the retry can run)."""
+    from foldline.pipeline_events import list_execution_steps
+
+    run = ended_run
+    app = load_handler("notify")
+    app.notify_context.cache_clear()
+    app.notify_context().list_steps = partial(list_execution_steps, _steps_client(run, "RunOpenFold"))
+    set_execution_status(run, "Failed")
+    run.place_outputs()
+    given_up = json.loads((EVENTS / "analysis-on-failure.json").read_text())
+    given_up["requestPayload"] = run.event("pipeline-succeeded.json")
+    with recorded_calls() as calls:
+        app.lambda_handler(run.event("pipeline-failed.json"), lambda_context)
+        app.lambda_handler(given_up, lambda_context)
+    run.stack.dynamodb.Table(RUNS_TABLE).delete()  # the next event fails: Powertools lets go
+    stopped = run.event("pipeline-stopped.json")
+    stopped["detail"]["pipelineExecutionArn"] += "x"  # another execution (not a duplicate)
+    with recorded_calls() as failing, pytest.raises(Exception):
+        app.lambda_handler(stopped, lambda_context)
+    calls += failing
+    compare(statements, "NotifyFunctionRole", calls)
+    # the fault this caught: the notice's fallback listing of the run's outputs was refused
+    no_listing = [(r, s) for r, s in statements
+                  if not (r == "NotifyFunctionRole" and "s3:ListBucket" in _as_list(s["Action"]))]
+    with pytest.raises(AssertionError, match="s3:ListBucket"):
+        compare(no_listing, "NotifyFunctionRole", calls)
+
+
+def test_the_progress_functions_calls_match_its_role(ended_run, statements, lambda_context):
+    app = load_handler("progress")
+    app.clients.cache_clear()
+    with recorded_calls() as calls:
+        app.lambda_handler(ended_run.event("step-succeeded.json"), lambda_context)
+        app.lambda_handler(ended_run.event("step-failed.json"), lambda_context)
+    compare(statements, "ProgressFunctionRole", calls)
+
+
+def _already_exists(**_kwargs: Any) -> tuple[Any, dict]:
+    """SageMaker's answer to a Create* of a name that exists (moto accepts it twice)."""
+    from botocore.awsrequest import AWSResponse
+
+    error = {"Code": "ValidationException", "Message": "Trial Component already exists"}
+    return AWSResponse("https://api.sagemaker", 400, {}, None), {
+        "Error": error, "ResponseMetadata": {"HTTPStatusCode": 400}}
+
+
+def test_the_analysis_functions_calls_match_its_role(ended_run, statements, lambda_context):
+    """A succeeded run analysed on a retry (its trial component made by the first try, its
+    MSA a step-cache hit), the same event again, and a run whose archive is broken."""
+    from foldline.pipeline_events import list_execution_steps
+
+    run = ended_run
+    app = load_handler("analysis")
+    app.analysis_context.cache_clear()
+    context = app.analysis_context()
+    context.list_steps = partial(list_execution_steps, _steps_client(run, msa_from=run.execution_arn))
+    run.stack.sagemaker.create_trial_component(TrialComponentName=f"{run.run_id}-comparison")
+    context.sagemaker.meta.events.register("before-call.sagemaker.CreateTrialComponent", _already_exists)
+    run.place_outputs()
+    event = run.event("pipeline-succeeded.json")
+    with recorded_calls() as calls:
+        assert app.lambda_handler(event, lambda_context)["action"] == "reported"
+        app.lambda_handler(event, lambda_context)  # a redelivery: the stored result
+        run.place_outputs(alphafold=b"not a gzip file")
+        broken = run.event("pipeline-succeeded.json")
+        broken["detail"]["pipelineExecutionArn"] += "x"  # another execution: analysed afresh
+        with pytest.raises(Exception):
+            app.lambda_handler(broken, lambda_context)
+    compare(statements, "AnalysisFunctionRole", calls)
+
+
+def test_the_setup_jobs_calls_match_its_role(stack, statements, tmp_path):
+    """The job program fetches a database and records it, then the preset; run twice (the
+    second finds the record and fetches nothing)."""
+    from foldline import download_databases, genetic_databases
+
+    archive = tmp_path / "params.tar"
+    archive.write_bytes(tar_gz({"params_model_1.npz": b"weights"}))
+    database = genetic_databases.Database("params", genetic_databases.TAR, (archive.as_uri(),), 0, 0)
+    with recorded_calls() as calls:
+        for _ in range(2):
+            download_databases.setup(
+                "reduced_dbs", BUCKET, databases=[database], work=tmp_path / "work",
+                s3=boto3.client("s3"), log=lambda _message: None)  # fmt: skip
+    assert f"{layout.DATABASES}params/params_model_1.npz" in stack.keys(layout.DATABASES)
+    compare(statements, "DatabasesSetupRole", calls)

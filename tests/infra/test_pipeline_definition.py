@@ -24,9 +24,10 @@ PIPELINE_VALUES = {
     "MsaImageUri": "123456789012.dkr.ecr.us-east-1.amazonaws.com/foldline/msa:1",
     "AlphaFoldImageUri": "123456789012.dkr.ecr.us-east-1.amazonaws.com/foldline/alphafold:1",
     "OpenFoldImageUri": "123456789012.dkr.ecr.us-east-1.amazonaws.com/foldline/openfold:1",
-    "FsxFileSystemId": "fs-0123456789abcdef0",
-    "FsxMountName": "abcdefgh",
-    "FsxDatabasesPath": "/alphafold-databases",
+    "DatabasesFileSystemId": "fs-0123456789abcdef0",
+    "DatabasesDirectoryPath": "/abcdefgh/alphafold-databases",
+    "VolumeKmsKeyId": "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab",
+    "OutputKmsKeyId": "alias/aws/s3",
     "SubnetsJson": ["subnet-a", "subnet-b"],
     "SecurityGroupsJson": ["sg-a"],
     "MsaEngine": "alphafold",
@@ -76,10 +77,10 @@ def test_databases_are_fsx_read_only_on_every_step(steps):
     for name, step in steps.items():
         fsx = channels(step)[fp.CHANNEL_DATABASES]["FileSystemDataSource"]
         assert fsx == {
-            "FileSystemId": "${FsxFileSystemId}",
+            "FileSystemId": "${DatabasesFileSystemId}",
             "FileSystemAccessMode": "ro",
             "FileSystemType": "FSxLustre",
-            "DirectoryPath": "/${FsxMountName}${FsxDatabasesPath}",
+            "DirectoryPath": "${DatabasesDirectoryPath}",
         }, name
         # FSx channels need the job inside the file system's VPC
         assert step["Arguments"]["VpcConfig"] == {
@@ -170,5 +171,6 @@ def test_local_values_fill_the_definition(template):
     assert step["VpcConfig"] == {"SecurityGroupIds": ["sg-a"], "Subnets": ["subnet-a", "subnet-b"]}
     assert step["RoleArn"] == "arn:aws:iam::123456789012:role/foldline-sagemaker"
     assert "${" not in json.dumps(filled)
-    with pytest.raises(KeyError, match="FsxMountName"):
-        embedded.load_definition({k: v for k, v in PIPELINE_VALUES.items() if k != "FsxMountName"})
+    with pytest.raises(KeyError, match="DatabasesDirectoryPath"):
+        embedded.load_definition({k: v for k, v in PIPELINE_VALUES.items()
+                                  if k != "DatabasesDirectoryPath"})  # fmt: skip

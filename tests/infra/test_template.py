@@ -14,6 +14,7 @@ from moto.events.models import EventPattern
 
 from foldline import layout, pipeline_events
 from foldline.parameters import PIPELINE_NAME
+from pipeline import placeholders
 
 ROOT = Path(__file__).resolve().parents[2]
 EVENTS = ROOT / "events"
@@ -223,10 +224,72 @@ def test_pipeline_resource(template):
     assert props["PipelineName"] == {"Ref": "PipelineName"}
     assert props["RoleArn"] == {"Fn::GetAtt": ["SageMakerExecutionRole", "Arn"]}
     sub = props["PipelineDefinition"]["PipelineDefinitionBody"]["Fn::Sub"]
-    assert set(sub[1]) == {"SubnetsJson", "SecurityGroupsJson"}
+    # the Sub map fills exactly the placeholders no parameter or resource answers by name
+    by_name = set(template["Parameters"]) | set(template["Resources"])
+    assert set(sub[1]) == set(placeholders.ALL) - by_name
     assert sub[1]["SubnetsJson"] == {"Fn::Join": ['","', {"Ref": "SubnetIds"}]}
+    own, given = sub[1]["SecurityGroupsJson"]["Fn::If"][1:]
+    assert sub[1]["SecurityGroupsJson"]["Fn::If"][0] == "CreateFileSystem"
+    assert {"Ref": "DatabasesSecurityGroup"} in own["Fn::Join"][1]  # the jobs join the Lustre group
+    assert given == {"Fn::Join": ['","', {"Ref": "SecurityGroupIds"}]}
+    assert sub[1]["DatabasesFileSystemId"] == {"Fn::If": [
+        "CreateFileSystem", {"Ref": "DatabasesFileSystem"}, {"Ref": "FsxFileSystemId"}]}
 
 
 def test_outputs(template):
     assert {"BucketName", "RunsTableName", "TopicArn", "PipelineName", "StartQueueUrl",
             "StartDeadLetterQueueUrl"} <= set(template["Outputs"])  # fmt: skip
+
+
+# -- network: what training jobs in a VPC need
+
+
+def test_the_stack_makes_an_s3_gateway_endpoint_unless_told_the_vpc_has_one(template):
+    params = template["Parameters"]
+    assert params["S3Endpoint"]["AllowedValues"] == ["create", "existing"]
+    assert params["S3Endpoint"]["Default"] == "create"
+    assert params["VpcId"]["Type"] == "AWS::EC2::VPC::Id"
+    assert params["RouteTableIds"]["Type"] == "CommaDelimitedList"
+    assert template["Conditions"]["CreateS3Endpoint"] == {"Fn::Equals": [{"Ref": "S3Endpoint"}, "create"]}
+    endpoint = template["Resources"]["S3GatewayEndpoint"]
+    assert endpoint["Condition"] == "CreateS3Endpoint"
+    props = endpoint["Properties"]
+    assert props["VpcEndpointType"] == "Gateway"
+    assert props["ServiceName"] == {"Fn::Sub": "com.amazonaws.${AWS::Region}.s3"}
+    assert (props["VpcId"], props["RouteTableIds"]) == ({"Ref": "VpcId"}, {"Ref": "RouteTableIds"})
+    # an endpoint without route tables serves nothing: the deploy stops with the reason
+    rule = template["Rules"]["TheS3EndpointNeedsRouteTables"]
+    assert rule["RuleCondition"] == {"Fn::Equals": [{"Ref": "S3Endpoint"}, "create"]}
+    (assertion,) = rule["Assertions"]
+    assert assertion["Assert"] == {"Fn::Not": [{"Fn::Contains": [{"Ref": "RouteTableIds"}, ""]}]}
+
+
+def _lustre_rules(template) -> set[tuple[str, int, int]]:
+    rules = set()
+    for resource in template["Resources"].values():
+        if resource["Type"] in ("AWS::EC2::SecurityGroupIngress", "AWS::EC2::SecurityGroupEgress"):
+            props = resource["Properties"]
+            peer = props.get("SourceSecurityGroupId") or props.get("DestinationSecurityGroupId")
+            assert props["GroupId"] == peer == {"Ref": "DatabasesSecurityGroup"}  # within the group
+            rules.add((resource["Type"].rsplit("::", 1)[1], props["FromPort"], props["ToPort"]))
+    return rules
+
+
+def test_the_stacks_file_system_and_the_jobs_share_a_group_open_to_lustre_only(template):
+    assert _lustre_rules(template) == {
+        (kind, low, high) for kind in ("SecurityGroupIngress", "SecurityGroupEgress")
+        for low, high in ((988, 988), (1018, 1023))
+    }  # fmt: skip
+    fs = template["Resources"]["DatabasesFileSystem"]
+    assert fs["Condition"] == "CreateFileSystem"
+    props = fs["Properties"]
+    assert props["SecurityGroupIds"] == [{"Ref": "DatabasesSecurityGroup"}]
+    assert props["SubnetIds"] == [{"Fn::Select": [0, {"Ref": "SubnetIds"}]}]
+    assert props["LustreConfiguration"]["DeploymentType"] == "PERSISTENT_2"
+    assert props["StorageCapacity"] == {"Ref": "FsxStorageCapacityGiB"}
+    # PERSISTENT_2 SSD sizes: 1,200 GiB, 2,400 GiB, then steps of 2,400 GiB
+    for size in template["Parameters"]["FsxStorageCapacityGiB"]["AllowedValues"]:
+        assert size == 1200 or size % 2400 == 0, size
+    group = template["Resources"]["DatabasesSecurityGroup"]["Properties"]
+    (placeholder,) = group["SecurityGroupEgress"]  # no allow-all egress left
+    assert placeholder["CidrIp"] == "127.0.0.1/32"
