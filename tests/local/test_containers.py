@@ -16,6 +16,7 @@ Skips only where Docker itself is absent (CI has it).
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import re
@@ -25,13 +26,17 @@ import tarfile
 import time
 from pathlib import Path
 
+import boto3
 import pytest
+from moto import mock_aws
 from typer.testing import CliRunner
 
 from foldline.cli import app
 from foldline.local import containers
+from foldline.local import training
 from foldline.local.containers import StepImage
 from foldline.local.runtime import LocalRuntime
+from foldline.local.training import TrainingJob
 from foldline.parameters import ALPHAFOLD_STEP, MSA_STEP, OPENFOLD_STEP
 from foldline.steps.manifest import MANIFEST_NAME
 from tests.containers.conftest import databases, images, run_in_image  # noqa: F401 - fixtures
@@ -253,19 +258,31 @@ class TestRunInImages:
 # -- stopping an execution stops its container ---------------------------------------------
 
 
+SLEEP_STEP = """import time
+print("sleeping", flush=True)
+time.sleep(600)
+"""
+WRITE_STEP = """import pathlib
+pathlib.Path("/opt/ml/model/made.txt").write_text("made")
+pathlib.Path("/opt/ml/output/data/note.txt").write_text("note")
+"""
+
+
 @pytest.fixture(scope="module")
-def sleeping_image(images):  # noqa: F811 - fixture
-    """The MSA image with a step program that only sleeps (and says when it started)."""
-    ref = "foldline-test/sleeping-step:local"
-    dockerfile = (f"FROM {images['msa']}\n"
-                  "RUN mkdir -p /opt/ml/code && printf 'import time\\nprint(\"sleeping\", "
-                  "flush=True)\\ntime.sleep(600)\\n' > /opt/ml/code/sleep_step.py\n"
-                  "ENV SAGEMAKER_PROGRAM=sleep_step.py\n")  # fmt: skip
-    done = subprocess.run(["docker", "build", "-q", "-t", ref, "-"], input=dockerfile,
-                          capture_output=True, text=True, env={**os.environ, "DOCKER_BUILDKIT": "0"})  # fmt: skip
+def toy_image(tmp_path_factory, images):  # noqa: F811 - fixture
+    """The MSA image with two more step programs for the toolkit to run (SAGEMAKER_PROGRAM):
+    one sleeps (saying when it started), one writes a model file and output data."""
+    ref = "foldline-test/toy-steps:local"
+    context = tmp_path_factory.mktemp("toy-image")
+    (context / "sleep_step.py").write_text(SLEEP_STEP)
+    (context / "write_step.py").write_text(WRITE_STEP)
+    (context / "Dockerfile").write_text(
+        f"FROM {images['msa']}\nCOPY sleep_step.py write_step.py /opt/ml/code/\n"
+        "ENV SAGEMAKER_PROGRAM=sleep_step.py\n")  # fmt: skip
+    done = subprocess.run(["docker", "build", "-q", "-t", ref, str(context)], capture_output=True,
+                          text=True, env={**os.environ, "DOCKER_BUILDKIT": "0"})  # fmt: skip
     assert done.returncode == 0, done.stderr
-    described = containers.inspect(ref)
-    return StepImage(MSA_STEP.name, ref, described["Id"])
+    return StepImage(MSA_STEP.name, ref, containers.inspect(ref)["Id"])
 
 
 def _containers_of(label_value: str = "") -> list[str]:
@@ -278,8 +295,8 @@ def _containers_of(label_value: str = "") -> list[str]:
 @pytest.mark.slow
 @pytest.mark.containers
 @needs_docker
-def test_stopping_the_execution_stops_the_container(tmp_path, sleeping_image):
-    runtime = LocalRuntime(tmp_path / "work", images={MSA_STEP.name: sleeping_image})
+def test_stopping_the_execution_stops_the_container(tmp_path, toy_image):
+    runtime = LocalRuntime(tmp_path / "work", images={MSA_STEP.name: toy_image})
     with runtime:
         sub = runtime.upload(EXAMPLE)
         deadline = time.monotonic() + 120
@@ -300,4 +317,31 @@ def test_stopping_the_execution_stops_the_container(tmp_path, sleeping_image):
     assert steps == {MSA_STEP.name: "Stopped"}
     assert _containers_of(job.name) == []  # stopped and removed (--rm)
     record = json.loads((job / "container.json").read_text())
-    assert record["exit_status"] != 0 and record["image_id"] == sleeping_image.id
+    assert record["exit_status"] != 0 and record["image_id"] == toy_image.id
+
+
+@pytest.mark.slow
+@pytest.mark.containers
+@needs_docker
+def test_files_the_container_writes_go_back_to_the_workspace_owner(tmp_path, toy_image):
+    """Containers run as root, as SageMaker runs them; the work folder must stay the user's."""
+    owner = (4242, 4343)  # not this process's user: the give-back must really happen
+    job = TrainingJob(
+        name="toy-job", program="unused", root=tmp_path / "toy-job", databases=tmp_path,
+        arguments={"OutputDataConfig": {"S3OutputPath": "s3://toy-bucket/out/"},
+                   "HyperParameters": {"sagemaker_program": "write_step.py"}},
+        env={"SAGEMAKER_PROGRAM": "write_step.py"}, image=toy_image, owner=owner,
+    )  # fmt: skip
+    with mock_aws():
+        s3 = boto3.client("s3", region_name="us-east-1")
+        s3.create_bucket(Bucket="toy-bucket")
+        result = training.run(job, s3)
+        archive = s3.get_object(Bucket="toy-bucket", Key="out/toy-job/output/model.tar.gz")
+        with tarfile.open(fileobj=io.BytesIO(archive["Body"].read())) as tar:
+            assert tar.extractfile("made.txt").read() == b"made"
+        s3.head_object(Bucket="toy-bucket", Key="out/toy-job/output/output.tar.gz")
+    assert result.succeeded, (job.root / "training.log").read_text()[-3000:]
+    written = [job.model_dir / "made.txt", job.output_dir / "data" / "note.txt",
+               job.output_dir / "success", job.root / "container.json"]  # fmt: skip
+    for path in written:
+        assert (path.stat().st_uid, path.stat().st_gid) == owner, path
