@@ -22,9 +22,24 @@ OpenFold 1.0.1 has no multimer model: for multimer the step writes a manifest wi
 status ``skipped`` saying so, no model, and exits 0, so the run carries on with
 the AlphaFold slot's models (the report then covers that engine alone).
 
-Weights never ride in the image or the code upload: ``--openfold_checkpoint_path`` from
-the ``param`` channel or ``openfold_params/`` in the databases (``FOLDLINE_OPENFOLD_CHECKPOINT``
-names a file), else ``--jax_param_path`` to AlphaFold's ``params/params_<preset>.npz``.
+Weights never ride in the image or the code upload, and the step runs only the kind it was
+asked for (``FOLDLINE_OPENFOLD_WEIGHTS``, set on the step's container):
+
+- ``openfold`` (default): an OpenFold checkpoint, ``--openfold_checkpoint_path``, from the
+  ``param`` channel or ``openfold_params/`` in the databases (``FOLDLINE_OPENFOLD_CHECKPOINT``
+  names a file; else the released ``finetuning_*.pt`` for the preset). None there fails the
+  step, saying what is missing and how to allow AlphaFold's params instead: OpenFold never
+  falls back to them unasked, so "AlphaFold vs OpenFold" never compares one set of weights
+  twice without saying so;
+- ``alphafold-params``: AlphaFold's ``params/params_<preset>.npz``, ``--jax_param_path``
+  (OpenFold derives the model version from that file name).
+
+``foldline-step.json``'s ``weights`` records which (kind, file, where from); the report
+and the notice show it. The CPU stand-in records kind ``none``.
+
+OpenFold 1.0.1 folds on a CUDA GPU only: in inference its structure module calls its CUDA
+softmax kernel (``attn_core_inplace_cuda``) whatever ``--model_device`` says, so a real
+run without a GPU fails up front rather than deep inside the model.
 
 Engines (``FOLDLINE_FOLD_ENGINE``): ``real`` (OpenFold at ``OPENFOLD_DIR``, default
 ``/opt/openfold``), ``template-cpu`` (the stand-in, variant "pairwise", in OpenFold's
@@ -37,7 +52,9 @@ import json
 import re
 import shutil
 import time
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from foldline.parameters import CHANNEL_DATABASES, CHANNEL_PARAMS, OPENFOLD_STEP
 from foldline.steps.common import (
@@ -56,13 +73,18 @@ from foldline.steps.common import (
     scratch_dir,
     stand_in_pdb,
 )
-from foldline.steps.contract import TrainingEnv, run_tool
+from foldline.steps.contract import StepFailed, TrainingEnv, engine_environment, run_tool
 from foldline.steps.databases import ALPHAFOLD_PARAMS, MMCIF_DIR, OBSOLETE, OPENFOLD_PARAMS
 from foldline.steps.manifest import StepManifest, relative_outputs
 
 OPENFOLD_DIR_ENV = "OPENFOLD_DIR"
 DEFAULT_OPENFOLD_DIR = "/opt/openfold"
 CHECKPOINT_ENV = "FOLDLINE_OPENFOLD_CHECKPOINT"
+#: which weights OpenFold may run: its own checkpoints (default) or AlphaFold's params
+WEIGHTS_ENV = "FOLDLINE_OPENFOLD_WEIGHTS"
+OPENFOLD_WEIGHTS = "openfold"
+ALPHAFOLD_WEIGHTS = "alphafold-params"
+WEIGHTS_CHOICES = (OPENFOLD_WEIGHTS, ALPHAFOLD_WEIGHTS)
 KALIGN_ENV = "KALIGN_BINARY_PATH"
 
 #: AlphaFold model preset -> OpenFold config preset (None: OpenFold 1.0.1 cannot)
@@ -115,40 +137,128 @@ def openfold_alignments(msas_dir: Path, destination: Path) -> dict[str, str | No
     return placed
 
 
-def find_weights(env: TrainingEnv, config_preset: str) -> tuple[str, Path] | None:
-    """``("openfold_checkpoint_path" | "jax_param_path", path)`` or None."""
-    roots = [env.channel(name, required=False) for name in (CHANNEL_PARAMS, CHANNEL_DATABASES)]
-    folders = [
-        folder
-        for root in roots if root is not None
-        for folder in (root, root / OPENFOLD_PARAMS)
-        if folder.is_dir()
-    ]  # fmt: skip
+@dataclass(frozen=True)
+class Weights:
+    """The weights one OpenFold run uses: which kind, which file, from which channel."""
+
+    kind: str  # "openfold" (a checkpoint) or "alphafold" (AlphaFold's params, run by OpenFold)
+    path: Path
+    channel: str  # the input channel it was found in ("param", "databases"), or "path"
+
+    @property
+    def flag(self) -> str:
+        """run_pretrained_openfold.py's flag for this kind of weights."""
+        return "openfold_checkpoint_path" if self.kind == "openfold" else "jax_param_path"
+
+    def record(self, requested: str) -> dict[str, Any]:
+        """The manifest's ``weights`` (foldline.steps.manifest), as the report shows it."""
+        if self.kind == "openfold":
+            name = f"OpenFold checkpoint {self.path.name}"
+        else:
+            name = f"AlphaFold params {self.path.stem.removeprefix('params_')}, run by OpenFold"
+        return {
+            "kind": self.kind,
+            "name": name,
+            "source": str(self.path.parent),
+            "files": [self.path.name],
+            "channel": self.channel,
+            "requested": f"{WEIGHTS_ENV}={requested}",
+        }
+
+
+#: the stand-in's record: it copies a template's coordinates, no model weights
+STAND_IN_WEIGHTS = {"kind": "none", "name": f"none ({STAND_IN}: no model weights)",
+                    "source": None, "files": []}  # fmt: skip
+
+
+def weights_choice(env: TrainingEnv) -> str:
+    """``openfold`` or ``alphafold-params`` from FOLDLINE_OPENFOLD_WEIGHTS (default openfold)."""
+    choice = (env.env.get(WEIGHTS_ENV) or OPENFOLD_WEIGHTS).strip().lower()
+    if choice not in WEIGHTS_CHOICES:
+        raise StepFailed(f"{WEIGHTS_ENV}={choice!r}; use one of {', '.join(WEIGHTS_CHOICES)}")
+    return choice
+
+
+def _roots(env: TrainingEnv) -> list[tuple[str, Path]]:
+    """(channel, folder) of the channels weights may come from, param channel first."""
+    found = []
+    for name in (CHANNEL_PARAMS, CHANNEL_DATABASES):
+        root = env.channel(name, required=False)
+        if root is not None:
+            found.append((name, root))
+    return found
+
+
+def find_checkpoint(env: TrainingEnv, config_preset: str) -> Weights | None:
+    """An OpenFold checkpoint: the one FOLDLINE_OPENFOLD_CHECKPOINT names, else the released
+    one for the preset, in the param channel or ``openfold_params/`` (param channel first)."""
     named = env.env.get(CHECKPOINT_ENV)
     wanted = (named,) if named else CHECKPOINTS.get(config_preset, ())
-    for name in wanted:
-        if Path(name).is_absolute() and Path(name).is_file():
-            return "openfold_checkpoint_path", Path(name)
-        for folder in folders:
-            if (folder / name).is_file():
-                return "openfold_checkpoint_path", folder / name
-    for root in roots:
-        if root is None:
-            continue
-        jax = root / ALPHAFOLD_PARAMS / f"params_{config_preset}.npz"
-        if jax.is_file():
-            return "jax_param_path", jax
+    if named and Path(named).is_absolute():
+        return Weights("openfold", Path(named), "path") if Path(named).is_file() else None
+    for channel, root in _roots(env):  # a checkpoint the user put in the param channel wins
+        for folder in (root, root / OPENFOLD_PARAMS):
+            for name in wanted:
+                if (folder / name).is_file():
+                    return Weights("openfold", folder / name, channel)
     return None
+
+
+def find_alphafold_params(env: TrainingEnv, config_preset: str) -> Weights | None:
+    """AlphaFold's ``params/params_<preset>.npz`` (param channel first, then the databases)."""
+    for channel, root in _roots(env):
+        path = root / ALPHAFOLD_PARAMS / f"params_{config_preset}.npz"
+        if path.is_file():
+            return Weights("alphafold", path, channel)
+    return None
+
+
+def find_weights(env: TrainingEnv, config_preset: str) -> Weights | None:
+    """The weights FOLDLINE_OPENFOLD_WEIGHTS asks for, or None where they are absent."""
+    if weights_choice(env) == ALPHAFOLD_WEIGHTS:
+        return find_alphafold_params(env, config_preset)
+    return find_checkpoint(env, config_preset)
+
+
+def missing_weights(env: TrainingEnv, config_preset: str) -> str:
+    """What is missing, where it was looked for, and what the user can do about it."""
+    channels = " or ".join(
+        f"{channel} channel ({root}{'' if channel == CHANNEL_PARAMS else '/' + OPENFOLD_PARAMS})"
+        for channel, root in _roots(env)) or "no param or databases channel"  # fmt: skip
+    if weights_choice(env) == ALPHAFOLD_WEIGHTS:
+        return (f"AlphaFold params missing: {WEIGHTS_ENV}={ALPHAFOLD_WEIGHTS} asks OpenFold to run "
+                f"{ALPHAFOLD_PARAMS}/params_{config_preset}.npz, which is in neither the param "
+                f"channel nor the databases")  # fmt: skip
+    named = env.env.get(CHECKPOINT_ENV)
+    wanted = named or " or ".join(CHECKPOINTS.get(config_preset, ()))
+    text = (f"OpenFold weights missing: no {wanted} in the {channels}. Put OpenFold's "
+            f"checkpoints in {OPENFOLD_PARAMS}/ of the databases (the database setup's OpenFold "
+            f"params option) or in the param channel.")  # fmt: skip
+    if find_alphafold_params(env, config_preset) is not None:
+        text += (f" AlphaFold's {ALPHAFOLD_PARAMS}/params_{config_preset}.npz is there, but "
+                 f"OpenFold runs AlphaFold's weights only when asked: set {WEIGHTS_ENV}="
+                 f"{ALPHAFOLD_WEIGHTS} on the {OPENFOLD_STEP.name} step to run them (the "
+                 "report then says both models came from AlphaFold's weights).")  # fmt: skip
+    else:
+        text += (f" To run AlphaFold's params in OpenFold instead, set {WEIGHTS_ENV}="
+                 f"{ALPHAFOLD_WEIGHTS} (needs {ALPHAFOLD_PARAMS}/params_{config_preset}.npz).")
+    return text
 
 
 def real_engine_problem(env: TrainingEnv, config_preset: str) -> str | None:
     script = openfold_script(env)
     if not script.is_file():
         return f"OpenFold is not installed: no {script} (set {OPENFOLD_DIR_ENV})"
-    if find_weights(env, config_preset) is None:
-        wanted = ", ".join(CHECKPOINTS.get(config_preset, ()))
-        return (f"OpenFold weights missing: none of {wanted} in the param channel or "
-                f"{OPENFOLD_PARAMS}/, and no {ALPHAFOLD_PARAMS}/params_{config_preset}.npz")  # fmt: skip
+    try:
+        weights = find_weights(env, config_preset)
+    except StepFailed as bad_choice:
+        return str(bad_choice)
+    if weights is None:
+        return missing_weights(env, config_preset)
+    if env.num_gpus < 1:
+        return ("OpenFold 1.0.1 needs a CUDA GPU: its structure module runs its CUDA softmax "
+                "kernel in inference, on any --model_device; run RunOpenFold on a GPU instance")
+    return None
 
 
 def _kalign(env: TrainingEnv) -> str:
@@ -157,10 +267,13 @@ def _kalign(env: TrainingEnv) -> str:
 
 def openfold_command(
     env: TrainingEnv, inputs: StepInputs, db_root: Path, fasta_dir: Path,
-    alignment_dir: Path, output_dir: Path, config_preset: str, weights: tuple[str, Path],
+    alignment_dir: Path, output_dir: Path, config_preset: str, weights: Weights,
 ) -> list[str]:  # fmt: skip
-    """The exact ``run_pretrained_openfold.py`` argv (OpenFold 1.0.1 arguments)."""
-    flag, path = weights
+    """The exact ``run_pretrained_openfold.py`` argv (OpenFold 1.0.1 arguments).
+
+    tests/data/openfold-parser.json records what that version's parser accepts (read from
+    its source); the unit tests and the image build check this argv against it.
+    """
     return [
         engine_python(env),
         str(openfold_script(env)),
@@ -170,7 +283,7 @@ def openfold_command(
         f"--output_dir={output_dir}",
         f"--config_preset={config_preset}",
         f"--model_device={'cuda:0' if env.num_gpus > 0 else 'cpu'}",
-        f"--{flag}={path}",
+        f"--{weights.flag}={weights.path}",
         f"--max_template_date={inputs.max_template_date}",
         f"--obsolete_pdbs_path={db_root / OBSOLETE}",
         f"--kalign_binary_path={_kalign(env)}",
@@ -206,6 +319,11 @@ def run_real(env: TrainingEnv, inputs: StepInputs, manifest: StepManifest, db_ro
              msa_output: Path, config_preset: str) -> None:  # fmt: skip
     weights = find_weights(env, config_preset)
     assert weights is not None
+    manifest.weights = weights.record(weights_choice(env))
+    if weights.kind == "alphafold":
+        manifest.notes.append(f"OpenFold ran AlphaFold's params ({weights.path.name}), as "
+                              f"{WEIGHTS_ENV}={ALPHAFOLD_WEIGHTS} asked: the comparison is of "
+                              "two implementations of one set of weights")  # fmt: skip
     work = scratch_dir(env, "openfold-")
     fasta_dir, alignment_dir, tag, placed = prepare_inputs(inputs, msa_output, work)
     manifest.outputs["alignment_names"] = placed
@@ -217,7 +335,7 @@ def run_real(env: TrainingEnv, inputs: StepInputs, manifest: StepManifest, db_ro
                                         output_dir, config_preset, weights)  # fmt: skip
     manifest.write(env.model_dir)
     started = time.monotonic()
-    result = run_tool(manifest.command, env=env.env)
+    result = run_tool(manifest.command, env=engine_environment(env.env))
     elapsed = time.monotonic() - started
     if not result.ok:
         fail_with(manifest, env, result.failure_text(), result.returncode)
@@ -239,6 +357,7 @@ def run_real(env: TrainingEnv, inputs: StepInputs, manifest: StepManifest, db_ro
 def run_stand_in(env: TrainingEnv, inputs: StepInputs, manifest: StepManifest, db_root: Path,
                  msa_output: Path) -> None:  # fmt: skip
     """The CPU stand-in in OpenFold's layout; the preset slot of the name says template-cpu."""
+    manifest.weights = dict(STAND_IN_WEIGHTS)
     predictions, elapsed = stand_in_predictions(env, inputs, manifest, db_root, msa_output,
                                                 "pairwise")
     tag = sequence_tag(inputs.chains[0].id)

@@ -141,7 +141,7 @@ def test_casp14_preset_says_what_openfold_lacks(workspace):
 @pytest.mark.parametrize("max_template_date", ["2021-10-01", ""])
 def test_openfold_gets_the_same_template_date_as_alphafold(workspace, max_template_date):
     ws = ready(workspace, max_template_date=max_template_date)
-    ws.add_weights("params/params_model_1_ptm.npz")
+    ws.add_weights(*[f"params/params_model_{n}_ptm.npz" for n in range(1, 6)])  # AlphaFold runs all five
     alphafold.run(ws.training_env())
     openfold.run(ws.training_env())
     af, of = ws.records()
@@ -154,15 +154,120 @@ def test_checkpoint_choice(workspace):
     env = ws.training_env()
     assert openfold.find_weights(env, "model_1_ptm") is None
     assert "OpenFold weights missing" in openfold.real_engine_problem(env, "model_1_ptm")
-    ws.add_weights("params/params_model_1_ptm.npz")  # AlphaFold's weights, read by OpenFold
-    assert openfold.find_weights(ws.training_env(), "model_1_ptm") == (
-        "jax_param_path", ws.databases / "params/params_model_1_ptm.npz")
+    ws.add_weights("params/params_model_1_ptm.npz")  # AlphaFold's: not OpenFold's, unasked
+    assert openfold.find_weights(ws.training_env(), "model_1_ptm") is None
+    ws.add_weights("openfold_params/finetuning_ptm_1.pt", "openfold_params/finetuning_ptm_2.pt")
+    assert openfold.find_weights(ws.training_env(), "model_1_ptm") == openfold.Weights(
+        "openfold", ws.databases / "openfold_params/finetuning_ptm_2.pt", "databases")
     param = ws.add_weights("finetuning_ptm_1.pt", "my_own.pt", where="param")
-    assert openfold.find_weights(ws.training_env(), "model_1_ptm") == (
-        "openfold_checkpoint_path", param / "finetuning_ptm_1.pt")
+    assert openfold.find_weights(ws.training_env(), "model_1_ptm") == openfold.Weights(
+        "openfold", param / "finetuning_ptm_1.pt", "param")  # the param channel first
     ws.extra["FOLDLINE_OPENFOLD_CHECKPOINT"] = "my_own.pt"
-    assert openfold.find_weights(ws.training_env(), "model_1_ptm") == (
-        "openfold_checkpoint_path", param / "my_own.pt")
+    assert openfold.find_weights(ws.training_env(), "model_1_ptm") == openfold.Weights(
+        "openfold", param / "my_own.pt", "param")
+    ws.extra["FOLDLINE_OPENFOLD_WEIGHTS"] = "alphafold-params"  # asked: AlphaFold's, checkpoints or not
+    assert openfold.find_weights(ws.training_env(), "model_1_ptm") == openfold.Weights(
+        "alphafold", ws.databases / "params/params_model_1_ptm.npz", "databases")
+
+
+def only_alphafold_params(workspace, **extra):
+    """A real-engine OpenFold step whose databases hold AlphaFold's params and no checkpoint."""
+    ws = workspace(model_preset="monomer_ptm")
+    ws.add_weights("params/params_model_1_ptm.npz")
+    ws.msa_channel(real_msas())
+    ws.extra.update(FOLDLINE_FOLD_ENGINE="real", OPENFOLD_VERSION="1.0.1", **extra)
+    return ws
+
+
+def test_refuses_alphafold_params_unless_asked(workspace):
+    """The OpenFold weights are not there, AlphaFold's are: the step fails, says what is
+    missing and how to allow AlphaFold's params, and OpenFold is never started."""
+    ws = only_alphafold_params(workspace)
+    done = ws.run_module("openfold")
+    assert done.returncode == 1
+    reason = ws.failure_file.read_text()
+    assert reason.startswith("OpenFold weights missing: no finetuning_ptm_2.pt or "
+                             "finetuning_ptm_1.pt in the ")
+    assert f"{ws.databases}/openfold_params" in reason
+    assert "params/params_model_1_ptm.npz is there" in reason
+    assert "set FOLDLINE_OPENFOLD_WEIGHTS=alphafold-params on the RunOpenFold step" in reason
+    assert len(reason) < 1024  # SageMaker keeps 1024 characters of FailureReason
+    assert ws.records() == []
+    manifest = ws.manifest()
+    assert (manifest["status"], manifest["failure"], manifest["weights"]) == ("failed", reason, None)
+
+
+def test_nothing_at_all_says_both_ways_out(workspace):
+    ws = workspace(model_preset="monomer_ptm")
+    ws.msa_channel(real_msas())
+    ws.extra["FOLDLINE_FOLD_ENGINE"] = "real"
+    assert ws.run_module("openfold").returncode == 1
+    reason = ws.failure_file.read_text()
+    assert "OpenFold weights missing" in reason and "is there" not in reason
+    assert ("To run AlphaFold's params in OpenFold instead, set FOLDLINE_OPENFOLD_WEIGHTS="
+            "alphafold-params (needs params/params_model_1_ptm.npz)") in reason
+
+
+def test_alphafold_params_when_asked_are_run_and_recorded(workspace):
+    ws = only_alphafold_params(workspace, FOLDLINE_OPENFOLD_WEIGHTS="alphafold-params")
+    done = ws.run_module("openfold")
+    assert done.returncode == 0, done.stderr
+    (record,) = ws.records()
+    assert flag(record, "jax_param_path") == f"{ws.databases}/params/params_model_1_ptm.npz"
+    assert not any(a.startswith("--openfold_checkpoint_path") for a in record["argv"])
+    manifest = ws.manifest()
+    assert manifest["weights"] == {
+        "kind": "alphafold",
+        "name": "AlphaFold params model_1_ptm, run by OpenFold",
+        "source": f"{ws.databases}/params",
+        "files": ["params_model_1_ptm.npz"],
+        "channel": "databases",
+        "requested": "FOLDLINE_OPENFOLD_WEIGHTS=alphafold-params",
+    }
+    assert any("OpenFold ran AlphaFold's params (params_model_1_ptm.npz)" in n for n in manifest["notes"])
+
+
+def test_asked_for_alphafold_params_that_are_absent(workspace):
+    ws = workspace(model_preset="monomer")
+    ws.add_weights("openfold_params/finetuning_5.pt")
+    ws.msa_channel(real_msas())
+    ws.extra.update(FOLDLINE_FOLD_ENGINE="real", FOLDLINE_OPENFOLD_WEIGHTS="alphafold-params")
+    assert ws.run_module("openfold").returncode == 1
+    assert ws.failure_file.read_text() == (
+        "AlphaFold params missing: FOLDLINE_OPENFOLD_WEIGHTS=alphafold-params asks OpenFold to "
+        "run params/params_model_1.npz, which is in neither the param channel nor the databases")
+    assert ws.records() == []
+
+
+def test_checkpoint_run_records_its_weights(workspace):
+    ws = ready(workspace)  # finetuning_ptm_2.pt in openfold_params/, no AlphaFold params
+    done = ws.run_module("openfold")
+    assert done.returncode == 0, done.stderr
+    (record,) = ws.records()
+    path = f"{ws.databases}/openfold_params/finetuning_ptm_2.pt"
+    assert flag(record, "openfold_checkpoint_path") == path
+    weights = ws.manifest()["weights"]
+    assert weights == {"kind": "openfold", "name": "OpenFold checkpoint finetuning_ptm_2.pt",
+                       "source": f"{ws.databases}/openfold_params", "files": ["finetuning_ptm_2.pt"],
+                       "channel": "databases", "requested": "FOLDLINE_OPENFOLD_WEIGHTS=openfold"}
+
+
+@pytest.mark.parametrize("value", ["alphafold", "both", "jax"])
+def test_unknown_weights_switch_fails_plainly(workspace, value):
+    ws = ready(workspace)
+    ws.extra["FOLDLINE_OPENFOLD_WEIGHTS"] = value
+    assert ws.run_module("openfold").returncode == 1
+    assert ws.failure_file.read_text() == (
+        f"FOLDLINE_OPENFOLD_WEIGHTS={value!r}; use one of openfold, alphafold-params")
+
+
+def test_no_gpu_fails_before_openfold_starts(workspace):
+    """OpenFold 1.0.1's structure module needs its CUDA kernel in inference: no CPU run."""
+    ws = ready(workspace)
+    ws.num_gpus = 0
+    assert ws.run_module("openfold").returncode == 1
+    assert "OpenFold 1.0.1 needs a CUDA GPU" in ws.failure_file.read_text()
+    assert ws.records() == []
 
 
 def test_tag_is_what_openfold_reads_back():
