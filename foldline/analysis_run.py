@@ -200,15 +200,16 @@ def headline_from_metrics(metrics: dict[str, Any], runtimes_s: dict[str, float])
     that was skipped and why go in ``absent``). Step runtimes: the pipeline's own
     record (``runtimes_s``) where known, else the step manifests the analysis read.
     """
-    from foldline.analysis.headline import absent_phrase, engine_label
+    from foldline.analysis.headline import absent_phrase, engine_title, weights_notes, weights_phrase
 
     comparison = metrics.get("comparison") or {}
     whole = comparison.get("complex") or comparison.get("tm_align") or {}
-    plddt, compared, versions = {}, {}, {}
+    plddt, compared, versions, weights = {}, {}, {}, {}
     for slot, engine in (metrics.get("engines") or {}).items():
         if not engine:  # the slot left no model
             continue
-        label = engine_label(slot, engine.get("engine") or slot)
+        label = engine_title(slot, engine)
+        weights[label] = weights_phrase(engine)
         mean = _num((engine.get("plddt") or {}).get("mean"))
         if mean is not None:
             plddt[label] = mean
@@ -233,6 +234,8 @@ def headline_from_metrics(metrics: dict[str, Any], runtimes_s: dict[str, float])
         plddt_mean=plddt,
         compared=compared,
         engines={k: v for k, v in versions.items() if v},
+        weights=weights,
+        weights_notes=tuple(weights_notes(metrics.get("engines") or {})),
         runtimes_s=runtimes,
         absent=absent,
     )
@@ -271,6 +274,7 @@ def tracked_parameters(parameters: dict[str, str], metrics: dict[str, Any]) -> d
             continue
         out[f"{slot}_engine"] = str(engine.get("engine") or "unknown")
         out[f"{slot}_engine_version"] = str(engine.get("engine_version") or "unknown")
+        out[f"{slot}_weights"] = str((engine.get("weights") or {}).get("kind") or "not recorded")
         if engine.get("model_file"):
             out[f"{slot}_model"] = str(engine["model_file"])
     return out

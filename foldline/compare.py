@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
 
-from foldline.analysis.headline import SLOT_TITLES, absent_phrase, engine_label
+from foldline.analysis.headline import SLOT_TITLES, absent_phrase, engine_title
 from foldline.parameters import ALPHAFOLD_STEP, MSA_STEP, OPENFOLD_STEP
 from foldline.tracking import RunTracker, TrackedRun, TrackedRunRef
 
@@ -69,7 +69,7 @@ def run_metrics(run_id: str, metrics: dict[str, Any], target: str | None = None)
         engines = metrics["engines"]
         whole = comparison.get("complex") or comparison.get("tm_align") or {}
         absent = metrics.get("absent_engines") or {}
-        labels = {s: engine_label(s, engines[s].get("engine") or s) if engines[s] else
+        labels = {s: engine_title(s, engines[s]) if engines[s] else
                   absent_phrase(s, absent.get(s) or {"engine": s}, why=False) for s in SLOTS}  # fmt: skip
         present = [engines[s] for s in SLOTS if engines[s]]
     except (KeyError, TypeError, AttributeError) as err:

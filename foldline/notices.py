@@ -97,6 +97,11 @@ class Headline:
     plddt_mean: dict[str, float] = field(default_factory=dict)  # engine label -> mean pLDDT
     compared: dict[str, str] = field(default_factory=dict)  # engine label -> model compared
     engines: dict[str, str] = field(default_factory=dict)  # engine label -> "name version"
+    #: engine label -> which weights made its model ("OpenFold checkpoint finetuning_5.pt")
+    weights: dict[str, str] = field(default_factory=dict)
+    #: plain sentences where the weights change what the numbers mean (AlphaFold's params
+    #: run by OpenFold; random test weights)
+    weights_notes: tuple[str, ...] = ()
     runtimes_s: dict[str, float] = field(default_factory=dict)  # step name -> seconds
     #: slots that left no model, so nothing was compared: "OpenFold skipped" -> why
     absent: dict[str, str] = field(default_factory=dict)
@@ -159,6 +164,10 @@ def succeeded_notice(
         lines += [f"  {label}: {model}" for label, model in headline.compared.items()]
     if headline.engines:
         lines += ["", "Engines: " + "; ".join(f"{k}: {v}" for k, v in headline.engines.items())]
+    if headline.weights:
+        lines += ["Weights: " + "; ".join(f"{k}: {v}" for k, v in headline.weights.items())]
+    if headline.weights_notes:
+        lines += ["", *headline.weights_notes]
     if headline.runtimes_s:
         lines += ["", "Runtimes:"]
         lines += [f"  {step}: {_duration(s)}" for step, s in headline.runtimes_s.items()]

@@ -24,7 +24,7 @@ import numpy as np
 
 from foldline.analysis.compare import Comparison, compare_models
 from foldline.analysis.confidence import pae_summary, plddt_summary
-from foldline.analysis.headline import engine_label, headline
+from foldline.analysis.headline import engine_label, engine_title, headline, weights_notes
 from foldline.analysis.outputs import (
     EngineOutput,
     ModelFile,
@@ -60,6 +60,27 @@ def _engine_identity(output: EngineOutput, model: StructureModel) -> tuple[str, 
     return "unknown", None, "no manifest, no engine named in the model file"
 
 
+#: a stand-in copies a template's coordinates: no weights, whether its manifest says so or not
+_STAND_IN_WEIGHTS = {"kind": "none", "name": "none (template-cpu: no model weights)",
+                     "source": None, "files": []}  # fmt: skip
+
+
+def _weights(output: EngineOutput, engine: str) -> dict[str, Any] | None:
+    """The weights the step's manifest records for the model (``foldline-step.json``), or
+    None where it records none (a manifest of an older step, or no manifest)."""
+    recorded = (output.manifest or {}).get("weights")
+    if isinstance(recorded, dict) and recorded.get("kind"):
+        return {
+            "kind": str(recorded["kind"]),
+            "name": recorded.get("name"),
+            "source": recorded.get("source"),
+            "files": list(recorded.get("files") or []),
+        }
+    if engine == "template-cpu":
+        return dict(_STAND_IN_WEIGHTS)
+    return None  # the report says "not recorded"
+
+
 def _relative(path: Path, root: Path) -> str:
     try:
         return str(path.relative_to(root if root.is_dir() else root.parent))
@@ -76,6 +97,7 @@ def _engine_section(
         "engine": engine,
         "engine_version": version,
         "engine_source": source,
+        "weights": _weights(output, engine),
         "output": str(output.root),
         "layout": output.layout,
         "model_file": _relative(chosen.path, output.root),
@@ -330,6 +352,7 @@ def analyze(
                             f"{record['reason']}")  # fmt: skip
     for output in all_outputs.values():
         warnings.extend(f"{output.slot}: {w}" for w in output.warnings)
+    warnings[:0] = weights_notes(engines)  # said first: they change what the comparison means
 
     # files
     model_files: dict[str, str] = {}
@@ -347,12 +370,12 @@ def analyze(
         model_files = {slot: _model_copy_name(slot, models[slot].path)}
         _copy_model(models[slot], out_dir / model_files[slot])
         series, breaks = {slot: models[slot].plddt}, _chain_starts(models[slot])
-    labels = {s: f"{engine_label(s, engines[s]['engine'])} ({engines[s]['model_file']})" for s in series}
+    labels = {s: f"{engine_title(s, engines[s])} ({engines[s]['model_file']})" for s in series}
     plot_files = {"plddt": plots.plot_plddt(series, labels, breaks, out_dir / PLDDT_PLOT).name}
     for slot, pae in paes.items():
         if pae is not None:
             own_breaks = _chain_starts(models[slot])
-            title = f"PAE — {engine_label(slot, engines[slot]['engine'])}"
+            title = f"PAE — {engine_title(slot, engines[slot])}"
             plot_files[f"pae_{slot}"] = plots.plot_pae(pae, title, out_dir / f"pae_{slot}.png", own_breaks).name
 
     metrics: dict[str, Any] = {

@@ -8,9 +8,19 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["headline", "engine_label", "absent_phrase", "short_reason", "SLOT_TITLES"]
+__all__ = [
+    "headline", "engine_label", "engine_title", "weights_phrase", "weights_notes",
+    "absent_phrase", "short_reason", "SLOT_TITLES",
+]  # fmt: skip
 
 SLOT_TITLES = {"alphafold": "AlphaFold", "openfold": "OpenFold", "msa": "MSA"}
+#: a step manifest's weights kind -> whose weights, for people
+WEIGHTS_TITLES = {
+    "alphafold": "AlphaFold's params",
+    "openfold": "OpenFold's checkpoint",
+    "random": "random test weights",
+    "none": "no weights",
+}
 
 
 def engine_label(slot: str, engine: str) -> str:
@@ -19,6 +29,68 @@ def engine_label(slot: str, engine: str) -> str:
     if engine == slot:
         return title
     return f"{engine} ({title} slot)"
+
+
+def weights_phrase(section: dict[str, Any] | None) -> str:
+    """Which weights made a slot's model: "OpenFold checkpoint finetuning_ptm_2.pt", "AlphaFold
+    params model_1_ptm, run by OpenFold", ..., or "not recorded" (a model without a manifest,
+    or from a step that predates the record).
+
+    >>> weights_phrase({"weights": {"kind": "openfold", "name": "OpenFold checkpoint finetuning_5.pt"}})
+    'OpenFold checkpoint finetuning_5.pt'
+    >>> weights_phrase({"weights": {"kind": "random"}})
+    'random test weights'
+    >>> weights_phrase({"engine": "alphafold", "weights": None})
+    'not recorded'
+    """
+    weights = (section or {}).get("weights")
+    if not weights:
+        return "not recorded"
+    kind = weights.get("kind")
+    return str(weights.get("name") or WEIGHTS_TITLES.get(kind) or kind or "not recorded")
+
+
+def engine_title(slot: str, section: dict[str, Any]) -> str:
+    """:func:`engine_label`, plus the weights where they change what the model is.
+
+    "OpenFold running AlphaFold's params" where the OpenFold slot ran AlphaFold's weights
+    (the comparison is then of two implementations of one set of weights), "AlphaFold with
+    random test weights" for a model of random weights; else the engine label alone.
+
+    >>> engine_title("openfold", {"engine": "openfold", "weights": {"kind": "alphafold"}})
+    "OpenFold running AlphaFold's params"
+    >>> engine_title("openfold", {"engine": "openfold", "weights": {"kind": "openfold"}})
+    'OpenFold'
+    """
+    label = engine_label(slot, section.get("engine") or slot)
+    kind = (section.get("weights") or {}).get("kind")
+    if kind == "alphafold" and slot != "alphafold":
+        return f"{label} running AlphaFold's params"
+    if kind == "random":
+        return f"{label} with random test weights"
+    return label
+
+
+def weights_notes(engines: dict[str, Any]) -> list[str]:
+    """Plain sentences, for the report and the notice, where the weights change the meaning."""
+    notes = []
+    of = engines.get("openfold") or {}
+    of_weights = of.get("weights") or {}
+    if of_weights.get("kind") == "alphafold":
+        files = ", ".join(of_weights.get("files") or []) or "AlphaFold's params"
+        af = engines.get("alphafold") or {}
+        both = af.get("engine") == "alphafold" and (af.get("weights") or {}).get(
+            "kind") not in ("random", "none")  # AlphaFold with its own params
+        notes.append(
+            f"The OpenFold slot ran AlphaFold's params ({files}), not an OpenFold checkpoint"
+            + (": both models come from AlphaFold's weights, so this compares two "
+               "implementations of one set of weights, not two trained models." if both else ".")
+        )  # fmt: skip
+    for slot, section in engines.items():
+        if section and (section.get("weights") or {}).get("kind") == "random":
+            notes.append(f"The {SLOT_TITLES.get(slot, slot)} slot's model was made with random "
+                         "test weights: its structure and confidence mean nothing.")  # fmt: skip
+    return notes
 
 
 def short_reason(reason: str, limit: int = 60) -> str:
@@ -70,7 +142,7 @@ def headline(metrics: dict[str, Any]) -> str:
             engine = engines.get(slot)
             if not engine:
                 continue
-            label = engine_label(slot, engine["engine"])
+            label = engine_title(slot, engine)
             line = f"mean pLDDT {label} {engine['plddt']['mean']:.1f}"
             for name, key in (("ipTM", "iptm"), ("pTM", "ptm")):
                 if engine.get(key) is not None:
@@ -85,7 +157,7 @@ def headline(metrics: dict[str, Any]) -> str:
         t = comparison["tm_align"]
         scores = f"TM-align TM-score {t['tm_score']:.3f} (L={t['normalising_length']}), RMSD {t['rmsd']:.2f} Å"
     plddts = ", ".join(
-        f"{engine_label(slot, engines[slot]['engine'])} {engines[slot]['plddt']['mean']:.1f}"
+        f"{engine_title(slot, engines[slot])} {engines[slot]['plddt']['mean']:.1f}"
         for slot in ("alphafold", "openfold")
     )
     return f"{scores}; mean pLDDT {plddts}"

@@ -72,7 +72,7 @@ def _scores_rows(metrics: dict) -> list[list[str]]:
 
 
 def _engine_rows(metrics: dict) -> list[list[str]]:
-    from foldline.analysis.headline import engine_label
+    from foldline.analysis.headline import engine_title, weights_phrase
 
     rows = []
     for slot in ("alphafold", "openfold"):
@@ -82,8 +82,9 @@ def _engine_rows(metrics: dict) -> list[list[str]]:
         bands = e["plddt"]["bands"]
         rows.append(
             [
-                _td(engine_label(slot, e["engine"])),
+                _td(engine_title(slot, e)),
                 _td(e["engine_version"]),
+                _td(weights_phrase(e)),
                 _td(e["engine_source"]),
                 _td(e["model_file"]),
                 _td({True: "relaxed", False: "unrelaxed"}.get(e["relaxed"], "unknown")),
@@ -136,9 +137,9 @@ def _comparison_parts(metrics: dict, af: str, of: str) -> list[str]:
 
 def _absent_parts(metrics: dict) -> list[str]:
     """No comparison: which engine left no model, and why, in the step's own words."""
-    from foldline.analysis.headline import SLOT_TITLES, engine_label
+    from foldline.analysis.headline import SLOT_TITLES, engine_label, engine_title
 
-    ran = [engine_label(s, e["engine"]) for s, e in metrics["engines"].items() if e]
+    ran = [engine_title(s, e) for s, e in metrics["engines"].items() if e]
     parts = ["<h2>No comparison</h2>"]
     for slot, record in (metrics.get("absent_engines") or {}).items():
         label = engine_label(slot, record.get("engine") or slot)
@@ -159,7 +160,7 @@ def write_report(metrics: dict, out_dir: Path, viewer_models: list[dict], path: 
     With ``comparison`` null (one slot left no model) the page says which engine was
     skipped and why, and shows the other engine alone.
     """
-    from foldline.analysis.headline import absent_phrase, engine_label
+    from foldline.analysis.headline import absent_phrase, engine_title
 
     context = metrics.get("context") or {}
     comparison = metrics.get("comparison")
@@ -167,10 +168,10 @@ def write_report(metrics: dict, out_dir: Path, viewer_models: list[dict], path: 
     engines = metrics["engines"]
     if comparison:
         # the engines that really ran: "AlphaFold vs OpenFold" only where they did
-        af, of = (engine_label(s, engines[s]["engine"]) for s in ("alphafold", "openfold"))
+        af, of = (engine_title(s, engines[s]) for s in ("alphafold", "openfold"))
         heading = f"{af} vs {of}"
     else:
-        ran = [engine_label(s, e["engine"]) for s, e in engines.items() if e]
+        ran = [engine_title(s, e) for s, e in engines.items() if e]
         absent = [absent_phrase(s, r, why=False) for s, r in (metrics.get("absent_engines") or {}).items()]
         heading = " and ".join(ran) + (f" alone, {', '.join(absent)}" if absent else "")
     parts = [
@@ -185,7 +186,7 @@ def write_report(metrics: dict, out_dir: Path, viewer_models: list[dict], path: 
     parts += [
         "<h2>Confidence</h2>",
         _table(
-            ["engine", "version", "engine named by", "model", "relaxation", "mean pLDDT",
+            ["engine", "version", "weights", "engine named by", "model", "relaxation", "mean pLDDT",
              "% &gt; 90", "% 70–90", "% 50–70", "% &lt; 50", "pTM", "ipTM", "ranking conf."],
             _engine_rows(metrics),
         ),  # fmt: skip

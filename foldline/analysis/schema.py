@@ -6,7 +6,8 @@ minor number when one is added; readers check the major number.
 
 from __future__ import annotations
 
-SCHEMA_VERSION = "1.1"  # 1.1: one-engine reports (comparison null, comparison_skipped, absent_engines)
+SCHEMA_VERSION = "1.2"  # 1.1: one-engine reports (comparison null, comparison_skipped, absent_engines)
+# 1.2: each engine section's ``weights`` (which weights made the model, from foldline-step.json)
 
 _NUM = {"type": ["number", "null"]}
 _STR = {"type": ["string", "null"]}
@@ -32,7 +33,7 @@ _PLDDT = {
 _ENGINE = {
     "type": "object",
     "required": [
-        "engine", "engine_version", "engine_source", "output", "layout", "model_file",
+        "engine", "engine_version", "engine_source", "weights", "output", "layout", "model_file",
         "model_name", "relaxed", "chains", "n_residues", "plddt", "ptm", "iptm",
         "ranking_confidence", "pae", "result_pickle",
     ],
@@ -40,6 +41,16 @@ _ENGINE = {
         "engine": {"type": "string"},
         "engine_version": _STR,
         "engine_source": {"type": "string"},
+        "weights": {
+            "type": ["object", "null"],
+            "required": ["kind", "name", "source", "files"],
+            "properties": {
+                "kind": {"enum": ["alphafold", "openfold", "random", "none"]},
+                "name": _STR,
+                "source": _STR,
+                "files": {"type": "array", "items": {"type": "string"}},
+            },
+        },
         "output": {"type": "string"},
         "layout": {"enum": ["alphafold", "openfold", "file"]},
         "model_file": {"type": "string"},
