@@ -13,6 +13,7 @@ from foldline.commands import compare as compare_command
 from foldline.commands import local as local_commands
 from foldline.commands import redrive as redrive_command
 from foldline.commands import results as results_command
+from foldline.commands import setup as setup_command
 from foldline.commands import stack as stack_command
 from foldline.commands import status as status_command
 from foldline.commands import submit as submit_command
@@ -32,6 +33,7 @@ results_command.register(app)
 compare_command.register(app)
 redrive_command.register(app)
 stack_command.register(app)
+setup_command.register(app)
 analyze_command.register(app)
 app.add_typer(local_commands.app, name="local")
 

@@ -47,8 +47,14 @@ START_QUEUE = "StartQueueUrl"
 START_DLQ = "StartDeadLetterQueueUrl"
 EVENTS_DLQ = "EventsDeadLetterQueueUrl"
 FUNCTION_FAILURES = "FunctionFailuresQueueUrl"
+# the genetic databases' setup (`foldline setup databases`)
+DATABASES_SETUP_ROLE = "DatabasesSetupRoleArn"
+DATABASES_IMAGE = "DatabasesImageUri"
+DATABASES_S3 = "DatabasesS3Uri"
+DATABASES_FILE_SYSTEM = "DatabasesFileSystemId"
 REQUIRED_OUTPUTS = (BUCKET, RUNS_TABLE, TOPIC, PIPELINE)
-OPTIONAL_OUTPUTS = (START_QUEUE, START_DLQ, EVENTS_DLQ, FUNCTION_FAILURES)
+OPTIONAL_OUTPUTS = (START_QUEUE, START_DLQ, EVENTS_DLQ, FUNCTION_FAILURES, DATABASES_SETUP_ROLE,
+                    DATABASES_IMAGE, DATABASES_S3, DATABASES_FILE_SYSTEM)
 
 #: stack parameter -> IntakeLimits field: the start function's limits, as deployed
 _LIMIT_PARAMETERS = {

@@ -126,20 +126,30 @@ def reuse_cached_msas(env: TrainingEnv, inputs: StepInputs) -> StepManifest | No
     return manifest
 
 
+#: The SageMaker API from inside the job's VPC: reachable only through an interface
+#: endpoint (com.amazonaws.<region>.sagemaker.api) or a NAT gateway. Without either, a
+#: default client would retry its connection for minutes; this one gives up in seconds.
+SAGEMAKER_API_CONFIG = {"connect_timeout": 3, "read_timeout": 10,
+                        "retries": {"total_max_attempts": 1, "mode": "standard"}}  # fmt: skip
+
+
 def origin_run(env: TrainingEnv) -> str:
     """The run this job works for, to name in the cache entry ("MSA reused from run X").
 
     Not a hyperparameter: that would put the run id into SageMaker's step-cache key and
     make every run a miss. The job's output path (runs/<run_id>/msa/, not part of that
-    key) says it; the job reads it from its own description. Falls back to the job name.
+    key) says it; the job reads it from its own description. Falls back to the job name,
+    at once, when the SageMaker API cannot be reached from the job's subnets.
     """
     job_name = env.env.get("TRAINING_JOB_NAME", "")
     if not job_name:
         return "unknown"
     import boto3
+    from botocore.config import Config
 
     try:
-        described = boto3.client("sagemaker").describe_training_job(TrainingJobName=job_name)
+        client = boto3.client("sagemaker", config=Config(**SAGEMAKER_API_CONFIG))
+        described = client.describe_training_job(TrainingJobName=job_name)
         _, key = split_s3_uri(described["OutputDataConfig"]["S3OutputPath"])
     except Exception:  # noqa: BLE001 - provenance only: the MSAs are stored either way
         return job_name
