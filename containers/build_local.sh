@@ -10,7 +10,12 @@
 #
 # Options:
 #   --cpu              the AlphaFold image without CUDA (build argument CUDA=none):
-#                      smaller and quicker, runs on the CPU only
+#                      smaller and quicker, runs on the CPU only; for foldline-openfold
+#                      (no PyTorch) only with --openfold-deps
+#   --openfold-deps    foldline-openfold up to its openfold-deps target: everything but
+#                      OpenFold itself, whose source (GitHub) and CUDA compiler (NVIDIA's
+#                      apt repository) this machine may not reach; its step then fails
+#                      plainly ("OpenFold is not installed")
 #   --tag TAG          tag to build (default: local)
 #   --registry PREFIX  also tag PREFIX/IMAGE:TAG (e.g. <acct>.dkr.ecr.<region>.amazonaws.com)
 #   --base IMAGE       the BASE_IMAGE build argument (default: $FOLDLINE_BASE_IMAGE, else
@@ -28,14 +33,16 @@ TAG="local"
 REGISTRY=""
 BASE="${FOLDLINE_BASE_IMAGE:-}"
 CUDA="12"
+OPENFOLD_TARGET="openfold"
 IMAGES=()
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --cpu) CUDA="none" ;;
+    --openfold-deps) OPENFOLD_TARGET="openfold-deps" ;;
     --tag) TAG="${2:?--tag needs a value}"; shift ;;
     --registry) REGISTRY="${2:?--registry needs a value}"; shift ;;
     --base) BASE="${2:?--base needs a value}"; shift ;;
-    -h|--help) sed -n '2,23p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,28p' "$0"; exit 0 ;;
     -*) echo "unknown option: $1 (see --help)" >&2; exit 64 ;;
     *) IMAGES+=("$1") ;;
   esac
@@ -53,6 +60,10 @@ if [[ ${#IMAGES[@]} -eq 0 ]]; then IMAGES=("${ALL_IMAGES[@]}"); fi
 for image in "${IMAGES[@]}"; do
   if [[ -z "${DOCKERFILE[${image}]:-}" ]]; then
     echo "unknown image ${image}: one of ${ALL_IMAGES[*]}" >&2
+    exit 64
+  fi
+  if [[ "${image}" == "foldline-openfold" && "${CUDA}" == "none" && "${OPENFOLD_TARGET}" == "openfold" ]]; then
+    echo "OpenFold's kernel needs PyTorch's CUDA build: foldline-openfold with --cpu needs --openfold-deps" >&2
     exit 64
   fi
 done
@@ -77,12 +88,15 @@ tar -C "${ROOT}" --exclude=__pycache__ --exclude='*.pyc' -cf - foldline containe
   | tar -C "${CONTEXT}" -xf -
 
 for image in "${IMAGES[@]}"; do
-  args=(--target "${TARGET[${image}]}" -f "${CONTEXT}/containers/${DOCKERFILE[${image}]}"
+  target="${TARGET[${image}]}"
+  [[ "${image}" == "foldline-openfold" ]] && target="${OPENFOLD_TARGET}"
+  args=(--target "${target}" -f "${CONTEXT}/containers/${DOCKERFILE[${image}]}"
         -t "${image}:${TAG}")
   [[ -n "${REGISTRY}" ]] && args+=(-t "${REGISTRY}/${image}:${TAG}")
   [[ -n "${BASE}" ]] && args+=(--build-arg "BASE_IMAGE=${BASE}")
-  [[ "${image}" == "foldline-alphafold" ]] && args+=(--build-arg "CUDA=${CUDA}")
-  echo "building ${image}:${TAG} (containers/${DOCKERFILE[${image}]}, target ${TARGET[${image}]})" >&2
+  [[ "${image}" == "foldline-alphafold" || "${image}" == "foldline-openfold" ]] \
+    && args+=(--build-arg "CUDA=${CUDA}")
+  echo "building ${image}:${TAG} (containers/${DOCKERFILE[${image}]}, target ${target})" >&2
   DOCKER_BUILDKIT=0 docker build "${args[@]}" "${CONTEXT}" >&2
   echo "${image}:${TAG}"
 done
