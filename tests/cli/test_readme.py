@@ -67,7 +67,8 @@ def test_the_section_shows_the_help_of_the_command_and_of_each_command():
     shown = {e.command for e in HELP}
     expected = {"foldline --help"} | {f"foldline {c} --help" for c in
                                       ("validate", "analyze", "local run", "local serve", "submit",
-                                       "status", "results", "compare", "redrive", "stack")}  # fmt: skip
+                                       "status", "results", "compare", "redrive", "stack",
+                                       "setup databases", "setup status")}  # fmt: skip
     assert expected <= shown
     assert len(SESSION) >= 8
 
