@@ -1,13 +1,15 @@
 """The "template-cpu" stand-in: template-based models from the MSA step's template hits.
 
-For each of the best template hits in ``pdb_hits.sto`` (released on or before the
-template cut-off) the query is aligned to the template chain, and the aligned template
+For each of the best template hits in ``pdb_hits.sto`` (hmmsearch's, as the pyhmmer MSA
+step and AlphaFold's multimer pipeline write it) or ``pdb_hits.hhr`` (HHsearch's, as
+AlphaFold's monomer pipeline writes it; read with Bio.SearchIO), released on or before the
+template cut-off, the query is aligned to the template chain, and the aligned template
 residues' backbone (N, CA, C, O, and CB where the query residue has one: copied from the
 template, or built from the backbone when the template residue is a glycine) is copied
 onto the query's residues.
 
-- variant ``"profile"``: the alignment is the one hmmsearch made (the query profile's
-  match states are the query's residues), so the MSA's information decides it;
+- variant ``"profile"``: the alignment is the one hmmsearch or HHsearch made (the query
+  profile's match states are the query's residues), so the MSA's information decides it;
 - variant ``"pairwise"``: a fresh global alignment of the query to the template's
   observed residues (Bio.Align.PairwiseAligner, BLOSUM62, gap open 11 / extend 1, free
   end gaps).
@@ -28,11 +30,13 @@ their relative placement is arbitrary.
 from __future__ import annotations
 
 import functools
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import gemmi
 import numpy as np
+from Bio import SearchIO
 from Bio.Align import PairwiseAligner, substitution_matrices
 
 from foldline.local_engines import templates
@@ -40,6 +44,8 @@ from foldline.local_engines.alignments import read_stockholm
 from foldline.local_engines.msa_search import TEMPLATE_HITS, chain_letter, template_cutoff
 
 ENGINE = "template-cpu"
+#: HHsearch's template hits, as AlphaFold's monomer data pipeline names them
+HHSEARCH_HITS = "pdb_hits.hhr"
 VARIANTS = ("profile", "pairwise")
 MAX_MODELS = 5  # AlphaFold writes five models
 WINDOW = 5  # confidence window: residue +- 5
@@ -107,8 +113,14 @@ def _template_residues(mmcif_dir: Path, hit: templates.HitName) -> list[gemmi.Re
     return None
 
 
+def _has_hits(folder: Path) -> bool:
+    return (folder / TEMPLATE_HITS).is_file() or (folder / HHSEARCH_HITS).is_file()
+
+
 def _hits(msa_dir: Path, mmcif_dir: Path, cutoff) -> list[_Hit]:
     path = msa_dir / TEMPLATE_HITS
+    if not path.is_file() and (msa_dir / HHSEARCH_HITS).is_file():
+        return _hhsearch_hits(msa_dir / HHSEARCH_HITS, mmcif_dir, cutoff)
     if not path.is_file() or not path.read_text().strip():
         return []
     alignment = read_stockholm(path)
@@ -125,6 +137,39 @@ def _hits(msa_dir: Path, mmcif_dir: Path, cutoff) -> list[_Hit]:
             continue
         seen.add(parsed.template)
         found.append(_Hit(parsed, _with_reference(row, alignment.reference)))
+    return found
+
+
+def _hhsearch_hits(path: Path, mmcif_dir: Path, cutoff) -> list[_Hit]:
+    """The hits of HHsearch's ``.hhr``, best first, each as a row in the query's columns
+    (the encoding :func:`_with_reference` gives hmmsearch's rows)."""
+    if not path.read_text().strip():
+        return []
+    result = SearchIO.read(path, "hhsuite3-text")
+    found: list[_Hit] = []
+    for hit in result:  # one Hit per template chain, its best alignment first
+        if "mol:na" in hit.description:
+            continue
+        hsp = hit.hsps[0]
+        length = re.search(r"length:(\d+)", hit.description)
+        parsed = templates.parse_hit_name(hit.id)
+        if parsed is None:
+            continue
+        name = templates.HitName(parsed.pdb_id, parsed.chain, hsp.hit_start + 1, hsp.hit_end,
+                                 int(length.group(1)) if length else None)  # fmt: skip
+        released = templates.release_date(mmcif_dir / f"{name.pdb_id}.cif")
+        if released is not None and released > cutoff:
+            continue
+        if _template_residues(mmcif_dir, name) is None:
+            continue
+        row = ["-" * hsp.query_start]
+        for q, t in zip(str(hsp.query.seq), str(hsp.hit.seq)):
+            if q != "-":
+                row.append(t.upper() if t != "-" else "-")
+            elif t != "-":
+                row.append(t.lower())  # a template residue the query has no column for
+        row.append("-" * (result.seq_len - hsp.query_end))
+        found.append(_Hit(name, "".join(row)))
     return found
 
 
@@ -359,8 +404,8 @@ def predict(chains, msa_dir: Path, db_dir: Path, *, variant: str,
             max_template_date: str) -> list[ModelPrediction]:
     """Template-based models of ``chains`` from the hits in ``msa_dir``, best first.
 
-    ``msa_dir`` is the MSA step's ``msas/`` folder (monomer: ``pdb_hits.sto`` in it;
-    multimer: ``<chain letter>/pdb_hits.sto``). Returns an empty list when a chain has no
+    ``msa_dir`` is the MSA step's ``msas/`` folder (monomer: ``pdb_hits.sto`` or
+    ``pdb_hits.hhr`` in it; multimer: ``<chain letter>/pdb_hits.sto``). Returns an empty list when a chain has no
     usable template (the caller reports that); see the module docstring for the method.
     """
     if variant not in VARIANTS:
@@ -371,7 +416,7 @@ def predict(chains, msa_dir: Path, db_dir: Path, *, variant: str,
     chains = list(chains)
     if len(chains) == 1:
         notes: list[str] = []
-        folder = msa_dir if (msa_dir / TEMPLATE_HITS).is_file() else msa_dir / "A"
+        folder = msa_dir if _has_hits(msa_dir) else msa_dir / "A"
         hits = _hits(folder, mmcif_dir, cutoff)
         models = _chain_models(chains[0].sequence, hits, mmcif_dir, variant, notes)
         predictions = [_prediction([m], variant, "", notes) for m in models]
