@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as _dt
+import os
 import shutil
 import sys
 import tarfile
@@ -117,10 +118,35 @@ def msa_step_output(env: TrainingEnv, work: Path) -> Path:
     target = work / "msa-step"
     target.mkdir(parents=True, exist_ok=True)
     with tarfile.open(archive) as tar:
-        tar.extractall(target, filter="data")  # refuses absolute paths and links out
+        extract_safely(tar, target)
     if not (target / "msas").is_dir():
         raise StepFailed(f"{archive.name} from the MSA step holds no msas/ folder")
     return target
+
+
+def extract_safely(tar: tarfile.TarFile, target: Path) -> None:
+    """Extract an archive that cannot write outside ``target``.
+
+    tarfile's ``filter="data"`` does that from Python 3.11.4 (and 3.12); the step images'
+    Python is Debian bookworm's 3.11.2, which lacks it: there, members are checked by hand
+    (no absolute paths, no ``..``, only files, folders and links that stay inside).
+    """
+    if hasattr(tarfile, "data_filter"):
+        tar.extractall(target, filter="data")
+        return
+    root = target.resolve()
+    for member in tar.getmembers():
+        destination = (root / member.name).resolve()
+        if not (member.isfile() or member.isdir() or member.issym() or member.islnk()):
+            raise StepFailed(f"{member.name} in the MSA archive is not a file or folder")
+        if os.path.isabs(member.name) or not destination.is_relative_to(root):
+            raise StepFailed(f"{member.name} in the MSA archive points outside its folder")
+        if member.issym() or member.islnk():
+            link = (destination.parent / member.linkname if member.issym()
+                    else root / member.linkname).resolve()  # fmt: skip
+            if os.path.isabs(member.linkname) or not link.is_relative_to(root):
+                raise StepFailed(f"{member.name} in the MSA archive links outside its folder")
+    tar.extractall(target)
 
 
 def move_contents(source: Path, target: Path, *, skip: tuple[str, ...] = ()) -> list[Path]:
