@@ -160,7 +160,7 @@ def write_report(metrics: dict, out_dir: Path, viewer_models: list[dict], path: 
     With ``comparison`` null (one slot left no model) the page says which engine was
     skipped and why, and shows the other engine alone.
     """
-    from foldline.analysis.headline import absent_phrase, engine_title
+    from foldline.analysis.headline import absent_phrase, engine_title, weights_notes
 
     context = metrics.get("context") or {}
     comparison = metrics.get("comparison")
@@ -181,6 +181,9 @@ def write_report(metrics: dict, out_dir: Path, viewer_models: list[dict], path: 
         f"<h1>{_e(title)}: {_e(heading)}</h1>",
         f'<p class="headline">{_e(metrics["headline"])}</p>',
     ]
+    # where the weights change what the numbers mean, say so before any number
+    said_first = weights_notes(engines)
+    parts += [f'<p class="warn"><b>{_e(note)}</b></p>' for note in said_first]
     parts += _comparison_parts(metrics, af, of) if comparison else _absent_parts(metrics)
     shown = "both engines" if comparison else "the engine that ran"
     parts += [
@@ -214,7 +217,8 @@ def write_report(metrics: dict, out_dir: Path, viewer_models: list[dict], path: 
         parts += ["<h2>Runtimes</h2>", _table(["step / stage", "status / source", "start", "end", "seconds"], runtime_rows)]
     if context:
         parts += ["<h2>Run</h2>", _table(["", ""], [[_td(k), _td(v if not isinstance(v, (dict, list)) else _compact(v))] for k, v in context.items()])]
-    notes = (comparison["notes"] if comparison else []) + metrics["warnings"]
+    notes = (comparison["notes"] if comparison else []) + [
+        w for w in metrics["warnings"] if w not in said_first]
     if notes:
         parts += ["<h2>Notes</h2><ul>"] + [f'<li class="warn">{_e(n)}</li>' for n in notes] + ["</ul>"]
     method = (
