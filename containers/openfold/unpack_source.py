@@ -62,7 +62,9 @@ def unpack(archive: Path, commit: str, target: Path) -> None:
             if member.issym() and (member.linkname.startswith("/") or ".." in member.linkname):
                 sys.exit(f"refusing link {member.name!r} -> {member.linkname!r}")
             member.name = str(PurePosixPath(*parts))
-            tar.extract(member, target, set_attrs=False)
+            # the checks above, and Python's own where it has them (PEP 706)
+            extra = {"filter": "data"} if hasattr(tarfile, "data_filter") else {}
+            tar.extract(member, target, set_attrs=False, **extra)
     print(f"OpenFold {commit} unpacked into {target}", flush=True)
 
 
