@@ -20,6 +20,7 @@
 #   --registry PREFIX  also tag PREFIX/IMAGE:TAG (e.g. <acct>.dkr.ecr.<region>.amazonaws.com)
 #   --base IMAGE       the BASE_IMAGE build argument (default: $FOLDLINE_BASE_IMAGE, else
 #                      each Dockerfile's own default, a public Debian image)
+#   --no-cache         build every layer again (docker build --no-cache)
 #   -h, --help
 #
 # The build context is a staged folder holding only pyproject.toml, README.md, foldline/
