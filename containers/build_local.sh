@@ -35,6 +35,7 @@ REGISTRY=""
 BASE="${FOLDLINE_BASE_IMAGE:-}"
 CUDA="12"
 OPENFOLD_TARGET="openfold"
+NO_CACHE=()
 IMAGES=()
 while [[ $# -gt 0 ]]; do
   case "$1" in
@@ -43,7 +44,8 @@ while [[ $# -gt 0 ]]; do
     --tag) TAG="${2:?--tag needs a value}"; shift ;;
     --registry) REGISTRY="${2:?--registry needs a value}"; shift ;;
     --base) BASE="${2:?--base needs a value}"; shift ;;
-    -h|--help) sed -n '2,28p' "$0"; exit 0 ;;
+    --no-cache) NO_CACHE=(--no-cache) ;;
+    -h|--help) sed -n '2,29p' "$0"; exit 0 ;;
     -*) echo "unknown option: $1 (see --help)" >&2; exit 64 ;;
     *) IMAGES+=("$1") ;;
   esac
@@ -91,7 +93,7 @@ tar -C "${ROOT}" --exclude=__pycache__ --exclude='*.pyc' -cf - foldline containe
 for image in "${IMAGES[@]}"; do
   target="${TARGET[${image}]}"
   [[ "${image}" == "foldline-openfold" ]] && target="${OPENFOLD_TARGET}"
-  args=(--target "${target}" -f "${CONTEXT}/containers/${DOCKERFILE[${image}]}"
+  args=("${NO_CACHE[@]}" --target "${target}" -f "${CONTEXT}/containers/${DOCKERFILE[${image}]}"
         -t "${image}:${TAG}")
   [[ -n "${REGISTRY}" ]] && args+=(-t "${REGISTRY}/${image}:${TAG}")
   [[ -n "${BASE}" ]] && args+=(--build-arg "BASE_IMAGE=${BASE}")
