@@ -11,9 +11,10 @@ and writes what ``run_alphafold.py`` would write for it:
     <output_dir>/timings.json
 
 The flags are ``run_alphafold.py``'s own, so the AlphaFold step's command and this one
-name the databases the same way. This file runs in AlphaFold's Python (3.8 in the
-image): keep it free of newer syntax. foldline's MSA step (``foldline.steps.msa``)
-builds its command line.
+name the databases the same way. This file runs in the engine's Python
+(``/opt/alphafold-env`` in the MSA image: alphafold-colabfold's ``alphafold`` package
+with the data pipeline's dependencies only, no jax). foldline's MSA step
+(``foldline.steps.msa``) builds its command line.
 """
 
 import argparse

@@ -150,7 +150,7 @@ def test_foldline_environment_pins_are_pyprojects():
                                 (ROOT / "pyproject.toml").read_text()))  # fmt: skip
     steps = pins(ALPHAFOLD / "requirements-steps.txt")
     assert steps["sagemaker-training"] == "5.1.4"
-    for package in ("boto3", "biopython", "numpy"):
+    for package in ("boto3", "biopython", "numpy", "pyhmmer", "gemmi"):
         assert steps[package] == pyproject[package], package
 
 
