@@ -37,9 +37,10 @@ asked for (``FOLDLINE_OPENFOLD_WEIGHTS``, set on the step's container):
 ``foldline-step.json``'s ``weights`` records which (kind, file, where from); the report
 and the notice show it. The CPU stand-in records kind ``none``.
 
-OpenFold 1.0.1 folds on a CUDA GPU only: in inference its structure module calls its CUDA
-softmax kernel (``attn_core_inplace_cuda``) whatever ``--model_device`` says, so a real
-run without a GPU fails up front rather than deep inside the model.
+OpenFold 1.0.1 folds on a CUDA GPU only: in inference its Evoformer's attention (and its
+structure module) call its CUDA kernel ``attn_core_inplace_cuda`` whatever ``--model_device``
+says (on the CPU: ``RuntimeError: input must be a CUDA tensor``, seen in the image), so a
+real run without a GPU fails up front rather than deep inside the model.
 
 Engines (``FOLDLINE_FOLD_ENGINE``): ``real`` (OpenFold at ``OPENFOLD_DIR``, default
 ``/opt/openfold``), ``template-cpu`` (the stand-in, variant "pairwise", in OpenFold's
@@ -256,8 +257,8 @@ def real_engine_problem(env: TrainingEnv, config_preset: str) -> str | None:
     if weights is None:
         return missing_weights(env, config_preset)
     if env.num_gpus < 1:
-        return ("OpenFold 1.0.1 needs a CUDA GPU: its structure module runs its CUDA softmax "
-                "kernel in inference, on any --model_device; run RunOpenFold on a GPU instance")
+        return ("OpenFold 1.0.1 needs a CUDA GPU: in inference it runs its CUDA attention "
+                "kernel on any --model_device; run RunOpenFold on a GPU instance")
     return None
 
 

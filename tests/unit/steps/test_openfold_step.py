@@ -262,7 +262,7 @@ def test_unknown_weights_switch_fails_plainly(workspace, value):
 
 
 def test_no_gpu_fails_before_openfold_starts(workspace):
-    """OpenFold 1.0.1's structure module needs its CUDA kernel in inference: no CPU run."""
+    """OpenFold 1.0.1 runs its CUDA attention kernel in inference on any device: no CPU run."""
     ws = ready(workspace)
     ws.num_gpus = 0
     assert ws.run_module("openfold").returncode == 1
