@@ -351,26 +351,30 @@ def _failure_reason(job: TrainingJob, launch: Launch, returncode: int) -> str:
     return reason if len(reason) <= FAILURE_REASON_LIMIT else reason[: FAILURE_REASON_LIMIT - 1] + "…"
 
 
-def _give_back(job: TrainingJob) -> None:
+def _give_back(job: TrainingJob) -> str:
     """Files a container wrote as root go back to the workspace's owner (a plain user
-    must be able to read and delete its work folder)."""
+    must be able to read and delete its work folder); says what was done."""
+    assert job.image is not None
     uid, gid = job.owner
     if not any(p.lstat().st_uid != uid for p in job.root.rglob("*")):
-        return
-    subprocess.run(
+        return "nothing to give back"
+    done = subprocess.run(
         ["docker", "run", "--rm", "--network", "none", "--user", "0:0", "--entrypoint", "chown",
          "--mount", f"type=bind,source={job.root},target=/job", job.image.id,
          "-R", "--no-dereference", f"{uid}:{gid}", "/job"],
-        capture_output=True, stdin=subprocess.DEVNULL, check=False, timeout=300,
+        capture_output=True, text=True, stdin=subprocess.DEVNULL, check=False, timeout=300,
     )  # fmt: skip
+    if done.returncode != 0:
+        return f"chown to {uid}:{gid} failed: {done.stderr.strip()[-500:]}"
+    return f"given back to {uid}:{gid}"
 
 
-def _record(job: TrainingJob, launch: Launch, returncode: int | None) -> None:
+def _record(job: TrainingJob, launch: Launch, returncode: int | None, owner: str) -> None:
     assert job.image is not None
     (job.root / RECORD_NAME).write_text(json.dumps({
         "image": job.image.ref, "image_id": job.image.id,
         "container": containers.container_name(job.name),
-        "command": launch.argv, "exit_status": returncode,
+        "command": launch.argv, "exit_status": returncode, "files": owner,
     }, indent=1) + "\n")  # fmt: skip
 
 
@@ -397,8 +401,7 @@ def run(job: TrainingJob, s3: Any, stopped: Callable[[], bool] = lambda: False) 
                         raise StepStopped(job.name) from None
     finally:
         if job.image is not None:
-            _record(job, launch, returncode)
-            _give_back(job)
+            _record(job, launch, returncode, _give_back(job))
     if returncode != 0:
         return JobResult(False, _failure_reason(job, launch, returncode))
     archive = job.root / "model.tar.gz"

@@ -349,6 +349,8 @@ def test_files_the_container_writes_go_back_to_the_workspace_owner(tmp_path, toy
         s3.head_object(Bucket="toy-bucket", Key="out/toy-job/output/output.tar.gz")
     assert result.succeeded, (job.root / "training.log").read_text()[-3000:]
     written = [job.model_dir / "made.txt", job.output_dir / "data" / "note.txt",
-               job.output_dir / "success", job.root / "container.json"]  # fmt: skip
+               job.output_dir / "success", job.root / "training.log"]  # fmt: skip
     for path in written:
         assert (path.stat().st_uid, path.stat().st_gid) == owner, path
+    record = json.loads((job.root / "container.json").read_text())
+    assert record["files"] == "given back to 4242:4343"
