@@ -74,6 +74,7 @@ from foldline.steps.common import (
     scratch_dir,
     stand_in_pdb,
 )
+from foldline.steps.alphafold import WEIGHTS_DESCRIPTION
 from foldline.steps.contract import StepFailed, TrainingEnv, engine_environment, run_tool
 from foldline.steps.databases import ALPHAFOLD_PARAMS, MMCIF_DIR, OBSOLETE, OPENFOLD_PARAMS
 from foldline.steps.manifest import StepManifest, relative_outputs
@@ -152,12 +153,16 @@ class Weights:
         return "openfold_checkpoint_path" if self.kind == "openfold" else "jax_param_path"
 
     def record(self, requested: str) -> dict[str, Any]:
-        """The manifest's ``weights`` (foldline.steps.manifest), as the report shows it."""
+        """The manifest's ``weights`` (foldline.steps.manifest), as the report shows it.
+
+        A ``foldline-weights.json`` beside the file says what home-made or test weights are
+        (``{"kind": "random", "name": ...}``), as it does for the AlphaFold step.
+        """
         if self.kind == "openfold":
             name = f"OpenFold checkpoint {self.path.name}"
         else:
-            name = f"AlphaFold params {self.path.stem.removeprefix('params_')}, run by OpenFold"
-        return {
+            name = f"AlphaFold params {self.path.stem.removeprefix('params_')}"
+        record: dict[str, Any] = {
             "kind": self.kind,
             "name": name,
             "source": str(self.path.parent),
@@ -165,6 +170,15 @@ class Weights:
             "channel": self.channel,
             "requested": f"{WEIGHTS_ENV}={requested}",
         }
+        described = self.path.parent / WEIGHTS_DESCRIPTION
+        if described.is_file():
+            declared = json.loads(described.read_text())
+            record["kind"] = str(declared.get("kind", self.kind))
+            record["name"] = str(declared.get("name", name))
+            record["declared_by"] = WEIGHTS_DESCRIPTION
+        if self.kind == "alphafold":
+            record["name"] += ", run by OpenFold"
+        return record
 
 
 #: the stand-in's record: it copies a template's coordinates, no model weights

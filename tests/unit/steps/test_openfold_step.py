@@ -227,6 +227,17 @@ def test_alphafold_params_when_asked_are_run_and_recorded(workspace):
     assert any("OpenFold ran AlphaFold's params (params_model_1_ptm.npz)" in n for n in manifest["notes"])
 
 
+def test_declared_test_weights_are_recorded_as_such(workspace):
+    """foldline-weights.json beside the params (as for the AlphaFold step) says what they are."""
+    ws = only_alphafold_params(workspace, FOLDLINE_OPENFOLD_WEIGHTS="alphafold-params")
+    (ws.databases / "params" / "foldline-weights.json").write_text(
+        '{"kind": "random", "name": "random test weights (seed 0)"}')
+    assert ws.run_module("openfold").returncode == 0
+    weights = ws.manifest()["weights"]
+    assert (weights["kind"], weights["name"], weights["declared_by"]) == (
+        "random", "random test weights (seed 0), run by OpenFold", "foldline-weights.json")
+
+
 def test_asked_for_alphafold_params_that_are_absent(workspace):
     ws = workspace(model_preset="monomer")
     ws.add_weights("openfold_params/finetuning_5.pt")
