@@ -18,11 +18,13 @@ Skips only where Docker itself is absent (CI has it); a failing build is an erro
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import shutil
 import subprocess
 import tarfile
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -59,12 +61,18 @@ def pytest_collection_modifyitems(items):
 
 @pytest.fixture(scope="session")
 def images() -> dict[str, str]:
-    """Build (or find cached) the MSA and AlphaFold images, CPU variant."""
-    done = subprocess.run(
-        [str(REPO / "containers" / "build_local.sh"), "--cpu", "--base", BASE_IMAGE,
-         MSA_STEP.image, ALPHAFOLD_STEP.image],
-        capture_output=True, text=True, timeout=3600,
-    )  # fmt: skip
+    """Build (or find cached) the MSA and AlphaFold images, CPU variant.
+
+    pytest-xdist workers each run session fixtures: a lock makes the second wait for the
+    first build and then find every layer cached.
+    """
+    with open(Path(tempfile.gettempdir()) / "foldline-image-build.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        done = subprocess.run(
+            [str(REPO / "containers" / "build_local.sh"), "--cpu", "--base", BASE_IMAGE,
+             MSA_STEP.image, ALPHAFOLD_STEP.image],
+            capture_output=True, text=True, timeout=3600,
+        )  # fmt: skip
     assert done.returncode == 0, done.stderr[-4000:]
     assert done.stdout.split() == [MSA_IMAGE, ALPHAFOLD_IMAGE]
     return {"msa": MSA_IMAGE, "alphafold": ALPHAFOLD_IMAGE}

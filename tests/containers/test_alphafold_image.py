@@ -94,8 +94,15 @@ def alphafold_job(tmp_path_factory, images, databases, random_params, msa_archiv
     return job
 
 
-def test_run_alphafold_in_its_image_writes_run_alphafolds_outputs(alphafold_job):
-    job = alphafold_job
+# One test reads the job's outputs, so that pytest-xdist never runs the job twice (module
+# fixtures are per worker, and its default scheduling spreads a module's tests).
+def test_run_alphafold_in_its_image_and_analyse_its_outputs(tmp_path, alphafold_job):
+    outputs_are_run_alphafolds(alphafold_job)
+    manifest_names_the_random_weights(alphafold_job)
+    analysis_reads_the_outputs(tmp_path, alphafold_job)
+
+
+def outputs_are_run_alphafolds(job):
     assert job.failure() is None
     files = sorted(p.name for p in job.model.iterdir())
     best = json.loads((job.model / "ranking_debug.json").read_text())["order"][0]
@@ -130,8 +137,8 @@ def test_run_alphafold_in_its_image_writes_run_alphafolds_outputs(alphafold_job)
     assert features["msa"].shape[1] == length and features["msa"].shape[0] > 10
 
 
-def test_alphafold_step_manifest_names_the_random_weights(alphafold_job):
-    manifest = alphafold_job.manifest()
+def manifest_names_the_random_weights(job):
+    manifest = job.manifest()
     assert manifest["status"] == "succeeded" and manifest["engine"] == "alphafold"
     assert manifest["weights"]["kind"] == "random"
     assert manifest["weights"]["files"] == [f"params_{m}.npz" for m in MODELS]
@@ -142,10 +149,10 @@ def test_alphafold_step_manifest_names_the_random_weights(alphafold_job):
     assert any("ran 2 of the preset's 5 models" in note for note in manifest["notes"])
 
 
-def test_analysis_reads_the_real_alphafold_outputs(tmp_path, alphafold_job):
+def analysis_reads_the_outputs(tmp_path, job):
     openfold = tmp_path / "openfold-absent"
     openfold.mkdir()
-    metrics = analyze(alphafold_job.model, openfold, tmp_path / "report")
+    metrics = analyze(job.model, openfold, tmp_path / "report")
     section = metrics["engines"]["alphafold"]
     assert section["engine"] == "alphafold"
     assert section["weights"]["kind"] == "random"

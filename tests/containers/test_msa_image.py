@@ -81,3 +81,19 @@ def test_run_msa_in_its_image_under_the_toolkit(tmp_path, images, databases):
     assert featurized and featurized <= hits and "6kwc_A" not in featurized
     timings = json.loads((job.model / "timings.json").read_text())
     assert timings["features"] > 0
+
+
+def test_run_msa_with_the_pyhmmer_engine_in_the_msa_image(tmp_path, images, databases):
+    """The stack's MsaEngine=pyhmmer reaches the job as FOLDLINE_MSA_ENGINE: the image runs it."""
+    job = TrainingJob(tmp_path / "msa-job", {
+        "FastaFileName": "query.fasta", "DbPreset": "reduced_dbs", "ModelPreset": "monomer",
+        "MaxTemplateDate": "2025-01-01", "MsaCacheS3URI": "",
+    })  # fmt: skip
+    (job.channel("fasta") / "query.fasta").write_text((EXAMPLES / "xylanase.fasta").read_text())
+    job.read_only_channel("databases", databases)
+    job.environment["FOLDLINE_MSA_ENGINE"] = "pyhmmer"
+    done = job.run(images["msa"])
+    assert done.returncode == 0, (job.root / "job.log").read_text()[-6000:]
+    manifest = job.manifest()
+    assert manifest["status"] == "succeeded" and manifest["engine"] == "pyhmmer"
+    assert (job.model / "msas" / "uniref90_hits.sto").is_file()
