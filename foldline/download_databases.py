@@ -261,13 +261,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--refresh", action="store_true",
                         help="fetch every database again, even those already recorded")
     parser.add_argument("--job", default="", help="the Processing job's name, for the records")
+    parser.add_argument("--sources", type=Path, help=argparse.SUPPRESS)  # a rehearsal's stand-ins
     args = parser.parse_args(argv)
+    databases = None
+    if args.sources:  # [{"name", "kind", "sources"}]: the preset's databases from elsewhere
+        databases = [gdb.Database(d["name"], d["kind"], tuple(d["sources"]), 0, 0)
+                     for d in json.loads(args.sources.read_text())]  # fmt: skip
     missing = _tools_missing(args.preset, args.openfold_params)
     try:
         if missing:  # before a day of downloads, not after
             raise FetchFailed(f"the image lacks {', '.join(missing)} (AlphaFold's download steps need them)")
         setup(args.preset, args.bucket, work=args.work, openfold_params=args.openfold_params,
-              refresh=args.refresh, job=args.job)  # fmt: skip
+              refresh=args.refresh, job=args.job, databases=databases)  # fmt: skip
     except Exception as err:  # noqa: BLE001 - one line for DescribeProcessingJob, then fail
         message = f"{type(err).__name__}: {err}"[:1000]
         _print(f"failed: {message}")
