@@ -21,8 +21,7 @@ DEPLOY_PARAMETERS: dict[str, Any] = {
     "MsaImageUri": FAKE_IMAGE.format("msa"),
     "AlphaFoldImageUri": FAKE_IMAGE.format("alphafold"),
     "OpenFoldImageUri": FAKE_IMAGE.format("openfold"),
-    "FsxFileSystemId": "fs-0123456789abcdef0",
-    "FsxMountName": "abcdefgh",
+    "VpcId": "vpc-0123456789abcdef0",
     "SubnetIds": ["subnet-0123456789abcdef0", "subnet-0fedcba9876543210"],
     "SecurityGroupIds": ["sg-0123456789abcdef0"],
 }

@@ -293,3 +293,11 @@ def test_the_stacks_file_system_and_the_jobs_share_a_group_open_to_lustre_only(t
     group = template["Resources"]["DatabasesSecurityGroup"]["Properties"]
     (placeholder,) = group["SecurityGroupEgress"]  # no allow-all egress left
     assert placeholder["CidrIp"] == "127.0.0.1/32"
+
+
+def test_the_deploy_parameters_the_tests_use_are_what_sam_deploy_asks_for(template):
+    """tests/infra/conftest.py's DEPLOY_PARAMETERS: exactly the parameters without a default."""
+    from tests.infra.conftest import DEPLOY_PARAMETERS
+
+    required = {name for name, spec in template["Parameters"].items() if "Default" not in spec}
+    assert set(DEPLOY_PARAMETERS) == required
