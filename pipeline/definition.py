@@ -153,8 +153,12 @@ def build_pipeline() -> Any:
         hyperparameters[PROGRAM_HYPERPARAMETER] = launcher_script(step)
         # The MSA engine is part of the MSA cache key: the job runs the engine the start
         # function assumed when it computed the key (foldline.msa_cache.resolve_engine).
-        environment = ({"FOLDLINE_MSA_ENGINE": ph.ref(ph.MSA_ENGINE)}
-                       if step is fp.MSA_STEP else None)  # fmt: skip
+        # The OpenFold step runs OpenFold's own checkpoints unless the stack allows
+        # AlphaFold's params (foldline.steps.openfold.WEIGHTS_ENV).
+        environment = {
+            fp.MSA_STEP.name: {"FOLDLINE_MSA_ENGINE": ph.ref(ph.MSA_ENGINE)},
+            fp.OPENFOLD_STEP.name: {"FOLDLINE_OPENFOLD_WEIGHTS": ph.ref(ph.OPENFOLD_WEIGHTS)},
+        }.get(step.name)
         return ModelTrainer(
             environment=environment,
             sagemaker_session=session,

@@ -31,6 +31,9 @@ SECURITY_GROUPS_JSON = "SecurityGroupsJson"
 # The MSA step's engine (alphafold | pyhmmer | auto), FOLDLINE_MSA_ENGINE in its job. The
 # start function gets the same stack parameter: both compute the same MSA cache key.
 MSA_ENGINE = "MsaEngine"
+# Which weights the OpenFold step may run (openfold | alphafold-params),
+# FOLDLINE_OPENFOLD_WEIGHTS in its job (foldline.steps.openfold).
+OPENFOLD_WEIGHTS = "OpenFoldWeights"
 
 ALL: tuple[str, ...] = (
     BUCKET,
@@ -45,6 +48,7 @@ ALL: tuple[str, ...] = (
     SUBNETS_JSON,
     SECURITY_GROUPS_JSON,
     MSA_ENGINE,
+    OPENFOLD_WEIGHTS,
 )
 
 #: the image each step runs (by step name)

@@ -94,3 +94,18 @@ def test_spend_limit_defaults_and_variables(template):
     allowed = fp.MSA_INSTANCE_TYPES + fp.INFERENCE_INSTANCE_TYPES
     for family in SpendLimits().pinnable_families:
         assert any(t.startswith(family + ".") for t in allowed), family
+
+
+def test_openfold_weights_switch(template):
+    """The stack parameter, the variable the definition sets and what the step reads agree."""
+    import json
+
+    from foldline.steps import openfold
+    from pipeline import embedded
+
+    parameter = template["Parameters"]["OpenFoldWeights"]
+    assert tuple(parameter["AllowedValues"]) == openfold.WEIGHTS_CHOICES
+    assert parameter["Default"] == openfold.OPENFOLD_WEIGHTS
+    steps = {s["Name"]: s for s in json.loads(embedded.definition_text(template))["Steps"]}
+    environment = steps[fp.OPENFOLD_STEP.name]["Arguments"]["Environment"]
+    assert environment == {openfold.WEIGHTS_ENV: "${OpenFoldWeights}"}

@@ -31,6 +31,7 @@ PIPELINE_VALUES = {
     "SubnetsJson": ["subnet-a", "subnet-b"],
     "SecurityGroupsJson": ["sg-a"],
     "MsaEngine": "alphafold",
+    "OpenFoldWeights": "openfold",
 }
 
 
