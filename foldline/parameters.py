@@ -76,12 +76,15 @@ _MSA_SIZES = {
 MSA_INSTANCE_TYPES = tuple(
     f"ml.{family}.{size}" for family, sizes in _MSA_SIZES.items() for size in sizes
 )
+# GPU types whose GPUs the step images are built for (CUDA 12, sm_80 to sm_90: A10G,
+# L4, L40S, A100, H100; containers/README.md). No ml.p3 (V100, sm_70): OpenFold's kernel
+# is not built for it, and its EBS-only volume could not take the stack's key.
 INFERENCE_INSTANCE_TYPES = (
     "ml.g5.xlarge", "ml.g5.2xlarge", "ml.g5.4xlarge", "ml.g5.8xlarge", "ml.g5.12xlarge",
     "ml.g5.16xlarge", "ml.g5.24xlarge", "ml.g5.48xlarge",
     "ml.g6.xlarge", "ml.g6.2xlarge", "ml.g6.4xlarge", "ml.g6.8xlarge", "ml.g6.16xlarge",
     "ml.g6e.xlarge", "ml.g6e.2xlarge", "ml.g6e.4xlarge", "ml.g6e.8xlarge", "ml.g6e.16xlarge",
-    "ml.p3.2xlarge", "ml.p4d.24xlarge", "ml.p4de.24xlarge", "ml.p5.48xlarge",
+    "ml.p4d.24xlarge", "ml.p4de.24xlarge", "ml.p5.48xlarge",
 )  # fmt: skip
 
 

@@ -203,8 +203,8 @@ def _gpu_of(instance_type: str) -> str:
     family = family_of(instance_type)
     if family is not None:
         return family.gpu
-    # g6 (L4, 24 GB) and p3 (V100, 16 GB) may be pinned but are not in the table: cost
-    # them like the closest listed GPU by memory
+    # g6 (L4, 24 GB) may be pinned but is not in the table: time it like the closest
+    # listed GPU by memory
     return "A10G"
 
 
