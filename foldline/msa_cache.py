@@ -201,12 +201,28 @@ def _is_missing(err: Exception) -> bool:
     return code in ("404", "NoSuchKey", "NotFound")
 
 
+def _absent(s3: Any, bucket: str, object_key: str) -> bool:
+    """Whether ``object_key`` is absent, by listing it (a prefix-scoped ListBucket suffices)."""
+    listed = s3.list_objects_v2(Bucket=bucket, Prefix=object_key, MaxKeys=1)
+    return not any(o["Key"] == object_key for o in listed.get("Contents", []))
+
+
 def lookup(s3: Any, bucket: str, key: str) -> CacheEntry | None:
-    """The complete entry for ``key``, or None (no manifest yet, or an unreadable one)."""
+    """The complete entry for ``key``, or None (no manifest yet, or an unreadable one).
+
+    S3 answers a GetObject of a missing key with 404 only to a caller that may list the
+    bucket; the roles here may list ``msa-cache/`` alone (a prefix condition GetObject's
+    request does not carry), so a miss may come back as 403: a listing then tells a miss
+    from a real denial, which is raised.
+    """
+    manifest_key = layout.msa_cache_prefix(key) + MANIFEST_NAME
     try:
-        body = s3.get_object(Bucket=bucket, Key=layout.msa_cache_prefix(key) + MANIFEST_NAME)
+        body = s3.get_object(Bucket=bucket, Key=manifest_key)
     except ClientError as err:
         if _is_missing(err):
+            return None
+        if err.response.get("Error", {}).get("Code") == "AccessDenied" and _absent(
+                s3, bucket, manifest_key):  # fmt: skip
             return None
         raise
     try:

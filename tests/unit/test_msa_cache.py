@@ -176,3 +176,27 @@ def test_reuse_line():
     assert msa_cache.reuse_line({"msa_reused_from": "t-1"}) == "MSA reused from run t-1"
     assert msa_cache.reuse_line({}) is None and msa_cache.reuse_line(None) is None
     assert json.dumps(msa_cache.toolchain("alphafold"))  # plain JSON, for the manifest
+
+
+def test_a_miss_answered_403_is_still_a_miss_and_a_real_denial_is_raised(s3, tmp_path):
+    """S3 answers 403 for a missing key to a role whose ListBucket is prefix-scoped."""
+    from botocore.exceptions import ClientError
+
+    ck = msa_cache.cache_key([SEQ], db_preset="full_dbs", max_template_date="2024-01-01",
+                             model_preset="monomer", engine="pyhmmer")  # fmt: skip
+
+    def as_s3_answers_such_a_role(params, **_):
+        exists = s3.list_objects_v2(Bucket=BUCKET, Prefix=params["Key"]).get("KeyCount", 0)
+        if not exists or deny_all:
+            raise ClientError({"Error": {"Code": "AccessDenied", "Message": "Access Denied"}},
+                              "GetObject")  # fmt: skip
+
+    deny_all = False
+    s3.meta.events.register("before-parameter-build.s3.GetObject", as_s3_answers_such_a_role)
+    assert msa_cache.lookup(s3, BUCKET, ck.key) is None
+    msa_cache.store(s3, BUCKET, ck, _step_output(tmp_path / "made"), origin_run="run-1",
+                    engine="pyhmmer")  # fmt: skip
+    assert msa_cache.lookup(s3, BUCKET, ck.key).origin_run == "run-1"
+    deny_all = True  # the manifest is there and still refused: a real permission problem
+    with pytest.raises(ClientError, match="AccessDenied"):
+        msa_cache.lookup(s3, BUCKET, ck.key)
