@@ -50,13 +50,14 @@ def docker_problem() -> str | None:
 
 
 def pytest_collection_modifyitems(items):
-    problem = docker_problem()
-    for item in items:
-        if "tests/containers/" in str(item.fspath).replace(os.sep, "/"):
-            item.add_marker(pytest.mark.containers)
-            item.add_marker(pytest.mark.slow)
-            if problem:
-                item.add_marker(pytest.mark.skip(reason=problem))
+    ours = [item for item in items
+            if "tests/containers/" in str(item.fspath).replace(os.sep, "/")]  # fmt: skip
+    problem = docker_problem() if ours else None
+    for item in ours:
+        item.add_marker(pytest.mark.containers)
+        item.add_marker(pytest.mark.slow)
+        if problem:
+            item.add_marker(pytest.mark.skip(reason=problem))
 
 
 @pytest.fixture(scope="session")
