@@ -10,8 +10,10 @@ import typer
 # the defaults only: foldline.local.runtime (moto, ~0.5 s) is imported by the commands
 from foldline.local.paths import DEFAULT_DATABASES, DEFAULT_WORKDIR
 
-app = typer.Typer(help="Run foldline on this machine: no AWS account (Docker only with --containers).",
-                  no_args_is_help=True)  # fmt: skip
+app = typer.Typer(
+    help="Run foldline on this machine: no AWS account (Docker only with --containers).",
+    no_args_is_help=True,
+)
 
 WORKDIR = typer.Option(DEFAULT_WORKDIR, "--workdir", help="Work folder (state, jobs, outbox).")
 DATABASES = typer.Option(
@@ -38,8 +40,9 @@ def _run_parameters(values: list[str]) -> dict[str, str]:
     tags = {}
     for name, value in _key_values(values, "--param").items():
         if name not in USER_SETTABLE:
+            known = ", ".join(USER_SETTABLE)
             raise typer.BadParameter(f"{name!r} is not a run parameter a user sets (one of "
-                                     f"{', '.join(USER_SETTABLE)})", param_hint="--param")  # fmt: skip
+                                     f"{known})", param_hint="--param")  # fmt: skip
         try:
             tags[name] = str(validate_value(name, value))
         except InvalidParameter as bad:

@@ -303,8 +303,8 @@ def container_launch(job: TrainingJob, inputs: Inputs) -> Launch:
     """``docker run IMAGE train`` with the job's folders where SageMaker mounts them.
 
     ``--network host``: a step reaches the local cloud (moto on 127.0.0.1) as a cloud
-    job reaches AWS, and ``algo-1`` is this host. Variables pass by name (``-e NAME``), their values in the docker
-    command's environment, so none shows in a process list.
+    job reaches AWS, and ``algo-1`` is this host. Variables pass by name (``-e NAME``),
+    their values in the docker command's environment, so none shows in a process list.
     """
     assert job.image is not None
     name = containers.container_name(job.name)
@@ -317,7 +317,8 @@ def container_launch(job: TrainingJob, inputs: Inputs) -> Launch:
     env = container_environment(job)
     # The toolkit waits (up to 15 minutes) until every host in resourceconfig.json
     # resolves, as a cluster's do in SageMaker: the one host is this machine.
-    argv = ["docker", "run", "--rm", "--name", name, "--label", f"{containers.JOB_LABEL}={job.name}",
+    argv = ["docker", "run", "--rm", "--name", name,
+            "--label", f"{containers.JOB_LABEL}={job.name}",
             "--network", "host", "--add-host", f"{HOST}:127.0.0.1"]  # fmt: skip
     for host, target, mode in mounts:
         argv += ["--mount", f"type=bind,source={host},target={target}"

@@ -33,14 +33,17 @@ import pytest
 from moto import mock_aws
 from typer.testing import CliRunner
 
+from foldline import msa_cache
 from foldline.cli import app
 from foldline.local import containers
 from foldline.local import training
 from foldline.local.containers import StepImage
+from foldline.local.paths import LOCAL_STACK_PARAMETERS
 from foldline.local.runtime import LocalRuntime
 from foldline.local.training import TrainingJob
 from foldline.parameters import ALPHAFOLD_STEP, MSA_STEP, OPENFOLD_STEP
 from foldline.steps.manifest import MANIFEST_NAME
+from pipeline import placeholders
 from tests.containers.conftest import databases, images, run_in_image  # noqa: F401 - fixtures
 
 from .conftest import EXAMPLE
@@ -50,7 +53,6 @@ FRAGMENT = 30
 
 DOCKER_PROBLEM = containers.docker_problem()
 needs_docker = pytest.mark.skipif(DOCKER_PROBLEM is not None, reason=str(DOCKER_PROBLEM))
-in_images = [pytest.mark.slow, pytest.mark.containers, needs_docker]
 
 TOOLKIT_START = "Invoking script with the following command"  # sagemaker-training's log
 
@@ -92,6 +94,19 @@ def test_bad_options_are_usage_errors(tmp_path, args, says):
     assert not (tmp_path / "work").exists()
 
 
+def test_the_msa_engine_parameter_is_the_stacks():
+    """--containers sets the stack parameter MsaEngine from the MSA image's
+    FOLDLINE_MSA_ENGINE: the name must be the template's, feeding that variable."""
+    name = containers.MSA_ENGINE_PARAMETER
+    assert name == placeholders.MSA_ENGINE and name in LOCAL_STACK_PARAMETERS
+    template = (Path(__file__).resolve().parents[2] / "template.yaml").read_text()
+    assert f'"{msa_cache.ENGINE_ENV}": "${{{name}}}"' in template
+    image = StepImage(MSA_STEP.name, "msa:x", "sha256:0", {msa_cache.ENGINE_ENV: "alphafold"})
+    assert containers.stack_parameters({MSA_STEP.name: image}) == {name: "alphafold"}
+    assert containers.stack_parameters({MSA_STEP.name: StepImage(MSA_STEP.name, "m", "i")}) == {}
+    assert containers.stack_parameters({}) == {}
+
+
 def test_the_build_command_named_is_the_images_build_script():
     script = Path(__file__).resolve().parents[2] / containers.BUILD_COMMAND
     assert script.is_file() and os.access(script, os.X_OK)
@@ -127,9 +142,10 @@ def weights_and_databases(tmp_path_factory, images, databases):  # noqa: F811 - 
 
 
 @pytest.fixture(scope="module")
-def runs(tmp_path_factory, weights_and_databases):
+def runs(tmp_path_factory, images, weights_and_databases):  # noqa: F811 - fixture
     """Two runs in one work folder: one that folds, then one whose AlphaFold job fails in
-    its image (weights for a model that has none), its MSA step a step-cache hit."""
+    its image (weights for a model that has none), its MSA step a step-cache hit; and the
+    images' ids as the runs began (a later build may move the tags)."""
     files = tmp_path_factory.mktemp("inputs")
     work = files.parent / "work"
     common = ["--workdir", str(work), "--databases", str(weights_and_databases),
@@ -140,11 +156,12 @@ def runs(tmp_path_factory, weights_and_databases):
     good, bad = files / "xylanase.fasta", files / "xylanase-again.fasta"
     for path in (good, bad):
         path.write_text(fragment)
+    ids = {key: _image_id(ref) for key, ref in images.items()}
     started = time.monotonic()
     folded = _invoke(str(good), *common, "--job-env", "FOLDLINE_ALPHAFOLD_MODELS=model_1")
     took = time.monotonic() - started
     failed = _invoke(str(bad), *common, "--job-env", "FOLDLINE_ALPHAFOLD_MODELS=model_2")
-    return work, folded, failed, took
+    return work, folded, failed, took, ids
 
 
 def _jobs(work: Path, step: str) -> list[Path]:
@@ -165,101 +182,115 @@ def _image_id(ref: str) -> str:
     return containers.inspect(ref)["Id"]
 
 
-class TestRunInImages:
-    pytestmark = in_images
+@pytest.mark.slow
+@pytest.mark.containers
+@needs_docker
+def test_steps_run_in_their_images(runs, images):  # noqa: F811 - fixture
+    """One test for the two runs' checks: under pytest-xdist's default (load) scheduling,
+    tests of one module may land on both workers, and each would make the runs again."""
+    work, folded, failed, took, ids = runs
+    print(f"run with RunMSA and RunAlphaFold in their images: {took:.0f} s")
+    _check_the_run_succeeds_and_the_report_is_made(work, folded)
+    _check_the_output_says_where_each_step_runs(folded, images, ids)
+    for step, key in ((MSA_STEP, "msa"), (ALPHAFOLD_STEP, "alphafold")):
+        _check_the_step_ran_in_its_image_under_the_toolkit(work, images[key], ids[key], step)
+    _check_the_engines_are_the_images(work)
+    _check_the_msa_step_reached_the_local_cloud_from_its_container(work, folded)
+    _check_the_training_job_names_the_image_that_ran(work, images["msa"], ids["msa"])
+    _check_the_work_folder_stays_the_users(work)
+    _check_a_failure_in_the_image_is_the_jobs_failure_reason(work, failed)
 
-    def test_the_run_succeeds_and_the_report_is_made(self, runs):
-        work, folded, _, took = runs
-        print(f"run with RunMSA and RunAlphaFold in their images: {took:.0f} s")
-        assert folded.exit_code == 0, folded.output
-        assert "xylanase.fasta: Succeeded" in folded.output
-        (report,) = (work / "reports").glob("*/report.html")
-        assert report.stat().st_size > 0
 
-    def test_the_output_says_where_each_step_runs(self, runs, images):  # noqa: F811
-        _, folded, _, _ = runs
-        lines = folded.output.splitlines()
-        msa_id = _image_id(images["msa"]).removeprefix("sha256:")[:12]
-        af_id = _image_id(images["alphafold"]).removeprefix("sha256:")[:12]
-        assert any(line.split() == [MSA_STEP.name, images["msa"], f"({msa_id})"] for line in lines)
-        assert any(line.split() == [ALPHAFOLD_STEP.name, images["alphafold"], f"({af_id})"]
-                   for line in lines)  # fmt: skip
-        assert any(line.split()[:2] == [OPENFOLD_STEP.name, "local"] and "--no-container" in line
-                   for line in lines)  # fmt: skip
+def _check_the_run_succeeds_and_the_report_is_made(work, folded):
+    assert folded.exit_code == 0, folded.output
+    assert "xylanase.fasta: Succeeded" in folded.output
+    (report,) = (work / "reports").glob("*/report.html")
+    assert report.stat().st_size > 0
 
-    @pytest.mark.parametrize("step, key", [(MSA_STEP, "msa"), (ALPHAFOLD_STEP, "alphafold")])
-    def test_the_step_ran_in_its_image_under_the_toolkit(self, runs, images, step, key):  # noqa: F811
-        work, _, _, _ = runs
-        job = _jobs(work, step.name)[0]
-        record = json.loads((job / "container.json").read_text())
-        assert record["image"] == images[key] and record["exit_status"] == 0
-        assert record["image_id"] == _image_id(images[key])
-        command = record["command"]
-        assert command[:3] == ["docker", "run", "--rm"] and command[-2:] == [record["image_id"], "train"]
-        assert "--network" in command and command[command.index("--network") + 1] == "host"
-        assert (f"type=bind,source={job / 'model'},target=/opt/ml/model") in command
-        assert any(m.endswith(",target=/opt/ml/input/data/databases,readonly") for m in command)
-        log = (job / "training.log").read_text()
-        assert TOOLKIT_START in log and "Reporting training SUCCESS" in log
-        # the toolkit read the config files SageMaker writes, as SageMaker's would be read
-        training_env = json.loads(next(line for line in log.splitlines()
-                                       if line.startswith("SM_TRAINING_ENV="))[16:])  # fmt: skip
-        assert training_env["job_name"] == job.name
-        assert training_env["current_host"] == "algo-1" and training_env["hosts"] == ["algo-1"]
-        assert training_env["channel_input_dirs"]["databases"] == "/opt/ml/input/data/databases"
-        assert training_env["hyperparameters"]["DbPreset"] == "reduced_dbs"
-        assert training_env["current_instance_type"].startswith("ml.")
-        assert (job / "output" / "success").is_file()  # the toolkit's own mark
 
-    def test_the_engines_are_the_images(self, runs):
-        work, _, _, _ = runs
-        msa = _manifest(_jobs(work, MSA_STEP.name)[0])
-        # MsaEngine followed the image's FOLDLINE_MSA_ENGINE: AlphaFold's own data pipeline
-        assert msa["engine"] == "alphafold" and msa["status"] == "succeeded"
-        assert msa["command"][0].startswith("/opt/alphafold-env/")
-        alphafold = _manifest(_jobs(work, ALPHAFOLD_STEP.name)[0])
-        assert alphafold["engine"] == "alphafold" and alphafold["status"] == "succeeded"
-        assert alphafold["weights"]["kind"] == "random"
-        assert alphafold["outputs"]["ranked"] == ["ranked_0.pdb"]
-        openfold_job = _jobs(work, OPENFOLD_STEP.name)[0]
-        assert not (openfold_job / "container.json").exists()  # --no-container: a process
-        assert _manifest(openfold_job)["engine"] == "template-cpu"
+def _check_the_output_says_where_each_step_runs(folded, images, ids):  # noqa: F811
+    lines = folded.output.splitlines()
+    msa_id = ids["msa"].removeprefix("sha256:")[:12]
+    af_id = ids["alphafold"].removeprefix("sha256:")[:12]
+    assert any(line.split() == [MSA_STEP.name, images["msa"], f"({msa_id})"] for line in lines)
+    assert any(line.split() == [ALPHAFOLD_STEP.name, images["alphafold"], f"({af_id})"]
+               for line in lines)  # fmt: skip
+    assert any(line.split()[:2] == [OPENFOLD_STEP.name, "local"] and "--no-container" in line
+               for line in lines)  # fmt: skip
 
-    def test_the_msa_step_reached_the_local_cloud_from_its_container(self, runs):
-        work, folded, _, _ = runs
-        run_id = next(line.split()[-1] for line in folded.output.splitlines()
-                      if line.startswith("run id:"))  # fmt: skip
-        (entry,) = (work / "state" / "s3").glob("*/objects/msa-cache/*/manifest.json")
-        stored = json.loads(entry.read_text())
-        assert stored["engine"] == "alphafold"
-        # the step named its run from DescribeTrainingJob, asked of the local cloud
-        assert stored["origin_run"] == run_id
 
-    def test_the_training_job_names_the_image_that_ran(self, runs, images):  # noqa: F811
-        work, _, _, _ = runs
-        cache = json.loads((work / "state" / "step-cache.json").read_text())
-        (entry,) = [e for e in cache.values() if MSA_STEP.name in e["job_name"]]
-        image = entry["job_arguments"]["AlgorithmSpecification"]["TrainingImage"]
-        assert image == f"{images['msa']}@{_image_id(images['msa'])}"
+def _check_the_step_ran_in_its_image_under_the_toolkit(work, ref, image_id, step):
+    job = _jobs(work, step.name)[0]
+    record = json.loads((job / "container.json").read_text())
+    assert record["image"] == ref and record["exit_status"] == 0
+    assert record["image_id"] == image_id
+    command = record["command"]
+    assert command[:3] == ["docker", "run", "--rm"]
+    assert command[-2:] == [record["image_id"], "train"]
+    assert "--network" in command and command[command.index("--network") + 1] == "host"
+    assert f"type=bind,source={job / 'model'},target=/opt/ml/model" in command
+    assert any(m.endswith(",target=/opt/ml/input/data/databases,readonly") for m in command)
+    log = (job / "training.log").read_text()
+    assert TOOLKIT_START in log and "Reporting training SUCCESS" in log
+    # the toolkit read the config files as SageMaker writes them
+    training_env = json.loads(next(line for line in log.splitlines()
+                                   if line.startswith("SM_TRAINING_ENV="))[16:])  # fmt: skip
+    assert training_env["job_name"] == job.name
+    assert training_env["current_host"] == "algo-1" and training_env["hosts"] == ["algo-1"]
+    assert training_env["channel_input_dirs"]["databases"] == "/opt/ml/input/data/databases"
+    assert training_env["hyperparameters"]["DbPreset"] == "reduced_dbs"
+    assert training_env["current_instance_type"].startswith("ml.")
+    assert (job / "output" / "success").is_file()  # the toolkit's own mark
 
-    def test_the_work_folder_stays_the_users(self, runs):
-        work, _, _, _ = runs
-        uid = os.getuid()
-        assert all(p.lstat().st_uid == uid for p in (work / "jobs").rglob("*"))
 
-    def test_a_failure_in_the_image_is_the_jobs_failure_reason(self, runs):
-        work, _, failed, _ = runs
-        assert failed.exit_code == 1, failed.output
-        record = _records(work)[-1]
-        assert record["execution"]["PipelineExecutionStatus"] == "Failed"
-        steps = {s["StepName"]: s for s in record["steps"]}
-        assert "CacheHitResult" in steps[MSA_STEP.name]  # same image, same arguments
-        assert len(_jobs(work, MSA_STEP.name)) == 1
-        job = _jobs(work, ALPHAFOLD_STEP.name)[-1]
-        written = (job / "output" / "failure").read_text().strip()
-        assert "params_model_2.npz" in written  # the step's own words, from the image
-        assert steps[ALPHAFOLD_STEP.name]["FailureReason"] == f"AlgorithmError: {written}"
-        assert json.loads((job / "container.json").read_text())["exit_status"] == 1
+def _check_the_engines_are_the_images(work):
+    msa = _manifest(_jobs(work, MSA_STEP.name)[0])
+    # MsaEngine followed the image's FOLDLINE_MSA_ENGINE: AlphaFold's own data pipeline
+    assert msa["engine"] == "alphafold" and msa["status"] == "succeeded"
+    assert msa["command"][0].startswith("/opt/alphafold-env/")
+    alphafold = _manifest(_jobs(work, ALPHAFOLD_STEP.name)[0])
+    assert alphafold["engine"] == "alphafold" and alphafold["status"] == "succeeded"
+    assert alphafold["weights"]["kind"] == "random"
+    assert alphafold["outputs"]["ranked"] == ["ranked_0.pdb"]
+    openfold_job = _jobs(work, OPENFOLD_STEP.name)[0]
+    assert not (openfold_job / "container.json").exists()  # --no-container: a process
+    assert _manifest(openfold_job)["engine"] == "template-cpu"
+
+
+def _check_the_msa_step_reached_the_local_cloud_from_its_container(work, folded):
+    run_id = next(line.split()[-1] for line in folded.output.splitlines()
+                  if line.startswith("run id:"))  # fmt: skip
+    (entry,) = (work / "state" / "s3").glob("*/objects/msa-cache/*/manifest.json")
+    stored = json.loads(entry.read_text())
+    assert stored["engine"] == "alphafold"
+    # the step named its run from DescribeTrainingJob, asked of the local cloud
+    assert stored["origin_run"] == run_id
+
+
+def _check_the_training_job_names_the_image_that_ran(work, ref, image_id):
+    cache = json.loads((work / "state" / "step-cache.json").read_text())
+    (entry,) = [e for e in cache.values() if MSA_STEP.name in e["job_name"]]
+    image = entry["job_arguments"]["AlgorithmSpecification"]["TrainingImage"]
+    assert image == f"{ref}@{image_id}"
+
+
+def _check_the_work_folder_stays_the_users(work):
+    uid = os.getuid()
+    assert all(p.lstat().st_uid == uid for p in (work / "jobs").rglob("*"))
+
+
+def _check_a_failure_in_the_image_is_the_jobs_failure_reason(work, failed):
+    assert failed.exit_code == 1, failed.output
+    record = _records(work)[-1]
+    assert record["execution"]["PipelineExecutionStatus"] == "Failed"
+    steps = {s["StepName"]: s for s in record["steps"]}
+    assert "CacheHitResult" in steps[MSA_STEP.name]  # same image, same arguments
+    assert len(_jobs(work, MSA_STEP.name)) == 1
+    job = _jobs(work, ALPHAFOLD_STEP.name)[-1]
+    written = (job / "output" / "failure").read_text().strip()
+    assert "params_model_2.npz" in written  # the step's own words, from the image
+    assert steps[ALPHAFOLD_STEP.name]["FailureReason"] == f"AlgorithmError: {written}"
+    assert json.loads((job / "container.json").read_text())["exit_status"] == 1
 
 
 # -- stopping an execution stops its container ---------------------------------------------
