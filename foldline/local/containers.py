@@ -133,12 +133,12 @@ def resolve(
         env = dict(item.partition("=")[::2] for item in described["Config"].get("Env") or [])
         found[step.name] = StepImage(step.name, ref, described["Id"], env)
     if missing:
-        default_missing = [s.name for s in steps
-                           if s.name not in found and s.name not in overrides]  # fmt: skip
+        to_build = [s.image for s in steps if s.name not in found and s.name not in overrides]
         text = "--containers: Docker has no image for these steps:\n" + "\n".join(missing)
-        if default_missing:
-            text += (f"\nBuild the step images here with `{BUILD_COMMAND}` (from the "
-                     "repository root; see containers/README.md).")  # fmt: skip
+        if to_build:
+            text += (f"\nBuild them from the repository root: `{BUILD_COMMAND} "
+                     f"{' '.join(to_build)}` (--cpu: AlphaFold without CUDA; see "
+                     "containers/README.md).")  # fmt: skip
         text += ("\nOr run a step as a local process, as without --containers: "
                  + " ".join(f"--no-container {name}" for name in
                             [s.name for s in steps if s.name not in found]))  # fmt: skip

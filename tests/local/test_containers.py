@@ -121,7 +121,7 @@ def test_a_missing_image_is_named_with_how_to_build_it(tmp_path, monkeypatch):
     text = str(missing.value)
     assert "RunMSA: foldline-test/absent:none" in text
     assert "RunOpenFold: foldline-openfold:no-such-tag-for-the-test" in text
-    assert f"`{containers.BUILD_COMMAND}`" in text
+    assert f"`{containers.BUILD_COMMAND} {OPENFOLD_STEP.image}`" in text
     assert "--no-container RunMSA --no-container RunOpenFold" in text
 
 
