@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import http.server
 import importlib.util
+import io
 import json
 import os
 import sys
+import tarfile
+import threading
 from pathlib import Path
 
 import pytest
@@ -75,3 +79,26 @@ def sqs_batch(bodies: list[dict]) -> dict:
             for i, body in enumerate(bodies)
         ]
     }
+
+
+def tar_bytes(members: dict[str, bytes], mode: str = "w:gz") -> bytes:
+    """A tar archive of ``members`` (name -> bytes) in memory; ``mode`` "w" for no gzip."""
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode=mode) as tar:
+        for name, data in members.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    return buffer.getvalue()
+
+
+@pytest.fixture
+def web(tmp_path):
+    """A local web server over a folder: ``(folder, base URL)``."""
+    root = tmp_path / "web"
+    root.mkdir()
+    handler = lambda *a, **kw: http.server.SimpleHTTPRequestHandler(*a, directory=str(root), **kw)  # noqa: E731
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield root, f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()

@@ -11,41 +11,21 @@ which these machines cannot reach.
 from __future__ import annotations
 
 import gzip
-import http.server
-import io
 import json
 import subprocess
-import tarfile
-import threading
 
 import boto3
 import pytest
 from moto.server import ThreadedMotoServer
 
 from foldline import genetic_databases, layout, setup_job
+from tests.conftest import tar_bytes
 
 BUCKET = "foldline-setup-in-image"
 
 
-def _tar(members: dict[str, bytes]) -> bytes:
-    buffer = io.BytesIO()
-    with tarfile.open(fileobj=buffer, mode="w") as tar:
-        for name, data in members.items():
-            info = tarfile.TarInfo(name)
-            info.size = len(data)
-            tar.addfile(info, io.BytesIO(data))
-    return buffer.getvalue()
 
 
-@pytest.fixture
-def web(tmp_path):
-    root = tmp_path / "web"
-    root.mkdir()
-    handler = lambda *a, **kw: http.server.SimpleHTTPRequestHandler(*a, directory=str(root), **kw)  # noqa: E731
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield root, f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
 
 
 @pytest.fixture
@@ -59,7 +39,7 @@ def s3_server():
 
 def test_the_setup_job_runs_in_the_msa_image_and_writes_ready_last(images, web, s3_server, tmp_path):
     root, url = web
-    (root / "params.tar").write_bytes(_tar({"params_model_1_ptm.npz": b"weights"}))
+    (root / "params.tar").write_bytes(tar_bytes({"params_model_1_ptm.npz": b"weights"}, mode="w"))
     (root / "mgy.fa.gz").write_bytes(gzip.compress(b">MGYP1\nMKV\n"))
     (root / "pdb_seqres.txt").write_bytes(b">1abc_A mol:protein length:3  X\nMKV\n>1abd_B mol:na length:2  Y\nAC\n")
     mirror = tmp_path / "mirror"

@@ -8,9 +8,7 @@ name is the run id, and the steps' ``model.tar.gz`` placed where SageMaker write
 
 from __future__ import annotations
 
-import io
 import json
-import tarfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,7 +21,7 @@ from foldline.pipeline_events import execution_id
 from foldline.run_identity import run_id_for
 from foldline.runs import EXECUTING, RunsTable
 from foldline.start import pipeline_parameters
-from tests.conftest import DATA
+from tests.conftest import DATA, tar_bytes
 from tests.functional.conftest import BUCKET, RUNS_TABLE
 
 EVENTS = Path(__file__).resolve().parents[2] / "events"
@@ -45,13 +43,7 @@ def manifest(step: Step, engine: str, version: str, outputs: dict) -> bytes:
 
 def tar_gz(members: dict[str, bytes]) -> bytes:
     """A model.tar.gz as SageMaker makes it (members relative to SM_MODEL_DIR)."""
-    buffer = io.BytesIO()
-    with tarfile.open(fileobj=buffer, mode="w:gz") as tar:
-        for name, data in members.items():
-            info = tarfile.TarInfo(name)
-            info.size = len(data)
-            tar.addfile(info, io.BytesIO(data))
-    return buffer.getvalue()
+    return tar_bytes(members)
 
 
 def alphafold_archive() -> bytes:

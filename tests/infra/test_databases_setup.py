@@ -5,13 +5,9 @@ sources, as AlphaFold 2.3.2's download scripts lay the databases out)."""
 from __future__ import annotations
 
 import gzip
-import http.server
-import io
 import os
 import re
 import shutil
-import tarfile
-import threading
 from pathlib import Path
 
 import boto3
@@ -20,7 +16,8 @@ from moto import mock_aws
 
 from foldline import download_databases, genetic_databases, layout, setup_job
 from foldline.parameters import DB_PRESETS, MODEL_PRESETS
-from foldline.steps.databases import database_flags, missing_databases
+from foldline.steps.databases import database_flags
+from tests.conftest import tar_bytes
 from tests.infra.conftest import ROOT
 
 BUCKET = "foldline-databases-test"
@@ -92,31 +89,13 @@ def test_the_setup_job_request_is_accepted_by_create_processing_job():
 # -- the job's program, for real, with local sources
 
 
-def _tar_gz(members: dict[str, bytes]) -> bytes:
-    buffer = io.BytesIO()
-    with tarfile.open(fileobj=buffer, mode="w:gz") as tar:
-        for name, data in members.items():
-            info = tarfile.TarInfo(name)
-            info.size = len(data)
-            tar.addfile(info, io.BytesIO(data))
-    return buffer.getvalue()
 
 
-@pytest.fixture
-def web(tmp_path):
-    """A local web server for the sources (the job fetches http(s) and ftp URLs)."""
-    root = tmp_path / "web"
-    root.mkdir()
-    handler = lambda *a, **kw: http.server.SimpleHTTPRequestHandler(*a, directory=str(root), **kw)  # noqa: E731
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield root, f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
 
 
 def _sources(root: Path, url: str, tmp_path: Path) -> list[genetic_databases.Database]:
     """Small stand-ins of each kind of source, in the shapes AlphaFold's scripts fetch."""
-    (root / "params.tar").write_bytes(_tar_gz({"params_model_1.npz": b"w1", "LICENSE": b"cc"}))
+    (root / "params.tar").write_bytes(tar_bytes({"params_model_1.npz": b"w1", "LICENSE": b"cc"}))
     (root / "mgy.fa.gz").write_bytes(gzip.compress(b">MGYP1\nMKV\n"))
     (root / "pdb_seqres.txt").write_bytes(
         b">101m_A mol:protein length:3  MYOGLOBIN\nMVL\n>101d_A mol:na length:2  DNA\nCG\n")
@@ -196,7 +175,7 @@ def test_a_failed_download_leaves_no_ready_record_and_says_why(web, tmp_path, mo
     root, url = web
     s3 = boto3.client("s3", region_name="us-east-1")
     s3.create_bucket(Bucket=BUCKET)
-    (root / "params.tar").write_bytes(_tar_gz({"params_model_1.npz": b"w1"}))
+    (root / "params.tar").write_bytes(tar_bytes({"params_model_1.npz": b"w1"}))
     fetched = genetic_databases.Database("params", genetic_databases.TAR, (f"{url}/params.tar",), 0, 0)
     gone = genetic_databases.Database("mgnify", genetic_databases.GUNZIP, (f"{url}/nothing.fa.gz",), 0, 0)
     monkeypatch.setattr(genetic_databases, "databases_for", lambda *_a, **_k: (fetched, gone))
