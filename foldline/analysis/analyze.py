@@ -127,7 +127,7 @@ def _engine_section(
             "kind": kind,
             "scale": model.plddt_scale,
             **plddt_summary(plddt),
-            "per_residue": np.round(plddt, 2).tolist(),
+            "per_residue": [None if not np.isfinite(v) else v for v in np.round(plddt, 2).tolist()],
         },
         "ptm": None,
         "iptm": None,
