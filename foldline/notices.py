@@ -154,7 +154,7 @@ def succeeded_notice(
                       for k, v in headline.plddt_mean.items()) or "n/a"  # fmt: skip
     lines = [f"foldline finished run {run_id} for target {target}.", ""]
     if headline.stand_in:  # said before any number: what made the models
-        lines += [f"CPU stand-in (template-based models, no AlphaFold or OpenFold): {headline.stand_in}.", ""]
+        lines += [f"CPU stand-in (template-based models; neither engine ran): {headline.stand_in}.", ""]
     if headline.absent:  # one engine left no model: no comparison, and why
         lines += [f"{what}: {why}" if why else what for what, why in headline.absent.items()]
         lines += ["No comparison between engines (no TM-score, RMSD, GDT or CA-lDDT); "

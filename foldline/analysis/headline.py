@@ -132,9 +132,12 @@ def engine_agreement(engines: dict[str, Any]) -> tuple[bool, str | None]:
         return True, None
     if len(stand_ins) == 2:
         templates = {(engines[s].get("stand_in") or {}).get("template") for s in stand_ins}
+        if templates == {"none"}:
+            return False, ("both slots ran the CPU stand-in and found no template: the two "
+                           "placeholder models are the same straight trace, so their scores mean nothing")  # fmt: skip
         same = len(templates) == 1 and None not in templates
-        return False, ("both slots ran the CPU stand-in (template-based models, no AlphaFold or "
-                       "OpenFold)" + (f", built on the same template {templates.pop()}" if same else "")
+        return False, ("both slots ran the CPU stand-in (template-based models; neither engine "
+                       "ran)" + (f", built on the same template {templates.pop()}" if same else "")
                        + ": their TM-score compares two template alignments, not two engines")  # fmt: skip
     return False, (f"the {SLOT_TITLES[stand_ins[0]]} slot ran the CPU stand-in: the TM-score compares "
                    "a template-based model, not two engines")  # fmt: skip
