@@ -13,6 +13,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 SUBJECT_LIMIT = 100  # SNS rejects longer e-mail subjects
+#: SNS refuses a message over 256 KB (body, subject and attributes together); a body is
+#: cut below it with room for the rest, so no notice fails on its size
+BODY_LIMIT_BYTES = 250_000
 
 
 @dataclass(frozen=True)
@@ -37,15 +40,42 @@ def clip_subject(text: str) -> str:
     return one_line if len(one_line) < SUBJECT_LIMIT else one_line[: SUBJECT_LIMIT - 4] + "..."
 
 
+def clip_body(text: str, limit: int = BODY_LIMIT_BYTES) -> str:
+    """A body SNS accepts: cut (at a character boundary) below ``limit`` UTF-8 bytes."""
+    data = text.encode()
+    if len(data) <= limit:
+        return text
+    note = "\n[... cut: the notice was longer than SNS allows]"
+    return data[: limit - len(note.encode())].decode("utf-8", "ignore") + note
+
+
 def publish(sns: Any, topic_arn: str, notice: Notice) -> str:
     """Publish a notice; returns the SNS message id."""
     response = sns.publish(
         TopicArn=topic_arn,
         Subject=clip_subject(notice.subject),
-        Message=notice.body,
+        Message=clip_body(notice.body),
         MessageAttributes=notice.attributes(),
     )
     return response["MessageId"]
+
+
+def start_failed_notice(*, bucket: str, key: str, target: str, run_id: str, reason: str) -> Notice:
+    """SageMaker refused to start the run every time it was asked: nothing ran."""
+    body = "\n".join([
+        f"foldline could not start run {run_id} for s3://{bucket}/{key}.",
+        "",
+        f"Reason: {reason}",
+        "",
+        "Nothing ran and nothing is charged for it. The file is still in inputs/; upload",
+        "it again (a new version is a new run) once SageMaker accepts new executions",
+        "(the account's quotas: see Operations in the README).",
+    ])  # fmt: skip
+    return Notice(
+        subject=clip_subject(f"foldline: {target} could not start (run {run_id})"),
+        body=body, status="failed", target=target, run_id=run_id,
+        extra_attributes={"code": "start_refused"},
+    )  # fmt: skip
 
 
 def rejected_notice(
