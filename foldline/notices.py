@@ -34,6 +34,35 @@ class Notice:
         return {k: {"DataType": "String", "StringValue": v} for k, v in attrs.items()}
 
 
+def notice_record(notice: Notice) -> dict[str, Any]:
+    """A notice as the runs table keeps one that could not be sent (for its redrive)."""
+    return {"subject": notice.subject, "body": clip_body(notice.body), "status": notice.status,
+            "target": notice.target, "run_id": notice.run_id,
+            "extra_attributes": dict(notice.extra_attributes)}  # fmt: skip
+
+
+def notice_from_record(record: dict[str, Any]) -> Notice:
+    return Notice(subject=str(record["subject"]), body=str(record["body"]),
+                  status=str(record["status"]), target=str(record.get("target") or "-"),
+                  run_id=record.get("run_id"),
+                  extra_attributes=dict(record.get("extra_attributes") or {}))  # fmt: skip
+
+
+def send_kept_notice(sns: Any, topic_arn: str, runs: Any, run_id: str,
+                     record: dict[str, Any]) -> str:  # fmt: skip
+    """Publish a notice kept in the runs item (``pending_notice``), then mark it sent.
+
+    ``runs`` is the :class:`foldline.runs.RunsTable`. Raises (the notice stays kept)
+    while SNS refuses it.
+    """
+    from foldline.runs import utc_now
+
+    message_id = publish(sns, topic_arn, notice_from_record(record))
+    runs.update(run_id, notice_message_id=message_id, notified_at=utc_now(),
+                remove=("pending_notice",))  # fmt: skip
+    return message_id
+
+
 def clip_subject(text: str) -> str:
     """SNS subjects: one line, under 100 characters, clipped with ASCII dots."""
     one_line = " ".join(text.split())

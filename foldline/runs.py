@@ -288,14 +288,19 @@ class RunsTable:
         )  # fmt: skip
         return int(self.connection.item(response["Attributes"])["start_refusals"])
 
-    def update(self, run_id: str, **fields: Any) -> None:
-        """Set top-level attributes (None values are skipped)."""
+    def update(self, run_id: str, *, remove: tuple[str, ...] = (), **fields: Any) -> None:
+        """Set top-level attributes (None values are skipped); ``remove`` others."""
         fields = {k: v for k, v in fields.items() if v is not None}
         fields["updated_at"] = utc_now()
+        names = {f"#f{i}": k for i, k in enumerate(fields)}
+        names.update({f"#r{i}": k for i, k in enumerate(remove)})
+        expression = "SET " + ", ".join(f"#f{i} = :v{i}" for i in range(len(fields)))
+        if remove:
+            expression += " REMOVE " + ", ".join(f"#r{i}" for i in range(len(remove)))
         self.connection.update(
             run_id,
-            UpdateExpression="SET " + ", ".join(f"#f{i} = :v{i}" for i in range(len(fields))),
-            ExpressionAttributeNames={f"#f{i}": k for i, k in enumerate(fields)},
+            UpdateExpression=expression,
+            ExpressionAttributeNames=names,
             values={f":v{i}": v for i, v in enumerate(fields.values())},
         )
 
