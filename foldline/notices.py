@@ -341,3 +341,21 @@ def analysis_failed_notice(
         target=target,
         run_id=run_id,
     )
+
+
+def interrupted_notice(*, target: str, run_id: str, was: str, key: str, restarted: bool) -> Notice:
+    """The local runtime stopped (Ctrl-C, SIGTERM, a crash) while a run was under way."""
+    lines = [f"foldline's local runtime stopped while run {run_id} for target {target} was "
+             f"{was.lower()} (its upload: {key})."]  # fmt: skip
+    if restarted:
+        lines += ["", "It has been started again from its upload now that the runtime is back;",
+                  "its result comes in a notice of its own."]  # fmt: skip
+    else:
+        lines += ["", "It could not be started again: its upload is no longer in inputs/.",
+                  "Upload the file again to run it."]  # fmt: skip
+    outcome = "started again" if restarted else "not restarted"
+    return Notice(
+        subject=clip_subject(f"foldline: {target} interrupted, {outcome} (run {run_id})"),
+        body="\n".join(lines), status="interrupted", target=target, run_id=run_id,
+        extra_attributes={"restarted": "true" if restarted else "false"},
+    )  # fmt: skip
