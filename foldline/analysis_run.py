@@ -206,23 +206,36 @@ def _num(value: Any) -> float | None:
 def headline_from_metrics(metrics: dict[str, Any], runtimes_s: dict[str, float]) -> Headline:
     """The notice's numbers from the analysis' metrics (schema: docs/metrics-schema.md).
 
-    The whole-complex fixed-correspondence scores where the sequences matched, else
-    TM-align's; none where one slot left no model (``comparison`` null: the engine
+    The whole-complex scores (normalised by the reference); none where one slot left no
+    model (``comparison`` null: the engine
     that was skipped and why go in ``absent``). Step runtimes: the pipeline's own
     record (``runtimes_s``) where known, else the step manifests the analysis read.
     """
-    from foldline.analysis.headline import absent_phrase, engine_title, weights_notes, weights_phrase
+    from foldline.analysis.headline import (
+        STAND_IN,
+        absent_phrase,
+        engine_title,
+        stand_in_phrase,
+        weights_notes,
+        weights_phrase,
+    )
 
     comparison = metrics.get("comparison") or {}
-    whole = comparison.get("complex") or comparison.get("tm_align") or {}
-    plddt, compared, versions, weights = {}, {}, {}, {}
+    whole = comparison.get("complex") or {}
+    plddt, compared, versions, weights, kinds = {}, {}, {}, {}, {}
+    stand_in = None
     for slot, engine in (metrics.get("engines") or {}).items():
         if not engine:  # the slot left no model
             continue
         label = engine_title(slot, engine)
         weights[label] = weights_phrase(engine)
+        if engine.get("engine") == STAND_IN and stand_in is None:
+            stand_in = stand_in_phrase(engine)
         mean = _num((engine.get("plddt") or {}).get("mean"))
-        if mean is not None:
+        kind = (engine.get("plddt") or {}).get("kind", "plddt")
+        if kind == "template-similarity":
+            kinds[label] = "alignment score, not pLDDT"
+        if mean is not None and kind != "none":
             plddt[label] = mean
         if engine.get("model_file"):
             compared[label] = engine["model_file"]
@@ -241,7 +254,7 @@ def headline_from_metrics(metrics: dict[str, Any], runtimes_s: dict[str, float])
         tm_normalised_by=whole.get("normalising_length"),
         rmsd=_num(whole.get("rmsd")),
         gdt_ts=_num(whole.get("gdt_ts")),
-        lddt=_num(whole.get("lddt")),
+        ca_lddt=_num(whole.get("ca_lddt")),
         plddt_mean=plddt,
         compared=compared,
         engines={k: v for k, v in versions.items() if v},
@@ -249,6 +262,10 @@ def headline_from_metrics(metrics: dict[str, Any], runtimes_s: dict[str, float])
         weights_notes=tuple(weights_notes(metrics.get("engines") or {})),
         runtimes_s=runtimes,
         absent=absent,
+        not_engine_agreement=None if comparison.get("engine_agreement", True) else comparison.get("engine_agreement_note"),
+        stand_in=stand_in,
+        warnings=tuple(comparison.get("notes") or ()) + tuple(metrics.get("warnings") or ()),
+        confidence_kinds=kinds,
     )
 
 
@@ -257,7 +274,7 @@ def tracked_metrics(metrics: dict[str, Any], headline: Headline) -> dict[str, fl
     (``plddt_mean_alphafold`` is the AlphaFold step's model, whichever engine made it:
     the tracked parameters name the engine)."""
     out: dict[str, float] = {}
-    for name in ("tm_score", "rmsd", "gdt_ts", "lddt"):
+    for name in ("tm_score", "rmsd", "gdt_ts", "ca_lddt"):
         value = getattr(headline, name)
         if value is not None:
             out[name] = value

@@ -151,8 +151,8 @@ class Headline:
     tm_score: float | None
     tm_normalised_by: int | None  # residues the TM-score is normalised by
     rmsd: float | None  # Å, CA atoms after optimal superposition
-    gdt_ts: float | None = None
-    lddt: float | None = None
+    gdt_ts: float | None = None  # the TMscore program's GDT_TS (not LGA's)
+    ca_lddt: float | None = None  # lDDT over CA atoms only
     plddt_mean: dict[str, float] = field(default_factory=dict)  # engine label -> mean pLDDT
     compared: dict[str, str] = field(default_factory=dict)  # engine label -> model compared
     engines: dict[str, str] = field(default_factory=dict)  # engine label -> "name version"
@@ -164,6 +164,15 @@ class Headline:
     runtimes_s: dict[str, float] = field(default_factory=dict)  # step name -> seconds
     #: slots that left no model, so nothing was compared: "OpenFold skipped" -> why
     absent: dict[str, str] = field(default_factory=dict)
+    #: where the TM-score is not two engines agreeing (the CPU stand-in ran), why
+    not_engine_agreement: str | None = None
+    #: what the CPU stand-in built its model on ("template 6kwc_A (62% identical, ...)",
+    #: "no template found (...)"), where it ran
+    stand_in: str | None = None
+    #: other things the reader must know (chains or residues left without a partner, ...)
+    warnings: tuple[str, ...] = ()
+    #: engine label -> what its confidence number is where it is not pLDDT
+    confidence_kinds: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -200,24 +209,31 @@ def succeeded_notice(
     run_notes: tuple[str, ...] | list[str] = (),
 ) -> Notice:
     tm = _number(headline.tm_score, ".4f")
-    plddt = ", ".join(f"{k} {v:.1f}" for k, v in headline.plddt_mean.items()) or "n/a"
+    plddt = ", ".join(f"{k} {v:.1f}" + (f" ({headline.confidence_kinds[k]})" if k in headline.confidence_kinds else "")
+                      for k, v in headline.plddt_mean.items()) or "n/a"  # fmt: skip
     lines = [f"foldline finished run {run_id} for target {target}.", ""]
+    if headline.stand_in:  # said before any number: what made the models
+        lines += [f"CPU stand-in (template-based models; neither engine ran): {headline.stand_in}.", ""]
     if headline.absent:  # one engine left no model: no comparison, and why
         lines += [f"{what}: {why}" if why else what for what, why in headline.absent.items()]
-        lines += ["No comparison between engines (no TM-score, RMSD, GDT or lDDT); "
+        lines += ["No comparison between engines (no TM-score, RMSD, GDT or CA-lDDT); "
                   "the report shows the engine that ran."]  # fmt: skip
     else:
+        if headline.not_engine_agreement:
+            lines += [f"Not an engine comparison: {headline.not_engine_agreement}."]
         lines += [
             f"TM-score: {tm}"
-            + (f" (normalised by {headline.tm_normalised_by} residues)"
+            + (f" (normalised by the reference's {headline.tm_normalised_by} residues)"
                if headline.tm_normalised_by else ""),
             f"RMSD (CA, after optimal superposition): {_number(headline.rmsd, '.2f', ' Å')}",
         ]  # fmt: skip
     if headline.gdt_ts is not None:
-        lines.append(f"GDT_TS: {headline.gdt_ts:.3f}")
-    if headline.lddt is not None:
-        lines.append(f"lDDT: {headline.lddt:.3f}")
-    lines.append(f"Mean pLDDT: {plddt}")
+        lines.append(f"GDT_TS (the TMscore program's): {headline.gdt_ts:.3f}")
+    if headline.ca_lddt is not None:
+        lines.append(f"CA-lDDT (CA atoms only): {headline.ca_lddt:.3f}")
+    lines.append(f"Mean confidence: {plddt}" if headline.confidence_kinds else f"Mean pLDDT: {plddt}")
+    if headline.warnings:
+        lines += ["", "Warnings:", *(f"  {w}" for w in headline.warnings)]
     if headline.compared:
         lines += ["", "Models compared:" if not headline.absent else "Model reported:"]
         lines += [f"  {label}: {model}" for label, model in headline.compared.items()]
@@ -240,7 +256,12 @@ def succeeded_notice(
         f"Report folder: {report_uri}",
     ]
     lines += [f"{label} outputs: {uri}" for label, uri in model_uris.items()]
-    outcome = ", ".join(headline.absent) if headline.absent else f"TM-score {tm}"
+    if headline.absent:
+        outcome = ", ".join(headline.absent)
+    elif headline.stand_in:
+        outcome = f"CPU stand-in, {headline.stand_in.split(' (')[0]}"
+    else:
+        outcome = f"TM-score {tm}"
     return Notice(
         subject=clip_subject(f"foldline: {target} succeeded, {outcome} (run {run_id})"),
         body="\n".join(lines),
