@@ -1,7 +1,7 @@
 """pTM per chain and ipTM per chain pair by AlphaFold's own ``predicted_tm_score`` (run with
 the engine's Python, inside the image); prints JSON.
 
-    chain_pair_ptm.py RESULT_PICKLE FEATURES_PICKLE
+    chain_pair_ptm.py RESULT_PICKLE FEATURES_PICKLE   (plain or xz-compressed)
 
 ``alphafold.common.confidence.predicted_tm_score`` takes the PAE head's logits and bin
 edges; a result pickle keeps the probabilities (``aligned_confidence_probs``, the logits'
@@ -14,6 +14,7 @@ with their ``asym_id`` (ipTM), and on the whole complex, as the model computed `
 """
 
 import json
+import lzma
 import pickle
 import sys
 
@@ -22,11 +23,17 @@ from alphafold.common import confidence, protein
 from alphafold.model import config
 
 
+def _load(path):
+    """A pickle as AlphaFold writes it, or xz-compressed (the test data's copies)."""
+    with open(path, "rb") as handle:
+        xz = handle.read(6) == b"\xfd7zXZ\x00"
+    with (lzma.open if xz else open)(path, "rb") as handle:
+        return pickle.load(handle)
+
+
 def main(result_path, features_path):
-    with open(result_path, "rb") as handle:
-        result = pickle.load(handle)
-    with open(features_path, "rb") as handle:
-        asym_id = np.asarray(pickle.load(handle)["asym_id"])
+    result = _load(result_path)
+    asym_id = np.asarray(_load(features_path)["asym_id"])
     head = config.model_config("model_1_multimer_v3").model.heads.predicted_aligned_error
     breaks = np.linspace(0.0, head.max_error_bin, head.num_bins - 1)
     probs = np.asarray(result["aligned_confidence_probs"], np.float64)

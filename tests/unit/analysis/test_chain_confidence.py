@@ -172,3 +172,20 @@ def test_a_pickle_that_does_not_fit_the_model_gives_a_warning_not_numbers(tmp_pa
     found = metrics["engines"]["alphafold"]["chain_pair_confidence"]
     assert "the model's, in file order" in found["source"]
     assert set(found["iptm"]) == {"A-B"}
+
+
+def test_a_real_alphafold_multimer_output_gives_alphafolds_own_figures(tmp_path):
+    """tests/data/analysis/alphafold-multimer: a real AlphaFold-Multimer output (random
+    parameters) and AlphaFold's predicted_tm_score per chain and pair on it, recorded with
+    the command (the container test computes them again in the image)."""
+    output = DATA / "analysis" / "alphafold-multimer"
+    recorded = json.loads((output / "alphafold_figures.json").read_text())
+    shutil.copytree(output, tmp_path / "alphafold")
+    (tmp_path / "openfold").mkdir()
+    metrics = analyze(tmp_path / "alphafold", tmp_path / "openfold", tmp_path / "report")
+    found = metrics["engines"]["alphafold"]["chain_pair_confidence"]
+    assert "features.pkl asym_id" in found["source"]
+    assert found["ptm"] == pytest.approx(recorded["ptm"], abs=1e-4)
+    assert found["iptm"] == pytest.approx(recorded["iptm"], abs=1e-4)
+    # the engine's own whole-complex figures, as the pickle holds them
+    assert metrics["engines"]["alphafold"]["iptm"] == pytest.approx(recorded["pickle"]["iptm"], abs=1e-4)
