@@ -142,7 +142,7 @@ def cache_benchmark(folder: Path) -> dict:
 def e2e_benchmark(folder: Path) -> dict:
     work = folder / "demo"
     started = time.perf_counter()
-    proc = subprocess.run([sys.executable, "-m", "foldline.cli", "local", "run", str(EXAMPLE),
+    proc = subprocess.run([sys.executable, "-m", "foldline.cli.app", "local", "run", str(EXAMPLE),
                            "--workdir", str(work)], capture_output=True, text=True)  # fmt: skip
     wall = time.perf_counter() - started
     if proc.returncode != 0:

@@ -41,9 +41,9 @@ import pyhmmer
 from Bio import SeqIO
 from pyhmmer import easel
 
-from foldline.local_engines import fpu
-from foldline.local_engines.alignments import read_stockholm
-from foldline.local_engines.msa_search import (
+from foldline.steps.engines import fpu
+from foldline.steps.engines.alignments import read_stockholm
+from foldline.steps.engines.msa_search import (
     JACKHMMER_FLAGS,
     JACKHMMER_OPTIONS,
     jackhmmer_to_stockholm,

@@ -88,13 +88,13 @@ def _sqs_event(key: str, version: str | None) -> dict:
 def _setup(endpoint: str) -> None:
     import boto3
 
-    from foldline.parameters import PARAMETERS
+    from foldline.spec.parameters import PARAMETERS
 
     kw = {"endpoint_url": endpoint, "region_name": "us-east-1"}
     boto3.client("s3", **kw).create_bucket(Bucket=BUCKET)
     boto3.client("s3", **kw).put_bucket_versioning(
         Bucket=BUCKET, VersioningConfiguration={"Status": "Enabled"})
-    from foldline.genetic_databases import write_ready  # the databases are set up
+    from foldline.databases.presets import write_ready  # the databases are set up
 
     write_ready(boto3.client("s3", **kw), BUCKET, "full_dbs", source="bench stack")
     boto3.resource("dynamodb", **kw).create_table(

@@ -4,10 +4,10 @@ The package holds the logic that the Lambda handlers (``functions/``), the pipel
 definition (``pipeline/``), the step programs in the containers, the local runtime
 and the ``foldline`` command all call. Modules are small and single-purpose:
 
-- :mod:`foldline.parameters`  the pipeline's name, steps and eight run parameters
-- :mod:`foldline.layout`      the S3 layout (one bucket, fixed prefixes)
-- :mod:`foldline.fasta`       FASTA intake: parse, normalise, validate, decide
-- :mod:`foldline.run_identity` deterministic run ids
+- :mod:`foldline.spec.parameters`  the pipeline's name, steps and eight run parameters
+- :mod:`foldline.spec.layout`      the S3 layout (one bucket, fixed prefixes)
+- :mod:`foldline.intake.fasta`       FASTA intake: parse, normalise, validate, decide
+- :mod:`foldline.intake.run_identity` deterministic run ids
 """
 
 __version__ = "0.1.0"

@@ -1,7 +1,7 @@
 """Build the ``ProteinFoldWorkflow`` pipeline with the sagemaker SDK 3.x.
 
 RunMSA (CPU) -> RunAlphaFold and RunOpenFold (GPU), each a training-job step. Step names,
-dependencies, parameters and hyperparameters come from :mod:`foldline.parameters`; the
+dependencies, parameters and hyperparameters come from :mod:`foldline.spec.parameters`; the
 stack's values (images, role, bucket, FSx, VPC) are ``${...}`` placeholders that
 CloudFormation's ``Fn::Sub`` fills in (:mod:`pipeline.placeholders`).
 
@@ -14,8 +14,8 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from foldline import layout
-from foldline import parameters as fp
+from foldline.spec import layout
+from foldline.spec import parameters as fp
 from pipeline import placeholders as ph
 
 #: the SDK session needs a region to exist; nothing region-specific reaches the definition
@@ -152,7 +152,7 @@ def build_pipeline() -> Any:
         hyperparameters.update(fp.STEP_FIXED_HYPERPARAMETERS.get(step.name, {}))
         hyperparameters[PROGRAM_HYPERPARAMETER] = launcher_script(step)
         # The MSA engine is part of the MSA cache key: the job runs the engine the start
-        # function assumed when it computed the key (foldline.msa_cache.resolve_engine).
+        # function assumed when it computed the key (foldline.steps.msa_cache.resolve_engine).
         # The OpenFold step runs OpenFold's own checkpoints unless the stack allows
         # AlphaFold's params (foldline.steps.openfold.WEIGHTS_ENV).
         environment = {
@@ -200,7 +200,7 @@ def build_pipeline() -> Any:
     # start function staged under msa-cache/<key>/input/, the hyperparameters are the
     # presets, the date and that location. A repeat of a finished search (same
     # sequences, presets, date and MSA tools, under any file name) then starts no
-    # training job: the step hands on the earlier run's archive. foldline.msa_cache
+    # training job: the step hands on the earlier run's archive. foldline.steps.msa_cache
     # covers what this cannot see (an expired entry, another preset of the same family).
     # The inference steps are not cached: their outputs belong to their run.
     query = InputData(

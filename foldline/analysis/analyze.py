@@ -22,10 +22,10 @@ from typing import Any
 
 import numpy as np
 
-from foldline.analysis.compare import Comparison, compare_models
+from foldline.analysis.agreement import Comparison, compare_models
 from foldline.analysis.confidence import pae_summary, plddt_summary
-from foldline.analysis.headline import engine_label, engine_title, headline, weights_notes
-from foldline.analysis.outputs import (
+from foldline.analysis.wording import engine_label, engine_title, headline, weights_notes
+from foldline.analysis.engine_outputs import (
     EngineOutput,
     ModelFile,
     NoModel,
@@ -295,7 +295,7 @@ def analyze(
     Raises
     ------
     FileNotFoundError
-        Where neither output holds a model (:class:`~foldline.analysis.outputs.NoModel`
+        Where neither output holds a model (:class:`~foldline.analysis.engine_outputs.NoModel`
         for one slot is not an error: the report covers the other).
     """
     from foldline.analysis import plots, report  # matplotlib: imported only when reporting
@@ -460,7 +460,7 @@ def _chain_plddt(model: StructureModel):
 
 def _msa_output(path: Path) -> EngineOutput:
     """The MSA step's folder: only its manifest and timings matter here."""
-    from foldline.analysis.outputs import MANIFEST_NAME, _read_json
+    from foldline.analysis.engine_outputs import MANIFEST_NAME, _read_json
 
     if not path.is_dir():
         raise FileNotFoundError(f"{path} is not a folder")

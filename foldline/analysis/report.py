@@ -72,7 +72,7 @@ def _scores_rows(metrics: dict) -> list[list[str]]:
 
 
 def _engine_rows(metrics: dict) -> list[list[str]]:
-    from foldline.analysis.headline import engine_title, weights_phrase
+    from foldline.analysis.wording import engine_title, weights_phrase
 
     rows = []
     for slot in ("alphafold", "openfold"):
@@ -137,7 +137,7 @@ def _comparison_parts(metrics: dict, af: str, of: str) -> list[str]:
 
 def _absent_parts(metrics: dict) -> list[str]:
     """No comparison: which engine left no model, and why, in the step's own words."""
-    from foldline.analysis.headline import SLOT_TITLES, engine_label, engine_title
+    from foldline.analysis.wording import SLOT_TITLES, engine_label, engine_title
 
     ran = [engine_title(s, e) for s, e in metrics["engines"].items() if e]
     parts = ["<h2>No comparison</h2>"]
@@ -160,7 +160,7 @@ def write_report(metrics: dict, out_dir: Path, viewer_models: list[dict], path: 
     With ``comparison`` null (one slot left no model) the page says which engine was
     skipped and why, and shows the other engine alone.
     """
-    from foldline.analysis.headline import absent_phrase, engine_title, weights_notes
+    from foldline.analysis.wording import absent_phrase, engine_title, weights_notes
 
     context = metrics.get("context") or {}
     comparison = metrics.get("comparison")

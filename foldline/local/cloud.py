@@ -225,8 +225,8 @@ class LocalCloud:
     def _record_databases_ready(self) -> None:
         """The setup's last write, for the local database folder (it stands in for the
         stack's file system): the start function admits runs of either preset."""
-        from foldline.genetic_databases import write_ready
-        from foldline.parameters import DB_PRESETS
+        from foldline.databases.presets import write_ready
+        from foldline.spec.parameters import DB_PRESETS
 
         s3 = self.client("s3")
         for bucket in self.stack.buckets():

@@ -20,8 +20,8 @@ import subprocess
 from dataclasses import dataclass, field
 from typing import Iterable, Mapping
 
-from foldline import msa_cache
-from foldline.parameters import LOCAL_IMAGE_TAG, MSA_STEP, STEPS, Step, step_by_name
+from foldline.steps import msa_cache
+from foldline.spec.parameters import LOCAL_IMAGE_TAG, MSA_STEP, STEPS, Step, step_by_name
 
 #: how the images are built here (the images' own build script, from the repository root)
 BUILD_COMMAND = "containers/build_local.sh"

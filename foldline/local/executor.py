@@ -44,8 +44,8 @@ from foldline.local.containers import StepImage
 from foldline.local.step_cache import CachedStep, StepCache
 from foldline.local.training import StepStopped, TrainingJob
 from foldline.local import training
-from foldline.parameters import step_by_name
-from foldline.pipeline_events import EXECUTION_STATUS_CHANGE, SOURCE, STEP_STATUS_CHANGE
+from foldline.spec.parameters import step_by_name
+from foldline.events.pipeline import EXECUTION_STATUS_CHANGE, SOURCE, STEP_STATUS_CHANGE
 
 log = logging.getLogger("foldline.local.executor")
 

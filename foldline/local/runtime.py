@@ -26,7 +26,8 @@ from pathlib import Path
 from typing import Any, Callable, Iterable
 from urllib.parse import urlencode
 
-from foldline import layout, runs
+from foldline.spec import layout
+from foldline.runs import table as runs
 from foldline.local import state
 from foldline.local.cloud import DEFAULT_TEMPLATE, LocalCloud, Route
 from foldline.local.dispatcher import Dispatcher, Pump
@@ -34,8 +35,8 @@ from foldline.local.executor import ExecutionRun, PipelineExecutor, StepRun
 from foldline.local.lambda_runtime import Invocation, install_log_routing, uninstall_log_routing
 from foldline.local.outbox import Notice, Outbox
 from foldline.local.paths import DEFAULT_DATABASES, DEFAULT_WORKDIR
-from foldline.run_identity import run_id_for, upload_version
-from foldline.stack_config import clear_local_state, write_local_state
+from foldline.intake.run_identity import run_id_for, upload_version
+from foldline.cli.stack_config import clear_local_state, write_local_state
 
 log = logging.getLogger("foldline.local")
 

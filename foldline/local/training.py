@@ -39,10 +39,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-from foldline.layout import split_s3_uri
+from foldline.spec.layout import split_s3_uri
 from foldline.local import containers
 from foldline.local.containers import StepImage
-from foldline.parameters import CHANNEL_DATABASES
+from foldline.spec.parameters import CHANNEL_DATABASES
 
 #: SageMaker keeps the first 1024 characters of a FailureReason
 FAILURE_REASON_LIMIT = 1024

@@ -16,7 +16,7 @@ Weights: ``params/params_<model>.npz`` from the ``param`` channel, else the data
 ``FOLDLINE_ALPHAFOLD_MODELS`` (comma-separated) runs a subset of the preset's five models.
 
 Engines (``FOLDLINE_FOLD_ENGINE``): ``real`` (the runner, with weights), ``template-cpu``
-(the CPU stand-in :func:`foldline.local_engines.template_model.predict`, variant
+(the CPU stand-in :func:`foldline.steps.engines.template_model.predict`, variant
 "profile", written in AlphaFold's layout and labelled template-cpu everywhere), ``auto``
 (real where installed with weights, else the stand-in).
 
@@ -31,7 +31,7 @@ import pickle
 import shutil
 from pathlib import Path
 
-from foldline.parameters import (
+from foldline.spec.parameters import (
     ALPHAFOLD_STEP,
     CHANNEL_DATABASES,
     CHANNEL_PARAMS,

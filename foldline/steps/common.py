@@ -14,9 +14,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterator
 
-from foldline.fasta import Chain, IntakeLimits, decide
-from foldline.layout import MODEL_ARCHIVE
-from foldline.parameters import (
+from foldline.intake.fasta import Chain, IntakeLimits, decide
+from foldline.spec.layout import MODEL_ARCHIVE
+from foldline.spec.parameters import (
     CHANNEL_FASTA,
     CHANNEL_MSA,
     DB_PRESET,
@@ -249,9 +249,9 @@ def stand_in_predictions(env: TrainingEnv, inputs: StepInputs, manifest: StepMan
     """
     import time
 
-    from foldline.local_engines.template_model import predict
+    from foldline.steps.engines.template_model import predict
 
-    manifest.call = f"foldline.local_engines.template_model.predict(variant={variant!r})"
+    manifest.call = f"foldline.steps.engines.template_model.predict(variant={variant!r})"
     manifest.write(env.model_dir)
     started = time.monotonic()
     try:

@@ -8,7 +8,7 @@ Engines (``FOLDLINE_MSA_ENGINE``):
     ``/opt/foldline/run_data_pipeline.py``). Writes ``msas/``, ``features.pkl``,
     ``timings.json`` into SM_MODEL_DIR.
 ``pyhmmer``
-    :func:`foldline.local_engines.msa_search.run_msa_search`: jackhmmer/hmmsearch with
+    :func:`foldline.steps.engines.msa_search.run_msa_search`: jackhmmer/hmmsearch with
     AlphaFold's settings over FASTA databases, for machines without AlphaFold.
 ``auto`` (default)
     ``alphafold`` where its package and the runner are installed, else ``pyhmmer``.
@@ -17,9 +17,9 @@ Reads: channels ``fasta`` (the query the start function staged under
 ``msa-cache/<key>/input/``) and ``databases`` (``msa`` too, only as a cache hit);
 hyperparameters FastaFileName (always ``query.fasta``), DbPreset, MaxTemplateDate,
 ModelPreset and MsaCacheS3URI — nothing run-specific, so that SageMaker's step cache
-can reuse a finished MSA step for a later run (see :mod:`foldline.msa_cache`).
+can reuse a finished MSA step for a later run (see :mod:`foldline.steps.msa_cache`).
 
-MSA cache (:mod:`foldline.msa_cache`): with MsaCacheS3URI set, the step recomputes the
+MSA cache (:mod:`foldline.steps.msa_cache`): with MsaCacheS3URI set, the step recomputes the
 cache key from what it really runs (its engine and tool versions included). When the
 key matches the location's, a complete entry there is copied into SM_MODEL_DIR (the
 search does not run; every file's sha256 is checked), and after a search that found no
@@ -37,8 +37,8 @@ import shutil
 import time
 from pathlib import Path
 
-from foldline import msa_cache
-from foldline.parameters import CHANNEL_DATABASES, CHANNEL_MSA, MSA_CACHE_S3_URI, MSA_STEP
+from foldline.steps import msa_cache
+from foldline.spec.parameters import CHANNEL_DATABASES, CHANNEL_MSA, MSA_CACHE_S3_URI, MSA_STEP
 from foldline.steps.common import (
     StepInputs,
     engine_python,
@@ -47,7 +47,7 @@ from foldline.steps.common import (
     recording,
     run_step,
 )
-from foldline.layout import run_id_of_key, split_s3_uri
+from foldline.spec.layout import run_id_of_key, split_s3_uri
 from foldline.steps.contract import TrainingEnv, engine_environment, run_tool
 from foldline.steps.databases import database_args, require_databases
 from foldline.steps.manifest import StepManifest, relative_outputs
@@ -192,7 +192,7 @@ class _CacheUse:
         if self.entry is None:
             return None
         manifest = StepManifest(MSA_STEP.name, "cache", self.entry.engine or "-",
-                                inputs.parameters(), call="foldline.msa_cache.fetch")  # fmt: skip
+                                inputs.parameters(), call="foldline.steps.msa_cache.fetch")  # fmt: skip
         try:
             msa_cache.fetch(self.s3, self.bucket, self.entry, env.model_dir)
         except msa_cache.CacheDamaged as damaged:
@@ -252,9 +252,9 @@ def run(env: TrainingEnv) -> StepManifest:
             if not result.ok:
                 fail_with(manifest, env, result.failure_text(), result.returncode)
         else:
-            from foldline.local_engines.msa_search import run_msa_search
+            from foldline.steps.engines.msa_search import run_msa_search
 
-            manifest.call = "foldline.local_engines.msa_search.run_msa_search"
+            manifest.call = "foldline.steps.engines.msa_search.run_msa_search"
             manifest.write(env.model_dir)
             started = time.monotonic()
             try:

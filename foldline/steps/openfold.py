@@ -57,7 +57,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from foldline.parameters import CHANNEL_DATABASES, CHANNEL_PARAMS, OPENFOLD_STEP
+from foldline.spec.parameters import CHANNEL_DATABASES, CHANNEL_PARAMS, OPENFOLD_STEP
 from foldline.steps.common import (
     STAND_IN,
     StepInputs,

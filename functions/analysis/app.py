@@ -1,6 +1,6 @@
 """analysis function: a pipeline execution Succeeded -> report, Experiments, notice.
 
-Thin by design: parse the status event, call :func:`foldline.analysis_run.analyse_run`,
+Thin by design: parse the status event, call :func:`foldline.outcomes.succeeded.analyse_run`,
 log and count. Powertools idempotency (key: the execution ARN) makes a redelivered
 event return the first result without touching anything. An exception (corrupt model
 output, SNS down) propagates: EventBridge/Lambda retry the event, and once retries are
@@ -23,11 +23,11 @@ from aws_lambda_powertools.utilities.idempotency import (
     idempotent,
 )
 
-from foldline.analysis_run import AnalysisContext, analyse_run, link_expiry_from_env
-from foldline.observability import logger, metrics
-from foldline.pipeline_events import SUCCEEDED, NotAPipelineEvent, parse_execution_event
-from foldline.runs import RunsTable
-from foldline.tracking import SageMakerExperimentsTracker
+from foldline.outcomes.succeeded import AnalysisContext, analyse_run, link_expiry_from_env
+from foldline.events.observability import logger, metrics
+from foldline.events.pipeline import SUCCEEDED, NotAPipelineEvent, parse_execution_event
+from foldline.runs.table import RunsTable
+from foldline.outcomes.tracking import SageMakerExperimentsTracker
 
 # X-Ray subsegments for the S3, SageMaker and SNS calls of a run's analysis. Only here:
 # creating a Tracer costs about 0.2-0.35 s of a cold start (the X-Ray SDK), which the

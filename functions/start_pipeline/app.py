@@ -1,10 +1,10 @@
 """start function: SQS batches of S3 "Object Created" events -> pipeline executions.
 
-Thin by design: parse each record, call :func:`foldline.start.start_run`, log and count
+Thin by design: parse each record, call :func:`foldline.intake.start.start_run`, log and count
 the outcome. A record that raises (throttling, S3 errors) is reported as a batch item
 failure, so only it returns to the queue and, after the queue's maxReceiveCount, to the
 dead-letter queue. An upload that finds every execution slot taken
-(:mod:`foldline.concurrency`) is not a failure: it goes back on the queue as a new,
+(:mod:`foldline.intake.concurrency`) is not a failure: it goes back on the queue as a new,
 delayed message, so waiting out a burst never pushes it into the dead-letter queue.
 
 One structured log line per decision, each with ``key`` and (once known) ``run_id``:
@@ -23,13 +23,13 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
-from foldline.concurrency import ConcurrencyGate, Deferrer, GateFull, cap_from_env
-from foldline.fasta import IntakeLimits
-from foldline.observability import logger, metrics
-from foldline.runs import RunsTable
-from foldline.s3_events import upload_from_eventbridge
-from foldline.spend_limits import SpendLimits
-from foldline.start import RetryLater, StartContext, start_run
+from foldline.intake.concurrency import ConcurrencyGate, Deferrer, GateFull, cap_from_env
+from foldline.intake.fasta import IntakeLimits
+from foldline.events.observability import logger, metrics
+from foldline.runs.table import RunsTable
+from foldline.events.s3 import upload_from_eventbridge
+from foldline.intake.spend_limits import SpendLimits
+from foldline.intake.start import RetryLater, StartContext, start_run
 
 # Report every failed record, even when all of a batch fails: only those messages return
 # to the queue, and the dead-letter queue takes them after the queue's maxReceiveCount.

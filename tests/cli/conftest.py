@@ -21,10 +21,10 @@ import yaml
 from moto import mock_aws
 from typer.testing import CliRunner
 
-from foldline import layout
-from foldline.cli import app
-from foldline.run_identity import run_id_for
-from foldline.runs import EXECUTING, SUCCEEDED, RunsTable
+from foldline.spec import layout
+from foldline.cli.app import app
+from foldline.intake.run_identity import run_id_for
+from foldline.runs.table import EXECUTING, SUCCEEDED, RunsTable
 from tests.conftest import DATA
 
 STACK = "foldline-test"

@@ -6,8 +6,8 @@ import json
 
 import boto3
 
-from foldline import compare as comparison
-from foldline import layout
+from foldline.outcomes import across_runs as comparison
+from foldline.spec import layout
 
 from .conftest import invoke
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from foldline.stack_config import StackNotFound
+from foldline.cli.stack_config import StackNotFound
 
 from .conftest import HELP_ENV, invoke
 

@@ -1,6 +1,6 @@
 """The command's start stays cheap: heavy libraries load only in the commands that use them.
 
-Every ``foldline`` invocation imports :mod:`foldline.cli` and with it every command
+Every ``foldline`` invocation imports :mod:`foldline.cli.app` and with it every command
 module. Each check runs in a fresh interpreter and reads ``sys.modules`` afterwards, so a
 module-level import of boto3, moto (the local cloud), numpy (the analysis) or Bio.SeqIO
 that creeps back into a command module fails here. Timings live in ``bench/``.
@@ -18,7 +18,7 @@ from tests.cli.conftest import EXAMPLE_FASTA, HELP_ENV
 #: what importing the command and drawing its help must not load
 HEAVY = ("boto3", "botocore", "moto", "numpy", "matplotlib", "gemmi", "biotite", "Bio",
          "yaml", "foldline.analysis", "foldline.local.cloud", "foldline.local.runtime",
-         "foldline.runs", "foldline.fasta")  # fmt: skip
+         "foldline.runs.table", "foldline.intake.fasta")  # fmt: skip
 #: ``validate`` reads FASTA with Bio.SeqIO (which brings numpy); nothing AWS or analysis
 NOT_FOR_VALIDATE = ("boto3", "botocore", "moto", "matplotlib", "gemmi", "biotite",
                     "foldline.analysis", "foldline.local.cloud", "foldline.local.runtime")  # fmt: skip
@@ -27,7 +27,7 @@ NOT_FOR_VALIDATE = ("boto3", "botocore", "moto", "matplotlib", "gemmi", "biotite
 #: exit codes and the modules loaded, as JSON
 SCRIPT = """
 import contextlib, io, json, sys
-from foldline.cli import app
+from foldline.cli.app import app
 runs = []
 for args in json.loads(sys.argv[1]):
     out = io.StringIO()
@@ -57,7 +57,7 @@ def loaded(modules: list[str], names: tuple[str, ...]) -> list[str]:
 
 def test_importing_the_command_loads_no_heavy_library():
     result = run_fresh()
-    assert "foldline.commands.local" in result["modules"]  # every command module was imported
+    assert "foldline.cli.local" in result["modules"]  # every command module was imported
     assert loaded(result["modules"], HEAVY) == []
 
 

@@ -9,7 +9,8 @@ import copy
 
 import pytest
 
-from foldline import genetic_databases, layout
+from foldline.databases import presets as genetic_databases
+from foldline.spec import layout
 from tests.cli import conftest
 
 from .conftest import invoke
@@ -43,7 +44,7 @@ def test_setup_starts_the_job_with_the_stacks_role_and_image(setup_stack):
     assert job["RoleArn"] == setup_stack.outputs["DatabasesSetupRoleArn"]
     assert job["AppSpecification"]["ImageUri"] == IMAGE
     assert job["AppSpecification"]["ContainerEntrypoint"] == [
-        "python3", "-m", "foldline.download_databases", "--preset", "reduced_dbs",
+        "python3", "-m", "foldline.databases.download", "--preset", "reduced_dbs",
         "--bucket", setup_stack.bucket, "--job", summary["ProcessingJobName"], "--openfold-params"]
     assert summary["ProcessingJobName"] in result.output
     assert f"s3://{setup_stack.bucket}/{layout.DATABASES}" in result.output

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import json
 
-from foldline import layout
-from foldline.stack_config import LOCAL_ACCESS_KEY, StackConfig, resolve, write_local_state
+from foldline.spec import layout
+from foldline.cli.stack_config import LOCAL_ACCESS_KEY, StackConfig, resolve, write_local_state
 
 from .conftest import MAX_RESIDUES, invoke
 
@@ -17,7 +17,7 @@ def test_inside_the_local_runtime_is_local_without_a_flag(tmp_path):
     assert config.local and config.endpoint_url == "http://127.0.0.1:4001"
     assert config.outputs["StartQueueUrl"].startswith("http://127.0.0.1:4001/")
 
-    from foldline.stack_config import inside_local_cloud
+    from foldline.cli.stack_config import inside_local_cloud
 
     # an endpoint with someone else's keys (a proxy, LocalStack) is not the local runtime
     assert not inside_local_cloud({**INSIDE, "AWS_ACCESS_KEY_ID": "AKIAEXAMPLE"})

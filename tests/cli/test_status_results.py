@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from foldline import layout
+from foldline.spec import layout
 
 from .conftest import invoke
 

@@ -6,12 +6,12 @@ from pathlib import Path
 
 import pytest
 
-from foldline import layout
-from foldline.commands import follow
-from foldline.fasta import IntakeLimits, decide
-from foldline.run_identity import run_id_for
-from foldline.runs import EXECUTING, FAILED, SUCCEEDED
-from foldline.start import overrides_from_tags
+from foldline.spec import layout
+from foldline.cli import follow
+from foldline.intake.fasta import IntakeLimits, decide
+from foldline.intake.run_identity import run_id_for
+from foldline.runs.table import EXECUTING, FAILED, SUCCEEDED
+from foldline.intake.start import overrides_from_tags
 
 # --wait: each poll's sleep moves the run one state on, as the pipeline's functions would
 
@@ -35,9 +35,9 @@ def start_function(stack, key: str):
     """Run the real start path on the uploaded object; return its outcome and the execution."""
     import boto3
 
-    from foldline.genetic_databases import write_ready
-    from foldline.parameters import DB_PRESETS
-    from foldline.start import StartContext, Upload, start_run
+    from foldline.databases.presets import write_ready
+    from foldline.spec.parameters import DB_PRESETS
+    from foldline.intake.start import StartContext, Upload, start_run
     from tests.functional.conftest import _pipeline_definition
 
     for preset in DB_PRESETS:  # as `foldline setup databases` leaves the stack
@@ -233,11 +233,11 @@ def test_wait_gives_up_after_the_timeout_with_one_line(moto_stack, fasta, monkey
 
 
 def test_every_user_settable_parameter_has_a_submit_option():
-    """A parameter added to foldline.parameters as user-settable must reach `submit` too."""
+    """A parameter added to foldline.spec.parameters as user-settable must reach `submit` too."""
     import typer
 
-    from foldline.cli import app
-    from foldline.parameters import USER_SETTABLE
+    from foldline.cli.app import app
+    from foldline.spec.parameters import USER_SETTABLE
 
     submit = typer.main.get_command(app).commands["submit"]
     helps = " ".join(p.help or "" for p in submit.params)

@@ -29,7 +29,7 @@ from pathlib import Path
 
 import pytest
 
-from foldline.parameters import ALPHAFOLD_STEP, LOCAL_IMAGE_TAG, MSA_STEP
+from foldline.spec.parameters import ALPHAFOLD_STEP, LOCAL_IMAGE_TAG, MSA_STEP
 
 REPO = Path(__file__).resolve().parents[2]
 HERE = Path(__file__).parent

@@ -1,6 +1,6 @@
 """The databases setup job in the MSA image, as `foldline setup databases` starts it.
 
-The image's own `python3 -m foldline.download_databases` (the Processing job's
+The image's own `python3 -m foldline.databases.download` (the Processing job's
 ContainerEntrypoint) fetches stand-in sources with the image's aria2c (http), rsync (a
 mounted mirror) and unsigned boto3 (the public `openfold` bucket), and writes into S3:
 a moto server on this machine, reached over the host network. The sources are small
@@ -18,7 +18,9 @@ import boto3
 import pytest
 from moto.server import ThreadedMotoServer
 
-from foldline import genetic_databases, layout, setup_job
+from foldline.databases import presets as genetic_databases
+from foldline.spec import layout
+from foldline.databases import setup_job
 from tests.conftest import tar_bytes
 
 BUCKET = "foldline-setup-in-image"

@@ -12,7 +12,7 @@ import json
 import pickle
 import re
 
-from foldline import msa_cache
+from foldline.steps import msa_cache
 from tests.containers.conftest import EXAMPLES, IN_IMAGE, TrainingJob, run_in_image
 
 

@@ -23,7 +23,7 @@ import tarfile
 
 import pytest
 
-from foldline.parameters import OPENFOLD_STEP
+from foldline.spec.parameters import OPENFOLD_STEP
 from tests.containers.conftest import BASE_IMAGE, REPO, TrainingJob, run_in_image
 from tests.unit.steps.conftest import RECORDER, monomer_msas, real_sequence
 

@@ -17,8 +17,8 @@ steps, not the intake. What is real and what stands in:
   executions ``Executing`` and honours ClientRequestToken, as SageMaker does; a finisher
   thread ends each execution after a random duration and delivers the end event to the
   end-of-run path: Failed ones through the real notify path
-  (:func:`foldline.notify_run.notify_run_ended`), Succeeded ones through
-  :func:`foldline.concurrency.release_run_slot` (the analysis path's first call; the
+  (:func:`foldline.outcomes.failed.notify_run_ended`), Succeeded ones through
+  :func:`foldline.intake.concurrency.release_run_slot` (the analysis path's first call; the
   analysis itself needs real model archives), and a share of them never (a lost event:
   the gate's reconciliation has to notice);
 - atomicity: moto applies a request in Python with no lock, so two instances' conditional
@@ -189,7 +189,7 @@ def _observed_starts(tally: _Tally):
 
 
 def _pipeline_definition() -> str:
-    from foldline.parameters import PARAMETERS
+    from foldline.spec.parameters import PARAMETERS
 
     parameters = [{"Name": p.name, "Type": p.type,
                    **({"DefaultValue": p.default} if p.default is not None else {})}
@@ -216,7 +216,7 @@ def _build_stack(endpoint: str) -> tuple[Any, ...]:
     events = session.client("events", endpoint_url=endpoint)
     s3.create_bucket(Bucket=BUCKET)
     s3.put_bucket_versioning(Bucket=BUCKET, VersioningConfiguration={"Status": "Enabled"})
-    from foldline.genetic_databases import write_ready
+    from foldline.databases.presets import write_ready
 
     write_ready(s3, BUCKET, "full_dbs", source="burst stack")  # the databases are set up
     s3.put_bucket_notification_configuration(
@@ -283,7 +283,7 @@ def worker(stop_file: Path, stats_file: Path, queue_arn: str, reconcile_every_s:
 
     import importlib.util
 
-    from foldline.concurrency import Backoff
+    from foldline.intake.concurrency import Backoff
 
     spec = importlib.util.spec_from_file_location(
         "start_pipeline_app", ROOT / "functions" / "start_pipeline" / "app.py")
@@ -361,9 +361,9 @@ def run_burst(config: BurstConfig, workdir: Path) -> BurstReport:
 
 def _drive(config: BurstConfig, endpoint: str, workdir: Path, report: BurstReport,
            tally: _Tally) -> None:  # fmt: skip
-    from foldline.parameters import PIPELINE_NAME
-    from foldline.run_identity import run_id_for
-    from foldline.runs import RunsTable
+    from foldline.spec.parameters import PIPELINE_NAME
+    from foldline.intake.run_identity import run_id_for
+    from foldline.runs.table import RunsTable
 
     session, s3, sqs, events, dlq, dlq_arn = _build_stack(endpoint)
     queue = sqs.create_queue(QueueName="StartQueue", Attributes={
@@ -498,7 +498,7 @@ class _Finisher:
 
     def __init__(self, config: BurstConfig, session: Any, endpoint: str, topic_arn: str,
                  runs: Any, tally: _Tally, rng: random.Random) -> None:  # fmt: skip
-        from foldline.notify_run import NotifyContext
+        from foldline.outcomes.failed import NotifyContext
 
         self.config, self.runs, self.tally, self.rng = config, runs, tally, rng
         self.sagemaker = session.client("sagemaker", endpoint_url=endpoint)
@@ -525,7 +525,7 @@ class _Finisher:
         return all(e.arn in self.ended for e in executions)
 
     def gate_holders(self) -> int:
-        from foldline.concurrency import GATE_KEY
+        from foldline.intake.concurrency import GATE_KEY
 
         item = self.runs.table.get_item(Key={"run_id": GATE_KEY}, ConsistentRead=True).get("Item")
         return len((item or {}).get("slots") or {})
@@ -556,11 +556,11 @@ class _Finisher:
             self._deliver_end_event(execution, status)
 
     def _deliver_end_event(self, execution: Any, status: str) -> None:
-        from foldline import notify_run
-        from foldline import runs as runs_mod
-        from foldline.concurrency import release_run_slot
-        from foldline.notify_run import notify_run_ended
-        from foldline.pipeline_events import parse_execution_event
+        from foldline.outcomes import failed as notify_run
+        from foldline.runs import table as runs_mod
+        from foldline.intake.concurrency import release_run_slot
+        from foldline.outcomes.failed import notify_run_ended
+        from foldline.events.pipeline import parse_execution_event
 
         event = json.loads((EVENTS / "pipeline-failed.json").read_text())
         detail = event["detail"]

@@ -10,8 +10,8 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from foldline.genetic_databases import write_ready
-from foldline.parameters import DB_PRESETS, PARAMETERS, PIPELINE_NAME
+from foldline.databases.presets import write_ready
+from foldline.spec.parameters import DB_PRESETS, PARAMETERS, PIPELINE_NAME
 
 BUCKET = "foldline-test-bucket"
 RUNS_TABLE = "foldline-test-runs"

@@ -15,12 +15,12 @@ from pathlib import Path
 import boto3
 import pytest
 
-from foldline import layout
-from foldline.parameters import ALPHAFOLD_STEP, MSA_STEP, OPENFOLD_STEP, PIPELINE_NAME, Step
-from foldline.pipeline_events import execution_id
-from foldline.run_identity import run_id_for
-from foldline.runs import EXECUTING, RunsTable
-from foldline.start import pipeline_parameters
+from foldline.spec import layout
+from foldline.spec.parameters import ALPHAFOLD_STEP, MSA_STEP, OPENFOLD_STEP, PIPELINE_NAME, Step
+from foldline.events.pipeline import execution_id
+from foldline.intake.run_identity import run_id_for
+from foldline.runs.table import EXECUTING, RunsTable
+from foldline.intake.start import pipeline_parameters
 from tests.conftest import DATA, tar_bytes
 from tests.functional.conftest import BUCKET, RUNS_TABLE
 

@@ -8,8 +8,8 @@ import urllib.parse
 import pytest
 from botocore.stub import Stubber
 
-from foldline import layout
-from foldline.outputs import CorruptOutput
+from foldline.spec import layout
+from foldline.outcomes.step_outputs import CorruptOutput
 from tests.conftest import load_handler
 from tests.functional.conftest import BUCKET
 from tests.functional.pipeline_runs import (  # noqa: F401  (fixtures)
@@ -232,7 +232,7 @@ def test_when_retries_are_spent_the_notice_says_the_models_are_still_there(
 
 def skipped_openfold_archive() -> bytes:
     """What the OpenFold step leaves for a multimer: its manifest, status skipped, no model."""
-    from foldline.parameters import OPENFOLD_STEP
+    from foldline.spec.parameters import OPENFOLD_STEP
     from foldline.steps.openfold import MULTIMER_UNSUPPORTED
     from tests.functional.pipeline_runs import manifest
 

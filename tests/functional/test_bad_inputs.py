@@ -16,7 +16,7 @@ import boto3
 import pytest
 from botocore.config import Config
 
-from foldline import layout
+from foldline.spec import layout
 from tests.conftest import DATA, load_handler, sqs_batch
 from tests.functional.conftest import BUCKET
 

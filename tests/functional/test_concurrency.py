@@ -16,7 +16,7 @@ import os
 import boto3
 import pytest
 
-from foldline.concurrency import (
+from foldline.intake.concurrency import (
     DEFERRALS_ATTRIBUTE,
     GATE_KEY,
     Backoff,
@@ -24,8 +24,8 @@ from foldline.concurrency import (
     GateFull,
     release_slot,
 )
-from foldline.parameters import PIPELINE_NAME
-from foldline.runs import RunsTable
+from foldline.spec.parameters import PIPELINE_NAME
+from foldline.runs.table import RunsTable
 from tests.conftest import DATA, load_handler, sqs_batch
 from tests.functional.burst import BurstConfig, run_burst
 from tests.functional.conftest import RUNS_TABLE

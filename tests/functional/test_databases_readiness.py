@@ -11,8 +11,9 @@ import json
 
 import pytest
 
-from foldline import genetic_databases, layout
-from foldline.parameters import DB_PRESETS
+from foldline.databases import presets as genetic_databases
+from foldline.spec import layout
+from foldline.spec.parameters import DB_PRESETS
 from tests.conftest import DATA, load_handler, sqs_batch
 from tests.functional.conftest import BUCKET
 
@@ -83,7 +84,7 @@ def test_an_untagged_upload_runs_with_the_preset_the_stack_has(stack, start):
     item = table.get_item(Key={"run_id": execution["PipelineExecutionDisplayName"]})["Item"]
     assert item["parameters"]["DbPreset"] == "reduced_dbs"
     assert "full_dbs are not set up" in item["db_preset_note"]
-    from foldline.run_plan import run_notes
+    from foldline.intake.plan import run_notes
 
     assert item["db_preset_note"] in run_notes(item)  # the report and the notices say so
 

@@ -4,7 +4,7 @@ Faults are injected on the start function's own S3 client through botocore's eve
 system (a ``before-parameter-build`` handler that raises the error S3 would return), with moto
 behind it for every other call: the retry then meets the state the failed attempt
 left. The queue is a real (moto) SQS queue with a redrive policy, polled as Lambda's
-poller does; the re-drive is :func:`foldline.redrive.redrive`, what ``foldline redrive
+poller does; the re-drive is :func:`foldline.cli.dead_letters.redrive`, what ``foldline redrive
 --queue start`` runs.
 """
 
@@ -16,10 +16,10 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError
 
-from foldline import layout
-from foldline.redrive import redrive
-from foldline.runs import RunsTable
-from foldline.stack_config import START_DLQ, START_QUEUE, StackConfig
+from foldline.spec import layout
+from foldline.cli.dead_letters import redrive
+from foldline.runs.table import RunsTable
+from foldline.cli.stack_config import START_DLQ, START_QUEUE, StackConfig
 from tests.conftest import DATA, load_handler, sqs_batch
 from tests.functional.conftest import BUCKET, RUNS_TABLE
 

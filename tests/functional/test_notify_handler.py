@@ -14,9 +14,9 @@ import boto3
 import pytest
 from botocore.stub import Stubber
 
-from foldline.notify_run import step_reports, training_log_links
-from foldline.pipeline_events import list_execution_steps
-from foldline.parameters import ALPHAFOLD_STEP, MSA_STEP, OPENFOLD_STEP
+from foldline.outcomes.failed import step_reports, training_log_links
+from foldline.events.pipeline import list_execution_steps
+from foldline.spec.parameters import ALPHAFOLD_STEP, MSA_STEP, OPENFOLD_STEP
 from tests.conftest import load_handler
 from tests.functional.pipeline_runs import (  # noqa: F401  (fixtures)
     EVENTS,

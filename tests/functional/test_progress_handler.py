@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from foldline.parameters import ALPHAFOLD_STEP, OPENFOLD_STEP
+from foldline.spec.parameters import ALPHAFOLD_STEP, OPENFOLD_STEP
 from tests.conftest import load_handler
 from tests.functional.pipeline_runs import ended_run, job_name  # noqa: F401  (fixtures)
 

@@ -15,8 +15,8 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from foldline import runs
-from foldline.runs import RunsTable, TableConnection, from_wire, to_wire
+from foldline.runs import table as runs
+from foldline.runs.table import RunsTable, TableConnection, from_wire, to_wire
 
 TABLE = "foldline-test-runs"
 RUN = "xylanase-0123456789abcdef0123456789abcdef"

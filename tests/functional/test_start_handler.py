@@ -7,8 +7,9 @@ import json
 import pytest
 from botocore.stub import Stubber
 
-from foldline import layout, msa_cache
-from foldline.parameters import PIPELINE_NAME
+from foldline.spec import layout
+from foldline.steps import msa_cache
+from foldline.spec.parameters import PIPELINE_NAME
 from tests.conftest import DATA, load_handler, sqs_batch
 from tests.functional.conftest import BUCKET
 
@@ -60,7 +61,7 @@ def test_a_valid_upload_starts_exactly_one_execution_with_the_right_parameters(s
         "MaxTemplateDate": events[0]["time"][:10],
         "ModelPreset": "monomer",
         "NumMultimerPredictionsPerModel": "5",
-        # sized by length (foldline.sizing): 191 residues fit the cheapest GPU family
+        # sized by length (foldline.intake.sizing): 191 residues fit the cheapest GPU family
         "MSAInstanceType": "ml.m5.4xlarge",
         "InferenceInstanceType": "ml.g5.2xlarge",
         "RunId": run_id,

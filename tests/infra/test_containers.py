@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from foldline.parameters import LOCAL_IMAGE_TAG, STEPS
+from foldline.spec.parameters import LOCAL_IMAGE_TAG, STEPS
 
 ROOT = Path(__file__).resolve().parents[2]
 CONTAINERS = ROOT / "containers"

@@ -14,8 +14,11 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from foldline import download_databases, genetic_databases, layout, setup_job
-from foldline.parameters import DB_PRESETS, MODEL_PRESETS
+from foldline.databases import download as download_databases
+from foldline.databases import presets as genetic_databases
+from foldline.spec import layout
+from foldline.databases import setup_job
+from foldline.spec.parameters import DB_PRESETS, MODEL_PRESETS
 from foldline.steps.databases import database_flags
 from tests.conftest import tar_bytes
 from tests.infra.conftest import ROOT
@@ -23,7 +26,7 @@ from tests.infra.conftest import ROOT
 BUCKET = "foldline-databases-test"
 
 
-# -- one path, defined once (foldline.layout), the same in the template and the docs
+# -- one path, defined once (foldline.spec.layout), the same in the template and the docs
 
 
 def test_the_databases_path_is_the_layouts_in_template_job_and_docs(template):
@@ -77,7 +80,7 @@ def test_the_setup_job_request_is_accepted_by_create_processing_job():
     client.create_processing_job(**request)
     job = client.describe_processing_job(ProcessingJobName="foldline-databases-t")
     command = job["AppSpecification"]["ContainerEntrypoint"]
-    assert command[:3] == ["python3", "-m", "foldline.download_databases"]
+    assert command[:3] == ["python3", "-m", "foldline.databases.download"]
     assert command[3:] == ["--preset", "reduced_dbs", "--bucket", BUCKET, "--job", "foldline-databases-t",
                            "--openfold-params"]  # fmt: skip
     assert request["ProcessingResources"]["ClusterConfig"]["VolumeSizeInGB"] == 400

@@ -5,8 +5,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from foldline import parameters as fp
-from foldline.fasta import IntakeLimits
+from foldline.spec import parameters as fp
+from foldline.intake.fasta import IntakeLimits
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -79,7 +79,7 @@ def test_instance_type_defaults_match_the_definition(template):
 def test_spend_limit_defaults_and_variables(template):
     import re as _re
 
-    from foldline.spend_limits import FAMILIES_ENV, MAX_COST_ENV, SpendLimits
+    from foldline.intake.spend_limits import FAMILIES_ENV, MAX_COST_ENV, SpendLimits
 
     env = function_env(template, "StartPipelineFunction")
     assert env[FAMILIES_ENV] == {"Ref": "PinnableInstanceFamilies"}

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from foldline import layout
+from foldline.spec import layout
 from pipeline import embedded
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -127,7 +127,7 @@ def test_every_step_mounts_the_databases_read_only():
 
 
 def test_report_links_expire_within_seven_days():
-    from foldline.analysis_run import MAX_LINK_EXPIRY_S, AnalysisContext
+    from foldline.outcomes.succeeded import MAX_LINK_EXPIRY_S, AnalysisContext
 
     assert MAX_LINK_EXPIRY_S == 7 * 24 * 3600  # SigV4's limit
     common = dict(s3=None, sagemaker=None, sns=None, runs=None, bucket="b", topic_arn="t")
@@ -255,7 +255,7 @@ EBS_ONLY_FAMILIES = {"m5", "m6i", "m7i", "c5", "c6i", "c7i", "r5", "r6i", "r7i"}
 
 
 def test_steps_encrypt_outputs_and_the_msa_volume_with_the_stacks_key(template):
-    from foldline import parameters as fp
+    from foldline.spec import parameters as fp
     from pipeline import definition as pipeline_definition
     from pipeline import placeholders
 

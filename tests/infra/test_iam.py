@@ -21,8 +21,8 @@ import pytest
 from botocore.client import BaseClient
 from botocore.stub import Stubber
 
-from foldline import layout
-from foldline.parameters import STEPS
+from foldline.spec import layout
+from foldline.spec.parameters import STEPS
 from tests.conftest import load_handler, sqs_batch
 from tests.functional.conftest import BUCKET, RUNS_TABLE, stack  # noqa: F401  (fixture)
 from tests.functional.pipeline_runs import (  # noqa: F401  (fixtures)
@@ -356,7 +356,7 @@ def still_executing(execution_arn: str) -> None:
     """What SageMaker would report for a run in progress (moto's end at once)."""
     from moto.sagemaker.models import sagemaker_backends
 
-    from foldline.parameters import PIPELINE_NAME
+    from foldline.spec.parameters import PIPELINE_NAME
 
     pipeline = sagemaker_backends["123456789012"]["us-east-1"].pipelines[PIPELINE_NAME]
     pipeline.pipeline_executions[execution_arn].pipeline_execution_status = "Executing"
@@ -414,7 +414,7 @@ def _steps_client(run, failed: str | None = None, msa_from: str | None = None) -
 def test_the_notify_functions_calls_match_its_role(ended_run, statements, lambda_context):
     """A failed run, an analysis that gave up (its models found by listing), and an event
     that fails (Powertools lets its record go, so the retry can run)."""
-    from foldline.pipeline_events import list_execution_steps
+    from foldline.events.pipeline import list_execution_steps
 
     run = ended_run
     app = load_handler("notify")
@@ -462,7 +462,7 @@ def _already_exists(**_kwargs: Any) -> tuple[Any, dict]:
 def test_the_analysis_functions_calls_match_its_role(ended_run, statements, lambda_context):
     """A succeeded run analysed on a retry (its trial component made by the first try, its
     MSA a step-cache hit), the same event again, and a run whose archive is broken."""
-    from foldline.pipeline_events import list_execution_steps
+    from foldline.events.pipeline import list_execution_steps
 
     run = ended_run
     app = load_handler("analysis")
@@ -487,7 +487,8 @@ def test_the_analysis_functions_calls_match_its_role(ended_run, statements, lamb
 def test_the_setup_jobs_calls_match_its_role(stack, statements, tmp_path):
     """The job program fetches a database and records it, then the preset; run twice (the
     second finds the record and fetches nothing)."""
-    from foldline import download_databases, genetic_databases
+    from foldline.databases import download as download_databases
+    from foldline.databases import presets as genetic_databases
 
     archive = tmp_path / "params.tar"
     archive.write_bytes(tar_gz({"params_model_1.npz": b"weights"}))

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 from packaging.requirements import Requirement
 
-from foldline.concurrency import Backoff
+from foldline.intake.concurrency import Backoff
 
 ROOT = Path(__file__).resolve().parents[2]
 PIP_FOR_LAMBDA = ROOT / "functions" / "pip-for-lambda.sh"

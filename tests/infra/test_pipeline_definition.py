@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from foldline import parameters as fp
+from foldline.spec import parameters as fp
 # what SageMaker's step cache compares for a training step (one list, with its source)
 from foldline.local.step_cache import TRAINING_KEY_ATTRIBUTES
 from pipeline import embedded, placeholders

@@ -69,8 +69,8 @@ def test_the_foldline_commands_of_the_deployment_parse_with_the_real_cli(monkeyp
 
     from typer.testing import CliRunner
 
-    from foldline.cli import app
-    from foldline.commands import common
+    from foldline.cli.app import app
+    from foldline.cli import common
 
     class Reached(Exception):
         pass

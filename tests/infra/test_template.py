@@ -12,8 +12,9 @@ from typing import Any
 import pytest
 from moto.events.models import EventPattern
 
-from foldline import layout, pipeline_events
-from foldline.parameters import PIPELINE_NAME
+from foldline.spec import layout
+from foldline.events import pipeline as pipeline_events
+from foldline.spec.parameters import PIPELINE_NAME
 from pipeline import placeholders
 
 ROOT = Path(__file__).resolve().parents[2]

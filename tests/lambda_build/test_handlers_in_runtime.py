@@ -14,13 +14,13 @@ import json
 
 import pytest
 
-from foldline import layout
+from foldline.spec import layout
 from foldline.local import moto_sagemaker
 from foldline.local.paths import ACCOUNT_ID
-from foldline.parameters import ALPHAFOLD_STEP, MSA_STEP, OPENFOLD_STEP
-from foldline.run_identity import run_id_for
-from foldline.runs import EXECUTING, RunsTable
-from foldline.start import pipeline_parameters
+from foldline.spec.parameters import ALPHAFOLD_STEP, MSA_STEP, OPENFOLD_STEP
+from foldline.intake.run_identity import run_id_for
+from foldline.runs.table import EXECUTING, RunsTable
+from foldline.intake.start import pipeline_parameters
 from tests.conftest import DATA, sqs_batch
 from tests.functional.pipeline_runs import (
     EVENTS,

@@ -33,15 +33,15 @@ import pytest
 from moto import mock_aws
 from typer.testing import CliRunner
 
-from foldline import msa_cache
-from foldline.cli import app
+from foldline.steps import msa_cache
+from foldline.cli.app import app
 from foldline.local import containers
 from foldline.local import training
 from foldline.local.containers import StepImage
 from foldline.local.paths import LOCAL_STACK_PARAMETERS
 from foldline.local.runtime import LocalRuntime
 from foldline.local.training import TrainingJob
-from foldline.parameters import ALPHAFOLD_STEP, MSA_STEP, OPENFOLD_STEP
+from foldline.spec.parameters import ALPHAFOLD_STEP, MSA_STEP, OPENFOLD_STEP
 from foldline.steps.manifest import MANIFEST_NAME
 from pipeline import placeholders
 from tests.containers.conftest import databases, images, run_in_image  # noqa: F401 - fixtures

@@ -16,10 +16,10 @@ import gemmi
 import pytest
 from typer.testing import CliRunner
 
-from foldline.cli import app
-from foldline.fasta import decide_file
+from foldline.cli.app import app
+from foldline.intake.fasta import decide_file
 from foldline.local.outbox import read_notice
-from foldline.parameters import ALPHAFOLD_STEP, MSA_STEP, OPENFOLD_STEP, PARAMETERS
+from foldline.spec.parameters import ALPHAFOLD_STEP, MSA_STEP, OPENFOLD_STEP, PARAMETERS
 
 from .conftest import EXAMPLE
 

@@ -6,7 +6,7 @@ import json
 import time
 
 from foldline.local.outbox import read_notice
-from foldline.parameters import MSA_STEP
+from foldline.spec.parameters import MSA_STEP
 
 from .conftest import EXAMPLE
 

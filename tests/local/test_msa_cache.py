@@ -22,9 +22,10 @@ from pathlib import Path
 
 import pytest
 
-from foldline import layout, msa_cache
+from foldline.spec import layout
+from foldline.steps import msa_cache
 from foldline.local.outbox import read_notice
-from foldline.parameters import ALPHAFOLD_STEP, MSA_STEP, OPENFOLD_STEP
+from foldline.spec.parameters import ALPHAFOLD_STEP, MSA_STEP, OPENFOLD_STEP
 
 from .conftest import EXAMPLE
 
@@ -121,7 +122,7 @@ def test_a_run_the_step_cache_cannot_serve_copies_the_msas_without_searching(cac
     copied = json.loads((_job(work, items[d]["execution_arn"], MSA_STEP.name)
                          / "model" / "foldline-step.json").read_text())  # fmt: skip
     assert copied["engine"] == "cache"  # no search: copied from msa-cache/<key>/
-    assert copied["call"] == "foldline.msa_cache.fetch"
+    assert copied["call"] == "foldline.steps.msa_cache.fetch"
     assert copied["outputs"]["msa_cache"]["reused_from"] == a
     assert items[d]["msa_reused_from"] == a
 

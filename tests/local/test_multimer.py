@@ -16,7 +16,7 @@ import pytest
 from rich.console import Console
 from typer.testing import CliRunner
 
-from foldline.cli import app
+from foldline.cli.app import app
 from foldline.local.display import outcome, summary
 from foldline.local.outbox import read_notice
 

@@ -9,7 +9,7 @@ import pytest
 from foldline.local.cloud import LOCAL_STACK_PARAMETERS
 from foldline.local.expressions import dependencies_of_definition
 from foldline.local.template import Stack, UnresolvableIntrinsic, load_template
-from foldline.parameters import PIPELINE_NAME, STEP_DEPENDENCIES
+from foldline.spec.parameters import PIPELINE_NAME, STEP_DEPENDENCIES
 
 from .conftest import TEMPLATE
 

@@ -6,7 +6,7 @@ import json
 
 from typer.testing import CliRunner
 
-from foldline.cli import app
+from foldline.cli.app import app
 from tests.conftest import DATA
 
 MODELS = DATA / "analysis" / "openfold-6kwc"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from foldline.fasta import IntakeLimits, decide, decide_file
+from foldline.intake.fasta import IntakeLimits, decide, decide_file
 from tests.conftest import DATA
 
 SEQ = "MKVLAAGGKKLLMMSSTTVVWWYYEEDDNNQQ"  # 32 residues, all standard

@@ -1,4 +1,4 @@
-"""foldline.msa_cache: what the key depends on, and store/lookup/fetch under moto."""
+"""foldline.steps.msa_cache: what the key depends on, and store/lookup/fetch under moto."""
 
 from __future__ import annotations
 
@@ -10,7 +10,8 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from foldline import layout, msa_cache
+from foldline.spec import layout
+from foldline.steps import msa_cache
 
 REPO = Path(__file__).resolve().parents[2]
 SEQ = "MKTAYIAKQRQISFVKSHFSRQLEERLGLIEVQAPILSRVGDGTQDNLSGAEKAVQVKVKALPDAQFEVVHSLAKWKRQTLGQHDFSAGEGLYTHMKALRPDEDRLSPLHSVYVDQWDWERVMGDGERQFSTLKSTVEAIWAGIKATEAAVSEEFGLAPFLPDQIHFVHSQELLSRYPDLDAKGRERAIAKDLGAVFLVGIGGKLSDGHRHDVRAPDYDDWUAXXXXXXXXX"

@@ -7,7 +7,7 @@ import json
 import boto3
 from moto import mock_aws
 
-from foldline.notices import (
+from foldline.outcomes.notices import (
     SUBJECT_LIMIT,
     Headline,
     StepReport,

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from foldline.outputs import CorruptOutput, extract
+from foldline.outcomes.step_outputs import CorruptOutput, extract
 
 
 def make_tar(path: Path, members: dict[str, bytes], *, links: dict[str, str] | None = None) -> Path:

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from foldline.parameters import (
+from foldline.spec.parameters import (
     NOTEBOOK_PARAMETERS,
     PARAMETERS,
     STEP_DEPENDENCIES,
@@ -99,7 +99,7 @@ def _training_instance_types() -> set[str]:
 def test_every_allowed_instance_type_is_a_sagemaker_training_instance_type():
     # An allowed type SageMaker does not have passes intake and fails hours later at
     # CreateTrainingJob (ml.m5.8xlarge, ml.c5.12xlarge ... were once allowed).
-    from foldline.parameters import INFERENCE_INSTANCE_TYPE, MSA_INSTANCE_TYPE
+    from foldline.spec.parameters import INFERENCE_INSTANCE_TYPE, MSA_INSTANCE_TYPE
 
     known = _training_instance_types()
     for parameter in (MSA_INSTANCE_TYPE, INFERENCE_INSTANCE_TYPE):
@@ -108,8 +108,8 @@ def test_every_allowed_instance_type_is_a_sagemaker_training_instance_type():
 
 
 def test_the_sizing_table_picks_and_prices_only_allowed_types():
-    from foldline import sizing
-    from foldline.parameters import INFERENCE_INSTANCE_TYPES, MSA_INSTANCE_TYPES
+    from foldline.intake import sizing
+    from foldline.spec.parameters import INFERENCE_INSTANCE_TYPES, MSA_INSTANCE_TYPES
 
     table = sizing.table()
     picks = {rule["instance_type"] for rule in table["msa"]["rules"]}

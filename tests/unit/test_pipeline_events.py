@@ -11,7 +11,7 @@ import pytest
 from botocore.stub import Stubber
 from moto import mock_aws
 
-from foldline.pipeline_events import (
+from foldline.events.pipeline import (
     ENDED_STATUSES,
     NotAPipelineEvent,
     StepsUnavailable,
@@ -23,7 +23,7 @@ from foldline.pipeline_events import (
     run_id_of,
     step_training_job,
 )
-from foldline.run_identity import is_valid_run_id
+from foldline.intake.run_identity import is_valid_run_id
 
 EVENTS = Path(__file__).resolve().parents[2] / "events"
 ARN = "arn:aws:sagemaker:us-east-1:123456789012:pipeline/proteinfoldworkflow/execution/k3v9q2x8m1za"

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import re
 
-from foldline.run_identity import is_valid_run_id, run_id_for, upload_version
+from foldline.intake.run_identity import is_valid_run_id, run_id_for, upload_version
 
 DISPLAY_NAME = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,81}$")
 

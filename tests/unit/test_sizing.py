@@ -1,11 +1,11 @@
-"""foldline.sizing: the table's boundaries, its agreement with its sources, pinned types."""
+"""foldline.intake.sizing: the table's boundaries, its agreement with its sources, pinned types."""
 
 from __future__ import annotations
 
 import pytest
 
-from foldline import sizing
-from foldline.parameters import INFERENCE_INSTANCE_TYPES, MSA_INSTANCE_TYPES, validate_value
+from foldline.intake import sizing
+from foldline.spec.parameters import INFERENCE_INSTANCE_TYPES, MSA_INSTANCE_TYPES, validate_value
 
 
 def seqs(total: int, chains: int = 1) -> list[str]:
@@ -130,7 +130,7 @@ def test_cost_line_for_people():
 
 
 def test_unlisted_sizes_of_linear_cpu_families_are_priced_by_vcpus():
-    from foldline.sizing import price_per_hour, table
+    from foldline.intake.sizing import price_per_hour, table
 
     listed = table()["prices"]["usd_per_hour"]
     # the declared rule holds for the listed sizes themselves: one price per vCPU a family

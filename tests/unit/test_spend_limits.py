@@ -1,12 +1,12 @@
-"""The stack's bounds on what an upload may make it spend (foldline.spend_limits)."""
+"""The stack's bounds on what an upload may make it spend (foldline.intake.spend_limits)."""
 
 from __future__ import annotations
 
 import pytest
 
-from foldline import sizing
-from foldline.fasta import FastaRejected
-from foldline.spend_limits import DEFAULT_FAMILIES, SpendLimits
+from foldline.intake import sizing
+from foldline.intake.fasta import FastaRejected
+from foldline.intake.spend_limits import DEFAULT_FAMILIES, SpendLimits
 
 
 def test_limits_from_the_environment():

@@ -9,7 +9,7 @@ import pytest
 from botocore.stub import ANY, Stubber
 from moto import mock_aws
 
-from foldline.tracking import SageMakerExperimentsTracker, TrackedRun, experiment_name
+from foldline.outcomes.tracking import SageMakerExperimentsTracker, TrackedRun, experiment_name
 
 T0 = dt.datetime(2026, 11, 26, 14, 3, 56, tzinfo=dt.timezone.utc)
 RUN = TrackedRun(

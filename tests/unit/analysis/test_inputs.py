@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from foldline.analysis.confidence import plddt_summary
-from foldline.analysis.outputs import pick_like_with_like, read_engine_output
+from foldline.analysis.engine_outputs import pick_like_with_like, read_engine_output
 from foldline.analysis.pickles import UnsafePickleError, confidence_from_result, load_numpy_pickle
 from foldline.analysis.structures import load_structure
 

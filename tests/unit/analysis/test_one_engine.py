@@ -8,10 +8,10 @@ import re
 
 import pytest
 
-from foldline import compare
+from foldline.outcomes import across_runs as compare
 from foldline.analysis import METRICS_SCHEMA, analyze, headline
-from foldline.analysis_run import headline_from_metrics, tracked_metrics, tracked_parameters
-from foldline.notices import succeeded_notice
+from foldline.outcomes.succeeded import headline_from_metrics, tracked_metrics, tracked_parameters
+from foldline.outcomes.notices import succeeded_notice
 from foldline.steps.openfold import MULTIMER_UNSUPPORTED
 
 from .conftest import write_manifest

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from foldline.analysis.compare import ca_lddt, tm_align
+from foldline.analysis.agreement import ca_lddt, tm_align
 from foldline.analysis.structures import load_structure
 from foldline.analysis.tmscore import score_fixed_correspondence, tm_d0
 

@@ -15,8 +15,8 @@ import pytest
 
 from foldline.analysis import analyze
 from foldline.analysis.schema import METRICS_SCHEMA
-from foldline.analysis_run import headline_from_metrics, tracked_parameters
-from foldline.notices import succeeded_notice
+from foldline.outcomes.succeeded import headline_from_metrics, tracked_parameters
+from foldline.outcomes.notices import succeeded_notice
 from tests.unit.analysis.conftest import write_manifest
 
 AF_PARAMS = {"kind": "alphafold", "name": "AlphaFold params model_1_ptm",

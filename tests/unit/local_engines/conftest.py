@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from foldline.fasta import decide
-from foldline.local_engines.msa_search import run_msa_search
+from foldline.intake.fasta import decide
+from foldline.steps.engines.msa_search import run_msa_search
 
 EXAMPLES = Path(__file__).resolve().parents[3] / "examples"
 DATABASES = EXAMPLES / "databases"

@@ -11,9 +11,9 @@ import threading
 import pytest
 from pyhmmer import easel, plan7
 
-from foldline.local_engines import fpu
-from foldline.local_engines.alignments import Alignment, read_stockholm
-from foldline.local_engines.msa_search import (
+from foldline.steps.engines import fpu
+from foldline.steps.engines.alignments import Alignment, read_stockholm
+from foldline.steps.engines.msa_search import (
     JACKHMMER_FLAGS,
     JACKHMMER_OPTIONS,
     _FastaChunks,

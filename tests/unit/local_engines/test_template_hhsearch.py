@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from Bio import SearchIO
 
-from foldline.local_engines.template_model import HHSEARCH_HITS, predict
+from foldline.steps.engines.template_model import HHSEARCH_HITS, predict
 
 from .conftest import DATABASES, chains_of
 

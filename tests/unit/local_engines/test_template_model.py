@@ -10,7 +10,7 @@ import pytest
 import tmtools
 from Bio.PDB import PDBParser
 
-from foldline.local_engines.template_model import ENGINE, predict
+from foldline.steps.engines.template_model import ENGINE, predict
 
 from .conftest import DATABASES
 

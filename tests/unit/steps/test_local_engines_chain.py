@@ -15,7 +15,7 @@ import pytest
 from foldline.steps import alphafold, msa, openfold
 from tests.unit.steps.conftest import REPO, Workspace
 
-pytest.importorskip("foldline.local_engines.template_model")
+pytest.importorskip("foldline.steps.engines.template_model")
 EXAMPLES = REPO / "examples"
 
 

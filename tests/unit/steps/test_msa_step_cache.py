@@ -8,7 +8,7 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from foldline import msa_cache
+from foldline.steps import msa_cache
 from foldline.steps import msa
 from tests.unit.steps.conftest import real_sequence
 

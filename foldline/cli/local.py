@@ -1,0 +1,165 @@
+"""``foldline local run|serve``: the event-driven flow on this machine (moto plays AWS)."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import typer
+
+# the defaults only: foldline.local.runtime (moto, ~0.5 s) is imported by the commands
+from foldline.local.paths import DEFAULT_DATABASES, DEFAULT_WORKDIR
+
+app = typer.Typer(
+    help="Run foldline on this machine: no AWS account (Docker only with --containers).",
+    no_args_is_help=True,
+)
+
+WORKDIR = typer.Option(DEFAULT_WORKDIR, "--workdir", help="Work folder (state, jobs, outbox).")
+DATABASES = typer.Option(
+    DEFAULT_DATABASES, "--databases", show_default=False,
+    help="Genetic databases in AlphaFold's layout (the FSx channel). "
+    "Default: the bundled examples/databases.",
+)  # fmt: skip
+
+
+def _key_values(values: list[str], option: str) -> dict[str, str]:
+    pairs = {}
+    for value in values:
+        key, sep, text = value.partition("=")
+        if not sep or not key.strip():
+            raise typer.BadParameter(f"{value!r}: use KEY=VALUE", param_hint=option)
+        pairs[key.strip()] = text
+    return pairs
+
+
+def _run_parameters(values: list[str]) -> dict[str, str]:
+    """--param NAME=VALUE -> upload tags, each checked as the start function checks it."""
+    from foldline.spec.parameters import USER_SETTABLE, InvalidParameter, validate_value
+
+    tags = {}
+    for name, value in _key_values(values, "--param").items():
+        if name not in USER_SETTABLE:
+            known = ", ".join(USER_SETTABLE)
+            raise typer.BadParameter(f"{name!r} is not a run parameter a user sets (one of "
+                                     f"{known})", param_hint="--param")  # fmt: skip
+        try:
+            tags[name] = str(validate_value(name, value))
+        except InvalidParameter as bad:
+            raise typer.BadParameter(str(bad), param_hint="--param") from None
+    return tags
+
+
+def _step_images(containers: bool, no_container: list[str], image: list[str]) -> dict:
+    """Resolve --containers/--no-container/--image to {step: StepImage}, or exit saying why."""
+    from foldline.local import containers as step_images
+
+    if not containers:
+        if no_container or image:
+            raise typer.BadParameter("--no-container and --image need --containers",
+                                     param_hint="--containers")  # fmt: skip
+        return {}
+    try:
+        overrides = step_images.parse_step_images(image)
+        wanted = step_images.steps_in_images(containers, no_container)
+    except (KeyError, ValueError) as err:
+        raise typer.BadParameter(str(err).strip("'\""), param_hint="--no-container/--image")
+    try:
+        return step_images.resolve(wanted, overrides)
+    except step_images.ContainersUnavailable as err:
+        typer.echo(str(err), err=True)
+        raise typer.Exit(2) from None
+
+
+@app.command()
+def run(
+    files: list[Path] = typer.Argument(..., help="FASTA files to fold."),
+    workdir: Path = WORKDIR,
+    databases: Path = DATABASES,
+    timeout: float = typer.Option(3600, help="Give up after this many seconds."),
+    containers: bool = typer.Option(
+        False, "--containers",
+        help="Run each pipeline step in its image, as SageMaker does (docker run IMAGE train, "
+        "/opt/ml mounted). Needs Docker and the images containers/build_local.sh builds "
+        "(<step image>:local).",
+    ),
+    no_container: list[str] = typer.Option(
+        [], "--no-container", metavar="STEP",
+        help="With --containers: run STEP as a local process, as without --containers "
+        "(e.g. RunOpenFold where its image is not built). Repeatable.",
+    ),
+    image: list[str] = typer.Option(
+        [], "--image", metavar="STEP=IMAGE",
+        help="With --containers: run STEP in IMAGE instead of <step image>:local. Repeatable.",
+    ),
+    param: list[str] = typer.Option(
+        [], "--param", metavar="NAME=VALUE",
+        help="A run parameter as a tag on the upload, as foldline submit sets it "
+        "(e.g. DbPreset=reduced_dbs). Repeatable.",
+    ),
+    job_env: list[str] = typer.Option(
+        [], "--job-env", metavar="KEY=VALUE",
+        help="An environment variable for every step job (the pipeline's own Environment "
+        "wins), e.g. FOLDLINE_ALPHAFOLD_MODELS=model_1 to fold with one model. Repeatable.",
+    ),
+) -> None:
+    """Upload FASTA files to the local inputs/, follow each run to its end, print the results."""
+    from rich.console import Console  # rich and the runtime only when a command runs
+    from rich.live import Live
+
+    from foldline.local.display import RunBoard, summary
+    from foldline.local.runtime import LocalRuntime, RunsStalled
+
+    console = Console()
+    missing = [str(f) for f in files if not f.is_file()]
+    if missing:
+        console.print(f"no such file: {', '.join(missing)}")
+        raise typer.Exit(2)
+    tags = _run_parameters(param)
+    images = _step_images(containers, no_container, image)
+    stack_parameters = {}
+    if containers:
+        from foldline.local.containers import describe_placement, stack_parameters as follow
+
+        console.print(describe_placement(images), markup=False)
+        stack_parameters = follow(images)
+    runtime = LocalRuntime(workdir, databases=databases, images=images,
+                           parameter_values=stack_parameters,
+                           job_env=_key_values(job_env, "--job-env"))  # fmt: skip
+    board = RunBoard(runtime, [])
+    runtime.on_invocation, runtime.on_notice = board.on_invocation, board.on_notice
+    with runtime:
+        board.submissions = [runtime.upload(f, tags=tags) for f in files]
+        try:
+            with Live(board.render({}), console=console, refresh_per_second=4,
+                      transient=not console.is_terminal) as live:  # fmt: skip
+                items = runtime.wait([s.run_id for s in board.submissions], timeout=timeout,
+                                     on_poll=lambda items: live.update(board.render(items)))  # fmt: skip
+        except (RunsStalled, TimeoutError) as stuck:
+            console.print(f"[red]{stuck}[/red]")
+            items = {s.run_id: runtime.run(s.run_id) for s in board.submissions}
+        ok = summary(console, runtime, board, items)
+    raise typer.Exit(0 if ok else 1)
+
+
+@app.command()
+def serve(workdir: Path = WORKDIR, databases: Path = DATABASES) -> None:
+    """Keep the local cloud running; files dropped in <workdir>/drop/ go to inputs/."""
+    from rich.console import Console  # rich and the runtime only when a command runs
+
+    from foldline.local.display import echo_notice
+    from foldline.local.runtime import LocalRuntime
+    from foldline.local.serve import serve as watch
+
+    console = Console()
+    runtime = LocalRuntime(workdir, databases=databases,
+                           on_notice=lambda n: echo_notice(console, n))  # fmt: skip
+    stop = threading.Event()
+    with runtime:
+        console.print(f"local cloud at {runtime.cloud.endpoint_url}, bucket {runtime.bucket}"
+                      f" ({runtime.restored} objects and items restored)")  # fmt: skip
+        console.print(f"drop FASTA files into {runtime.workdir / 'drop'} (Ctrl-C to stop)")
+        try:
+            watch(runtime, stop, on_upload=lambda s: console.print(f"uploaded {s.key}: run {s.run_id}"))
+        except KeyboardInterrupt:
+            console.print("stopping; state saved in the work folder")
