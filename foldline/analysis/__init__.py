@@ -15,7 +15,7 @@ documented in docs/metrics-schema.md. Importing this package imports numpy and g
 matplotlib and biotite are imported only when a report or an lDDT is computed.
 """
 
-from foldline.analysis.analyze import METRICS_NAME, REPORT_NAME, analyze
+from foldline.analysis.analyze import METRICS_FILE, REPORT_PAGE, analyze
 from foldline.analysis.agreement import compare_models, tm_align
 from foldline.analysis.wording import engine_label, headline
 from foldline.analysis.schema import METRICS_SCHEMA, SCHEMA_VERSION
@@ -32,6 +32,6 @@ __all__ = [
     "score_fixed_correspondence",
     "METRICS_SCHEMA",
     "SCHEMA_VERSION",
-    "METRICS_NAME",
-    "REPORT_NAME",
+    "METRICS_FILE",
+    "REPORT_PAGE",
 ]

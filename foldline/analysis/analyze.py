@@ -14,7 +14,6 @@ why. Neither slot with a model is an error.
 
 from __future__ import annotations
 
-import datetime as _dt
 import json
 import shutil
 from pathlib import Path
@@ -38,11 +37,11 @@ from foldline.analysis.pickles import confidence_from_result, load_numpy_pickle
 from foldline.analysis.schema import SCHEMA_VERSION
 from foldline.analysis.structures import StructureModel, load_structure
 from foldline.analysis.superpose import Superposition
+from foldline.spec.layout import METRICS_FILE, REPORT_PAGE, STEP_MANIFEST
+from foldline.spec.formats import utc_now
 
-__all__ = ["analyze", "headline", "engine_label", "METRICS_NAME", "REPORT_NAME"]
+__all__ = ["analyze", "headline", "engine_label", "METRICS_FILE", "REPORT_PAGE"]
 
-METRICS_NAME = "metrics.json"
-REPORT_NAME = "report.html"
 PLDDT_PLOT = "plddt.png"
 STEP_NAMES = {"msa": "RunMSA", "alphafold": "RunAlphaFold", "openfold": "RunOpenFold"}
 SLOTS = ("alphafold", "openfold")
@@ -52,7 +51,7 @@ def _engine_identity(output: EngineOutput, model: StructureModel) -> tuple[str, 
     """(engine, version, how we know), preferring the step manifest."""
     manifest = output.manifest or {}
     if manifest.get("engine"):
-        return str(manifest["engine"]), manifest.get("engine_version"), "foldline-step.json"
+        return str(manifest["engine"]), manifest.get("engine_version"), STEP_MANIFEST
     if model.engine_remark:
         return model.engine_remark, None, "model file REMARK"
     if output.layout in ("alphafold", "openfold"):
@@ -380,7 +379,7 @@ def analyze(
 
     metrics: dict[str, Any] = {
         "schema_version": SCHEMA_VERSION,
-        "created_at": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        "created_at": utc_now(),
         "context": _json_safe(context or {}),
         "headline": "",
         "engines": engines,
@@ -390,8 +389,8 @@ def analyze(
         "absent_engines": absent_engines,
         "runtimes": _runtimes(all_outputs),
         "files": {
-            "metrics": METRICS_NAME,
-            "report": REPORT_NAME,
+            "metrics": METRICS_FILE,
+            "report": REPORT_PAGE,
             "plots": plot_files,
             "models": model_files,
         },
@@ -411,8 +410,8 @@ def analyze(
         viewer_models = [{"label": labels[slot], "width": 4.0,
                           "chains": [(c.name, c.ca, p) for c, p in _chain_plddt(models[slot])]}
                          for slot in models]  # fmt: skip
-    (out_dir / METRICS_NAME).write_text(json.dumps(metrics, indent=1) + "\n")
-    report.write_report(metrics, out_dir, viewer_models, out_dir / REPORT_NAME)
+    (out_dir / METRICS_FILE).write_text(json.dumps(metrics, indent=1) + "\n")
+    report.write_report(metrics, out_dir, viewer_models, out_dir / REPORT_PAGE)
     return metrics
 
 
@@ -460,12 +459,12 @@ def _chain_plddt(model: StructureModel):
 
 def _msa_output(path: Path) -> EngineOutput:
     """The MSA step's folder: only its manifest and timings matter here."""
-    from foldline.analysis.engine_outputs import MANIFEST_NAME, _read_json
+    from foldline.analysis.engine_outputs import _read_json
 
     if not path.is_dir():
         raise FileNotFoundError(f"{path} is not a folder")
     warnings: list[str] = []
     return EngineOutput(
         "msa", path, "file", [],
-        _read_json(path / MANIFEST_NAME, warnings), _read_json(path / "timings.json", warnings), None, warnings,
+        _read_json(path / STEP_MANIFEST, warnings), _read_json(path / "timings.json", warnings), None, warnings,
     )  # fmt: skip

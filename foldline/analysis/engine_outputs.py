@@ -25,13 +25,13 @@ from pathlib import Path
 from typing import Any
 
 from foldline.analysis.structures import MODEL_SUFFIXES
+from foldline.spec.layout import STEP_MANIFEST
 
 __all__ = [
     "ModelFile", "EngineOutput", "NoModel", "read_engine_output", "pick_like_with_like",
     "pick_best", "Pairing",
 ]  # fmt: skip
 
-MANIFEST_NAME = "foldline-step.json"  # the name foldline.steps.manifest writes
 # <tag>_<config preset>_<kind>: presets are "model_1", "model_1_ptm", "model_1_multimer_v3",
 # "seq_model_esm1b_ptm" ...; anything else (the stand-in's "template-cpu") has no "_"
 _OPENFOLD_NAME = re.compile(
@@ -87,7 +87,7 @@ class EngineOutput:
             if start and end:
                 seconds = (_dt.datetime.fromisoformat(end) - _dt.datetime.fromisoformat(start)).total_seconds()
         except ValueError:
-            self.warnings.append(f"unreadable start/end times in {MANIFEST_NAME}: {start!r}, {end!r}")
+            self.warnings.append(f"unreadable start/end times in {STEP_MANIFEST}: {start!r}, {end!r}")
         return {
             "step": self.manifest.get("step"),
             "status": self.manifest.get("status"),
@@ -195,7 +195,7 @@ class NoModel(FileNotFoundError):
         if said:
             return "; ".join(said)
         if self.skipped:
-            return f"the step's {MANIFEST_NAME} says skipped, with no note"
+            return f"the step's {STEP_MANIFEST} says skipped, with no note"
         return str(self)
 
 
@@ -220,14 +220,14 @@ def read_engine_output(path: Path | str, slot: str) -> EngineOutput:
     root = Path(path)
     warnings: list[str] = []
     if _is_model_file(root):
-        manifest = _read_json(root.parent / MANIFEST_NAME, warnings)
+        manifest = _read_json(root.parent / STEP_MANIFEST, warnings)
         name = root.name.split(".")[0]
         relaxed = True if "_relaxed" in name else False if "unrelaxed" in name else None
         return EngineOutput(slot, root, "file", [ModelFile(root, name, relaxed)], manifest, None, None, warnings)
     if not root.is_dir():
         raise FileNotFoundError(f"{root} is neither a model file nor a folder")
 
-    manifest = _read_json(root / MANIFEST_NAME, warnings)
+    manifest = _read_json(root / STEP_MANIFEST, warnings)
     timings = _read_json(root / "timings.json", warnings)
     ranking = _read_json(root / "ranking_debug.json", warnings)
     if _first_existing(root, ["ranked_0"]) is not None:

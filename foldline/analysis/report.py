@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from foldline.analysis.viewer import structure_payload, viewer_html
+from foldline.spec.layout import STEP_MANIFEST
 
 __all__ = ["write_report"]
 
@@ -146,7 +147,7 @@ def _absent_parts(metrics: dict) -> list[str]:
         verb = "was skipped" if record.get("status") == "skipped" else "left no model"
         version = record.get("engine_version")
         version = f" {version}" if version not in (None, "unknown") else ""
-        status = record.get("status") or "unknown, no foldline-step.json"
+        status = record.get("status") or f"unknown, no {STEP_MANIFEST}"
         parts.append(f"<p><b>{_e(label)}{_e(version)} {verb}</b> (the {_e(SLOT_TITLES[slot])} slot's "
                      f"step, status {_e(status)}): {_e(record.get('reason'))}.</p>")  # fmt: skip
     parts.append(f"<p>This report shows {_e(' and '.join(ran))} alone: its confidence, plots and "

@@ -11,9 +11,10 @@ Three queues collect what could not be handled (template.yaml):
   invocations that failed every retry -> ``requestPayload`` to ``requestContext.functionArn``.
 
 SQS's StartMessageMoveTask would do the first; moto does not implement it, so all three use
-one receive / send / delete loop (a message is deleted only after it was delivered). In
-local mode a function is reached through the queue the local runtime feeds it from,
-since the local cloud runs no Lambda service.
+one receive / send / delete loop (a message is deleted only after it was delivered). A
+function is reached the way the stack config says (:attr:`StackConfig.function_invoker`):
+Lambda's asynchronous Invoke, or in local mode the queue the local runtime feeds it from
+(:class:`foldline.local.stack.RouteQueueInvoker`), since the local cloud runs no Lambda.
 """
 
 from __future__ import annotations
@@ -98,12 +99,12 @@ def destination(kind: str, message: dict, config: StackConfig) -> Destination:
 
 
 class Deliverer:
-    """Sends a :class:`Destination`'s body on: SQS, Lambda, or (local) a function's route queue."""
+    """Sends a :class:`Destination`'s body on: to a queue, or to a function."""
 
     def __init__(self, config: StackConfig):
         self.config = config
         self.sqs = config.client("sqs")
-        self._lambda: Any = None
+        self._invoke: Callable[[Destination], None] | None = None
         self._urls: dict[str, str] = {}
 
     def queue_url(self, arn_or_url: str) -> str:
@@ -121,39 +122,23 @@ class Deliverer:
             if dest.attributes:
                 kwargs["MessageAttributes"] = dest.attributes
             self.sqs.send_message(**kwargs)
-        elif self.config.local:
-            self.sqs.send_message(QueueUrl=self.local_route(dest), MessageBody=dest.body)
         else:
-            if self._lambda is None:
-                self._lambda = self.config.client("lambda")
-            response = self._lambda.invoke(FunctionName=dest.arn_or_url, InvocationType="Event",
-                                           Payload=dest.body.encode())  # fmt: skip
-            if response.get("StatusCode") not in (200, 202):
-                raise RedriveError(f"Lambda answered {response.get('StatusCode')} for {dest.name}")
+            if self._invoke is None:
+                self._invoke = (self.config.function_invoker or LambdaInvoker)(self.config)
+            self._invoke(dest)
 
-    def local_route(self, dest: Destination) -> str:
-        """The local runtime's queue for the rule of this function that matches the event."""
-        from moto.events.models import EventPattern
 
-        from foldline.local.paths import ACCOUNT_ID, DEFAULT_TEMPLATE, LOCAL_STACK_PARAMETERS, STACK_NAME
-        from foldline.local.template import Stack
+class LambdaInvoker:
+    """Invokes a function asynchronously with the event, as EventBridge would have."""
 
-        stack = Stack.from_file(DEFAULT_TEMPLATE, parameter_values=dict(LOCAL_STACK_PARAMETERS),
-                                region=self.config.region, account_id=ACCOUNT_ID,
-                                stack_name=STACK_NAME, endpoint_url=self.config.endpoint_url or "")  # fmt: skip
-        function = next((f for f in stack.functions() if f.arn == dest.arn_or_url), None)
-        if function is None:
-            raise RedriveError(f"no function {dest.arn_or_url} in the local stack")
-        event = json.loads(dest.body)
-        for rule in stack.rules():
-            if rule.function == function.logical_id and EventPattern.load(
-                json.dumps(rule.pattern)
-            ).matches_event(event):
-                return self.queue_url_by_name(f"{STACK_NAME}-route-{rule.logical_id}")
-        raise RedriveError(f"no rule of {function.logical_id} matches the event any more")
+    def __init__(self, config: StackConfig):
+        self.lambda_ = config.client("lambda")
 
-    def queue_url_by_name(self, name: str) -> str:
-        return self.sqs.get_queue_url(QueueName=name)["QueueUrl"]
+    def __call__(self, dest: Destination) -> None:
+        response = self.lambda_.invoke(FunctionName=dest.arn_or_url, InvocationType="Event",
+                                       Payload=dest.body.encode())  # fmt: skip
+        if response.get("StatusCode") not in (200, 202):
+            raise RedriveError(f"Lambda answered {response.get('StatusCode')} for {dest.name}")
 
 
 def redrive(config: StackConfig, kind: str, *, dry_run: bool = False,

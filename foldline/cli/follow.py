@@ -13,9 +13,8 @@ from foldline.spec import layout
 from foldline.cli import common, views
 from foldline.runs.table import FINAL_STATUSES, SUCCEEDED
 from foldline.cli.stack_config import StackConfig
+from foldline.spec.formats import is_not_found
 
-METRICS_FILE = "metrics.json"
-REPORT_PAGE = "report.html"
 
 _sleep = time.sleep  # tests replace it to move the runs on between polls
 
@@ -24,10 +23,10 @@ def fetch_metrics(config: StackConfig, run_id: str) -> dict | None:
     """The run's ``metrics.json``, or None where the run has no report."""
     try:
         body = config.client("s3").get_object(
-            Bucket=config.bucket, Key=layout.report_prefix(run_id) + METRICS_FILE
+            Bucket=config.bucket, Key=layout.report_prefix(run_id) + layout.METRICS_FILE
         )["Body"].read()
     except ClientError as err:
-        if err.response["Error"]["Code"] in ("NoSuchKey", "404", "NotFound"):
+        if is_not_found(err):
             return None
         raise
     return json.loads(body)
@@ -56,7 +55,7 @@ def summary_lines(config: StackConfig, item: dict) -> list[str]:
     lines = [f"{run_id}: {status}"]
     if status == SUCCEEDED and item.get("report_uri"):
         lines.append(f"  {headline_of(config, run_id) or 'TM-score ' + views.tm_score(item)}")
-        lines.append(f"  report: {item['report_uri']}{REPORT_PAGE}")
+        lines.append(f"  report: {item['report_uri']}{layout.REPORT_PAGE}")
         lines.append(f"  fetch it: foldline results {run_id} --open")
     elif status == SUCCEEDED:
         lines.append(f"  analysis {item.get('analysis_status') or 'pending'}: "

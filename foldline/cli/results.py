@@ -10,6 +10,7 @@ import typer
 
 from foldline.spec import layout
 from foldline.cli import common
+from foldline.spec.statuses import FAILED
 
 if TYPE_CHECKING:
     from foldline.cli.stack_config import StackConfig
@@ -62,7 +63,6 @@ def results(
     debug: common.DebugOption = False,
 ) -> None:
     """Download a run's report: report.html, metrics.json, plots and the two compared models."""
-    from foldline.cli.follow import REPORT_PAGE  # boto3 via foldline.runs.table: only when run
     from foldline.runs.table import SUCCEEDED
 
     with common.handled(debug):
@@ -73,7 +73,7 @@ def results(
         files = download_prefix(config, layout.report_prefix(run_id), target)
         if not files:
             state = item.get("status")
-            why = (f"the analysis failed: {item.get('analysis_error')}" if item.get("analysis_status") == "Failed"
+            why = (f"the analysis failed: {item.get('analysis_error')}" if item.get("analysis_status") == FAILED
                    else f"the run is {state}" if state != SUCCEEDED else "the analysis has not finished")
             raise common.NoReport(f"run {run_id} has no report ({why})")
         if archives:
@@ -82,10 +82,10 @@ def results(
         out.print(f"{len(files)} files in {target}/", markup=False)
         for path in sorted(files):
             out.print(f"  {path.relative_to(target)}", markup=False)
-        page = target / REPORT_PAGE
+        page = target / layout.REPORT_PAGE
         if open_report:
             if not page.is_file():
-                raise common.NoReport(f"run {run_id}'s report folder has no {REPORT_PAGE}")
+                raise common.NoReport(f"run {run_id}'s report folder has no {layout.REPORT_PAGE}")
             webbrowser.open(page.resolve().as_uri())
             out.print(f"opened {page}", markup=False)
 

@@ -9,19 +9,18 @@ the way the local runtime names its resources, at the local cloud's endpoint.
 
 The endpoint of a local cloud running in another terminal (``foldline local serve``) is
 found, in order: ``--endpoint-url`` / ``FOLDLINE_ENDPOINT_URL``; the state file
-``<workdir>/local-cloud.json`` (:func:`write_local_state`); ``AWS_ENDPOINT_URL`` when it
+``<workdir>/local-cloud.json`` (:func:`foldline.local.stack.write_local_state`); ``AWS_ENDPOINT_URL`` when it
 points at a local cloud.
 """
 
 from __future__ import annotations
 
-import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Mapping
+from typing import TYPE_CHECKING, Any, Callable, Mapping
 
-from foldline.local.paths import DEFAULT_WORKDIR
+from foldline.local.paths import DEFAULT_WORKDIR, LOCAL_ACCESS_KEY, LOCAL_STATE_FILE  # noqa: F401
 
 # boto3/botocore, Bio.SeqIO (foldline.intake.fasta) and foldline.runs.table are imported where used:
 # every `foldline` command imports this module, and those cost ~0.5 s before any work
@@ -33,9 +32,6 @@ if TYPE_CHECKING:
     from foldline.intake.spend_limits import SpendLimits
 
 DEFAULT_STACK = "foldline"
-#: the access key the local cloud hands every process it starts (foldline.local.cloud)
-LOCAL_ACCESS_KEY = "foldline-local"
-LOCAL_STATE_FILE = "local-cloud.json"
 DEFAULT_LOCAL_WORKDIR = DEFAULT_WORKDIR
 
 # template.yaml's Outputs, by what the command calls them
@@ -98,6 +94,10 @@ class StackConfig:
     local: bool = False
     parameters: dict[str, str] = field(default_factory=dict)  # the stack's parameters
     session: Any = field(default=None, compare=False, repr=False)
+    #: how a dead-letter message reaches a function again (foldline.cli.dead_letters):
+    #: made from this config; None is Lambda's asynchronous Invoke (the local cloud,
+    #: which runs no Lambda service, supplies its own)
+    function_invoker: Callable[[StackConfig], Any] | None = field(default=None, compare=False, repr=False)
 
     @property
     def bucket(self) -> str:
@@ -149,82 +149,9 @@ class StackConfig:
                                      if k in values})  # fmt: skip
 
 
-# -- local mode ------------------------------------------------------------------------------
-
-
-def write_local_state(workdir: Path, endpoint_url: str, region: str) -> Path:
-    """Record a running local cloud's endpoint, for ``foldline`` commands in other shells.
-
-    Meant for the local runtime to call when its server starts (and
-    :func:`clear_local_state` when it stops).
-    """
-    path = Path(workdir) / LOCAL_STATE_FILE
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps({"endpoint_url": endpoint_url, "region": region,
-                                "pid": os.getpid()}))  # fmt: skip
-    return path
-
-
-def clear_local_state(workdir: Path) -> None:
-    (Path(workdir) / LOCAL_STATE_FILE).unlink(missing_ok=True)
-
-
 def inside_local_cloud(env: Mapping[str, str]) -> bool:
     """True in a process the local runtime started (or one that set its environment)."""
     return bool(env.get("AWS_ENDPOINT_URL")) and env.get("AWS_ACCESS_KEY_ID") == LOCAL_ACCESS_KEY
-
-
-def _local_endpoint(endpoint_url: str | None, workdir: Path, env: Mapping[str, str]) -> tuple[str, str, str]:
-    """(endpoint, region, where it came from) of the local cloud."""
-    from foldline.local.paths import DEFAULT_REGION
-
-    if endpoint_url:
-        return endpoint_url, DEFAULT_REGION, "--endpoint-url"
-    state = workdir / LOCAL_STATE_FILE
-    if state.is_file():
-        try:
-            saved = json.loads(state.read_text())
-            return saved["endpoint_url"], saved.get("region") or DEFAULT_REGION, str(state)
-        except (ValueError, KeyError):
-            raise StackNotFound(f"{state} is not a local-cloud state file") from None
-    if env.get("AWS_ENDPOINT_URL"):
-        region = env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or DEFAULT_REGION
-        return env["AWS_ENDPOINT_URL"], region, "AWS_ENDPOINT_URL"
-    raise StackNotFound(
-        f"no local cloud found for work folder {workdir}: start `foldline local serve` "
-        "or pass --endpoint-url"
-    )
-
-
-def _resolve_local(endpoint_url: str | None, workdir: Path, env: Mapping[str, str]) -> StackConfig:
-    """The local stack's outputs, resolved from template.yaml as the local runtime names
-    its resources (same stack name, account and stand-in parameters)."""
-    import boto3
-
-    from foldline.local.paths import ACCOUNT_ID, DEFAULT_TEMPLATE, LOCAL_STACK_PARAMETERS, STACK_NAME
-    from foldline.local.template import Stack, UnresolvableIntrinsic
-
-    endpoint, region, where = _local_endpoint(endpoint_url, workdir, env)
-    stack = Stack.from_file(DEFAULT_TEMPLATE, parameter_values=dict(LOCAL_STACK_PARAMETERS),
-                            region=region, account_id=ACCOUNT_ID, stack_name=STACK_NAME,
-                            endpoint_url=endpoint)  # fmt: skip
-    outputs: dict[str, str] = {}
-    for name in (*REQUIRED_OUTPUTS, *OPTIONAL_OUTPUTS):
-        spec = (stack.template.get("Outputs") or {}).get(name)
-        if spec is None:
-            continue
-        try:
-            outputs[name] = str(stack.resolve(spec["Value"]))
-        except UnresolvableIntrinsic:
-            continue
-    session = boto3.session.Session(aws_access_key_id=LOCAL_ACCESS_KEY,
-                                    aws_secret_access_key=LOCAL_ACCESS_KEY, region_name=region)  # fmt: skip
-    parameters = {k: str(v) for k, v in stack.parameters.items() if not isinstance(v, list)}
-    return StackConfig(
-        outputs=outputs, region=region, stack_name=STACK_NAME, endpoint_url=endpoint,
-        local=True, parameters=parameters, session=session,
-        source=f"local cloud at {endpoint} (endpoint from {where}; names from {DEFAULT_TEMPLATE.name})",
-    )  # fmt: skip
 
 
 # -- CloudFormation --------------------------------------------------------------------------
@@ -314,6 +241,8 @@ def resolve(
     if local is None:
         local = env.get("FOLDLINE_LOCAL", "").lower() in ("1", "true", "yes") or inside_local_cloud(env)
     if local:
+        from foldline.local.stack import resolve_local
+
         workdir = Path(workdir or env.get("FOLDLINE_WORKDIR") or DEFAULT_LOCAL_WORKDIR)
-        return _resolve_local(endpoint_url or env.get("FOLDLINE_ENDPOINT_URL"), workdir, env)
+        return resolve_local(endpoint_url or env.get("FOLDLINE_ENDPOINT_URL"), workdir, env)
     return _resolve_cloud(stack or env.get("FOLDLINE_STACK") or DEFAULT_STACK, profile, region, env)

@@ -15,11 +15,11 @@ from rich.text import Text
 
 from foldline.cli.common import duration, parse_time, run_seconds, short_time
 from foldline.spec.parameters import STEPS
-from foldline.runs.table import EXECUTING, FAILED, FINAL_STATUSES, REJECTED, STOPPED, SUCCEEDED
+from foldline.spec import layout
+from foldline.spec.statuses import EXECUTING, FAILED, FINAL_STATUSES, FINAL_STEP_STATUSES, REJECTED, STOPPED, SUCCEEDED
 
 STATUS_STYLES = {SUCCEEDED: "green", FAILED: "red", REJECTED: "red", STOPPED: "yellow",
                  EXECUTING: "cyan"}  # fmt: skip
-FINAL_STEP = frozenset({"Succeeded", "Failed", "Stopped"})
 #: the pipeline's steps and, last, the analysis that writes the report
 STAGES = len(STEPS) + 1
 
@@ -43,11 +43,11 @@ def current_step(item: dict | None) -> str:
     if status in FINAL_STATUSES:
         if status == FAILED and item.get("failed_step"):
             return f"{item['failed_step']} failed"
-        if item.get("analysis_status") == "Failed":
+        if item.get("analysis_status") == FAILED:
             return "analysis failed"
         return "done"
     steps = item.get("steps") or {}
-    if steps and all((steps.get(s.name) or {}).get("status") == "Succeeded" for s in STEPS):
+    if steps and all((steps.get(s.name) or {}).get("status") == SUCCEEDED for s in STEPS):
         return "analysis"
     return item.get("current_step") or ("starting" if status != EXECUTING else "queued")
 
@@ -57,8 +57,8 @@ def stages_done(item: dict | None) -> int:
     if item is None:
         return 0
     steps = item.get("steps") or {}
-    done = sum(1 for s in STEPS if (steps.get(s.name) or {}).get("status") in FINAL_STEP)
-    return done + (1 if item.get("report_uri") or item.get("analysis_status") == "Failed" else 0)
+    done = sum(1 for s in STEPS if (steps.get(s.name) or {}).get("status") in FINAL_STEP_STATUSES)
+    return done + (1 if item.get("report_uri") or item.get("analysis_status") == FAILED else 0)
 
 
 def step_seconds(step: dict) -> float | None:
@@ -68,7 +68,7 @@ def step_seconds(step: dict) -> float | None:
     if start is None:
         return None
     end = parse_time(step.get("ended_at"))
-    if end is None and step.get("status") not in FINAL_STEP:
+    if end is None and step.get("status") not in FINAL_STEP_STATUSES:
         end = now()
     return (end - start).total_seconds() if end else None
 
@@ -142,7 +142,7 @@ def detail(item: dict, headline: str | None = None) -> Group:
         ("RMSD (Å)", item.get("rmsd")),
         ("Mean pLDDT", item.get("plddt_mean")),
         ("Headline", headline),
-        ("Report", (item["report_uri"] + "report.html") if item.get("report_uri") else None),
+        ("Report", (item["report_uri"] + layout.REPORT_PAGE) if item.get("report_uri") else None),
     ]  # fmt: skip
     for name, value in rows:
         if value is None or value == "":
@@ -179,7 +179,7 @@ def board(run_ids: list[str], items: dict[str, dict | None]) -> Table:
         for step in STEPS:
             record = steps.get(step.name) or {}
             status = record.get("status")
-            mark = {"Succeeded": "✓", "Failed": "✗", "Stopped": "■"}.get(status or "", "…" if status else "·")
+            mark = {SUCCEEDED: "✓", FAILED: "✗", STOPPED: "■"}.get(status or "", "…" if status else "·")
             marks.append(f"{step.name} {mark} {duration(step_seconds(record)) if status else ''}".strip())
         done = stages_done(item)
         bar = Table.grid(padding=(0, 1))

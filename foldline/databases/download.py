@@ -35,6 +35,7 @@ from typing import Any, Callable, Sequence
 
 from foldline.spec import layout
 from foldline.databases import presets as gdb
+from foldline.spec.formats import utc_now
 
 WORK = Path("/opt/ml/processing/databases")
 EXIT_MESSAGE = Path("/opt/ml/output/message")
@@ -233,7 +234,7 @@ def setup(preset: str, bucket: str, *, work: Path = WORK, s3: Any = None, openfo
             raise FetchFailed(f"{db.name} from {' '.join(db.sources)}: {type(err).__name__}: {err}") from err
         files, size = upload_folder(s3, folder, bucket, f"{layout.DATABASES}{db.name}/", log)
         record = {"database": db.name, "sources": list(db.sources), "files": files, "bytes": size,
-                  "job": job, "fetched_at": gdb.now_iso(),
+                  "job": job, "fetched_at": utc_now(),
                   "seconds": round(time.monotonic() - started)}  # fmt: skip
         s3.put_object(Bucket=bucket, Key=layout.database_record_key(db.name),
                       Body=json.dumps(record, indent=1).encode(), ContentType="application/json")

@@ -15,7 +15,6 @@ record (:class:`Readiness`), with a reason that names the command to run.
 
 from __future__ import annotations
 
-import datetime as _dt
 import json
 import math
 import time
@@ -24,6 +23,7 @@ from typing import Any, Callable
 
 from foldline.spec import layout
 from foldline.spec.parameters import DB_PRESET, DB_PRESETS
+from foldline.spec.formats import utc_now
 
 #: how each database is fetched (foldline.databases.download implements each kind)
 TAR = "tar"  # one archive, unpacked into the folder, then deleted
@@ -120,13 +120,9 @@ def setup_command(preset: str) -> str:
 # -- readiness -----------------------------------------------------------------------------
 
 
-def now_iso() -> str:
-    return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
-
-
 def ready_record(preset: str, *, databases: list[str], source: str, **facts: Any) -> dict:
     return {"preset": preset, "databases": databases, "source": source,
-            "ready_at": now_iso(), **facts}  # fmt: skip
+            "ready_at": utc_now(), **facts}  # fmt: skip
 
 
 def write_ready(s3: Any, bucket: str, preset: str, *, source: str, **facts: Any) -> dict:

@@ -10,6 +10,16 @@ run id comes from DescribePipelineExecution.
 from __future__ import annotations
 
 import datetime as _dt
+from foldline.spec.statuses import (  # noqa: F401 - execution and step statuses, re-exported
+    COMPLETED_WITH_FAILURES,
+    ENDED_STATUSES,
+    EXECUTING,
+    FAILED,
+    FINAL_STEP_STATUSES,
+    STOPPED,
+    STOPPING,
+    SUCCEEDED,
+)
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
@@ -20,17 +30,6 @@ SOURCE = "aws.sagemaker"
 EXECUTION_STATUS_CHANGE = "SageMaker Model Building Pipeline Execution Status Change"
 STEP_STATUS_CHANGE = "SageMaker Model Building Pipeline Execution Step Status Change"
 
-# Execution statuses (DescribePipelineExecution.PipelineExecutionStatus)
-EXECUTING = "Executing"
-STOPPING = "Stopping"
-STOPPED = "Stopped"
-FAILED = "Failed"
-SUCCEEDED = "Succeeded"
-COMPLETED_WITH_FAILURES = "CompletedWithFailures"
-#: execution statuses that end a run: what the analysis and notify rules listen for
-ENDED_STATUSES = (SUCCEEDED, FAILED, STOPPED)
-#: step statuses after which a step changes no more
-FINAL_STEP_STATUSES = frozenset({"Succeeded", "Failed", "Stopped"})
 
 
 class NotAPipelineEvent(ValueError):

@@ -37,6 +37,7 @@ from foldline.spec.parameters import (
 from foldline.intake.run_identity import run_id_for, upload_version
 from foldline.intake.plan import plan_run
 from foldline.intake.spend_limits import SpendLimits
+from foldline.spec.formats import is_not_found, utc_now
 
 log = logging.getLogger("foldline.intake.start")
 
@@ -163,7 +164,7 @@ def _resolve_key(ctx: StartContext, upload: Upload) -> tuple[str, dict]:
         try:
             return key, ctx.s3.head_object(**kwargs)
         except ClientError as err:
-            if err.response["Error"]["Code"] not in ("404", "NoSuchKey", "NotFound"):
+            if not is_not_found(err):
                 raise
     raise FileNotFoundError(f"s3://{upload.bucket}/{upload.key} no longer exists")
 
@@ -290,7 +291,7 @@ def start_run(ctx: StartContext, upload: Upload) -> Outcome:
                              key=key) from err
         raise
     arn = response["PipelineExecutionArn"]
-    ctx.runs.update(run_id, status=runs.EXECUTING, execution_arn=arn, started_at=runs.utc_now())
+    ctx.runs.update(run_id, status=runs.EXECUTING, execution_arn=arn, started_at=utc_now())
     return Outcome("started", key, run_id=run_id, execution_arn=arn)
 
 
@@ -322,7 +323,7 @@ def _reject(ctx: StartContext, bucket: str, found: _Located, rejection: Rejectio
         ctx.s3.copy(source, bucket, kept)
     reason_doc = {
         "key": key, "version": source.get("VersionId"), "run_id": run_id,
-        "code": rejection.code, "reason": rejection.message, "rejected_at": runs.utc_now(),
+        "code": rejection.code, "reason": rejection.message, "rejected_at": utc_now(),
     }  # fmt: skip
     ctx.s3.put_object(
         Bucket=bucket, Key=layout.reason_key(key), ContentType="application/json",

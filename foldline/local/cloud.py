@@ -30,8 +30,10 @@ from foldline.local.paths import (  # noqa: F401 - re-exported: the local cloud'
     ACCOUNT_ID,
     DEFAULT_REGION,
     DEFAULT_TEMPLATE,
+    LOCAL_ACCESS_KEY,
     LOCAL_STACK_PARAMETERS,
     STACK_NAME,
+    route_queue_name,
 )
 from foldline.local.template import Function, Rule, Stack
 
@@ -93,8 +95,8 @@ class LocalCloud:
         """What every component needs to reach the local cloud."""
         return {
             "AWS_ENDPOINT_URL": self.endpoint_url,
-            "AWS_ACCESS_KEY_ID": "foldline-local",
-            "AWS_SECRET_ACCESS_KEY": "foldline-local",
+            "AWS_ACCESS_KEY_ID": LOCAL_ACCESS_KEY,
+            "AWS_SECRET_ACCESS_KEY": LOCAL_ACCESS_KEY,
             "AWS_DEFAULT_REGION": self.region,
             "AWS_REGION": self.region,
             "POWERTOOLS_TRACE_DISABLED": "true",
@@ -148,7 +150,7 @@ class LocalCloud:
     def session(self) -> boto3.session.Session:
         """A fresh session (boto3's default session is not safe to share across threads)."""
         return boto3.session.Session(
-            aws_access_key_id="foldline-local", aws_secret_access_key="foldline-local",
+            aws_access_key_id=LOCAL_ACCESS_KEY, aws_secret_access_key=LOCAL_ACCESS_KEY,
             region_name=self.region,
         )  # fmt: skip
 
@@ -332,7 +334,7 @@ class LocalCloud:
             targets = []
             if rule.function is not None:  # SAM EventBridgeRule event
                 function = by_id[rule.function]
-                url, arn = self._route_queue(f"{STACK_NAME}-route-{rule.logical_id}")
+                url, arn = self._route_queue(route_queue_name(rule.logical_id))
                 targets.append({"Id": f"{rule.function}Target", "Arn": arn})
                 event_name = rule.logical_id[len(function.logical_id):]
                 routes.append(self._async_route(function, url, arn,
@@ -342,7 +344,7 @@ class LocalCloud:
                 function = functions.get(target["Arn"])
                 if function is not None:  # a Lambda target: give it a queue
                     url, arn = self._route_queue(
-                        f"{STACK_NAME}-route-{rule.logical_id}-{target['Id']}"
+                        route_queue_name(rule.logical_id, target["Id"])
                     )
                     routes.append(self._async_route(function, url, arn, rule.logical_id, rule))
                     target["Arn"] = arn

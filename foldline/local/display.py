@@ -11,12 +11,14 @@ from rich.table import Table
 from rich.text import Text
 
 from foldline.runs import table as runs
+from foldline.spec import layout
 from foldline.local.cloud import Route
 from foldline.local.lambda_runtime import Invocation
 from foldline.local.outbox import Notice
 from foldline.local.runtime import LocalRuntime, Submission
+from foldline.spec.statuses import EXECUTING, FAILED, STARTING, STOPPED, SUCCEEDED
 
-_STEP_MARK = {"Succeeded": "✓", "Failed": "✗", "Stopped": "■", "Executing": "…", "Starting": "…"}
+_STEP_MARK = {SUCCEEDED: "✓", FAILED: "✗", STOPPED: "■", EXECUTING: "…", STARTING: "…"}
 
 
 def _seconds(value: float) -> str:
@@ -77,10 +79,10 @@ class RunBoard:
             item = items.get(sub.run_id)
             status = (item or {}).get("status", "uploaded")
             analysis = (item or {}).get("analysis_status")
-            if status == runs.SUCCEEDED and analysis != "Succeeded":  # the report is not out yet
-                status = "Analysis failed" if analysis == "Failed" else "Analysing"
-            style = {"Succeeded": "green", "Failed": "red", "Rejected": "red", "Analysis failed": "red",
-                     "Stopped": "yellow"}.get(status, "")  # fmt: skip
+            if status == runs.SUCCEEDED and analysis != SUCCEEDED:  # the report is not out yet
+                status = "Analysis failed" if analysis == FAILED else "Analysing"
+            style = {SUCCEEDED: "green", FAILED: "red", "Rejected": "red", "Analysis failed": "red",
+                     STOPPED: "yellow"}.get(status, "")  # fmt: skip
             table.add_row(sub.path.name, sub.run_id, Text(status, style=style), self._steps(item))
         return Group(table, Text("\n".join(self.events), style="dim"))
 
@@ -96,7 +98,7 @@ def outcome(item: dict) -> tuple[str, bool]:
     if status != runs.SUCCEEDED:
         return status, False
     analysis = item.get("analysis_status")
-    if analysis == "Succeeded":
+    if analysis == SUCCEEDED:
         return status, True
     return f"analysis {analysis or 'not run'} (the pipeline succeeded)", False
 
@@ -124,7 +126,7 @@ def summary(console: Console, runtime: LocalRuntime, board: RunBoard,
                 console.print(f"notice: {notice.subject}\n        {notice.path}", markup=False)
         report = runtime.download_report(sub.run_id) if status == runs.SUCCEEDED else None
         if report is not None:
-            html = report / "report.html"
+            html = report / layout.REPORT_PAGE
             console.print(f"report: {html if html.is_file() else report}")
     console.print(f"work folder: {runtime.workdir} (outbox/, logs/, jobs/, reports/)")
     return all_ok

@@ -46,6 +46,7 @@ from foldline.local.training import StepStopped, TrainingJob
 from foldline.local import training
 from foldline.spec.parameters import step_by_name
 from foldline.events.pipeline import EXECUTION_STATUS_CHANGE, SOURCE, STEP_STATUS_CHANGE
+from foldline.spec.statuses import EXECUTING, FAILED, STARTING, STOPPED, SUCCEEDED
 
 log = logging.getLogger("foldline.local.executor")
 
@@ -115,7 +116,7 @@ class ExecutionRun:
     description: str
     start_time: _dt.datetime
     steps: dict[str, StepRun]
-    status: str = "Executing"
+    status: str = EXECUTING
 
 
 class PipelineExecutor:
@@ -211,7 +212,7 @@ class PipelineExecutor:
             self.run_execution(arn)
         except Exception as err:  # noqa: BLE001 - an executor bug must still end the run
             log.exception("execution %s broke the local executor", arn)
-            self._finish(arn, "Failed", f"local executor error: {type(err).__name__}: {err}")
+            self._finish(arn, FAILED, f"local executor error: {type(err).__name__}: {err}")
 
     def _stopped(self, arn: str) -> bool:
         if self._closing.is_set():
@@ -248,7 +249,7 @@ class PipelineExecutor:
             execution_arn=arn, pipeline_arn=run.pipeline_arn,
             pipeline_name=run.pipeline_arn.rsplit("/", 1)[-1], start_time=run.start_time,
         )  # fmt: skip
-        self._publish_execution(run, "Executing", None)
+        self._publish_execution(run, EXECUTING, None)
         limit = (definition.get("ParallelismConfiguration") or {}).get(
             "MaxParallelExecutionSteps") or max(len(run.steps), 1)  # fmt: skip
         with cf.ThreadPoolExecutor(max_workers=limit, thread_name_prefix="foldline-step") as pool:
@@ -258,8 +259,8 @@ class PipelineExecutor:
                     if step.status != "NotStarted" or self._stopped(arn):
                         continue
                     dep_status = {run.steps[d].status for d in step.depends_on}
-                    if dep_status <= {"Succeeded"}:
-                        step.status = "Starting"
+                    if dep_status <= {SUCCEEDED}:
+                        step.status = STARTING
                         running[pool.submit(self._run_step, run, step, values)] = step
                 if not running:
                     break
@@ -268,11 +269,11 @@ class PipelineExecutor:
                     running.pop(future)
                     future.result()
         if self._stopped(arn):
-            status, reason = "Stopped", None
-        elif any(s.status == "Failed" for s in run.steps.values()):
-            status, reason = "Failed", STEP_FAILURE
+            status, reason = STOPPED, None
+        elif any(s.status == FAILED for s in run.steps.values()):
+            status, reason = FAILED, STEP_FAILURE
         else:
-            status, reason = "Succeeded", None
+            status, reason = SUCCEEDED, None
         self._finish(arn, status, reason)
         return run
 
@@ -289,7 +290,7 @@ class PipelineExecutor:
                                described["CreationTime"], {})  # fmt: skip
             self.runs[arn] = run
         run.status = status
-        self._publish_execution(run, status, "Executing")
+        self._publish_execution(run, status, EXECUTING)
 
     # -- one step ----------------------------------------------------------------------------
 
@@ -301,7 +302,7 @@ class PipelineExecutor:
             arguments = evaluate(step.spec.get("Arguments") or {}, values)
             program = step_by_name(step.name).program
         except (UnsupportedExpression, KeyError) as err:
-            self._change(run, step, "Failed", failure=f"{type(err).__name__}: {err}")
+            self._change(run, step, FAILED, failure=f"{type(err).__name__}: {err}")
             return
         image = self.images.get(step.name)
         if image is not None:
@@ -317,8 +318,8 @@ class PipelineExecutor:
         step.training_job_arn = msm.create_training_job(
             ACCOUNT_ID, self.cloud.region, job_name, arguments
         )
-        self._change(run, step, "Starting")
-        self._change(run, step, "Executing")
+        self._change(run, step, STARTING)
+        self._change(run, step, EXECUTING)
         job = TrainingJob(
             name=job_name, arguments=arguments, program=program,
             root=self.work_dir / "jobs" / job_name, databases=self.databases,
@@ -329,8 +330,8 @@ class PipelineExecutor:
         try:
             result = training.run(job, self._client("s3"), lambda: self._stopped(run.arn))
         except StepStopped:
-            msm.set_training_job_status(ACCOUNT_ID, self.cloud.region, job_name, "Stopped")
-            self._change(run, step, "Stopped")
+            msm.set_training_job_status(ACCOUNT_ID, self.cloud.region, job_name, STOPPED)
+            self._change(run, step, STOPPED)
             return
         if result.succeeded:
             step.properties = {
@@ -347,11 +348,11 @@ class PipelineExecutor:
                 self.step_cache.record(run.pipeline_arn, step.name, arguments, CachedStep(
                     execution_arn=run.arn, job_name=job_name, job_arguments=arguments,
                     properties=step.properties, ended_at=_now().isoformat()))  # fmt: skip
-            self._change(run, step, "Succeeded")
+            self._change(run, step, SUCCEEDED)
         else:
-            msm.set_training_job_status(ACCOUNT_ID, self.cloud.region, job_name, "Failed",
+            msm.set_training_job_status(ACCOUNT_ID, self.cloud.region, job_name, FAILED,
                                         result.failure_reason)  # fmt: skip
-            self._change(run, step, "Failed", failure=result.failure_reason)
+            self._change(run, step, FAILED, failure=result.failure_reason)
 
     def _reuse(self, run: ExecutionRun, step: StepRun, values: ExecutionValues,
                hit: CachedStep) -> None:  # fmt: skip
@@ -365,15 +366,15 @@ class PipelineExecutor:
         step.training_job_arn = hit.properties.get("TrainingJobArn")
         step.properties = hit.properties
         values.steps[step.name] = step.properties
-        self._change(run, step, "Starting")
-        self._change(run, step, "Succeeded")
+        self._change(run, step, STARTING)
+        self._change(run, step, SUCCEEDED)
 
     def _change(self, run: ExecutionRun, step: StepRun, status: str, failure: str | None = None) -> None:
         previous = step.status if step.status != "NotStarted" else None
-        if status == "Starting":
+        if status == STARTING:
             previous = None
         step.status = status
-        if status in ("Succeeded", "Failed", "Stopped"):
+        if status in (SUCCEEDED, FAILED, STOPPED):
             step.end_time = _now()
         if failure:
             step.failure_reason = failure

@@ -17,6 +17,11 @@ DEFAULT_DATABASES = Path(__file__).resolve().parents[2] / "examples" / "database
 ACCOUNT_ID = "123456789012"  # moto's default account
 DEFAULT_REGION = "us-east-1"
 STACK_NAME = "foldline-local"
+#: the access key the local cloud hands every process it starts (how a process knows it
+#: runs inside the local cloud)
+LOCAL_ACCESS_KEY = "foldline-local"
+#: the state file of a running local cloud, in its work folder (its endpoint, region, pid)
+LOCAL_STATE_FILE = "local-cloud.json"
 #: where template.yaml sits in a checkout (the package is installed editable)
 DEFAULT_TEMPLATE = Path(__file__).resolve().parents[2] / "template.yaml"
 
@@ -35,3 +40,9 @@ LOCAL_STACK_PARAMETERS: dict[str, str] = {
     # alike by the start function and the MSA step: it is part of the MSA cache key
     "MsaEngine": "auto",
 }
+
+
+def route_queue_name(rule_logical_id: str, target_id: str | None = None) -> str:
+    """The SQS queue the local runtime feeds a rule's function from (one per target)."""
+    name = f"{STACK_NAME}-route-{rule_logical_id}"
+    return f"{name}-{target_id}" if target_id else name

@@ -36,7 +36,8 @@ from foldline.local.lambda_runtime import Invocation, install_log_routing, unins
 from foldline.local.outbox import Notice, Outbox
 from foldline.local.paths import DEFAULT_DATABASES, DEFAULT_WORKDIR
 from foldline.intake.run_identity import run_id_for, upload_version
-from foldline.cli.stack_config import clear_local_state, write_local_state
+from foldline.local.stack import clear_local_state, write_local_state
+from foldline.spec.formats import utc_now
 
 log = logging.getLogger("foldline.local")
 
@@ -158,7 +159,7 @@ class LocalRuntime:
         table = self.runs_table()
         for item in table.recent(limit=10_000):
             if item.get("status") in (runs.STARTING, runs.EXECUTING):
-                table.update(item["run_id"], status=runs.FAILED, ended_at=runs.utc_now(),
+                table.update(item["run_id"], status=runs.FAILED, ended_at=utc_now(),
                              reason="interrupted: the local runtime stopped before the run "
                                     "ended; upload the file again to run it")  # fmt: skip
 

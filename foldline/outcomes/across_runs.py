@@ -18,6 +18,7 @@ from typing import Any, Sequence
 from foldline.analysis.wording import SLOT_TITLES, absent_phrase, engine_title
 from foldline.spec.parameters import ALPHAFOLD_STEP, MSA_STEP, OPENFOLD_STEP
 from foldline.outcomes.tracking import RunTracker, TrackedRun, TrackedRunRef
+from foldline.spec.formats import number
 
 __all__ = [
     "RunMetrics", "run_metrics", "COLUMNS", "rows", "comparison_id", "plot_comparison",
@@ -31,10 +32,6 @@ COMPARISON_TARGET = "comparisons"  # Experiments: experiment "foldline-compariso
 
 class UnreadableMetrics(ValueError):
     """A metrics.json this reader cannot use (another schema major version, missing parts)."""
-
-
-def _num(value: Any) -> float | None:
-    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
 
 
 @dataclass(frozen=True)
@@ -76,7 +73,7 @@ def run_metrics(run_id: str, metrics: dict[str, Any], target: str | None = None)
         raise UnreadableMetrics(f"run {run_id}: metrics.json lacks {err}") from None
     runtimes = {}
     for step, record in ((metrics.get("runtimes") or {}).get("steps") or {}).items():
-        seconds = _num((record or {}).get("seconds"))
+        seconds = number((record or {}).get("seconds"))
         if seconds is not None:
             runtimes[step] = seconds
     context = metrics.get("context") or {}
@@ -84,14 +81,14 @@ def run_metrics(run_id: str, metrics: dict[str, Any], target: str | None = None)
         run_id=run_id,
         target=target or str(context.get("target") or run_id),
         method=str(comparison.get("method") or ("?" if compared else "none")),
-        tm_score=_num(whole.get("tm_score")),
-        rmsd=_num(whole.get("rmsd")),
-        gdt_ts=_num(whole.get("gdt_ts")),
-        lddt=_num(whole.get("lddt")),
+        tm_score=number(whole.get("tm_score")),
+        rmsd=number(whole.get("rmsd")),
+        gdt_ts=number(whole.get("gdt_ts")),
+        lddt=number(whole.get("lddt")),
         n_residues=present[0].get("n_residues") if present else None,
         engines=labels,
-        plddt={s: _num(((engines[s] or {}).get("plddt") or {}).get("mean")) for s in SLOTS},
-        ptm={s: _num((engines[s] or {}).get("ptm")) for s in SLOTS},
+        plddt={s: number(((engines[s] or {}).get("plddt") or {}).get("mean")) for s in SLOTS},
+        ptm={s: number((engines[s] or {}).get("ptm")) for s in SLOTS},
         runtimes_s=runtimes,
         comparison_skipped=None if compared else str(metrics.get("comparison_skipped") or "no comparison"),
     )

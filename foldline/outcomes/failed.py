@@ -18,8 +18,6 @@ from foldline.intake.concurrency import release_run_slot
 from foldline.outcomes.notices import Notice, StepReport, analysis_failed_notice, ended_notice, publish
 from foldline.outcomes.step_outputs import describe_training_job, model_locations
 from foldline.events.pipeline import (
-    FAILED,
-    STOPPED,
     ExecutionStatusChange,
     StepsUnavailable,
     list_execution_steps,
@@ -28,6 +26,8 @@ from foldline.events.pipeline import (
 from foldline.runs.facts import RunFacts, run_facts
 from foldline.intake.plan import run_notes
 from foldline.runs.table import RunsTable
+from foldline.spec.formats import utc_now
+from foldline.spec.statuses import FAILED, STOPPED, SUCCEEDED
 
 log = logging.getLogger("foldline.notify")
 
@@ -108,15 +108,15 @@ def step_reports(
             job = described.get("TrainingJobName", job)
         reason = step.get("FailureReason") or (described or {}).get("FailureReason") or None
         output = None
-        if described and status == "Succeeded":
+        if described and status == SUCCEEDED:
             output = (described.get("ModelArtifacts") or {}).get("S3ModelArtifacts")
         reports.append(
             StepReport(
                 name=step["StepName"],
                 status=status,
-                failure_reason=reason if status != "Succeeded" else None,
+                failure_reason=reason if status != SUCCEEDED else None,
                 training_job=job,
-                log_links=training_log_links(job, region) if job and status != "Succeeded" else (),
+                log_links=training_log_links(job, region) if job and status != SUCCEEDED else (),
                 output_uri=output,
             )
         )
@@ -163,12 +163,12 @@ def notify_run_ended(ctx: NotifyContext, change: ExecutionStatusChange) -> Notif
         steps_unavailable=unavailable,
         run_notes=run_notes(facts.item),
     )
-    failed = next((s for s in steps if s.status == "Failed"), None)
+    failed = next((s for s in steps if s.status == FAILED), None)
     ctx.runs.update(
         facts.run_id,
         status=status,
         execution_arn=change.execution_arn,
-        ended_at=change.end_time.isoformat() if change.end_time else runs_mod.utc_now(),
+        ended_at=change.end_time.isoformat() if change.end_time else utc_now(),
         failed_step=failed.name if failed else None,
         failure_reason=(failed.failure_reason if failed else None) or execution_reason,
         target=facts.target if not facts.item else None,
@@ -183,7 +183,7 @@ def notify_run_ended(ctx: NotifyContext, change: ExecutionStatusChange) -> Notif
 def _publish_once(ctx: NotifyContext, run_id: str, notice: Notice) -> str:
     """Publish, then mark the run notified (a replay that gets this far sends no second)."""
     message_id = publish(ctx.sns, ctx.topic_arn, notice)
-    ctx.runs.update(run_id, notice_message_id=message_id, notified_at=runs_mod.utc_now())
+    ctx.runs.update(run_id, notice_message_id=message_id, notified_at=utc_now())
     return message_id
 
 
@@ -200,7 +200,7 @@ def notify_analysis_failed(
     """
     facts = run_facts(ctx.runs, ctx.sagemaker, change)
     item = facts.item or {}
-    if item.get("analysis_status") == "Failed" and item.get("analysis_notice_message_id"):
+    if item.get("analysis_status") == FAILED and item.get("analysis_notice_message_id"):
         return NotifyOutcome("duplicate", facts.run_id, "AnalysisFailed")
     # the analysis records the archives it found; else look where the steps write them
     model_uris = dict(item.get("model_uris") or {}) or model_locations(
@@ -213,12 +213,12 @@ def notify_analysis_failed(
     ctx.runs.update(
         facts.run_id,
         status=runs_mod.SUCCEEDED,
-        analysis_status="Failed",
+        analysis_status=FAILED,
         analysis_error=error[:2000],
         model_uris=model_uris,
         execution_arn=change.execution_arn,
     )
     message_id = publish(ctx.sns, ctx.topic_arn, notice)
     ctx.runs.update(facts.run_id, analysis_notice_message_id=message_id,
-                    notified_at=runs_mod.utc_now())  # fmt: skip
+                    notified_at=utc_now())  # fmt: skip
     return NotifyOutcome("notified", facts.run_id, "AnalysisFailed", message_id=message_id)

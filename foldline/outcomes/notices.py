@@ -9,6 +9,7 @@ speak with one voice.
 from __future__ import annotations
 
 import json
+from foldline.spec.statuses import FAILED
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -222,7 +223,7 @@ def ended_notice(
     ListPipelineExecutionSteps reported them (failed ones first);
     ``steps_unavailable`` says why they could not be listed, if so.
     """
-    failed = [s for s in steps if s.status == "Failed"]
+    failed = [s for s in steps if s.status == FAILED]
     if status == "failed" and failed:
         first = failed[0]
         why = f": {first.failure_reason}" if first.failure_reason else ""
@@ -237,7 +238,7 @@ def ended_notice(
     lines = [opening, ""]
     if execution_failure_reason:
         lines += [f"Pipeline failure reason: {execution_failure_reason}", ""]
-    for step in failed + [s for s in steps if s.status != "Failed"]:
+    for step in failed + [s for s in steps if s.status != FAILED]:
         lines += _step_lines(step)
     if steps_unavailable:
         lines.append(f"(The pipeline's steps could not be listed: {steps_unavailable})")

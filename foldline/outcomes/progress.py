@@ -9,11 +9,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from foldline.events.pipeline import FINAL_STEP_STATUSES, StepStatusChange, run_id_of
+from foldline.events.pipeline import StepStatusChange, run_id_of
 from foldline.runs.table import RunsTable
-
-ACTIVE_STEP_STATUSES = frozenset({"Starting", "Executing"})
-
+from foldline.spec.statuses import ACTIVE_STEP_STATUSES, FINAL_STEP_STATUSES
 
 @dataclass(frozen=True)
 class StepProgress:

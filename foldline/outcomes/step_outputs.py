@@ -21,6 +21,7 @@ from botocore.exceptions import ClientError
 
 from foldline.spec import layout
 from foldline.spec.parameters import INFERENCE_STEPS, Step
+from foldline.spec.formats import is_not_found
 
 log = logging.getLogger("foldline.outcomes.step_outputs")
 
@@ -134,7 +135,7 @@ def fetch_step_output(
     try:
         s3.download_file(src_bucket, key, str(local))
     except ClientError as err:
-        if err.response["Error"]["Code"] in ("404", "NoSuchKey", "NotFound"):
+        if is_not_found(err):
             raise MissingOutput(f"{step.name}: s3://{src_bucket}/{key} does not exist") from err
         raise
     try:

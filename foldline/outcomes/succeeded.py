@@ -42,7 +42,6 @@ from foldline.outcomes.step_outputs import (
 )
 from foldline.spec.parameters import ALPHAFOLD_STEP, MSA_STEP, OPENFOLD_STEP, STEPS
 from foldline.events.pipeline import (
-    SUCCEEDED,
     ExecutionStatusChange,
     StepsUnavailable,
     list_execution_steps,
@@ -51,16 +50,15 @@ from foldline.events.pipeline import (
 from foldline.runs.facts import RunFacts, run_facts
 from foldline.intake.plan import run_notes
 from foldline.runs.table import RunsTable
-from foldline.steps.manifest import MANIFEST_NAME
 from foldline.outcomes.tracking import RunTracker, TrackedRun
+from foldline.spec.formats import number, utc_now
+from foldline.spec.statuses import SUCCEEDED
 
 log = logging.getLogger("foldline.outcomes.succeeded")
 
 #: SigV4 presigned URLs live at most 7 days
 MAX_LINK_EXPIRY_S = 7 * 24 * 3600
 DEFAULT_LINK_EXPIRY_S = MAX_LINK_EXPIRY_S
-REPORT_PAGE = "report.html"
-METRICS_FILE = "metrics.json"
 _CONTENT_TYPES = {
     ".html": "text/html; charset=utf-8",
     ".json": "application/json",
@@ -176,7 +174,7 @@ def upload_report(s3: Any, bucket: str, run_id: str, report_dir: Path) -> list[s
     """
     prefix = layout.report_prefix(run_id)
     files = sorted(p for p in report_dir.rglob("*") if p.is_file())
-    files.sort(key=lambda p: p.name == REPORT_PAGE)
+    files.sort(key=lambda p: p.name == layout.REPORT_PAGE)
     keys = []
     for path in files:
         key = prefix + path.relative_to(report_dir).as_posix()
@@ -186,10 +184,6 @@ def upload_report(s3: Any, bucket: str, run_id: str, report_dir: Path) -> list[s
         s3.upload_file(str(path), bucket, key, ExtraArgs={"ContentType": content_type})
         keys.append(key)
     return keys
-
-
-def _num(value: Any) -> float | None:
-    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
 
 
 def headline_from_metrics(metrics: dict[str, Any], runtimes_s: dict[str, float]) -> Headline:
@@ -210,7 +204,7 @@ def headline_from_metrics(metrics: dict[str, Any], runtimes_s: dict[str, float])
             continue
         label = engine_title(slot, engine)
         weights[label] = weights_phrase(engine)
-        mean = _num((engine.get("plddt") or {}).get("mean"))
+        mean = number((engine.get("plddt") or {}).get("mean"))
         if mean is not None:
             plddt[label] = mean
         if engine.get("model_file"):
@@ -223,14 +217,14 @@ def headline_from_metrics(metrics: dict[str, Any], runtimes_s: dict[str, float])
         absent[absent_phrase(slot, record, why=False)] = str(record.get("reason") or "")
     runtimes = dict(runtimes_s)
     for step, runtime in ((metrics.get("runtimes") or {}).get("steps") or {}).items():
-        if step not in runtimes and _num((runtime or {}).get("seconds")) is not None:
+        if step not in runtimes and number((runtime or {}).get("seconds")) is not None:
             runtimes[step] = float(runtime["seconds"])
     return Headline(
-        tm_score=_num(whole.get("tm_score")),
+        tm_score=number(whole.get("tm_score")),
         tm_normalised_by=whole.get("normalising_length"),
-        rmsd=_num(whole.get("rmsd")),
-        gdt_ts=_num(whole.get("gdt_ts")),
-        lddt=_num(whole.get("lddt")),
+        rmsd=number(whole.get("rmsd")),
+        gdt_ts=number(whole.get("gdt_ts")),
+        lddt=number(whole.get("lddt")),
         plddt_mean=plddt,
         compared=compared,
         engines={k: v for k, v in versions.items() if v},
@@ -253,7 +247,7 @@ def tracked_metrics(metrics: dict[str, Any], headline: Headline) -> dict[str, fl
     for slot, engine in (metrics.get("engines") or {}).items():
         if not engine:
             continue
-        mean = _num((engine.get("plddt") or {}).get("mean"))
+        mean = number((engine.get("plddt") or {}).get("mean"))
         if mean is not None:
             out[f"plddt_mean_{slot}"] = mean
     for step, seconds in headline.runtimes_s.items():
@@ -286,7 +280,7 @@ def _fetch_msa_manifest(ctx: AnalysisContext, run_id: str, dest: Path,
     try:
         folder, _ = fetch_step_output(
             ctx.s3, ctx.bucket, run_id, MSA_STEP, dest, archive_uri=archive_uri,
-            only=[MANIFEST_NAME, "timings.json"],
+            only=[layout.STEP_MANIFEST, "timings.json"],
         )  # fmt: skip
     except MissingOutput as missing:
         log.warning("no MSA step output: %s", missing)
@@ -380,7 +374,7 @@ def analyse_run(ctx: AnalysisContext, change: ExecutionStatusChange) -> Analysis
                 execution_arn=change.execution_arn,
                 parameters=tracked_parameters(facts.parameters, metrics),
                 metrics=tracked_metrics(metrics, headline),
-                artifacts={"report": report_uri + REPORT_PAGE, "metrics": report_uri + METRICS_FILE,
+                artifacts={"report": report_uri + layout.REPORT_PAGE, "metrics": report_uri + layout.METRICS_FILE,
                            **{f"model_{k}": v for k, v in model_uris.items()}},
                 inputs=_inputs(facts),
                 start_time=change.start_time,
@@ -391,10 +385,10 @@ def analyse_run(ctx: AnalysisContext, change: ExecutionStatusChange) -> Analysis
         run_id,
         status=runs_mod.SUCCEEDED,
         execution_arn=change.execution_arn,
-        ended_at=change.end_time.isoformat() if change.end_time else runs_mod.utc_now(),
+        ended_at=change.end_time.isoformat() if change.end_time else utc_now(),
         report_uri=report_uri,
         model_uris=model_uris,
-        analysis_status="Succeeded",
+        analysis_status=SUCCEEDED,
         tm_score=headline.tm_score,
         rmsd=headline.rmsd,
         plddt_mean=headline.plddt_mean or None,
@@ -443,7 +437,7 @@ def _notify(ctx: AnalysisContext, facts: RunFacts, headline: Headline, report_ur
     expires = _dt.datetime.now(_dt.timezone.utc) + _dt.timedelta(seconds=ctx.link_expiry_s)
     url = ctx.s3.generate_presigned_url(
         "get_object",
-        Params={"Bucket": ctx.bucket, "Key": layout.report_prefix(facts.run_id) + REPORT_PAGE},
+        Params={"Bucket": ctx.bucket, "Key": layout.report_prefix(facts.run_id) + layout.REPORT_PAGE},
         ExpiresIn=ctx.link_expiry_s,
     )
     notice = succeeded_notice(
@@ -452,7 +446,7 @@ def _notify(ctx: AnalysisContext, facts: RunFacts, headline: Headline, report_ur
         model_uris=model_uris, run_notes=run_notes(facts.item),
     )  # fmt: skip
     message_id = publish(ctx.sns, ctx.topic_arn, notice)
-    ctx.runs.update(facts.run_id, notice_message_id=message_id, notified_at=runs_mod.utc_now())
+    ctx.runs.update(facts.run_id, notice_message_id=message_id, notified_at=utc_now())
     return message_id
 
 

@@ -12,7 +12,6 @@ the resource model), and the start function pays that on each new execution envi
 
 from __future__ import annotations
 
-import datetime as _dt
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, Iterator, Mapping
@@ -21,13 +20,16 @@ import boto3
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import ClientError
 
-STARTING = "Starting"
-EXECUTING = "Executing"
-SUCCEEDED = "Succeeded"
-FAILED = "Failed"
-STOPPED = "Stopped"
-REJECTED = "Rejected"
-FINAL_STATUSES = frozenset({SUCCEEDED, FAILED, STOPPED, REJECTED})
+from foldline.spec.formats import utc_now
+from foldline.spec.statuses import (  # noqa: F401 - the run statuses, as runs.table names them
+    EXECUTING,
+    FAILED,
+    FINAL_STATUSES,
+    REJECTED,
+    STARTING,
+    STOPPED,
+    SUCCEEDED,
+)
 
 _SERIALIZER = TypeSerializer()
 _DESERIALIZER = TypeDeserializer()
@@ -37,10 +39,6 @@ def is_reserved_key(run_id: str) -> bool:
     """Items that are not runs (the concurrency gate's ``#concurrency-gate``): run ids
     start with a letter or digit."""
     return run_id.startswith("#")
-
-
-def utc_now() -> str:
-    return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
 
 
 def _to_dynamo(value: Any) -> Any:

@@ -30,6 +30,11 @@ REASON_SUFFIX = ".reason.json"
 REPORT_DIR = "report"
 INPUT_DIR = "input"
 MODEL_ARCHIVE = "model.tar.gz"
+#: what the analysis writes under runs/<run_id>/report/ (and ``foldline analyze`` locally)
+REPORT_PAGE = "report.html"
+METRICS_FILE = "metrics.json"
+#: what each step program leaves beside its outputs: what it ran, with what, and what it left
+STEP_MANIFEST = "foldline-step.json"
 #: the MSA step's FASTA, staged by the start function under msa-cache/<key>/input/: a
 #: content-addressed input, so SageMaker's step cache can recognise a repeated search
 MSA_QUERY_FILE = "query.fasta"

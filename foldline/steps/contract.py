@@ -16,7 +16,6 @@ tool's last output lines there.
 from __future__ import annotations
 
 import collections
-import datetime as _dt
 import json
 import os
 import subprocess
@@ -32,7 +31,6 @@ __all__ = [
     "TrainingEnv",
     "engine_environment",
     "run_tool",
-    "utc_now",
     "write_failure",
 ]
 
@@ -45,10 +43,6 @@ TAIL_LINES = 40  # lines of tool output kept for the failure file and the manife
 
 class StepFailed(Exception):
     """The step cannot go on; the message is written to the failure file as is."""
-
-
-def utc_now() -> str:
-    return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
 
 
 def _decode_hp(value: object) -> str:

@@ -48,6 +48,7 @@ from foldline.steps.common import (
     run_step,
 )
 from foldline.spec.layout import run_id_of_key, split_s3_uri
+from foldline.spec import layout
 from foldline.steps.contract import TrainingEnv, engine_environment, run_tool
 from foldline.steps.databases import database_args, require_databases
 from foldline.steps.manifest import StepManifest, relative_outputs
@@ -117,7 +118,7 @@ def reuse_cached_msas(env: TrainingEnv, inputs: StepInputs) -> StepManifest | No
             shutil.copytree(entry, env.model_dir / entry.name, dirs_exist_ok=True)
         else:
             shutil.copy2(entry, env.model_dir / entry.name)
-    previous = env.model_dir / "foldline-step.json"
+    previous = env.model_dir / layout.STEP_MANIFEST
     if previous.is_file():  # the cached run's own record becomes provenance
         manifest.notes.append(f"cached result made by: {json.loads(previous.read_text())}")
     manifest.outputs = _outputs(env.model_dir)

@@ -43,7 +43,6 @@ Only boto3-style clients are used (injected), no numpy: the start function impor
 
 from __future__ import annotations
 
-import datetime as _dt
 import hashlib
 import importlib.metadata
 import importlib.util
@@ -56,6 +55,7 @@ from typing import Any, Iterable, Mapping, Sequence
 from botocore.exceptions import ClientError
 
 from foldline.spec import layout
+from foldline.spec.formats import is_not_found, utc_now
 
 MANIFEST_NAME = "manifest.json"
 FILES_DIR = "files"
@@ -196,9 +196,7 @@ class CacheEntry:
 
 
 def _is_missing(err: Exception) -> bool:
-    response = getattr(err, "response", None) or {}
-    code = str(response.get("Error", {}).get("Code", ""))
-    return code in ("404", "NoSuchKey", "NotFound")
+    return is_not_found(err)
 
 
 def _absent(s3: Any, bucket: str, object_key: str) -> bool:
@@ -294,7 +292,7 @@ def store(
         raise ValueError(f"{source} holds no msas/ files to cache")
     entry = CacheEntry(
         key=key.key, origin_run=origin_run, files=files, facts=key.facts, engine=engine,
-        created_at=_dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        created_at=utc_now(),
     )  # fmt: skip
     manifest = {
         "key": entry.key, "origin_run": entry.origin_run, "created_at": entry.created_at,

@@ -10,7 +10,7 @@ import pytest
 
 from foldline.local.runtime import DEFAULT_DATABASES, LocalRuntime
 from foldline.intake.run_identity import run_id_for
-from foldline.cli.stack_config import write_local_state
+from foldline.local.stack import write_local_state
 from foldline.intake.start import overrides_from_tags
 
 from .conftest import invoke

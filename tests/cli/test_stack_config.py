@@ -5,7 +5,8 @@ from __future__ import annotations
 import json
 
 from foldline.spec import layout
-from foldline.cli.stack_config import LOCAL_ACCESS_KEY, StackConfig, resolve, write_local_state
+from foldline.cli.stack_config import LOCAL_ACCESS_KEY, StackConfig, resolve
+from foldline.local.stack import write_local_state
 
 from .conftest import MAX_RESIDUES, invoke
 

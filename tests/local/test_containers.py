@@ -42,7 +42,7 @@ from foldline.local.paths import LOCAL_STACK_PARAMETERS
 from foldline.local.runtime import LocalRuntime
 from foldline.local.training import TrainingJob
 from foldline.spec.parameters import ALPHAFOLD_STEP, MSA_STEP, OPENFOLD_STEP
-from foldline.steps.manifest import MANIFEST_NAME
+from foldline.spec.layout import STEP_MANIFEST
 from pipeline import placeholders
 from tests.containers.conftest import databases, images, run_in_image  # noqa: F401 - fixtures
 
@@ -170,7 +170,7 @@ def _jobs(work: Path, step: str) -> list[Path]:
 
 def _manifest(job: Path) -> dict:
     with tarfile.open(job / "model.tar.gz") as tar:
-        return json.load(tar.extractfile(MANIFEST_NAME))
+        return json.load(tar.extractfile(STEP_MANIFEST))
 
 
 def _records(work: Path) -> list[dict]:
