@@ -18,9 +18,12 @@ from __future__ import annotations
 
 import contextlib
 import datetime as _dt
+import functools
+import inspect
 import os
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Iterator
+from typing import TYPE_CHECKING, Annotated, Any, Callable, Iterator
 
 import typer
 
@@ -64,7 +67,7 @@ class NoReport(CliError):
     exit_code = EXIT_NO_REPORT
 
 
-# -- options (one definition; every stack-facing command takes them) --------------------------
+# -- the stack options (declared once; every stack-facing command takes them) ----------------
 
 StackOption = Annotated[str, typer.Option(
     "--stack", envvar="FOLDLINE_STACK", rich_help_panel=PANEL,
@@ -90,11 +93,61 @@ DebugOption = Annotated[bool, typer.Option(
 
 DEFAULT_STACK = stack_config.DEFAULT_STACK
 
+#: (name, annotation, default) of each stack option, in the order --help lists them
+_STACK_OPTIONS = (
+    ("stack", StackOption, DEFAULT_STACK),
+    ("profile", ProfileOption, None),
+    ("region", RegionOption, None),
+    ("local", LocalOption, None),
+    ("endpoint_url", EndpointOption, None),
+    ("workdir", WorkdirOption, None),
+    ("debug", DebugOption, False),
+)
 
-def connect(stack: str, profile: str | None, region: str | None, local: bool | None,
-            endpoint_url: str | None, workdir: Path | None) -> stack_config.StackConfig:  # fmt: skip
-    return stack_config.resolve(stack=stack, profile=profile, region=region, local=local,
-                                endpoint_url=endpoint_url, workdir=workdir)  # fmt: skip
+
+@dataclass(frozen=True)
+class StackOptions:
+    """The stack options of one invocation: how to find the stack, and how to fail."""
+
+    stack: str = DEFAULT_STACK
+    profile: str | None = None
+    region: str | None = None
+    local: bool | None = None
+    endpoint_url: str | None = None
+    workdir: Path | None = None
+    debug: bool = False
+
+    def connect(self) -> stack_config.StackConfig:
+        return stack_config.resolve(stack=self.stack, profile=self.profile, region=self.region,
+                                    local=self.local, endpoint_url=self.endpoint_url,
+                                    workdir=self.workdir)  # fmt: skip
+
+    def handled(self) -> contextlib.AbstractContextManager[None]:
+        return handled(self.debug)
+
+
+def stack_command(command: Callable[..., Any]) -> Callable[..., Any]:
+    """Give a command the stack options: typer sees them as the command's last options
+    (one declaration, here, for every command), the command gets them as one
+    :class:`StackOptions` in its keyword-only parameter ``options``."""
+    signature = inspect.signature(command, eval_str=True)
+    own = [p for name, p in signature.parameters.items() if name != "options"]
+    added = [inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, annotation=annotation, default=default)
+             for name, annotation, default in _STACK_OPTIONS]  # fmt: skip
+    names = [name for name, _, _ in _STACK_OPTIONS]
+
+    @functools.wraps(command)
+    def with_stack_options(*args: Any, **kwargs: Any) -> Any:
+        options = StackOptions(**{name: kwargs.pop(name) for name in names if name in kwargs})
+        return command(*args, **kwargs, options=options)
+
+    del with_stack_options.__wrapped__  # typer reads the signature below, not the command's
+    with_stack_options.__signature__ = signature.replace(parameters=[*own, *added])  # type: ignore[attr-defined]
+    with_stack_options.__annotations__ = {
+        **{p.name: p.annotation for p in own + added},
+        "return": signature.return_annotation,
+    }
+    return with_stack_options
 
 
 def err_console() -> Console:

@@ -66,6 +66,7 @@ def store(config: StackConfig, ident: str, plot: Path, runs: list[comparison.Run
             "table": layout.s3_uri(config.bucket, prefix + "comparison.json")}  # fmt: skip
 
 
+@common.stack_command
 def compare(
     run_ids: Annotated[list[str] | None, typer.Argument(
         help="Runs to compare (ids or unique beginnings) (default: the last --last runs with a report).",
@@ -75,13 +76,8 @@ def compare(
         "--plot", help="Where to write the plot (default: ./<comparison id>.png).", show_default=False)] = None,
     track: Annotated[bool, typer.Option("--track/--no-track", help="Log the comparison to SageMaker Experiments.")] = True,
     as_json: Annotated[bool, typer.Option("--json", help="The table as JSON.")] = False,
-    stack: common.StackOption = common.DEFAULT_STACK,
-    profile: common.ProfileOption = None,
-    region: common.RegionOption = None,
-    local: common.LocalOption = None,
-    endpoint_url: common.EndpointOption = None,
-    workdir: common.WorkdirOption = None,
-    debug: common.DebugOption = False,
+    *,
+    options: common.StackOptions,
 ) -> None:
     """Compare AlphaFold with OpenFold across runs: a table, a combined plot, one Experiments record."""
     from rich.table import Table  # rich's tables only when drawing one
@@ -89,8 +85,8 @@ def compare(
     from foldline.outcomes import across_runs as comparison  # numpy via foldline.analysis: only this command
     from foldline.outcomes.tracking import SageMakerExperimentsTracker
 
-    with common.handled(debug):
-        config = common.connect(stack, profile, region, local, endpoint_url, workdir)
+    with options.handled():
+        config = options.connect()
         runs = load(config, select_runs(config, run_ids or [], last))
         ident = comparison.comparison_id([r.run_id for r in runs])
         plot_path = comparison.plot_comparison(runs, plot or Path(f"{ident}.png"))

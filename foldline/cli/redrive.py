@@ -17,6 +17,7 @@ class QueueName(str, Enum):
     functions = "functions"
 
 
+@common.stack_command
 def redrive(
     queue: Annotated[list[QueueName] | None, typer.Option(
         "--queue", "-q", case_sensitive=False, show_default=False,
@@ -24,20 +25,15 @@ def redrive(
              "-> their target; functions: failed invocations -> their function. "
              "Repeatable (default: all three).")] = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Count and show where messages would go; move nothing.")] = False,
-    stack: common.StackOption = common.DEFAULT_STACK,
-    profile: common.ProfileOption = None,
-    region: common.RegionOption = None,
-    local: common.LocalOption = None,
-    endpoint_url: common.EndpointOption = None,
-    workdir: common.WorkdirOption = None,
-    debug: common.DebugOption = False,
+    *,
+    options: common.StackOptions,
 ) -> None:
     """Re-drive the dead-letter queues; report how many messages went where.
 
     Exit status 1 if any message could not be re-driven (it stays in its queue).
     """
-    with common.handled(debug):
-        config = common.connect(stack, profile, region, local, endpoint_url, workdir)
+    with options.handled():
+        config = options.connect()
         out = common.console()
         failed = 0
         for name in queue or list(QueueName):

@@ -47,6 +47,7 @@ def download_archives(config: StackConfig, item: dict, target: Path) -> list[Pat
     return written
 
 
+@common.stack_command
 def results(
     run_id: Annotated[str, typer.Argument(help="A run id (or its unique beginning).", show_default=False)],
     to: Annotated[Path | None, typer.Option(
@@ -54,19 +55,14 @@ def results(
     open_report: Annotated[bool, typer.Option("--open", help="Open report.html in the browser.")] = False,
     archives: Annotated[bool, typer.Option(
         "--archives", help="Also download the steps' model.tar.gz (all models, large).")] = False,
-    stack: common.StackOption = common.DEFAULT_STACK,
-    profile: common.ProfileOption = None,
-    region: common.RegionOption = None,
-    local: common.LocalOption = None,
-    endpoint_url: common.EndpointOption = None,
-    workdir: common.WorkdirOption = None,
-    debug: common.DebugOption = False,
+    *,
+    options: common.StackOptions,
 ) -> None:
     """Download a run's report: report.html, metrics.json, plots and the two compared models."""
     from foldline.runs.table import SUCCEEDED
 
-    with common.handled(debug):
-        config = common.connect(stack, profile, region, local, endpoint_url, workdir)
+    with options.handled():
+        config = options.connect()
         item = common.find_run(config.runs(), run_id)
         run_id = item["run_id"]
         target = to or Path(run_id)

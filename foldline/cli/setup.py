@@ -42,6 +42,7 @@ def _needed(config: stack_config.StackConfig) -> dict[str, str]:
     return {name: config.outputs[name] for name in NEEDED_OUTPUTS}
 
 
+@common.stack_command
 def databases(
     preset: Annotated[Preset, typer.Option(
         "--preset", case_sensitive=False, show_default=False,
@@ -57,13 +58,8 @@ def databases(
     mark_ready: Annotated[bool, typer.Option(
         "--mark-ready", help="Start no job: record PRESET as ready (your own file system, already filled).")] = False,
     poll_seconds: Annotated[int, typer.Option("--poll-seconds", hidden=True, min=0)] = 60,
-    stack: common.StackOption = common.DEFAULT_STACK,
-    profile: common.ProfileOption = None,
-    region: common.RegionOption = None,
-    local: common.LocalOption = None,
-    endpoint_url: common.EndpointOption = None,
-    workdir: common.WorkdirOption = None,
-    debug: common.DebugOption = False,
+    *,
+    options: common.StackOptions,
 ) -> None:
     """Start the job that fetches a preset's genetic databases into the stack.
 
@@ -75,8 +71,8 @@ def databases(
     from foldline.spec import layout
     from foldline.databases import setup_job
 
-    with common.handled(debug):
-        config = common.connect(stack, profile, region, local, endpoint_url, workdir)
+    with options.handled():
+        config = options.connect()
         out = common.console()
         name = preset.value
         if config.local:
@@ -136,15 +132,11 @@ def _follow(sagemaker, job: str, poll_seconds: int, out) -> dict:
         time.sleep(poll_seconds)
 
 
+@common.stack_command
 def status(
     as_json: Annotated[bool, typer.Option("--json", help="The same as JSON.")] = False,
-    stack: common.StackOption = common.DEFAULT_STACK,
-    profile: common.ProfileOption = None,
-    region: common.RegionOption = None,
-    local: common.LocalOption = None,
-    endpoint_url: common.EndpointOption = None,
-    workdir: common.WorkdirOption = None,
-    debug: common.DebugOption = False,
+    *,
+    options: common.StackOptions,
 ) -> None:
     """Which database presets the stack serves, and its latest setup jobs."""
     import json
@@ -153,8 +145,8 @@ def status(
     from foldline.spec import layout
     from foldline.databases import setup_job
 
-    with common.handled(debug):
-        config = common.connect(stack, profile, region, local, endpoint_url, workdir)
+    with options.handled():
+        config = options.connect()
         s3 = config.client("s3")
         ready = gdb.ready_presets(s3, config.bucket)
         records = {}

@@ -23,21 +23,17 @@ LABELS = {
 }
 
 
+@common.stack_command
 def stack(
     as_json: Annotated[bool, typer.Option("--json", help="The configuration as JSON.")] = False,
-    stack: common.StackOption = common.DEFAULT_STACK,
-    profile: common.ProfileOption = None,
-    region: common.RegionOption = None,
-    local: common.LocalOption = None,
-    endpoint_url: common.EndpointOption = None,
-    workdir: common.WorkdirOption = None,
-    debug: common.DebugOption = False,
+    *,
+    options: common.StackOptions,
 ) -> None:
     """Show the bucket, runs table, topic, queues and pipeline the commands use."""
     from rich.table import Table  # rich's tables only when drawing one
 
-    with common.handled(debug):
-        config = common.connect(stack, profile, region, local, endpoint_url, workdir)
+    with options.handled():
+        config = options.connect()
         out = common.console()
         if as_json:
             out.print_json(json.dumps({

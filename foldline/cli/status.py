@@ -10,25 +10,21 @@ import typer
 from foldline.cli import common
 
 
+@common.stack_command
 def status(
     run_id: Annotated[str | None, typer.Argument(
         help="A run id (or its unique beginning); without it, the recent runs.", show_default=False)] = None,
     limit: Annotated[int, typer.Option("--limit", "-n", help="How many recent runs.", min=1)] = 20,
     as_json: Annotated[bool, typer.Option("--json", help="The runs-table items as JSON.")] = False,
-    stack: common.StackOption = common.DEFAULT_STACK,
-    profile: common.ProfileOption = None,
-    region: common.RegionOption = None,
-    local: common.LocalOption = None,
-    endpoint_url: common.EndpointOption = None,
-    workdir: common.WorkdirOption = None,
-    debug: common.DebugOption = False,
+    *,
+    options: common.StackOptions,
 ) -> None:
     """Show one run (status, steps, parameters, results) or a table of recent runs."""
     from foldline.cli import views  # rich and boto3 (foldline.runs.table): only when run
     from foldline.cli.follow import headline_of
 
-    with common.handled(debug):
-        config = common.connect(stack, profile, region, local, endpoint_url, workdir)
+    with options.handled():
+        config = options.connect()
         runs = config.runs()
         out = common.console()
         if run_id is None:

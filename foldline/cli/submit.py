@@ -119,6 +119,7 @@ def upload(config: StackConfig, path: Path, overrides: dict[str, str], name: str
     return Submitted(path, key, run_id, version, existing.get("status") if existing else None)
 
 
+@common.stack_command
 def submit(
     files: Annotated[list[Path], typer.Argument(help="FASTA files, one run each.", show_default=False)],
     wait: Annotated[bool, typer.Option("--wait", help="Follow the runs until they end, then show the results.")] = False,
@@ -143,20 +144,15 @@ def submit(
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print only the run ids.")] = False,
     interval: Annotated[float, typer.Option(help="Seconds between polls with --wait.", min=0.1)] = 5.0,
     timeout: Annotated[float | None, typer.Option(help="Stop waiting after this many seconds.", show_default=False)] = None,
-    stack: common.StackOption = common.DEFAULT_STACK,
-    profile: common.ProfileOption = None,
-    region: common.RegionOption = None,
-    local: common.LocalOption = None,
-    endpoint_url: common.EndpointOption = None,
-    workdir: common.WorkdirOption = None,
-    debug: common.DebugOption = False,
+    *,
+    options: common.StackOptions,
 ) -> None:
     """Upload FASTA files to the stack's inputs/ and print their run ids.
 
     Each file is checked first with the start function's own validator and limits; if
     any is refused, nothing is uploaded. Run parameters travel as tags on the upload.
     """
-    with common.handled(debug):
+    with options.handled():
         overrides = chosen_overrides({
             MODEL_PRESET.name: preset, DB_PRESET.name: db_preset,
             MAX_TEMPLATE_DATE.name: max_template_date,
@@ -168,7 +164,7 @@ def submit(
         if len(set(names)) != len(names):
             raise common.CliError("two files have the same name; they would land on the same "
                                   "key under inputs/", common.EXIT_USAGE)  # fmt: skip
-        config = common.connect(stack, profile, region, local, endpoint_url, workdir)
+        config = options.connect()
         check_files(files, config, overrides)
         out = common.console()
         submitted = []
