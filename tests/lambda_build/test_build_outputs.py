@@ -109,6 +109,15 @@ def test_the_layer_holds_foldline_alone(build):
     assert {p.name for p in python.iterdir() if not p.name.endswith(".dist-info")} == {"foldline"}
 
 
+def test_the_layer_and_the_analysis_image_ship_neither_the_command_nor_the_local_mode(
+    build, analysis_task
+):
+    """foldline/cli/ and foldline/local/ are the edge: no function imports them."""
+    for package in (build.artifacts("FoldlineLayer") / "python" / "foldline", analysis_task / "foldline"):
+        assert (package / "intake" / "start.py").is_file()
+        assert not (package / "cli").exists() and not (package / "local").exists()
+
+
 def test_the_analysis_image_holds_its_lock_and_foldline(analysis_task):
     pins = lock(harness.ROOT / "functions" / "analysis" / "requirements.txt")
     found = {n: m.version for n, m in distributions(analysis_task).items()}
