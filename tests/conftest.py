@@ -17,6 +17,10 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 DATA = Path(__file__).resolve().parent / "data"
 
+# programs run inside the step images (they import the engines: jax, openmm), not test
+# modules: --doctest-modules (pyproject) must not import them here
+collect_ignore_glob = ["containers/in_image/*.py"]
+
 # Never reach a real account from a test, whatever the developer's shell holds.
 for _name in ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_SESSION_TOKEN", "AWS_ENDPOINT_URL"):
     os.environ.pop(_name, None)
