@@ -64,6 +64,10 @@ from absl import app
 from absl import flags
 from absl import logging
 
+# AlphaFold's data pipeline, as the MSA step builds it: the file beside this one in the
+# image (/opt/foldline/, on sys.path as this script's folder).
+import run_data_pipeline
+
 logging.set_verbosity(logging.INFO)
 
 
@@ -97,72 +101,11 @@ flags.DEFINE_list("model_names", None, "foldline: run only these models of the p
 
 FLAGS = flags.FLAGS
 
-MAX_TEMPLATE_HITS = 20
 RELAX_MAX_ITERATIONS = 0
 RELAX_ENERGY_TOLERANCE = 2.39
 RELAX_STIFFNESS = 10.0
 RELAX_EXCLUDE_RESIDUES = []
 RELAX_MAX_OUTER_ITERATIONS = 3
-
-
-def _check_flag(flag_name, other_flag_name, should_be_set):
-    if should_be_set != bool(FLAGS[flag_name].value):
-        verb = "be" if should_be_set else "not be"
-        raise ValueError("%s must %s set when running with \"--%s=%s\"." % (
-            flag_name, verb, other_flag_name, FLAGS[other_flag_name].value))
-
-
-def check_flags():
-    for tool in ("jackhmmer", "hhblits", "hhsearch", "hmmsearch", "hmmbuild", "kalign"):
-        if not FLAGS[tool + "_binary_path"].value:
-            raise ValueError('Could not find path to the "%s" binary.' % tool)
-    small = FLAGS.db_preset == "reduced_dbs"
-    multimer = FLAGS.model_preset == "multimer"
-    _check_flag("small_bfd_database_path", "db_preset", small)
-    _check_flag("bfd_database_path", "db_preset", not small)
-    _check_flag("uniref30_database_path", "db_preset", not small)
-    _check_flag("pdb70_database_path", "model_preset", not multimer)
-    _check_flag("pdb_seqres_database_path", "model_preset", multimer)
-    _check_flag("uniprot_database_path", "model_preset", multimer)
-
-
-def make_data_pipeline():
-    from alphafold.data import pipeline, pipeline_multimer, templates
-    from alphafold.data.tools import hhsearch, hmmsearch
-
-    multimer = FLAGS.model_preset == "multimer"
-    featurizer_args = dict(
-        mmcif_dir=FLAGS.template_mmcif_dir, max_template_date=FLAGS.max_template_date,
-        max_hits=MAX_TEMPLATE_HITS, kalign_binary_path=FLAGS.kalign_binary_path,
-        release_dates_path=None, obsolete_pdbs_path=FLAGS.obsolete_pdbs_path)
-    if multimer:
-        searcher = hmmsearch.Hmmsearch(binary_path=FLAGS.hmmsearch_binary_path,
-                                       hmmbuild_binary_path=FLAGS.hmmbuild_binary_path,
-                                       database_path=FLAGS.pdb_seqres_database_path)
-        featurizer = templates.HmmsearchHitFeaturizer(**featurizer_args)
-    else:
-        searcher = hhsearch.HHSearch(binary_path=FLAGS.hhsearch_binary_path,
-                                     databases=[FLAGS.pdb70_database_path])
-        featurizer = templates.HhsearchHitFeaturizer(**featurizer_args)
-    monomer = pipeline.DataPipeline(
-        jackhmmer_binary_path=FLAGS.jackhmmer_binary_path,
-        hhblits_binary_path=FLAGS.hhblits_binary_path,
-        uniref90_database_path=FLAGS.uniref90_database_path,
-        mgnify_database_path=FLAGS.mgnify_database_path,
-        bfd_database_path=FLAGS.bfd_database_path,
-        uniref30_database_path=FLAGS.uniref30_database_path,
-        small_bfd_database_path=FLAGS.small_bfd_database_path,
-        template_searcher=searcher,
-        template_featurizer=featurizer,
-        use_small_bfd=FLAGS.db_preset == "reduced_dbs",
-        use_precomputed_msas=FLAGS.use_precomputed_msas)
-    if not multimer:
-        return monomer
-    return pipeline_multimer.DataPipeline(
-        monomer_data_pipeline=monomer,
-        jackhmmer_binary_path=FLAGS.jackhmmer_binary_path,
-        uniprot_database_path=FLAGS.uniprot_database_path,
-        use_precomputed_msas=FLAGS.use_precomputed_msas)
 
 
 def model_names_to_run():
@@ -303,14 +246,14 @@ def predict_structure(fasta_path, fasta_name, data_pipeline, model_runners, ambe
 def main(argv):
     if len(argv) > 1:
         raise app.UsageError("Too many command-line arguments.")
-    check_flags()
+    run_data_pipeline.check_flags(FLAGS)
     fasta_names = [pathlib.Path(p).stem for p in FLAGS.fasta_paths]
     if len(fasta_names) != len(set(fasta_names)):
         raise ValueError("All FASTA paths must have a unique basename.")
 
     from alphafold.relax import relax
 
-    data_pipeline = make_data_pipeline()
+    data_pipeline = run_data_pipeline.make_pipeline(FLAGS, FLAGS.use_precomputed_msas)
     model_runners = make_model_runners()
     logging.info("Have %d models: %s", len(model_runners), list(model_runners))
     amber_relaxer = relax.AmberRelaxation(

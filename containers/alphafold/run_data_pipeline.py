@@ -67,7 +67,10 @@ def check_flags(args):
                 flag, "" if should_be_set else "not ", args.db_preset, args.model_preset))
 
 
-def make_pipeline(args):
+def make_pipeline(args, use_precomputed_msas=False):
+    """AlphaFold's data pipeline as run_alphafold.py builds it, from ``args`` holding its
+    flag names (this runner's argparse namespace, or run_alphafold.py's absl FLAGS:
+    foldline's AlphaFold runner, beside this file in the image, builds it here too)."""
     from alphafold.data import pipeline, pipeline_multimer, templates
     from alphafold.data.tools import hhsearch, hmmsearch
 
@@ -101,23 +104,24 @@ def make_pipeline(args):
         template_searcher=searcher,
         template_featurizer=featurizer,
         use_small_bfd=args.db_preset == "reduced_dbs",
-        use_precomputed_msas=False)
+        use_precomputed_msas=use_precomputed_msas)
     # AlphaFold's defaults are 8 CPUs for jackhmmer, 4 for HHblits: use the instance's.
+    n_cpu = getattr(args, "n_cpu", None)
     for name in ("jackhmmer_uniref90_runner", "jackhmmer_mgnify_runner",
                  "jackhmmer_small_bfd_runner", "hhblits_bfd_uniref_runner"):
         runner = getattr(monomer, name, None)
-        if runner is not None and hasattr(runner, "n_cpu"):
-            runner.n_cpu = args.n_cpu
+        if n_cpu and runner is not None and hasattr(runner, "n_cpu"):
+            runner.n_cpu = n_cpu
     if not multimer:
         return monomer
     data_pipeline = pipeline_multimer.DataPipeline(
         monomer_data_pipeline=monomer,
         jackhmmer_binary_path=args.jackhmmer_binary_path,
         uniprot_database_path=args.uniprot_database_path,
-        use_precomputed_msas=False)
+        use_precomputed_msas=use_precomputed_msas)
     uniprot = getattr(data_pipeline, "_uniprot_msa_runner", None)
-    if uniprot is not None and hasattr(uniprot, "n_cpu"):
-        uniprot.n_cpu = args.n_cpu
+    if n_cpu and uniprot is not None and hasattr(uniprot, "n_cpu"):
+        uniprot.n_cpu = n_cpu
     return data_pipeline
 
 
