@@ -1,5 +1,8 @@
 """The runs table (DynamoDB): one item per upload, keyed by ``run_id``.
 
+What an item holds is :class:`foldline.runs.record.RunRecord`; writes of attributes it
+does not declare are refused.
+
 Status moves Starting -> Executing -> Succeeded | Failed | Stopped (Rejected for bad
 input). ``claim`` is the guard that lets only one start proceed per run id: a replayed
 event finds the item past Starting and stops there.
@@ -14,12 +17,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any, Iterator, Mapping
+from typing import Any, Iterator, Mapping, Unpack
 
 import boto3
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import ClientError
 
+from foldline.runs.record import STEP_ATTRIBUTES, RunRecord, StepRecord, check_fields
 from foldline.spec.formats import utc_now
 from foldline.spec.statuses import (  # noqa: F401 - the run statuses, as runs.table names them
     EXECUTING,
@@ -181,14 +185,15 @@ class RunsTable:
             self._table = resource.Table(self.table_name)
         return self._table
 
-    def get(self, run_id: str) -> dict | None:
+    def get(self, run_id: str) -> RunRecord | None:
         return self.connection.get(run_id)
 
-    def claim(self, run_id: str, **fields: Any) -> dict | None:
+    def claim(self, run_id: str, **fields: Unpack[RunRecord]) -> RunRecord | None:
         """Create the run in status Starting, or take over one still Starting.
 
         Returns None when the claim succeeded, else the existing item (a duplicate).
         """
+        check_fields(fields)
         now = utc_now()
         item = {"run_id": run_id, "status": STARTING, "created_at": now, "updated_at": now}
         item.update(fields)
@@ -205,12 +210,14 @@ class RunsTable:
             return self.get(run_id)
         return None
 
-    def put(self, run_id: str, **fields: Any) -> None:
+    def put(self, run_id: str, **fields: Unpack[RunRecord]) -> None:
+        check_fields(fields)
         now = utc_now()
         self.connection.put({"run_id": run_id, "created_at": now, "updated_at": now, **fields})
 
-    def update(self, run_id: str, **fields: Any) -> None:
+    def update(self, run_id: str, **fields: Unpack[RunRecord]) -> None:
         """Set top-level attributes (None values are skipped)."""
+        check_fields(fields)
         fields = {k: v for k, v in fields.items() if v is not None}
         fields["updated_at"] = utc_now()
         self.connection.update(
@@ -220,8 +227,9 @@ class RunsTable:
             values={f":v{i}": v for i, v in enumerate(fields.values())},
         )
 
-    def record_step(self, run_id: str, step_name: str, **step: Any) -> None:
+    def record_step(self, run_id: str, step_name: str, **step: Unpack[StepRecord]) -> None:
         """Merge one step's progress into ``steps.<name>`` (creating the map if needed)."""
+        check_fields(step, STEP_ATTRIBUTES, f"a step record ({step_name})")
         step = {k: v for k, v in step.items() if v is not None}
         try:
             self.connection.update(
@@ -241,7 +249,7 @@ class RunsTable:
                 values={":steps": {step_name: step}, ":now": utc_now()},
             )
 
-    def recent(self, limit: int = 20) -> list[dict]:
+    def recent(self, limit: int = 20) -> list[RunRecord]:
         """The most recently created runs, newest first (a scan: fine at foldline's scale)."""
         items = [i for i in self.connection.scan() if not is_reserved_key(i["run_id"])]
         items.sort(key=lambda i: i.get("created_at", ""), reverse=True)

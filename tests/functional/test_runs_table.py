@@ -16,6 +16,7 @@ import pytest
 from moto import mock_aws
 
 from foldline.runs import table as runs
+from foldline.runs.record import UnknownAttribute
 from foldline.runs.table import RunsTable, TableConnection, from_wire, to_wire
 
 TABLE = "foldline-test-runs"
@@ -71,8 +72,14 @@ def stored(resource, run_id: str = RUN) -> dict:
     return resource.Table(TABLE).get_item(Key={"run_id": run_id}, ConsistentRead=True)["Item"]
 
 
+def put_any(table: RunsTable, run_id: str, **fields) -> None:
+    """Through the table's connection, which converts any attribute: the value types are
+    the subject here, and RunsTable itself writes only the run record's attributes."""
+    table.connection.put({"run_id": run_id, "created_at": "t", "updated_at": "t", **fields})
+
+
 def test_put_and_get_round_trip_numbers_maps_lists_and_none(table, resource):
-    table.put(RUN, status="Executing", **FIELDS)
+    put_any(table, RUN, status="Executing", **FIELDS)
     got = table.get(RUN)
     assert {k: got[k] for k in EXPECTED} == EXPECTED
     assert "nothing" not in got
@@ -83,12 +90,22 @@ def test_put_and_get_round_trip_numbers_maps_lists_and_none(table, resource):
 
 
 def test_both_clients_store_the_same_item(resource):
-    RunsTable(TABLE).put(RUN, **FIELDS)
-    RunsTable(TABLE, resource).put("other-run", **FIELDS)
+    put_any(RunsTable(TABLE), RUN, **FIELDS)
+    put_any(RunsTable(TABLE, resource), "other-run", **FIELDS)
     a, b = stored(resource), stored(resource, "other-run")
     for item in (a, b):
         del item["run_id"], item["created_at"], item["updated_at"]
     assert a == b
+
+
+def test_the_table_refuses_an_attribute_the_run_record_does_not_declare(table):
+    with pytest.raises(UnknownAttribute, match="cost_usd"):
+        table.put(RUN, bucket="b", cost_usd=1.0)
+    with pytest.raises(UnknownAttribute, match="tm_scor"):
+        table.update(RUN, tm_scor=0.9)
+    with pytest.raises(UnknownAttribute, match="step record"):
+        table.record_step(RUN, "RunMSA", stauts="Executing")
+    assert table.get(RUN) is None  # nothing was written
 
 
 def test_get_of_an_unknown_run_is_none(table):
@@ -96,7 +113,7 @@ def test_get_of_an_unknown_run_is_none(table):
 
 
 def test_claim_once_then_duplicates_see_the_item(table):
-    assert table.claim(RUN, key="inputs/x.fasta", residues=12, cost_usd=0.5) is None
+    assert table.claim(RUN, key="inputs/x.fasta", residues=12, sizing={"cost_usd": 0.5}) is None
     assert table.get(RUN)["status"] == runs.STARTING
     # still Starting (a start that died mid-way): the next delivery takes over
     assert table.claim(RUN, key="inputs/x.fasta", residues=12) is None
@@ -108,21 +125,21 @@ def test_claim_once_then_duplicates_see_the_item(table):
 
 def test_update_sets_fields_skips_none_and_stamps(table, resource):
     table.put(RUN, status=runs.STARTING, reason="keep")
-    table.update(RUN, status=runs.FAILED, reason=None, cost_usd=1.25, steps_done=["a", "b"])
+    table.update(RUN, status=runs.FAILED, reason=None, tm_score=1.25, sizing={"steps": ["a", "b"]})
     got = table.get(RUN)
     assert got["status"] == runs.FAILED and got["reason"] == "keep"
-    assert got["cost_usd"] == 1.25 and got["steps_done"] == ["a", "b"]
+    assert got["tm_score"] == 1.25 and got["sizing"] == {"steps": ["a", "b"]}
     assert stored(resource)["updated_at"] >= stored(resource)["created_at"]
 
 
 def test_record_step_creates_the_map_then_merges(table):
     table.put(RUN, status=runs.EXECUTING)
     table.record_step(RUN, "RunMSA", status="Executing", started_at="t0", ended_at=None)
-    table.record_step(RUN, "RunAlphaFold", status="Starting", seconds=1.5)
-    table.record_step(RUN, "RunMSA", status="Succeeded", seconds=12)
+    table.record_step(RUN, "RunAlphaFold", status="Starting", cache_hit=False)
+    table.record_step(RUN, "RunMSA", status="Succeeded", training_job="msa-1")
     steps = table.get(RUN)["steps"]
-    assert steps == {"RunMSA": {"status": "Succeeded", "seconds": 12},
-                     "RunAlphaFold": {"status": "Starting", "seconds": 1.5}}  # fmt: skip
+    assert steps == {"RunMSA": {"status": "Succeeded", "training_job": "msa-1"},
+                     "RunAlphaFold": {"status": "Starting", "cache_hit": False}}  # fmt: skip
 
 
 def test_recent_is_newest_first_and_skips_reserved_items(table, resource):
