@@ -78,7 +78,7 @@ def test_the_foldline_commands_of_the_deployment_parse_with_the_real_cli(monkeyp
     def connect(*_args):
         raise Reached("parsed")
 
-    monkeypatch.setattr(common, "connect", connect)
+    monkeypatch.setattr(common.StackOptions, "connect", connect)
     used = [c for c in DEPLOY if c.startswith("foldline ")]
     assert any(c.startswith("foldline setup databases --preset") for c in used)
     for command in used:

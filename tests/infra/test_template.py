@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import json
-import re
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any
 
 import pytest
 from moto.events.models import EventPattern
@@ -15,7 +13,9 @@ from moto.events.models import EventPattern
 from foldline.spec import layout
 from foldline.events import pipeline as pipeline_events
 from foldline.spec.parameters import PIPELINE_NAME
+from foldline.local.template import Stack
 from pipeline import placeholders
+from tests.infra.conftest import DEPLOY_PARAMETERS, FAKE_ACCOUNT
 
 ROOT = Path(__file__).resolve().parents[2]
 EVENTS = ROOT / "events"
@@ -43,19 +43,10 @@ PIPELINE_RULES = {
 }
 
 
-def resolve(value: Any, refs: dict[str, Any]) -> Any:
-    """Evaluate Ref and Fn::Sub against ``refs`` (enough for event patterns)."""
-    if isinstance(value, list):
-        return [resolve(v, refs) for v in value]
-    if not isinstance(value, dict):
-        return value
-    if set(value) == {"Ref"}:
-        return refs[value["Ref"]]
-    if set(value) == {"Fn::Sub"}:
-        text, local = (value["Fn::Sub"], {}) if isinstance(value["Fn::Sub"], str) else value["Fn::Sub"]
-        names = {**refs, **resolve(local, refs)}
-        return re.sub(r"\$\{([^}]+)\}", lambda m: str(names[m.group(1)]), text)
-    return {k: resolve(v, refs) for k, v in value.items()}
+def stack_of(template: dict, *, account: str = FAKE_ACCOUNT, region: str = "us-east-1") -> Stack:
+    """template.yaml's intrinsics resolved as the local runtime resolves them (one resolver)."""
+    return Stack(template, ROOT, parameter_values=DEPLOY_PARAMETERS, region=region,
+                 account_id=account)  # fmt: skip
 
 
 def test_template_transforms_offline(transformed):
@@ -120,7 +111,8 @@ def test_tables(template):
 def test_inputs_rule_feeds_only_the_start_queue(template, transformed):
     resources = template["Resources"]
     rule = resources["InputsRule"]["Properties"]
-    pattern = resolve(rule["EventPattern"], {"FoldlineBucket": "my-bucket"})
+    stack = stack_of(template)
+    pattern = stack.resolve(rule["EventPattern"])
     assert pattern["detail"]["object"]["key"] == [{"prefix": layout.INPUTS}]
     (target,) = rule["Targets"]
     assert target["Arn"] == {"Fn::GetAtt": ["StartQueue", "Arn"]}
@@ -133,7 +125,7 @@ def test_inputs_rule_feeds_only_the_start_queue(template, transformed):
 
     matcher = EventPattern.load(json.dumps(pattern))
     event = json.loads((EVENTS / "s3-object-created.json").read_text())
-    event["detail"]["bucket"]["name"] = "my-bucket"
+    event["detail"]["bucket"]["name"] = stack.resolve({"Ref": "FoldlineBucket"})
     event["detail"]["object"]["key"] = "inputs/6kwc.fasta"
     assert matcher.matches_event(event)
     for other_key in ("rejected/6kwc.fasta", "runs/x/input/6kwc.fasta", "6kwc.fasta"):
@@ -153,13 +145,12 @@ def test_start_function_event_source(transformed):
 
 
 def _pipeline_patterns(template, account: str, region: str) -> dict[str, EventPattern]:
-    refs = {"AWS::Partition": "aws", "AWS::Region": region, "AWS::AccountId": account,
-            "PipelineName": template["Parameters"]["PipelineName"]["Default"]}  # fmt: skip
+    stack = stack_of(template, account=account, region=region)
     patterns = {}
     for function, (event_name, _) in PIPELINE_RULES.items():
         event = template["Resources"][function]["Properties"]["Events"][event_name]
         assert event["Type"] == "EventBridgeRule"
-        patterns[function] = EventPattern.load(json.dumps(resolve(event["Properties"]["Pattern"], refs)))
+        patterns[function] = EventPattern.load(json.dumps(stack.resolve(event["Properties"]["Pattern"])))
     return patterns
 
 
