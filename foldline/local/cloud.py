@@ -180,110 +180,13 @@ class LocalCloud:
 
     def create_resources(self, restore: Callable[[LocalCloud], None] | None = None) -> None:
         """Create the template's resources; ``restore`` runs before anything can fire."""
-        stack = self.stack
-        assert stack is not None, "start() first"
-        self._create_tables()
-        self._create_buckets()
-        self._record_databases_ready()
-        self._create_queues()
-        self._create_topics()
-        self._create_pipelines()
+        assert self.stack is not None, "start() first"
+        builder = StackBuilder(self.stack, self.client)
+        builder.create_storage_and_queues()
         if restore is not None:
             restore(self)
-        self._enable_bucket_notifications()
+        builder.enable_bucket_notifications()
         self.routes = self._create_rules_and_routes()
-
-    def _create_tables(self) -> None:
-        dynamodb = self.client("dynamodb")
-        for table in self.stack.tables():
-            props = table.properties
-            kwargs: dict[str, Any] = {
-                "TableName": table.name,
-                "KeySchema": table.key_schema,
-                "AttributeDefinitions": table.attribute_definitions,
-                "BillingMode": props.get("BillingMode", "PAY_PER_REQUEST"),
-            }
-            if kwargs["BillingMode"] == "PROVISIONED":
-                kwargs["ProvisionedThroughput"] = props["ProvisionedThroughput"]
-            for index_kind in ("GlobalSecondaryIndexes", "LocalSecondaryIndexes"):
-                if props.get(index_kind):
-                    kwargs[index_kind] = props[index_kind]
-            dynamodb.create_table(**kwargs)
-            if table.ttl_attribute:
-                dynamodb.update_time_to_live(
-                    TableName=table.name,
-                    TimeToLiveSpecification={"Enabled": True, "AttributeName": table.ttl_attribute},
-                )
-
-    def _create_buckets(self) -> None:
-        s3 = self.client("s3")
-        for bucket in self.stack.buckets():
-            s3.create_bucket(Bucket=bucket.name)
-            if bucket.versioned:
-                s3.put_bucket_versioning(
-                    Bucket=bucket.name, VersioningConfiguration={"Status": "Enabled"}
-                )
-
-    def _record_databases_ready(self) -> None:
-        """The setup's last write, for the local database folder (it stands in for the
-        stack's file system): the start function admits runs of either preset."""
-        from foldline.databases.presets import write_ready
-        from foldline.spec.parameters import DB_PRESETS
-
-        s3 = self.client("s3")
-        for bucket in self.stack.buckets():
-            for preset in DB_PRESETS:
-                write_ready(s3, bucket.name, preset, source="the local cloud's database folder")
-
-    def _enable_bucket_notifications(self) -> None:
-        s3 = self.client("s3")
-        for bucket in self.stack.buckets():
-            if bucket.eventbridge_enabled:
-                s3.put_bucket_notification_configuration(
-                    Bucket=bucket.name,
-                    NotificationConfiguration={"EventBridgeConfiguration": {}},
-                )
-
-    def _create_queues(self) -> None:
-        sqs = self.client("sqs")
-        queues = self.stack.queues()
-        # dead-letter queues first: a redrive policy names an existing queue
-        queues.sort(key=lambda q: q.redrive_policy is not None)
-        for queue in queues:
-            attributes: dict[str, str] = {}
-            for name in ("VisibilityTimeout", "MessageRetentionPeriod", "DelaySeconds",
-                         "ReceiveMessageWaitTimeSeconds", "MaximumMessageSize"):  # fmt: skip
-                if name in queue.properties:
-                    attributes[name] = str(queue.properties[name])
-            if queue.redrive_policy:
-                policy = dict(queue.redrive_policy)
-                policy["maxReceiveCount"] = int(policy["maxReceiveCount"])
-                attributes["RedrivePolicy"] = json.dumps(policy)
-            if queue.properties.get("FifoQueue"):
-                attributes["FifoQueue"] = "true"
-            sqs.create_queue(QueueName=queue.name, Attributes=attributes)
-
-    def _create_topics(self) -> None:
-        sns = self.client("sns")
-        for topic in self.stack.topics():
-            sns.create_topic(Name=topic.name)
-            for protocol, endpoint in topic.subscriptions:
-                if endpoint:
-                    sns.subscribe(TopicArn=topic.arn, Protocol=protocol, Endpoint=endpoint)
-
-    def _create_pipelines(self) -> None:
-        sagemaker = self.client("sagemaker")
-        for pipeline in self.stack.pipelines():
-            kwargs = {
-                "PipelineName": pipeline.name,
-                "PipelineDefinition": json.dumps(pipeline.definition),
-                "RoleArn": pipeline.role_arn,
-            }
-            if pipeline.display_name:
-                kwargs["PipelineDisplayName"] = pipeline.display_name
-            if pipeline.description:
-                kwargs["PipelineDescription"] = pipeline.description
-            sagemaker.create_pipeline(**kwargs)
 
     # -- routing -------------------------------------------------------------------------
 
@@ -380,3 +283,123 @@ class LocalCloud:
         if len(buckets) != 1:
             raise RuntimeError(f"expected one bucket in the template, found {len(buckets)}")
         return buckets[0].name
+
+
+@dataclass
+class StackBuilder:
+    """Creates a :class:`Stack`'s resources (those the runtime needs: tables, buckets, queues,
+    topics, pipelines) through boto3 clients: the local cloud's, or, in the tests, moto's
+    in-process mock. One way to make foldline's stack from template.yaml, for both."""
+
+    stack: Stack
+    #: service name -> a boto3 client (``boto3.client`` under moto's mock_aws)
+    client: Callable[[str], Any]
+
+    def create_storage_and_queues(self, databases_ready: bool = True) -> None:
+        """Everything but the bucket notifications (they make events: enable them last).
+
+        ``databases_ready``: record both presets' databases as set up (the local cloud's
+        database folder stands in for them); a freshly deployed stack has none."""
+        self.create_tables()
+        self.create_buckets()
+        if databases_ready:
+            self.record_databases_ready()
+        self.create_queues()
+        self.create_topics()
+        self.create_pipelines()
+
+    def create(self, databases_ready: bool = True) -> None:
+        self.create_storage_and_queues(databases_ready)
+        self.enable_bucket_notifications()
+
+    def create_tables(self) -> None:
+        dynamodb = self.client("dynamodb")
+        for table in self.stack.tables():
+            props = table.properties
+            kwargs: dict[str, Any] = {
+                "TableName": table.name,
+                "KeySchema": table.key_schema,
+                "AttributeDefinitions": table.attribute_definitions,
+                "BillingMode": props.get("BillingMode", "PAY_PER_REQUEST"),
+            }
+            if kwargs["BillingMode"] == "PROVISIONED":
+                kwargs["ProvisionedThroughput"] = props["ProvisionedThroughput"]
+            for index_kind in ("GlobalSecondaryIndexes", "LocalSecondaryIndexes"):
+                if props.get(index_kind):
+                    kwargs[index_kind] = props[index_kind]
+            dynamodb.create_table(**kwargs)
+            if table.ttl_attribute:
+                dynamodb.update_time_to_live(
+                    TableName=table.name,
+                    TimeToLiveSpecification={"Enabled": True, "AttributeName": table.ttl_attribute},
+                )
+
+    def create_buckets(self) -> None:
+        s3 = self.client("s3")
+        for bucket in self.stack.buckets():
+            s3.create_bucket(Bucket=bucket.name)
+            if bucket.versioned:
+                s3.put_bucket_versioning(
+                    Bucket=bucket.name, VersioningConfiguration={"Status": "Enabled"}
+                )
+
+    def record_databases_ready(self) -> None:
+        """The setup's last write, for the local database folder (it stands in for the
+        stack's file system): the start function admits runs of either preset."""
+        from foldline.databases.presets import write_ready
+        from foldline.spec.parameters import DB_PRESETS
+
+        s3 = self.client("s3")
+        for bucket in self.stack.buckets():
+            for preset in DB_PRESETS:
+                write_ready(s3, bucket.name, preset, source="the local cloud's database folder")
+
+    def enable_bucket_notifications(self) -> None:
+        s3 = self.client("s3")
+        for bucket in self.stack.buckets():
+            if bucket.eventbridge_enabled:
+                s3.put_bucket_notification_configuration(
+                    Bucket=bucket.name,
+                    NotificationConfiguration={"EventBridgeConfiguration": {}},
+                )
+
+    def create_queues(self) -> None:
+        sqs = self.client("sqs")
+        queues = self.stack.queues()
+        # dead-letter queues first: a redrive policy names an existing queue
+        queues.sort(key=lambda q: q.redrive_policy is not None)
+        for queue in queues:
+            attributes: dict[str, str] = {}
+            for name in ("VisibilityTimeout", "MessageRetentionPeriod", "DelaySeconds",
+                         "ReceiveMessageWaitTimeSeconds", "MaximumMessageSize"):  # fmt: skip
+                if name in queue.properties:
+                    attributes[name] = str(queue.properties[name])
+            if queue.redrive_policy:
+                policy = dict(queue.redrive_policy)
+                policy["maxReceiveCount"] = int(policy["maxReceiveCount"])
+                attributes["RedrivePolicy"] = json.dumps(policy)
+            if queue.properties.get("FifoQueue"):
+                attributes["FifoQueue"] = "true"
+            sqs.create_queue(QueueName=queue.name, Attributes=attributes)
+
+    def create_topics(self) -> None:
+        sns = self.client("sns")
+        for topic in self.stack.topics():
+            sns.create_topic(Name=topic.name)
+            for protocol, endpoint in topic.subscriptions:
+                if endpoint:
+                    sns.subscribe(TopicArn=topic.arn, Protocol=protocol, Endpoint=endpoint)
+
+    def create_pipelines(self) -> None:
+        sagemaker = self.client("sagemaker")
+        for pipeline in self.stack.pipelines():
+            kwargs = {
+                "PipelineName": pipeline.name,
+                "PipelineDefinition": json.dumps(pipeline.definition),
+                "RoleArn": pipeline.role_arn,
+            }
+            if pipeline.display_name:
+                kwargs["PipelineDisplayName"] = pipeline.display_name
+            if pipeline.description:
+                kwargs["PipelineDescription"] = pipeline.description
+            sagemaker.create_pipeline(**kwargs)

@@ -268,6 +268,9 @@ class Stack:
     account_id: str = "123456789012"
     stack_name: str = "foldline-local"
     endpoint_url: str = "http://127.0.0.1"
+    #: appended to generated names other than buckets' (CloudFormation appends a random
+    #: ``-1A2B3C4D5E6F``; the local runtime none)
+    name_suffix: str = ""
 
     def __post_init__(self) -> None:
         self.base_dir = Path(self.base_dir)
@@ -359,7 +362,7 @@ class Stack:
             given = (resource.get("Properties") or {}).get(prop) if prop else None
             name = self.resolve(given) if given is not None else None
             if name is None or name is NoValue:
-                name = f"{self.stack_name}-{logical_id}"
+                name = f"{self.stack_name}-{logical_id}{self.name_suffix}"
                 if resource.get("Type") == "AWS::S3::Bucket":
                     name = f"{self.stack_name}-{logical_id}-{self.account_id}".lower()
             self._names[logical_id] = str(name)

@@ -5,13 +5,11 @@ job's program would, whose own run is tested in tests/infra/test_databases_setup
 
 from __future__ import annotations
 
-import copy
 
 import pytest
 
 from foldline.databases import presets as genetic_databases
 from foldline.spec import layout
-from tests.cli import conftest
 
 from .conftest import invoke
 
@@ -19,20 +17,14 @@ IMAGE = "123456789012.dkr.ecr.us-east-1.amazonaws.com/foldline-msa:v7"
 
 
 @pytest.fixture
-def setup_stack(request, monkeypatch):
-    """The command's moto stack with the outputs the setup needs (template.yaml's names)."""
-    template = copy.deepcopy(conftest.TEMPLATE)
-    template["Resources"]["DatabasesSetupRole"] = {"Type": "AWS::IAM::Role", "Properties": {
-        "AssumeRolePolicyDocument": {"Version": "2012-10-17", "Statement": [{
-            "Effect": "Allow", "Principal": {"Service": "sagemaker.amazonaws.com"},
-            "Action": "sts:AssumeRole"}]}}}  # fmt: skip
-    template["Outputs"].update({
-        "DatabasesSetupRoleArn": {"Value": {"Fn::GetAtt": ["DatabasesSetupRole", "Arn"]}},
-        "DatabasesImageUri": {"Value": IMAGE},
-        "DatabasesS3Uri": {"Value": {"Fn::Sub": "s3://${FoldlineBucket}/" + layout.DATABASES}},
-    })  # fmt: skip
-    monkeypatch.setattr(conftest, "TEMPLATE", template)
-    return request.getfixturevalue("moto_stack")
+def extra_parameters() -> dict:
+    return {"MsaImageUri": IMAGE}  # the databases job runs in the MSA image
+
+
+@pytest.fixture
+def setup_stack(moto_stack):
+    """The command's moto stack: template.yaml's outputs for the setup among the rest."""
+    return moto_stack
 
 
 def test_setup_starts_the_job_with_the_stacks_role_and_image(setup_stack):
@@ -84,6 +76,12 @@ def test_mark_ready_records_a_file_system_filled_otherwise(setup_stack):
     assert readiness.choose(setup_stack.bucket, "full_dbs") == ("full_dbs", None)  # the start path admits it
 
 
+#: what a stack deployed before the databases setup existed lacks
+SETUP_OUTPUTS = ("DatabasesSetupRoleArn", "DatabasesImageUri", "DatabasesS3Uri",
+                 "DatabasesFileSystemId", "DatabasesDirectoryPath")  # fmt: skip
+
+
+@pytest.mark.parametrize("withheld_outputs", [SETUP_OUTPUTS])
 def test_a_stack_without_the_setup_outputs_says_to_deploy_this_version(moto_stack):
     result = invoke("setup", "databases", "--preset", "reduced_dbs")
     assert result.exit_code == 4

@@ -38,13 +38,10 @@ def start_function(stack, key: str):
     from foldline.databases.presets import write_ready
     from foldline.spec.parameters import DB_PRESETS
     from foldline.intake.start import StartContext, Upload, start_run
-    from tests.functional.conftest import _pipeline_definition
 
     for preset in DB_PRESETS:  # as `foldline setup databases` leaves the stack
         write_ready(stack.s3, stack.bucket, preset, source="test stack")
-    sagemaker = boto3.client("sagemaker")
-    sagemaker.create_pipeline(PipelineName=stack.outputs["PipelineName"], RoleArn="arn:aws:iam::123456789012:role/r",
-                              PipelineDefinition=_pipeline_definition())  # fmt: skip
+    sagemaker = boto3.client("sagemaker")  # the stack's pipeline: template.yaml's definition
     ctx = StartContext(s3=stack.s3, sagemaker=sagemaker, sns=boto3.client("sns"), runs=stack.runs,
                        topic_arn=stack.outputs["TopicArn"], pipeline_name=stack.outputs["PipelineName"])  # fmt: skip
     outcome = start_run(ctx, Upload(stack.bucket, key))

@@ -45,10 +45,17 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from foldline.local.paths import ACCOUNT_ID, DEFAULT_REGION
+from tests.stack import build_stack, template_stack
+
 ROOT = Path(__file__).resolve().parents[2]
-BUCKET = "foldline-burst"
-RUNS_TABLE = "foldline-burst-runs"
-ACCOUNT, REGION = "123456789012", "us-east-1"
+STACK_NAME = "foldline-burst"
+ACCOUNT, REGION = ACCOUNT_ID, DEFAULT_REGION
+BUCKET = template_stack(STACK_NAME).physical_name("FoldlineBucket")
+RUNS_TABLE = template_stack(STACK_NAME).physical_name("RunsTable")
+#: the start queue's visibility timeout here: the template's 360 s (six times the
+#: function's timeout) would hold a message a retry sends back past the burst's end
+VISIBILITY_TIMEOUT_S = 60
 EVENTS = ROOT / "events"
 AMINO = "ACDEFGHIKLMNPQRSTVWY"
 
@@ -188,45 +195,26 @@ def _observed_starts(tally: _Tally):
 # the stack
 
 
-def _pipeline_definition() -> str:
-    from foldline.spec.parameters import PARAMETERS
-
-    parameters = [{"Name": p.name, "Type": p.type,
-                   **({"DefaultValue": p.default} if p.default is not None else {})}
-                  for p in PARAMETERS]  # fmt: skip
-    return json.dumps({"Version": "2020-12-01", "Parameters": parameters, "Steps": []})
-
-
-def _inputs_pattern() -> dict:
-    """The InputsRule's pattern (tests/infra checks the template's against the same facts)."""
-    return {
-        "source": ["aws.s3"],
-        "detail-type": ["Object Created"],
-        "detail": {"bucket": {"name": [BUCKET]}, "object": {"key": [{"prefix": "inputs/"}]}},
-    }
-
-
-def _build_stack(endpoint: str) -> tuple[Any, ...]:
+def _build_stack(endpoint: str, config: BurstConfig) -> tuple[Any, ...]:
+    """template.yaml's stack on the moto server (tests/stack.py), its start queue's
+    redrive after ``config.max_receive_count`` receives."""
     import boto3
 
     session = boto3.Session(aws_access_key_id="testing", aws_secret_access_key="testing",
                             region_name=REGION)  # fmt: skip
-    s3 = session.client("s3", endpoint_url=endpoint)
+    stack = template_stack(STACK_NAME, endpoint_url=endpoint,
+                           StartMaxReceiveCount=str(config.max_receive_count))  # fmt: skip
+    build_stack(stack, lambda service: session.client(service, endpoint_url=endpoint))
     sqs = session.client("sqs", endpoint_url=endpoint)
     events = session.client("events", endpoint_url=endpoint)
-    s3.create_bucket(Bucket=BUCKET)
-    s3.put_bucket_versioning(Bucket=BUCKET, VersioningConfiguration={"Status": "Enabled"})
-    from foldline.databases.presets import write_ready
-
-    write_ready(s3, BUCKET, "full_dbs", source="burst stack")  # the databases are set up
-    s3.put_bucket_notification_configuration(
-        Bucket=BUCKET, NotificationConfiguration={"EventBridgeConfiguration": {}}
-    )
-    dlq = sqs.create_queue(QueueName="StartDeadLetterQueue")["QueueUrl"]
-    dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq, AttributeNames=["QueueArn"])["Attributes"][
-        "QueueArn"
-    ]
-    return session, s3, sqs, events, dlq, dlq_arn
+    queue, queue_arn = stack.ref("StartQueue"), stack.get_att("StartQueue", "Arn")
+    sqs.set_queue_attributes(QueueUrl=queue, Attributes={"VisibilityTimeout": str(VISIBILITY_TIMEOUT_S)})
+    rule = stack.template["Resources"]["InputsRule"]["Properties"]
+    events.put_rule(Name=stack.physical_name("InputsRule"),
+                    EventPattern=json.dumps(stack.resolve(rule["EventPattern"])))  # fmt: skip
+    events.put_targets(Rule=stack.physical_name("InputsRule"),
+                       Targets=[{"Id": "start-queue", "Arn": queue_arn}])  # fmt: skip
+    return stack, session, queue, queue_arn, stack.ref("StartDeadLetterQueue")
 
 
 def _settled(sqs: Any, queue_url: str) -> bool:
@@ -365,29 +353,11 @@ def _drive(config: BurstConfig, endpoint: str, workdir: Path, report: BurstRepor
     from foldline.intake.run_identity import run_id_for
     from foldline.runs.table import RunsTable
 
-    session, s3, sqs, events, dlq, dlq_arn = _build_stack(endpoint)
-    queue = sqs.create_queue(QueueName="StartQueue", Attributes={
-        "VisibilityTimeout": "60",
-        "RedrivePolicy": json.dumps({"deadLetterTargetArn": dlq_arn,
-                                     "maxReceiveCount": str(config.max_receive_count)}),
-    })["QueueUrl"]  # fmt: skip
-    queue_arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])[
-        "Attributes"]["QueueArn"]  # fmt: skip
-    events.put_rule(Name="InputsRule", EventPattern=json.dumps(_inputs_pattern()))
-    events.put_targets(Rule="InputsRule", Targets=[{"Id": "start-queue", "Arn": queue_arn}])
+    stack, session, queue, queue_arn, dlq = _build_stack(endpoint, config)
+    s3 = session.client("s3", endpoint_url=endpoint)
+    sqs = session.client("sqs", endpoint_url=endpoint)
     dynamodb = session.resource("dynamodb", endpoint_url=endpoint)
-    dynamodb.create_table(
-        TableName=RUNS_TABLE, BillingMode="PAY_PER_REQUEST",
-        KeySchema=[{"AttributeName": "run_id", "KeyType": "HASH"}],
-        AttributeDefinitions=[{"AttributeName": "run_id", "AttributeType": "S"}],
-    )  # fmt: skip
-    sns = session.client("sns", endpoint_url=endpoint)
-    topic_arn = sns.create_topic(Name="foldline-notices")["TopicArn"]
-    sagemaker = session.client("sagemaker", endpoint_url=endpoint)
-    sagemaker.create_pipeline(
-        PipelineName=PIPELINE_NAME, PipelineDefinition=_pipeline_definition(),
-        RoleArn=f"arn:aws:iam::{ACCOUNT}:role/foldline-sagemaker",
-    )  # fmt: skip
+    topic_arn = stack.ref("NotificationsTopic")
     runs = RunsTable(RUNS_TABLE, dynamodb)
 
     env = {
@@ -395,7 +365,7 @@ def _drive(config: BurstConfig, endpoint: str, workdir: Path, report: BurstRepor
         "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
         "AWS_DEFAULT_REGION": REGION, "AWS_ENDPOINT_URL": endpoint,
         "BUCKET_NAME": BUCKET, "RUNS_TABLE": RUNS_TABLE, "TOPIC_ARN": topic_arn,
-        "PIPELINE_NAME": PIPELINE_NAME, "IDEMPOTENCY_TABLE": "unused",
+        "PIPELINE_NAME": PIPELINE_NAME, "IDEMPOTENCY_TABLE": stack.physical_name("IdempotencyTable"),
         "START_QUEUE_URL": queue, "FOLDLINE_MAX_CONCURRENT_EXECUTIONS": str(config.cap),
         "POWERTOOLS_SERVICE_NAME": "start_pipeline", "POWERTOOLS_LOG_LEVEL": "INFO",
         "POWERTOOLS_TRACE_DISABLED": "1", "POWERTOOLS_METRICS_NAMESPACE": "foldline-burst",

@@ -1,4 +1,5 @@
-"""A moto-backed foldline stack for the start path: bucket, runs table, topic, pipeline."""
+"""A moto-backed foldline stack for the handlers: template.yaml's resources (tests/stack.py),
+plus what the tests watch with: every S3 event on a queue, the topic's notices on another."""
 
 from __future__ import annotations
 
@@ -10,11 +11,12 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from foldline.databases.presets import write_ready
-from foldline.spec.parameters import DB_PRESETS, PARAMETERS, PIPELINE_NAME
+from foldline.spec.parameters import PIPELINE_NAME
+from tests.stack import build_stack, template_stack
 
-BUCKET = "foldline-test-bucket"
-RUNS_TABLE = "foldline-test-runs"
+STACK = template_stack()
+BUCKET = STACK.physical_name("FoldlineBucket")
+RUNS_TABLE = STACK.physical_name("RunsTable")
 
 
 @dataclass
@@ -60,16 +62,6 @@ class Stack:
         return [o["Key"] for o in listed.get("Contents", [])]
 
 
-def _pipeline_definition() -> str:
-    parameters = []
-    for p in PARAMETERS:
-        entry = {"Name": p.name, "Type": p.type}
-        if p.default is not None:
-            entry["DefaultValue"] = p.default
-        parameters.append(entry)
-    return json.dumps({"Version": "2020-12-01", "Parameters": parameters, "Steps": []})
-
-
 @pytest.fixture
 def stack(monkeypatch) -> Stack:
     with mock_aws():
@@ -80,13 +72,7 @@ def stack(monkeypatch) -> Stack:
         sagemaker = boto3.client("sagemaker")
         dynamodb = boto3.resource("dynamodb")
 
-        s3.create_bucket(Bucket=BUCKET)
-        s3.put_bucket_versioning(Bucket=BUCKET, VersioningConfiguration={"Status": "Enabled"})
-        for preset in DB_PRESETS:  # `foldline setup databases` ran for both presets
-            write_ready(s3, BUCKET, preset, source="test stack")
-        s3.put_bucket_notification_configuration(
-            Bucket=BUCKET, NotificationConfiguration={"EventBridgeConfiguration": {}}
-        )
+        build_stack(STACK)  # databases ready for both presets, EventBridge notifications on
         # Capture every S3 event from the default bus (not the template's filter: the
         # tests feed the start function what S3 really emits, filters included).
         s3_events = sqs.create_queue(QueueName="s3-events")["QueueUrl"]
@@ -96,23 +82,12 @@ def stack(monkeypatch) -> Stack:
         events.put_rule(Name="all-s3", EventPattern=json.dumps({"source": ["aws.s3"]}))
         events.put_targets(Rule="all-s3", Targets=[{"Id": "q", "Arn": s3_events_arn}])
 
-        dynamodb.create_table(
-            TableName=RUNS_TABLE,
-            KeySchema=[{"AttributeName": "run_id", "KeyType": "HASH"}],
-            AttributeDefinitions=[{"AttributeName": "run_id", "AttributeType": "S"}],
-            BillingMode="PAY_PER_REQUEST",
-        )
-        topic_arn = sns.create_topic(Name="foldline-notices")["TopicArn"]
+        topic_arn = STACK.ref("NotificationsTopic")
         notices = sqs.create_queue(QueueName="notices")["QueueUrl"]
         notices_arn = sqs.get_queue_attributes(
             QueueUrl=notices, AttributeNames=["QueueArn"]
         )["Attributes"]["QueueArn"]
         sns.subscribe(TopicArn=topic_arn, Protocol="sqs", Endpoint=notices_arn)
-        sagemaker.create_pipeline(
-            PipelineName=PIPELINE_NAME,
-            PipelineDefinition=_pipeline_definition(),
-            RoleArn="arn:aws:iam::123456789012:role/foldline-sagemaker",
-        )
         monkeypatch.setenv("BUCKET_NAME", BUCKET)
         monkeypatch.setenv("RUNS_TABLE", RUNS_TABLE)
         monkeypatch.setenv("TOPIC_ARN", topic_arn)

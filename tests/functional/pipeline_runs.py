@@ -22,11 +22,11 @@ from foldline.intake.run_identity import run_id_for
 from foldline.runs.table import EXECUTING, RunsTable
 from foldline.intake.start import pipeline_parameters
 from tests.conftest import DATA, tar_bytes
-from tests.functional.conftest import BUCKET, RUNS_TABLE
+from tests.functional.conftest import BUCKET, RUNS_TABLE, STACK
 
 EVENTS = Path(__file__).resolve().parents[2] / "events"
 OUTPUTS = DATA / "pipeline-outputs"
-IDEMPOTENCY_TABLE = "foldline-test-idempotency"
+IDEMPOTENCY_TABLE = STACK.physical_name("IdempotencyTable")
 UNRELAXED = (OUTPUTS / "6KWC_1_model_1_ptm_unrelaxed.pdb").read_bytes()
 RELAXED = (OUTPUTS / "6KWC_1_model_1_ptm_relaxed.pdb").read_bytes()
 FIXTURE_NOTE = "test fixture: OpenFold's 6KWC model_1_ptm prediction packed in this step's layout"
@@ -132,13 +132,7 @@ class EndedRun:
 @pytest.fixture
 def ended_run(stack, monkeypatch) -> EndedRun:
     """An execution started the way the start path starts one, and its runs item."""
-    boto3.client("dynamodb").create_table(
-        TableName=IDEMPOTENCY_TABLE,
-        KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
-        AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
-        BillingMode="PAY_PER_REQUEST",
-    )
-    monkeypatch.setenv("IDEMPOTENCY_TABLE", IDEMPOTENCY_TABLE)
+    monkeypatch.setenv("IDEMPOTENCY_TABLE", IDEMPOTENCY_TABLE)  # the template's, made with the stack
     key = "inputs/6kwc.fasta"
     run_id = run_id_for(BUCKET, key, "Xv8yf5GD4nWsWx1eKG.2Qb9M5lTt7c0a")
     parameters = pipeline_parameters(

@@ -15,7 +15,7 @@ from foldline.databases import presets as genetic_databases
 from foldline.spec import layout
 from foldline.spec.parameters import DB_PRESETS
 from tests.conftest import DATA, load_handler, sqs_batch
-from tests.functional.conftest import BUCKET
+from tests.functional.conftest import BUCKET, RUNS_TABLE
 
 FASTA_6KWC = (DATA / "openfold-6kwc" / "6kwc.fasta").read_bytes()
 
@@ -80,7 +80,7 @@ def test_an_untagged_upload_runs_with_the_preset_the_stack_has(stack, start):
     start(stack.put("inputs/6kwc.fasta", FASTA_6KWC))
     (execution,) = stack.executions()
     assert run_parameters(stack, execution)["DbPreset"] == "reduced_dbs"
-    table = stack.dynamodb.Table("foldline-test-runs")
+    table = stack.dynamodb.Table(RUNS_TABLE)
     item = table.get_item(Key={"run_id": execution["PipelineExecutionDisplayName"]})["Item"]
     assert item["parameters"]["DbPreset"] == "reduced_dbs"
     assert "full_dbs are not set up" in item["db_preset_note"]

@@ -18,6 +18,7 @@ from foldline.outcomes.failed import step_reports, training_log_links
 from foldline.events.pipeline import list_execution_steps
 from foldline.spec.parameters import ALPHAFOLD_STEP, MSA_STEP, OPENFOLD_STEP
 from tests.conftest import load_handler
+from tests.functional.conftest import BUCKET
 from tests.functional.pipeline_runs import (  # noqa: F401  (fixtures)
     EVENTS,
     ended_run,
@@ -136,7 +137,7 @@ def test_an_analysis_that_gave_up_says_the_models_are_still_there(ended_run, not
     assert "Error: CorruptOutput: alphafold.model.tar.gz: not a gzip file" in body
     assert "failed after 3 attempts" in body
     for step in ("alphafold", "openfold"):
-        assert f"s3://foldline-test-bucket/{keys[step]}" in body
+        assert f"s3://{BUCKET}/{keys[step]}" in body
     assert notice["MessageAttributes"]["status"]["Value"] == "analysis-failed"
     item = run.item()
     assert item["analysis_status"] == "Failed" and item["status"] == "Succeeded"

@@ -18,8 +18,10 @@ from moto import mock_aws
 from foldline.runs import table as runs
 from foldline.runs.record import UnknownAttribute
 from foldline.runs.table import RunsTable, TableConnection, from_wire, to_wire
+from tests.stack import build_stack, template_stack
 
-TABLE = "foldline-test-runs"
+STACK = template_stack()
+TABLE = STACK.physical_name("RunsTable")
 RUN = "xylanase-0123456789abcdef0123456789abcdef"
 
 #: what foldline puts in runs: strings, ints, floats, bools, nested maps, lists, None
@@ -47,13 +49,8 @@ EXPECTED = {
 @pytest.fixture
 def resource():
     with mock_aws():
-        dynamodb = boto3.resource("dynamodb")
-        dynamodb.create_table(
-            TableName=TABLE, BillingMode="PAY_PER_REQUEST",
-            KeySchema=[{"AttributeName": "run_id", "KeyType": "HASH"}],
-            AttributeDefinitions=[{"AttributeName": "run_id", "AttributeType": "S"}],
-        )  # fmt: skip
-        yield dynamodb
+        build_stack(STACK)  # the runs table as template.yaml defines it
+        yield boto3.resource("dynamodb")
 
 
 @pytest.fixture(params=["low-level client", "boto3 resource"])
