@@ -1,6 +1,6 @@
 """Burst benchmark: 1,000 FASTA files dropped at once -> 1,000 runs, never above the cap.
 
-A direct simulation with the real start function (see tests/functional/burst.py for what
+A direct simulation with the real start function (see tests/intake/burst.py for what
 is real and what stands in): moto's server plays S3, EventBridge, SQS, DynamoDB, SNS and
 the SageMaker pipeline API; the start function's ``lambda_handler`` runs in several
 worker processes (one per Lambda instance); executions "run" for a random 1-3 s and end
@@ -33,7 +33,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from tests.functional.burst import BurstConfig, run_burst  # noqa: E402
+from tests.intake.burst import BurstConfig, run_burst  # noqa: E402
 
 
 def main() -> int:

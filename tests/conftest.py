@@ -106,3 +106,7 @@ def web(tmp_path):
     threading.Thread(target=server.serve_forever, daemon=True).start()
     yield root, f"http://127.0.0.1:{server.server_address[1]}"
     server.shutdown()
+
+
+# template.yaml's stack under moto, for the tests of the handlers (tests/moto_stack.py)
+from tests.moto_stack import stack  # noqa: E402, F401

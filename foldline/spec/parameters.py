@@ -63,7 +63,7 @@ MODEL_PRESETS = ("monomer", "monomer_casp14", "monomer_ptm", "multimer")
 # Instance types a user may pin (tags on the upload). CPU families for the MSA step,
 # GPU families for inference; the sizing table (issue: speed and cost) picks among them.
 # Sizes differ by family (there is no ml.m5.8xlarge nor ml.c5.12xlarge): each type is
-# checked against botocore's TrainingInstanceType list (tests/unit/test_parameters.py),
+# checked against botocore's TrainingInstanceType list (tests/spec/test_parameters.py),
 # and the stack narrows them further (foldline.intake.spend_limits).
 _MSA_SIZES = {
     "m5": ("xlarge", "2xlarge", "4xlarge", "12xlarge", "24xlarge"),

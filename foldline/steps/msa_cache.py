@@ -68,7 +68,7 @@ DEFAULT_RUNNER = "/opt/foldline/run_data_pipeline.py"
 
 #: The tools of AlphaFold's data pipeline as the MSA image installs them
 #: (containers/alphafold/Dockerfile: the Debian packages' versions, pinned by ARG, and
-#: alphafold-colabfold from requirements-data.txt). tests/unit/test_msa_cache.py checks
+#: alphafold-colabfold from requirements-data.txt). tests/steps/test_msa_cache.py checks
 #: the pins; tests/containers checks the built image's installed versions.
 ALPHAFOLD_TOOLS: dict[str, str] = {
     "alphafold": "alphafold-colabfold 2.3.20",

@@ -6,11 +6,11 @@ image's ``openfold`` target cannot be built on this machine: OpenFold 1.x's sour
 GitHub only and its CUDA kernel needs CUDA 12's nvcc from NVIDIA's apt repository, and
 neither is reachable here (PyPI's nvidia-cuda-nvcc-cu12 ships ptxas, not nvcc). Where they
 are reachable the ``openfold`` target parses foldline's argv with OpenFold's real parser as
-it builds (containers/openfold/check_parser.py); here tests/unit/steps/test_openfold_parser.py
+it builds (containers/openfold/check_parser.py); here tests/steps/test_openfold_parser.py
 checks the argv against the parser recorded from OpenFold's source.
 
 In the image, the step program runs under the real SageMaker training toolkit; the recorder
-engine (tests/unit/steps/recorder_tool.py, a test double of run_pretrained_openfold.py)
+engine (tests/steps/recorder_tool.py, a test double of run_pretrained_openfold.py)
 stands where OpenFold would be, mounted as a channel (OPENFOLD_DIR points there).
 """
 
@@ -25,7 +25,7 @@ import pytest
 
 from foldline.spec.parameters import OPENFOLD_STEP
 from tests.containers.conftest import BASE_IMAGE, REPO, TrainingJob, run_in_image
-from tests.unit.steps.conftest import RECORDER, monomer_msas, real_sequence
+from tests.steps.conftest import RECORDER, monomer_msas, real_sequence
 
 IMAGE = f"{OPENFOLD_STEP.image}:local-deps"
 

@@ -24,8 +24,8 @@ from botocore.stub import Stubber
 from foldline.spec import layout
 from foldline.spec.parameters import STEPS
 from tests.conftest import load_handler, sqs_batch
-from tests.functional.conftest import BUCKET, RUNS_TABLE, stack  # noqa: F401  (fixture)
-from tests.functional.pipeline_runs import (  # noqa: F401  (fixtures)
+from tests.moto_stack import BUCKET, RUNS_TABLE, stack  # noqa: F401  (fixture)
+from tests.pipeline_runs import (  # noqa: F401  (fixtures)
     EVENTS,
     IDEMPOTENCY_TABLE,
     ended_run,

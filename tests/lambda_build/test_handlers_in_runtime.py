@@ -22,7 +22,7 @@ from foldline.intake.run_identity import run_id_for
 from foldline.runs.table import EXECUTING, RunsTable
 from foldline.intake.start import pipeline_parameters
 from tests.conftest import DATA, sqs_batch
-from tests.functional.pipeline_runs import (
+from tests.pipeline_runs import (
     EVENTS,
     alphafold_archive,
     archive_key,

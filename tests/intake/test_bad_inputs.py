@@ -18,7 +18,7 @@ from botocore.config import Config
 
 from foldline.spec import layout
 from tests.conftest import DATA, load_handler, sqs_batch
-from tests.functional.conftest import BUCKET
+from tests.moto_stack import BUCKET
 
 SEQ = (DATA / "openfold-6kwc" / "6kwc.fasta").read_text().split("\n", 1)[1].replace("\n", "")
 GOOD = f">6KWC_1\n{SEQ}\n".encode()

@@ -14,7 +14,7 @@ import pytest
 
 from foldline.steps import alphafold, msa, openfold
 from foldline.steps.contract import engine_environment
-from tests.unit.steps.conftest import monomer_msas
+from tests.steps.conftest import monomer_msas
 
 FOLDLINE_BIN = str(Path(sys.prefix) / "bin")  # this test's virtual environment: foldline's
 TOOLKIT = {

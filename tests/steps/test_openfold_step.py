@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from foldline.steps import alphafold, openfold
-from tests.unit.steps.conftest import DATA, STO, monomer_msas, multimer_msas, real_sequence
+from tests.steps.conftest import DATA, STO, monomer_msas, multimer_msas, real_sequence
 
 REAL_ALIGNMENTS = DATA / "alignments" / "6KWC_1"
 REAL_NAMES = DATA.joinpath("alignment-names.txt").read_text().split()

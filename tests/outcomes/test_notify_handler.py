@@ -18,8 +18,8 @@ from foldline.outcomes.failed import step_reports, training_log_links
 from foldline.events.pipeline import list_execution_steps
 from foldline.spec.parameters import ALPHAFOLD_STEP, MSA_STEP, OPENFOLD_STEP
 from tests.conftest import load_handler
-from tests.functional.conftest import BUCKET
-from tests.functional.pipeline_runs import (  # noqa: F401  (fixtures)
+from tests.moto_stack import BUCKET
+from tests.pipeline_runs import (  # noqa: F401  (fixtures)
     EVENTS,
     ended_run,
     job_name,

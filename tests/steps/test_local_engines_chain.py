@@ -13,7 +13,7 @@ import tarfile
 import pytest
 
 from foldline.steps import alphafold, msa, openfold
-from tests.unit.steps.conftest import REPO, Workspace
+from tests.steps.conftest import REPO, Workspace
 
 pytest.importorskip("foldline.steps.engines.template_model")
 EXAMPLES = REPO / "examples"

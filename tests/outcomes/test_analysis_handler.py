@@ -11,8 +11,8 @@ from botocore.stub import Stubber
 from foldline.spec import layout
 from foldline.outcomes.step_outputs import CorruptOutput
 from tests.conftest import load_handler
-from tests.functional.conftest import BUCKET
-from tests.functional.pipeline_runs import (  # noqa: F401  (fixtures)
+from tests.moto_stack import BUCKET
+from tests.pipeline_runs import (  # noqa: F401  (fixtures)
     IDEMPOTENCY_TABLE,
     alphafold_archive,
     ended_run,
@@ -234,7 +234,7 @@ def skipped_openfold_archive() -> bytes:
     """What the OpenFold step leaves for a multimer: its manifest, status skipped, no model."""
     from foldline.spec.parameters import OPENFOLD_STEP
     from foldline.steps.openfold import MULTIMER_UNSUPPORTED
-    from tests.functional.pipeline_runs import manifest
+    from tests.pipeline_runs import manifest
 
     record = json.loads(manifest(OPENFOLD_STEP, "openfold", "1.0.1", {}))
     record.update(status="skipped", notes=[MULTIMER_UNSUPPORTED],

@@ -10,7 +10,7 @@ from moto import mock_aws
 
 from foldline.steps import msa_cache
 from foldline.steps import msa
-from tests.unit.steps.conftest import real_sequence
+from tests.steps.conftest import real_sequence
 
 BUCKET = "steps-cache"
 

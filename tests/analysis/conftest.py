@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-DATA = Path(__file__).resolve().parents[2] / "data" / "analysis"
+DATA = Path(__file__).resolve().parents[1] / "data" / "analysis"
 KWC = DATA / "openfold-6kwc"
 KWC_RELAXED = KWC / "6KWC_1_model_1_ptm_relaxed.pdb"
 KWC_UNRELAXED = KWC / "6KWC_1_model_1_ptm_unrelaxed.pdb"

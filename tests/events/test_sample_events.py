@@ -11,8 +11,8 @@ import json
 import pytest
 
 from tests.conftest import DATA, load_handler, sqs_batch
-from tests.functional.conftest import BUCKET
-from tests.functional.pipeline_runs import EVENTS
+from tests.moto_stack import BUCKET
+from tests.pipeline_runs import EVENTS
 
 FASTA = (DATA / "openfold-6kwc" / "6kwc.fasta").read_bytes()
 

@@ -15,7 +15,7 @@ from foldline.databases import presets as genetic_databases
 from foldline.spec import layout
 from foldline.spec.parameters import DB_PRESETS
 from tests.conftest import DATA, load_handler, sqs_batch
-from tests.functional.conftest import BUCKET, RUNS_TABLE
+from tests.moto_stack import BUCKET, RUNS_TABLE
 
 FASTA_6KWC = (DATA / "openfold-6kwc" / "6kwc.fasta").read_bytes()
 

@@ -21,9 +21,9 @@ from foldline.steps import databases as db
 from foldline.steps.contract import TrainingEnv
 
 HERE = Path(__file__).parent
-DATA = HERE.parent.parent / "data" / "steps" / "openfold-6kwc"
+DATA = HERE.parent / "data" / "steps" / "openfold-6kwc"
 RECORDER = HERE / "recorder_tool.py"
-REPO = HERE.parents[2]
+REPO = HERE.parents[1]
 
 
 def real_sequence() -> str:

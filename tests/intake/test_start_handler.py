@@ -11,7 +11,7 @@ from foldline.spec import layout
 from foldline.steps import msa_cache
 from foldline.spec.parameters import PIPELINE_NAME
 from tests.conftest import DATA, load_handler, sqs_batch
-from tests.functional.conftest import BUCKET
+from tests.moto_stack import BUCKET
 
 FASTA_6KWC = (DATA / "openfold-6kwc" / "6kwc.fasta").read_bytes()
 SEQ_6KWC = FASTA_6KWC.decode().split("\n", 1)[1].replace("\n", "")

@@ -1,6 +1,6 @@
 """A burst of uploads through the real start function, several instances at once, under moto.
 
-Used by ``tests/functional/test_concurrency.py`` (reduced scale) and
+Used by ``tests/intake/test_concurrency.py`` (reduced scale) and
 ``bench/bench_burst.py`` (1,000 uploads). A direct simulation, not the local runtime:
 the local executor runs the real step programs, which at 1,000 runs would measure the
 steps, not the intake. What is real and what stands in:
@@ -375,7 +375,7 @@ def _drive(config: BurstConfig, endpoint: str, workdir: Path, report: BurstRepor
     workers = []
     for i in range(config.instances):
         stats, log = workdir / f"worker-{i}.json", workdir / f"worker-{i}.log"
-        command = [sys.executable, "-m", "tests.functional.burst", "worker", str(stop_file),
+        command = [sys.executable, "-m", "tests.intake.burst", "worker", str(stop_file),
                    str(stats), queue_arn, str(config.reconcile_every_s), str(config.grace_s),
                    str(config.defer_base_s), str(config.defer_max_s)]
         with open(log, "wb") as out:

@@ -1,6 +1,6 @@
 """A run that reached the end of the pipeline, under moto: execution, runs item, outputs.
 
-Builds on the ``stack`` fixture (tests/functional/conftest.py) and adds what the
+Builds on the ``stack`` fixture (tests/moto_stack.py) and adds what the
 end-of-run functions need: the idempotency table, a pipeline execution whose display
 name is the run id, and the steps' ``model.tar.gz`` placed where SageMaker writes them
 (``runs/<run_id>/<step dir>/<training job>/output/model.tar.gz``).
@@ -22,9 +22,9 @@ from foldline.intake.run_identity import run_id_for
 from foldline.runs.table import EXECUTING, RunsTable
 from foldline.intake.start import pipeline_parameters
 from tests.conftest import DATA, tar_bytes
-from tests.functional.conftest import BUCKET, RUNS_TABLE, STACK
+from tests.moto_stack import BUCKET, RUNS_TABLE, STACK
 
-EVENTS = Path(__file__).resolve().parents[2] / "events"
+EVENTS = Path(__file__).resolve().parents[1] / "events"
 OUTPUTS = DATA / "pipeline-outputs"
 IDEMPOTENCY_TABLE = STACK.physical_name("IdempotencyTable")
 UNRELAXED = (OUTPUTS / "6KWC_1_model_1_ptm_unrelaxed.pdb").read_bytes()

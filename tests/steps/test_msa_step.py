@@ -8,7 +8,7 @@ import importlib.util
 import pytest
 
 from foldline.steps import msa
-from tests.unit.steps.conftest import REPO, monomer_msas
+from tests.steps.conftest import REPO, monomer_msas
 
 RUNNER = REPO / "containers" / "alphafold" / "run_data_pipeline.py"
 

@@ -21,7 +21,7 @@ from foldline.cli.dead_letters import redrive
 from foldline.runs.table import RunsTable
 from foldline.cli.stack_config import START_DLQ, START_QUEUE, StackConfig
 from tests.conftest import DATA, load_handler, sqs_batch
-from tests.functional.conftest import BUCKET, RUNS_TABLE
+from tests.moto_stack import BUCKET, RUNS_TABLE
 
 FASTA_6KWC = (DATA / "openfold-6kwc" / "6kwc.fasta").read_bytes()
 MAX_RECEIVES = 3

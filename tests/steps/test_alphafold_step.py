@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from foldline.steps import alphafold
-from tests.unit.steps.conftest import monomer_msas, multimer_msas
+from tests.steps.conftest import monomer_msas, multimer_msas
 
 WEIGHTS = {
     "monomer": [f"params/params_model_{n}.npz" for n in range(1, 6)],

@@ -17,7 +17,7 @@ from foldline.analysis import analyze
 from foldline.analysis.schema import METRICS_SCHEMA
 from foldline.outcomes.succeeded import headline_from_metrics, tracked_parameters
 from foldline.outcomes.notices import succeeded_notice
-from tests.unit.analysis.conftest import write_manifest
+from tests.analysis.conftest import write_manifest
 
 AF_PARAMS = {"kind": "alphafold", "name": "AlphaFold params model_1_ptm",
              "source": "/opt/ml/input/data/databases/params", "files": ["params_model_1_ptm.npz"]}

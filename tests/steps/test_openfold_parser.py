@@ -20,8 +20,8 @@ from pathlib import Path
 import pytest
 
 from foldline.steps import openfold
-from tests.unit.steps.conftest import REPO
-from tests.unit.steps.test_openfold_step import CHECKPOINT, CONFIG, real_msas
+from tests.steps.conftest import REPO
+from tests.steps.test_openfold_step import CHECKPOINT, CONFIG, real_msas
 
 SPEC_PATH = REPO / "tests" / "data" / "openfold-parser.json"
 SPEC = json.loads(SPEC_PATH.read_text())
