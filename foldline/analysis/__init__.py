@@ -1,4 +1,4 @@
-"""Compare AlphaFold's and OpenFold's predictions of one target; write metrics and a report.
+"""7. The science: compare AlphaFold's and OpenFold's predictions of one target; write metrics and a report.
 
 Public API (no AWS in here; the analysis Lambda and ``foldline analyze`` call these):
 

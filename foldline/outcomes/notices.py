@@ -87,7 +87,7 @@ def to_json(notice: Notice) -> str:
 
 
 @dataclass(frozen=True)
-class Headline:
+class ResultSummary:
     """The numbers a success notice leads with (taken from the analysis' metrics.json)."""
 
     tm_score: float | None
@@ -134,44 +134,44 @@ def succeeded_notice(
     *,
     target: str,
     run_id: str,
-    headline: Headline,
+    summary: ResultSummary,
     report_url: str,
     report_uri: str,
     link_expires_at: str,
     model_uris: dict[str, str],
     run_notes: tuple[str, ...] | list[str] = (),
 ) -> Notice:
-    tm = _number(headline.tm_score, ".4f")
-    plddt = ", ".join(f"{k} {v:.1f}" for k, v in headline.plddt_mean.items()) or "n/a"
+    tm = _number(summary.tm_score, ".4f")
+    plddt = ", ".join(f"{k} {v:.1f}" for k, v in summary.plddt_mean.items()) or "n/a"
     lines = [f"foldline finished run {run_id} for target {target}.", ""]
-    if headline.absent:  # one engine left no model: no comparison, and why
-        lines += [f"{what}: {why}" if why else what for what, why in headline.absent.items()]
+    if summary.absent:  # one engine left no model: no comparison, and why
+        lines += [f"{what}: {why}" if why else what for what, why in summary.absent.items()]
         lines += ["No comparison between engines (no TM-score, RMSD, GDT or lDDT); "
                   "the report shows the engine that ran."]  # fmt: skip
     else:
         lines += [
             f"TM-score: {tm}"
-            + (f" (normalised by {headline.tm_normalised_by} residues)"
-               if headline.tm_normalised_by else ""),
-            f"RMSD (CA, after optimal superposition): {_number(headline.rmsd, '.2f', ' Å')}",
+            + (f" (normalised by {summary.tm_normalised_by} residues)"
+               if summary.tm_normalised_by else ""),
+            f"RMSD (CA, after optimal superposition): {_number(summary.rmsd, '.2f', ' Å')}",
         ]  # fmt: skip
-    if headline.gdt_ts is not None:
-        lines.append(f"GDT_TS: {headline.gdt_ts:.3f}")
-    if headline.lddt is not None:
-        lines.append(f"lDDT: {headline.lddt:.3f}")
+    if summary.gdt_ts is not None:
+        lines.append(f"GDT_TS: {summary.gdt_ts:.3f}")
+    if summary.lddt is not None:
+        lines.append(f"lDDT: {summary.lddt:.3f}")
     lines.append(f"Mean pLDDT: {plddt}")
-    if headline.compared:
-        lines += ["", "Models compared:" if not headline.absent else "Model reported:"]
-        lines += [f"  {label}: {model}" for label, model in headline.compared.items()]
-    if headline.engines:
-        lines += ["", "Engines: " + "; ".join(f"{k}: {v}" for k, v in headline.engines.items())]
-    if headline.weights:
-        lines += ["Weights: " + "; ".join(f"{k}: {v}" for k, v in headline.weights.items())]
-    if headline.weights_notes:
-        lines += ["", *headline.weights_notes]
-    if headline.runtimes_s:
+    if summary.compared:
+        lines += ["", "Models compared:" if not summary.absent else "Model reported:"]
+        lines += [f"  {label}: {model}" for label, model in summary.compared.items()]
+    if summary.engines:
+        lines += ["", "Engines: " + "; ".join(f"{k}: {v}" for k, v in summary.engines.items())]
+    if summary.weights:
+        lines += ["Weights: " + "; ".join(f"{k}: {v}" for k, v in summary.weights.items())]
+    if summary.weights_notes:
+        lines += ["", *summary.weights_notes]
+    if summary.runtimes_s:
         lines += ["", "Runtimes:"]
-        lines += [f"  {step}: {_duration(s)}" for step, s in headline.runtimes_s.items()]
+        lines += [f"  {step}: {_duration(s)}" for step, s in summary.runtimes_s.items()]
     if run_notes:  # "MSA reused from run X", the cost estimate (foldline.intake.plan)
         lines += ["", *run_notes]
     lines += [
@@ -182,7 +182,7 @@ def succeeded_notice(
         f"Report folder: {report_uri}",
     ]
     lines += [f"{label} outputs: {uri}" for label, uri in model_uris.items()]
-    outcome = ", ".join(headline.absent) if headline.absent else f"TM-score {tm}"
+    outcome = ", ".join(summary.absent) if summary.absent else f"TM-score {tm}"
     return Notice(
         subject=clip_subject(f"foldline: {target} succeeded, {outcome} (run {run_id})"),
         body="\n".join(lines),

@@ -8,7 +8,7 @@ Order matters for the faults it must survive:
    (:func:`foldline.outcomes.failed.notify_analysis_failed` then tells people);
 2. upload the report to ``runs/<run_id>/report/``;
 3. log the run to the tracker (SageMaker Experiments);
-4. mark the run Succeeded in the runs table, with the headline numbers;
+4. mark the run Succeeded in the runs table, with the summary numbers;
 5. publish the notice with a presigned link, and record its message id.
 
 The report is in S3 before any notice is attempted, so an SNS failure loses nothing: the
@@ -33,7 +33,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from foldline.spec import layout
 from foldline.runs import table as runs_mod
 from foldline.intake.concurrency import release_run_slot
-from foldline.outcomes.notices import Headline, publish, succeeded_notice
+from foldline.outcomes.notices import ResultSummary, publish, succeeded_notice
 from foldline.outcomes.step_outputs import (
     MissingOutput,
     fetch_step_output,
@@ -186,7 +186,7 @@ def upload_report(s3: Any, bucket: str, run_id: str, report_dir: Path) -> list[s
     return keys
 
 
-def headline_from_metrics(metrics: dict[str, Any], runtimes_s: dict[str, float]) -> Headline:
+def summary_from_metrics(metrics: dict[str, Any], runtimes_s: dict[str, float]) -> ResultSummary:
     """The notice's numbers from the analysis' metrics (schema: docs/metrics-schema.md).
 
     The whole-complex fixed-correspondence scores where the sequences matched, else
@@ -219,7 +219,7 @@ def headline_from_metrics(metrics: dict[str, Any], runtimes_s: dict[str, float])
     for step, runtime in ((metrics.get("runtimes") or {}).get("steps") or {}).items():
         if step not in runtimes and number((runtime or {}).get("seconds")) is not None:
             runtimes[step] = float(runtime["seconds"])
-    return Headline(
+    return ResultSummary(
         tm_score=number(whole.get("tm_score")),
         tm_normalised_by=whole.get("normalising_length"),
         rmsd=number(whole.get("rmsd")),
@@ -235,13 +235,13 @@ def headline_from_metrics(metrics: dict[str, Any], runtimes_s: dict[str, float])
     )
 
 
-def tracked_metrics(metrics: dict[str, Any], headline: Headline) -> dict[str, float]:
+def tracked_metrics(metrics: dict[str, Any], summary: ResultSummary) -> dict[str, float]:
     """Tracker metric name -> value; per-engine names use the pipeline slot
     (``plddt_mean_alphafold`` is the AlphaFold step's model, whichever engine made it:
     the tracked parameters name the engine)."""
     out: dict[str, float] = {}
     for name in ("tm_score", "rmsd", "gdt_ts", "lddt"):
-        value = getattr(headline, name)
+        value = getattr(summary, name)
         if value is not None:
             out[name] = value
     for slot, engine in (metrics.get("engines") or {}).items():
@@ -250,7 +250,7 @@ def tracked_metrics(metrics: dict[str, Any], headline: Headline) -> dict[str, fl
         mean = number((engine.get("plddt") or {}).get("mean"))
         if mean is not None:
             out[f"plddt_mean_{slot}"] = mean
-    for step, seconds in headline.runtimes_s.items():
+    for step, seconds in summary.runtimes_s.items():
         out[f"runtime_{step}_s"] = seconds
     return out
 
@@ -365,7 +365,7 @@ def analyse_run(ctx: AnalysisContext, change: ExecutionStatusChange) -> Analysis
         raise
 
     report_uri = layout.s3_uri(ctx.bucket, layout.report_prefix(run_id))
-    headline = headline_from_metrics(metrics, runtimes)
+    summary = summary_from_metrics(metrics, runtimes)
     if ctx.tracker is not None:
         ctx.tracker.log_run(
             TrackedRun(
@@ -373,7 +373,7 @@ def analyse_run(ctx: AnalysisContext, change: ExecutionStatusChange) -> Analysis
                 run_id=run_id,
                 execution_arn=change.execution_arn,
                 parameters=tracked_parameters(facts.parameters, metrics),
-                metrics=tracked_metrics(metrics, headline),
+                metrics=tracked_metrics(metrics, summary),
                 artifacts={"report": report_uri + layout.REPORT_PAGE, "metrics": report_uri + layout.METRICS_FILE,
                            **{f"model_{k}": v for k, v in model_uris.items()}},
                 inputs=_inputs(facts),
@@ -389,15 +389,15 @@ def analyse_run(ctx: AnalysisContext, change: ExecutionStatusChange) -> Analysis
         report_uri=report_uri,
         model_uris=model_uris,
         analysis_status=SUCCEEDED,
-        tm_score=headline.tm_score,
-        rmsd=headline.rmsd,
-        plddt_mean=headline.plddt_mean or None,
+        tm_score=summary.tm_score,
+        rmsd=summary.rmsd,
+        plddt_mean=summary.plddt_mean or None,
         comparison_skipped=metrics.get("comparison_skipped"),
         target=facts.target if not facts.item else None,
     )
-    message_id = _notify(ctx, facts, headline, report_uri, model_uris)
+    message_id = _notify(ctx, facts, summary, report_uri, model_uris)
     return AnalysisOutcome(
-        "reported", run_id, report_uri=report_uri, tm_score=headline.tm_score,
+        "reported", run_id, report_uri=report_uri, tm_score=summary.tm_score,
         message_id=message_id, report_files=tuple(keys),
     )  # fmt: skip
 
@@ -426,7 +426,7 @@ def _inputs(facts: RunFacts) -> dict[str, str]:
     return {"fasta": folder.rstrip("/") + "/" + name} if folder and name else {}
 
 
-def _notify(ctx: AnalysisContext, facts: RunFacts, headline: Headline, report_uri: str,
+def _notify(ctx: AnalysisContext, facts: RunFacts, summary: ResultSummary, report_uri: str,
             model_uris: dict[str, str]) -> str:  # fmt: skip
     """Publish the success notice with a presigned link to report.html.
 
@@ -441,7 +441,7 @@ def _notify(ctx: AnalysisContext, facts: RunFacts, headline: Headline, report_ur
         ExpiresIn=ctx.link_expiry_s,
     )
     notice = succeeded_notice(
-        target=facts.target, run_id=facts.run_id, headline=headline, report_url=url,
+        target=facts.target, run_id=facts.run_id, summary=summary, report_url=url,
         report_uri=report_uri, link_expires_at=expires.strftime("%Y-%m-%d %H:%M UTC"),
         model_uris=model_uris, run_notes=run_notes(facts.item),
     )  # fmt: skip

@@ -10,7 +10,7 @@ import pytest
 
 from foldline.outcomes import across_runs as compare
 from foldline.analysis import METRICS_SCHEMA, analyze, headline
-from foldline.outcomes.succeeded import headline_from_metrics, tracked_metrics, tracked_parameters
+from foldline.outcomes.succeeded import summary_from_metrics, tracked_metrics, tracked_parameters
 from foldline.outcomes.notices import succeeded_notice
 from foldline.steps.openfold import MULTIMER_UNSUPPORTED
 
@@ -143,12 +143,12 @@ def test_the_notice_the_tracker_and_compare_handle_one_engine(alphafold_dir, ski
     metrics = analyze(alphafold_dir, skipped_openfold, tmp_path / "out", context={"target": "par3"})
     mean = metrics["engines"]["alphafold"]["plddt"]["mean"]
 
-    head = headline_from_metrics(metrics, {"RunOpenFold": 3.0})
+    head = summary_from_metrics(metrics, {"RunOpenFold": 3.0})
     assert head.tm_score is None and head.rmsd is None
     assert head.absent == {"OpenFold skipped": MULTIMER_UNSUPPORTED}
     assert head.plddt_mean == {"openfold (AlphaFold slot)": pytest.approx(mean)}
     notice = succeeded_notice(
-        target="par3", run_id="par3-abc", headline=head, report_url="https://example/report.html",
+        target="par3", run_id="par3-abc", summary=head, report_url="https://example/report.html",
         report_uri="s3://b/runs/par3-abc/report/", link_expires_at="2026-12-03 17:57 UTC",
         model_uris={"RunAlphaFold": "s3://b/a.tar.gz", "RunOpenFold": "s3://b/o.tar.gz"},
     )  # fmt: skip

@@ -15,7 +15,7 @@ import pytest
 
 from foldline.analysis import analyze
 from foldline.analysis.schema import METRICS_SCHEMA
-from foldline.outcomes.succeeded import headline_from_metrics, tracked_parameters
+from foldline.outcomes.succeeded import summary_from_metrics, tracked_parameters
 from foldline.outcomes.notices import succeeded_notice
 from tests.analysis.conftest import write_manifest
 
@@ -52,8 +52,8 @@ def run(alphafold_dir, openfold_dir, tmp_path, af_weights, of_weights, *, af_eng
 
 
 def notice_body(metrics) -> str:
-    headline = headline_from_metrics(metrics, {})
-    return succeeded_notice(target="6KWC_1", run_id="r1", headline=headline,
+    headline = summary_from_metrics(metrics, {})
+    return succeeded_notice(target="6KWC_1", run_id="r1", summary=headline,
                             report_url="https://example.invalid/r", report_uri="s3://b/r/",
                             link_expires_at="2026-12-07T00:00:00Z", model_uris={}).body  # fmt: skip
 

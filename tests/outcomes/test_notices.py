@@ -9,7 +9,7 @@ from moto import mock_aws
 
 from foldline.outcomes.notices import (
     SUBJECT_LIMIT,
-    Headline,
+    ResultSummary,
     StepReport,
     analysis_failed_notice,
     clip_subject,
@@ -21,7 +21,7 @@ from foldline.outcomes.notices import (
 
 RUN_ID = "6kwc-75408978aa678e54c65712db9deb8884"
 ARN = "arn:aws:sagemaker:us-east-1:123456789012:pipeline/proteinfoldworkflow/execution/k3v9q2x8m1za"
-HEADLINE = Headline(
+SUMMARY = ResultSummary(
     tm_score=0.98765,
     tm_normalised_by=195,
     rmsd=0.4321,
@@ -40,7 +40,7 @@ def attrs(notice) -> dict[str, str]:
 
 def succeeded(target: str = "6kwc"):
     return succeeded_notice(
-        target=target, run_id=RUN_ID, headline=HEADLINE,
+        target=target, run_id=RUN_ID, summary=SUMMARY,
         report_url="https://bucket.s3.amazonaws.com/runs/x/report/report.html?X-Amz-Signature=abc",
         report_uri="s3://bucket/runs/x/report/", link_expires_at="2026-12-03 15:12 UTC",
         model_uris={"RunAlphaFold": "s3://bucket/runs/x/alphafold/job/output/model.tar.gz"},
@@ -65,7 +65,7 @@ def test_success_leads_with_the_tm_score_and_links_the_report():
 
 def test_missing_numbers_read_as_not_available():
     notice = succeeded_notice(
-        target="t", run_id=RUN_ID, headline=Headline(tm_score=None, tm_normalised_by=None, rmsd=None),
+        target="t", run_id=RUN_ID, summary=ResultSummary(tm_score=None, tm_normalised_by=None, rmsd=None),
         report_url="u", report_uri="s3://b/r/", link_expires_at="x", model_uris={},
     )  # fmt: skip
     assert "TM-score: n/a" in notice.body and "Mean pLDDT: n/a" in notice.body
