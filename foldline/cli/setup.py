@@ -18,13 +18,13 @@ import typer
 from foldline.cli import stack_config
 from foldline.cli import common
 from foldline.spec.parameters import DB_PRESETS
+from foldline.spec.statuses import JOB_COMPLETED, JOB_ENDED_STATUSES
 
 app = typer.Typer(help="Get a deployed stack ready for its first run (the genetic databases).",
                   no_args_is_help=True)  # fmt: skip
 
 #: the stack outputs the setup job is started from (template.yaml)
 NEEDED_OUTPUTS = (stack_config.DATABASES_SETUP_ROLE, stack_config.DATABASES_IMAGE)
-ENDED = ("Completed", "Failed", "Stopped")
 
 
 #: the DbPresets (foldline.spec.parameters.DB_PRESETS) as typer's choices
@@ -109,11 +109,11 @@ def databases(
             return
         status = _follow(sagemaker, job, poll_seconds, out)
         ready = name in gdb.ready_presets(config.client("s3"), config.bucket)
-        if status["ProcessingJobStatus"] == "Completed" and ready:
+        if status["ProcessingJobStatus"] == JOB_COMPLETED and ready:
             out.print(f"{name} is ready: runs that need it are admitted", markup=False)
             return
         reason = status.get("ExitMessage") or status.get("FailureReason") or (
-            "the job ended without the ready record" if status["ProcessingJobStatus"] == "Completed" else "")
+            "the job ended without the ready record" if status["ProcessingJobStatus"] == JOB_COMPLETED else "")
         out.print(f"{job} {status['ProcessingJobStatus']}: {reason}".rstrip(": "), markup=False)
     raise typer.Exit(common.EXIT_FAILED)
 
@@ -127,7 +127,7 @@ def _follow(sagemaker, job: str, poll_seconds: int, out) -> dict:
         if status != last:
             out.print(f"{common.now():%Y-%m-%d %H:%M} {job} {status}", markup=False)
             last = status
-        if status in ENDED:
+        if status in JOB_ENDED_STATUSES:
             return described
         time.sleep(poll_seconds)
 

@@ -35,6 +35,7 @@ from typing import Any, Callable
 from botocore.exceptions import ClientError
 
 from foldline.runs import table as runs_mod
+from foldline.spec.statuses import ACTIVE_EXECUTION_STATUSES
 
 log = logging.getLogger("foldline.intake.concurrency")
 
@@ -42,8 +43,6 @@ log = logging.getLogger("foldline.intake.concurrency")
 GATE_KEY = "#concurrency-gate"
 #: the stack parameter MaxConcurrentExecutions, as the start function reads it
 CAP_ENV = "FOLDLINE_MAX_CONCURRENT_EXECUTIONS"
-#: pipeline execution statuses that occupy a slot (and count against SageMaker's quota)
-ACTIVE_EXECUTION_STATUSES = frozenset({"Executing", "Stopping"})
 #: message attribute counting how often an upload was put back to wait for a slot
 DEFERRALS_ATTRIBUTE = "foldline-deferrals"
 #: SQS's largest DelaySeconds

@@ -16,7 +16,7 @@ from foldline.local.cloud import Route
 from foldline.local.lambda_runtime import Invocation
 from foldline.local.outbox import Notice
 from foldline.local.runtime import LocalRuntime, Submission
-from foldline.spec.statuses import EXECUTING, FAILED, STARTING, STOPPED, SUCCEEDED
+from foldline.spec.statuses import EXECUTING, FAILED, REJECTED, STARTING, STOPPED, SUCCEEDED
 
 _STEP_MARK = {SUCCEEDED: "✓", FAILED: "✗", STOPPED: "■", EXECUTING: "…", STARTING: "…"}
 
@@ -81,7 +81,7 @@ class RunBoard:
             analysis = (item or {}).get("analysis_status")
             if status == runs.SUCCEEDED and analysis != SUCCEEDED:  # the report is not out yet
                 status = "Analysis failed" if analysis == FAILED else "Analysing"
-            style = {SUCCEEDED: "green", FAILED: "red", "Rejected": "red", "Analysis failed": "red",
+            style = {SUCCEEDED: "green", FAILED: "red", REJECTED: "red", "Analysis failed": "red",
                      STOPPED: "yellow"}.get(status, "")  # fmt: skip
             table.add_row(sub.path.name, sub.run_id, Text(status, style=style), self._steps(item))
         return Group(table, Text("\n".join(self.events), style="dim"))

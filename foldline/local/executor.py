@@ -46,7 +46,14 @@ from foldline.local.training import StepStopped, TrainingJob
 from foldline.local import training
 from foldline.spec.parameters import step_by_name
 from foldline.events.pipeline import EXECUTION_STATUS_CHANGE, SOURCE, STEP_STATUS_CHANGE
-from foldline.spec.statuses import EXECUTING, FAILED, STARTING, STOPPED, SUCCEEDED
+from foldline.spec.statuses import (
+    EXECUTING,
+    FAILED,
+    JOB_COMPLETED,
+    STARTING,
+    STOPPED,
+    SUCCEEDED,
+)
 
 log = logging.getLogger("foldline.local.executor")
 
@@ -168,7 +175,7 @@ class PipelineExecutor:
             summaries = self._client("sagemaker").list_pipeline_executions(
                 PipelineName=pipeline.name)
             for summary in summaries["PipelineExecutionSummaries"]:
-                if summary["PipelineExecutionStatus"] == msm.EXECUTING:
+                if summary["PipelineExecutionStatus"] == EXECUTING:
                     started += self._pick_up(summary["PipelineExecutionArn"])
         return started
 
@@ -337,13 +344,13 @@ class PipelineExecutor:
             step.properties = {
                 "TrainingJobName": job_name,
                 "TrainingJobArn": step.training_job_arn,
-                "TrainingJobStatus": "Completed",
+                "TrainingJobStatus": JOB_COMPLETED,
                 "ModelArtifacts": {"S3ModelArtifacts": result.model_artifacts},
                 "OutputDataConfig": arguments.get("OutputDataConfig"),
                 "HyperParameters": arguments.get("HyperParameters"),
             }
             values.steps[step.name] = step.properties
-            msm.set_training_job_status(ACCOUNT_ID, self.cloud.region, job_name, "Completed")
+            msm.set_training_job_status(ACCOUNT_ID, self.cloud.region, job_name, JOB_COMPLETED)
             if cache_config.get("Enabled"):
                 self.step_cache.record(run.pipeline_arn, step.name, arguments, CachedStep(
                     execution_arn=run.arn, job_name=job_name, job_arguments=arguments,
@@ -361,7 +368,7 @@ class PipelineExecutor:
             # a restarted local cloud forgot the source job: DescribeTrainingJob must work
             msm.create_training_job(ACCOUNT_ID, self.cloud.region, hit.job_name,
                                     hit.job_arguments)  # fmt: skip
-            msm.set_training_job_status(ACCOUNT_ID, self.cloud.region, hit.job_name, "Completed")
+            msm.set_training_job_status(ACCOUNT_ID, self.cloud.region, hit.job_name, JOB_COMPLETED)
         step.cache_source = hit.execution_arn
         step.training_job_arn = hit.properties.get("TrainingJobArn")
         step.properties = hit.properties

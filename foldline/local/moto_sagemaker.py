@@ -30,8 +30,8 @@ from moto.sagemaker import models as _models
 from moto.sagemaker.responses import SageMakerResponse
 from moto.sagemaker.utils import get_pipeline_execution_from_arn
 
-EXECUTING = "Executing"
-STOPPING = "Stopping"
+from foldline.spec.statuses import EXECUTING, STOPPING
+
 
 _lock = threading.RLock()
 _installed = False

@@ -26,8 +26,16 @@ FINAL_STATUSES = frozenset({SUCCEEDED, FAILED, STOPPED, REJECTED})
 ENDED_STATUSES = (SUCCEEDED, FAILED, STOPPED)
 #: step statuses after which a step changes no more
 FINAL_STEP_STATUSES = frozenset({SUCCEEDED, FAILED, STOPPED})
+#: execution statuses that hold a slot (and count against SageMaker's quota)
+ACTIVE_EXECUTION_STATUSES = frozenset({EXECUTING, STOPPING})
 #: step statuses of a step still under way
 ACTIVE_STEP_STATUSES = frozenset({STARTING, EXECUTING})
+
+#: a SageMaker job's (training, processing) status once it has ended well; the others that
+#: end one are FAILED and STOPPED
+JOB_COMPLETED = "Completed"
+#: job statuses after which a training or processing job changes no more
+JOB_ENDED_STATUSES = (JOB_COMPLETED, FAILED, STOPPED)
 
 #: a step program's own word, in its foldline-step.json, for a step it did not run
 #: (OpenFold on a multimer)
