@@ -361,7 +361,7 @@ def run(args) -> dict:
     iter_s = []
     marks = [time.perf_counter()]
 
-    def callback(result, r):
+    def callback(result, r, iter_s=iter_s, marks=marks, res=res, L=L):  # this length's
       now = time.perf_counter()
       iter_s.append(round(now - marks[-1], 4))
       marks.append(now)

@@ -108,5 +108,7 @@ def web(tmp_path):
     server.shutdown()
 
 
-# template.yaml's stack under moto, for the tests of the handlers (tests/moto_stack.py)
+# template.yaml's stack under moto, for the tests of the handlers (tests/moto_stack.py), and
+# an ended pipeline run in it (tests/pipeline_runs.py): fixtures, offered to every test
 from tests.moto_stack import stack  # noqa: E402, F401
+from tests.pipeline_runs import ended_run  # noqa: E402, F401

@@ -63,7 +63,7 @@ def problems(argv: list[str], parser: argparse.ArgumentParser, args: argparse.Na
 
     try:
         model_config(args.config_preset)
-    except Exception as err:  # model_config raises ValueError for an unknown name
+    except Exception as err:  # noqa: BLE001 - model_config raises ValueError for an unknown name
         found.append(f"--config_preset={args.config_preset}: {type(err).__name__}: {err}")
     if args.jax_param_path and Path(args.jax_param_path).name != f"params_{args.config_preset}.npz":
         found.append(f"--jax_param_path {args.jax_param_path} is not params_{args.config_preset}.npz")

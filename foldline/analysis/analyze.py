@@ -121,7 +121,7 @@ def _engine_section(
         section["result_pickle"] = _relative(chosen.result_pickle, output.root)
         try:
             raw = load_numpy_pickle(chosen.result_pickle)
-        except Exception as err:  # a bad pickle costs the PAE, not the report
+        except Exception as err:  # noqa: BLE001 - a bad pickle costs the PAE, not the report
             warnings.append(f"{output.slot}: could not read {chosen.result_pickle.name}: {err}")
             raw = None
         if isinstance(raw, dict):
@@ -167,8 +167,8 @@ def _write_superposed(model: StructureModel, sup: Superposition, out: Path) -> P
     structure = gemmi.read_structure(str(model.path))
     # ours moves row vectors (x @ R + t); gemmi moves column vectors (M x + t)
     transform = gemmi.Transform(gemmi.Mat33(sup.rotation.T.tolist()), gemmi.Vec3(*sup.translation))
-    for model in structure:
-        model.transform_pos_and_adp(transform)
+    for frame in structure:  # gemmi's models (NMR-style frames); a prediction has one
+        frame.transform_pos_and_adp(transform)
     if out.suffix == ".cif":
         structure.make_mmcif_document().write_file(str(out))
     else:

@@ -110,7 +110,8 @@ def _header_remarks(path: Path) -> list[str]:
     if path.name.lower().endswith(".gz"):
         import gzip
 
-        text = gzip.open(path, "rt", errors="replace").read(20000)
+        with gzip.open(path, "rt", errors="replace") as handle:
+            text = handle.read(20000)
     else:
         with open(path, errors="replace") as handle:
             text = handle.read(20000)

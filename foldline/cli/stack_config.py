@@ -169,7 +169,7 @@ def _session(profile: str | None, region: str | None) -> boto3.session.Session:
         raise ConfigError("no AWS region: pass --region or set AWS_REGION")
     try:
         credentials = session.get_credentials()
-    except Exception as err:  # a broken credential process, SSO token expired ...
+    except Exception as err:  # noqa: BLE001 - a broken credential process, SSO token expired ...
         raise NoCredentials(f"AWS credentials could not be loaded: {err}") from None
     if credentials is None:
         raise NoCredentials(

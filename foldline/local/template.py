@@ -16,7 +16,7 @@ import json
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import yaml
 
@@ -336,7 +336,7 @@ class Stack:
             "AWS::NoValue": NoValue,
         }[name]  # fmt: skip
 
-    _NAME_PROPERTY = {
+    _NAME_PROPERTY: ClassVar[dict[str, str]] = {
         "AWS::S3::Bucket": "BucketName",
         "AWS::SQS::Queue": "QueueName",
         "AWS::SNS::Topic": "TopicName",

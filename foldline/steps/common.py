@@ -179,7 +179,7 @@ def run_step(step_name: str, body: Callable[[TrainingEnv], StepManifest | None])
         write_failure(env.failure_file, str(failed))
         print(f"[foldline] {step_name} failed: {failed}", file=sys.stderr, flush=True)
         return 1
-    except Exception as err:  # a bug, or an engine raising in-process
+    except Exception as err:  # noqa: BLE001 - a bug, or an engine raising in-process
         text = f"{type(err).__name__}: {err}"
         write_failure(env.failure_file, text + "\n" + traceback.format_exc(limit=-3))
         traceback.print_exc()
@@ -257,7 +257,7 @@ def stand_in_predictions(env: TrainingEnv, inputs: StepInputs, manifest: StepMan
     try:
         predictions = predict(inputs.chains, msa_output / "msas", db_root,
                               variant=variant, max_template_date=inputs.max_template_date)
-    except Exception as err:
+    except Exception as err:  # noqa: BLE001 - any error of the stand-in fails the step, with its reason
         fail_with(manifest, env, f"{STAND_IN} failed: {type(err).__name__}: {err}", 1)
     elapsed = time.monotonic() - started
     if not predictions:

@@ -264,7 +264,7 @@ def run(env: TrainingEnv) -> StepManifest:
                     db_preset=inputs.db_preset, model_preset=inputs.model_preset,
                     max_template_date=inputs.max_template_date, cpus=env.num_cpus,
                 )  # fmt: skip
-            except Exception as err:
+            except Exception as err:  # noqa: BLE001 - any search error fails the step, with its reason
                 fail_with(manifest, env, f"pyhmmer search failed: {type(err).__name__}: {err}", 1)
             timings = dict(timings or {})
             timings.setdefault("features", time.monotonic() - started)

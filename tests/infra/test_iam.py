@@ -24,11 +24,10 @@ from botocore.stub import Stubber
 from foldline.spec import layout
 from foldline.spec.parameters import STEPS
 from tests.conftest import load_handler, sqs_batch
-from tests.moto_stack import BUCKET, RUNS_TABLE, stack  # noqa: F401  (fixture)
-from tests.pipeline_runs import (  # noqa: F401  (fixtures)
+from tests.moto_stack import BUCKET, RUNS_TABLE
+from tests.pipeline_runs import (
     EVENTS,
     IDEMPOTENCY_TABLE,
-    ended_run,
     job_name,
     set_execution_status,
     tar_gz,
@@ -430,7 +429,7 @@ def test_the_notify_functions_calls_match_its_role(ended_run, statements, lambda
     run.stack.dynamodb.Table(RUNS_TABLE).delete()  # the next event fails: Powertools lets go
     stopped = run.event("pipeline-stopped.json")
     stopped["detail"]["pipelineExecutionArn"] += "x"  # another execution (not a duplicate)
-    with recorded_calls() as failing, pytest.raises(Exception):
+    with recorded_calls() as failing, pytest.raises(Exception):  # noqa: B017 - whichever: the calls count
         app.lambda_handler(stopped, lambda_context)
     calls += failing
     compare(statements, "NotifyFunctionRole", calls)
@@ -479,7 +478,7 @@ def test_the_analysis_functions_calls_match_its_role(ended_run, statements, lamb
         run.place_outputs(alphafold=b"not a gzip file")
         broken = run.event("pipeline-succeeded.json")
         broken["detail"]["pipelineExecutionArn"] += "x"  # another execution: analysed afresh
-        with pytest.raises(Exception):
+        with pytest.raises(Exception):  # noqa: B017 - whichever: the calls count
             app.lambda_handler(broken, lambda_context)
     compare(statements, "AnalysisFunctionRole", calls)
 

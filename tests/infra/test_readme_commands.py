@@ -29,6 +29,15 @@ def test_ci_runs_exactly_readmes_test_command():
     assert ci_commands[-1] == tests
 
 
+def test_ci_checks_style_and_layers_before_the_tests():
+    """ruff (lint and format) and import-linter's contracts gate CI, ahead of the suite."""
+    ci_commands = [line for line in CI.splitlines() if line and not line.startswith("#")]
+    checks = [".venv/bin/ruff check .", ".venv/bin/ruff format --check .", ".venv/bin/lint-imports"]
+    for check in checks:
+        assert check in ci_commands, check
+        assert ci_commands.index(check) < len(ci_commands) - 1  # before README's test command
+
+
 # -- the deployment section: commands a person runs as written
 
 

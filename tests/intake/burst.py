@@ -296,7 +296,7 @@ def worker(stop_file: Path, stats_file: Path, queue_arn: str, reconcile_every_s:
         try:
             result = app.lambda_handler(_sqs_event(messages, queue_arn), _LambdaContext())
             failed = {f["itemIdentifier"] for f in result.get("batchItemFailures", [])}
-        except Exception:  # a failed invocation returns the whole batch
+        except Exception:  # noqa: BLE001 - a failed invocation returns the whole batch
             failed = {m["MessageId"] for m in messages}
         stats["batch_item_failures"] += len(failed)
         for m in messages:

@@ -29,7 +29,7 @@ from foldline.runs.table import RunsTable
 from tests.conftest import DATA, load_handler, sqs_batch
 from tests.intake.burst import BurstConfig, run_burst
 from tests.moto_stack import RUNS_TABLE
-from tests.pipeline_runs import ended_run, set_execution_status  # noqa: F401
+from tests.pipeline_runs import set_execution_status
 
 FASTA_6KWC = (DATA / "openfold-6kwc" / "6kwc.fasta").read_bytes()
 T0 = dt.datetime(2026, 11, 26, 12, 0, tzinfo=dt.timezone.utc)

@@ -12,12 +12,7 @@ from foldline.spec import layout
 from foldline.outcomes.step_outputs import CorruptOutput
 from tests.conftest import load_handler
 from tests.moto_stack import BUCKET
-from tests.pipeline_runs import (  # noqa: F401  (fixtures)
-    IDEMPOTENCY_TABLE,
-    alphafold_archive,
-    ended_run,
-    tar_gz,
-)
+from tests.pipeline_runs import IDEMPOTENCY_TABLE, alphafold_archive, tar_gz
 
 REPORT_FILES = {"metrics.json", "report.html", "plddt.png"}
 

@@ -19,12 +19,7 @@ from foldline.events.pipeline import list_execution_steps
 from foldline.spec.parameters import ALPHAFOLD_STEP, MSA_STEP, OPENFOLD_STEP
 from tests.conftest import load_handler
 from tests.moto_stack import BUCKET
-from tests.pipeline_runs import (  # noqa: F401  (fixtures)
-    EVENTS,
-    ended_run,
-    job_name,
-    set_execution_status,
-)
+from tests.pipeline_runs import EVENTS, job_name, set_execution_status
 
 OOM = ("AlgorithmError: RuntimeError: CUDA out of memory. Tried to allocate 2.41 GiB "
        "(GPU 0; 22.05 GiB total capacity), exit code: 1")  # fmt: skip

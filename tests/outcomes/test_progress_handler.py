@@ -8,7 +8,7 @@ import pytest
 
 from foldline.spec.parameters import ALPHAFOLD_STEP, OPENFOLD_STEP
 from tests.conftest import load_handler
-from tests.pipeline_runs import ended_run, job_name  # noqa: F401  (fixtures)
+from tests.pipeline_runs import job_name
 
 
 @pytest.fixture

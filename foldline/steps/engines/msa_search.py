@@ -125,7 +125,7 @@ class _FastaChunks:
     """A FASTA file cut into pieces of text at record starts (``>`` after a newline)."""
 
     def __init__(self, path: Path):
-        self._handle = open(path, "rb")
+        self._handle = open(path, "rb")  # noqa: SIM115 - open while pieces are read; close() closes it
         self._rest = b""
         self.remaining = os.fstat(self._handle.fileno()).st_size  # bytes not yet handed out
 
