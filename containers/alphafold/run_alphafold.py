@@ -138,7 +138,7 @@ def make_model_runners():
         params = data.get_model_haiku_params(model_name=model_name, data_dir=FLAGS.data_dir)
         runner = model.RunModel(model_config, params)
         for i in range(per_model):
-            runners["%s_pred_%d" % (model_name, i) if multimer else model_name] = runner
+            runners[f"{model_name}_pred_{i}" if multimer else model_name] = runner
     return runners
 
 
@@ -230,7 +230,7 @@ def predict_structure(fasta_path, fasta_name, data_pipeline, model_runners, ambe
             handle.write(relaxed_pdb)
 
     for index, model_name in enumerate(ranked_order):
-        with open(os.path.join(output_dir, "ranked_%d.pdb" % index), "w") as handle:
+        with open(os.path.join(output_dir, f"ranked_{index}.pdb"), "w") as handle:
             handle.write(relaxed_pdbs.get(model_name, unrelaxed_pdbs[model_name]))
     label = "iptm+ptm" if multimer else "plddts"
     with open(os.path.join(output_dir, "ranking_debug.json"), "w") as handle:
