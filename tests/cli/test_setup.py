@@ -1,7 +1,7 @@
 """``foldline setup``: the databases setup job started from the stack's outputs, followed to
 its end, and the presets the stack serves (moto: CreateProcessingJob and its listing are
 there; a moto job is Completed at once and writes nothing, so the tests write what the
-job's program would, whose own run is tested in tests/infra/test_databases_setup.py)."""
+job's program would, whose own run is tested in tests/databases/test_presets_and_setup_job.py)."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """Container definitions and the build scripts (the databases setup job and the file
-system: tests/infra/test_databases_setup.py, the template).
+system: tests/databases/, tests/infra/test_databases_path.py, the template).
 
 What the built images do is tested in tests/containers/ (they build them and run the
 steps under the real training toolkit); this file checks the definitions themselves.

@@ -1,12 +1,12 @@
-"""The genetic databases: one path everywhere, presets that cover what the steps read, and
-the setup job (its request, and its program run for real against moto's S3 and local
-sources, as AlphaFold 2.3.2's download scripts lay the databases out)."""
+"""The genetic databases: presets that cover what the steps read, and the setup job (its
+request, and its program run for real against moto's S3 and local sources, as AlphaFold
+2.3.2's download scripts lay the databases out). The path they live at, the same in the
+template and the docs: tests/infra/test_databases_path.py."""
 
 from __future__ import annotations
 
 import gzip
 import os
-import re
 import shutil
 from pathlib import Path
 
@@ -21,32 +21,8 @@ from foldline.databases import setup_job
 from foldline.spec.parameters import DB_PRESETS, MODEL_PRESETS
 from foldline.steps.databases import database_flags
 from tests.conftest import tar_bytes
-from tests.infra.conftest import ROOT
 
 BUCKET = "foldline-databases-test"
-
-
-# -- one path, defined once (foldline.spec.layout), the same in the template and the docs
-
-
-def test_the_databases_path_is_the_layouts_in_template_job_and_docs(template):
-    resources = template["Resources"]
-    assert template["Parameters"]["FsxDatabasesPath"]["Default"] == layout.DATABASES_FSX_PATH
-    association = resources["DatabasesAssociation"]["Properties"]
-    assert association["DataRepositoryPath"] == {"Fn::Sub": "s3://${FoldlineBucket}/" + layout.DATABASES}
-    assert association["FileSystemPath"] == {"Fn::If": ["DatabasesAtRoot", "/", {"Ref": "FsxDatabasesPath"}]}
-    assert template["Outputs"]["DatabasesS3Uri"]["Value"] == {"Fn::Sub": "s3://${FoldlineBucket}/" + layout.DATABASES}
-    # the jobs mount /<mount name><FsxDatabasesPath>: the folder the association fills
-    sub = resources["FoldPipeline"]["Properties"]["PipelineDefinition"]["PipelineDefinitionBody"]["Fn::Sub"][1]
-    assert sub["DatabasesDirectoryPath"]["Fn::Sub"][0] == "/${MountName}${FsxDatabasesPath}"
-    assert not (ROOT / "containers" / "fsx.yaml").exists()  # no second template with its own path
-    for doc in ("README.md", "containers/README.md"):
-        text = (ROOT / doc).read_text()
-        spelled = set(re.findall(r"[\w./<>-]*alphafold[-_]databases[\w./-]*", text))
-        assert spelled, doc
-        for form in spelled:  # the S3 prefix or the file system's folder, nothing else
-            assert form.endswith(layout.DATABASES) or form.endswith(layout.DATABASES_FSX_PATH) or \
-                layout.DATABASES in form, (doc, form)
 
 
 def test_each_preset_holds_every_database_the_steps_read():
