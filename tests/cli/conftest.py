@@ -125,7 +125,7 @@ def reports(tmp_path_factory) -> list[Report]:
     (6KWC), two single model files (6KWC unrelaxed vs relaxed), and two different proteins
     (TM-align)."""
     from foldline.analysis.analyze import analyze
-    from tests.functional import pipeline_runs
+    from tests import pipeline_runs
 
     root = tmp_path_factory.mktemp("reports")
     cases = [
