@@ -1,11 +1,19 @@
 """Compare two models: per matched chain and for the whole complex.
 
-Same sequence (the normal case: two engines, one target): chains are paired by sequence
-(:mod:`foldline.analysis.chains`), residue i pairs with residue i, and TM-score, RMSD,
-GDT (:mod:`foldline.analysis.tmscore`) and CA-lDDT (biotite) are computed with that fixed
-correspondence. Different sequences (a model against an experimental structure or
-another target): TM-align (tmtools) finds the alignment, and the TM-score is normalised
-by the model's length.
+Chains are mapped and residues paired by :mod:`foldline.analysis.chains` (identical
+sequences residue i to residue i; differing ones by sequence alignment, or by TM-align
+where they are too different; the chain mapping searched as US-align's complex mode
+does). Every metric is then computed on that correspondence, whatever produced it:
+TM-score, RMSD and GDT (:mod:`foldline.analysis.tmscore`) and CA-lDDT (biotite).
+
+Normalisation is by the **reference** always: a chain's scores by the reference chain's
+length, the complex's by all the reference's residues, its unmatched chains included.
+Residues (and chains) the other model lacks therefore lower the TM-score, GDT and
+CA-lDDT instead of vanishing from them.
+
+GDT is the ``TMscore`` program's (:data:`GDT_METHOD`): for each cut-off the largest
+share of residues within it over the superpositions the TM-score search visits. LGA
+searches superpositions for each cut-off separately and can find more.
 """
 
 from __future__ import annotations
@@ -14,12 +22,13 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from foldline.analysis.chains import ChainMatching, match_chains
+from foldline.analysis.chains import ChainMatching, ChainPair, match_chains
 from foldline.analysis.structures import StructureModel
 from foldline.analysis.superpose import Superposition
 from foldline.analysis.tmscore import FixedScores, score_fixed_correspondence
 
 __all__ = [
+    "GDT_METHOD",
     "PairScores",
     "Comparison",
     "compare_models",
@@ -29,13 +38,18 @@ __all__ = [
 ]
 
 LDDT_INCLUSION_RADIUS = 15.0  # Å; the CA-only lDDT radius (Mariani et al. 2013)
+#: what GDT here is, for metrics.json and the report
+GDT_METHOD = ("the TMscore program's GDT: for each cut-off the largest share of reference residues "
+              "within it over the superpositions of the TM-score search (LGA searches each cut-off "
+              "separately and can find more)")  # fmt: skip
 
 
 def ca_lddt(reference_ca: np.ndarray, model_ca: np.ndarray, chain_index: np.ndarray | None = None) -> float:
     """Global CA-lDDT of ``model_ca`` against ``reference_ca`` (same order), with biotite.
 
     Superposition-free: it compares each residue's CA distances to the CAs within 15 Å
-    in the reference, at tolerances 0.5, 1, 2 and 4 Å.
+    in the reference, at tolerances 0.5, 1, 2 and 4 Å. A model residue given as NaN (no
+    partner of that reference residue) preserves none of its distances.
     """
     import biotite.structure as struc  # imported here: ~0.1 s, only the scores need it
 
@@ -65,14 +79,21 @@ class PairScores:
     reference_chains: tuple[str, ...]
     mobile_chains: tuple[str, ...]
     scores: FixedScores
-    lddt: float
+    ca_lddt: float
+    correspondence: str  # how residues were paired
+    sequence_identity: float | None  # per chain pair; None for the complex
+    reference_residues: int  # residues of the reference chain(s): L
 
     def as_dict(self) -> dict:
         s = self.scores
+        identity = self.sequence_identity
         return {
             "reference_chains": list(self.reference_chains),
             "mobile_chains": list(self.mobile_chains),
+            "correspondence": self.correspondence,
+            "sequence_identity": None if identity is None else round(identity, 4),
             "n_aligned": s.n_aligned,
+            "reference_residues_unaligned": self.reference_residues - s.n_aligned,
             "tm_score": round(s.tm_score, 4),
             "normalising_length": s.normalising_length,
             "d0": round(s.d0, 3),
@@ -80,7 +101,7 @@ class PairScores:
             "gdt_ts": round(s.gdt_ts, 4),
             "gdt_ha": round(s.gdt_ha, 4),
             "gdt_shares": {k: round(v, 4) for k, v in s.gdt_shares.items()},
-            "lddt": round(self.lddt, 4),
+            "ca_lddt": round(self.ca_lddt, 4),
         }
 
 
@@ -88,12 +109,10 @@ class PairScores:
 class Comparison:
     """The result of comparing ``mobile`` against ``reference``."""
 
-    method: str  # "fixed_correspondence" or "tm_align"
-    matching: ChainMatching | None
-    complex: PairScores | None
+    matching: ChainMatching
+    complex: PairScores | None  # None only where no chain pair could be aligned
     per_chain: tuple[PairScores, ...]
     superposition: Superposition  # moves the mobile model onto the reference
-    tm_align: TMAlignScores | None = None
     notes: tuple[str, ...] = field(default=())
 
 
@@ -108,10 +127,8 @@ class TMAlignScores:
 
 
 def tm_align(model_ca: np.ndarray, model_seq: str, other_ca: np.ndarray, other_seq: str) -> TMAlignScores:
-    """TM-align (tmtools) for structures whose sequences differ.
-
-    The returned ``tm_score`` is normalised by the model's (first argument's) length.
-    """
+    """TM-align (tmtools) of two single chains; ``tm_score`` is normalised by the model's
+    (first argument's) length, ``tm_score_other`` by the other's."""
     import tmtools
 
     result = tmtools.tm_align(
@@ -132,59 +149,77 @@ def tm_align(model_ca: np.ndarray, model_seq: str, other_ca: np.ndarray, other_s
     )
 
 
-def _pair_scores(ref_names, mob_names, ref_ca, mob_ca, chain_index=None) -> PairScores:
-    scores = score_fixed_correspondence(mob_ca, ref_ca, normalising_length=len(ref_ca))
-    return PairScores(tuple(ref_names), tuple(mob_names), scores, ca_lddt(ref_ca, mob_ca, chain_index))
+def _full_coords(reference_chains, pairs: tuple[ChainPair, ...]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Reference CAs of the given chains, the mobile CAs paired with them (NaN where the
+    mobile model has no partner residue), and each residue's chain index."""
+    ref, mob, index = [], [], []
+    by_name = {p.reference.name: p for p in pairs}
+    for k, chain in enumerate(reference_chains):
+        coords = np.full((len(chain), 3), np.nan)
+        pair = by_name.get(chain.name)
+        if pair is not None:
+            coords[pair.alignment.reference_index] = pair.mobile.ca[pair.alignment.mobile_index]
+        ref.append(chain.ca)
+        mob.append(coords)
+        index.append(np.full(len(chain), k))
+    return np.concatenate(ref), np.concatenate(mob), np.concatenate(index)
+
+
+def _pair_note(pair: ChainPair) -> str | None:
+    a = pair.alignment
+    if a.method == "identical sequences":
+        return None
+    missing = len(pair.reference) - len(a)
+    return (f"chain {pair.reference.name} ↔ {pair.mobile.name}: sequences differ ({len(pair.reference)} "
+            f"and {len(pair.mobile)} residues, {a.identity:.0%} identical); residues paired by "
+            f"{a.method}: {len(a)} pairs"
+            + (f", {missing} reference residue(s) without a partner (they score zero)" if missing else ""))  # fmt: skip
 
 
 def compare_models(reference: StructureModel, mobile: StructureModel) -> Comparison:
     """Compare ``mobile`` against ``reference`` (e.g. OpenFold's model against AlphaFold's).
 
-    Chains are matched by sequence; each matched pair and the complex of all matched
-    pairs get TM-score (normalised by the reference's matched length), RMSD, GDT-TS/HA
-    and CA-lDDT with residue i paired with residue i. Models that share no chain
-    sequence are compared with TM-align over all their residues instead.
+    Each matched chain pair and the complex get TM-score, RMSD, GDT-TS/HA and CA-lDDT on
+    the residue correspondence of :func:`~foldline.analysis.chains.match_chains`, all
+    normalised by the reference (see the module docstring). ``notes`` names every chain
+    and residue left without a partner.
     """
     matching = match_chains(reference, mobile)
     notes: list[str] = []
+    if matching.unmatched_reference:
+        notes.append(f"reference chain(s) {', '.join(matching.unmatched_reference)} have no partner in "
+                     "the other model: their residues count in L and score zero")  # fmt: skip
+    if matching.unmatched_mobile:
+        notes.append(f"chain(s) {', '.join(matching.unmatched_mobile)} of the superposed model have no "
+                     "partner in the reference: left out of every score")  # fmt: skip
     if not matching.pairs:
-        ref_ca = np.concatenate([c.ca for c in reference.chains])
-        mob_ca = np.concatenate([c.ca for c in mobile.chains])
-        aligned = tm_align(
-            mob_ca, "".join(c.sequence for c in mobile.chains),
-            ref_ca, "".join(c.sequence for c in reference.chains),
-        )  # fmt: skip
-        notes.append("no chain sequence is shared: TM-align alignment, not fixed correspondence")
-        return Comparison("tm_align", matching, None, (), aligned.superposition, aligned, tuple(notes))
+        notes.append("no chain of one model could be aligned with any chain of the other: nothing scored")
+        return Comparison(matching, None, (), Superposition.identity(), tuple(notes))
 
-    per_chain = tuple(
-        _pair_scores([p.reference.name], [p.mobile.name], p.reference.ca, p.mobile.ca)
-        for p in matching.pairs
-    )
-    if len(matching.pairs) == 1:
+    per_chain = []
+    for pair in matching.pairs:
+        note = _pair_note(pair)
+        if note:
+            notes.append(note)
+        scores = score_fixed_correspondence(pair.mobile_ca, pair.reference_ca, normalising_length=len(pair.reference))
+        ref_ca, mob_ca, _ = _full_coords([pair.reference], (pair,))
+        per_chain.append(PairScores((pair.reference.name,), (pair.mobile.name,), scores, ca_lddt(ref_ca, mob_ca),
+                                    pair.alignment.method, pair.alignment.identity, len(pair.reference)))  # fmt: skip
+
+    if len(reference.chains) == 1:
         complex_scores = per_chain[0]
     else:
-        ref_ca = np.concatenate([p.reference.ca for p in matching.pairs])
-        mob_ca = np.concatenate([p.mobile.ca for p in matching.pairs])
-        chain_index = np.concatenate([np.full(len(p.reference), i) for i, p in enumerate(matching.pairs)])
-        complex_scores = _pair_scores(
-            [p.reference.name for p in matching.pairs],
-            [p.mobile.name for p in matching.pairs],
-            ref_ca,
-            mob_ca,
-            chain_index,
+        ref_ca = np.concatenate([p.reference_ca for p in matching.pairs])
+        mob_ca = np.concatenate([p.mobile_ca for p in matching.pairs])
+        scores = score_fixed_correspondence(mob_ca, ref_ca, normalising_length=matching.reference_length)
+        full_ref, full_mob, chain_index = _full_coords(reference.chains, matching.pairs)
+        complex_scores = PairScores(
+            tuple(p.reference.name for p in matching.pairs),
+            tuple(p.mobile.name for p in matching.pairs),
+            scores,
+            ca_lddt(full_ref, full_mob, chain_index),
+            ", ".join(sorted({p.alignment.method for p in matching.pairs})),
+            None,
+            matching.reference_length,
         )
-    if matching.unmatched_reference or matching.unmatched_mobile:
-        notes.append(
-            "chains without a same-sequence partner were left out: "
-            f"reference {list(matching.unmatched_reference)}, mobile {list(matching.unmatched_mobile)}"
-        )
-    return Comparison(
-        "fixed_correspondence",
-        matching,
-        complex_scores,
-        per_chain,
-        complex_scores.scores.superposition,
-        None,
-        tuple(notes),
-    )
+    return Comparison(matching, complex_scores, tuple(per_chain), complex_scores.scores.superposition, tuple(notes))

@@ -21,9 +21,17 @@ from typing import Any
 
 import numpy as np
 
-from foldline.analysis.agreement import Comparison, compare_models
+from foldline.analysis.agreement import GDT_METHOD, Comparison, compare_models
 from foldline.analysis.confidence import pae_summary, plddt_summary
-from foldline.analysis.wording import engine_label, engine_title, headline, weights_notes
+from foldline.analysis.wording import (
+    STAND_IN,
+    engine_agreement,
+    engine_label,
+    engine_title,
+    headline,
+    stand_in_warnings,
+    weights_notes,
+)
 from foldline.analysis.engine_outputs import (
     EngineOutput,
     ModelFile,
@@ -92,6 +100,14 @@ def _engine_section(
 ) -> tuple[dict[str, Any], np.ndarray | None]:
     engine, version, source = _engine_identity(output, model)
     plddt = model.plddt
+    stand_in = (output.manifest or {}).get("stand_in") if engine == STAND_IN else None
+    kind, plddt_source = "plddt", "B-factor column (CA atoms)"
+    if model.plddt_scale == "none":
+        kind, plddt_source = "none", f"none: {model.plddt_note}"
+    elif engine == STAND_IN:
+        kind = "template-similarity"
+        plddt_source = ("B-factor column: the CPU stand-in's alignment-similarity score (0-100) "
+                        "to its template, not pLDDT")  # fmt: skip
     section: dict[str, Any] = {
         "engine": engine,
         "engine_version": version,
@@ -104,14 +120,17 @@ def _engine_section(
         "relaxed": chosen.relaxed,
         "chains": [{"name": c.name, "length": len(c), "sequence": c.sequence} for c in model.chains],
         "n_residues": model.n_residues,
+        "stand_in": stand_in,
         "plddt": {
-            "source": "B-factor column (CA atoms)",
+            "source": plddt_source,
+            "kind": kind,
             "scale": model.plddt_scale,
             **plddt_summary(plddt),
-            "per_residue": np.round(plddt, 2).tolist(),
+            "per_residue": [None if not np.isfinite(v) else v for v in np.round(plddt, 2).tolist()],
         },
         "ptm": None,
         "iptm": None,
+        "chain_pair_confidence": None,
         "ranking_confidence": chosen.ranking_confidence,
         "pae": None,
         "result_pickle": None,
@@ -146,6 +165,11 @@ def _engine_section(
                     )
     if model.plddt_scale == "0-1":
         warnings.append(f"{output.slot}: B-factors are on a 0-1 scale; pLDDT rescaled to 0-100")
+    if model.plddt_scale == "none":
+        warnings.append(f"{output.slot}: no pLDDT: {model.plddt_note}")
+    warnings.extend(f"{output.slot}: {w}" for w in model.warnings)
+    if stand_in:
+        warnings.extend(f"{output.slot}: {w}" for w in stand_in_warnings(stand_in))
     return section, pae
 
 
@@ -183,76 +207,64 @@ def _model_copy_name(slot: str, path: Path, suffix: str = "") -> str:
     return f"{slot}_{stem}{suffix}.{ext}"
 
 
-def _comparison_section(comparison: Comparison, pairing: Pairing, af: Path, of: Path) -> dict[str, Any]:
+def _comparison_section(comparison: Comparison, pairing: Pairing, af: Path, of: Path,
+                        engines: dict[str, Any]) -> dict[str, Any]:
     matching = comparison.matching
-    pairs = []
-    if matching is not None:
-        pairs = [
-            {"alphafold": p.reference.name, "openfold": p.mobile.name, "length": len(p.reference)}
-            for p in matching.pairs
-        ]
-    if comparison.method == "fixed_correspondence":
-        length = comparison.complex.scores.normalising_length
-        normalisation = (
-            f"TM-score normalised by the AlphaFold slot's model length over matched chains: L = {length} "
-            f"residues (d0 = {comparison.complex.scores.d0:.2f} Å); residue i paired with residue i"
-        )
-    else:
-        normalisation = (
-            f"TM-align; TM-score normalised by the OpenFold slot's model length: "
-            f"L = {comparison.tm_align.normalising_length}"
-        )
-    tm_align = None
-    if comparison.tm_align is not None:
-        t = comparison.tm_align
-        tm_align = {
-            "tm_score": round(t.tm_score, 4),
-            "tm_score_normalised_by_reference": round(t.tm_score_other, 4),
-            "normalising_length": t.normalising_length,
-            "rmsd": round(t.rmsd, 3),
-            "n_aligned": t.n_aligned,
-        }
+    pairs = [
+        {"alphafold": p.reference.name, "openfold": p.mobile.name, "length": len(p.reference),
+         "openfold_length": len(p.mobile), "correspondence": p.alignment.method,
+         "sequence_identity": round(p.alignment.identity, 4), "n_aligned": len(p.alignment)}
+        for p in matching.pairs
+    ]  # fmt: skip
+    length = matching.reference_length
+    normalisation = (
+        f"TM-score normalised by the AlphaFold slot's model (the reference): L = {length} residues"
+        + (f" (d0 = {comparison.complex.scores.d0:.2f} Å)" if comparison.complex else "")
+        + "; residues paired by sequence (identical sequences: residue i with residue i), "
+        "every reference residue without a partner scoring zero"
+    )  # fmt: skip
+    agreement, agreement_note = engine_agreement(engines)
     return {
-        "method": comparison.method,
+        "method": "correspondence",
         "reference": "alphafold",
         "superposed": "openfold",
         "relaxation": pairing.relaxation,
         "models_compared": {"alphafold": str(af), "openfold": str(of)},
         "pairing": pairing.explanation,
         "chain_matching": {
-            "method": matching.method if matching else "none",
+            "method": matching.method,
             "pairs": pairs,
             "unmatched": {
-                "alphafold": list(matching.unmatched_reference) if matching else [],
-                "openfold": list(matching.unmatched_mobile) if matching else [],
+                "alphafold": list(matching.unmatched_reference),
+                "openfold": list(matching.unmatched_mobile),
             },
         },
         "complex": comparison.complex.as_dict() if comparison.complex else None,
         "per_chain": [p.as_dict() for p in comparison.per_chain],
-        "tm_align": tm_align,
         "tm_score_normalisation": normalisation,
+        "gdt_method": GDT_METHOD,
+        "lddt_method": "CA-lDDT: lDDT over CA atoms only (inclusion radius 15 Å, biotite), not all-atom lDDT",
+        "engine_agreement": agreement,
+        "engine_agreement_note": agreement_note,
+        "interfaces": None,
         "notes": list(comparison.notes),
     }
 
 
 def _plddt_series(comparison: Comparison, ref: StructureModel, mob: StructureModel):
-    """Both engines' pLDDT in the reference's residue order (matched chains only)."""
-    scale = {id(ref): ref.plddt_scale, id(mob): mob.plddt_scale}
-
-    def values(model, chain):
-        return chain.bfactor * (100.0 if scale[id(model)] == "0-1" else 1.0)
-
-    if comparison.matching is None or not comparison.matching.pairs:
-        return (
-            {"alphafold": ref.plddt, "openfold": mob.plddt},
-            [(0, c.name) for c in ref.chains[:1]],
-        )
+    """Both engines' pLDDT in the reference's residue order (NaN where the other model
+    has no partner residue, or no pLDDT)."""
     af, of, breaks, start = [], [], [], 0
-    for pair in comparison.matching.pairs:
-        af.append(values(ref, pair.reference))
-        of.append(values(mob, pair.mobile))
-        breaks.append((start, pair.reference.name))
-        start += len(pair.reference)
+    by_name = {p.reference.name: p for p in comparison.matching.pairs}
+    for chain in ref.chains:
+        af.append(ref.chain_plddt(chain))
+        values = np.full(len(chain), np.nan)
+        pair = by_name.get(chain.name)
+        if pair is not None:
+            values[pair.alignment.reference_index] = mob.chain_plddt(pair.mobile)[pair.alignment.mobile_index]
+        of.append(values)
+        breaks.append((start, chain.name))
+        start += len(chain)
     return {"alphafold": np.concatenate(af), "openfold": np.concatenate(of)}, breaks
 
 
@@ -320,7 +332,8 @@ def analyze(
         return cache[path]
 
     def mean_plddt(m: ModelFile) -> float:
-        return float(load(m.path).plddt.mean())
+        values = load(m.path).plddt  # NaN where a file holds no pLDDT
+        return float(np.nanmean(values)) if np.isfinite(values).any() else 0.0
 
     comparison: Comparison | None = None
     if absent:  # one engine: its own best model, nothing to compare it with
@@ -384,7 +397,7 @@ def analyze(
         "headline": "",
         "engines": engines,
         "comparison": None if comparison is None else _comparison_section(
-            comparison, pairing, pairing.alphafold.path, pairing.openfold.path),
+            comparison, pairing, pairing.alphafold.path, pairing.openfold.path, engines),
         "comparison_skipped": _comparison_skipped(absent_engines),
         "absent_engines": absent_engines,
         "runtimes": _runtimes(all_outputs),
@@ -453,8 +466,7 @@ def _chain_starts(model: StructureModel) -> list[tuple[int, str]]:
 
 
 def _chain_plddt(model: StructureModel):
-    factor = 100.0 if model.plddt_scale == "0-1" else 1.0
-    return [(c, c.bfactor * factor) for c in model.chains]
+    return [(c, model.chain_plddt(c)) for c in model.chains]
 
 
 def _msa_output(path: Path) -> EngineOutput:

@@ -33,6 +33,7 @@ def plddt_summary(plddt: np.ndarray) -> dict[str, Any]:
     very low < 50; shares are fractions of all residues and sum to 1.
     """
     values = np.asarray(plddt, dtype=np.float64)
+    values = values[np.isfinite(values)]  # NaN: no pLDDT for that residue (or the file)
     if values.size == 0:
         return {"mean": None, "min": None, "max": None, "bands": {k: None for k, _ in PLDDT_BANDS}}
     bands = {key: round(float(mask.mean()), 4) for key, mask in _band_masks(values).items()}

@@ -67,13 +67,21 @@ def _scores_rows(metrics: dict) -> list[list[str]]:
     for label, s in entries:
         rows.append(
             [_td(label), _td(s["tm_score"], 4), _td(s["normalising_length"]), _td(s["rmsd"], 2),
-             _td(s["gdt_ts"], 4), _td(s["gdt_ha"], 4), _td(s["lddt"], 4), _td(s["n_aligned"])]
+             _td(s["gdt_ts"], 4), _td(s["gdt_ha"], 4), _td(s["ca_lddt"], 4), _td(s["n_aligned"]),
+             _td(s["reference_residues_unaligned"]), _td(s["correspondence"])]
         )  # fmt: skip
     return rows
 
 
+_MEASURES = {
+    "plddt": "pLDDT",
+    "template-similarity": "alignment score to the template (CPU stand-in; not pLDDT)",
+    "none": "none: the B-factors hold no pLDDT",
+}
+
+
 def _engine_rows(metrics: dict) -> list[list[str]]:
-    from foldline.analysis.wording import engine_title, weights_phrase
+    from foldline.analysis.wording import engine_title, stand_in_phrase, weights_phrase
 
     rows = []
     for slot in ("alphafold", "openfold"):
@@ -89,6 +97,8 @@ def _engine_rows(metrics: dict) -> list[list[str]]:
                 _td(e["engine_source"]),
                 _td(e["model_file"]),
                 _td({True: "relaxed", False: "unrelaxed"}.get(e["relaxed"], "unknown")),
+                _td(_MEASURES.get(e["plddt"].get("kind"), "pLDDT")
+                    + (f"; {stand_in_phrase(e)}" if e.get("stand_in") else "")),
                 _td(e["plddt"]["mean"], 1),
                 *[_td(None if bands[k] is None else 100 * bands[k], 1) for k in ("very_high", "confident", "low", "very_low")],
                 _td(e["ptm"]),
@@ -112,27 +122,41 @@ def _runtime_rows(metrics: dict) -> list[list[str]]:
 def _comparison_parts(metrics: dict, af: str, of: str) -> list[str]:
     """What was compared, and the scores."""
     comparison = metrics["comparison"]
-    parts = [
-        "<h2>What was compared</h2>",
+    matching = comparison["chain_matching"]
+    parts = ["<h2>What was compared</h2>"]
+    if not comparison.get("engine_agreement", True):
+        parts.append(f'<p class="warn"><b>Not an engine comparison: '
+                     f'{_e(comparison.get("engine_agreement_note"))}.</b></p>')  # fmt: skip
+    parts += [
         f"<p>{_e(comparison['pairing'])}.</p>",
-        f"<p>{_e(comparison['tm_score_normalisation'])}. Chains matched by sequence "
-        f"({_e(comparison['chain_matching']['method'])}): "
-        + ", ".join(f"{_e(af)} {_e(p['alphafold'])} ↔ {_e(of)} {_e(p['openfold'])} ({p['length']} aa)"
-                    for p in comparison["chain_matching"]["pairs"])
+        f"<p>{_e(comparison['tm_score_normalisation'])}. Chains mapped: {_e(matching['method'])}: "
+        + (", ".join(f"{_e(af)} {_e(p['alphafold'])} ↔ {_e(of)} {_e(p['openfold'])} ({p['length']} aa, "
+                     f"{_e(p['correspondence'])})" for p in matching["pairs"]) or "none")
         + ".</p>",
     ]  # fmt: skip
-    if comparison["method"] == "fixed_correspondence":
+    unmatched = [f"{_e(af)} {', '.join(matching['unmatched']['alphafold'])}" if matching["unmatched"]["alphafold"] else "",
+                 f"{_e(of)} {', '.join(matching['unmatched']['openfold'])}" if matching["unmatched"]["openfold"] else ""]
+    unmatched = [u for u in unmatched if u]
+    if unmatched:
+        parts.append(f'<p class="warn"><b>Chains without a partner: {"; ".join(unmatched)}</b> '
+                     "(see the notes below).</p>")  # fmt: skip
+    if comparison["complex"]:
         parts.append(
-            _table(["", "TM-score", "L", "CA RMSD (Å)", "GDT_TS", "GDT_HA", "CA-lDDT", "pairs"],
+            _table(["", "TM-score", "L", "CA RMSD (Å)", "GDT_TS (TMscore)", "GDT_HA (TMscore)", "CA-lDDT",
+                    "pairs", "ref. residues without partner", "residues paired by"],
                    _scores_rows(metrics))  # fmt: skip
         )
-    else:
-        t = comparison["tm_align"]
-        parts.append(
-            _table(["method", f"TM-score (by {_e(of)} length)", f"TM-score (by {_e(af)} length)", "RMSD", "aligned"],
-                   [[_td("TM-align"), _td(t["tm_score"], 4), _td(t["tm_score_normalised_by_reference"], 4),
-                     _td(t["rmsd"], 2), _td(t["n_aligned"])]])  # fmt: skip
-        )
+        parts.append(f'<p class="small">GDT: {_e(comparison["gdt_method"])}. {_e(comparison["lddt_method"])}.</p>')
+    interfaces = comparison.get("interfaces")
+    if interfaces and interfaces.get("items"):
+        parts += [
+            "<h2>Interfaces (DockQ)</h2>",
+            _table(["interface", "DockQ", "Fnat", "iRMSD (Å)", "LRMSD (Å)"],
+                   [[_td(f"{af} {'/'.join(i['alphafold'])} ↔ {of} {'/'.join(i['openfold'])}"),
+                     _td(i["dockq"], 3), _td(i["fnat"], 3), _td(i["irmsd"], 2), _td(i["lrmsd"], 2)]
+                    for i in interfaces["items"]]),
+            f'<p class="small">{_e(interfaces["method"])}.</p>',
+        ]  # fmt: skip
     return parts
 
 
@@ -151,7 +175,7 @@ def _absent_parts(metrics: dict) -> list[str]:
         parts.append(f"<p><b>{_e(label)}{_e(version)} {verb}</b> (the {_e(SLOT_TITLES[slot])} slot's "
                      f"step, status {_e(status)}): {_e(record.get('reason'))}.</p>")  # fmt: skip
     parts.append(f"<p>This report shows {_e(' and '.join(ran))} alone: its confidence, plots and "
-                 "runtimes. There is no TM-score, RMSD, GDT or lDDT between engines.</p>")  # fmt: skip
+                 "runtimes. There is no TM-score, RMSD, GDT or CA-lDDT between engines.</p>")  # fmt: skip
     return parts
 
 
@@ -190,7 +214,8 @@ def write_report(metrics: dict, out_dir: Path, viewer_models: list[dict], path: 
     parts += [
         "<h2>Confidence</h2>",
         _table(
-            ["engine", "version", "weights", "engine named by", "model", "relaxation", "mean pLDDT",
+            ["engine", "version", "weights", "engine named by", "model", "relaxation", "confidence measure",
+             "mean",
              "% &gt; 90", "% 70–90", "% 50–70", "% &lt; 50", "pTM", "ipTM", "ranking conf."],
             _engine_rows(metrics),
         ),  # fmt: skip
@@ -223,9 +248,11 @@ def write_report(metrics: dict, out_dir: Path, viewer_models: list[dict], path: 
     if notes:
         parts += ["<h2>Notes</h2><ul>"] + [f'<li class="warn">{_e(n)}</li>' for n in notes] + ["</ul>"]
     method = (
-        "TM-score as CASP's TMscore program computes it (fixed "
-        "residue correspondence, optimal superposition search); RMSD after least-squares "
-        "superposition of all CA pairs; GDT from the same search; CA-lDDT (15 Å, biotite)."
+        "TM-score as CASP's TMscore program computes it (residues paired by sequence, chains "
+        "mapped as US-align's complex mode does, optimal superposition search), normalised by "
+        "the reference; RMSD after least-squares superposition of all paired CAs; GDT_TS/HA "
+        "from the same search (the TMscore program's GDT, not LGA's); CA-lDDT (CA atoms only, "
+        "15 Å, biotite), not all-atom lDDT."
         if comparison else "pLDDT from the model's B-factor column (CA atoms).")  # fmt: skip
     parts.append(
         f'<p class="small">metrics.json schema {_e(metrics["schema_version"])}, written '

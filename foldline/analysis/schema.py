@@ -6,18 +6,23 @@ minor number when one is added; readers check the major number.
 
 from __future__ import annotations
 
-SCHEMA_VERSION = "1.2"  # 1.1: one-engine reports (comparison null, comparison_skipped, absent_engines)
+SCHEMA_VERSION = "2.0"  # 1.1: one-engine reports (comparison null, comparison_skipped, absent_engines)
 # 1.2: each engine section's ``weights`` (which weights made the model, from foldline-step.json)
+# 2.0: one comparison method for every pair (residue correspondence by sequence or structure,
+#      chain mapping searched, TM-score always normalised by the reference); ``lddt`` renamed
+#      ``ca_lddt``; ``tm_align`` removed; plddt ``kind`` and scale "none"; ``stand_in``;
+#      ``engine_agreement``; per chain-pair ``interfaces`` (DockQ) and ``chain_pair_confidence``
 
 _NUM = {"type": ["number", "null"]}
 _STR = {"type": ["string", "null"]}
 
 _PLDDT = {
     "type": "object",
-    "required": ["source", "scale", "mean", "min", "max", "bands", "per_residue"],
+    "required": ["source", "kind", "scale", "mean", "min", "max", "bands", "per_residue"],
     "properties": {
         "source": {"type": "string"},
-        "scale": {"enum": ["0-100", "0-1"]},
+        "kind": {"enum": ["plddt", "template-similarity", "none"]},
+        "scale": {"enum": ["0-100", "0-1", "none"]},
         "mean": _NUM,
         "min": _NUM,
         "max": _NUM,
@@ -26,16 +31,16 @@ _PLDDT = {
             "required": ["very_high", "confident", "low", "very_low"],
             "additionalProperties": _NUM,
         },
-        "per_residue": {"type": "array", "items": {"type": "number"}},
+        "per_residue": {"type": "array", "items": {"type": ["number", "null"]}},
     },
 }
 
 _ENGINE = {
     "type": "object",
     "required": [
-        "engine", "engine_version", "engine_source", "weights", "output", "layout", "model_file",
-        "model_name", "relaxed", "chains", "n_residues", "plddt", "ptm", "iptm",
-        "ranking_confidence", "pae", "result_pickle",
+        "engine", "engine_version", "engine_source", "weights", "stand_in", "output", "layout",
+        "model_file", "model_name", "relaxed", "chains", "n_residues", "plddt", "ptm", "iptm",
+        "chain_pair_confidence", "ranking_confidence", "pae", "result_pickle",
     ],
     "properties": {
         "engine": {"type": "string"},
@@ -49,6 +54,19 @@ _ENGINE = {
                 "name": _STR,
                 "source": _STR,
                 "files": {"type": "array", "items": {"type": "string"}},
+            },
+        },
+        "stand_in": {
+            "type": ["object", "null"],
+            "required": ["template", "identity", "coverage", "low_coverage", "no_template"],
+        },
+        "chain_pair_confidence": {
+            "type": ["object", "null"],
+            "required": ["source", "ptm", "iptm"],
+            "properties": {
+                "source": {"type": "string"},
+                "ptm": {"type": "object", "additionalProperties": {"type": "number"}},
+                "iptm": {"type": "object", "additionalProperties": {"type": "number"}},
             },
         },
         "output": {"type": "string"},
@@ -90,13 +108,17 @@ _ENGINE = {
 _SCORES = {
     "type": "object",
     "required": [
-        "reference_chains", "mobile_chains", "n_aligned", "tm_score", "normalising_length",
-        "d0", "rmsd", "gdt_ts", "gdt_ha", "gdt_shares", "lddt",
+        "reference_chains", "mobile_chains", "correspondence", "sequence_identity", "n_aligned",
+        "reference_residues_unaligned", "tm_score", "normalising_length", "d0", "rmsd", "gdt_ts",
+        "gdt_ha", "gdt_shares", "ca_lddt",
     ],
     "properties": {
         "reference_chains": {"type": "array", "items": {"type": "string"}},
         "mobile_chains": {"type": "array", "items": {"type": "string"}},
+        "correspondence": {"type": "string"},
+        "sequence_identity": _NUM,
         "n_aligned": {"type": "integer"},
+        "reference_residues_unaligned": {"type": "integer", "minimum": 0},
         "tm_score": {"type": "number", "minimum": 0, "maximum": 1.0001},
         "normalising_length": {"type": "integer"},
         "d0": {"type": "number"},
@@ -104,9 +126,22 @@ _SCORES = {
         "gdt_ts": {"type": "number", "minimum": 0, "maximum": 1},
         "gdt_ha": {"type": "number", "minimum": 0, "maximum": 1},
         "gdt_shares": {"type": "object", "additionalProperties": {"type": "number"}},
-        "lddt": {"type": "number", "minimum": 0, "maximum": 1},
+        "ca_lddt": {"type": "number", "minimum": 0, "maximum": 1},
     },
 }  # fmt: skip
+
+_INTERFACE = {
+    "type": "object",
+    "required": ["alphafold", "openfold", "dockq", "fnat", "irmsd", "lrmsd"],
+    "properties": {
+        "alphafold": {"type": "array", "items": {"type": "string"}},
+        "openfold": {"type": "array", "items": {"type": "string"}},
+        "dockq": _NUM,
+        "fnat": _NUM,
+        "irmsd": _NUM,
+        "lrmsd": _NUM,
+    },
+}
 
 _STEP_RUNTIME = {
     "type": "object",
@@ -140,7 +175,7 @@ METRICS_SCHEMA: dict = {
         "runtimes", "files", "warnings",
     ],
     "properties": {
-        "schema_version": {"type": "string", "pattern": r"^1\.\d+$"},
+        "schema_version": {"type": "string", "pattern": r"^2\.\d+$"},
         "created_at": {"type": "string"},
         "context": {"type": "object"},
         "headline": {"type": "string"},
@@ -162,11 +197,11 @@ METRICS_SCHEMA: dict = {
             "type": ["object", "null"],
             "required": [
                 "method", "reference", "superposed", "relaxation", "models_compared", "pairing",
-                "chain_matching", "complex", "per_chain", "tm_align", "tm_score_normalisation",
-                "notes",
+                "chain_matching", "complex", "per_chain", "tm_score_normalisation", "gdt_method",
+                "lddt_method", "engine_agreement", "engine_agreement_note", "interfaces", "notes",
             ],
             "properties": {
-                "method": {"enum": ["fixed_correspondence", "tm_align"]},
+                "method": {"const": "correspondence"},
                 "reference": {"const": "alphafold"},
                 "superposed": {"const": "openfold"},
                 "relaxation": {"enum": ["relaxed", "unrelaxed", "as found"]},
@@ -193,8 +228,19 @@ METRICS_SCHEMA: dict = {
                 },
                 "complex": {"oneOf": [_SCORES, {"type": "null"}]},
                 "per_chain": {"type": "array", "items": _SCORES},
-                "tm_align": {"type": ["object", "null"]},
                 "tm_score_normalisation": {"type": "string"},
+                "gdt_method": {"type": "string"},
+                "lddt_method": {"type": "string"},
+                "engine_agreement": {"type": "boolean"},
+                "engine_agreement_note": _STR,
+                "interfaces": {
+                    "type": ["object", "null"],
+                    "required": ["method", "items"],
+                    "properties": {
+                        "method": {"type": "string"},
+                        "items": {"type": "array", "items": _INTERFACE},
+                    },
+                },
                 "notes": {"type": "array", "items": {"type": "string"}},
             },
         },

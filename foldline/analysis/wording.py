@@ -10,8 +10,12 @@ from typing import Any
 
 __all__ = [
     "headline", "engine_label", "engine_title", "weights_phrase", "weights_notes",
-    "absent_phrase", "short_reason", "SLOT_TITLES",
+    "absent_phrase", "short_reason", "SLOT_TITLES", "STAND_IN", "engine_agreement",
+    "stand_in_warnings", "confidence_phrase", "stand_in_phrase",
 ]  # fmt: skip
+
+#: the CPU stand-in's engine name (foldline.steps.common.STAND_IN)
+STAND_IN = "template-cpu"
 
 SLOT_TITLES = {"alphafold": "AlphaFold", "openfold": "OpenFold", "msa": "MSA"}
 #: a step manifest's weights kind -> whose weights, for people
@@ -93,6 +97,75 @@ def weights_notes(engines: dict[str, Any]) -> list[str]:
     return notes
 
 
+def stand_in_warnings(record: dict[str, Any]) -> list[str]:
+    """What the CPU stand-in's record says people must know: no template, low coverage."""
+    if record.get("no_template"):
+        return ["the CPU stand-in found no template: its model is a placeholder (a straight CA "
+                "trace), not a prediction"]  # fmt: skip
+    if record.get("low_coverage"):
+        return [f"the CPU stand-in's template {record.get('template')} covers only "
+                f"{100 * float(record.get('coverage') or 0):.0f}% of the query: low coverage, the "
+                "rest of the model is an interpolated CA trace"]  # fmt: skip
+    return []
+
+
+def stand_in_phrase(section: dict[str, Any]) -> str:
+    """"template 6kwc_A (62% identical, 98% coverage)", "no template found", ..."""
+    record = section.get("stand_in") or {}
+    if not record:
+        return "template not recorded"
+    if record.get("no_template"):
+        return "no template found (placeholder model, not a prediction)"
+    text = (f"template {record.get('template')} ({100 * float(record.get('identity') or 0):.0f}% "
+            f"identical, {100 * float(record.get('coverage') or 0):.0f}% coverage")  # fmt: skip
+    return text + (", low coverage)" if record.get("low_coverage") else ")")
+
+
+def engine_agreement(engines: dict[str, Any]) -> tuple[bool, str | None]:
+    """Whether a TM-score between the two slots measures two engines agreeing.
+
+    Not where either slot ran the CPU stand-in: its models copy template coordinates, so
+    two stand-in models compare two alignments to templates (often the same one).
+    """
+    stand_ins = [s for s in ("alphafold", "openfold") if (engines.get(s) or {}).get("engine") == STAND_IN]
+    if not stand_ins:
+        return True, None
+    if len(stand_ins) == 2:
+        templates = {(engines[s].get("stand_in") or {}).get("template") for s in stand_ins}
+        if templates == {"none"}:
+            return False, ("both slots ran the CPU stand-in and found no template: the two "
+                           "placeholder models are the same straight trace, so their scores mean nothing")  # fmt: skip
+        same = len(templates) == 1 and None not in templates
+        return False, ("both slots ran the CPU stand-in (template-based models; neither engine "
+                       "ran)" + (f", built on the same template {templates.pop()}" if same else "")
+                       + ": their TM-score compares two template alignments, not two engines")  # fmt: skip
+    return False, (f"the {SLOT_TITLES[stand_ins[0]]} slot ran the CPU stand-in: the TM-score compares "
+                   "a template-based model, not two engines")  # fmt: skip
+
+
+def confidence_phrase(slot: str, section: dict[str, Any]) -> str:
+    """"mean pLDDT AlphaFold 88.1", "mean alignment score template-cpu (AlphaFold slot) 95.0",
+    "no pLDDT OpenFold" ..."""
+    plddt = section.get("plddt") or {}
+    label = engine_title(slot, section)
+    kind = plddt.get("kind", "plddt")
+    if plddt.get("mean") is None or kind == "none":
+        return f"no pLDDT {label}"
+    name = "mean alignment score" if kind == "template-similarity" else "mean pLDDT"
+    return f"{name} {label} {plddt['mean']:.1f}"
+
+
+def _both_confidences(engines: dict[str, Any]) -> str:
+    """"mean pLDDT AlphaFold 88.1, OpenFold 86.4"; the measure named once where both share it."""
+    phrases = [confidence_phrase(s, engines[s]) for s in ("alphafold", "openfold")]
+    kinds = [(engines[s].get("plddt") or {}).get("kind", "plddt") for s in ("alphafold", "openfold")]
+    if kinds[0] == kinds[1] != "none" and all(" " in p for p in phrases):
+        name = "mean alignment score" if kinds[0] == "template-similarity" else "mean pLDDT"
+        if all(p.startswith(name + " ") for p in phrases):
+            return phrases[0] + ", " + phrases[1][len(name) + 1:]
+    return ", ".join(phrases)
+
+
 def short_reason(reason: str, limit: int = 60) -> str:
     """A step's note cut to its first clause: "OpenFold 1.0.1 has no multimer model (…)…"
     -> "OpenFold 1.0.1 has no multimer model"."""
@@ -117,7 +190,7 @@ def absent_phrase(slot: str, record: dict[str, Any], *, why: bool = True) -> str
 def headline(metrics: dict[str, Any]) -> str:
     """One line for notifications: TM-score (with L), RMSD and both mean pLDDTs.
 
-    >>> headline({"comparison": {"method": "fixed_correspondence", "complex": {"tm_score": 0.91,
+    >>> headline({"comparison": {"method": "correspondence", "complex": {"tm_score": 0.91,
     ...   "normalising_length": 195, "rmsd": 1.234}}, "engines": {"alphafold": {"engine":
     ...   "alphafold", "plddt": {"mean": 88.1}}, "openfold": {"engine": "openfold",
     ...   "plddt": {"mean": 86.4}}}})
@@ -142,22 +215,24 @@ def headline(metrics: dict[str, Any]) -> str:
             engine = engines.get(slot)
             if not engine:
                 continue
-            label = engine_title(slot, engine)
-            line = f"mean pLDDT {label} {engine['plddt']['mean']:.1f}"
+            line = confidence_phrase(slot, engine)
             for name, key in (("ipTM", "iptm"), ("pTM", "ptm")):
                 if engine.get(key) is not None:
                     line += f", {name} {engine[key]:.2f}"
                     break
+            if engine.get("engine") == STAND_IN:
+                line += f" ({stand_in_phrase(engine)})"
             parts.append(line)
         return "; ".join([said or "no comparison", *parts])
-    if comparison.get("complex"):
-        c = comparison["complex"]
+    c = comparison.get("complex")
+    if c:
         scores = f"TM-score {c['tm_score']:.3f} (L={c['normalising_length']}), CA RMSD {c['rmsd']:.2f} Å"
     else:
-        t = comparison["tm_align"]
-        scores = f"TM-align TM-score {t['tm_score']:.3f} (L={t['normalising_length']}), RMSD {t['rmsd']:.2f} Å"
-    plddts = ", ".join(
-        f"{engine_title(slot, engines[slot])} {engines[slot]['plddt']['mean']:.1f}"
-        for slot in ("alphafold", "openfold")
-    )
-    return f"{scores}; mean pLDDT {plddts}"
+        scores = "no chain pair could be aligned"
+    confidences = _both_confidences(engines)
+    if comparison.get("engine_agreement", True):
+        return f"{scores}; {confidences}"
+    # a stand-in ran: say what it is first, and that the agreement is not the engines'
+    stand_in = next(engines[s] for s in ("alphafold", "openfold") if engines[s].get("engine") == STAND_IN)
+    return (f"CPU stand-in, not an engine comparison: {stand_in_phrase(stand_in)}; "
+            f"model-to-model {scores} (not an engine agreement); {confidences}")

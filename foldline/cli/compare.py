@@ -114,6 +114,8 @@ def compare(
         out.print(table)
         if any(r.method == "tm_align" for r in runs):
             out.print(comparison.TM_ALIGN_NOTE, markup=False)
+        if any(not r.engine_agreement for r in runs):
+            out.print(comparison.STAND_IN_NOTE, markup=False)
         if comparison.no_comparison_note(runs):
             out.print(comparison.no_comparison_note(runs), markup=False)
         out.print(comparison.engines_note(runs), markup=False)

@@ -28,6 +28,7 @@ from foldline.local.paths import (
     LOCAL_STACK_PARAMETERS,
     LOCAL_STATE_FILE,
     STACK_NAME,
+    async_queue_name,
     route_queue_name,
 )
 
@@ -142,4 +143,9 @@ class RouteQueueInvoker:
             ).matches_event(event):
                 name = route_queue_name(rule.logical_id)
                 return self.sqs.get_queue_url(QueueName=name)["QueueUrl"]
-        raise RedriveError(f"no rule of {function.logical_id} matches the event any more")
+        try:  # an on-failure destination's record: the function's own asynchronous queue
+            name = async_queue_name(function.logical_id)
+            return self.sqs.get_queue_url(QueueName=name)["QueueUrl"]
+        except Exception:  # noqa: BLE001 - no such queue: say what was looked for
+            raise RedriveError(f"no rule of {function.logical_id} matches the event any more, "
+                               f"and it takes no other asynchronous invocations") from None

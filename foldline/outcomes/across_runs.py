@@ -4,7 +4,7 @@ Each run's analysis wrote ``runs/<run_id>/report/metrics.json`` (schema:
 :mod:`foldline.analysis.schema`). This module reads those dicts — nothing here calls AWS
 except through the tracker passed in — and does for any number of runs what the
 reference's comparison notebook did by hand for three: per run, the agreement of the two
-models (TM-score, RMSD, GDT_TS, lDDT), each engine's confidence (mean pLDDT, pTM) and
+models (TM-score, RMSD, GDT_TS as the TMscore program computes it, CA-lDDT), each engine's confidence (mean pLDDT, pTM) and
 each step's runtime, side by side.
 """
 
@@ -26,7 +26,10 @@ __all__ = [
 ]  # fmt: skip
 
 SLOTS = ("alphafold", "openfold")
-SUPPORTED_MAJOR = "1"
+SUPPORTED_MAJOR = "2"
+#: older reports this reader still reads (1.x: ``lddt`` for ``ca_lddt``, TM-align for
+#: differing sequences)
+READABLE_MAJORS = ("1", "2")
 COMPARISON_TARGET = "comparisons"  # Experiments: experiment "foldline-comparisons"
 
 
@@ -40,11 +43,11 @@ class RunMetrics:
 
     run_id: str
     target: str
-    method: str  # "fixed_correspondence" (same sequences) or "tm_align"
+    method: str  # "correspondence" (2.x), or 1.x's "fixed_correspondence" / "tm_align"
     tm_score: float | None
     rmsd: float | None
     gdt_ts: float | None
-    lddt: float | None
+    ca_lddt: float | None
     n_residues: int | None
     engines: dict[str, str]  # slot -> "AlphaFold" / "template-cpu (AlphaFold slot)" ...
     plddt: dict[str, float | None]  # slot -> mean pLDDT
@@ -52,14 +55,16 @@ class RunMetrics:
     runtimes_s: dict[str, float] = field(default_factory=dict)  # step name -> seconds
     #: why there is no comparison (one slot left no model: OpenFold skips multimers)
     comparison_skipped: str | None = None
+    #: False where the TM-score is not two engines agreeing (the CPU stand-in ran)
+    engine_agreement: bool = True
 
 
 def run_metrics(run_id: str, metrics: dict[str, Any], target: str | None = None) -> RunMetrics:
     """One run's comparison numbers from its metrics.json."""
     version = str(metrics.get("schema_version", ""))
-    if version.split(".")[0] != SUPPORTED_MAJOR:
+    if version.split(".")[0] not in READABLE_MAJORS:
         raise UnreadableMetrics(f"run {run_id}: metrics.json schema {version or '?'}; "
-                                f"this foldline reads {SUPPORTED_MAJOR}.x")  # fmt: skip
+                                f"this foldline reads {', '.join(m + '.x' for m in READABLE_MAJORS)}")  # fmt: skip
     try:
         compared = metrics["comparison"] is not None  # null: one slot left no model
         comparison = metrics["comparison"] or {}
@@ -84,13 +89,14 @@ def run_metrics(run_id: str, metrics: dict[str, Any], target: str | None = None)
         tm_score=number(whole.get("tm_score")),
         rmsd=number(whole.get("rmsd")),
         gdt_ts=number(whole.get("gdt_ts")),
-        lddt=number(whole.get("lddt")),
+        ca_lddt=number(whole.get("ca_lddt", whole.get("lddt"))),
         n_residues=present[0].get("n_residues") if present else None,
         engines=labels,
         plddt={s: number(((engines[s] or {}).get("plddt") or {}).get("mean")) for s in SLOTS},
         ptm={s: number((engines[s] or {}).get("ptm")) for s in SLOTS},
         runtimes_s=runtimes,
         comparison_skipped=None if compared else str(metrics.get("comparison_skipped") or "no comparison"),
+        engine_agreement=bool(comparison.get("engine_agreement", True)),
     )
 
 
@@ -107,10 +113,11 @@ COLUMNS: tuple[tuple[str, Any], ...] = (
     ("Run id", lambda r: r.run_id),
     ("Target", lambda r: r.target),
     ("Residues", lambda r: "-" if r.n_residues is None else str(r.n_residues)),
-    ("TM-score", lambda r: _fmt(r.tm_score, 3) + {"tm_align": "*", "none": "†"}.get(r.method, "")),
+    ("TM-score", lambda r: _fmt(r.tm_score, 3) + {"tm_align": "*", "none": "†"}.get(r.method, "")
+     + ("" if r.engine_agreement else "‡")),
     ("RMSD Å", lambda r: _fmt(r.rmsd, 2)),
     ("GDT_TS", lambda r: _fmt(r.gdt_ts, 3)),
-    ("lDDT", lambda r: _fmt(r.lddt, 3)),
+    ("CA-lDDT", lambda r: _fmt(r.ca_lddt, 3)),
     ("pLDDT AF", lambda r: _fmt(r.plddt["alphafold"], 1)),
     ("pLDDT OF", lambda r: _fmt(r.plddt["openfold"], 1)),
     ("pTM AF", lambda r: _fmt(r.ptm["alphafold"], 3)),
@@ -121,7 +128,11 @@ COLUMNS: tuple[tuple[str, Any], ...] = (
 )
 
 
-TM_ALIGN_NOTE = "* TM-align: the two models' sequences differ; TM-score normalised by the AlphaFold model"
+TM_ALIGN_NOTE = ("* TM-align (a metrics.json of schema 1.x): the two models' sequences differ; "
+                 "TM-score normalised by the OpenFold slot's model")
+STAND_IN_NOTE = ("‡ not an engine comparison: the CPU stand-in made a model (template-based); its "
+                 "TM-score compares template alignments. GDT_TS is the TMscore program's; CA-lDDT "
+                 "is lDDT over CA atoms only")
 
 
 def no_comparison_note(runs: Sequence[RunMetrics]) -> str | None:
@@ -189,7 +200,7 @@ def plot_comparison(runs: Sequence[RunMetrics], path: Path) -> Path:
     for i, (name, values) in enumerate((
         ("TM-score", [nan(r.tm_score) for r in runs]),
         ("GDT_TS", [nan(r.gdt_ts) for r in runs]),
-        ("lDDT", [nan(r.lddt) for r in runs]),
+        ("CA-lDDT", [nan(r.ca_lddt) for r in runs]),
     )):  # fmt: skip
         agreement.bar(x + (i - 1) * width, values, width, label=name)
     agreement.set_ylim(0, 1.05)
@@ -226,7 +237,7 @@ def tracked_comparison(runs: Sequence[RunMetrics], artifacts: dict[str, str]) ->
     series: dict[str, list[float]] = {}
     for run in runs:
         values = {"tm_score": run.tm_score, "rmsd": run.rmsd, "gdt_ts": run.gdt_ts,
-                  "lddt": run.lddt, "plddt_mean_alphafold": run.plddt["alphafold"],
+                  "ca_lddt": run.ca_lddt, "plddt_mean_alphafold": run.plddt["alphafold"],
                   "plddt_mean_openfold": run.plddt["openfold"]}  # fmt: skip
         for name, value in values.items():
             if value is None:

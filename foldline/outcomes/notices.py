@@ -9,11 +9,15 @@ speak with one voice.
 from __future__ import annotations
 
 import json
+from foldline.spec.formats import utc_now
 from foldline.spec.statuses import FAILED
 from dataclasses import dataclass, field
 from typing import Any
 
 SUBJECT_LIMIT = 100  # SNS rejects longer e-mail subjects
+#: SNS refuses a message over 256 KB (body, subject and attributes together); a body is
+#: cut below it with room for the rest, so no notice fails on its size
+BODY_LIMIT_BYTES = 250_000
 
 
 @dataclass(frozen=True)
@@ -32,10 +36,46 @@ class Notice:
         return {k: {"DataType": "String", "StringValue": v} for k, v in attrs.items()}
 
 
+def notice_record(notice: Notice) -> dict[str, Any]:
+    """A notice as the runs table keeps one that could not be sent (for its redrive)."""
+    return {"subject": notice.subject, "body": clip_body(notice.body), "status": notice.status,
+            "target": notice.target, "run_id": notice.run_id,
+            "extra_attributes": dict(notice.extra_attributes)}  # fmt: skip
+
+
+def notice_from_record(record: dict[str, Any]) -> Notice:
+    return Notice(subject=str(record["subject"]), body=str(record["body"]),
+                  status=str(record["status"]), target=str(record.get("target") or "-"),
+                  run_id=record.get("run_id"),
+                  extra_attributes=dict(record.get("extra_attributes") or {}))  # fmt: skip
+
+
+def send_kept_notice(sns: Any, topic_arn: str, runs: Any, run_id: str,
+                     record: dict[str, Any]) -> str:  # fmt: skip
+    """Publish a notice kept in the runs item (``pending_notice``), then mark it sent.
+
+    ``runs`` is the :class:`foldline.runs.table.RunsTable`. Raises (the notice stays kept)
+    while SNS refuses it.
+    """
+    message_id = publish(sns, topic_arn, notice_from_record(record))
+    runs.update(run_id, notice_message_id=message_id, notified_at=utc_now(),
+                remove=("pending_notice",))  # fmt: skip
+    return message_id
+
+
 def clip_subject(text: str) -> str:
     """SNS subjects: one line, under 100 characters, clipped with ASCII dots."""
     one_line = " ".join(text.split())
     return one_line if len(one_line) < SUBJECT_LIMIT else one_line[: SUBJECT_LIMIT - 4] + "..."
+
+
+def clip_body(text: str, limit: int = BODY_LIMIT_BYTES) -> str:
+    """A body SNS accepts: cut (at a character boundary) below ``limit`` UTF-8 bytes."""
+    data = text.encode()
+    if len(data) <= limit:
+        return text
+    note = "\n[... cut: the notice was longer than SNS allows]"
+    return data[: limit - len(note.encode())].decode("utf-8", "ignore") + note
 
 
 def publish(sns: Any, topic_arn: str, notice: Notice) -> str:
@@ -43,10 +83,28 @@ def publish(sns: Any, topic_arn: str, notice: Notice) -> str:
     response = sns.publish(
         TopicArn=topic_arn,
         Subject=clip_subject(notice.subject),
-        Message=notice.body,
+        Message=clip_body(notice.body),
         MessageAttributes=notice.attributes(),
     )
     return response["MessageId"]
+
+
+def start_failed_notice(*, bucket: str, key: str, target: str, run_id: str, reason: str) -> Notice:
+    """SageMaker refused to start the run every time it was asked: nothing ran."""
+    body = "\n".join([
+        f"foldline could not start run {run_id} for s3://{bucket}/{key}.",
+        "",
+        f"Reason: {reason}",
+        "",
+        "Nothing ran and nothing is charged for it. The file is still in inputs/; upload",
+        "it again (a new version is a new run) once SageMaker accepts new executions",
+        "(the account's quotas: see Operations in the README).",
+    ])  # fmt: skip
+    return Notice(
+        subject=clip_subject(f"foldline: {target} could not start (run {run_id})"),
+        body=body, status="failed", target=target, run_id=run_id,
+        extra_attributes={"code": "start_refused"},
+    )  # fmt: skip
 
 
 def rejected_notice(
@@ -93,8 +151,8 @@ class ResultSummary:
     tm_score: float | None
     tm_normalised_by: int | None  # residues the TM-score is normalised by
     rmsd: float | None  # Å, CA atoms after optimal superposition
-    gdt_ts: float | None = None
-    lddt: float | None = None
+    gdt_ts: float | None = None  # the TMscore program's GDT_TS (not LGA's)
+    ca_lddt: float | None = None  # lDDT over CA atoms only
     plddt_mean: dict[str, float] = field(default_factory=dict)  # engine label -> mean pLDDT
     compared: dict[str, str] = field(default_factory=dict)  # engine label -> model compared
     engines: dict[str, str] = field(default_factory=dict)  # engine label -> "name version"
@@ -106,6 +164,15 @@ class ResultSummary:
     runtimes_s: dict[str, float] = field(default_factory=dict)  # step name -> seconds
     #: slots that left no model, so nothing was compared: "OpenFold skipped" -> why
     absent: dict[str, str] = field(default_factory=dict)
+    #: where the TM-score is not two engines agreeing (the CPU stand-in ran), why
+    not_engine_agreement: str | None = None
+    #: what the CPU stand-in built its model on ("template 6kwc_A (62% identical, ...)",
+    #: "no template found (...)"), where it ran
+    stand_in: str | None = None
+    #: other things the reader must know (chains or residues left without a partner, ...)
+    warnings: tuple[str, ...] = ()
+    #: engine label -> what its confidence number is where it is not pLDDT
+    confidence_kinds: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -142,24 +209,31 @@ def succeeded_notice(
     run_notes: tuple[str, ...] | list[str] = (),
 ) -> Notice:
     tm = _number(summary.tm_score, ".4f")
-    plddt = ", ".join(f"{k} {v:.1f}" for k, v in summary.plddt_mean.items()) or "n/a"
+    plddt = ", ".join(f"{k} {v:.1f}" + (f" ({summary.confidence_kinds[k]})" if k in summary.confidence_kinds else "")
+                      for k, v in summary.plddt_mean.items()) or "n/a"  # fmt: skip
     lines = [f"foldline finished run {run_id} for target {target}.", ""]
+    if summary.stand_in:  # said before any number: what made the models
+        lines += [f"CPU stand-in (template-based models; neither engine ran): {summary.stand_in}.", ""]
     if summary.absent:  # one engine left no model: no comparison, and why
         lines += [f"{what}: {why}" if why else what for what, why in summary.absent.items()]
-        lines += ["No comparison between engines (no TM-score, RMSD, GDT or lDDT); "
+        lines += ["No comparison between engines (no TM-score, RMSD, GDT or CA-lDDT); "
                   "the report shows the engine that ran."]  # fmt: skip
     else:
+        if summary.not_engine_agreement:
+            lines += [f"Not an engine comparison: {summary.not_engine_agreement}."]
         lines += [
             f"TM-score: {tm}"
-            + (f" (normalised by {summary.tm_normalised_by} residues)"
+            + (f" (normalised by the reference's {summary.tm_normalised_by} residues)"
                if summary.tm_normalised_by else ""),
             f"RMSD (CA, after optimal superposition): {_number(summary.rmsd, '.2f', ' Å')}",
         ]  # fmt: skip
     if summary.gdt_ts is not None:
-        lines.append(f"GDT_TS: {summary.gdt_ts:.3f}")
-    if summary.lddt is not None:
-        lines.append(f"lDDT: {summary.lddt:.3f}")
-    lines.append(f"Mean pLDDT: {plddt}")
+        lines.append(f"GDT_TS (the TMscore program's): {summary.gdt_ts:.3f}")
+    if summary.ca_lddt is not None:
+        lines.append(f"CA-lDDT (CA atoms only): {summary.ca_lddt:.3f}")
+    lines.append(f"Mean confidence: {plddt}" if summary.confidence_kinds else f"Mean pLDDT: {plddt}")
+    if summary.warnings:
+        lines += ["", "Warnings:", *(f"  {w}" for w in summary.warnings)]
     if summary.compared:
         lines += ["", "Models compared:" if not summary.absent else "Model reported:"]
         lines += [f"  {label}: {model}" for label, model in summary.compared.items()]
@@ -182,7 +256,12 @@ def succeeded_notice(
         f"Report folder: {report_uri}",
     ]
     lines += [f"{label} outputs: {uri}" for label, uri in model_uris.items()]
-    outcome = ", ".join(summary.absent) if summary.absent else f"TM-score {tm}"
+    if summary.absent:
+        outcome = ", ".join(summary.absent)
+    elif summary.stand_in:
+        outcome = f"CPU stand-in, {summary.stand_in.split(' (')[0]}"
+    else:
+        outcome = f"TM-score {tm}"
     return Notice(
         subject=clip_subject(f"foldline: {target} succeeded, {outcome} (run {run_id})"),
         body="\n".join(lines),
@@ -283,3 +362,21 @@ def analysis_failed_notice(
         target=target,
         run_id=run_id,
     )
+
+
+def interrupted_notice(*, target: str, run_id: str, was: str, key: str, restarted: bool) -> Notice:
+    """The local runtime stopped (Ctrl-C, SIGTERM, a crash) while a run was under way."""
+    lines = [f"foldline's local runtime stopped while run {run_id} for target {target} was "
+             f"{was.lower()} (its upload: {key})."]  # fmt: skip
+    if restarted:
+        lines += ["", "It has been started again from its upload now that the runtime is back;",
+                  "its result comes in a notice of its own."]  # fmt: skip
+    else:
+        lines += ["", "It could not be started again: its upload is no longer in inputs/.",
+                  "Upload the file again to run it."]  # fmt: skip
+    outcome = "started again" if restarted else "not restarted"
+    return Notice(
+        subject=clip_subject(f"foldline: {target} interrupted, {outcome} (run {run_id})"),
+        body="\n".join(lines), status="interrupted", target=target, run_id=run_id,
+        extra_attributes={"restarted": "true" if restarted else "false"},
+    )  # fmt: skip

@@ -11,10 +11,14 @@ Order matters for the faults it must survive:
 4. mark the run Succeeded in the runs table, with the summary numbers;
 5. publish the notice with a presigned link, and record its message id.
 
-The report is in S3 before any notice is attempted, so an SNS failure loses nothing: the
-function raises, the retry finds the same inputs, rewrites the same report and publishes
-again. A replay after step 5 (Powertools idempotency aside) finds the message id and
-stops at once: one report, one notice.
+The report is in S3 before any notice is attempted, and the notice itself is kept in
+the runs item (``pending_notice``, written with step 4) until SNS takes it: an SNS
+failure loses nothing. The function raises; its retry, and once retries are spent the
+notify function (the on-failure destination), send the kept notice without redoing the
+analysis, and a notify failure leaves the record in FunctionFailuresQueue for
+``foldline redrive --queue functions``. The run stays Succeeded with its analysis
+Succeeded throughout. A replay after step 5 (Powertools idempotency aside) finds the
+message id and stops at once: one report, one notice.
 """
 
 from __future__ import annotations
@@ -33,7 +37,14 @@ from botocore.exceptions import BotoCoreError, ClientError
 from foldline.spec import layout
 from foldline.runs import table as runs_mod
 from foldline.intake.concurrency import release_run_slot
-from foldline.outcomes.notices import ResultSummary, publish, succeeded_notice
+from foldline.outcomes.notices import (
+    Notice,
+    ResultSummary,
+    notice_record,
+    publish,
+    send_kept_notice,
+    succeeded_notice,
+)
 from foldline.outcomes.step_outputs import (
     MissingOutput,
     fetch_step_output,
@@ -52,7 +63,7 @@ from foldline.intake.plan import run_notes
 from foldline.runs.table import RunsTable
 from foldline.outcomes.tracking import RunTracker, TrackedRun
 from foldline.spec.formats import number, utc_now
-from foldline.spec.statuses import SUCCEEDED
+from foldline.spec.statuses import RETRYING, SUCCEEDED
 
 log = logging.getLogger("foldline.outcomes.succeeded")
 
@@ -189,23 +200,36 @@ def upload_report(s3: Any, bucket: str, run_id: str, report_dir: Path) -> list[s
 def summary_from_metrics(metrics: dict[str, Any], runtimes_s: dict[str, float]) -> ResultSummary:
     """The notice's numbers from the analysis' metrics (schema: docs/metrics-schema.md).
 
-    The whole-complex fixed-correspondence scores where the sequences matched, else
-    TM-align's; none where one slot left no model (``comparison`` null: the engine
+    The whole-complex scores (normalised by the reference); none where one slot left no
+    model (``comparison`` null: the engine
     that was skipped and why go in ``absent``). Step runtimes: the pipeline's own
     record (``runtimes_s``) where known, else the step manifests the analysis read.
     """
-    from foldline.analysis.wording import absent_phrase, engine_title, weights_notes, weights_phrase
+    from foldline.analysis.wording import (
+        STAND_IN,
+        absent_phrase,
+        engine_title,
+        stand_in_phrase,
+        weights_notes,
+        weights_phrase,
+    )
 
     comparison = metrics.get("comparison") or {}
-    whole = comparison.get("complex") or comparison.get("tm_align") or {}
-    plddt, compared, versions, weights = {}, {}, {}, {}
+    whole = comparison.get("complex") or {}
+    plddt, compared, versions, weights, kinds = {}, {}, {}, {}, {}
+    stand_in = None
     for slot, engine in (metrics.get("engines") or {}).items():
         if not engine:  # the slot left no model
             continue
         label = engine_title(slot, engine)
         weights[label] = weights_phrase(engine)
+        if engine.get("engine") == STAND_IN and stand_in is None:
+            stand_in = stand_in_phrase(engine)
         mean = number((engine.get("plddt") or {}).get("mean"))
-        if mean is not None:
+        kind = (engine.get("plddt") or {}).get("kind", "plddt")
+        if kind == "template-similarity":
+            kinds[label] = "alignment score, not pLDDT"
+        if mean is not None and kind != "none":
             plddt[label] = mean
         if engine.get("model_file"):
             compared[label] = engine["model_file"]
@@ -224,7 +248,7 @@ def summary_from_metrics(metrics: dict[str, Any], runtimes_s: dict[str, float]) 
         tm_normalised_by=whole.get("normalising_length"),
         rmsd=number(whole.get("rmsd")),
         gdt_ts=number(whole.get("gdt_ts")),
-        lddt=number(whole.get("lddt")),
+        ca_lddt=number(whole.get("ca_lddt")),
         plddt_mean=plddt,
         compared=compared,
         engines={k: v for k, v in versions.items() if v},
@@ -232,6 +256,10 @@ def summary_from_metrics(metrics: dict[str, Any], runtimes_s: dict[str, float]) 
         weights_notes=tuple(weights_notes(metrics.get("engines") or {})),
         runtimes_s=runtimes,
         absent=absent,
+        not_engine_agreement=None if comparison.get("engine_agreement", True) else comparison.get("engine_agreement_note"),
+        stand_in=stand_in,
+        warnings=tuple(comparison.get("notes") or ()) + tuple(metrics.get("warnings") or ()),
+        confidence_kinds=kinds,
     )
 
 
@@ -240,7 +268,7 @@ def tracked_metrics(metrics: dict[str, Any], summary: ResultSummary) -> dict[str
     (``plddt_mean_alphafold`` is the AlphaFold step's model, whichever engine made it:
     the tracked parameters name the engine)."""
     out: dict[str, float] = {}
-    for name in ("tm_score", "rmsd", "gdt_ts", "lddt"):
+    for name in ("tm_score", "rmsd", "gdt_ts", "ca_lddt"):
         value = getattr(summary, name)
         if value is not None:
             out[name] = value
@@ -350,6 +378,20 @@ def analyse_run(ctx: AnalysisContext, change: ExecutionStatusChange) -> Analysis
     release_run_slot(ctx.runs, run_id)
     if _already_reported(facts, change.execution_arn):
         return AnalysisOutcome("duplicate", run_id, report_uri=(facts.item or {})["report_uri"])
+    item = facts.item or {}
+    same_execution = item.get("execution_arn", change.execution_arn) == change.execution_arn
+    if same_execution and item.get("pending_notice") and item.get("analysis_status") == SUCCEEDED:
+        # the report is done; only its notice did not go out (SNS failed): send it now
+        message_id = send_kept_notice(ctx.sns, ctx.topic_arn, ctx.runs, run_id, item["pending_notice"])
+        return AnalysisOutcome("reported", run_id, report_uri=item.get("report_uri"),
+                               tm_score=item.get("tm_score"), message_id=message_id)  # fmt: skip
+    if same_execution and item.get("status") in (runs_mod.FAILED, runs_mod.STOPPED):
+        # the notify function recorded another end for this execution: SageMaker decides
+        described = ctx.sagemaker.describe_pipeline_execution(PipelineExecutionArn=change.execution_arn)
+        if described.get("PipelineExecutionStatus") != SUCCEEDED:
+            log.warning("stale Succeeded event for %s: the execution is %s", change.execution_arn,
+                        described.get("PipelineExecutionStatus"))  # fmt: skip
+            return AnalysisOutcome("stale", run_id)
 
     steps = pipeline_steps(ctx, change.execution_arn)
     facts = _with_step_cache_reuse(ctx, facts, steps)
@@ -360,7 +402,7 @@ def analyse_run(ctx: AnalysisContext, change: ExecutionStatusChange) -> Analysis
         metrics, keys = _compare_and_upload(ctx, facts, change, steps, runtimes, model_uris)
     except Exception as err:
         # recorded for people and for the on-failure notice; the raise makes it a retry
-        ctx.runs.update(run_id, analysis_status="Retrying", model_uris=model_uris or None,
+        ctx.runs.update(run_id, analysis_status=RETRYING, model_uris=model_uris or None,
                         analysis_error=f"{type(err).__name__}: {err}"[:2000])  # fmt: skip
         raise
 
@@ -381,6 +423,7 @@ def analyse_run(ctx: AnalysisContext, change: ExecutionStatusChange) -> Analysis
                 end_time=change.end_time,
             )
         )  # fmt: skip
+    notice = _success_notice(ctx, facts, summary, report_uri, model_uris)
     ctx.runs.update(
         run_id,
         status=runs_mod.SUCCEEDED,
@@ -394,8 +437,10 @@ def analyse_run(ctx: AnalysisContext, change: ExecutionStatusChange) -> Analysis
         plddt_mean=summary.plddt_mean or None,
         comparison_skipped=metrics.get("comparison_skipped"),
         target=facts.target if not facts.item else None,
+        # kept until SNS takes it: a failed publish is sent by the retry or the redrive
+        pending_notice=notice_record(notice),
     )
-    message_id = _notify(ctx, facts, summary, report_uri, model_uris)
+    message_id = send_kept_notice(ctx.sns, ctx.topic_arn, ctx.runs, run_id, notice_record(notice))
     return AnalysisOutcome(
         "reported", run_id, report_uri=report_uri, tm_score=summary.tm_score,
         message_id=message_id, report_files=tuple(keys),
@@ -426,9 +471,9 @@ def _inputs(facts: RunFacts) -> dict[str, str]:
     return {"fasta": folder.rstrip("/") + "/" + name} if folder and name else {}
 
 
-def _notify(ctx: AnalysisContext, facts: RunFacts, summary: ResultSummary, report_uri: str,
-            model_uris: dict[str, str]) -> str:  # fmt: skip
-    """Publish the success notice with a presigned link to report.html.
+def _success_notice(ctx: AnalysisContext, facts: RunFacts, summary: ResultSummary, report_uri: str,
+                    model_uris: dict[str, str]) -> Notice:  # fmt: skip
+    """The success notice with a presigned link to report.html.
 
     A presigned URL also stops working when the credentials that signed it expire: signed
     by a Lambda role's temporary credentials it lasts hours, not the ``link_expiry_s``
@@ -440,14 +485,11 @@ def _notify(ctx: AnalysisContext, facts: RunFacts, summary: ResultSummary, repor
         Params={"Bucket": ctx.bucket, "Key": layout.report_prefix(facts.run_id) + layout.REPORT_PAGE},
         ExpiresIn=ctx.link_expiry_s,
     )
-    notice = succeeded_notice(
+    return succeeded_notice(
         target=facts.target, run_id=facts.run_id, summary=summary, report_url=url,
         report_uri=report_uri, link_expires_at=expires.strftime("%Y-%m-%d %H:%M UTC"),
         model_uris=model_uris, run_notes=run_notes(facts.item),
     )  # fmt: skip
-    message_id = publish(ctx.sns, ctx.topic_arn, notice)
-    ctx.runs.update(facts.run_id, notice_message_id=message_id, notified_at=utc_now())
-    return message_id
 
 
 def link_expiry_from_env() -> int:

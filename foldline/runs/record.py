@@ -54,10 +54,12 @@ class RunRecord(TypedDict, total=False):
     db_preset_note: str
     execution_arn: str
     started_at: str
-    # the start function: a rejected upload (put)
+    start_refusals: int  # StartPipelineExecution calls SageMaker refused (count_start_refusal)
+    # the start function: a rejected upload (claim_rejection, then rejection_notified)
     code: str
     reason: str
     rejected_key: str
+    rejecting: dict[str, str]  # the claim on its one notice: {"token", "until"}
     # the progress function
     current_step: str
     steps: dict[str, StepRecord]
@@ -76,6 +78,11 @@ class RunRecord(TypedDict, total=False):
     analysis_notice_message_id: str
     notice_message_id: str
     notified_at: str
+    #: a success notice SNS has not taken yet (foldline.outcomes.notices.notice_record),
+    #: sent by the retry or the notify function, then removed
+    pending_notice: dict[str, Any]
+    # the local runtime, restarted: a run its last session left open, started again
+    interrupted_at: str
 
 
 RUN_ATTRIBUTES = frozenset(RunRecord.__annotations__)

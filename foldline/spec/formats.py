@@ -12,8 +12,9 @@ import datetime as _dt
 from typing import Any
 
 #: the error codes S3 answers for a key or bucket that is not there (GetObject says
-#: NoSuchKey, HeadObject a bare 404, some SDK paths NotFound)
-S3_NOT_FOUND_CODES = frozenset({"404", "NoSuchKey", "NotFound"})
+#: NoSuchKey, HeadObject a bare 404, some SDK paths NotFound; a version that is gone,
+#: NoSuchVersion)
+S3_NOT_FOUND_CODES = frozenset({"404", "NoSuchKey", "NotFound", "NoSuchVersion"})
 
 
 def utc_now() -> str:

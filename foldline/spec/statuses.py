@@ -17,6 +17,9 @@ SUCCEEDED = "Succeeded"
 FAILED = "Failed"
 STOPPED = "Stopped"
 REJECTED = "Rejected"
+#: an analysis that raised and waits for its retry (the run's ``analysis_status``, beside
+#: SUCCEEDED and FAILED)
+RETRYING = "Retrying"
 #: an execution whose failed steps were allowed to fail (SageMaker's name)
 COMPLETED_WITH_FAILURES = "CompletedWithFailures"
 

@@ -240,7 +240,8 @@ def run_stand_in(env: TrainingEnv, inputs: StepInputs, manifest: StepManifest, d
         (env.model_dir / f"ranked_{rank}.pdb").write_text(text)
         result = {
             "engine": STAND_IN,
-            "plddt": np.asarray(prediction.plddt, dtype=float),
+            # the stand-in's per-residue alignment-similarity score: not pLDDT, not named so
+            "alignment_score": np.asarray(prediction.plddt, dtype=float),
             "ranking_confidence": float(prediction.ranking_confidence),
             "template": prediction.template,
             "identity": float(prediction.identity),

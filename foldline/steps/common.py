@@ -249,20 +249,32 @@ def stand_in_predictions(env: TrainingEnv, inputs: StepInputs, manifest: StepMan
     """
     import time
 
-    from foldline.steps.engines.template_model import predict
+    from foldline.steps.engines.template_model import placeholder, predict
 
     manifest.call = f"foldline.steps.engines.template_model.predict(variant={variant!r})"
     manifest.write(env.model_dir)
     started = time.monotonic()
+    rejected: list[str] = []
     try:
-        predictions = predict(inputs.chains, msa_output / "msas", db_root,
-                              variant=variant, max_template_date=inputs.max_template_date)
+        predictions = predict(inputs.chains, msa_output / "msas", db_root, variant=variant,
+                              max_template_date=inputs.max_template_date, rejections=rejected)
     except Exception as err:  # noqa: BLE001 - any error of the stand-in fails the step, with its reason
         fail_with(manifest, env, f"{STAND_IN} failed: {type(err).__name__}: {err}", 1)
+    if rejected:
+        manifest.notes.append("templates rejected by AlphaFold's prefilter: " + "; ".join(rejected))
+    if not predictions:  # AlphaFold folds without templates; the stand-in cannot
+        reason = (f"no usable template among the MSA step's hits (released on or before "
+                  f"{inputs.max_template_date}, passing AlphaFold's prefilter)")  # fmt: skip
+        predictions = [placeholder(inputs.chains, variant, reason)]
+        manifest.notes.append(f"{STAND_IN}: {reason}: wrote a placeholder (a straight CA trace, "
+                              "confidence 0), not a prediction")  # fmt: skip
     elapsed = time.monotonic() - started
-    if not predictions:
-        fail_with(manifest, env, f"{STAND_IN}: no usable template among the MSA step's hits "
-                  f"(released before {inputs.max_template_date})", 1)  # fmt: skip
+    best = predictions[0]
+    manifest.stand_in = {**best.record(), "templates_rejected": rejected}
+    if best.low_coverage and not best.record()["no_template"]:
+        manifest.notes.append(f"{STAND_IN}: low coverage: template {best.template} covers "
+                              f"{best.coverage:.0%} of the query; the rest is an interpolated "
+                              "CA trace")  # fmt: skip
     return predictions, elapsed
 
 

@@ -38,6 +38,9 @@ class StepManifest:
     #: ("AlphaFold 2.3 params model_1..5"), "source": where they were read from (a path
     #: or S3 URI), "files": [file names]}. The report and notices show it.
     weights: dict[str, Any] | None = None
+    #: the CPU stand-in's model (template, identity, coverage, low_coverage, no_template,
+    #: templates_rejected); None for real engines
+    stand_in: dict[str, Any] | None = None
     notes: list[str] = field(default_factory=list)
     failure: str | None = None
 

@@ -53,15 +53,24 @@ def test_multimer_chains_are_matched_by_sequence_not_by_name(tmp_path):
     assert comparison.complex.scores.rmsd == pytest.approx(0.0, abs=1e-3)
     assert comparison.complex.scores.normalising_length == 147 + 145 + 147
     assert [p.scores.tm_score for p in comparison.per_chain] == pytest.approx([1, 1, 1], abs=1e-6)
-    assert comparison.complex.lddt == pytest.approx(1.0)
+    assert comparison.complex.ca_lddt == pytest.approx(1.0)
 
 
-def test_models_sharing_no_sequence_fall_back_to_tm_align():
-    comparison = compare_models(load_structure(KWC_RELAXED), load_structure(ERR_PDB))
-    assert comparison.method == "tm_align"
-    assert comparison.complex is None
-    assert comparison.tm_align.normalising_length == 130  # the mobile ("model") length
-    assert comparison.tm_align.tm_score < 0.5
+def test_models_sharing_no_sequence_are_aligned_by_structure_and_normalised_by_the_reference():
+    import tmtools
+
+    reference, mobile = load_structure(KWC_RELAXED), load_structure(ERR_PDB)
+    comparison = compare_models(reference, mobile)
+    (pair,) = comparison.per_chain
+    assert pair.correspondence == "structure alignment (TM-align)"
+    assert comparison.complex.scores.normalising_length == 191  # the reference, always
+    # TM-align's own score of the same pair, normalised by the reference (chain 2 here);
+    # the TMscore search over TM-align's residue pairs finds the same superposition or better
+    aligned = tmtools.tm_align(mobile.chains[0].ca, reference.chains[0].ca,
+                               mobile.chains[0].sequence, reference.chains[0].sequence)  # fmt: skip
+    assert comparison.complex.scores.tm_score == pytest.approx(aligned.tm_norm_chain2, abs=0.01)
+    # every metric is kept: GDT and CA-lDDT too
+    assert 0 < comparison.complex.scores.gdt_ts < 0.5 and 0 <= comparison.complex.ca_lddt < 0.5
 
 
 def _validate(metrics):
@@ -77,11 +86,11 @@ def test_analyze_writes_metrics_plots_report_and_models(alphafold_dir, openfold_
     on_disk = json.loads((out / "metrics.json").read_text())
     assert on_disk == json.loads(json.dumps(metrics))
     _validate(on_disk)
-    assert metrics["schema_version"] == "1.2"
+    assert metrics["schema_version"] == "2.0"
     assert metrics["comparison_skipped"] is None and metrics["absent_engines"] == {}
 
     comparison = metrics["comparison"]
-    assert comparison["method"] == "fixed_correspondence"
+    assert comparison["method"] == "correspondence"
     assert comparison["relaxation"] == "relaxed"
     assert comparison["models_compared"]["alphafold"].endswith("ranked_0.pdb")
     assert comparison["models_compared"]["openfold"].endswith("6KWC_1_model_1_ptm_relaxed.pdb")

@@ -61,7 +61,9 @@ def test_compare_prints_the_table_and_logs_to_experiments(moto_stack, seeded, re
     for row, report in zip(rows, reports):
         shown = dict(zip(headings, row))
         assert {k: shown[k] for k in _expected_row(report)} == _expected_row(report)
-    assert comparison.TM_ALIGN_NOTE in result.output  # the ERR550519 run is TM-align
+    # 2.x: the ERR550519 run (two different proteins) is scored like any other pair, by the
+    # reference, on a TM-align residue correspondence: no 1.x TM-align row
+    assert comparison.TM_ALIGN_NOTE not in result.output
     ident = comparison.comparison_id(ids)
     assert (f"SageMaker Experiments: experiment foldline-comparisons, trial {ident}, "
             f"trial component {ident}-comparison") in result.output  # fmt: skip

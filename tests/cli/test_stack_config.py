@@ -43,9 +43,9 @@ def test_the_deployed_limits_come_from_the_stacks_parameters(moto_stack):
 
 def test_a_report_of_another_schema_major_is_refused_in_one_line(moto_stack, seeded, reports, tmp_path):
     run_id = reports[0].run_id
-    metrics = dict(reports[0].metrics, schema_version="2.0")
+    metrics = dict(reports[0].metrics, schema_version="3.0")
     moto_stack.s3.put_object(Bucket=moto_stack.bucket, Key=layout.report_prefix(run_id) + "metrics.json",
                              Body=json.dumps(metrics).encode())  # fmt: skip
     result = invoke("compare", run_id, "--plot", str(tmp_path / "p.png"))
     assert result.exit_code == 1
-    assert result.stderr == f"error: run {run_id}: metrics.json schema 2.0; this foldline reads 1.x\n"
+    assert result.stderr == f"error: run {run_id}: metrics.json schema 3.0; this foldline reads 1.x, 2.x\n"

@@ -115,7 +115,7 @@ def test_report_and_metrics(finished):
     assert (report / "report.html").is_file()
     metrics = json.loads((report / "metrics.json").read_text())
     complex_ = metrics["comparison"]["complex"]
-    for name in ("tm_score", "rmsd", "lddt"):
+    for name in ("tm_score", "rmsd", "ca_lddt"):
         assert isinstance(complex_[name], (int, float)), name
     assert 0 < complex_["tm_score"] <= 1 and complex_["rmsd"] >= 0
 

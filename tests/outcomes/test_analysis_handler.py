@@ -89,7 +89,7 @@ def test_a_succeeded_run_gets_a_report_an_experiment_and_one_notice(ended_run, a
 
     # exactly one notice, naming the TM-score, with a presigned link that expires
     (notice,) = run.notices()
-    assert f"TM-score: {tm:.4f} (normalised by {length} residues)" in notice["Message"]
+    assert f"TM-score: {tm:.4f} (normalised by the reference's {length} residues)" in notice["Message"]
     assert f"TM-score {tm:.4f}" in notice["Subject"] and len(notice["Subject"]) < 100
     assert notice["MessageAttributes"]["status"]["Value"] == "succeeded"
     assert notice["MessageAttributes"]["target"]["Value"] == "6kwc"

@@ -26,7 +26,7 @@ SUMMARY = ResultSummary(
     tm_normalised_by=195,
     rmsd=0.4321,
     gdt_ts=0.9615,
-    lddt=0.912,
+    ca_lddt=0.912,
     plddt_mean={"AlphaFold": 86.04, "OpenFold": 86.04},
     compared={"AlphaFold": "ranked_0.pdb", "OpenFold": "predictions/6KWC_1_model_1_ptm_relaxed.pdb"},
     engines={"AlphaFold": "alphafold 2.3.2", "OpenFold": "openfold 2.2.0"},
@@ -52,9 +52,9 @@ def test_success_leads_with_the_tm_score_and_links_the_report():
     assert len(notice.subject) < SUBJECT_LIMIT
     assert "TM-score 0.9877" in notice.subject and "6kwc" in notice.subject
     body = notice.body
-    assert "TM-score: 0.9877 (normalised by 195 residues)" in body
+    assert "TM-score: 0.9877 (normalised by the reference's 195 residues)" in body
     assert "RMSD (CA, after optimal superposition): 0.43 Å" in body
-    assert "GDT_TS: 0.962" in body and "lDDT: 0.912" in body
+    assert "GDT_TS (the TMscore program's): 0.962" in body and "CA-lDDT (CA atoms only): 0.912" in body
     assert "Mean pLDDT: AlphaFold 86.0, OpenFold 86.0" in body
     assert "OpenFold: predictions/6KWC_1_model_1_ptm_relaxed.pdb" in body
     assert "RunMSA: 1 h 02 min" in body and "RunAlphaFold: 30 min 00 s" in body

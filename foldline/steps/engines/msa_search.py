@@ -54,6 +54,7 @@ from typing import Any
 import pyhmmer
 from pyhmmer import easel, plan7
 
+from foldline.spec.layout import chain_letter
 from foldline.steps.engines import fpu, templates
 from foldline.steps.engines.alignments import Alignment
 
@@ -95,15 +96,6 @@ BFD_STAND_IN = Database(
 UNIPROT = Database("uniprot", "uniprot/uniprot.fasta", "uniprot_hits.sto", 50_000)
 PDB_SEQRES = "pdb_seqres/pdb_seqres.txt"
 TEMPLATE_HITS = "pdb_hits.sto"
-
-
-def chain_letter(index: int) -> str:
-    """AlphaFold multimer's chain ids: 0 -> A, 25 -> Z, 26 -> AA, 27 -> BA, ..."""
-    number, letters = index, []
-    while number >= 0:
-        letters.append(chr(number % 26 + ord("A")))
-        number = number // 26 - 1
-    return "".join(letters)
 
 
 def databases_for(db_preset: str, model_preset: str) -> tuple[Database, ...]:
@@ -340,6 +332,12 @@ class _Search:
     def query_alignment(self, key: str, hits: plan7.TopHits, max_rows: int | None) -> Alignment:
         """jackhmmer's ``-A``: the query's own trace first, then the included domains."""
         query = self.queries[key]
+        if not _any_included(hits):
+            # no hit: jackhmmer's -A holds the query alone (one row, every column a
+            # match state), and AlphaFold carries on with that single-sequence MSA;
+            # pyhmmer's to_msa raises on zero included domains instead
+            text = query.textize().sequence
+            return Alignment([query.name], [text], [query.description], "x" * len(text))
         msa = hits.to_msa(self.alphabet, sequences=[query], traces=[self.traces[key]],
                           all_consensus_cols=True)
         alignment = Alignment.from_msa(msa, first=(query.name, query.description))
@@ -349,6 +347,10 @@ class _Search:
                           if r == "x"):
             raise RuntimeError(f"query {query.name} does not align to its own profile")
         return alignment.truncated(max_rows)
+
+
+def _any_included(hits: plan7.TopHits) -> bool:
+    return any(domain.included for hit in hits.included for domain in hit.domains)
 
 
 def _merge_parts(parts: list[dict[str, plan7.TopHits]]) -> dict[str, plan7.TopHits]:
@@ -456,8 +458,12 @@ def run_msa_search(chains, db_dir: Path, out_dir: Path, *, db_preset: str,
     excluded: dict[str, list[str]] = {}
     pdb_hits: dict[str, Alignment] = {}
     for key in queries:
-        msa = template_hits["pdb_seqres"][key].to_msa(alphabet, all_consensus_cols=True)
-        pdb_hits[key] = Alignment.from_msa(msa)
+        found = template_hits["pdb_seqres"][key]
+        if not _any_included(found):  # hmmsearch's -A: no file; AlphaFold: no templates
+            pdb_hits[key] = Alignment([], [])
+            excluded[key] = []
+            continue
+        pdb_hits[key] = Alignment.from_msa(found.to_msa(alphabet, all_consensus_cols=True))
         pdb_hits[key], excluded[key] = templates.drop_late_templates(pdb_hits[key], mmcif_dir,
                                                                      cutoff)
     written: dict[str, dict[str, int]] = {}

@@ -17,9 +17,18 @@ onto the query's residues.
 Query residues without an aligned template residue get a CA only, placed by linear
 interpolation between the neighbouring aligned CAs (or extended at 3.8 Å steps from a
 chain end), with confidence below 30, so every model has the query's full sequence.
-Confidence (pLDDT-like, 0-100, in the B-factor column) is 35 + 60 x the similarity of
-the alignment in a window of 11 residues (identity 1, BLOSUM62-positive 0.5, unaligned
-0). ``ranking_confidence`` is the mean confidence, as AlphaFold ranks monomers by pLDDT.
+The score in the B-factor column (an alignment-similarity score, 0-100; not pLDDT) is
+35 + 60 x the similarity of the alignment in a window of 11 residues (identity 1,
+BLOSUM62-positive 0.5, unaligned 0). ``ranking_confidence`` is the mean confidence, as AlphaFold ranks monomers by pLDDT.
+
+Hits pass AlphaFold 2.3's template prefilter first (``templates._assess_hhsearch_hit``):
+a template is rejected when it aligns to 10 % of the query or less, when its aligned
+sequence is a subsequence of the query longer than 95 % of it (a duplicate: the query's
+own PDB entry), or when fewer than 10 of its residues align. A model whose template
+covers less than :data:`LOW_COVERAGE` of the query says so (``low_coverage``). With no
+usable template at all, :func:`placeholder` gives the query's CA trace laid out straight
+at 3.8 Å steps, confidence 0: the step still hands on a model, and everything that
+shows it says that no template was found and that it is not a prediction.
 
 Multimer: each chain is modelled from its own hits; when one PDB entry offers a distinct
 hit chain for every query chain, the chains keep that entry's relative placement.
@@ -53,6 +62,14 @@ GAP_CONFIDENCE = 20.0  # CA interpolated between aligned residues
 END_CONFIDENCE = 10.0  # CA extended beyond the first/last aligned residue
 CA_STEP = 3.8  # Å between consecutive CAs
 CHAIN_SPACING = 60.0  # Å between chains placed without a multi-chain template
+#: AlphaFold 2.3's TemplateHitFeaturizer prefilter (templates.py): min_align_ratio,
+#: max_subsequence_ratio, and the shortest template sequence it keeps
+MIN_ALIGN_RATIO = 0.1
+MAX_SUBSEQUENCE_RATIO = 0.95
+MIN_TEMPLATE_LENGTH = 10
+#: below this share of query residues with a template residue, a model is "low coverage"
+LOW_COVERAGE = 0.5
+NO_TEMPLATE = "none"
 
 _BLOSUM62 = substitution_matrices.load("BLOSUM62")
 _THREE = {one: gemmi.expand_one_letter(one, gemmi.ResidueKind.AA) for one in
@@ -71,6 +88,21 @@ class ModelPrediction:
     variant: str = ""
     coverage: float = 0.0  # aligned query residues / query residues
     notes: list[str] = field(default_factory=list)
+
+    @property
+    def low_coverage(self) -> bool:
+        return self.coverage < LOW_COVERAGE
+
+    def record(self) -> dict:
+        """What the step manifest and the report say about this model."""
+        return {
+            "template": self.template,
+            "identity": round(self.identity, 4),
+            "coverage": round(self.coverage, 4),
+            "low_coverage": self.low_coverage,
+            "no_template": self.template == NO_TEMPLATE,
+            "score": "alignment similarity (0-100) in the B-factor column: not pLDDT",
+        }
 
 
 @dataclass
@@ -117,10 +149,13 @@ def _has_hits(folder: Path) -> bool:
     return (folder / TEMPLATE_HITS).is_file() or (folder / HHSEARCH_HITS).is_file()
 
 
-def _hits(msa_dir: Path, mmcif_dir: Path, cutoff) -> list[_Hit]:
+def _hits(msa_dir: Path, mmcif_dir: Path, cutoff, query: str = "",
+          rejected: list[str] | None = None) -> list[_Hit]:
+    """Usable template hits, best first; with ``rejected`` (a list to fill) AlphaFold's
+    prefilter applies to ``query`` and each rejection is recorded there."""
     path = msa_dir / TEMPLATE_HITS
     if not path.is_file() and (msa_dir / HHSEARCH_HITS).is_file():
-        return _hhsearch_hits(msa_dir / HHSEARCH_HITS, mmcif_dir, cutoff)
+        return _hhsearch_hits(msa_dir / HHSEARCH_HITS, mmcif_dir, cutoff, query, rejected)
     if not path.is_file() or not path.read_text().strip():
         return []
     alignment = read_stockholm(path)
@@ -135,12 +170,32 @@ def _hits(msa_dir: Path, mmcif_dir: Path, cutoff) -> list[_Hit]:
             continue
         if _template_residues(mmcif_dir, parsed) is None:
             continue
+        hit = _Hit(parsed, _with_reference(row, alignment.reference))
+        if rejected is not None and (why := prefilter_rejection(query, hit.row)):
+            rejected.append(f"{parsed.template}: {why}")
+            continue
         seen.add(parsed.template)
-        found.append(_Hit(parsed, _with_reference(row, alignment.reference)))
+        found.append(hit)
     return found
 
 
-def _hhsearch_hits(path: Path, mmcif_dir: Path, cutoff) -> list[_Hit]:
+def prefilter_rejection(query: str, row: str) -> str | None:
+    """Why AlphaFold's template prefilter rejects a hit (its row in query columns:
+    upper case or '-' = match, lower case = a template residue inserted), or None."""
+    aligned = sum(1 for c in row if c.isupper())
+    template = "".join(c.upper() for c in row if c.isalpha())
+    if aligned / len(query) <= MIN_ALIGN_RATIO:
+        return f"aligns {aligned} of {len(query)} query residues (AlphaFold rejects <= {MIN_ALIGN_RATIO:.0%})"
+    if template in query and len(template) / len(query) > MAX_SUBSEQUENCE_RATIO:
+        return ("a duplicate of the query (its sequence is the query's over "
+                f"{len(template) / len(query):.0%} of it; AlphaFold rejects such hits)")  # fmt: skip
+    if len(template) < MIN_TEMPLATE_LENGTH:
+        return f"only {len(template)} template residues align (AlphaFold keeps >= {MIN_TEMPLATE_LENGTH})"
+    return None
+
+
+def _hhsearch_hits(path: Path, mmcif_dir: Path, cutoff, query: str = "",
+                   rejected: list[str] | None = None) -> list[_Hit]:
     """The hits of HHsearch's ``.hhr``, best first, each as a row in the query's columns
     (the encoding :func:`_with_reference` gives hmmsearch's rows)."""
     if not path.read_text().strip():
@@ -169,7 +224,11 @@ def _hhsearch_hits(path: Path, mmcif_dir: Path, cutoff) -> list[_Hit]:
             elif t != "-":
                 row.append(t.lower())  # a template residue the query has no column for
         row.append("-" * (result.seq_len - hsp.query_end))
-        found.append(_Hit(name, "".join(row)))
+        hit = _Hit(name, "".join(row))
+        if rejected is not None and (why := prefilter_rejection(query, hit.row)):
+            rejected.append(f"{name.template}: {why}")
+            continue
+        found.append(hit)
     return found
 
 
@@ -363,14 +422,19 @@ def _prediction(chains: list[_ChainModel], variant: str, placement: str,
                 if aligned else 0.0)
     coverage = aligned / sum(len(c.sequence) for c in chains)
     template = ",".join(c.template for c in chains)
+    if all(c.template == NO_TEMPLATE for c in chains):
+        template = NO_TEMPLATE
     ranking = float(np.mean(plddt))
+    if 0 < coverage < LOW_COVERAGE:
+        notes = [*notes, f"LOW COVERAGE: the template covers {coverage:.0%} of the query; the rest "
+                 "is an interpolated CA trace"]  # fmt: skip
     remarks = [
         f"ENGINE {ENGINE} (foldline CPU stand-in: template-based model, not AlphaFold or "
         "OpenFold)",
         f"VARIANT {variant}",
         f"TEMPLATE {template}",
         f"IDENTITY {identity:.3f} COVERAGE {coverage:.3f} RANKING_CONFIDENCE {ranking:.2f}",
-        "B-FACTOR per-residue confidence 0-100 from the alignment (pLDDT-like, not pLDDT)",
+        "B-FACTOR per-residue alignment-similarity score 0-100 (not pLDDT)",
         "UNALIGNED residues: CA only, interpolated/extended, confidence < 30",
     ] + ([placement] if placement else []) + list(notes)
     return ModelPrediction(_pdb_text(chains, remarks), plddt, template, identity, ranking,
@@ -401,12 +465,14 @@ def _complexes(per_chain_hits: list[list[_Hit]]) -> list[list[_Hit]]:
 
 
 def predict(chains, msa_dir: Path, db_dir: Path, *, variant: str,
-            max_template_date: str) -> list[ModelPrediction]:
+            max_template_date: str, rejections: list[str] | None = None) -> list[ModelPrediction]:
     """Template-based models of ``chains`` from the hits in ``msa_dir``, best first.
 
     ``msa_dir`` is the MSA step's ``msas/`` folder (monomer: ``pdb_hits.sto`` or
     ``pdb_hits.hhr`` in it; multimer: ``<chain letter>/pdb_hits.sto``). Returns an empty list when a chain has no
-    usable template (the caller reports that); see the module docstring for the method.
+    usable template (the caller reports that: see :func:`placeholder`); ``rejections``, if
+    given, receives each hit AlphaFold's prefilter rejected, and why. See the module
+    docstring for the method.
     """
     if variant not in VARIANTS:
         raise ValueError(f"variant must be one of {VARIANTS}, not {variant!r}")
@@ -414,20 +480,35 @@ def predict(chains, msa_dir: Path, db_dir: Path, *, variant: str,
     mmcif_dir = db_dir / "pdb_mmcif" / "mmcif_files"
     cutoff = template_cutoff(max_template_date)
     chains = list(chains)
+    rejected = [] if rejections is None else rejections
     if len(chains) == 1:
         notes: list[str] = []
         folder = msa_dir if _has_hits(msa_dir) else msa_dir / "A"
-        hits = _hits(folder, mmcif_dir, cutoff)
+        hits = _hits(folder, mmcif_dir, cutoff, chains[0].sequence, rejected)
         models = _chain_models(chains[0].sequence, hits, mmcif_dir, variant, notes)
         predictions = [_prediction([m], variant, "", notes) for m in models]
     else:
-        predictions = _predict_complex(chains, msa_dir, mmcif_dir, cutoff, variant)
+        predictions = _predict_complex(chains, msa_dir, mmcif_dir, cutoff, variant, rejected)
     return sorted(predictions, key=lambda p: p.ranking_confidence, reverse=True)
 
 
-def _predict_complex(chains, msa_dir: Path, mmcif_dir: Path, cutoff, variant: str
-                     ) -> list[ModelPrediction]:
-    per_chain = [_hits(msa_dir / chain_letter(i), mmcif_dir, cutoff) for i in range(len(chains))]
+def placeholder(chains, variant: str, reason: str) -> ModelPrediction:
+    """No usable template: each chain's CA trace laid out straight (3.8 Å steps along x,
+    chains 60 Å apart), confidence 0. A placeholder that keeps the run going, not a model
+    of the fold; its REMARKs and the step manifest say so."""
+    models = []
+    for index, chain in enumerate(chains):
+        n = len(chain.sequence)
+        coords = [{"CA": np.array([CA_STEP * i, CHAIN_SPACING * index, 0.0])} for i in range(n)]
+        models.append(_ChainModel(chain.sequence, coords, [0.0] * n, 0.0, 0.0, NO_TEMPLATE))
+    notes = [f"NO TEMPLATE: {reason}; this is a placeholder (a straight CA trace), not a prediction"]
+    return _prediction(models, variant, "", notes)
+
+
+def _predict_complex(chains, msa_dir: Path, mmcif_dir: Path, cutoff, variant: str,
+                     rejected: list[str]) -> list[ModelPrediction]:
+    per_chain = [_hits(msa_dir / chain_letter(i), mmcif_dir, cutoff, c.sequence, rejected)
+                 for i, c in enumerate(chains)]
     if not all(per_chain):
         return []  # a chain without any usable template cannot be modelled
     predictions = []

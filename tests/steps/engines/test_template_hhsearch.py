@@ -43,8 +43,12 @@ def test_hhsearch_hits_make_the_template_model(hhsearch_msas):
     assert profile.coverage == pytest.approx(aligned / len(chains[0].sequence))
 
 
-def test_templates_after_the_cutoff_are_not_used(hhsearch_msas):
-    # 6KWC's mmCIF is dated 2024-05-03: a cut-off before it leaves only the other hits
-    models = predict(chains_of("xylanase.fasta"), hhsearch_msas, DATABASES,
-                     variant="pairwise", max_template_date="2024-01-01")  # fmt: skip
-    assert models and all("6kwc" not in m.template for m in models)
+def test_templates_after_the_cutoff_are_not_used_and_short_hits_fail_alphafolds_prefilter(hhsearch_msas):
+    # 6KWC's mmCIF is dated 2024-05-03: a cut-off before it leaves only hits that align
+    # 6-14 of the query's 188 residues, which AlphaFold's prefilter rejects (<= 10 %)
+    rejected: list[str] = []
+    models = predict(chains_of("xylanase.fasta"), hhsearch_msas, DATABASES, variant="pairwise",
+                     max_template_date="2024-01-01", rejections=rejected)  # fmt: skip
+    assert models == []
+    assert {r.split(":")[0] for r in rejected} == {"4zey_A", "2q2k_A", "2q2k_B", "3u8v_A", "3u8v_B"}
+    assert all("AlphaFold rejects <= 10%" in r for r in rejected)

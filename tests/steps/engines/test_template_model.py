@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import io
 
 import gemmi
@@ -101,14 +103,36 @@ def test_unknown_variant_is_refused(monomer_search):
                 max_template_date="")
 
 
+def test_the_querys_own_pdb_entries_are_rejected_as_duplicates(multimer_search):
+    # multimer.fasta is 3ZEE's sequence: 3ZEE and 4I6P (the same protein) are the query
+    # itself, which AlphaFold's template prefilter rejects; nothing else is a homologue
+    rejected: list[str] = []
+    assert predict(multimer_search.chains, multimer_search.msas, DATABASES, variant="pairwise",
+                   max_template_date="", rejections=rejected) == []  # fmt: skip
+    assert {r.split(":")[0] for r in rejected} == {"3zee_A", "4i6p_A", "4i6p_B"}
+    assert all("a duplicate of the query" in r for r in rejected)
+
+
+def test_a_template_covering_a_sliver_of_the_query_is_rejected():
+    from foldline.steps.engines.template_model import prefilter_rejection
+
+    query = "A" * 100
+    assert "AlphaFold rejects <= 10%" in prefilter_rejection(query, "-" * 90 + "A" * 10)
+    assert prefilter_rejection(query, "-" * 89 + "A" * 11) is None
+    assert "duplicate" in prefilter_rejection(query, "A" * 96 + "----")
+    assert prefilter_rejection(query, "A" * 95 + "-----") is None  # 95 % is not > 95 %
+
+
 def test_multimer_keeps_the_complex_template_placement(multimer_search):
-    [best] = predict(multimer_search.chains, multimer_search.msas, DATABASES,
-                     variant="pairwise", max_template_date="")
+    # a double point mutant of the query (E3K, R12K) is no duplicate of 3ZEE or 4I6P
+    mutant = [replace(c, sequence=c.sequence[:2] + "K" + c.sequence[3:11] + "K" + c.sequence[12:])
+              for c in multimer_search.chains]  # fmt: skip
+    [best] = predict(mutant, multimer_search.msas, DATABASES, variant="pairwise", max_template_date="")
     assert best.template == "4i6p_A,4i6p_B"
     assert "multi-chain template 4i6p" in best.pdb_text
     chains = _chains(best.pdb_text)
     assert [c[0] for c in chains] == ["A", "B"]
-    assert all(c[1] == multimer_search.chains[0].sequence for c in chains)
+    assert all(c[1] == mutant[0].sequence for c in chains)
     model = np.vstack([c[2] for c in chains])
     _, a = _template_ca("4i6p", "A")
     _, b = _template_ca("4i6p", "B")
