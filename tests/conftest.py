@@ -101,7 +101,7 @@ def web(tmp_path):
     """A local web server over a folder: ``(folder, base URL)``."""
     root = tmp_path / "web"
     root.mkdir()
-    handler = lambda *a, **kw: http.server.SimpleHTTPRequestHandler(*a, directory=str(root), **kw)  # noqa: E731
+    handler = lambda *a, **kw: http.server.SimpleHTTPRequestHandler(*a, directory=str(root), **kw)
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     yield root, f"http://127.0.0.1:{server.server_address[1]}"
@@ -110,5 +110,5 @@ def web(tmp_path):
 
 # template.yaml's stack under moto, for the tests of the handlers (tests/moto_stack.py), and
 # an ended pipeline run in it (tests/pipeline_runs.py): fixtures, offered to every test
-from tests.moto_stack import stack  # noqa: E402, F401
-from tests.pipeline_runs import ended_run  # noqa: E402, F401
+from tests.moto_stack import stack  # noqa: F401
+from tests.pipeline_runs import ended_run  # noqa: F401

@@ -76,17 +76,17 @@ def stack(monkeypatch) -> Stack:
         # Capture every S3 event from the default bus (not the template's filter: the
         # tests feed the start function what S3 really emits, filters included).
         s3_events = sqs.create_queue(QueueName="s3-events")["QueueUrl"]
-        s3_events_arn = sqs.get_queue_attributes(
-            QueueUrl=s3_events, AttributeNames=["QueueArn"]
-        )["Attributes"]["QueueArn"]
+        s3_events_arn = sqs.get_queue_attributes(QueueUrl=s3_events, AttributeNames=["QueueArn"])[
+            "Attributes"
+        ]["QueueArn"]
         events.put_rule(Name="all-s3", EventPattern=json.dumps({"source": ["aws.s3"]}))
         events.put_targets(Rule="all-s3", Targets=[{"Id": "q", "Arn": s3_events_arn}])
 
         topic_arn = STACK.ref("NotificationsTopic")
         notices = sqs.create_queue(QueueName="notices")["QueueUrl"]
-        notices_arn = sqs.get_queue_attributes(
-            QueueUrl=notices, AttributeNames=["QueueArn"]
-        )["Attributes"]["QueueArn"]
+        notices_arn = sqs.get_queue_attributes(QueueUrl=notices, AttributeNames=["QueueArn"])[
+            "Attributes"
+        ]["QueueArn"]
         sns.subscribe(TopicArn=topic_arn, Protocol="sqs", Endpoint=notices_arn)
         monkeypatch.setenv("BUCKET_NAME", BUCKET)
         monkeypatch.setenv("RUNS_TABLE", RUNS_TABLE)

@@ -12,15 +12,14 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-import boto3
 import pytest
 
-from foldline.spec import layout
-from foldline.spec.parameters import ALPHAFOLD_STEP, MSA_STEP, OPENFOLD_STEP, PIPELINE_NAME, Step
 from foldline.events.pipeline import execution_id
 from foldline.intake.run_identity import run_id_for
-from foldline.runs.table import EXECUTING, RunsTable
 from foldline.intake.start import pipeline_parameters
+from foldline.runs.table import EXECUTING, RunsTable
+from foldline.spec import layout
+from foldline.spec.parameters import ALPHAFOLD_STEP, MSA_STEP, OPENFOLD_STEP, PIPELINE_NAME, Step
 from tests.conftest import DATA, tar_bytes
 from tests.moto_stack import BUCKET, RUNS_TABLE, STACK
 
@@ -33,12 +32,23 @@ FIXTURE_NOTE = "test fixture: OpenFold's 6KWC model_1_ptm prediction packed in t
 
 
 def manifest(step: Step, engine: str, version: str, outputs: dict) -> bytes:
-    return json.dumps({
-        "step": step.name, "engine": engine, "engine_version": version, "parameters": {},
-        "command": None, "call": None, "started_at": "2026-11-26T14:25:02+00:00",
-        "ended_at": "2026-11-26T15:05:47+00:00", "exit_status": 0, "status": "succeeded",
-        "outputs": outputs, "notes": [FIXTURE_NOTE], "failure": None,
-    }).encode()  # fmt: skip
+    return json.dumps(
+        {
+            "step": step.name,
+            "engine": engine,
+            "engine_version": version,
+            "parameters": {},
+            "command": None,
+            "call": None,
+            "started_at": "2026-11-26T14:25:02+00:00",
+            "ended_at": "2026-11-26T15:05:47+00:00",
+            "exit_status": 0,
+            "status": "succeeded",
+            "outputs": outputs,
+            "notes": [FIXTURE_NOTE],
+            "failure": None,
+        }
+    ).encode()
 
 
 def tar_gz(members: dict[str, bytes]) -> bytes:
@@ -48,32 +58,44 @@ def tar_gz(members: dict[str, bytes]) -> bytes:
 
 def alphafold_archive() -> bytes:
     """AlphaFold's layout with relaxation off (--models_to_relax=none): ranked_0 is unrelaxed."""
-    return tar_gz({
-        "ranked_0.pdb": UNRELAXED,
-        "unrelaxed_model_1_ptm_pred_0.pdb": UNRELAXED,
-        "ranking_debug.json": json.dumps(
-            {"plddts": {"model_1_ptm_pred_0": 86.0}, "order": ["model_1_ptm_pred_0"]}).encode(),
-        "timings.json": json.dumps({"predict_and_compile_model_1_ptm_pred_0": 41.2}).encode(),
-        "foldline-step.json": manifest(ALPHAFOLD_STEP, "openfold", "2.2.0",
-                                       {"models": ["ranked_0.pdb"]}),
-    })  # fmt: skip
+    return tar_gz(
+        {
+            "ranked_0.pdb": UNRELAXED,
+            "unrelaxed_model_1_ptm_pred_0.pdb": UNRELAXED,
+            "ranking_debug.json": json.dumps(
+                {"plddts": {"model_1_ptm_pred_0": 86.0}, "order": ["model_1_ptm_pred_0"]}
+            ).encode(),
+            "timings.json": json.dumps({"predict_and_compile_model_1_ptm_pred_0": 41.2}).encode(),
+            "foldline-step.json": manifest(
+                ALPHAFOLD_STEP, "openfold", "2.2.0", {"models": ["ranked_0.pdb"]}
+            ),
+        }
+    )
 
 
 def openfold_archive() -> bytes:
-    return tar_gz({
-        "predictions/6KWC_1_model_1_ptm_relaxed.pdb": RELAXED,
-        "timings.json": json.dumps({"inference": 38.7}).encode(),
-        "foldline-step.json": manifest(OPENFOLD_STEP, "openfold", "2.2.0",
-                                       {"models": ["predictions/6KWC_1_model_1_ptm_relaxed.pdb"]}),
-    })  # fmt: skip
+    return tar_gz(
+        {
+            "predictions/6KWC_1_model_1_ptm_relaxed.pdb": RELAXED,
+            "timings.json": json.dumps({"inference": 38.7}).encode(),
+            "foldline-step.json": manifest(
+                OPENFOLD_STEP,
+                "openfold",
+                "2.2.0",
+                {"models": ["predictions/6KWC_1_model_1_ptm_relaxed.pdb"]},
+            ),
+        }
+    )
 
 
 def msa_archive() -> bytes:
-    return tar_gz({
-        "msas/bfd_uniref_hits.a3m": b">6KWC_1\nGSTIQPGTGYNNGYFYSYWNDGHGG\n",
-        "timings.json": json.dumps({"jackhmmer_uniref90": 612.0}).encode(),
-        "foldline-step.json": manifest(MSA_STEP, "pyhmmer", "0.12.3", {"msas": ["msas/"]}),
-    })  # fmt: skip
+    return tar_gz(
+        {
+            "msas/bfd_uniref_hits.a3m": b">6KWC_1\nGSTIQPGTGYNNGYFYSYWNDGHGG\n",
+            "timings.json": json.dumps({"jackhmmer_uniref90": 612.0}).encode(),
+            "foldline-step.json": manifest(MSA_STEP, "pyhmmer", "0.12.3", {"msas": ["msas/"]}),
+        }
+    )
 
 
 def job_name(execution_arn: str, step: Step) -> str:
@@ -81,8 +103,10 @@ def job_name(execution_arn: str, step: Step) -> str:
 
 
 def archive_key(run_id: str, execution_arn: str, step: Step) -> str:
-    return (f"{layout.step_output_prefix(run_id, step.output_dir)}{job_name(execution_arn, step)}"
-            f"/output/{layout.MODEL_ARCHIVE}")  # fmt: skip
+    return (
+        f"{layout.step_output_prefix(run_id, step.output_dir)}{job_name(execution_arn, step)}"
+        f"/output/{layout.MODEL_ARCHIVE}"
+    )
 
 
 @dataclass
@@ -95,8 +119,12 @@ class EndedRun:
 
     def place_outputs(self, **overrides: bytes) -> dict[str, str]:
         """Upload the three steps' archives (``overrides``: step dir -> bytes); keys back."""
-        archives = {"msa": msa_archive(), "alphafold": alphafold_archive(),
-                    "openfold": openfold_archive(), **overrides}  # fmt: skip
+        archives = {
+            "msa": msa_archive(),
+            "alphafold": alphafold_archive(),
+            "openfold": openfold_archive(),
+            **overrides,
+        }
         keys = {}
         for step in (MSA_STEP, ALPHAFOLD_STEP, OPENFOLD_STEP):
             key = archive_key(self.run_id, self.execution_arn, step)
@@ -114,8 +142,11 @@ class EndedRun:
         if "pipelineExecutionDisplayName" in detail:
             detail["pipelineExecutionDisplayName"] = self.run_id
         if "metadata" in detail:
-            step = {"RunAlphaFold": ALPHAFOLD_STEP, "RunOpenFold": OPENFOLD_STEP,
-                    "RunMSA": MSA_STEP}[detail["stepName"]]  # fmt: skip
+            step = {
+                "RunAlphaFold": ALPHAFOLD_STEP,
+                "RunOpenFold": OPENFOLD_STEP,
+                "RunMSA": MSA_STEP,
+            }[detail["stepName"]]
             detail["metadata"]["trainingJob"]["arn"] = (
                 "arn:aws:sagemaker:us-east-1:123456789012:training-job/"
                 + job_name(self.execution_arn, step).lower()
@@ -132,13 +163,19 @@ class EndedRun:
 @pytest.fixture
 def ended_run(stack, monkeypatch) -> EndedRun:
     """An execution started the way the start path starts one, and its runs item."""
-    monkeypatch.setenv("IDEMPOTENCY_TABLE", IDEMPOTENCY_TABLE)  # the template's, made with the stack
+    monkeypatch.setenv(
+        "IDEMPOTENCY_TABLE", IDEMPOTENCY_TABLE
+    )  # the template's, made with the stack
     key = "inputs/6kwc.fasta"
     run_id = run_id_for(BUCKET, key, "Xv8yf5GD4nWsWx1eKG.2Qb9M5lTt7c0a")
     parameters = pipeline_parameters(
-        bucket=BUCKET, run_id=run_id, fasta_file_name="6kwc.fasta", model_preset="monomer_ptm",
-        upload_date="2026-11-26", overrides={},
-    )  # fmt: skip
+        bucket=BUCKET,
+        run_id=run_id,
+        fasta_file_name="6kwc.fasta",
+        model_preset="monomer_ptm",
+        upload_date="2026-11-26",
+        overrides={},
+    )
     arn = stack.sagemaker.start_pipeline_execution(
         PipelineName=PIPELINE_NAME,
         PipelineExecutionDisplayName=run_id,
@@ -146,9 +183,14 @@ def ended_run(stack, monkeypatch) -> EndedRun:
         ClientRequestToken=run_id,
     )["PipelineExecutionArn"]
     RunsTable(RUNS_TABLE, stack.dynamodb).put(
-        run_id, status=EXECUTING, bucket=BUCKET, key=key, target="6kwc",
-        parameters=parameters, execution_arn=arn,
-    )  # fmt: skip
+        run_id,
+        status=EXECUTING,
+        bucket=BUCKET,
+        key=key,
+        target="6kwc",
+        parameters=parameters,
+        execution_arn=arn,
+    )
     return EndedRun(stack, run_id, arn)
 
 

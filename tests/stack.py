@@ -9,14 +9,15 @@ stand-ins for those a deployment supplies, plus whatever a test sets.
 from __future__ import annotations
 
 import warnings
-from typing import Any, Callable
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
 
 import boto3
 
 from foldline.local.cloud import StackBuilder
 from foldline.local.paths import ACCOUNT_ID, DEFAULT_REGION, LOCAL_STACK_PARAMETERS
 from foldline.local.template import Stack
-from pathlib import Path
 
 TEMPLATE = Path(__file__).resolve().parents[1] / "template.yaml"
 TEST_STACK = "foldline-test"
@@ -53,9 +54,11 @@ def build_stack(
 
 def outputs(stack: Stack) -> dict[str, str]:
     """The stack's outputs, as ``describe_stacks`` would give them."""
-    return {name: str(stack.resolve(spec["Value"]))
-            for name, spec in (stack.template.get("Outputs") or {}).items()
-            if _resolvable(stack, spec["Value"])}  # fmt: skip
+    return {
+        name: str(stack.resolve(spec["Value"]))
+        for name, spec in (stack.template.get("Outputs") or {}).items()
+        if _resolvable(stack, spec["Value"])
+    }
 
 
 def publish_as_cloudformation(stack: Stack, withhold: tuple[str, ...] = ()) -> dict:
@@ -65,14 +68,17 @@ def publish_as_cloudformation(stack: Stack, withhold: tuple[str, ...] = ()) -> d
     ``withhold``: outputs it lacks (a stack deployed from an earlier template)."""
     import yaml
 
-    parameters = {name: ",".join(value) if isinstance(value, list) else str(value)
-                  for name, value in stack.parameters.items()}  # fmt: skip
+    parameters = {
+        name: ",".join(value) if isinstance(value, list) else str(value)
+        for name, value in stack.parameters.items()
+    }
     carrier = {
         "AWSTemplateFormatVersion": "2010-09-09",
         "Parameters": {name: {"Type": "String"} for name in parameters},
         "Resources": {"Described": {"Type": "AWS::CloudFormation::WaitConditionHandle"}},
-        "Outputs": {name: {"Value": value} for name, value in outputs(stack).items()
-                    if name not in withhold},
+        "Outputs": {
+            name: {"Value": value} for name, value in outputs(stack).items() if name not in withhold
+        },
     }
     cloudformation = boto3.client("cloudformation")
     with warnings.catch_warnings():  # moto makes no WaitConditionHandle, and says so

@@ -15,23 +15,23 @@ documented in docs/metrics-schema.md. Importing this package imports numpy and g
 matplotlib and biotite are imported only when a report or an lDDT is computed.
 """
 
-from foldline.analysis.analyze import METRICS_FILE, REPORT_PAGE, analyze
 from foldline.analysis.agreement import compare_models, tm_align
-from foldline.analysis.wording import engine_label, headline
+from foldline.analysis.analyze import METRICS_FILE, REPORT_PAGE, analyze
 from foldline.analysis.schema import METRICS_SCHEMA, SCHEMA_VERSION
 from foldline.analysis.structures import load_structure
 from foldline.analysis.tmscore import score_fixed_correspondence
+from foldline.analysis.wording import engine_label, headline
 
 __all__ = [
+    "METRICS_FILE",
+    "METRICS_SCHEMA",
+    "REPORT_PAGE",
+    "SCHEMA_VERSION",
     "analyze",
-    "headline",
-    "engine_label",
     "compare_models",
-    "tm_align",
+    "engine_label",
+    "headline",
     "load_structure",
     "score_fixed_correspondence",
-    "METRICS_SCHEMA",
-    "SCHEMA_VERSION",
-    "METRICS_FILE",
-    "REPORT_PAGE",
+    "tm_align",
 ]

@@ -29,22 +29,26 @@ from foldline.analysis.tmscore import FixedScores, score_fixed_correspondence
 
 __all__ = [
     "GDT_METHOD",
-    "PairScores",
     "Comparison",
-    "compare_models",
-    "ca_lddt",
-    "tm_align",
+    "PairScores",
     "TMAlignScores",
+    "ca_lddt",
+    "compare_models",
+    "tm_align",
 ]
 
 LDDT_INCLUSION_RADIUS = 15.0  # Å; the CA-only lDDT radius (Mariani et al. 2013)
 #: what GDT here is, for metrics.json and the report
-GDT_METHOD = ("the TMscore program's GDT: for each cut-off the largest share of reference residues "
-              "within it over the superpositions of the TM-score search (LGA searches each cut-off "
-              "separately and can find more)")  # fmt: skip
+GDT_METHOD = (
+    "the TMscore program's GDT: for each cut-off the largest share of reference residues "
+    "within it over the superpositions of the TM-score search (LGA searches each cut-off "
+    "separately and can find more)"
+)
 
 
-def ca_lddt(reference_ca: np.ndarray, model_ca: np.ndarray, chain_index: np.ndarray | None = None) -> float:
+def ca_lddt(
+    reference_ca: np.ndarray, model_ca: np.ndarray, chain_index: np.ndarray | None = None
+) -> float:
     """Global CA-lDDT of ``model_ca`` against ``reference_ca`` (same order), with biotite.
 
     Superposition-free: it compares each residue's CA distances to the CAs within 15 Å
@@ -126,7 +130,9 @@ class TMAlignScores:
     superposition: Superposition  # moves the FIRST structure onto the second
 
 
-def tm_align(model_ca: np.ndarray, model_seq: str, other_ca: np.ndarray, other_seq: str) -> TMAlignScores:
+def tm_align(
+    model_ca: np.ndarray, model_seq: str, other_ca: np.ndarray, other_seq: str
+) -> TMAlignScores:
     """TM-align (tmtools) of two single chains; ``tm_score`` is normalised by the model's
     (first argument's) length, ``tm_score_other`` by the other's."""
     import tmtools
@@ -149,7 +155,9 @@ def tm_align(model_ca: np.ndarray, model_seq: str, other_ca: np.ndarray, other_s
     )
 
 
-def _full_coords(reference_chains, pairs: tuple[ChainPair, ...]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _full_coords(
+    reference_chains, pairs: tuple[ChainPair, ...]
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Reference CAs of the given chains, the mobile CAs paired with them (NaN where the
     mobile model has no partner residue), and each residue's chain index."""
     ref, mob, index = [], [], []
@@ -170,10 +178,16 @@ def _pair_note(pair: ChainPair) -> str | None:
     if a.method == "identical sequences":
         return None
     missing = len(pair.reference) - len(a)
-    return (f"chain {pair.reference.name} ↔ {pair.mobile.name}: sequences differ ({len(pair.reference)} "
-            f"and {len(pair.mobile)} residues, {a.identity:.0%} identical); residues paired by "
-            f"{a.method}: {len(a)} pairs"
-            + (f", {missing} reference residue(s) without a partner (they score zero)" if missing else ""))  # fmt: skip
+    return (
+        f"chain {pair.reference.name} ↔ {pair.mobile.name}: sequences differ ({len(pair.reference)} "
+        f"and {len(pair.mobile)} residues, {a.identity:.0%} identical); residues paired by "
+        f"{a.method}: {len(a)} pairs"
+        + (
+            f", {missing} reference residue(s) without a partner (they score zero)"
+            if missing
+            else ""
+        )
+    )
 
 
 def compare_models(reference: StructureModel, mobile: StructureModel) -> Comparison:
@@ -187,13 +201,19 @@ def compare_models(reference: StructureModel, mobile: StructureModel) -> Compari
     matching = match_chains(reference, mobile)
     notes: list[str] = []
     if matching.unmatched_reference:
-        notes.append(f"reference chain(s) {', '.join(matching.unmatched_reference)} have no partner in "
-                     "the other model: their residues count in L and score zero")  # fmt: skip
+        notes.append(
+            f"reference chain(s) {', '.join(matching.unmatched_reference)} have no partner in "
+            "the other model: their residues count in L and score zero"
+        )
     if matching.unmatched_mobile:
-        notes.append(f"chain(s) {', '.join(matching.unmatched_mobile)} of the superposed model have no "
-                     "partner in the reference: left out of every score")  # fmt: skip
+        notes.append(
+            f"chain(s) {', '.join(matching.unmatched_mobile)} of the superposed model have no "
+            "partner in the reference: left out of every score"
+        )
     if not matching.pairs:
-        notes.append("no chain of one model could be aligned with any chain of the other: nothing scored")
+        notes.append(
+            "no chain of one model could be aligned with any chain of the other: nothing scored"
+        )
         return Comparison(matching, None, (), Superposition.identity(), tuple(notes))
 
     per_chain = []
@@ -201,17 +221,30 @@ def compare_models(reference: StructureModel, mobile: StructureModel) -> Compari
         note = _pair_note(pair)
         if note:
             notes.append(note)
-        scores = score_fixed_correspondence(pair.mobile_ca, pair.reference_ca, normalising_length=len(pair.reference))
+        scores = score_fixed_correspondence(
+            pair.mobile_ca, pair.reference_ca, normalising_length=len(pair.reference)
+        )
         ref_ca, mob_ca, _ = _full_coords([pair.reference], (pair,))
-        per_chain.append(PairScores((pair.reference.name,), (pair.mobile.name,), scores, ca_lddt(ref_ca, mob_ca),
-                                    pair.alignment.method, pair.alignment.identity, len(pair.reference)))  # fmt: skip
+        per_chain.append(
+            PairScores(
+                (pair.reference.name,),
+                (pair.mobile.name,),
+                scores,
+                ca_lddt(ref_ca, mob_ca),
+                pair.alignment.method,
+                pair.alignment.identity,
+                len(pair.reference),
+            )
+        )
 
     if len(reference.chains) == 1:
         complex_scores = per_chain[0]
     else:
         ref_ca = np.concatenate([p.reference_ca for p in matching.pairs])
         mob_ca = np.concatenate([p.mobile_ca for p in matching.pairs])
-        scores = score_fixed_correspondence(mob_ca, ref_ca, normalising_length=matching.reference_length)
+        scores = score_fixed_correspondence(
+            mob_ca, ref_ca, normalising_length=matching.reference_length
+        )
         full_ref, full_mob, chain_index = _full_coords(reference.chains, matching.pairs)
         complex_scores = PairScores(
             tuple(p.reference.name for p in matching.pairs),
@@ -222,4 +255,10 @@ def compare_models(reference: StructureModel, mobile: StructureModel) -> Compari
             None,
             matching.reference_length,
         )
-    return Comparison(matching, complex_scores, tuple(per_chain), complex_scores.scores.superposition, tuple(notes))
+    return Comparison(
+        matching,
+        complex_scores,
+        tuple(per_chain),
+        complex_scores.scores.superposition,
+        tuple(notes),
+    )

@@ -28,9 +28,14 @@ from foldline.analysis.structures import MODEL_SUFFIXES
 from foldline.spec.layout import STEP_MANIFEST
 
 __all__ = [
-    "ModelFile", "EngineOutput", "NoModel", "read_engine_output", "pick_like_with_like",
-    "pick_best", "Pairing",
-]  # fmt: skip
+    "EngineOutput",
+    "ModelFile",
+    "NoModel",
+    "Pairing",
+    "pick_best",
+    "pick_like_with_like",
+    "read_engine_output",
+]
 
 # <tag>_<config preset>_<kind>: presets are "model_1", "model_1_ptm", "model_1_multimer_v3",
 # "seq_model_esm1b_ptm" ...; anything else (the stand-in's "template-cpu") has no "_"
@@ -85,9 +90,13 @@ class EngineOutput:
         seconds = None
         try:
             if start and end:
-                seconds = (_dt.datetime.fromisoformat(end) - _dt.datetime.fromisoformat(start)).total_seconds()
+                seconds = (
+                    _dt.datetime.fromisoformat(end) - _dt.datetime.fromisoformat(start)
+                ).total_seconds()
         except ValueError:
-            self.warnings.append(f"unreadable start/end times in {STEP_MANIFEST}: {start!r}, {end!r}")
+            self.warnings.append(
+                f"unreadable start/end times in {STEP_MANIFEST}: {start!r}, {end!r}"
+            )
         return {
             "step": self.manifest.get("step"),
             "status": self.manifest.get("status"),
@@ -223,7 +232,9 @@ def read_engine_output(path: Path | str, slot: str) -> EngineOutput:
         manifest = _read_json(root.parent / STEP_MANIFEST, warnings)
         name = root.name.split(".")[0]
         relaxed = True if "_relaxed" in name else False if "unrelaxed" in name else None
-        return EngineOutput(slot, root, "file", [ModelFile(root, name, relaxed)], manifest, None, None, warnings)
+        return EngineOutput(
+            slot, root, "file", [ModelFile(root, name, relaxed)], manifest, None, None, warnings
+        )
     if not root.is_dir():
         raise FileNotFoundError(f"{root} is neither a model file nor a folder")
 
@@ -235,7 +246,11 @@ def read_engine_output(path: Path | str, slot: str) -> EngineOutput:
     else:
         models, layout = _openfold_models(root), "openfold"
         if not models:
-            models = [ModelFile(p, p.name.split(".")[0], None) for p in sorted(root.iterdir()) if _is_model_file(p)]
+            models = [
+                ModelFile(p, p.name.split(".")[0], None)
+                for p in sorted(root.iterdir())
+                if _is_model_file(p)
+            ]
             layout = "file"
     output = EngineOutput(slot, root, layout, models, manifest, timings, ranking, warnings)
     if not models:
@@ -264,14 +279,18 @@ def _unrelaxed_twin(output: EngineOutput, model: ModelFile) -> ModelFile | None:
         twin = _first_existing(output.root, [f"unrelaxed_{model.name}"])
         if twin is None:
             return None
-        return ModelFile(twin, model.name, False, model.rank, model.result_pickle, model.ranking_confidence)
+        return ModelFile(
+            twin, model.name, False, model.rank, model.result_pickle, model.ranking_confidence
+        )
     for m in output.models:
         if m.name == model.name and m.relaxed is False:
             return m
     return None
 
 
-def _openfold_best(output: EngineOutput, relaxed: bool | None, multimer: bool | None, mean_plddt) -> ModelFile:
+def _openfold_best(
+    output: EngineOutput, relaxed: bool | None, multimer: bool | None, mean_plddt
+) -> ModelFile:
     """OpenFold's best model of the wanted relaxation, same preset family as AlphaFold's."""
     candidates = [m for m in output.models if relaxed is None or m.relaxed is relaxed]
     if multimer is not None:
@@ -280,7 +299,10 @@ def _openfold_best(output: EngineOutput, relaxed: bool | None, multimer: bool | 
     if len(candidates) == 1:
         return candidates[0]
     # AlphaFold's own criterion: ranking confidence where known, else mean pLDDT
-    return max(candidates, key=lambda m: m.ranking_confidence if m.ranking_confidence is not None else mean_plddt(m))
+    return max(
+        candidates,
+        key=lambda m: m.ranking_confidence if m.ranking_confidence is not None else mean_plddt(m),
+    )
 
 
 def pick_best(output: EngineOutput, mean_plddt) -> ModelFile:
@@ -317,21 +339,42 @@ def pick_like_with_like(alphafold: EngineOutput, openfold: EngineOutput, mean_pl
 
     if af_top.relaxed is True and of_relaxed:
         of = _openfold_best(openfold, True, multimer, mean_plddt)
-        return Pairing(af_top, of, "relaxed", f"both relaxed: the AlphaFold slot's {af_label} "
-                       f"({af_top.name}) and the OpenFold slot's best relaxed model "
-                       f"({of.path.name})")  # fmt: skip
+        return Pairing(
+            af_top,
+            of,
+            "relaxed",
+            f"both relaxed: the AlphaFold slot's {af_label} "
+            f"({af_top.name}) and the OpenFold slot's best relaxed model "
+            f"({of.path.name})",
+        )
     of_unrelaxed = [m for m in openfold.models if m.relaxed is False]
     af_unrelaxed = af_top if af_top.relaxed is False else _unrelaxed_twin(alphafold, af_top)
     if af_unrelaxed is not None and of_unrelaxed:
         of = _openfold_best(openfold, False, multimer, mean_plddt)
-        why = "the AlphaFold slot's top model is not relaxed" if af_top.relaxed is False else (
-            "the OpenFold slot has no relaxed model")
-        same = "" if af_unrelaxed.path.name == af_top.path.name else (
-            f" (the unrelaxed {af_label} prediction, {af_top.name})")
-        return Pairing(af_unrelaxed, of, "unrelaxed", f"both unrelaxed ({why}): the AlphaFold "
-                       f"slot's {af_unrelaxed.path.name}{same} and the OpenFold slot's best "
-                       f"unrelaxed model ({of.path.name})")  # fmt: skip
+        why = (
+            "the AlphaFold slot's top model is not relaxed"
+            if af_top.relaxed is False
+            else ("the OpenFold slot has no relaxed model")
+        )
+        same = (
+            ""
+            if af_unrelaxed.path.name == af_top.path.name
+            else (f" (the unrelaxed {af_label} prediction, {af_top.name})")
+        )
+        return Pairing(
+            af_unrelaxed,
+            of,
+            "unrelaxed",
+            f"both unrelaxed ({why}): the AlphaFold "
+            f"slot's {af_unrelaxed.path.name}{same} and the OpenFold slot's best "
+            f"unrelaxed model ({of.path.name})",
+        )
     of = _openfold_best(openfold, None, multimer, mean_plddt)
-    return Pairing(af_top, of, "as found", f"relaxation could not be matched: the AlphaFold "
-                   f"slot's {af_top.path.name} (relaxed: {af_top.relaxed}) against the OpenFold "
-                   f"slot's {of.path.name} (relaxed: {of.relaxed})")  # fmt: skip
+    return Pairing(
+        af_top,
+        of,
+        "as found",
+        f"relaxation could not be matched: the AlphaFold "
+        f"slot's {af_top.path.name} (relaxed: {af_top.relaxed}) against the OpenFold "
+        f"slot's {of.path.name} (relaxed: {of.relaxed})",
+    )

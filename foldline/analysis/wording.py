@@ -9,10 +9,20 @@ from __future__ import annotations
 from typing import Any
 
 __all__ = [
-    "headline", "engine_label", "engine_title", "weights_phrase", "weights_notes",
-    "absent_phrase", "short_reason", "SLOT_TITLES", "STAND_IN", "engine_agreement",
-    "stand_in_warnings", "confidence_phrase", "stand_in_phrase",
-]  # fmt: skip
+    "SLOT_TITLES",
+    "STAND_IN",
+    "absent_phrase",
+    "confidence_phrase",
+    "engine_agreement",
+    "engine_label",
+    "engine_title",
+    "headline",
+    "short_reason",
+    "stand_in_phrase",
+    "stand_in_warnings",
+    "weights_notes",
+    "weights_phrase",
+]
 
 #: the CPU stand-in's engine name (foldline.steps.common.STAND_IN)
 STAND_IN = "template-cpu"
@@ -28,7 +38,7 @@ WEIGHTS_TITLES = {
 
 
 def engine_label(slot: str, engine: str) -> str:
-    """"AlphaFold" where AlphaFold ran; "template-cpu (AlphaFold slot)" where a stand-in did."""
+    """ "AlphaFold" where AlphaFold ran; "template-cpu (AlphaFold slot)" where a stand-in did."""
     title = SLOT_TITLES.get(slot, slot)
     if engine == slot:
         return title
@@ -83,41 +93,59 @@ def weights_notes(engines: dict[str, Any]) -> list[str]:
     if of_weights.get("kind") == "alphafold":
         files = ", ".join(of_weights.get("files") or []) or "AlphaFold's params"
         af = engines.get("alphafold") or {}
-        both = af.get("engine") == "alphafold" and (af.get("weights") or {}).get(
-            "kind") not in ("random", "none")  # AlphaFold with its own params
+        both = af.get("engine") == "alphafold" and (af.get("weights") or {}).get("kind") not in (
+            "random",
+            "none",
+        )  # AlphaFold with its own params
         notes.append(
             f"The OpenFold slot ran AlphaFold's params ({files}), not an OpenFold checkpoint"
-            + (": both models come from AlphaFold's weights, so this compares two "
-               "implementations of one set of weights, not two trained models." if both else ".")
-        )  # fmt: skip
+            + (
+                ": both models come from AlphaFold's weights, so this compares two "
+                "implementations of one set of weights, not two trained models."
+                if both
+                else "."
+            )
+        )
     for slot, section in engines.items():
         if section and (section.get("weights") or {}).get("kind") == "random":
-            notes.append(f"The {SLOT_TITLES.get(slot, slot)} slot's model was made with random "
-                         "test weights: its structure and confidence mean nothing.")  # fmt: skip
+            notes.append(
+                f"The {SLOT_TITLES.get(slot, slot)} slot's model was made with random "
+                "test weights: its structure and confidence mean nothing."
+            )
     return notes
 
 
 def stand_in_warnings(record: dict[str, Any]) -> list[str]:
     """What the CPU stand-in's record says people must know: no template, low coverage."""
     if record.get("no_template"):
-        return ["the CPU stand-in found no template: its model is a placeholder (a straight CA "
-                "trace), not a prediction"]  # fmt: skip
+        return [
+            (
+                "the CPU stand-in found no template: its model is a placeholder (a straight CA "
+                "trace), not a prediction"
+            )
+        ]
     if record.get("low_coverage"):
-        return [f"the CPU stand-in's template {record.get('template')} covers only "
+        return [
+            (
+                f"the CPU stand-in's template {record.get('template')} covers only "
                 f"{100 * float(record.get('coverage') or 0):.0f}% of the query: low coverage, the "
-                "rest of the model is an interpolated CA trace"]  # fmt: skip
+                "rest of the model is an interpolated CA trace"
+            )
+        ]
     return []
 
 
 def stand_in_phrase(section: dict[str, Any]) -> str:
-    """"template 6kwc_A (62% identical, 98% coverage)", "no template found", ..."""
+    """ "template 6kwc_A (62% identical, 98% coverage)", "no template found", ..."""
     record = section.get("stand_in") or {}
     if not record:
         return "template not recorded"
     if record.get("no_template"):
         return "no template found (placeholder model, not a prediction)"
-    text = (f"template {record.get('template')} ({100 * float(record.get('identity') or 0):.0f}% "
-            f"identical, {100 * float(record.get('coverage') or 0):.0f}% coverage")  # fmt: skip
+    text = (
+        f"template {record.get('template')} ({100 * float(record.get('identity') or 0):.0f}% "
+        f"identical, {100 * float(record.get('coverage') or 0):.0f}% coverage"
+    )
     return text + (", low coverage)" if record.get("low_coverage") else ")")
 
 
@@ -127,24 +155,33 @@ def engine_agreement(engines: dict[str, Any]) -> tuple[bool, str | None]:
     Not where either slot ran the CPU stand-in: its models copy template coordinates, so
     two stand-in models compare two alignments to templates (often the same one).
     """
-    stand_ins = [s for s in ("alphafold", "openfold") if (engines.get(s) or {}).get("engine") == STAND_IN]
+    stand_ins = [
+        s for s in ("alphafold", "openfold") if (engines.get(s) or {}).get("engine") == STAND_IN
+    ]
     if not stand_ins:
         return True, None
     if len(stand_ins) == 2:
         templates = {(engines[s].get("stand_in") or {}).get("template") for s in stand_ins}
         if templates == {"none"}:
-            return False, ("both slots ran the CPU stand-in and found no template: the two "
-                           "placeholder models are the same straight trace, so their scores mean nothing")  # fmt: skip
+            return False, (
+                "both slots ran the CPU stand-in and found no template: the two "
+                "placeholder models are the same straight trace, so their scores mean nothing"
+            )
         same = len(templates) == 1 and None not in templates
-        return False, ("both slots ran the CPU stand-in (template-based models; neither engine "
-                       "ran)" + (f", built on the same template {templates.pop()}" if same else "")
-                       + ": their TM-score compares two template alignments, not two engines")  # fmt: skip
-    return False, (f"the {SLOT_TITLES[stand_ins[0]]} slot ran the CPU stand-in: the TM-score compares "
-                   "a template-based model, not two engines")  # fmt: skip
+        return False, (
+            "both slots ran the CPU stand-in (template-based models; neither engine "
+            "ran)"
+            + (f", built on the same template {templates.pop()}" if same else "")
+            + ": their TM-score compares two template alignments, not two engines"
+        )
+    return False, (
+        f"the {SLOT_TITLES[stand_ins[0]]} slot ran the CPU stand-in: the TM-score compares "
+        "a template-based model, not two engines"
+    )
 
 
 def confidence_phrase(slot: str, section: dict[str, Any]) -> str:
-    """"mean pLDDT AlphaFold 88.1", "mean alignment score template-cpu (AlphaFold slot) 95.0",
+    """ "mean pLDDT AlphaFold 88.1", "mean alignment score template-cpu (AlphaFold slot) 95.0",
     "no pLDDT OpenFold" ..."""
     plddt = section.get("plddt") or {}
     label = engine_title(slot, section)
@@ -156,13 +193,15 @@ def confidence_phrase(slot: str, section: dict[str, Any]) -> str:
 
 
 def _both_confidences(engines: dict[str, Any]) -> str:
-    """"mean pLDDT AlphaFold 88.1, OpenFold 86.4"; the measure named once where both share it."""
+    """ "mean pLDDT AlphaFold 88.1, OpenFold 86.4"; the measure named once where both share it."""
     phrases = [confidence_phrase(s, engines[s]) for s in ("alphafold", "openfold")]
-    kinds = [(engines[s].get("plddt") or {}).get("kind", "plddt") for s in ("alphafold", "openfold")]
+    kinds = [
+        (engines[s].get("plddt") or {}).get("kind", "plddt") for s in ("alphafold", "openfold")
+    ]
     if kinds[0] == kinds[1] != "none" and all(" " in p for p in phrases):
         name = "mean alignment score" if kinds[0] == "template-similarity" else "mean pLDDT"
         if all(p.startswith(name + " ") for p in phrases):
-            return phrases[0] + ", " + phrases[1][len(name) + 1:]
+            return phrases[0] + ", " + phrases[1][len(name) + 1 :]
     return ", ".join(phrases)
 
 
@@ -179,7 +218,7 @@ def short_reason(reason: str, limit: int = 60) -> str:
 
 
 def absent_phrase(slot: str, record: dict[str, Any], *, why: bool = True) -> str:
-    """"OpenFold skipped (OpenFold 1.0.1 has no multimer model)", "OpenFold left no model"."""
+    """ "OpenFold skipped (OpenFold 1.0.1 has no multimer model)", "OpenFold left no model"."""
     label = engine_label(slot, record.get("engine") or slot)
     if record.get("status") == "skipped":
         reason = short_reason(str(record.get("reason") or "")) if why else ""
@@ -226,13 +265,19 @@ def headline(metrics: dict[str, Any]) -> str:
         return "; ".join([said or "no comparison", *parts])
     c = comparison.get("complex")
     if c:
-        scores = f"TM-score {c['tm_score']:.3f} (L={c['normalising_length']}), CA RMSD {c['rmsd']:.2f} Å"
+        scores = (
+            f"TM-score {c['tm_score']:.3f} (L={c['normalising_length']}), CA RMSD {c['rmsd']:.2f} Å"
+        )
     else:
         scores = "no chain pair could be aligned"
     confidences = _both_confidences(engines)
     if comparison.get("engine_agreement", True):
         return f"{scores}; {confidences}"
     # a stand-in ran: say what it is first, and that the agreement is not the engines'
-    stand_in = next(engines[s] for s in ("alphafold", "openfold") if engines[s].get("engine") == STAND_IN)
-    return (f"CPU stand-in, not an engine comparison: {stand_in_phrase(stand_in)}; "
-            f"model-to-model {scores} (not an engine agreement); {confidences}")
+    stand_in = next(
+        engines[s] for s in ("alphafold", "openfold") if engines[s].get("engine") == STAND_IN
+    )
+    return (
+        f"CPU stand-in, not an engine comparison: {stand_in_phrase(stand_in)}; "
+        f"model-to-model {scores} (not an engine agreement); {confidences}"
+    )

@@ -8,16 +8,23 @@ import typer
 
 
 def analyze(
-    alphafold: Path = typer.Option(..., "--alphafold", help="AlphaFold output folder, or one model file (PDB/mmCIF)."),
-    openfold: Path = typer.Option(..., "--openfold", help="OpenFold output folder, or one model file (PDB/mmCIF)."),
-    out: Path = typer.Option(..., "--out", help="Folder for metrics.json, the plots, report.html and the models."),
-) -> None:  # fmt: skip
+    alphafold: Path = typer.Option(
+        ..., "--alphafold", help="AlphaFold output folder, or one model file (PDB/mmCIF)."
+    ),
+    openfold: Path = typer.Option(
+        ..., "--openfold", help="OpenFold output folder, or one model file (PDB/mmCIF)."
+    ),
+    out: Path = typer.Option(
+        ..., "--out", help="Folder for metrics.json, the plots, report.html and the models."
+    ),
+) -> None:
     """Compare two predictions of the same sequence and write the report foldline writes."""
     for name, path in (("--alphafold", alphafold), ("--openfold", openfold)):
         if not path.exists():
             typer.echo(f"error: {name} {path}: no such file or folder", err=True)
             raise typer.Exit(2)
-    from foldline.analysis import analyze as run_analysis, headline  # numpy & co.: only here
+    from foldline.analysis import analyze as run_analysis  # numpy & co.: only here
+    from foldline.analysis import headline
 
     try:
         metrics = run_analysis(alphafold, openfold, out)

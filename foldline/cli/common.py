@@ -21,9 +21,10 @@ import datetime as _dt
 import functools
 import inspect
 import os
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, Callable, Iterator
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -69,27 +70,70 @@ class NoReport(CliError):
 
 # -- the stack options (declared once; every stack-facing command takes them) ----------------
 
-StackOption = Annotated[str, typer.Option(
-    "--stack", envvar="FOLDLINE_STACK", rich_help_panel=PANEL,
-    help="CloudFormation stack whose outputs name the bucket, table and topic.")]  # fmt: skip
-ProfileOption = Annotated[str | None, typer.Option(
-    "--profile", envvar="AWS_PROFILE", rich_help_panel=PANEL, show_envvar=True,
-    help="AWS profile.")]  # fmt: skip
-RegionOption = Annotated[str | None, typer.Option(
-    "--region", rich_help_panel=PANEL,
-    help="AWS region (default: the profile's, AWS_REGION or AWS_DEFAULT_REGION).")]  # fmt: skip
-LocalOption = Annotated[bool | None, typer.Option(
-    "--local/--cloud", rich_help_panel=PANEL, show_default=False,
-    help="Use the local cloud of `foldline local` (automatic inside it; FOLDLINE_LOCAL=1).")]  # fmt: skip
-EndpointOption = Annotated[str | None, typer.Option(
-    "--endpoint-url", envvar="FOLDLINE_ENDPOINT_URL", rich_help_panel=PANEL,
-    help="The local cloud's endpoint (default: found in the work folder).")]  # fmt: skip
-WorkdirOption = Annotated[Path | None, typer.Option(
-    "--workdir", envvar="FOLDLINE_WORKDIR", rich_help_panel=PANEL, show_default=False,
-    help="Work folder of `foldline local` (default: foldline-local).")]  # fmt: skip
-DebugOption = Annotated[bool, typer.Option(
-    "--debug", envvar="FOLDLINE_DEBUG", rich_help_panel=PANEL,
-    help="Show the traceback of an error.")]  # fmt: skip
+StackOption = Annotated[
+    str,
+    typer.Option(
+        "--stack",
+        envvar="FOLDLINE_STACK",
+        rich_help_panel=PANEL,
+        help="CloudFormation stack whose outputs name the bucket, table and topic.",
+    ),
+]
+ProfileOption = Annotated[
+    str | None,
+    typer.Option(
+        "--profile",
+        envvar="AWS_PROFILE",
+        rich_help_panel=PANEL,
+        show_envvar=True,
+        help="AWS profile.",
+    ),
+]
+RegionOption = Annotated[
+    str | None,
+    typer.Option(
+        "--region",
+        rich_help_panel=PANEL,
+        help="AWS region (default: the profile's, AWS_REGION or AWS_DEFAULT_REGION).",
+    ),
+]
+LocalOption = Annotated[
+    bool | None,
+    typer.Option(
+        "--local/--cloud",
+        rich_help_panel=PANEL,
+        show_default=False,
+        help="Use the local cloud of `foldline local` (automatic inside it; FOLDLINE_LOCAL=1).",
+    ),
+]
+EndpointOption = Annotated[
+    str | None,
+    typer.Option(
+        "--endpoint-url",
+        envvar="FOLDLINE_ENDPOINT_URL",
+        rich_help_panel=PANEL,
+        help="The local cloud's endpoint (default: found in the work folder).",
+    ),
+]
+WorkdirOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--workdir",
+        envvar="FOLDLINE_WORKDIR",
+        rich_help_panel=PANEL,
+        show_default=False,
+        help="Work folder of `foldline local` (default: foldline-local).",
+    ),
+]
+DebugOption = Annotated[
+    bool,
+    typer.Option(
+        "--debug",
+        envvar="FOLDLINE_DEBUG",
+        rich_help_panel=PANEL,
+        help="Show the traceback of an error.",
+    ),
+]
 
 DEFAULT_STACK = stack_config.DEFAULT_STACK
 
@@ -118,9 +162,14 @@ class StackOptions:
     debug: bool = False
 
     def connect(self) -> stack_config.StackConfig:
-        return stack_config.resolve(stack=self.stack, profile=self.profile, region=self.region,
-                                    local=self.local, endpoint_url=self.endpoint_url,
-                                    workdir=self.workdir)  # fmt: skip
+        return stack_config.resolve(
+            stack=self.stack,
+            profile=self.profile,
+            region=self.region,
+            local=self.local,
+            endpoint_url=self.endpoint_url,
+            workdir=self.workdir,
+        )
 
     def handled(self) -> contextlib.AbstractContextManager[None]:
         return handled(self.debug)
@@ -132,8 +181,12 @@ def stack_command(command: Callable[..., Any]) -> Callable[..., Any]:
     :class:`StackOptions` in its keyword-only parameter ``options``."""
     signature = inspect.signature(command, eval_str=True)
     own = [p for name, p in signature.parameters.items() if name != "options"]
-    added = [inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, annotation=annotation, default=default)
-             for name, annotation, default in _STACK_OPTIONS]  # fmt: skip
+    added = [
+        inspect.Parameter(
+            name, inspect.Parameter.KEYWORD_ONLY, annotation=annotation, default=default
+        )
+        for name, annotation, default in _STACK_OPTIONS
+    ]
     names = [name for name, _, _ in _STACK_OPTIONS]
 
     @functools.wraps(command)
@@ -176,7 +229,7 @@ def handled(debug: bool) -> Iterator[None]:
         yield
     except (typer.Exit, typer.Abort):
         raise
-    except Exception as err:  # noqa: BLE001 - every error ends as one line unless --debug
+    except Exception as err:
         if debug:
             raise
         from botocore.exceptions import (
@@ -189,9 +242,15 @@ def handled(debug: bool) -> Iterator[None]:
         if isinstance(err, (CliError, stack_config.ConfigError)):
             message, code = str(err), err.exit_code
         elif isinstance(err, NoCredentialsError):
-            message, code = "no AWS credentials found: run `aws configure` or pass --profile", EXIT_NO_CREDENTIALS
+            message, code = (
+                "no AWS credentials found: run `aws configure` or pass --profile",
+                EXIT_NO_CREDENTIALS,
+            )
         elif isinstance(err, EndpointConnectionError):
-            message, code = f"cannot reach {err.kwargs.get('endpoint_url')}: is the network (or the local cloud) up?", EXIT_FAILED
+            message, code = (
+                f"cannot reach {err.kwargs.get('endpoint_url')}: is the network (or the local cloud) up?",
+                EXIT_FAILED,
+            )
         elif isinstance(err, ClientError):
             message, code = _aws_message(err), EXIT_FAILED
         elif isinstance(err, BotoCoreError):
@@ -215,7 +274,9 @@ def find_run(runs: RunsTable, run_id: str) -> dict:
         return matches[0]
     if len(matches) > 1:
         shown = ", ".join(m["run_id"] for m in matches[:3])
-        raise UnknownRun(f"run id {run_id!r} is ambiguous: {len(matches)} runs start with it ({shown}, …)")
+        raise UnknownRun(
+            f"run id {run_id!r} is ambiguous: {len(matches)} runs start with it ({shown}, …)"
+        )
     raise UnknownRun(f"no run {run_id!r} in the runs table {runs.table_name}")
 
 
@@ -226,21 +287,21 @@ def parse_time(text: str | None) -> _dt.datetime | None:
     if not text:
         return None
     try:
-        value = _dt.datetime.fromisoformat(str(text).replace("Z", "+00:00"))
+        value = _dt.datetime.fromisoformat(str(text))
     except ValueError:
         return None
-    return value if value.tzinfo else value.replace(tzinfo=_dt.timezone.utc)
+    return value if value.tzinfo else value.replace(tzinfo=_dt.UTC)
 
 
 def now() -> _dt.datetime:
-    return _dt.datetime.now(_dt.timezone.utc)
+    return _dt.datetime.now(_dt.UTC)
 
 
 def duration(seconds: float | None) -> str:
     """``42s``, ``12m 05s``, ``3h 07m``."""
     if seconds is None:
         return "-"
-    seconds = max(0, int(round(seconds)))
+    seconds = max(0, round(seconds))
     if seconds < 60:
         return f"{seconds}s"
     minutes, seconds = divmod(seconds, 60)

@@ -21,8 +21,9 @@ from __future__ import annotations
 
 import json
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 from foldline.cli import stack_config
 from foldline.cli.stack_config import StackConfig
@@ -60,8 +61,11 @@ class Destination:
 
     @property
     def name(self) -> str:
-        return self.arn_or_url.rstrip("/").rsplit("/", 1)[-1].rsplit(":", 1)[-1] if self.kind == "queue" \
+        return (
+            self.arn_or_url.rstrip("/").rsplit("/", 1)[-1].rsplit(":", 1)[-1]
+            if self.kind == "queue"
             else self.arn_or_url.split(":function:", 1)[-1]
+        )
 
 
 def _function_arn(arn: str) -> str:
@@ -79,7 +83,9 @@ def destination(kind: str, message: dict, config: StackConfig) -> Destination:
             raise RedriveError("the stack has no StartQueueUrl output")
         return Destination("queue", start_queue, body, message.get("MessageAttributes") or {})
     if kind == "events":
-        target = ((message.get("MessageAttributes") or {}).get("TARGET_ARN") or {}).get("StringValue")
+        target = ((message.get("MessageAttributes") or {}).get("TARGET_ARN") or {}).get(
+            "StringValue"
+        )
         if not target:
             raise RedriveError(f"message {message['MessageId']} has no TARGET_ARN attribute")
         if ":sqs:" in target:
@@ -93,7 +99,9 @@ def destination(kind: str, message: dict, config: StackConfig) -> Destination:
             arn = record["requestContext"]["functionArn"]
             payload = record["requestPayload"]
         except (ValueError, KeyError, TypeError):
-            raise RedriveError(f"message {message['MessageId']} is not a Lambda on-failure record") from None
+            raise RedriveError(
+                f"message {message['MessageId']} is not a Lambda on-failure record"
+            ) from None
         return Destination("function", _function_arn(arn), json.dumps(payload))
     raise ValueError(f"unknown queue {kind!r}; one of {', '.join(QUEUES)}")
 
@@ -113,12 +121,16 @@ class Deliverer:
         if arn_or_url not in self._urls:
             _, _, _, _, account, name = arn_or_url.split(":", 5)
             self._urls[arn_or_url] = self.sqs.get_queue_url(
-                QueueName=name, QueueOwnerAWSAccountId=account)["QueueUrl"]  # fmt: skip
+                QueueName=name, QueueOwnerAWSAccountId=account
+            )["QueueUrl"]
         return self._urls[arn_or_url]
 
     def deliver(self, dest: Destination) -> None:
         if dest.kind == "queue":
-            kwargs: dict[str, Any] = {"QueueUrl": self.queue_url(dest.arn_or_url), "MessageBody": dest.body}
+            kwargs: dict[str, Any] = {
+                "QueueUrl": self.queue_url(dest.arn_or_url),
+                "MessageBody": dest.body,
+            }
             if dest.attributes:
                 kwargs["MessageAttributes"] = dest.attributes
             self.sqs.send_message(**kwargs)
@@ -135,14 +147,20 @@ class LambdaInvoker:
         self.lambda_ = config.client("lambda")
 
     def __call__(self, dest: Destination) -> None:
-        response = self.lambda_.invoke(FunctionName=dest.arn_or_url, InvocationType="Event",
-                                       Payload=dest.body.encode())  # fmt: skip
+        response = self.lambda_.invoke(
+            FunctionName=dest.arn_or_url, InvocationType="Event", Payload=dest.body.encode()
+        )
         if response.get("StatusCode") not in (200, 202):
             raise RedriveError(f"Lambda answered {response.get('StatusCode')} for {dest.name}")
 
 
-def redrive(config: StackConfig, kind: str, *, dry_run: bool = False,
-            on_message: Callable[[Destination | None, str | None], None] | None = None) -> RedriveReport:  # fmt: skip
+def redrive(
+    config: StackConfig,
+    kind: str,
+    *,
+    dry_run: bool = False,
+    on_message: Callable[[Destination | None, str | None], None] | None = None,
+) -> RedriveReport:
     """Move every message of one dead-letter queue back; count what happened."""
     output = QUEUES[kind]
     url = config.outputs.get(output)
@@ -154,9 +172,14 @@ def redrive(config: StackConfig, kind: str, *, dry_run: bool = False,
     kept: list[str] = []  # receipt handles to make visible again (dry run, failures)
     seen: set[str] = set()
     while True:
-        got = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=0,
-                                  VisibilityTimeout=_RECEIVE_VISIBILITY_S,
-                                  MessageAttributeNames=["All"], AttributeNames=["All"])  # fmt: skip
+        got = sqs.receive_message(
+            QueueUrl=url,
+            MaxNumberOfMessages=10,
+            WaitTimeSeconds=0,
+            VisibilityTimeout=_RECEIVE_VISIBILITY_S,
+            MessageAttributeNames=["All"],
+            AttributeNames=["All"],
+        )
         messages = [m for m in got.get("Messages", []) if m["MessageId"] not in seen]
         if not messages:
             break

@@ -9,12 +9,11 @@ from typing import Any
 from botocore.exceptions import ClientError
 from rich.live import Live
 
-from foldline.spec import layout
 from foldline.cli import common, views
-from foldline.runs.table import FINAL_STATUSES, SUCCEEDED
 from foldline.cli.stack_config import StackConfig
+from foldline.runs.table import FINAL_STATUSES, SUCCEEDED
+from foldline.spec import layout
 from foldline.spec.formats import is_not_found
-
 
 _sleep = time.sleep  # tests replace it to move the runs on between polls
 
@@ -22,9 +21,13 @@ _sleep = time.sleep  # tests replace it to move the runs on between polls
 def fetch_metrics(config: StackConfig, run_id: str) -> dict | None:
     """The run's ``metrics.json``, or None where the run has no report."""
     try:
-        body = config.client("s3").get_object(
-            Bucket=config.bucket, Key=layout.report_prefix(run_id) + layout.METRICS_FILE
-        )["Body"].read()
+        body = (
+            config.client("s3")
+            .get_object(
+                Bucket=config.bucket, Key=layout.report_prefix(run_id) + layout.METRICS_FILE
+            )["Body"]
+            .read()
+        )
     except ClientError as err:
         if is_not_found(err):
             return None
@@ -58,8 +61,10 @@ def summary_lines(config: StackConfig, item: dict) -> list[str]:
         lines.append(f"  report: {item['report_uri']}{layout.REPORT_PAGE}")
         lines.append(f"  fetch it: foldline results {run_id} --open")
     elif status == SUCCEEDED:
-        lines.append(f"  analysis {item.get('analysis_status') or 'pending'}: "
-                     f"{item.get('analysis_error') or 'no report'}")  # fmt: skip
+        lines.append(
+            f"  analysis {item.get('analysis_status') or 'pending'}: "
+            f"{item.get('analysis_error') or 'no report'}"
+        )
         for slot, uri in (item.get("model_uris") or {}).items():
             lines.append(f"  {slot} models: {uri}")
     else:
@@ -69,15 +74,22 @@ def summary_lines(config: StackConfig, item: dict) -> list[str]:
     return lines
 
 
-def follow(config: StackConfig, run_ids: list[str], *, interval: float, timeout: float | None,
-           started: float) -> bool:  # fmt: skip
+def follow(
+    config: StackConfig,
+    run_ids: list[str],
+    *,
+    interval: float,
+    timeout: float | None,
+    started: float,
+) -> bool:
     """Show the runs live until each has ended; print their results. True if all succeeded."""
     out = common.console()
     runs = config.runs()
     items: dict[str, Any] = {}
     try:
-        with Live(views.board(run_ids, items), console=out, refresh_per_second=4,
-                  transient=True) as live:
+        with Live(
+            views.board(run_ids, items), console=out, refresh_per_second=4, transient=True
+        ) as live:
             while True:
                 items = {run_id: runs.get(run_id) for run_id in run_ids}
                 live.update(views.board(run_ids, items))
@@ -91,7 +103,9 @@ def follow(config: StackConfig, run_ids: list[str], *, interval: float, timeout:
                     )
                 _sleep(interval)
     except KeyboardInterrupt:
-        raise common.CliError("stopped waiting; the runs go on (see `foldline status`)", 130) from None
+        raise common.CliError(
+            "stopped waiting; the runs go on (see `foldline status`)", 130
+        ) from None
     out.print(views.board(run_ids, items))  # the live board was transient: leave the last one
     for run_id in run_ids:
         for line in summary_lines(config, items[run_id]):

@@ -20,10 +20,12 @@ app = typer.Typer(
 
 WORKDIR = typer.Option(DEFAULT_WORKDIR, "--workdir", help="Work folder (state, jobs, outbox).")
 DATABASES = typer.Option(
-    DEFAULT_DATABASES, "--databases", show_default=False,
+    DEFAULT_DATABASES,
+    "--databases",
+    show_default=False,
     help="Genetic databases in AlphaFold's layout (the FSx channel). "
     "Default: the bundled examples/databases.",
-)  # fmt: skip
+)
 
 
 @contextlib.contextmanager
@@ -59,8 +61,9 @@ def _start(runtime, console) -> None:
         typer.echo(f"error: {busy}", err=True)
         raise typer.Exit(2) from None
     if runtime.recovered:
-        console.print(f"resuming what the last session left: {runtime.recovered.summary()}",
-                      markup=False)  # fmt: skip
+        console.print(
+            f"resuming what the last session left: {runtime.recovered.summary()}", markup=False
+        )
 
 
 def _stopped_line(runtime, run_ids: list[str] | None = None) -> str:
@@ -76,9 +79,11 @@ def _stopped_line(runtime, run_ids: list[str] | None = None) -> str:
     open_runs = [run_id for run_id, item in items.items() if item is None or is_open(item)]
     if not open_runs:
         return "stopped; state saved in the work folder"
-    return (f"stopped with {len(open_runs)} run(s) not finished ({', '.join(open_runs)}); they "
-            "are saved in the work folder and resume when `foldline local run` or `serve` next "
-            "starts on it")  # fmt: skip
+    return (
+        f"stopped with {len(open_runs)} run(s) not finished ({', '.join(open_runs)}); they "
+        "are saved in the work folder and resume when `foldline local run` or `serve` next "
+        "starts on it"
+    )
 
 
 def _key_values(values: list[str], option: str) -> dict[str, str]:
@@ -99,8 +104,10 @@ def _run_parameters(values: list[str]) -> dict[str, str]:
     for name, value in _key_values(values, "--param").items():
         if name not in USER_SETTABLE:
             known = ", ".join(USER_SETTABLE)
-            raise typer.BadParameter(f"{name!r} is not a run parameter a user sets (one of "
-                                     f"{known})", param_hint="--param")  # fmt: skip
+            raise typer.BadParameter(
+                f"{name!r} is not a run parameter a user sets (one of {known})",
+                param_hint="--param",
+            )
         try:
             tags[name] = str(validate_value(name, value))
         except InvalidParameter as bad:
@@ -114,8 +121,9 @@ def _step_images(containers: bool, no_container: list[str], image: list[str]) ->
 
     if not containers:
         if no_container or image:
-            raise typer.BadParameter("--no-container and --image need --containers",
-                                     param_hint="--containers")  # fmt: skip
+            raise typer.BadParameter(
+                "--no-container and --image need --containers", param_hint="--containers"
+            )
         return {}
     try:
         overrides = step_images.parse_step_images(image)
@@ -136,27 +144,36 @@ def run(
     databases: Path = DATABASES,
     timeout: float = typer.Option(3600, help="Give up after this many seconds."),
     containers: bool = typer.Option(
-        False, "--containers",
+        False,
+        "--containers",
         help="Run each pipeline step in its image, as SageMaker does (docker run IMAGE train, "
         "/opt/ml mounted). Needs Docker and the images containers/build_local.sh builds "
         "(<step image>:local).",
     ),
     no_container: list[str] = typer.Option(
-        [], "--no-container", metavar="STEP",
+        [],
+        "--no-container",
+        metavar="STEP",
         help="With --containers: run STEP as a local process, as without --containers "
         "(e.g. RunOpenFold where its image is not built). Repeatable.",
     ),
     image: list[str] = typer.Option(
-        [], "--image", metavar="STEP=IMAGE",
+        [],
+        "--image",
+        metavar="STEP=IMAGE",
         help="With --containers: run STEP in IMAGE instead of <step image>:local. Repeatable.",
     ),
     param: list[str] = typer.Option(
-        [], "--param", metavar="NAME=VALUE",
+        [],
+        "--param",
+        metavar="NAME=VALUE",
         help="A run parameter as a tag on the upload, as foldline submit sets it "
         "(e.g. DbPreset=reduced_dbs). Repeatable.",
     ),
     job_env: list[str] = typer.Option(
-        [], "--job-env", metavar="KEY=VALUE",
+        [],
+        "--job-env",
+        metavar="KEY=VALUE",
         help="An environment variable for every step job (the pipeline's own Environment "
         "wins), e.g. FOLDLINE_ALPHAFOLD_MODELS=model_1 to fold with one model. Repeatable.",
     ),
@@ -177,13 +194,18 @@ def run(
     images = _step_images(containers, no_container, image)
     stack_parameters = {}
     if containers:
-        from foldline.local.containers import describe_placement, stack_parameters as follow
+        from foldline.local.containers import describe_placement
+        from foldline.local.containers import stack_parameters as follow
 
         console.print(describe_placement(images), markup=False)
         stack_parameters = follow(images)
-    runtime = LocalRuntime(workdir, databases=databases, images=images,
-                           parameter_values=stack_parameters,
-                           job_env=_key_values(job_env, "--job-env"))  # fmt: skip
+    runtime = LocalRuntime(
+        workdir,
+        databases=databases,
+        images=images,
+        parameter_values=stack_parameters,
+        job_env=_key_values(job_env, "--job-env"),
+    )
     board = RunBoard(runtime, [])
     runtime.on_invocation, runtime.on_notice = board.on_invocation, board.on_notice
     with _sigterm_as_ctrl_c():
@@ -193,10 +215,17 @@ def run(
                 board.submissions.append(runtime.upload(f, tags=tags))
                 console.print(f"{f}: run {board.submissions[-1].run_id}", markup=False)
             try:
-                with Live(board.render({}), console=console, refresh_per_second=4,
-                          transient=not console.is_terminal) as live:  # fmt: skip
-                    items = runtime.wait([s.run_id for s in board.submissions], timeout=timeout,
-                                         on_poll=lambda items: live.update(board.render(items)))  # fmt: skip
+                with Live(
+                    board.render({}),
+                    console=console,
+                    refresh_per_second=4,
+                    transient=not console.is_terminal,
+                ) as live:
+                    items = runtime.wait(
+                        [s.run_id for s in board.submissions],
+                        timeout=timeout,
+                        on_poll=lambda items: live.update(board.render(items)),
+                    )
             except (RunsStalled, TimeoutError) as stuck:
                 console.print(f"[red]{stuck}[/red]")
                 items = {s.run_id: runtime.run(s.run_id) for s in board.submissions}
@@ -223,17 +252,23 @@ def serve(workdir: Path = WORKDIR, databases: Path = DATABASES) -> None:
     from foldline.local.serve import serve as watch
 
     console = Console()
-    runtime = LocalRuntime(workdir, databases=databases,
-                           on_notice=lambda n: echo_notice(console, n))  # fmt: skip
+    runtime = LocalRuntime(
+        workdir, databases=databases, on_notice=lambda n: echo_notice(console, n)
+    )
     stop = threading.Event()
     with _sigterm_as_ctrl_c():
         _start(runtime, console)
         try:
-            console.print(f"local cloud at {runtime.cloud.endpoint_url}, bucket {runtime.bucket}"
-                          f" ({runtime.restored} objects and items restored)")  # fmt: skip
+            console.print(
+                f"local cloud at {runtime.cloud.endpoint_url}, bucket {runtime.bucket}"
+                f" ({runtime.restored} objects and items restored)"
+            )
             console.print(f"drop FASTA files into {runtime.workdir / 'drop'} (Ctrl-C to stop)")
-            watch(runtime, stop,
-                  on_upload=lambda s: console.print(f"uploaded {s.key}: run {s.run_id}"))  # fmt: skip
+            watch(
+                runtime,
+                stop,
+                on_upload=lambda s: console.print(f"uploaded {s.key}: run {s.run_id}"),
+            )
         except KeyboardInterrupt:
             message = _stopped_line(runtime)
             runtime.stop()

@@ -7,8 +7,8 @@ from typing import Annotated
 
 import typer
 
-from foldline.cli import dead_letters as dlq
 from foldline.cli import common
+from foldline.cli import dead_letters as dlq
 
 
 class QueueName(str, Enum):
@@ -19,12 +19,22 @@ class QueueName(str, Enum):
 
 @common.stack_command
 def redrive(
-    queue: Annotated[list[QueueName] | None, typer.Option(
-        "--queue", "-q", case_sensitive=False, show_default=False,
-        help="start: failed upload events -> StartQueue; events: undelivered EventBridge events "
-             "-> their target; functions: failed invocations -> their function. "
-             "Repeatable (default: all three).")] = None,
-    dry_run: Annotated[bool, typer.Option("--dry-run", help="Count and show where messages would go; move nothing.")] = False,
+    queue: Annotated[
+        list[QueueName] | None,
+        typer.Option(
+            "--queue",
+            "-q",
+            case_sensitive=False,
+            show_default=False,
+            help="start: failed upload events -> StartQueue; events: undelivered EventBridge events "
+            "-> their target; functions: failed invocations -> their function. "
+            "Repeatable (default: all three).",
+        ),
+    ] = None,
+    dry_run: Annotated[
+        bool,
+        typer.Option("--dry-run", help="Count and show where messages would go; move nothing."),
+    ] = False,
     *,
     options: common.StackOptions,
 ) -> None:
@@ -44,9 +54,13 @@ def redrive(
             verb = "would re-drive" if dry_run else "re-drove"
             count = report.found - report.failed if dry_run else report.moved
             where = ", ".join(f"{n} to {dest}" for dest, n in sorted(report.destinations.items()))
-            out.print(f"{name.value}: {report.found} message{'s' if report.found != 1 else ''}, "
-                      f"{verb} {count}" + (f" ({where})" if where else "")
-                      + (f", {report.failed} failed" if report.failed else ""), markup=False)  # fmt: skip
+            out.print(
+                f"{name.value}: {report.found} message{'s' if report.found != 1 else ''}, "
+                f"{verb} {count}"
+                + (f" ({where})" if where else "")
+                + (f", {report.failed} failed" if report.failed else ""),
+                markup=False,
+            )
             for problem in report.problems:
                 out.print(f"  {problem}", markup=False)
             failed += report.failed

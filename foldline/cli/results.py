@@ -8,8 +8,8 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from foldline.spec import layout
 from foldline.cli import common
+from foldline.spec import layout
 from foldline.spec.statuses import FAILED
 
 if TYPE_CHECKING:
@@ -22,7 +22,7 @@ def download_prefix(config: StackConfig, prefix: str, target: Path) -> list[Path
     written = []
     for page in s3.get_paginator("list_objects_v2").paginate(Bucket=config.bucket, Prefix=prefix):
         for obj in page.get("Contents", []):
-            relative = obj["Key"][len(prefix):]
+            relative = obj["Key"][len(prefix) :]
             if not relative or relative.endswith("/"):
                 continue
             path = target / relative
@@ -49,12 +49,24 @@ def download_archives(config: StackConfig, item: dict, target: Path) -> list[Pat
 
 @common.stack_command
 def results(
-    run_id: Annotated[str, typer.Argument(help="A run id (or its unique beginning).", show_default=False)],
-    to: Annotated[Path | None, typer.Option(
-        "--to", help="Folder to download into (default: ./<run id>).", show_default=False)] = None,
-    open_report: Annotated[bool, typer.Option("--open", help="Open report.html in the browser.")] = False,
-    archives: Annotated[bool, typer.Option(
-        "--archives", help="Also download the steps' model.tar.gz (all models, large).")] = False,
+    run_id: Annotated[
+        str, typer.Argument(help="A run id (or its unique beginning).", show_default=False)
+    ],
+    to: Annotated[
+        Path | None,
+        typer.Option(
+            "--to", help="Folder to download into (default: ./<run id>).", show_default=False
+        ),
+    ] = None,
+    open_report: Annotated[
+        bool, typer.Option("--open", help="Open report.html in the browser.")
+    ] = False,
+    archives: Annotated[
+        bool,
+        typer.Option(
+            "--archives", help="Also download the steps' model.tar.gz (all models, large)."
+        ),
+    ] = False,
     *,
     options: common.StackOptions,
 ) -> None:
@@ -69,8 +81,13 @@ def results(
         files = download_prefix(config, layout.report_prefix(run_id), target)
         if not files:
             state = item.get("status")
-            why = (f"the analysis failed: {item.get('analysis_error')}" if item.get("analysis_status") == FAILED
-                   else f"the run is {state}" if state != SUCCEEDED else "the analysis has not finished")
+            why = (
+                f"the analysis failed: {item.get('analysis_error')}"
+                if item.get("analysis_status") == FAILED
+                else f"the run is {state}"
+                if state != SUCCEEDED
+                else "the analysis has not finished"
+            )
             raise common.NoReport(f"run {run_id} has no report ({why})")
         if archives:
             files += download_archives(config, item, target / "archives")

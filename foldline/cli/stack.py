@@ -7,8 +7,7 @@ from typing import Annotated
 
 import typer
 
-from foldline.cli import stack_config
-from foldline.cli import common
+from foldline.cli import common, stack_config
 
 #: output -> the name people know it by
 LABELS = {
@@ -36,11 +35,18 @@ def stack(
         config = options.connect()
         out = common.console()
         if as_json:
-            out.print_json(json.dumps({
-                "source": config.source, "stack": config.stack_name, "region": config.region,
-                "local": config.local, "endpoint_url": config.endpoint_url,
-                "outputs": config.outputs,
-            }))  # fmt: skip
+            out.print_json(
+                json.dumps(
+                    {
+                        "source": config.source,
+                        "stack": config.stack_name,
+                        "region": config.region,
+                        "local": config.local,
+                        "endpoint_url": config.endpoint_url,
+                        "outputs": config.outputs,
+                    }
+                )
+            )
             return
         out.print(f"from {config.source}", markup=False)
         table = Table.grid(padding=(0, 2))

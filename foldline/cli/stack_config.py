@@ -16,9 +16,10 @@ points at a local cloud.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Mapping
+from typing import TYPE_CHECKING, Any
 
 from foldline.local.paths import DEFAULT_WORKDIR, LOCAL_ACCESS_KEY, LOCAL_STATE_FILE  # noqa: F401
 
@@ -28,8 +29,8 @@ if TYPE_CHECKING:
     import boto3
 
     from foldline.intake.fasta import IntakeLimits
-    from foldline.runs.table import RunsTable
     from foldline.intake.spend_limits import SpendLimits
+    from foldline.runs.table import RunsTable
 
 DEFAULT_STACK = "foldline"
 DEFAULT_LOCAL_WORKDIR = DEFAULT_WORKDIR
@@ -49,8 +50,16 @@ DATABASES_IMAGE = "DatabasesImageUri"
 DATABASES_S3 = "DatabasesS3Uri"
 DATABASES_FILE_SYSTEM = "DatabasesFileSystemId"
 REQUIRED_OUTPUTS = (BUCKET, RUNS_TABLE, TOPIC, PIPELINE)
-OPTIONAL_OUTPUTS = (START_QUEUE, START_DLQ, EVENTS_DLQ, FUNCTION_FAILURES, DATABASES_SETUP_ROLE,
-                    DATABASES_IMAGE, DATABASES_S3, DATABASES_FILE_SYSTEM)
+OPTIONAL_OUTPUTS = (
+    START_QUEUE,
+    START_DLQ,
+    EVENTS_DLQ,
+    FUNCTION_FAILURES,
+    DATABASES_SETUP_ROLE,
+    DATABASES_IMAGE,
+    DATABASES_S3,
+    DATABASES_FILE_SYSTEM,
+)
 
 #: stack parameter -> IntakeLimits field: the start function's limits, as deployed
 _LIMIT_PARAMETERS = {
@@ -97,7 +106,9 @@ class StackConfig:
     #: how a dead-letter message reaches a function again (foldline.cli.dead_letters):
     #: made from this config; None is Lambda's asynchronous Invoke (the local cloud,
     #: which runs no Lambda service, supplies its own)
-    function_invoker: Callable[[StackConfig], Any] | None = field(default=None, compare=False, repr=False)
+    function_invoker: Callable[[StackConfig], Any] | None = field(
+        default=None, compare=False, repr=False
+    )
 
     @property
     def bucket(self) -> str:
@@ -145,8 +156,9 @@ class StackConfig:
         for parameter, variable in _SPEND_PARAMETERS.items():
             if parameter in self.parameters:
                 values[variable] = self.parameters[parameter]
-        return SpendLimits.from_env({k: values[k] for k in (FAMILIES_ENV, MAX_COST_ENV)
-                                     if k in values})  # fmt: skip
+        return SpendLimits.from_env(
+            {k: values[k] for k in (FAMILIES_ENV, MAX_COST_ENV) if k in values}
+        )
 
 
 def inside_local_cloud(env: Mapping[str, str]) -> bool:
@@ -185,7 +197,9 @@ def describe_stack(cloudformation: Any, stack_name: str) -> dict:
     try:
         return cloudformation.describe_stacks(StackName=stack_name)["Stacks"][0]
     except NoCredentialsError:
-        raise NoCredentials("no AWS credentials found: run `aws configure` or pass --profile") from None
+        raise NoCredentials(
+            "no AWS credentials found: run `aws configure` or pass --profile"
+        ) from None
     except ClientError as err:
         error = err.response["Error"]
         if "does not exist" in error.get("Message", ""):
@@ -194,15 +208,21 @@ def describe_stack(cloudformation: Any, stack_name: str) -> dict:
                 f"CloudFormation stack {stack_name!r} not found in {region} "
                 "(pass --stack/--region, or set FOLDLINE_STACK)"
             ) from None
-        if error.get("Code") in ("ExpiredToken", "InvalidClientTokenId", "UnrecognizedClientException",
-                                 "SignatureDoesNotMatch"):  # fmt: skip
+        if error.get("Code") in (
+            "ExpiredToken",
+            "InvalidClientTokenId",
+            "UnrecognizedClientException",
+            "SignatureDoesNotMatch",
+        ):
             raise NoCredentials(f"AWS refused the credentials: {error.get('Message')}") from None
-        raise ConfigError(f"cannot read stack {stack_name!r}: {error.get('Code')}: "
-                          f"{error.get('Message')}") from None  # fmt: skip
+        raise ConfigError(
+            f"cannot read stack {stack_name!r}: {error.get('Code')}: {error.get('Message')}"
+        ) from None
 
 
-def _resolve_cloud(stack_name: str, profile: str | None, region: str | None,
-                   env: Mapping[str, str]) -> StackConfig:  # fmt: skip
+def _resolve_cloud(
+    stack_name: str, profile: str | None, region: str | None, env: Mapping[str, str]
+) -> StackConfig:
     session = _session(profile, region or env.get("AWS_REGION") or None)  # then boto3's own order
     endpoint = env.get("AWS_ENDPOINT_URL") or None  # boto3 honours it; say so in `stack`
     description = describe_stack(session.client("cloudformation"), stack_name)
@@ -213,17 +233,24 @@ def _resolve_cloud(stack_name: str, profile: str | None, region: str | None,
             f"stack {stack_name!r} ({description.get('StackStatus')}) has no output "
             f"{', '.join(missing)}: is it a foldline stack, and finished deploying?"
         )
-    parameters = {p["ParameterKey"]: p.get("ParameterValue", "")
-                  for p in description.get("Parameters") or []}  # fmt: skip
+    parameters = {
+        p["ParameterKey"]: p.get("ParameterValue", "") for p in description.get("Parameters") or []
+    }
     where = f"CloudFormation stack {stack_name!r} in {session.region_name}"
     if profile:
         where += f" (profile {profile})"
     if endpoint:
         where += f" at {endpoint}"
     return StackConfig(
-        outputs=outputs, region=session.region_name, source=where, stack_name=stack_name,
-        profile=profile, endpoint_url=endpoint, parameters=parameters, session=session,
-    )  # fmt: skip
+        outputs=outputs,
+        region=session.region_name,
+        source=where,
+        stack_name=stack_name,
+        profile=profile,
+        endpoint_url=endpoint,
+        parameters=parameters,
+        session=session,
+    )
 
 
 def resolve(
@@ -239,7 +266,9 @@ def resolve(
     """Find the stack: local when asked (or inside the local runtime), else CloudFormation."""
     env = os.environ if env is None else env
     if local is None:
-        local = env.get("FOLDLINE_LOCAL", "").lower() in ("1", "true", "yes") or inside_local_cloud(env)
+        local = env.get("FOLDLINE_LOCAL", "").lower() in ("1", "true", "yes") or inside_local_cloud(
+            env
+        )
     if local:
         from foldline.local.stack import resolve_local
 

@@ -12,8 +12,13 @@ from foldline.cli import common
 
 @common.stack_command
 def status(
-    run_id: Annotated[str | None, typer.Argument(
-        help="A run id (or its unique beginning); without it, the recent runs.", show_default=False)] = None,
+    run_id: Annotated[
+        str | None,
+        typer.Argument(
+            help="A run id (or its unique beginning); without it, the recent runs.",
+            show_default=False,
+        ),
+    ] = None,
     limit: Annotated[int, typer.Option("--limit", "-n", help="How many recent runs.", min=1)] = 20,
     as_json: Annotated[bool, typer.Option("--json", help="The runs-table items as JSON.")] = False,
     *,

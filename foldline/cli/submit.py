@@ -17,8 +17,9 @@ from urllib.parse import urlencode
 
 import typer
 
-from foldline.spec import layout
 from foldline.cli import common
+from foldline.intake.run_identity import run_id_for, upload_version
+from foldline.spec import layout
 from foldline.spec.parameters import (
     DB_PRESET,
     INFERENCE_INSTANCE_TYPE,
@@ -29,7 +30,6 @@ from foldline.spec.parameters import (
     InvalidParameter,
     validate_value,
 )
-from foldline.intake.run_identity import run_id_for, upload_version
 
 if TYPE_CHECKING:
     from foldline.cli.stack_config import StackConfig
@@ -73,8 +73,9 @@ def check_files(files: list[Path], config: StackConfig, overrides: dict[str, str
     try:
         spend.check_pins(overrides)
     except FastaRejected as refused:
-        raise common.CliError(f"{refused.rejection} (nothing uploaded)",
-                              common.EXIT_INVALID_INPUT) from None  # fmt: skip
+        raise common.CliError(
+            f"{refused.rejection} (nothing uploaded)", common.EXIT_INVALID_INPUT
+        ) from None
     preset = overrides.get(MODEL_PRESET.name)
     predictions = overrides.get(NUM_MULTIMER_PREDICTIONS.name, NUM_MULTIMER_PREDICTIONS.default)
     problems = []
@@ -89,13 +90,20 @@ def check_files(files: list[Path], config: StackConfig, overrides: dict[str, str
             problems.append(f"{path}: {decision.reason}")
             continue
         sized = sizing.size_run(
-            [c.sequence for c in decision.chains], model_preset=decision.model_preset,
-            db_preset=overrides.get(DB_PRESET.name, str(DB_PRESET.default)), pinned=overrides,
+            [c.sequence for c in decision.chains],
+            model_preset=decision.model_preset,
+            db_preset=overrides.get(DB_PRESET.name, str(DB_PRESET.default)),
+            pinned=overrides,
             predictions_per_model=int(predictions),
-        )  # fmt: skip
+        )
         try:
-            spend.check_cost(sized.as_item(), {MODEL_PRESET.name: decision.model_preset,
-                                               NUM_MULTIMER_PREDICTIONS.name: predictions})
+            spend.check_cost(
+                sized.as_item(),
+                {
+                    MODEL_PRESET.name: decision.model_preset,
+                    NUM_MULTIMER_PREDICTIONS.name: predictions,
+                },
+            )
         except FastaRejected as refused:
             problems.append(f"{path}: {refused.rejection}")
     if problems:
@@ -106,7 +114,9 @@ def check_files(files: list[Path], config: StackConfig, overrides: dict[str, str
         )
 
 
-def upload(config: StackConfig, path: Path, overrides: dict[str, str], name: str | None = None) -> Submitted:
+def upload(
+    config: StackConfig, path: Path, overrides: dict[str, str], name: str | None = None
+) -> Submitted:
     """Put one file under ``inputs/`` with its overrides as tags; return its run id."""
     key = layout.INPUTS + (name or path.name)
     extra = {"Tagging": urlencode(overrides)} if overrides else {}
@@ -121,29 +131,74 @@ def upload(config: StackConfig, path: Path, overrides: dict[str, str], name: str
 
 @common.stack_command
 def submit(
-    files: Annotated[list[Path], typer.Argument(help="FASTA files, one run each.", show_default=False)],
-    wait: Annotated[bool, typer.Option("--wait", help="Follow the runs until they end, then show the results.")] = False,
-    preset: Annotated[str | None, typer.Option(
-        "--preset", "--model-preset", rich_help_panel=PANEL_RUN, show_default=False,
-        help=f"{MODEL_PRESET.name}: {', '.join(MODEL_PRESET.allowed)} (default: monomer, multimer for several chains).")] = None,
-    db_preset: Annotated[str | None, typer.Option(
-        "--db-preset", rich_help_panel=PANEL_RUN, show_default=False,
-        help=f"{DB_PRESET.name}: {', '.join(DB_PRESET.allowed)} (default: {DB_PRESET.default}).")] = None,
-    max_template_date: Annotated[str | None, typer.Option(
-        "--max-template-date", rich_help_panel=PANEL_RUN, show_default=False,
-        help=f"{MAX_TEMPLATE_DATE.name}: YYYY-MM-DD (default: the upload's date).")] = None,
-    num_multimer_predictions: Annotated[int | None, typer.Option(
-        "--num-multimer-predictions", rich_help_panel=PANEL_RUN, show_default=False,
-        help=f"{NUM_MULTIMER_PREDICTIONS.name} (default: {NUM_MULTIMER_PREDICTIONS.default}).")] = None,
-    msa_instance_type: Annotated[str | None, typer.Option(
-        "--msa-instance-type", rich_help_panel=PANEL_RUN, show_default=False,
-        help=f"{MSA_INSTANCE_TYPE.name} (default: sized from DbPreset and the longest chain).")] = None,
-    inference_instance_type: Annotated[str | None, typer.Option(
-        "--inference-instance-type", rich_help_panel=PANEL_RUN, show_default=False,
-        help=f"{INFERENCE_INSTANCE_TYPE.name} (default: the cheapest GPU that fits the run's length).")] = None,
+    files: Annotated[
+        list[Path], typer.Argument(help="FASTA files, one run each.", show_default=False)
+    ],
+    wait: Annotated[
+        bool, typer.Option("--wait", help="Follow the runs until they end, then show the results.")
+    ] = False,
+    preset: Annotated[
+        str | None,
+        typer.Option(
+            "--preset",
+            "--model-preset",
+            rich_help_panel=PANEL_RUN,
+            show_default=False,
+            help=f"{MODEL_PRESET.name}: {', '.join(MODEL_PRESET.allowed)} (default: monomer, multimer for several chains).",
+        ),
+    ] = None,
+    db_preset: Annotated[
+        str | None,
+        typer.Option(
+            "--db-preset",
+            rich_help_panel=PANEL_RUN,
+            show_default=False,
+            help=f"{DB_PRESET.name}: {', '.join(DB_PRESET.allowed)} (default: {DB_PRESET.default}).",
+        ),
+    ] = None,
+    max_template_date: Annotated[
+        str | None,
+        typer.Option(
+            "--max-template-date",
+            rich_help_panel=PANEL_RUN,
+            show_default=False,
+            help=f"{MAX_TEMPLATE_DATE.name}: YYYY-MM-DD (default: the upload's date).",
+        ),
+    ] = None,
+    num_multimer_predictions: Annotated[
+        int | None,
+        typer.Option(
+            "--num-multimer-predictions",
+            rich_help_panel=PANEL_RUN,
+            show_default=False,
+            help=f"{NUM_MULTIMER_PREDICTIONS.name} (default: {NUM_MULTIMER_PREDICTIONS.default}).",
+        ),
+    ] = None,
+    msa_instance_type: Annotated[
+        str | None,
+        typer.Option(
+            "--msa-instance-type",
+            rich_help_panel=PANEL_RUN,
+            show_default=False,
+            help=f"{MSA_INSTANCE_TYPE.name} (default: sized from DbPreset and the longest chain).",
+        ),
+    ] = None,
+    inference_instance_type: Annotated[
+        str | None,
+        typer.Option(
+            "--inference-instance-type",
+            rich_help_panel=PANEL_RUN,
+            show_default=False,
+            help=f"{INFERENCE_INSTANCE_TYPE.name} (default: the cheapest GPU that fits the run's length).",
+        ),
+    ] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print only the run ids.")] = False,
-    interval: Annotated[float, typer.Option(help="Seconds between polls with --wait.", min=0.1)] = 5.0,
-    timeout: Annotated[float | None, typer.Option(help="Stop waiting after this many seconds.", show_default=False)] = None,
+    interval: Annotated[
+        float, typer.Option(help="Seconds between polls with --wait.", min=0.1)
+    ] = 5.0,
+    timeout: Annotated[
+        float | None, typer.Option(help="Stop waiting after this many seconds.", show_default=False)
+    ] = None,
     *,
     options: common.StackOptions,
 ) -> None:
@@ -153,17 +208,22 @@ def submit(
     any is refused, nothing is uploaded. Run parameters travel as tags on the upload.
     """
     with options.handled():
-        overrides = chosen_overrides({
-            MODEL_PRESET.name: preset, DB_PRESET.name: db_preset,
-            MAX_TEMPLATE_DATE.name: max_template_date,
-            NUM_MULTIMER_PREDICTIONS.name: num_multimer_predictions,
-            MSA_INSTANCE_TYPE.name: msa_instance_type,
-            INFERENCE_INSTANCE_TYPE.name: inference_instance_type,
-        })  # fmt: skip
+        overrides = chosen_overrides(
+            {
+                MODEL_PRESET.name: preset,
+                DB_PRESET.name: db_preset,
+                MAX_TEMPLATE_DATE.name: max_template_date,
+                NUM_MULTIMER_PREDICTIONS.name: num_multimer_predictions,
+                MSA_INSTANCE_TYPE.name: msa_instance_type,
+                INFERENCE_INSTANCE_TYPE.name: inference_instance_type,
+            }
+        )
         names = [f.name for f in files]
         if len(set(names)) != len(names):
-            raise common.CliError("two files have the same name; they would land on the same "
-                                  "key under inputs/", common.EXIT_USAGE)  # fmt: skip
+            raise common.CliError(
+                "two files have the same name; they would land on the same key under inputs/",
+                common.EXIT_USAGE,
+            )
         config = options.connect()
         check_files(files, config, overrides)
         out = common.console()
@@ -175,18 +235,28 @@ def submit(
                 out.print(sub.run_id, markup=False)
                 continue
             tags = " ".join(f"{k}={v}" for k, v in overrides.items())
-            out.print(f"{path.name}: run {sub.run_id}"
-                      f" (s3://{config.bucket}/{sub.key}{', tags ' + tags if tags else ''})",
-                      markup=False)  # fmt: skip
+            out.print(
+                f"{path.name}: run {sub.run_id}"
+                f" (s3://{config.bucket}/{sub.key}{', tags ' + tags if tags else ''})",
+                markup=False,
+            )
             if sub.existing_status:
-                out.print(f"  note: this exact upload was seen before; the run is "
-                          f"{sub.existing_status} and will not start again", markup=False)  # fmt: skip
+                out.print(
+                    f"  note: this exact upload was seen before; the run is "
+                    f"{sub.existing_status} and will not start again",
+                    markup=False,
+                )
         if not wait:
             return
         from foldline.cli.follow import follow  # rich.live, boto3: only with --wait
 
-        ok = follow(config, [s.run_id for s in submitted], interval=interval, timeout=timeout,
-                    started=time.monotonic())  # fmt: skip
+        ok = follow(
+            config,
+            [s.run_id for s in submitted],
+            interval=interval,
+            timeout=timeout,
+            started=time.monotonic(),
+        )
     raise typer.Exit(0 if ok else common.EXIT_FAILED)
 
 

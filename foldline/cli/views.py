@@ -14,12 +14,25 @@ from rich.table import Table
 from rich.text import Text
 
 from foldline.cli.common import duration, parse_time, run_seconds, short_time
-from foldline.spec.parameters import STEPS
 from foldline.spec import layout
-from foldline.spec.statuses import EXECUTING, FAILED, FINAL_STATUSES, FINAL_STEP_STATUSES, REJECTED, STOPPED, SUCCEEDED
+from foldline.spec.parameters import STEPS
+from foldline.spec.statuses import (
+    EXECUTING,
+    FAILED,
+    FINAL_STATUSES,
+    FINAL_STEP_STATUSES,
+    REJECTED,
+    STOPPED,
+    SUCCEEDED,
+)
 
-STATUS_STYLES = {SUCCEEDED: "green", FAILED: "red", REJECTED: "red", STOPPED: "yellow",
-                 EXECUTING: "cyan"}  # fmt: skip
+STATUS_STYLES = {
+    SUCCEEDED: "green",
+    FAILED: "red",
+    REJECTED: "red",
+    STOPPED: "yellow",
+    EXECUTING: "cyan",
+}
 #: the pipeline's steps and, last, the analysis that writes the report
 STAGES = len(STEPS) + 1
 
@@ -84,17 +97,26 @@ def recent_table(items: list[dict]) -> Table:
     table.add_column("TM-score", justify="right")
     for item in items:
         table.add_row(
-            item["run_id"], str(item.get("target", "-")), status_text(item.get("status")),
-            current_step(item), short_time(item.get("started_at") or item.get("created_at")),
-            duration(run_seconds(item, FINAL_STATUSES)), tm_score(item),
-        )  # fmt: skip
+            item["run_id"],
+            str(item.get("target", "-")),
+            status_text(item.get("status")),
+            current_step(item),
+            short_time(item.get("started_at") or item.get("created_at")),
+            duration(run_seconds(item, FINAL_STATUSES)),
+            tm_score(item),
+        )
     return table
 
 
 def steps_table(item: dict) -> Table:
     table = Table(show_edge=False, pad_edge=False)
-    for name, justify in (("Step", "left"), ("Status", "left"), ("Started", "left"),
-                          ("Duration", "right"), ("Note", "left")):  # fmt: skip
+    for name, justify in (
+        ("Step", "left"),
+        ("Status", "left"),
+        ("Started", "left"),
+        ("Duration", "right"),
+        ("Note", "left"),
+    ):
         table.add_column(name, justify=justify)
     steps = item.get("steps") or {}
     for step in STEPS:
@@ -104,9 +126,13 @@ def steps_table(item: dict) -> Table:
             note.append("cache hit")
         if record.get("failure_reason"):
             note.append(str(record["failure_reason"]))
-        table.add_row(step.name, status_text(record.get("status") or "-"),
-                      short_time(record.get("started_at")), duration(step_seconds(record)),
-                      "; ".join(note))  # fmt: skip
+        table.add_row(
+            step.name,
+            status_text(record.get("status") or "-"),
+            short_time(record.get("started_at")),
+            duration(step_seconds(record)),
+            "; ".join(note),
+        )
     return table
 
 
@@ -126,7 +152,12 @@ def detail(item: dict, headline: str | None = None) -> Group:
         ("Target", item.get("target")),
         ("Status", status_text(item.get("status"))),
         ("Step", current_step(item)),
-        ("Input", f"s3://{item['bucket']}/{item['key']}" if item.get("bucket") and item.get("key") else None),
+        (
+            "Input",
+            f"s3://{item['bucket']}/{item['key']}"
+            if item.get("bucket") and item.get("key")
+            else None,
+        ),
         ("Version", item.get("version")),
         ("Chains", item.get("chains")),
         ("Residues", item.get("residues")),
@@ -143,7 +174,7 @@ def detail(item: dict, headline: str | None = None) -> Group:
         ("Mean pLDDT", item.get("plddt_mean")),
         ("Headline", headline),
         ("Report", (item["report_uri"] + layout.REPORT_PAGE) if item.get("report_uri") else None),
-    ]  # fmt: skip
+    ]
     for name, value in rows:
         if value is None or value == "":
             continue
@@ -179,13 +210,21 @@ def board(run_ids: list[str], items: dict[str, dict | None]) -> Table:
         for step in STEPS:
             record = steps.get(step.name) or {}
             status = record.get("status")
-            mark = {SUCCEEDED: "✓", FAILED: "✗", STOPPED: "■"}.get(status or "", "…" if status else "·")
-            marks.append(f"{step.name} {mark} {duration(step_seconds(record)) if status else ''}".strip())
+            mark = {SUCCEEDED: "✓", FAILED: "✗", STOPPED: "■"}.get(
+                status or "", "…" if status else "·"
+            )
+            marks.append(
+                f"{step.name} {mark} {duration(step_seconds(record)) if status else ''}".strip()
+            )
         done = stages_done(item)
         bar = Table.grid(padding=(0, 1))
         bar.add_row(ProgressBar(total=STAGES, completed=done, width=20), f"{done}/{STAGES}")
         table.add_row(
-            run_id, status_text((item or {}).get("status")), current_step(item), bar,
-            duration(run_seconds(item, FINAL_STATUSES)) if item else "-", ", ".join(marks),
-        )  # fmt: skip
+            run_id,
+            status_text((item or {}).get("status")),
+            current_step(item),
+            bar,
+            duration(run_seconds(item, FINAL_STATUSES)) if item else "-",
+            ", ".join(marks),
+        )
     return table

@@ -30,11 +30,12 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any
 
-from foldline.spec import layout
 from foldline.databases import presets as gdb
+from foldline.spec import layout
 from foldline.spec.formats import utc_now
 
 WORK = Path("/opt/ml/processing/databases")
@@ -69,11 +70,21 @@ def download(url: str, folder: Path, log: Log) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     target = folder / url.rstrip("/").rsplit("/", 1)[-1]
     if shutil.which("aria2c") and url.startswith(("http://", "https://", "ftp://")):
-        _run(["aria2c", url, f"--dir={folder}", "--max-connection-per-server=8", "--split=8",
-              "--summary-interval=300", "--console-log-level=warn"], log)  # fmt: skip
+        _run(
+            [
+                "aria2c",
+                url,
+                f"--dir={folder}",
+                "--max-connection-per-server=8",
+                "--split=8",
+                "--summary-interval=300",
+                "--console-log-level=warn",
+            ],
+            log,
+        )
     else:
         log(f"fetching {url} (no aria2c: one connection)")
-        with urllib.request.urlopen(url, timeout=300) as response, open(target, "wb") as out:  # noqa: S310 - fixed sources
+        with urllib.request.urlopen(url, timeout=300) as response, open(target, "wb") as out:
             shutil.copyfileobj(response, out, 1 << 20)
     if not target.is_file():
         raise FetchFailed(f"{url}: nothing arrived at {target}")
@@ -95,7 +106,10 @@ def keep_protein_chains(path: Path) -> None:
     """pdb_seqres.txt without its nucleic-acid records (download_pdb_seqres.sh's grep for
     ``>.* mol:protein`` and the line after)."""
     kept = path.with_name(path.name + ".filtered")
-    with open(path, encoding="utf-8", errors="replace") as src, open(kept, "w", encoding="utf-8") as out:
+    with (
+        open(path, encoding="utf-8", errors="replace") as src,
+        open(kept, "w", encoding="utf-8") as out,
+    ):
         keep = False
         for line in src:
             if line.startswith(">"):
@@ -111,13 +125,29 @@ def fetch_mmcif(db: gdb.Database, folder: Path, log: Log) -> None:
     raw = folder / "raw"
     raw.mkdir(parents=True, exist_ok=True)
     port = [f"--port={gdb.RCSB_RSYNC_PORT}"] if "::" in tree else []
-    _run(["rsync", "--recursive", "--links", "--perms", "--times", "--compress", "--delete",
-          *port, tree, f"{raw}/"], log)  # fmt: skip
+    _run(
+        [
+            "rsync",
+            "--recursive",
+            "--links",
+            "--perms",
+            "--times",
+            "--compress",
+            "--delete",
+            *port,
+            tree,
+            f"{raw}/",
+        ],
+        log,
+    )
     files = folder / "mmcif_files"
     files.mkdir(exist_ok=True)
     moved = 0
     for archive in sorted(raw.rglob("*.gz")):
-        with gzip.open(archive, "rb") as src, open(files / archive.name[: -len(".gz")], "wb") as out:
+        with (
+            gzip.open(archive, "rb") as src,
+            open(files / archive.name[: -len(".gz")], "wb") as out,
+        ):
             shutil.copyfileobj(src, out, 1 << 20)
         archive.unlink()
         moved += 1
@@ -147,12 +177,13 @@ def fetch_public_s3(db: gdb.Database, folder: Path, log: Log, s3: Any = None) ->
     from botocore.config import Config
 
     bucket, prefix = layout.split_s3_uri(db.sources[0])
-    s3 = s3 or boto3.client("s3", region_name=gdb.OPENFOLD_PARAMS_REGION,
-                            config=Config(signature_version=UNSIGNED))  # fmt: skip
+    s3 = s3 or boto3.client(
+        "s3", region_name=gdb.OPENFOLD_PARAMS_REGION, config=Config(signature_version=UNSIGNED)
+    )
     count = 0
     for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
         for obj in page.get("Contents", []):
-            relative = obj["Key"][len(prefix):]
+            relative = obj["Key"][len(prefix) :]
             if not relative or relative.endswith("/"):
                 continue
             target = folder / relative
@@ -197,9 +228,12 @@ def upload_folder(s3: Any, folder: Path, bucket: str, prefix: str, log: Log) -> 
     for path in sorted(p for p in folder.rglob("*") if p.is_file()):
         size = path.stat().st_size
         part = max(MIN_PART_BYTES, math.ceil(size / MAX_PARTS))
-        config = TransferConfig(multipart_threshold=part, multipart_chunksize=part,
-                                max_concurrency=16)  # fmt: skip
-        s3.upload_file(str(path), bucket, prefix + path.relative_to(folder).as_posix(), Config=config)
+        config = TransferConfig(
+            multipart_threshold=part, multipart_chunksize=part, max_concurrency=16
+        )
+        s3.upload_file(
+            str(path), bucket, prefix + path.relative_to(folder).as_posix(), Config=config
+        )
         files, total = files + 1, total + size
     log(f"uploaded {files} files, {total / 1e9:.1f} GB to s3://{bucket}/{prefix}")
     return files, total
@@ -210,9 +244,19 @@ def has_record(s3: Any, bucket: str, name: str) -> bool:
     return any(o["Key"] == layout.database_record_key(name) for o in listed.get("Contents", []))
 
 
-def setup(preset: str, bucket: str, *, work: Path = WORK, s3: Any = None, openfold_params: bool = False,
-          refresh: bool = False, job: str = "", log: Log = _print, public_s3: Any = None,
-          databases: Sequence[gdb.Database] | None = None) -> dict:  # fmt: skip
+def setup(
+    preset: str,
+    bucket: str,
+    *,
+    work: Path = WORK,
+    s3: Any = None,
+    openfold_params: bool = False,
+    refresh: bool = False,
+    job: str = "",
+    log: Log = _print,
+    public_s3: Any = None,
+    databases: Sequence[gdb.Database] | None = None,
+) -> dict:
     """Fetch what ``preset`` lacks into ``bucket``, then write its ready record; return it.
 
     ``databases`` replaces the preset's list (its sources) for a rehearsal.
@@ -222,25 +266,46 @@ def setup(preset: str, bucket: str, *, work: Path = WORK, s3: Any = None, openfo
     s3 = s3 or boto3.client("s3")
     for db in databases if databases is not None else gdb.databases_for(preset, openfold_params):
         if not refresh and has_record(s3, bucket, db.name):
-            log(f"{db.name}: already in s3://{bucket}/{layout.DATABASES}{db.name}/ (its record says so)")
+            log(
+                f"{db.name}: already in s3://{bucket}/{layout.DATABASES}{db.name}/ (its record says so)"
+            )
             continue
         started = time.monotonic()
         folder = work / db.name
         shutil.rmtree(folder, ignore_errors=True)  # a retried job starts this database clean
-        log(f"{db.name}: fetching ({db.download_gb:g} GB to download, {db.unpacked_gb:g} GB unpacked)")
+        log(
+            f"{db.name}: fetching ({db.download_gb:g} GB to download, {db.unpacked_gb:g} GB unpacked)"
+        )
         try:
             fetch(db, folder, log, public_s3=public_s3)
         except Exception as err:  # name the database and its source in the job's exit message
-            raise FetchFailed(f"{db.name} from {' '.join(db.sources)}: {type(err).__name__}: {err}") from err
+            raise FetchFailed(
+                f"{db.name} from {' '.join(db.sources)}: {type(err).__name__}: {err}"
+            ) from err
         files, size = upload_folder(s3, folder, bucket, f"{layout.DATABASES}{db.name}/", log)
-        record = {"database": db.name, "sources": list(db.sources), "files": files, "bytes": size,
-                  "job": job, "fetched_at": utc_now(),
-                  "seconds": round(time.monotonic() - started)}  # fmt: skip
-        s3.put_object(Bucket=bucket, Key=layout.database_record_key(db.name),
-                      Body=json.dumps(record, indent=1).encode(), ContentType="application/json")
+        record = {
+            "database": db.name,
+            "sources": list(db.sources),
+            "files": files,
+            "bytes": size,
+            "job": job,
+            "fetched_at": utc_now(),
+            "seconds": round(time.monotonic() - started),
+        }
+        s3.put_object(
+            Bucket=bucket,
+            Key=layout.database_record_key(db.name),
+            Body=json.dumps(record, indent=1).encode(),
+            ContentType="application/json",
+        )
         shutil.rmtree(folder)
-    record = gdb.write_ready(s3, bucket, preset, source=f"setup job {job}".strip(),
-                             openfold_params=openfold_params or has_record(s3, bucket, gdb.OPENFOLD_PARAMS))
+    record = gdb.write_ready(
+        s3,
+        bucket,
+        preset,
+        source=f"setup job {job}".strip(),
+        openfold_params=openfold_params or has_record(s3, bucket, gdb.OPENFOLD_PARAMS),
+    )
     log(f"{preset} ready: s3://{bucket}/{layout.databases_ready_key(preset)}")
     return record
 
@@ -252,28 +317,48 @@ def _tools_missing(preset: str, openfold_params: bool) -> list[str]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python3 -m foldline.databases.download",
-                                     description=__doc__.splitlines()[0])  # fmt: skip
+    parser = argparse.ArgumentParser(
+        prog="python3 -m foldline.databases.download", description=__doc__.splitlines()[0]
+    )
     parser.add_argument("--preset", choices=sorted(gdb.PRESET_DATABASES), required=True)
     parser.add_argument("--bucket", required=True, help="the stack's bucket")
-    parser.add_argument("--work", type=Path, default=WORK, help="scratch folder on the job's volume")
-    parser.add_argument("--openfold-params", action="store_true",
-                        help="also fetch OpenFold's checkpoints into openfold_params/")
-    parser.add_argument("--refresh", action="store_true",
-                        help="fetch every database again, even those already recorded")
+    parser.add_argument(
+        "--work", type=Path, default=WORK, help="scratch folder on the job's volume"
+    )
+    parser.add_argument(
+        "--openfold-params",
+        action="store_true",
+        help="also fetch OpenFold's checkpoints into openfold_params/",
+    )
+    parser.add_argument(
+        "--refresh",
+        action="store_true",
+        help="fetch every database again, even those already recorded",
+    )
     parser.add_argument("--job", default="", help="the Processing job's name, for the records")
     parser.add_argument("--sources", type=Path, help=argparse.SUPPRESS)  # a rehearsal's stand-ins
     args = parser.parse_args(argv)
     databases = None
     if args.sources:  # [{"name", "kind", "sources"}]: the preset's databases from elsewhere
-        databases = [gdb.Database(d["name"], d["kind"], tuple(d["sources"]), 0, 0)
-                     for d in json.loads(args.sources.read_text())]  # fmt: skip
+        databases = [
+            gdb.Database(d["name"], d["kind"], tuple(d["sources"]), 0, 0)
+            for d in json.loads(args.sources.read_text())
+        ]
     missing = _tools_missing(args.preset, args.openfold_params)
     try:
         if missing:  # before a day of downloads, not after
-            raise FetchFailed(f"the image lacks {', '.join(missing)} (AlphaFold's download steps need them)")
-        setup(args.preset, args.bucket, work=args.work, openfold_params=args.openfold_params,
-              refresh=args.refresh, job=args.job, databases=databases)  # fmt: skip
+            raise FetchFailed(
+                f"the image lacks {', '.join(missing)} (AlphaFold's download steps need them)"
+            )
+        setup(
+            args.preset,
+            args.bucket,
+            work=args.work,
+            openfold_params=args.openfold_params,
+            refresh=args.refresh,
+            job=args.job,
+            databases=databases,
+        )
     except Exception as err:  # noqa: BLE001 - one line for DescribeProcessingJob, then fail
         message = f"{type(err).__name__}: {err}"[:1000]
         _print(f"failed: {message}")

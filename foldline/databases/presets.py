@@ -18,12 +18,13 @@ from __future__ import annotations
 import json
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 from foldline.spec import layout
-from foldline.spec.parameters import DB_PRESET, DB_PRESETS
 from foldline.spec.formats import utc_now
+from foldline.spec.parameters import DB_PRESET, DB_PRESETS
 
 #: how each database is fetched (foldline.databases.download implements each kind)
 TAR = "tar"  # one archive, unpacked into the folder, then deleted
@@ -51,32 +52,94 @@ class Database:
 
 
 _GCS = "https://storage.googleapis.com/alphafold-databases"
-DATABASES: dict[str, Database] = {d.name: d for d in (
-    Database("params", TAR, ("https://storage.googleapis.com/alphafold/alphafold_params_2022-12-06.tar",),
-             5.3, 5.3),
-    Database("bfd", TAR, (f"{_GCS}/casp14_versions/bfd_metaclust_clu_complete_id30_c90_final_seq"
-                          ".sorted_opt.tar.gz",), 271.6, 1800),
-    Database("small_bfd", GUNZIP, (f"{_GCS}/reduced_dbs/bfd-first_non_consensus_sequences.fasta.gz",),
-             9.6, 17),
-    Database("mgnify", GUNZIP, (f"{_GCS}/v2.3/mgy_clusters_2022_05.fa.gz",), 67, 120),
-    Database("pdb70", TAR, ("http://wwwuser.gwdg.de/~compbiol/data/hhsuite/databases/hhsuite_dbs/"
-                            "old-releases/pdb70_from_mmcif_200401.tar.gz",), 19.5, 56),
-    Database("pdb_mmcif", MMCIF, ("rsync.rcsb.org::ftp_data/structures/divided/mmCIF/",
-                                  "ftp://ftp.wwpdb.org/pub/pdb/data/status/obsolete.dat"), 43, 238),
-    Database("pdb_seqres", SEQRES, ("ftp://ftp.wwpdb.org/pub/pdb/derived_data/pdb_seqres.txt",),
-             0.2, 0.2),
-    Database("uniref30", TAR, (f"{_GCS}/v2.3/UniRef30_2021_03.tar.gz",), 52.5, 206),
-    Database("uniref90", GUNZIP,
-             ("ftp://ftp.uniprot.org/pub/databases/uniprot/uniref/uniref90/uniref90.fasta.gz",), 34, 67),
-    Database("uniprot", UNIPROT, (
-        "ftp://ftp.ebi.ac.uk/pub/databases/uniprot/current_release/knowledgebase/complete/"
-        "uniprot_trembl.fasta.gz",
-        "ftp://ftp.ebi.ac.uk/pub/databases/uniprot/current_release/knowledgebase/complete/"
-        "uniprot_sprot.fasta.gz"), 53, 105),
-    # not AlphaFold's: OpenFold's checkpoints (finetuning_*.pt), optional; its scripts state
-    # no size: ten checkpoints of roughly 0.4 GB, rounded up
-    Database("openfold_params", S3_PUBLIC, ("s3://openfold/openfold_params/",), 5, 5),
-)}  # fmt: skip
+DATABASES: dict[str, Database] = {
+    d.name: d
+    for d in (
+        Database(
+            "params",
+            TAR,
+            ("https://storage.googleapis.com/alphafold/alphafold_params_2022-12-06.tar",),
+            5.3,
+            5.3,
+        ),
+        Database(
+            "bfd",
+            TAR,
+            (
+                (
+                    f"{_GCS}/casp14_versions/bfd_metaclust_clu_complete_id30_c90_final_seq"
+                    ".sorted_opt.tar.gz"
+                ),
+            ),
+            271.6,
+            1800,
+        ),
+        Database(
+            "small_bfd",
+            GUNZIP,
+            (f"{_GCS}/reduced_dbs/bfd-first_non_consensus_sequences.fasta.gz",),
+            9.6,
+            17,
+        ),
+        Database("mgnify", GUNZIP, (f"{_GCS}/v2.3/mgy_clusters_2022_05.fa.gz",), 67, 120),
+        Database(
+            "pdb70",
+            TAR,
+            (
+                (
+                    "http://wwwuser.gwdg.de/~compbiol/data/hhsuite/databases/hhsuite_dbs/"
+                    "old-releases/pdb70_from_mmcif_200401.tar.gz"
+                ),
+            ),
+            19.5,
+            56,
+        ),
+        Database(
+            "pdb_mmcif",
+            MMCIF,
+            (
+                "rsync.rcsb.org::ftp_data/structures/divided/mmCIF/",
+                "ftp://ftp.wwpdb.org/pub/pdb/data/status/obsolete.dat",
+            ),
+            43,
+            238,
+        ),
+        Database(
+            "pdb_seqres",
+            SEQRES,
+            ("ftp://ftp.wwpdb.org/pub/pdb/derived_data/pdb_seqres.txt",),
+            0.2,
+            0.2,
+        ),
+        Database("uniref30", TAR, (f"{_GCS}/v2.3/UniRef30_2021_03.tar.gz",), 52.5, 206),
+        Database(
+            "uniref90",
+            GUNZIP,
+            ("ftp://ftp.uniprot.org/pub/databases/uniprot/uniref/uniref90/uniref90.fasta.gz",),
+            34,
+            67,
+        ),
+        Database(
+            "uniprot",
+            UNIPROT,
+            (
+                (
+                    "ftp://ftp.ebi.ac.uk/pub/databases/uniprot/current_release/knowledgebase/complete/"
+                    "uniprot_trembl.fasta.gz"
+                ),
+                (
+                    "ftp://ftp.ebi.ac.uk/pub/databases/uniprot/current_release/knowledgebase/complete/"
+                    "uniprot_sprot.fasta.gz"
+                ),
+            ),
+            53,
+            105,
+        ),
+        # not AlphaFold's: OpenFold's checkpoints (finetuning_*.pt), optional; its scripts state
+        # no size: ten checkpoints of roughly 0.4 GB, rounded up
+        Database("openfold_params", S3_PUBLIC, ("s3://openfold/openfold_params/",), 5, 5),
+    )
+}
 #: the public bucket's region (OpenFold's script passes --region us-east-1)
 OPENFOLD_PARAMS_REGION = "us-east-1"
 #: the rsync port of the RCSB mirror (download_pdb_mmcif.sh)
@@ -86,11 +149,28 @@ RCSB_RSYNC_PORT = 33444
 #: reduced_dbs (only full_dbs searches it). Both presets carry pdb70 (monomer templates)
 #: and uniprot + pdb_seqres (multimer), so every model preset runs from either.
 PRESET_DATABASES: dict[str, tuple[str, ...]] = {
-    "full_dbs": ("params", "bfd", "uniref30", "mgnify", "uniref90", "uniprot", "pdb70",
-                 "pdb_mmcif", "pdb_seqres"),
-    "reduced_dbs": ("params", "small_bfd", "mgnify", "uniref90", "uniprot", "pdb70",
-                    "pdb_mmcif", "pdb_seqres"),
-}  # fmt: skip
+    "full_dbs": (
+        "params",
+        "bfd",
+        "uniref30",
+        "mgnify",
+        "uniref90",
+        "uniprot",
+        "pdb70",
+        "pdb_mmcif",
+        "pdb_seqres",
+    ),
+    "reduced_dbs": (
+        "params",
+        "small_bfd",
+        "mgnify",
+        "uniref90",
+        "uniprot",
+        "pdb70",
+        "pdb_mmcif",
+        "pdb_seqres",
+    ),
+}
 OPENFOLD_PARAMS = "openfold_params"
 
 
@@ -121,16 +201,25 @@ def setup_command(preset: str) -> str:
 
 
 def ready_record(preset: str, *, databases: list[str], source: str, **facts: Any) -> dict:
-    return {"preset": preset, "databases": databases, "source": source,
-            "ready_at": utc_now(), **facts}  # fmt: skip
+    return {
+        "preset": preset,
+        "databases": databases,
+        "source": source,
+        "ready_at": utc_now(),
+        **facts,
+    }
 
 
 def write_ready(s3: Any, bucket: str, preset: str, *, source: str, **facts: Any) -> dict:
     """Record that ``preset``'s databases are complete in ``bucket`` (the last write of a
     setup); the local cloud writes it for its database folder."""
     record = ready_record(preset, databases=list(PRESET_DATABASES[preset]), source=source, **facts)
-    s3.put_object(Bucket=bucket, Key=layout.databases_ready_key(preset),
-                  Body=json.dumps(record, indent=1).encode(), ContentType="application/json")
+    s3.put_object(
+        Bucket=bucket,
+        Key=layout.databases_ready_key(preset),
+        Body=json.dumps(record, indent=1).encode(),
+        ContentType="application/json",
+    )
     return record
 
 
@@ -152,13 +241,16 @@ class DatabasesNotReady(Exception):
         where = f"s3://{bucket}/{layout.DATABASES}"
         if ready:
             other = " or ".join(f"DbPreset={p}" for p in ready)
-            hint = (f"; the stack has {', '.join(ready)}: upload again with the tag {other}, "
-                    f"or run `{setup_command(preset)}` and upload again once it has finished")
+            hint = (
+                f"; the stack has {', '.join(ready)}: upload again with the tag {other}, "
+                f"or run `{setup_command(preset)}` and upload again once it has finished"
+            )
         else:
             hint = f": run `{setup_command(preset)}` and upload again once it has finished"
         asked = "asked for by the upload's tag" if pinned else "the default"
-        super().__init__(f"the genetic databases for DbPreset={preset} ({asked}) are not set up "
-                         f"in {where}{hint}")  # fmt: skip
+        super().__init__(
+            f"the genetic databases for DbPreset={preset} ({asked}) are not set up in {where}{hint}"
+        )
 
 
 class Readiness:
@@ -175,7 +267,9 @@ class Readiness:
 
     def ready(self, bucket: str, now: float | None = None) -> list[str]:
         now = self.clock() if now is None else now
-        cached = [p for p in DB_PRESETS if now - self._found.get((bucket, p), -math.inf) < self.ttl_s]
+        cached = [
+            p for p in DB_PRESETS if now - self._found.get((bucket, p), -math.inf) < self.ttl_s
+        ]
         if len(cached) == len(DB_PRESETS):
             return cached
         found = ready_presets(self.s3, bucket)
@@ -200,6 +294,8 @@ class Readiness:
             return wanted, None
         if pinned is None and ready:
             chosen = ready[0]
-            return chosen, (f"DbPreset {chosen}: the stack's databases for {default} are not set "
-                            f"up (`{setup_command(default)}`)")  # fmt: skip
+            return chosen, (
+                f"DbPreset {chosen}: the stack's databases for {default} are not set "
+                f"up (`{setup_command(default)}`)"
+            )
         raise DatabasesNotReady(bucket, wanted, ready, pinned=pinned is not None)

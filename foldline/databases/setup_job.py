@@ -21,19 +21,37 @@ TAG_KEY = "foldline:databases"
 
 
 def job_name(preset: str, now: _dt.datetime | None = None) -> str:
-    stamp = (now or _dt.datetime.now(_dt.timezone.utc)).strftime("%Y%m%d-%H%M%S")
+    stamp = (now or _dt.datetime.now(_dt.UTC)).strftime("%Y%m%d-%H%M%S")
     return f"{JOB_PREFIX}{preset.replace('_', '-')}-{stamp}"
 
 
-def job_request(*, preset: str, bucket: str, image_uri: str, role_arn: str, region: str,
-                openfold_params: bool = False, refresh: bool = False,
-                instance_type: str = INSTANCE_TYPE, name: str | None = None) -> dict[str, Any]:  # fmt: skip
+def job_request(
+    *,
+    preset: str,
+    bucket: str,
+    image_uri: str,
+    role_arn: str,
+    region: str,
+    openfold_params: bool = False,
+    refresh: bool = False,
+    instance_type: str = INSTANCE_TYPE,
+    name: str | None = None,
+) -> dict[str, Any]:
     """The CreateProcessingJob request: the job program with its preset, on a volume that
     holds the largest database of the preset while it is fetched."""
     gdb.databases_for(preset)  # ValueError on an unknown preset
     name = name or job_name(preset)
-    command = ["python3", "-m", "foldline.databases.download", "--preset", preset,
-               "--bucket", bucket, "--job", name]  # fmt: skip
+    command = [
+        "python3",
+        "-m",
+        "foldline.databases.download",
+        "--preset",
+        preset,
+        "--bucket",
+        bucket,
+        "--job",
+        name,
+    ]
     if openfold_params:
         command.append("--openfold-params")
     if refresh:
@@ -42,28 +60,34 @@ def job_request(*, preset: str, bucket: str, image_uri: str, role_arn: str, regi
         "ProcessingJobName": name,
         "RoleArn": role_arn,
         "AppSpecification": {"ImageUri": image_uri, "ContainerEntrypoint": command},
-        "ProcessingResources": {"ClusterConfig": {
-            "InstanceCount": 1, "InstanceType": instance_type,
-            "VolumeSizeInGB": gdb.volume_gb(preset),
-        }},
+        "ProcessingResources": {
+            "ClusterConfig": {
+                "InstanceCount": 1,
+                "InstanceType": instance_type,
+                "VolumeSizeInGB": gdb.volume_gb(preset),
+            }
+        },
         # no VPC: the sources are on the internet (Google Cloud Storage, the PDB's rsync
         # and FTP servers, UniProt, the public openfold bucket)
         "Environment": {"AWS_DEFAULT_REGION": region, "PYTHONUNBUFFERED": "1"},
         "StoppingCondition": {"MaxRuntimeInSeconds": MAX_RUNTIME_S},
         "Tags": [{"Key": TAG_KEY, "Value": preset}],
-    }  # fmt: skip
+    }
 
 
 def recent_jobs(sagemaker: Any, limit: int = 5) -> list[dict[str, Any]]:
     """The newest setup jobs (ListProcessingJobs), newest first."""
-    listed = sagemaker.list_processing_jobs(NameContains=JOB_PREFIX, SortBy="CreationTime",
-                                            SortOrder="Descending", MaxResults=limit)  # fmt: skip
+    listed = sagemaker.list_processing_jobs(
+        NameContains=JOB_PREFIX, SortBy="CreationTime", SortOrder="Descending", MaxResults=limit
+    )
     return listed.get("ProcessingJobSummaries", [])
 
 
 def console_url(region: str, name: str) -> str:
-    return (f"https://{region}.console.aws.amazon.com/sagemaker/home?region={region}"
-            f"#/processing-jobs/{name}")  # fmt: skip
+    return (
+        f"https://{region}.console.aws.amazon.com/sagemaker/home?region={region}"
+        f"#/processing-jobs/{name}"
+    )
 
 
 def logs_command(region: str, name: str) -> str:

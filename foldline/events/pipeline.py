@@ -11,6 +11,12 @@ from __future__ import annotations
 
 import datetime as _dt
 import re
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import Any
+
+from botocore.exceptions import BotoCoreError, ClientError
+
 from foldline.spec.statuses import (  # noqa: F401 - execution and step statuses, re-exported
     COMPLETED_WITH_FAILURES,
     ENDED_STATUSES,
@@ -21,16 +27,10 @@ from foldline.spec.statuses import (  # noqa: F401 - execution and step statuses
     STOPPING,
     SUCCEEDED,
 )
-from dataclasses import dataclass, field
-from functools import lru_cache
-from typing import Any
-
-from botocore.exceptions import BotoCoreError, ClientError
 
 SOURCE = "aws.sagemaker"
 EXECUTION_STATUS_CHANGE = "SageMaker Model Building Pipeline Execution Status Change"
 STEP_STATUS_CHANGE = "SageMaker Model Building Pipeline Execution Step Status Change"
-
 
 
 class NotAPipelineEvent(ValueError):
@@ -57,10 +57,10 @@ def _time(value: object) -> _dt.datetime | None:
     if value is None or value == "":
         return None
     try:
-        moment = _dt.datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+        moment = _dt.datetime.fromisoformat(str(value))
     except ValueError:
         raise NotAPipelineEvent(f"not a time: {_shown(value)}") from None
-    return moment if moment.tzinfo else moment.replace(tzinfo=_dt.timezone.utc)
+    return moment if moment.tzinfo else moment.replace(tzinfo=_dt.UTC)
 
 
 def _text(detail: dict, name: str, *, required: bool = False) -> str | None:

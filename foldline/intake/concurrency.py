@@ -29,8 +29,9 @@ import datetime as _dt
 import logging
 import os
 import random
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 from botocore.exceptions import ClientError
 
@@ -50,16 +51,16 @@ MAX_SQS_DELAY_S = 900
 
 
 def _now() -> _dt.datetime:
-    return _dt.datetime.now(_dt.timezone.utc)
+    return _dt.datetime.now(_dt.UTC)
 
 
 def _stamp(moment: _dt.datetime) -> str:
     """Fixed-width UTC timestamps, so DynamoDB's string comparison orders them."""
-    return moment.astimezone(_dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return moment.astimezone(_dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 def _parse(stamp: str) -> _dt.datetime:
-    return _dt.datetime.strptime(stamp, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=_dt.timezone.utc)
+    return _dt.datetime.strptime(stamp, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=_dt.UTC)
 
 
 def cap_from_env() -> int | None:
@@ -219,9 +220,12 @@ class ConcurrencyGate:
         """Display name (= run id) -> status, for this pipeline's executions since ``since``."""
         statuses: dict[str, str] = {}
         kwargs: dict[str, Any] = {
-            "PipelineName": self.pipeline_name, "CreatedAfter": since,
-            "SortBy": "CreationTime", "SortOrder": "Descending", "MaxResults": 100,
-        }  # fmt: skip
+            "PipelineName": self.pipeline_name,
+            "CreatedAfter": since,
+            "SortBy": "CreationTime",
+            "SortOrder": "Descending",
+            "MaxResults": 100,
+        }
         while True:
             page = self.sagemaker.list_pipeline_executions(**kwargs)
             for summary in page.get("PipelineExecutionSummaries", []):
@@ -257,8 +261,11 @@ class ConcurrencyGate:
             if self._release_if_unchanged(run_id, taken_at):
                 released.append(run_id)
         if released:
-            log.warning("reconciled the concurrency gate: released %d stale slots: %s",
-                        len(released), ", ".join(sorted(released)))  # fmt: skip
+            log.warning(
+                "reconciled the concurrency gate: released %d stale slots: %s",
+                len(released),
+                ", ".join(sorted(released)),
+            )
         return released
 
     def _release_if_unchanged(self, run_id: str, taken_at: _dt.datetime) -> bool:

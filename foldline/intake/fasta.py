@@ -214,7 +214,9 @@ def _parse(text: str) -> list[Chain]:
 
 
 def _character_name(char: str) -> str:
-    return f"U+{ord(char):04X}" + (f" {unicodedata.name(char)}" if unicodedata.name(char, "") else "")
+    return f"U+{ord(char):04X}" + (
+        f" {unicodedata.name(char)}" if unicodedata.name(char, "") else ""
+    )
 
 
 def _check_header(chain: Chain) -> None:

@@ -9,11 +9,11 @@ into the runs table with the claim, so they are there from the run's first momen
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING, Any, Mapping
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from foldline.steps import msa_cache
 from foldline.intake import sizing
 from foldline.spec.parameters import (
     DB_PRESET,
@@ -22,6 +22,7 @@ from foldline.spec.parameters import (
     MSA_CACHE_S3_URI,
     NUM_MULTIMER_PREDICTIONS,
 )
+from foldline.steps import msa_cache
 
 if TYPE_CHECKING:  # Bio.SeqIO pulls numpy in: the notify and analysis paths need neither
     from foldline.intake.fasta import Decision
@@ -31,9 +32,13 @@ log = logging.getLogger("foldline.intake.start")
 
 
 def plan_run(
-    s3: Any, bucket: str, decision: Decision, parameters: Mapping[str, str],
-    overrides: Mapping[str, Any], spend: SpendLimits | None = None,
-) -> tuple[dict[str, str], dict[str, Any]]:  # fmt: skip
+    s3: Any,
+    bucket: str,
+    decision: Decision,
+    parameters: Mapping[str, str],
+    overrides: Mapping[str, Any],
+    spend: SpendLimits | None = None,
+) -> tuple[dict[str, str], dict[str, Any]]:
     """The run's parameters completed (cache location, instance types) and the
     runs-table fields that record why (``msa_cache_key``, ``msa_reused_from``, ``sizing``).
 
@@ -43,22 +48,27 @@ def plan_run(
     params = dict(parameters)
     sequences = [c.sequence for c in decision.chains]
     key = msa_cache.cache_key(
-        sequences, db_preset=params[DB_PRESET.name],
-        max_template_date=params[MAX_TEMPLATE_DATE.name], model_preset=params[MODEL_PRESET.name],
+        sequences,
+        db_preset=params[DB_PRESET.name],
+        max_template_date=params[MAX_TEMPLATE_DATE.name],
+        model_preset=params[MODEL_PRESET.name],
         engine=msa_cache.resolve_engine(),
-    )  # fmt: skip
+    )
     try:
         entry = msa_cache.lookup(s3, bucket, key.key)
     except (ClientError, BotoCoreError) as err:  # the MSA step looks again: not fatal here
         log.warning("MSA cache lookup failed for %s: %s", key.key, err)
         entry = None
     sized = sizing.size_run(
-        sequences, model_preset=params[MODEL_PRESET.name], db_preset=params[DB_PRESET.name],
+        sequences,
+        model_preset=params[MODEL_PRESET.name],
+        db_preset=params[DB_PRESET.name],
         pinned=overrides,
-        predictions_per_model=int(params.get(NUM_MULTIMER_PREDICTIONS.name,
-                                              NUM_MULTIMER_PREDICTIONS.default)),
+        predictions_per_model=int(
+            params.get(NUM_MULTIMER_PREDICTIONS.name, NUM_MULTIMER_PREDICTIONS.default)
+        ),
         msa_reused=entry is not None,
-    )  # fmt: skip
+    )
     params.update(sized.parameters())
     if spend is not None:  # raises FastaRejected: over the stack's ceiling, nothing staged
         spend.check_cost(sized.as_item(), params)

@@ -17,12 +17,14 @@ Pure Python (no numpy): the start function imports it.
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from functools import cache
 from importlib import resources
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 from foldline.spec.parameters import INFERENCE_INSTANCE_TYPE, MSA_INSTANCE_TYPE
 
@@ -35,8 +37,9 @@ def table() -> dict[str, Any]:
     return json.loads(resources.files("foldline").joinpath("data", TABLE_FILE).read_text())
 
 
-def _curve(points: Sequence[tuple[float, float]], x: float, *, min_exponent: float,
-           below: str) -> float:  # fmt: skip
+def _curve(
+    points: Sequence[tuple[float, float]], x: float, *, min_exponent: float, below: str
+) -> float:
     """Piecewise power law through ``points`` (log-log interpolation).
 
     Past the last point: the last segment's exponent, at least ``min_exponent``.
@@ -45,7 +48,7 @@ def _curve(points: Sequence[tuple[float, float]], x: float, *, min_exponent: flo
     xs = [p[0] for p in points]
     if x <= xs[0]:
         return points[0][1] if below == "flat" else points[0][1] * x / xs[0]
-    for (x0, y0), (x1, y1) in zip(points, points[1:]):
+    for (x0, y0), (x1, y1) in itertools.pairwise(points):
         if x <= x1:
             exponent = math.log(y1 / y0) / math.log(x1 / x0)
             return y0 * (x / x0) ** exponent
@@ -71,7 +74,9 @@ def gpu_memory_needed_gib(residues: int) -> float:
 
 def usable_gib(gpu: str) -> float:
     """A GPU's memory as nvidia-smi reports it, less the CUDA context's reserve."""
-    return table()["gpus"][gpu]["memory_mib"] / 1024 - table()["memory_model"]["context_reserve_gib"]
+    return (
+        table()["gpus"][gpu]["memory_mib"] / 1024 - table()["memory_model"]["context_reserve_gib"]
+    )
 
 
 def predict_seconds(residues: int, gpu: str) -> float:
@@ -129,8 +134,13 @@ def price_per_hour(instance_type: str) -> float | None:
 def inference_families() -> list[Family]:
     fams = table()["inference_families"]
     return [
-        Family(name, fams[name]["instance_type"], fams[name]["gpu"], usable_gib(fams[name]["gpu"]),
-               price_per_hour(fams[name]["instance_type"]))  # fmt: skip
+        Family(
+            name,
+            fams[name]["instance_type"],
+            fams[name]["gpu"],
+            usable_gib(fams[name]["gpu"]),
+            price_per_hour(fams[name]["instance_type"]),
+        )
         for name in fams["order"]
     ]
 
@@ -195,8 +205,10 @@ class Sizing:
         return out
 
     def parameters(self) -> dict[str, str]:
-        return {MSA_INSTANCE_TYPE.name: self.msa_instance_type,
-                INFERENCE_INSTANCE_TYPE.name: self.inference_instance_type}  # fmt: skip
+        return {
+            MSA_INSTANCE_TYPE.name: self.msa_instance_type,
+            INFERENCE_INSTANCE_TYPE.name: self.inference_instance_type,
+        }
 
 
 def _gpu_of(instance_type: str) -> str:
@@ -209,9 +221,15 @@ def _gpu_of(instance_type: str) -> str:
 
 
 def estimate_cost(
-    *, sequences: Sequence[str], model_preset: str, db_preset: str, msa_instance_type: str,
-    inference_instance_type: str, predictions_per_model: int = 5, msa_reused: bool = False,
-) -> dict[str, Any]:  # fmt: skip
+    *,
+    sequences: Sequence[str],
+    model_preset: str,
+    db_preset: str,
+    msa_instance_type: str,
+    inference_instance_type: str,
+    predictions_per_model: int = 5,
+    msa_reused: bool = False,
+) -> dict[str, Any]:
     """Instance hours x on-demand price for the MSA step and both inference steps."""
     t = table()
     residues = sum(len(s) for s in sequences)
@@ -227,9 +245,12 @@ def estimate_cost(
     tm = t["time_model"]
     gpu = _gpu_of(inference_instance_type)
     predictions = tm["models"] * (predictions_per_model if model_preset == "multimer" else 1)
-    step_s = (tm["start_s"] + tm["models"] * compile_seconds(residues)
-              + predictions * predict_seconds(residues, gpu)
-              + tm["relax_s_per_1000_residues"] * residues / 1000)  # fmt: skip
+    step_s = (
+        tm["start_s"]
+        + tm["models"] * compile_seconds(residues)
+        + predictions * predict_seconds(residues, gpu)
+        + tm["relax_s_per_1000_residues"] * residues / 1000
+    )
     inference_h = step_s / 3600 * tm["engines"]
     msa_price = price_per_hour(msa_instance_type)
     gpu_price = price_per_hour(inference_instance_type)
@@ -248,22 +269,32 @@ def estimate_cost(
 
 
 def size_run(
-    sequences: Sequence[str], *, model_preset: str, db_preset: str,
-    pinned: Mapping[str, Any] | None = None, predictions_per_model: int = 5,
+    sequences: Sequence[str],
+    *,
+    model_preset: str,
+    db_preset: str,
+    pinned: Mapping[str, Any] | None = None,
+    predictions_per_model: int = 5,
     msa_reused: bool = False,
-) -> Sizing:  # fmt: skip
+) -> Sizing:
     """Instance types for a run (a pinned type wins) and its cost estimate."""
     pinned = pinned or {}
     residues = sum(len(s) for s in sequences)
     family, fits = choose_inference(residues)
-    msa_type = str(pinned.get(MSA_INSTANCE_TYPE.name) or choose_msa(
-        db_preset, max((len(s) for s in sequences), default=0)))  # fmt: skip
+    msa_type = str(
+        pinned.get(MSA_INSTANCE_TYPE.name)
+        or choose_msa(db_preset, max((len(s) for s in sequences), default=0))
+    )
     gpu_type = str(pinned.get(INFERENCE_INSTANCE_TYPE.name) or family.instance_type)
     cost = estimate_cost(
-        sequences=sequences, model_preset=model_preset, db_preset=db_preset,
-        msa_instance_type=msa_type, inference_instance_type=gpu_type,
-        predictions_per_model=predictions_per_model, msa_reused=msa_reused,
-    )  # fmt: skip
+        sequences=sequences,
+        model_preset=model_preset,
+        db_preset=db_preset,
+        msa_instance_type=msa_type,
+        inference_instance_type=gpu_type,
+        predictions_per_model=predictions_per_model,
+        msa_reused=msa_reused,
+    )
     return Sizing(
         msa_instance_type=msa_type,
         inference_instance_type=gpu_type,
@@ -284,6 +315,8 @@ def cost_line(item: Mapping[str, Any] | None) -> str | None:
         return None
     usd = cost.get("usd")
     amount = f"${float(usd):.2f}" if usd is not None else "unknown (type not in the price table)"
-    return (f"Estimated cost: {amount} on-demand ({float(cost['msa_hours']):.2f} h "
-            f"{sizing.get('msa_instance_type')} + {float(cost['inference_hours']):.2f} h "
-            f"{sizing.get('inference_instance_type')}; prices of {cost.get('prices_as_of')})")  # fmt: skip
+    return (
+        f"Estimated cost: {amount} on-demand ({float(cost['msa_hours']):.2f} h "
+        f"{sizing.get('msa_instance_type')} + {float(cost['inference_hours']):.2f} h "
+        f"{sizing.get('inference_instance_type')}; prices of {cost.get('prices_as_of')})"
+    )

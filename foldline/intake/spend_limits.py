@@ -19,8 +19,9 @@ Plain Python, no AWS: the start function and ``foldline submit`` both call it.
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any
 
 from foldline.intake.fasta import FastaRejected, Rejection
 from foldline.spec.parameters import (
@@ -57,9 +58,10 @@ class SpendLimits:
     def from_env(cls, env: Mapping[str, str] | None = None) -> SpendLimits:
         env = os.environ if env is None else env
         families = tuple(
-            f.strip() for f in env.get(FAMILIES_ENV, ",".join(DEFAULT_FAMILIES)).split(",")
+            f.strip()
+            for f in env.get(FAMILIES_ENV, ",".join(DEFAULT_FAMILIES)).split(",")
             if f.strip()
-        )  # fmt: skip
+        )
         return cls(families, float(env.get(MAX_COST_ENV, DEFAULT_MAX_RUN_USD)))
 
     def check_pins(self, overrides: Mapping[str, Any]) -> None:
@@ -67,12 +69,14 @@ class SpendLimits:
         for name in _PINNABLE:
             pinned = overrides.get(name)
             if pinned and family(str(pinned)) not in self.pinnable_families:
-                raise FastaRejected(Rejection(
-                    "instance_not_allowed",
-                    f"{name} {pinned} is not allowed by this stack: it admits "
-                    f"{', '.join(self.pinnable_families) or 'no pinned types'} "
-                    f"(stack parameter PinnableInstanceFamilies)",
-                ))  # fmt: skip
+                raise FastaRejected(
+                    Rejection(
+                        "instance_not_allowed",
+                        f"{name} {pinned} is not allowed by this stack: it admits "
+                        f"{', '.join(self.pinnable_families) or 'no pinned types'} "
+                        f"(stack parameter PinnableInstanceFamilies)",
+                    )
+                )
 
     def check_cost(self, sizing: Mapping[str, Any], parameters: Mapping[str, Any]) -> None:
         """Reject a run whose estimate exceeds the ceiling, or cannot be made under one.
@@ -84,24 +88,33 @@ class SpendLimits:
         cost = sizing["cost"]
         types = f"{sizing['msa_instance_type']} + {sizing['inference_instance_type']}"
         if cost["usd"] is None:
-            unpriced = [t for t, price in (
-                (sizing["msa_instance_type"], cost["msa_usd_per_hour"]),
-                (sizing["inference_instance_type"], cost["inference_usd_per_hour"]),
-            ) if price is None]  # fmt: skip
-            raise FastaRejected(Rejection(
-                "cost_unknown",
-                f"no price for {', '.join(unpriced)} in foldline's price table, so this run "
-                f"cannot be checked against the stack's ceiling of ${self.max_run_usd:.2f} "
-                f"(MaxRunCostUsd); pin a priced type",
-            ))  # fmt: skip
+            unpriced = [
+                t
+                for t, price in (
+                    (sizing["msa_instance_type"], cost["msa_usd_per_hour"]),
+                    (sizing["inference_instance_type"], cost["inference_usd_per_hour"]),
+                )
+                if price is None
+            ]
+            raise FastaRejected(
+                Rejection(
+                    "cost_unknown",
+                    f"no price for {', '.join(unpriced)} in foldline's price table, so this run "
+                    f"cannot be checked against the stack's ceiling of ${self.max_run_usd:.2f} "
+                    f"(MaxRunCostUsd); pin a priced type",
+                )
+            )
         if cost["usd"] > self.max_run_usd:
             drivers = f"{cost['msa_hours']:.2f} h + {cost['inference_hours']:.2f} h on {types}"
             if parameters.get(MODEL_PRESET.name) == "multimer":
-                drivers += (f", {parameters.get(NUM_MULTIMER_PREDICTIONS.name)} predictions "
-                            f"per model")  # fmt: skip
-            raise FastaRejected(Rejection(
-                "over_cost_ceiling",
-                f"estimated cost ${cost['usd']:.2f} is over this stack's ceiling of "
-                f"${self.max_run_usd:.2f} per run (MaxRunCostUsd): {drivers}; pin a cheaper "
-                f"type or ask for fewer {NUM_MULTIMER_PREDICTIONS.name}",
-            ))  # fmt: skip
+                drivers += (
+                    f", {parameters.get(NUM_MULTIMER_PREDICTIONS.name)} predictions per model"
+                )
+            raise FastaRejected(
+                Rejection(
+                    "over_cost_ceiling",
+                    f"estimated cost ${cost['usd']:.2f} is over this stack's ceiling of "
+                    f"${self.max_run_usd:.2f} per run (MaxRunCostUsd): {drivers}; pin a cheaper "
+                    f"type or ask for fewer {NUM_MULTIMER_PREDICTIONS.name}",
+                )
+            )

@@ -13,18 +13,30 @@ import json
 import logging
 import os
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 from urllib.parse import unquote_plus
 
 from botocore.exceptions import ClientError
 
-from foldline.spec import layout
-from foldline.runs import table as runs
-from foldline.intake.concurrency import release_slot
-from foldline.intake.fasta import FastaRejected, IntakeLimits, Rejection, check_key, check_size, decide
-from foldline.outcomes.notices import publish, rejected_notice, start_failed_notice
 from foldline.databases.presets import DatabasesNotReady, Readiness
+from foldline.intake.concurrency import release_slot
+from foldline.intake.fasta import (
+    FastaRejected,
+    IntakeLimits,
+    Rejection,
+    check_key,
+    check_size,
+    decide,
+)
+from foldline.intake.plan import plan_run
+from foldline.intake.run_identity import run_id_for, upload_version
+from foldline.intake.spend_limits import SpendLimits
+from foldline.outcomes.notices import publish, rejected_notice, start_failed_notice
+from foldline.runs import table as runs
+from foldline.spec import layout
+from foldline.spec.formats import is_not_found_code, utc_now
 from foldline.spec.parameters import (
     DB_PRESET,
     FASTA_FILE_NAME,
@@ -32,23 +44,27 @@ from foldline.spec.parameters import (
     MAX_TEMPLATE_DATE,
     MODEL_PRESET,
     RUN_ID,
-    InvalidParameter,
     USER_SETTABLE,
+    InvalidParameter,
     defaults,
     validate_value,
 )
-from foldline.intake.run_identity import run_id_for, upload_version
-from foldline.intake.plan import plan_run
-from foldline.intake.spend_limits import SpendLimits
-from foldline.spec.formats import is_not_found_code, utc_now
 
 log = logging.getLogger("foldline.intake.start")
 
 #: SageMaker errors that mean "not now": the message goes back to the queue
 RETRYABLE_CODES = frozenset(
-    {"ThrottlingException", "Throttling", "ResourceLimitExceeded", "ServiceUnavailable",
-     "InternalFailure", "InternalServerError", "RequestLimitExceeded", "TooManyRequestsException"}
-)  # fmt: skip
+    {
+        "ThrottlingException",
+        "Throttling",
+        "ResourceLimitExceeded",
+        "ServiceUnavailable",
+        "InternalFailure",
+        "InternalServerError",
+        "RequestLimitExceeded",
+        "TooManyRequestsException",
+    }
+)
 
 
 _SINGLE_COPY_LIMIT = 5 * 1024**3
@@ -162,9 +178,14 @@ def overrides_from_tags(tags: list[dict[str, str]]) -> dict[str, str | int]:
 
 
 def pipeline_parameters(
-    *, bucket: str, run_id: str, fasta_file_name: str, model_preset: str,
-    upload_date: str, overrides: dict[str, str | int],
-) -> dict[str, str]:  # fmt: skip
+    *,
+    bucket: str,
+    run_id: str,
+    fasta_file_name: str,
+    model_preset: str,
+    upload_date: str,
+    overrides: dict[str, str | int],
+) -> dict[str, str]:
     """The parameters of one run, every one stated explicitly."""
     values: dict[str, str | int] = dict(defaults())
     values[MAX_TEMPLATE_DATE.name] = upload_date
@@ -249,7 +270,7 @@ def _tags(ctx: StartContext, found: _Located) -> list[dict[str, str]]:
 
 def _upload_date(upload: Upload, head: dict) -> str:
     if upload.event_time:
-        return _dt.datetime.fromisoformat(upload.event_time.replace("Z", "+00:00")).date().isoformat()
+        return _dt.datetime.fromisoformat(upload.event_time).date().isoformat()
     return head["LastModified"].date().isoformat()
 
 
@@ -257,23 +278,39 @@ def start_run(ctx: StartContext, upload: Upload) -> Outcome:
     """Validate one upload and start its pipeline execution, or reject it."""
     keys = [k for k in key_spellings(upload.key) if layout.is_input_key(k)]
     if not keys:  # never touch objects outside inputs/
-        return Outcome("ignored", upload.key, code="bad_key",
-                       reason=f"key {upload.key!r} is not under inputs/; foldline only reads inputs/")  # fmt: skip
+        return Outcome(
+            "ignored",
+            upload.key,
+            code="bad_key",
+            reason=f"key {upload.key!r} is not under inputs/; foldline only reads inputs/",
+        )
     if all(k.endswith("/") for k in keys):  # the S3 console's "Create folder"
-        return Outcome("ignored", upload.key, code="folder",
-                       reason="a folder marker (a key ending in /), not a file")  # fmt: skip
+        return Outcome(
+            "ignored",
+            upload.key,
+            code="folder",
+            reason="a folder marker (a key ending in /), not a file",
+        )
     try:
         found = _locate(ctx, upload, keys)
     except FileNotFoundError as gone:
         return Outcome("ignored", upload.key, reason=str(gone), code="gone")
-    key, head, version, run_id, source = (
-        found.key, found.head, found.version, found.run_id, found.source
+    key, _head, _version, run_id, _source = (
+        found.key,
+        found.head,
+        found.version,
+        found.run_id,
+        found.source,
     )
     existing = ctx.runs.get(run_id)
-    if (existing and existing["status"] != runs.STARTING
-            and not runs.rejection_unfinished(existing)):  # fmt: skip
-        return Outcome("duplicate", key, run_id=run_id, reason=f"run is {existing['status']}",
-                       execution_arn=existing.get("execution_arn"))  # fmt: skip
+    if existing and existing["status"] != runs.STARTING and not runs.rejection_unfinished(existing):
+        return Outcome(
+            "duplicate",
+            key,
+            run_id=run_id,
+            reason=f"run is {existing['status']}",
+            execution_arn=existing.get("execution_arn"),
+        )
     try:
         return _start_located(ctx, upload, found, existing)
     except Exception as err:
@@ -285,10 +322,15 @@ def start_run(ctx: StartContext, upload: Upload) -> Outcome:
         raise
 
 
-def _start_located(ctx: StartContext, upload: Upload, found: _Located,
-                   existing: dict | None) -> Outcome:  # fmt: skip
+def _start_located(
+    ctx: StartContext, upload: Upload, found: _Located, existing: dict | None
+) -> Outcome:
     key, head, version, run_id, source = (
-        found.key, found.head, found.version, found.run_id, found.source
+        found.key,
+        found.head,
+        found.version,
+        found.run_id,
+        found.source,
     )
     try:
         check_key(key)  # the suffix: judged without reading the object
@@ -314,35 +356,55 @@ def _start_located(ctx: StartContext, upload: Upload, found: _Located,
             raise FastaRejected(Rejection(missing.code, str(missing))) from None
         fasta_name = f"{run_id.rsplit('-', 1)[0]}.fasta"
         parameters = pipeline_parameters(
-            bucket=upload.bucket, run_id=run_id, fasta_file_name=fasta_name,
-            model_preset=decision.model_preset, upload_date=_upload_date(upload, head),
+            bucket=upload.bucket,
+            run_id=run_id,
+            fasta_file_name=fasta_name,
+            model_preset=decision.model_preset,
+            upload_date=_upload_date(upload, head),
             overrides={**overrides, DB_PRESET.name: db_preset},
-        )  # fmt: skip
+        )
         # MSA cache location (and reuse), instance types by length, cost (and the stack's
         # ceiling on it): foldline.intake.plan
-        parameters, planned = plan_run(ctx.s3, upload.bucket, decision, parameters, overrides,
-                                       ctx.spend)  # fmt: skip
+        parameters, planned = plan_run(
+            ctx.s3, upload.bucket, decision, parameters, overrides, ctx.spend
+        )
         if db_note:
             planned["db_preset_note"] = db_note
     except FastaRejected as rejected:
         return _reject(ctx, upload.bucket, found, rejected.rejection)
 
     claimed = ctx.runs.claim(
-        run_id, bucket=upload.bucket, key=key, version=version, target=layout.target_name(key),
-        chains=len(decision.chains), residues=decision.total_residues, parameters=parameters,
+        run_id,
+        bucket=upload.bucket,
+        key=key,
+        version=version,
+        target=layout.target_name(key),
+        chains=len(decision.chains),
+        residues=decision.total_residues,
+        parameters=parameters,
         # a retry takes the run over: SageMaker's refusals so far still count
-        start_refusals=(existing or {}).get("start_refusals"), **planned,
-    )  # fmt: skip
+        start_refusals=(existing or {}).get("start_refusals"),
+        **planned,
+    )
     if claimed is not None:  # another delivery won the race
         return Outcome("duplicate", key, run_id=run_id, reason=f"run is {claimed['status']}")
-    log.info("accepted", extra={"run_id": run_id, "key": key, "chains": len(decision.chains),
-                                "residues": decision.total_residues})  # fmt: skip
+    log.info(
+        "accepted",
+        extra={
+            "run_id": run_id,
+            "key": key,
+            "chains": len(decision.chains),
+            "residues": decision.total_residues,
+        },
+    )
     if ctx.gate is not None:  # raises GateFull: the upload waits on the queue, still Starting
         ctx.gate.acquire(run_id)
     ctx.s3.put_object(
-        Bucket=upload.bucket, Key=layout.run_input_key(run_id, fasta_name),
-        Body=decision.normalised_fasta().encode(), ContentType="text/x-fasta",
-    )  # fmt: skip
+        Bucket=upload.bucket,
+        Key=layout.run_input_key(run_id, fasta_name),
+        Body=decision.normalised_fasta().encode(),
+        ContentType="text/x-fasta",
+    )
     try:
         response = ctx.sagemaker.start_pipeline_execution(
             PipelineName=ctx.pipeline_name,
@@ -359,8 +421,13 @@ def _start_located(ctx: StartContext, upload: Upload, found: _Located,
         last = ctx.max_tries is not None and max(refusals, upload.attempt) >= ctx.max_tries
         if not last:
             raise RetryLater(f"{run_id}: {code}", run_id=run_id, key=key) from err
-        return _give_up(ctx, upload.bucket, found, f"SageMaker refused to start the run "
-                        f"{refusals} times ({code}: {err.response['Error'].get('Message', '')})")  # fmt: skip
+        return _give_up(
+            ctx,
+            upload.bucket,
+            found,
+            f"SageMaker refused to start the run "
+            f"{refusals} times ({code}: {err.response['Error'].get('Message', '')})",
+        )
     arn = response["PipelineExecutionArn"]
     ctx.runs.update(run_id, status=runs.EXECUTING, execution_arn=arn, started_at=utc_now())
     return Outcome("started", key, run_id=run_id, execution_arn=arn)
@@ -387,11 +454,20 @@ def _give_up(ctx: StartContext, bucket: str, found: _Located, reason: str) -> Ou
     key, run_id = found.key, found.run_id
     release_slot(ctx.runs, run_id)  # safe where it holds none, and without a gate
     target = layout.target_name(key)
-    message_id = publish(ctx.notices(), ctx.topic_arn, start_failed_notice(
-        bucket=bucket, key=key, target=target, run_id=run_id, reason=reason))  # fmt: skip
-    ctx.runs.update(run_id, status=runs.FAILED, code="start_refused", failure_reason=reason,
-                    ended_at=utc_now(), notice_message_id=message_id,
-                    notified_at=utc_now())  # fmt: skip
+    message_id = publish(
+        ctx.notices(),
+        ctx.topic_arn,
+        start_failed_notice(bucket=bucket, key=key, target=target, run_id=run_id, reason=reason),
+    )
+    ctx.runs.update(
+        run_id,
+        status=runs.FAILED,
+        code="start_refused",
+        failure_reason=reason,
+        ended_at=utc_now(),
+        notice_message_id=message_id,
+        notified_at=utc_now(),
+    )
     return Outcome("failed", key, run_id=run_id, reason=reason, code="start_refused")
 
 
@@ -409,29 +485,55 @@ def _reject(ctx: StartContext, bucket: str, found: _Located, rejection: Rejectio
     kept = layout.rejected_key(key)
     token = uuid.uuid4().hex
     claimed = ctx.runs.claim_rejection(
-        run_id, token, REJECTION_LEASE_S, bucket=bucket, key=key, target=layout.target_name(key),
-        reason=rejection.message, code=rejection.code, rejected_key=kept,
-    )  # fmt: skip
+        run_id,
+        token,
+        REJECTION_LEASE_S,
+        bucket=bucket,
+        key=key,
+        target=layout.target_name(key),
+        reason=rejection.message,
+        code=rejection.code,
+        rejected_key=kept,
+    )
     if not claimed:
-        return Outcome("duplicate", key, run_id=run_id, code=rejection.code,
-                       reason="another delivery of this upload is rejecting it, or did")  # fmt: skip
+        return Outcome(
+            "duplicate",
+            key,
+            run_id=run_id,
+            code=rejection.code,
+            reason="another delivery of this upload is rejecting it, or did",
+        )
     try:
         if found.head["ContentLength"] <= _SINGLE_COPY_LIMIT:
             ctx.s3.copy_object(CopySource=source, Bucket=bucket, Key=kept)
         else:  # CopyObject stops at 5 GiB; the managed copy goes part by part
             ctx.s3.copy(source, bucket, kept)
         reason_doc = {
-            "key": key, "version": source.get("VersionId"), "run_id": run_id,
-            "code": rejection.code, "reason": rejection.message, "rejected_at": utc_now(),
-        }  # fmt: skip
+            "key": key,
+            "version": source.get("VersionId"),
+            "run_id": run_id,
+            "code": rejection.code,
+            "reason": rejection.message,
+            "rejected_at": utc_now(),
+        }
         ctx.s3.put_object(
-            Bucket=bucket, Key=layout.reason_key(key), ContentType="application/json",
+            Bucket=bucket,
+            Key=layout.reason_key(key),
+            ContentType="application/json",
             Body=json.dumps(reason_doc, indent=2).encode(),
-        )  # fmt: skip
-        message_id = publish(ctx.notices(), ctx.topic_arn, rejected_notice(
-            bucket=bucket, key=key, reason=rejection.message, code=rejection.code, kept_at=kept,
-            run_id=run_id,
-        ))  # fmt: skip
+        )
+        message_id = publish(
+            ctx.notices(),
+            ctx.topic_arn,
+            rejected_notice(
+                bucket=bucket,
+                key=key,
+                reason=rejection.message,
+                code=rejection.code,
+                kept_at=kept,
+                run_id=run_id,
+            ),
+        )
     except BaseException:
         try:
             ctx.runs.release_rejection(run_id, token)

@@ -18,15 +18,16 @@ import json
 import logging
 import os
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import boto3
 from botocore.config import Config
 
 from foldline.local import moto_sagemaker
-from foldline.local.paths import (  # noqa: F401 - re-exported: the local cloud's names
+from foldline.local.paths import (
     ACCOUNT_ID,
     DEFAULT_REGION,
     DEFAULT_TEMPLATE,
@@ -120,9 +121,13 @@ class LocalCloud:
             self._saved_env.setdefault(name, os.environ.get(name))
             os.environ[name] = value
         self.stack = Stack.from_file(
-            self.template_path, parameter_values={**LOCAL_STACK_PARAMETERS, **self.parameter_values}, region=self.region,
-            account_id=ACCOUNT_ID, stack_name=STACK_NAME, endpoint_url=self.endpoint_url,
-        )  # fmt: skip
+            self.template_path,
+            parameter_values={**LOCAL_STACK_PARAMETERS, **self.parameter_values},
+            region=self.region,
+            account_id=ACCOUNT_ID,
+            stack_name=STACK_NAME,
+            endpoint_url=self.endpoint_url,
+        )
 
     def stop(self) -> None:
         if self.server is not None:
@@ -151,9 +156,10 @@ class LocalCloud:
     def session(self) -> boto3.session.Session:
         """A fresh session (boto3's default session is not safe to share across threads)."""
         return boto3.session.Session(
-            aws_access_key_id=LOCAL_ACCESS_KEY, aws_secret_access_key=LOCAL_ACCESS_KEY,
+            aws_access_key_id=LOCAL_ACCESS_KEY,
+            aws_secret_access_key=LOCAL_ACCESS_KEY,
             region_name=self.region,
-        )  # fmt: skip
+        )
 
     def client(self, service: str, **kwargs: Any) -> Any:
         """A client of the local cloud, made once per service and options, then shared.
@@ -169,8 +175,10 @@ class LocalCloud:
             if client is None:
                 if self._session is None:  # a Session is not thread safe: used under the lock
                     self._session = self.session()
-                config = Config(retries={"max_attempts": 2, "mode": "standard"},
-                                max_pool_connections=SHARED_CLIENT_POOL)  # fmt: skip
+                config = Config(
+                    retries={"max_attempts": 2, "mode": "standard"},
+                    max_pool_connections=SHARED_CLIENT_POOL,
+                )
                 client = self._session.client(
                     service, endpoint_url=self.endpoint_url, config=config, **kwargs
                 )
@@ -201,8 +209,9 @@ class LocalCloud:
     def _queue_url(self, arn: str) -> str:
         return self.client("sqs").get_queue_url(QueueName=arn.rsplit(":", 1)[-1])["QueueUrl"]
 
-    def _async_route(self, function: Function, url: str, arn: str, source: str,
-                     rule: Rule | None) -> Route:  # fmt: skip
+    def _async_route(
+        self, function: Function, url: str, arn: str, source: str, rule: Rule | None
+    ) -> Route:
         """EventBridge invokes a function asynchronously: a failed invocation is retried
         per the function's EventInvokeConfig, then sent to its on-failure destination (or
         DeadLetterQueue). The rule's own RetryPolicy/DeadLetterConfig cover failures to
@@ -211,16 +220,26 @@ class LocalCloud:
         if function.on_failure_type == "SQS":
             dead_letter_url = self._queue_url(function.on_failure_arn)
         elif function.on_failure_type == "Lambda":
-            failure_function = next(f for f in self.stack.functions()
-                                    if f.arn == function.on_failure_arn)  # fmt: skip
+            failure_function = next(
+                f for f in self.stack.functions() if f.arn == function.on_failure_arn
+            )
         elif function.on_failure_arn:
-            log.warning("%s: on-failure destination %s is not delivered locally",
-                        function.logical_id, function.on_failure_arn)  # fmt: skip
+            log.warning(
+                "%s: on-failure destination %s is not delivered locally",
+                function.logical_id,
+                function.on_failure_arn,
+            )
         return Route(
-            function=function, kind="eventbridge", queue_url=url, queue_arn=arn, source=source,
-            max_retries=function.max_async_retries, dead_letter_url=dead_letter_url,
-            failure_function=failure_function, rule=rule,
-        )  # fmt: skip
+            function=function,
+            kind="eventbridge",
+            queue_url=url,
+            queue_arn=arn,
+            source=source,
+            max_retries=function.max_async_retries,
+            dead_letter_url=dead_letter_url,
+            failure_function=failure_function,
+            rule=rule,
+        )
 
     def _create_rules_and_routes(self) -> list[Route]:
         events = self.client("events")
@@ -233,17 +252,22 @@ class LocalCloud:
                 events.create_event_bus(Name=rule.event_bus)
                 buses.add(rule.event_bus)
             events.put_rule(
-                Name=rule.name, EventPattern=json.dumps(rule.pattern),
-                EventBusName=rule.event_bus, State=rule.state,
-            )  # fmt: skip
+                Name=rule.name,
+                EventPattern=json.dumps(rule.pattern),
+                EventBusName=rule.event_bus,
+                State=rule.state,
+            )
             targets = []
             if rule.function is not None:  # SAM EventBridgeRule event
                 function = by_id[rule.function]
                 url, arn = self._route_queue(route_queue_name(rule.logical_id))
                 targets.append({"Id": f"{rule.function}Target", "Arn": arn})
-                event_name = rule.logical_id[len(function.logical_id):]
-                routes.append(self._async_route(function, url, arn,
-                                                f"{function.logical_id}.{event_name}", rule))
+                event_name = rule.logical_id[len(function.logical_id) :]
+                routes.append(
+                    self._async_route(
+                        function, url, arn, f"{function.logical_id}.{event_name}", rule
+                    )
+                )
             for target in rule.targets:
                 target = dict(target)
                 function = functions.get(target["Arn"])
@@ -252,8 +276,11 @@ class LocalCloud:
                     routes.append(self._async_route(function, url, arn, rule.logical_id, rule))
                     target["Arn"] = arn
                 elif ":sqs:" not in target["Arn"]:
-                    log.warning("rule %s: target %s cannot be delivered locally",
-                                rule.logical_id, target["Arn"])  # fmt: skip
+                    log.warning(
+                        "rule %s: target %s cannot be delivered locally",
+                        rule.logical_id,
+                        target["Arn"],
+                    )
                     continue
                 # moto delivers to SQS; the dead-letter/retry settings are the dispatcher's
                 target.pop("DeadLetterConfig", None)
@@ -263,26 +290,33 @@ class LocalCloud:
                 events.put_targets(Rule=rule.name, EventBusName=rule.event_bus, Targets=targets)
         # A Lambda on-failure destination is invoked asynchronously too: its own queue, so
         # it gets its own retries and, failing those, its own on-failure destination
-        destinations = {f.on_failure_arn for f in self.stack.functions()
-                        if f.on_failure_type == "Lambda"}  # fmt: skip
+        destinations = {
+            f.on_failure_arn for f in self.stack.functions() if f.on_failure_type == "Lambda"
+        }
         for function in self.stack.functions():
             if function.arn in destinations:
                 url, arn = self._route_queue(async_queue_name(function.logical_id))
-                routes.append(self._async_route(function, url, arn,
-                                                f"{function.logical_id}.Async", None))  # fmt: skip
+                routes.append(
+                    self._async_route(function, url, arn, f"{function.logical_id}.Async", None)
+                )
         for function in self.stack.functions():
             for event in function.events:
                 if event.type != "SQS":
                     continue
                 p = event.properties
                 queue = self.stack.queue_by_arn(p["Queue"])
-                routes.append(Route(
-                    function=function, kind="sqs", queue_url=self._queue_url(queue.arn),
-                    queue_arn=queue.arn, source=f"{function.logical_id}.{event.name}",
-                    batch_size=int(p.get("BatchSize", 10)),
-                    report_batch_item_failures="ReportBatchItemFailures"
-                    in (p.get("FunctionResponseTypes") or ()),
-                ))  # fmt: skip
+                routes.append(
+                    Route(
+                        function=function,
+                        kind="sqs",
+                        queue_url=self._queue_url(queue.arn),
+                        queue_arn=queue.arn,
+                        source=f"{function.logical_id}.{event.name}",
+                        batch_size=int(p.get("BatchSize", 10)),
+                        report_batch_item_failures="ReportBatchItemFailures"
+                        in (p.get("FunctionResponseTypes") or ()),
+                    )
+                )
         return routes
 
     # -- lookups used by the runtime and tests ----------------------------------------------
@@ -379,8 +413,13 @@ class StackBuilder:
         queues.sort(key=lambda q: q.redrive_policy is not None)
         for queue in queues:
             attributes: dict[str, str] = {}
-            for name in ("VisibilityTimeout", "MessageRetentionPeriod", "DelaySeconds",
-                         "ReceiveMessageWaitTimeSeconds", "MaximumMessageSize"):  # fmt: skip
+            for name in (
+                "VisibilityTimeout",
+                "MessageRetentionPeriod",
+                "DelaySeconds",
+                "ReceiveMessageWaitTimeSeconds",
+                "MaximumMessageSize",
+            ):
                 if name in queue.properties:
                     attributes[name] = str(queue.properties[name])
             if queue.redrive_policy:

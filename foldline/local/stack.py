@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Mapping
+from typing import TYPE_CHECKING
 
 from foldline.cli.stack_config import (
     OPTIONAL_OUTPUTS,
@@ -59,8 +60,9 @@ def write_local_state(workdir: Path, endpoint_url: str, region: str) -> Path:
     """
     path = Path(workdir) / LOCAL_STATE_FILE
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps({"endpoint_url": endpoint_url, "region": region,
-                                "pid": os.getpid()}))  # fmt: skip
+    path.write_text(
+        json.dumps({"endpoint_url": endpoint_url, "region": region, "pid": os.getpid()})
+    )
     return path
 
 
@@ -68,7 +70,9 @@ def clear_local_state(workdir: Path) -> None:
     (Path(workdir) / LOCAL_STATE_FILE).unlink(missing_ok=True)
 
 
-def _local_endpoint(endpoint_url: str | None, workdir: Path, env: Mapping[str, str]) -> tuple[str, str, str]:
+def _local_endpoint(
+    endpoint_url: str | None, workdir: Path, env: Mapping[str, str]
+) -> tuple[str, str, str]:
     """(endpoint, region, where it came from) of the local cloud."""
     if endpoint_url:
         return endpoint_url, DEFAULT_REGION, "--endpoint-url"
@@ -106,14 +110,23 @@ def resolve_local(endpoint_url: str | None, workdir: Path, env: Mapping[str, str
             outputs[name] = str(stack.resolve(spec["Value"]))
         except UnresolvableIntrinsic:
             continue
-    session = boto3.session.Session(aws_access_key_id=LOCAL_ACCESS_KEY,
-                                    aws_secret_access_key=LOCAL_ACCESS_KEY, region_name=region)  # fmt: skip
+    session = boto3.session.Session(
+        aws_access_key_id=LOCAL_ACCESS_KEY,
+        aws_secret_access_key=LOCAL_ACCESS_KEY,
+        region_name=region,
+    )
     parameters = {k: str(v) for k, v in stack.parameters.items() if not isinstance(v, list)}
     return StackConfig(
-        outputs=outputs, region=region, stack_name=STACK_NAME, endpoint_url=endpoint,
-        local=True, parameters=parameters, session=session, function_invoker=RouteQueueInvoker,
+        outputs=outputs,
+        region=region,
+        stack_name=STACK_NAME,
+        endpoint_url=endpoint,
+        local=True,
+        parameters=parameters,
+        session=session,
+        function_invoker=RouteQueueInvoker,
         source=f"local cloud at {endpoint} (endpoint from {where}; names from {DEFAULT_TEMPLATE.name})",
-    )  # fmt: skip
+    )
 
 
 class RouteQueueInvoker:
@@ -147,5 +160,7 @@ class RouteQueueInvoker:
             name = async_queue_name(function.logical_id)
             return self.sqs.get_queue_url(QueueName=name)["QueueUrl"]
         except Exception:  # noqa: BLE001 - no such queue: say what was looked for
-            raise RedriveError(f"no rule of {function.logical_id} matches the event any more, "
-                               f"and it takes no other asynchronous invocations") from None
+            raise RedriveError(
+                f"no rule of {function.logical_id} matches the event any more, "
+                f"and it takes no other asynchronous invocations"
+            ) from None

@@ -11,19 +11,28 @@ each step's runtime, side by side.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 from foldline.analysis.wording import SLOT_TITLES, absent_phrase, engine_title
-from foldline.spec.parameters import ALPHAFOLD_STEP, MSA_STEP, OPENFOLD_STEP
 from foldline.outcomes.tracking import RunTracker, TrackedRun, TrackedRunRef
 from foldline.spec.formats import number
+from foldline.spec.parameters import ALPHAFOLD_STEP, MSA_STEP, OPENFOLD_STEP
 
 __all__ = [
-    "RunMetrics", "run_metrics", "COLUMNS", "rows", "comparison_id", "plot_comparison",
-    "tracked_comparison", "log_comparison", "UnreadableMetrics", "no_comparison_note",
-]  # fmt: skip
+    "COLUMNS",
+    "RunMetrics",
+    "UnreadableMetrics",
+    "comparison_id",
+    "log_comparison",
+    "no_comparison_note",
+    "plot_comparison",
+    "rows",
+    "run_metrics",
+    "tracked_comparison",
+]
 
 SLOTS = ("alphafold", "openfold")
 SUPPORTED_MAJOR = "2"
@@ -63,16 +72,22 @@ def run_metrics(run_id: str, metrics: dict[str, Any], target: str | None = None)
     """One run's comparison numbers from its metrics.json."""
     version = str(metrics.get("schema_version", ""))
     if version.split(".")[0] not in READABLE_MAJORS:
-        raise UnreadableMetrics(f"run {run_id}: metrics.json schema {version or '?'}; "
-                                f"this foldline reads {', '.join(m + '.x' for m in READABLE_MAJORS)}")  # fmt: skip
+        raise UnreadableMetrics(
+            f"run {run_id}: metrics.json schema {version or '?'}; "
+            f"this foldline reads {', '.join(m + '.x' for m in READABLE_MAJORS)}"
+        )
     try:
         compared = metrics["comparison"] is not None  # null: one slot left no model
         comparison = metrics["comparison"] or {}
         engines = metrics["engines"]
         whole = comparison.get("complex") or comparison.get("tm_align") or {}
         absent = metrics.get("absent_engines") or {}
-        labels = {s: engine_title(s, engines[s]) if engines[s] else
-                  absent_phrase(s, absent.get(s) or {"engine": s}, why=False) for s in SLOTS}  # fmt: skip
+        labels = {
+            s: engine_title(s, engines[s])
+            if engines[s]
+            else absent_phrase(s, absent.get(s) or {"engine": s}, why=False)
+            for s in SLOTS
+        }
         present = [engines[s] for s in SLOTS if engines[s]]
     except (KeyError, TypeError, AttributeError) as err:
         raise UnreadableMetrics(f"run {run_id}: metrics.json lacks {err}") from None
@@ -95,7 +110,9 @@ def run_metrics(run_id: str, metrics: dict[str, Any], target: str | None = None)
         plddt={s: number(((engines[s] or {}).get("plddt") or {}).get("mean")) for s in SLOTS},
         ptm={s: number((engines[s] or {}).get("ptm")) for s in SLOTS},
         runtimes_s=runtimes,
-        comparison_skipped=None if compared else str(metrics.get("comparison_skipped") or "no comparison"),
+        comparison_skipped=None
+        if compared
+        else str(metrics.get("comparison_skipped") or "no comparison"),
         engine_agreement=bool(comparison.get("engine_agreement", True)),
     )
 
@@ -113,8 +130,14 @@ COLUMNS: tuple[tuple[str, Any], ...] = (
     ("Run id", lambda r: r.run_id),
     ("Target", lambda r: r.target),
     ("Residues", lambda r: "-" if r.n_residues is None else str(r.n_residues)),
-    ("TM-score", lambda r: _fmt(r.tm_score, 3) + {"tm_align": "*", "none": "†"}.get(r.method, "")
-     + ("" if r.engine_agreement else "‡")),
+    (
+        "TM-score",
+        lambda r: (
+            _fmt(r.tm_score, 3)
+            + {"tm_align": "*", "none": "†"}.get(r.method, "")
+            + ("" if r.engine_agreement else "‡")
+        ),
+    ),
     ("RMSD Å", lambda r: _fmt(r.rmsd, 2)),
     ("GDT_TS", lambda r: _fmt(r.gdt_ts, 3)),
     ("CA-lDDT", lambda r: _fmt(r.ca_lddt, 3)),
@@ -128,21 +151,26 @@ COLUMNS: tuple[tuple[str, Any], ...] = (
 )
 
 
-TM_ALIGN_NOTE = ("* TM-align (a metrics.json of schema 1.x): the two models' sequences differ; "
-                 "TM-score normalised by the OpenFold slot's model")
-STAND_IN_NOTE = ("‡ not an engine comparison: the CPU stand-in made a model (template-based); its "
-                 "TM-score compares template alignments. GDT_TS is the TMscore program's; CA-lDDT "
-                 "is lDDT over CA atoms only")
+TM_ALIGN_NOTE = (
+    "* TM-align (a metrics.json of schema 1.x): the two models' sequences differ; "
+    "TM-score normalised by the OpenFold slot's model"
+)
+STAND_IN_NOTE = (
+    "‡ not an engine comparison: the CPU stand-in made a model (template-based); its "
+    "TM-score compares template alignments. GDT_TS is the TMscore program's; CA-lDDT "
+    "is lDDT over CA atoms only"
+)
 
 
 def no_comparison_note(runs: Sequence[RunMetrics]) -> str | None:
-    """"† no comparison: <run>: OpenFold skipped: ..." for runs where one slot left no
+    """ "† no comparison: <run>: OpenFold skipped: ..." for runs where one slot left no
     model (their agreement cells are empty; their one engine's confidence is shown)."""
     skipped = [r for r in runs if r.method == "none"]
     if not skipped:
         return None
     return "† no comparison (one engine left no model): " + "; ".join(
-        f"{r.run_id}: {r.comparison_skipped}" for r in skipped)
+        f"{r.run_id}: {r.comparison_skipped}" for r in skipped
+    )
 
 
 def rows(runs: Sequence[RunMetrics]) -> list[list[str]]:
@@ -154,8 +182,9 @@ def shown_columns(runs: Sequence[RunMetrics]) -> tuple[list[str], list[list[str]
     """Headings and cells without the columns no run has a value for (pTM of models
     without a PAE head, runtimes of reports made outside the pipeline)."""
     cells = rows(runs)
-    keep = [i for i, (name, _) in enumerate(COLUMNS)
-            if i < 2 or any(row[i] != "-" for row in cells)]  # fmt: skip
+    keep = [
+        i for i, (name, _) in enumerate(COLUMNS) if i < 2 or any(row[i] != "-" for row in cells)
+    ]
     return [COLUMNS[i][0] for i in keep], [[row[i] for i in keep] for row in cells]
 
 
@@ -172,10 +201,12 @@ def comparison_id(run_ids: Sequence[str]) -> str:
 
 
 def _versus(runs: Sequence[RunMetrics]) -> str:
-    """"AlphaFold vs OpenFold" only where those engines made every run's models; else the
+    """ "AlphaFold vs OpenFold" only where those engines made every run's models; else the
     slots (a stand-in such as template-cpu is never presented as AlphaFold)."""
     compared = [r for r in runs if r.method != "none"]  # runs without a comparison add nothing
-    real = bool(compared) and all(r.engines.get(s) == SLOT_TITLES[s] for r in compared for s in SLOTS)
+    real = bool(compared) and all(
+        r.engines.get(s) == SLOT_TITLES[s] for r in compared for s in SLOTS
+    )
     return "AlphaFold vs OpenFold" if real else "AlphaFold slot vs OpenFold slot"
 
 
@@ -190,33 +221,42 @@ def plot_comparison(runs: Sequence[RunMetrics], path: Path) -> Path:
     labels = [f"{r.target}\n{r.run_id[-8:]}" for r in runs]
     x = np.arange(len(runs))
     width = min(0.8 / 3, 0.25)
-    fig, axes = plt.subplots(3, 1, figsize=(max(6.0, 1.1 * len(runs) + 3), 9), sharex=True,
-                             constrained_layout=True)  # fmt: skip
+    fig, axes = plt.subplots(
+        3, 1, figsize=(max(6.0, 1.1 * len(runs) + 3), 9), sharex=True, constrained_layout=True
+    )
     agreement, confidence, runtime = axes
 
     def nan(value: float | None) -> float:
         return np.nan if value is None else value
 
-    for i, (name, values) in enumerate((
-        ("TM-score", [nan(r.tm_score) for r in runs]),
-        ("GDT_TS", [nan(r.gdt_ts) for r in runs]),
-        ("CA-lDDT", [nan(r.ca_lddt) for r in runs]),
-    )):  # fmt: skip
+    for i, (name, values) in enumerate(
+        (
+            ("TM-score", [nan(r.tm_score) for r in runs]),
+            ("GDT_TS", [nan(r.gdt_ts) for r in runs]),
+            ("CA-lDDT", [nan(r.ca_lddt) for r in runs]),
+        )
+    ):
         agreement.bar(x + (i - 1) * width, values, width, label=name)
     agreement.set_ylim(0, 1.05)
     agreement.set_ylabel(_versus(runs))
     agreement.legend(loc="lower right", ncols=3, fontsize="small")
 
     for i, slot in enumerate(SLOTS):
-        confidence.bar(x + (i - 0.5) * width, [nan(r.plddt[slot]) for r in runs], width,
-                       label=f"mean pLDDT {slot}")  # fmt: skip
+        confidence.bar(
+            x + (i - 0.5) * width,
+            [nan(r.plddt[slot]) for r in runs],
+            width,
+            label=f"mean pLDDT {slot}",
+        )
     confidence.set_ylim(0, 100)
     confidence.set_ylabel("mean pLDDT")
     confidence.legend(loc="lower right", ncols=2, fontsize="small")
 
     for i, step in enumerate((MSA_STEP.name, ALPHAFOLD_STEP.name, OPENFOLD_STEP.name)):
-        minutes = [nan(r.runtimes_s.get(step)) / 60 if r.runtimes_s.get(step) is not None else np.nan
-                   for r in runs]  # fmt: skip
+        minutes = [
+            nan(r.runtimes_s.get(step)) / 60 if r.runtimes_s.get(step) is not None else np.nan
+            for r in runs
+        ]
         runtime.bar(x + (i - 1) * width, minutes, width, label=step)
     runtime.set_ylabel("runtime (min)")
     runtime.legend(loc="upper right", ncols=3, fontsize="small")
@@ -236,9 +276,14 @@ def tracked_comparison(runs: Sequence[RunMetrics], artifacts: dict[str, str]) ->
     metrics: dict[str, float] = {}
     series: dict[str, list[float]] = {}
     for run in runs:
-        values = {"tm_score": run.tm_score, "rmsd": run.rmsd, "gdt_ts": run.gdt_ts,
-                  "ca_lddt": run.ca_lddt, "plddt_mean_alphafold": run.plddt["alphafold"],
-                  "plddt_mean_openfold": run.plddt["openfold"]}  # fmt: skip
+        values = {
+            "tm_score": run.tm_score,
+            "rmsd": run.rmsd,
+            "gdt_ts": run.gdt_ts,
+            "ca_lddt": run.ca_lddt,
+            "plddt_mean_alphafold": run.plddt["alphafold"],
+            "plddt_mean_openfold": run.plddt["openfold"],
+        }
         for name, value in values.items():
             if value is None:
                 continue
@@ -252,12 +297,20 @@ def tracked_comparison(runs: Sequence[RunMetrics], artifacts: dict[str, str]) ->
     for i, run in enumerate(runs, 1):
         parameters[f"run_{i:02d}"] = run.run_id
         parameters[f"run_{i:02d}_target"] = run.target
-        parameters[f"run_{i:02d}_engines"] = f"{run.engines['alphafold']} / {run.engines['openfold']}"
+        parameters[f"run_{i:02d}_engines"] = (
+            f"{run.engines['alphafold']} / {run.engines['openfold']}"
+        )
     return TrackedRun(
-        target=COMPARISON_TARGET, run_id=ident, execution_arn=f"foldline compare {ident}",
-        parameters=parameters, metrics=metrics, artifacts=dict(artifacts),
-    )  # fmt: skip
+        target=COMPARISON_TARGET,
+        run_id=ident,
+        execution_arn=f"foldline compare {ident}",
+        parameters=parameters,
+        metrics=metrics,
+        artifacts=dict(artifacts),
+    )
 
 
-def log_comparison(tracker: RunTracker, runs: Sequence[RunMetrics], artifacts: dict[str, str]) -> TrackedRunRef:
+def log_comparison(
+    tracker: RunTracker, runs: Sequence[RunMetrics], artifacts: dict[str, str]
+) -> TrackedRunRef:
     return tracker.log_run(tracked_comparison(runs, artifacts))

@@ -9,12 +9,19 @@ The same plain functions serve the Lambda handler and the local runtime.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 from urllib.parse import quote
 
-from foldline.runs import table as runs_mod
+from foldline.events.pipeline import (
+    ExecutionStatusChange,
+    StepsUnavailable,
+    list_execution_steps,
+    step_training_job,
+)
 from foldline.intake.concurrency import release_run_slot
+from foldline.intake.plan import run_notes
 from foldline.outcomes.notices import (
     Notice,
     StepReport,
@@ -24,14 +31,8 @@ from foldline.outcomes.notices import (
     send_kept_notice,
 )
 from foldline.outcomes.step_outputs import describe_training_job, model_locations
-from foldline.events.pipeline import (
-    ExecutionStatusChange,
-    StepsUnavailable,
-    list_execution_steps,
-    step_training_job,
-)
+from foldline.runs import table as runs_mod
 from foldline.runs.facts import RunFacts, run_facts
-from foldline.intake.plan import run_notes
 from foldline.runs.table import RunsTable
 from foldline.spec.formats import utc_now
 from foldline.spec.statuses import FAILED, STOPPED, SUCCEEDED
@@ -92,15 +93,12 @@ def training_log_links(job_name: str, region: str) -> tuple[str, ...]:
         f"#logsV2:log-groups/log-group/{group}$3FlogStreamNameFilter$3D{_console_escape(job_name)}"
     )
     cli = (
-        f"aws logs tail {TRAINING_LOG_GROUP} --log-stream-name-prefix {job_name} "
-        f"--region {region}"
+        f"aws logs tail {TRAINING_LOG_GROUP} --log-stream-name-prefix {job_name} --region {region}"
     )
     return console, cli
 
 
-def step_reports(
-    sagemaker: Any, listed: list[dict[str, Any]], region: str
-) -> list[StepReport]:
+def step_reports(sagemaker: Any, listed: list[dict[str, Any]], region: str) -> list[StepReport]:
     """ListPipelineExecutionSteps entries as notices show them.
 
     A step's metadata gives its training job by ARN, which SageMaker lower-cases; log
@@ -139,8 +137,9 @@ def _already_notified(facts: RunFacts, status: str, execution_arn: str) -> bool:
     )
 
 
-def _contradicts_the_record(facts: RunFacts, status: str, change: ExecutionStatusChange,
-                            described: dict[str, Any]) -> bool:  # fmt: skip
+def _contradicts_the_record(
+    facts: RunFacts, status: str, change: ExecutionStatusChange, described: dict[str, Any]
+) -> bool:
     """A late or replayed end event: the runs table already has another end for this very
     execution (Succeeded from the analysis, or the other of Failed/Stopped) and SageMaker
     does not say otherwise. EventBridge promises no order (a Failed before a retry that
@@ -165,12 +164,14 @@ def notify_run_ended(ctx: NotifyContext, change: ExecutionStatusChange) -> Notif
     release_run_slot(ctx.runs, facts.run_id)
     if _already_notified(facts, status, change.execution_arn):
         return NotifyOutcome("duplicate", facts.run_id, status)
-    described = ctx.sagemaker.describe_pipeline_execution(
-        PipelineExecutionArn=change.execution_arn
-    )
+    described = ctx.sagemaker.describe_pipeline_execution(PipelineExecutionArn=change.execution_arn)
     if _contradicts_the_record(facts, status, change, described):
-        log.warning("stale %s event for %s: the run is %s", change.status, change.execution_arn,
-                    (facts.item or {}).get("status"))  # fmt: skip
+        log.warning(
+            "stale %s event for %s: the run is %s",
+            change.status,
+            change.execution_arn,
+            (facts.item or {}).get("status"),
+        )
         return NotifyOutcome("stale", facts.run_id, status)
 
     unavailable = None
@@ -202,9 +203,12 @@ def notify_run_ended(ctx: NotifyContext, change: ExecutionStatusChange) -> Notif
     )
     message_id = _publish_once(ctx, facts.run_id, notice)
     return NotifyOutcome(
-        "notified", facts.run_id, status, failed_step=failed.name if failed else None,
+        "notified",
+        facts.run_id,
+        status,
+        failed_step=failed.name if failed else None,
         message_id=message_id,
-    )  # fmt: skip
+    )
 
 
 def _publish_once(ctx: NotifyContext, run_id: str, notice: Notice) -> str:
@@ -235,8 +239,9 @@ def notify_analysis_failed(
         # kept, and leave the run as it is. Still failing: this raises, and the record
         # waits in FunctionFailuresQueue for `foldline redrive --queue functions`.
         if item.get("pending_notice"):
-            message_id = send_kept_notice(ctx.sns, ctx.topic_arn, ctx.runs, facts.run_id,
-                                          item["pending_notice"])  # fmt: skip
+            message_id = send_kept_notice(
+                ctx.sns, ctx.topic_arn, ctx.runs, facts.run_id, item["pending_notice"]
+            )
             return NotifyOutcome("notified", facts.run_id, SUCCEEDED, message_id=message_id)
         return NotifyOutcome("duplicate", facts.run_id, SUCCEEDED)
     # the analysis records the archives it found; else look where the steps write them
@@ -244,9 +249,12 @@ def notify_analysis_failed(
         ctx.s3, ctx.bucket, facts.run_id
     )
     notice = analysis_failed_notice(
-        target=facts.target, run_id=facts.run_id, error=error, model_uris=model_uris,
+        target=facts.target,
+        run_id=facts.run_id,
+        error=error,
+        model_uris=model_uris,
         attempts=attempts,
-    )  # fmt: skip
+    )
     ctx.runs.update(
         facts.run_id,
         status=runs_mod.SUCCEEDED,
@@ -256,6 +264,5 @@ def notify_analysis_failed(
         execution_arn=change.execution_arn,
     )
     message_id = publish(ctx.sns, ctx.topic_arn, notice)
-    ctx.runs.update(facts.run_id, analysis_notice_message_id=message_id,
-                    notified_at=utc_now())  # fmt: skip
+    ctx.runs.update(facts.run_id, analysis_notice_message_id=message_id, notified_at=utc_now())
     return NotifyOutcome("notified", facts.run_id, "AnalysisFailed", message_id=message_id)

@@ -9,10 +9,11 @@ speak with one voice.
 from __future__ import annotations
 
 import json
-from foldline.spec.formats import utc_now
-from foldline.spec.statuses import FAILED
 from dataclasses import dataclass, field
 from typing import Any
+
+from foldline.spec.formats import utc_now
+from foldline.spec.statuses import FAILED
 
 SUBJECT_LIMIT = 100  # SNS rejects longer e-mail subjects
 #: SNS refuses a message over 256 KB (body, subject and attributes together); a body is
@@ -38,28 +39,39 @@ class Notice:
 
 def notice_record(notice: Notice) -> dict[str, Any]:
     """A notice as the runs table keeps one that could not be sent (for its redrive)."""
-    return {"subject": notice.subject, "body": clip_body(notice.body), "status": notice.status,
-            "target": notice.target, "run_id": notice.run_id,
-            "extra_attributes": dict(notice.extra_attributes)}  # fmt: skip
+    return {
+        "subject": notice.subject,
+        "body": clip_body(notice.body),
+        "status": notice.status,
+        "target": notice.target,
+        "run_id": notice.run_id,
+        "extra_attributes": dict(notice.extra_attributes),
+    }
 
 
 def notice_from_record(record: dict[str, Any]) -> Notice:
-    return Notice(subject=str(record["subject"]), body=str(record["body"]),
-                  status=str(record["status"]), target=str(record.get("target") or "-"),
-                  run_id=record.get("run_id"),
-                  extra_attributes=dict(record.get("extra_attributes") or {}))  # fmt: skip
+    return Notice(
+        subject=str(record["subject"]),
+        body=str(record["body"]),
+        status=str(record["status"]),
+        target=str(record.get("target") or "-"),
+        run_id=record.get("run_id"),
+        extra_attributes=dict(record.get("extra_attributes") or {}),
+    )
 
 
-def send_kept_notice(sns: Any, topic_arn: str, runs: Any, run_id: str,
-                     record: dict[str, Any]) -> str:  # fmt: skip
+def send_kept_notice(
+    sns: Any, topic_arn: str, runs: Any, run_id: str, record: dict[str, Any]
+) -> str:
     """Publish a notice kept in the runs item (``pending_notice``), then mark it sent.
 
     ``runs`` is the :class:`foldline.runs.table.RunsTable`. Raises (the notice stays kept)
     while SNS refuses it.
     """
     message_id = publish(sns, topic_arn, notice_from_record(record))
-    runs.update(run_id, notice_message_id=message_id, notified_at=utc_now(),
-                remove=("pending_notice",))  # fmt: skip
+    runs.update(
+        run_id, notice_message_id=message_id, notified_at=utc_now(), remove=("pending_notice",)
+    )
     return message_id
 
 
@@ -91,20 +103,25 @@ def publish(sns: Any, topic_arn: str, notice: Notice) -> str:
 
 def start_failed_notice(*, bucket: str, key: str, target: str, run_id: str, reason: str) -> Notice:
     """SageMaker refused to start the run every time it was asked: nothing ran."""
-    body = "\n".join([
-        f"foldline could not start run {run_id} for s3://{bucket}/{key}.",
-        "",
-        f"Reason: {reason}",
-        "",
-        "Nothing ran and nothing is charged for it. The file is still in inputs/; upload",
-        "it again (a new version is a new run) once SageMaker accepts new executions",
-        "(the account's quotas: see Operations in the README).",
-    ])  # fmt: skip
+    body = "\n".join(
+        [
+            f"foldline could not start run {run_id} for s3://{bucket}/{key}.",
+            "",
+            f"Reason: {reason}",
+            "",
+            "Nothing ran and nothing is charged for it. The file is still in inputs/; upload",
+            "it again (a new version is a new run) once SageMaker accepts new executions",
+            "(the account's quotas: see Operations in the README).",
+        ]
+    )
     return Notice(
         subject=clip_subject(f"foldline: {target} could not start (run {run_id})"),
-        body=body, status="failed", target=target, run_id=run_id,
+        body=body,
+        status="failed",
+        target=target,
+        run_id=run_id,
         extra_attributes={"code": "start_refused"},
-    )  # fmt: skip
+    )
 
 
 def rejected_notice(
@@ -192,7 +209,7 @@ def _number(value: float | None, fmt: str, unit: str = "") -> str:
 
 
 def _duration(seconds: float) -> str:
-    minutes, secs = divmod(int(round(seconds)), 60)
+    minutes, secs = divmod(round(seconds), 60)
     hours, minutes = divmod(minutes, 60)
     return f"{hours} h {minutes:02d} min" if hours else f"{minutes} min {secs:02d} s"
 
@@ -209,29 +226,47 @@ def succeeded_notice(
     run_notes: tuple[str, ...] | list[str] = (),
 ) -> Notice:
     tm = _number(summary.tm_score, ".4f")
-    plddt = ", ".join(f"{k} {v:.1f}" + (f" ({summary.confidence_kinds[k]})" if k in summary.confidence_kinds else "")
-                      for k, v in summary.plddt_mean.items()) or "n/a"  # fmt: skip
+    plddt = (
+        ", ".join(
+            f"{k} {v:.1f}"
+            + (f" ({summary.confidence_kinds[k]})" if k in summary.confidence_kinds else "")
+            for k, v in summary.plddt_mean.items()
+        )
+        or "n/a"
+    )
     lines = [f"foldline finished run {run_id} for target {target}.", ""]
     if summary.stand_in:  # said before any number: what made the models
-        lines += [f"CPU stand-in (template-based models; neither engine ran): {summary.stand_in}.", ""]
+        lines += [
+            f"CPU stand-in (template-based models; neither engine ran): {summary.stand_in}.",
+            "",
+        ]
     if summary.absent:  # one engine left no model: no comparison, and why
         lines += [f"{what}: {why}" if why else what for what, why in summary.absent.items()]
-        lines += ["No comparison between engines (no TM-score, RMSD, GDT or CA-lDDT); "
-                  "the report shows the engine that ran."]  # fmt: skip
+        lines += [
+            (
+                "No comparison between engines (no TM-score, RMSD, GDT or CA-lDDT); "
+                "the report shows the engine that ran."
+            )
+        ]
     else:
         if summary.not_engine_agreement:
             lines += [f"Not an engine comparison: {summary.not_engine_agreement}."]
         lines += [
             f"TM-score: {tm}"
-            + (f" (normalised by the reference's {summary.tm_normalised_by} residues)"
-               if summary.tm_normalised_by else ""),
+            + (
+                f" (normalised by the reference's {summary.tm_normalised_by} residues)"
+                if summary.tm_normalised_by
+                else ""
+            ),
             f"RMSD (CA, after optimal superposition): {_number(summary.rmsd, '.2f', ' Å')}",
-        ]  # fmt: skip
+        ]
     if summary.gdt_ts is not None:
         lines.append(f"GDT_TS (the TMscore program's): {summary.gdt_ts:.3f}")
     if summary.ca_lddt is not None:
         lines.append(f"CA-lDDT (CA atoms only): {summary.ca_lddt:.3f}")
-    lines.append(f"Mean confidence: {plddt}" if summary.confidence_kinds else f"Mean pLDDT: {plddt}")
+    lines.append(
+        f"Mean confidence: {plddt}" if summary.confidence_kinds else f"Mean pLDDT: {plddt}"
+    )
     if summary.warnings:
         lines += ["", "Warnings:", *(f"  {w}" for w in summary.warnings)]
     if summary.compared:
@@ -366,17 +401,30 @@ def analysis_failed_notice(
 
 def interrupted_notice(*, target: str, run_id: str, was: str, key: str, restarted: bool) -> Notice:
     """The local runtime stopped (Ctrl-C, SIGTERM, a crash) while a run was under way."""
-    lines = [f"foldline's local runtime stopped while run {run_id} for target {target} was "
-             f"{was.lower()} (its upload: {key})."]  # fmt: skip
+    lines = [
+        (
+            f"foldline's local runtime stopped while run {run_id} for target {target} was "
+            f"{was.lower()} (its upload: {key})."
+        )
+    ]
     if restarted:
-        lines += ["", "It has been started again from its upload now that the runtime is back;",
-                  "its result comes in a notice of its own."]  # fmt: skip
+        lines += [
+            "",
+            "It has been started again from its upload now that the runtime is back;",
+            "its result comes in a notice of its own.",
+        ]
     else:
-        lines += ["", "It could not be started again: its upload is no longer in inputs/.",
-                  "Upload the file again to run it."]  # fmt: skip
+        lines += [
+            "",
+            "It could not be started again: its upload is no longer in inputs/.",
+            "Upload the file again to run it.",
+        ]
     outcome = "started again" if restarted else "not restarted"
     return Notice(
         subject=clip_subject(f"foldline: {target} interrupted, {outcome} (run {run_id})"),
-        body="\n".join(lines), status="interrupted", target=target, run_id=run_id,
+        body="\n".join(lines),
+        status="interrupted",
+        target=target,
+        run_id=run_id,
         extra_attributes={"restarted": "true" if restarted else "false"},
-    )  # fmt: skip
+    )

@@ -13,6 +13,7 @@ from foldline.events.pipeline import StepStatusChange, run_id_of
 from foldline.runs.table import RunsTable
 from foldline.spec.statuses import ACTIVE_STEP_STATUSES, FINAL_STEP_STATUSES
 
+
 @dataclass(frozen=True)
 class StepProgress:
     action: str  # "recorded" or "stale" (an out-of-order event, ignored)

@@ -14,14 +14,15 @@ import gzip
 import logging
 import tarfile
 import zlib
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 from botocore.exceptions import ClientError
 
 from foldline.spec import layout
-from foldline.spec.parameters import INFERENCE_STEPS, Step
 from foldline.spec.formats import is_not_found
+from foldline.spec.parameters import INFERENCE_STEPS, Step
 
 log = logging.getLogger("foldline.outcomes.step_outputs")
 
@@ -68,9 +69,7 @@ def find_archive(s3: Any, bucket: str, run_id: str, step: Step) -> str:
             ):
                 newest = obj
     if newest is None:
-        raise MissingOutput(
-            f"{step.name}: no {layout.MODEL_ARCHIVE} under s3://{bucket}/{prefix}"
-        )
+        raise MissingOutput(f"{step.name}: no {layout.MODEL_ARCHIVE} under s3://{bucket}/{prefix}")
     return newest["Key"]
 
 

@@ -28,20 +28,25 @@ import logging
 import mimetypes
 import os
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from foldline.spec import layout
-from foldline.runs import table as runs_mod
+from foldline.events.pipeline import (
+    ExecutionStatusChange,
+    StepsUnavailable,
+    list_execution_steps,
+    step_training_job,
+)
 from foldline.intake.concurrency import release_run_slot
+from foldline.intake.plan import run_notes
 from foldline.outcomes.notices import (
     Notice,
     ResultSummary,
     notice_record,
-    publish,
     send_kept_notice,
     succeeded_notice,
 )
@@ -51,18 +56,13 @@ from foldline.outcomes.step_outputs import (
     locate_archive,
     training_job_archive,
 )
-from foldline.spec.parameters import ALPHAFOLD_STEP, MSA_STEP, OPENFOLD_STEP, STEPS
-from foldline.events.pipeline import (
-    ExecutionStatusChange,
-    StepsUnavailable,
-    list_execution_steps,
-    step_training_job,
-)
-from foldline.runs.facts import RunFacts, run_facts
-from foldline.intake.plan import run_notes
-from foldline.runs.table import RunsTable
 from foldline.outcomes.tracking import RunTracker, TrackedRun
+from foldline.runs import table as runs_mod
+from foldline.runs.facts import RunFacts, run_facts
+from foldline.runs.table import RunsTable
+from foldline.spec import layout
 from foldline.spec.formats import number, utc_now
+from foldline.spec.parameters import ALPHAFOLD_STEP, MSA_STEP, OPENFOLD_STEP, STEPS
 from foldline.spec.statuses import RETRYING, SUCCEEDED
 
 log = logging.getLogger("foldline.outcomes.succeeded")
@@ -119,8 +119,11 @@ class AnalysisOutcome:
 
     def log_fields(self) -> dict[str, Any]:
         """JSON-shaped (lists, not tuples): also what idempotency stores and replays."""
-        return {k: list(v) if isinstance(v, tuple) else v
-                for k, v in self.__dict__.items() if v not in (None, ())}  # fmt: skip
+        return {
+            k: list(v) if isinstance(v, tuple) else v
+            for k, v in self.__dict__.items()
+            if v not in (None, ())
+        }
 
 
 @dataclass(frozen=True)
@@ -256,7 +259,9 @@ def summary_from_metrics(metrics: dict[str, Any], runtimes_s: dict[str, float]) 
         weights_notes=tuple(weights_notes(metrics.get("engines") or {})),
         runtimes_s=runtimes,
         absent=absent,
-        not_engine_agreement=None if comparison.get("engine_agreement", True) else comparison.get("engine_agreement_note"),
+        not_engine_agreement=None
+        if comparison.get("engine_agreement", True)
+        else comparison.get("engine_agreement_note"),
         stand_in=stand_in,
         warnings=tuple(comparison.get("notes") or ()) + tuple(metrics.get("warnings") or ()),
         confidence_kinds=kinds,
@@ -302,14 +307,20 @@ def tracked_parameters(parameters: dict[str, str], metrics: dict[str, Any]) -> d
     return out
 
 
-def _fetch_msa_manifest(ctx: AnalysisContext, run_id: str, dest: Path,
-                        archive_uri: str | None) -> Path | None:  # fmt: skip
+def _fetch_msa_manifest(
+    ctx: AnalysisContext, run_id: str, dest: Path, archive_uri: str | None
+) -> Path | None:
     """The MSA step's manifest and timings only (its archive may hold GBs of alignments)."""
     try:
         folder, _ = fetch_step_output(
-            ctx.s3, ctx.bucket, run_id, MSA_STEP, dest, archive_uri=archive_uri,
+            ctx.s3,
+            ctx.bucket,
+            run_id,
+            MSA_STEP,
+            dest,
+            archive_uri=archive_uri,
             only=[layout.STEP_MANIFEST, "timings.json"],
-        )  # fmt: skip
+        )
     except MissingOutput as missing:
         log.warning("no MSA step output: %s", missing)
         return None
@@ -317,9 +328,13 @@ def _fetch_msa_manifest(ctx: AnalysisContext, run_id: str, dest: Path,
 
 
 def _compare_and_upload(
-    ctx: AnalysisContext, facts: RunFacts, change: ExecutionStatusChange,
-    steps: PipelineSteps, runtimes: dict[str, float], model_uris: dict[str, str],
-) -> tuple[dict[str, Any], list[str]]:  # fmt: skip
+    ctx: AnalysisContext,
+    facts: RunFacts,
+    change: ExecutionStatusChange,
+    steps: PipelineSteps,
+    runtimes: dict[str, float],
+    model_uris: dict[str, str],
+) -> tuple[dict[str, Any], list[str]]:
     """Fetch both engines' outputs, analyse them, upload the report; nothing else.
 
     ``model_uris`` receives each engine step's archive URI as soon as it is located. A
@@ -332,17 +347,27 @@ def _compare_and_upload(
     with tempfile.TemporaryDirectory(prefix="foldline-", dir=ctx.work_root) as tmp:
         work = Path(tmp)
         for step in (ALPHAFOLD_STEP, OPENFOLD_STEP):
-            bucket, key = locate_archive(ctx.s3, ctx.bucket, run_id, step,
-                                         archive_uri=steps.archives.get(step.name))  # fmt: skip
+            bucket, key = locate_archive(
+                ctx.s3, ctx.bucket, run_id, step, archive_uri=steps.archives.get(step.name)
+            )
             model_uris[step.name] = layout.s3_uri(bucket, key)
-        af_dir, _ = fetch_step_output(ctx.s3, ctx.bucket, run_id, ALPHAFOLD_STEP,
-                                      work / "alphafold",
-                                      archive_uri=model_uris[ALPHAFOLD_STEP.name])  # fmt: skip
-        of_dir, _ = fetch_step_output(ctx.s3, ctx.bucket, run_id, OPENFOLD_STEP,
-                                      work / "openfold",
-                                      archive_uri=model_uris[OPENFOLD_STEP.name])  # fmt: skip
-        msa_dir = _fetch_msa_manifest(ctx, run_id, work / "msa",
-                                      steps.archives.get(MSA_STEP.name))  # fmt: skip
+        af_dir, _ = fetch_step_output(
+            ctx.s3,
+            ctx.bucket,
+            run_id,
+            ALPHAFOLD_STEP,
+            work / "alphafold",
+            archive_uri=model_uris[ALPHAFOLD_STEP.name],
+        )
+        of_dir, _ = fetch_step_output(
+            ctx.s3,
+            ctx.bucket,
+            run_id,
+            OPENFOLD_STEP,
+            work / "openfold",
+            archive_uri=model_uris[OPENFOLD_STEP.name],
+        )
+        msa_dir = _fetch_msa_manifest(ctx, run_id, work / "msa", steps.archives.get(MSA_STEP.name))
         context = {
             "run_id": run_id,
             "target": facts.target,
@@ -357,10 +382,12 @@ def _compare_and_upload(
             context["msa" if note.startswith("MSA") else "cost_estimate"] = note
         if (facts.item or {}).get("sizing"):
             sized = facts.item["sizing"]
-            context["instance_types"] = (f"MSA {sized.get('msa_instance_type')} "
-                                         f"({sized.get('msa_chosen_by')}), inference "
-                                         f"{sized.get('inference_instance_type')} "
-                                         f"({sized.get('inference_chosen_by')})")  # fmt: skip
+            context["instance_types"] = (
+                f"MSA {sized.get('msa_instance_type')} "
+                f"({sized.get('msa_chosen_by')}), inference "
+                f"{sized.get('inference_instance_type')} "
+                f"({sized.get('inference_chosen_by')})"
+            )
         report_dir = work / "report"
         metrics = analyze(af_dir, of_dir, report_dir, context=context, msa=msa_dir)
         keys = upload_report(ctx.s3, ctx.bucket, run_id, report_dir)
@@ -382,15 +409,27 @@ def analyse_run(ctx: AnalysisContext, change: ExecutionStatusChange) -> Analysis
     same_execution = item.get("execution_arn", change.execution_arn) == change.execution_arn
     if same_execution and item.get("pending_notice") and item.get("analysis_status") == SUCCEEDED:
         # the report is done; only its notice did not go out (SNS failed): send it now
-        message_id = send_kept_notice(ctx.sns, ctx.topic_arn, ctx.runs, run_id, item["pending_notice"])
-        return AnalysisOutcome("reported", run_id, report_uri=item.get("report_uri"),
-                               tm_score=item.get("tm_score"), message_id=message_id)  # fmt: skip
+        message_id = send_kept_notice(
+            ctx.sns, ctx.topic_arn, ctx.runs, run_id, item["pending_notice"]
+        )
+        return AnalysisOutcome(
+            "reported",
+            run_id,
+            report_uri=item.get("report_uri"),
+            tm_score=item.get("tm_score"),
+            message_id=message_id,
+        )
     if same_execution and item.get("status") in (runs_mod.FAILED, runs_mod.STOPPED):
         # the notify function recorded another end for this execution: SageMaker decides
-        described = ctx.sagemaker.describe_pipeline_execution(PipelineExecutionArn=change.execution_arn)
+        described = ctx.sagemaker.describe_pipeline_execution(
+            PipelineExecutionArn=change.execution_arn
+        )
         if described.get("PipelineExecutionStatus") != SUCCEEDED:
-            log.warning("stale Succeeded event for %s: the execution is %s", change.execution_arn,
-                        described.get("PipelineExecutionStatus"))  # fmt: skip
+            log.warning(
+                "stale Succeeded event for %s: the execution is %s",
+                change.execution_arn,
+                described.get("PipelineExecutionStatus"),
+            )
             return AnalysisOutcome("stale", run_id)
 
     steps = pipeline_steps(ctx, change.execution_arn)
@@ -402,8 +441,12 @@ def analyse_run(ctx: AnalysisContext, change: ExecutionStatusChange) -> Analysis
         metrics, keys = _compare_and_upload(ctx, facts, change, steps, runtimes, model_uris)
     except Exception as err:
         # recorded for people and for the on-failure notice; the raise makes it a retry
-        ctx.runs.update(run_id, analysis_status=RETRYING, model_uris=model_uris or None,
-                        analysis_error=f"{type(err).__name__}: {err}"[:2000])  # fmt: skip
+        ctx.runs.update(
+            run_id,
+            analysis_status=RETRYING,
+            model_uris=model_uris or None,
+            analysis_error=f"{type(err).__name__}: {err}"[:2000],
+        )
         raise
 
     report_uri = layout.s3_uri(ctx.bucket, layout.report_prefix(run_id))
@@ -416,13 +459,16 @@ def analyse_run(ctx: AnalysisContext, change: ExecutionStatusChange) -> Analysis
                 execution_arn=change.execution_arn,
                 parameters=tracked_parameters(facts.parameters, metrics),
                 metrics=tracked_metrics(metrics, summary),
-                artifacts={"report": report_uri + layout.REPORT_PAGE, "metrics": report_uri + layout.METRICS_FILE,
-                           **{f"model_{k}": v for k, v in model_uris.items()}},
+                artifacts={
+                    "report": report_uri + layout.REPORT_PAGE,
+                    "metrics": report_uri + layout.METRICS_FILE,
+                    **{f"model_{k}": v for k, v in model_uris.items()},
+                },
                 inputs=_inputs(facts),
                 start_time=change.start_time,
                 end_time=change.end_time,
             )
-        )  # fmt: skip
+        )
     notice = _success_notice(ctx, facts, summary, report_uri, model_uris)
     ctx.runs.update(
         run_id,
@@ -442,13 +488,16 @@ def analyse_run(ctx: AnalysisContext, change: ExecutionStatusChange) -> Analysis
     )
     message_id = send_kept_notice(ctx.sns, ctx.topic_arn, ctx.runs, run_id, notice_record(notice))
     return AnalysisOutcome(
-        "reported", run_id, report_uri=report_uri, tm_score=summary.tm_score,
-        message_id=message_id, report_files=tuple(keys),
-    )  # fmt: skip
+        "reported",
+        run_id,
+        report_uri=report_uri,
+        tm_score=summary.tm_score,
+        message_id=message_id,
+        report_files=tuple(keys),
+    )
 
 
-def _with_step_cache_reuse(ctx: AnalysisContext, facts: RunFacts,
-                           steps: PipelineSteps) -> RunFacts:  # fmt: skip
+def _with_step_cache_reuse(ctx: AnalysisContext, facts: RunFacts, steps: PipelineSteps) -> RunFacts:
     """Record "MSA reused from run X" when SageMaker's step cache reused an earlier run's
     MSA step that the start function did not know of (its msa-cache/ manifest was gone),
     so the runs table, the report and the notice all say so."""
@@ -471,25 +520,38 @@ def _inputs(facts: RunFacts) -> dict[str, str]:
     return {"fasta": folder.rstrip("/") + "/" + name} if folder and name else {}
 
 
-def _success_notice(ctx: AnalysisContext, facts: RunFacts, summary: ResultSummary, report_uri: str,
-                    model_uris: dict[str, str]) -> Notice:  # fmt: skip
+def _success_notice(
+    ctx: AnalysisContext,
+    facts: RunFacts,
+    summary: ResultSummary,
+    report_uri: str,
+    model_uris: dict[str, str],
+) -> Notice:
     """The success notice with a presigned link to report.html.
 
     A presigned URL also stops working when the credentials that signed it expire: signed
     by a Lambda role's temporary credentials it lasts hours, not the ``link_expiry_s``
     asked for. Hence "at the latest" in the notice, and the S3 folder beside the link.
     """
-    expires = _dt.datetime.now(_dt.timezone.utc) + _dt.timedelta(seconds=ctx.link_expiry_s)
+    expires = _dt.datetime.now(_dt.UTC) + _dt.timedelta(seconds=ctx.link_expiry_s)
     url = ctx.s3.generate_presigned_url(
         "get_object",
-        Params={"Bucket": ctx.bucket, "Key": layout.report_prefix(facts.run_id) + layout.REPORT_PAGE},
+        Params={
+            "Bucket": ctx.bucket,
+            "Key": layout.report_prefix(facts.run_id) + layout.REPORT_PAGE,
+        },
         ExpiresIn=ctx.link_expiry_s,
     )
     return succeeded_notice(
-        target=facts.target, run_id=facts.run_id, summary=summary, report_url=url,
-        report_uri=report_uri, link_expires_at=expires.strftime("%Y-%m-%d %H:%M UTC"),
-        model_uris=model_uris, run_notes=run_notes(facts.item),
-    )  # fmt: skip
+        target=facts.target,
+        run_id=facts.run_id,
+        summary=summary,
+        report_url=url,
+        report_uri=report_uri,
+        link_expires_at=expires.strftime("%Y-%m-%d %H:%M UTC"),
+        model_uris=model_uris,
+        run_notes=run_notes(facts.item),
+    )
 
 
 def link_expiry_from_env() -> int:

@@ -91,7 +91,7 @@ def _media_type(uri: str) -> str:
     return "application/octet-stream"
 
 
-def _parameter(value: str | int | float) -> dict[str, Any]:
+def _parameter(value: str | float) -> dict[str, Any]:
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         return {"NumberValue": float(value)}
     return {"StringValue": str(value)[:2500]}
@@ -133,10 +133,12 @@ class SageMakerExperimentsTracker:
         details: dict[str, Any] = {
             "Status": {"PrimaryStatus": "Completed", "Message": run.execution_arn[:1024]},
             "Parameters": {k[:256]: _parameter(v) for k, v in run.parameters.items()},
-            "InputArtifacts": {k[:64]: {"Value": v, "MediaType": _media_type(v)}
-                               for k, v in run.inputs.items()},  # fmt: skip
-            "OutputArtifacts": {k[:64]: {"Value": v, "MediaType": _media_type(v)}
-                                for k, v in run.artifacts.items()},  # fmt: skip
+            "InputArtifacts": {
+                k[:64]: {"Value": v, "MediaType": _media_type(v)} for k, v in run.inputs.items()
+            },
+            "OutputArtifacts": {
+                k[:64]: {"Value": v, "MediaType": _media_type(v)} for k, v in run.artifacts.items()
+            },
         }
         if run.start_time:
             details["StartTime"] = run.start_time
@@ -151,9 +153,7 @@ class SageMakerExperimentsTracker:
         if not created:
             self.sagemaker.update_trial_component(TrialComponentName=component, **details)
         try:
-            self.sagemaker.associate_trial_component(
-                TrialComponentName=component, TrialName=trial
-            )
+            self.sagemaker.associate_trial_component(TrialComponentName=component, TrialName=trial)
         except ClientError as err:
             if not _already_exists(err):
                 raise
@@ -163,7 +163,7 @@ class SageMakerExperimentsTracker:
     def _put_metrics(
         self, component: str, metrics: dict[str, float], when: _dt.datetime | None
     ) -> None:
-        stamp = when or _dt.datetime.now(_dt.timezone.utc)
+        stamp = when or _dt.datetime.now(_dt.UTC)
         data = [
             {"MetricName": name[:255], "Timestamp": stamp, "Step": 0, "Value": float(value)}
             for name, value in metrics.items()

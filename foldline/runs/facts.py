@@ -12,10 +12,10 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from foldline.spec import layout
-from foldline.spec.parameters import FASTA_FILE_NAME
 from foldline.events.pipeline import ExecutionStatusChange, run_id_of
 from foldline.runs.table import RunsTable
+from foldline.spec import layout
+from foldline.spec.parameters import FASTA_FILE_NAME
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,8 @@ Traceback (most recent call last):
 foldline.runs.record.UnknownAttribute: not an attribute of the run record: tm_scor
 """
 
-from typing import Any, Iterable, Required, TypedDict
+from collections.abc import Iterable
+from typing import Any, Required, TypedDict
 
 
 class StepRecord(TypedDict, total=False):

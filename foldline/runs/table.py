@@ -16,9 +16,10 @@ the resource model), and the start function pays that on each new execution envi
 from __future__ import annotations
 
 import datetime as _dt
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any, Iterator, Mapping, Unpack
+from typing import Any, Unpack
 
 import boto3
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
@@ -49,8 +50,12 @@ def is_reserved_key(run_id: str) -> bool:
 def rejection_unfinished(item: Mapping[str, Any] | None) -> bool:
     """A rejection whose notice has not gone out: its claim (:meth:`RunsTable.claim_rejection`)
     is held by a delivery still at work, or by one that failed and let go or died."""
-    return (bool(item) and item.get("status") == REJECTED and "rejecting" in item
-            and not item.get("notice_message_id"))  # fmt: skip
+    return (
+        bool(item)
+        and item.get("status") == REJECTED
+        and "rejecting" in item
+        and not item.get("notice_message_id")
+    )
 
 
 def _to_dynamo(value: Any) -> Any:
@@ -131,15 +136,17 @@ class TableConnection:
 
     def get(self, run_id: str, **kwargs: Any) -> dict | None:
         """The item of ``run_id`` (a consistent read), or None."""
-        raw = self.client.get_item(TableName=self.table_name, Key=self.key(run_id),
-                                   ConsistentRead=True, **kwargs).get("Item")  # fmt: skip
+        raw = self.client.get_item(
+            TableName=self.table_name, Key=self.key(run_id), ConsistentRead=True, **kwargs
+        ).get("Item")
         return self.item(raw) if raw is not None else None
 
     def put(self, item: Mapping[str, Any], **kwargs: Any) -> None:
         self.client.put_item(TableName=self.table_name, Item=self.values(item), **kwargs)
 
-    def update(self, run_id: str, *, values: Mapping[str, Any] | None = None,
-               **kwargs: Any) -> None:  # fmt: skip
+    def update(
+        self, run_id: str, *, values: Mapping[str, Any] | None = None, **kwargs: Any
+    ) -> None:
         """UpdateItem on ``run_id``; ``values`` are the ExpressionAttributeValues."""
         if values:
             kwargs["ExpressionAttributeValues"] = self.values(values)
@@ -168,8 +175,9 @@ class RunsTable:
         if self.dynamodb is None:
             self.connection = TableConnection(boto3.client("dynamodb"), self.table_name)
         elif _is_resource(self.dynamodb):
-            self.connection = TableConnection(self.dynamodb.meta.client, self.table_name,
-                                              hooked=True)  # fmt: skip
+            self.connection = TableConnection(
+                self.dynamodb.meta.client, self.table_name, hooked=True
+            )
         else:
             self.connection = TableConnection(self.dynamodb, self.table_name)
         self._table: Any = None
@@ -187,9 +195,10 @@ class RunsTable:
             resource = self.dynamodb
             if not _is_resource(resource):
                 resource = boto3.resource(
-                    "dynamodb", region_name=self.client.meta.region_name,
+                    "dynamodb",
+                    region_name=self.client.meta.region_name,
                     endpoint_url=self.client.meta.endpoint_url,
-                )  # fmt: skip
+                )
             self._table = resource.Table(self.table_name)
         return self._table
 
@@ -238,11 +247,16 @@ class RunsTable:
         need not wait out the lease.
         """
         check_fields(fields)
-        now = _dt.datetime.now(_dt.timezone.utc)
+        now = _dt.datetime.now(_dt.UTC)
         until = (now + _dt.timedelta(seconds=lease_s)).isoformat(timespec="milliseconds")
-        item = {"run_id": run_id, "status": REJECTED, "created_at": utc_now(),
-                "updated_at": utc_now(), **fields,
-                "rejecting": {"token": token, "until": until}}  # fmt: skip
+        item = {
+            "run_id": run_id,
+            "status": REJECTED,
+            "created_at": utc_now(),
+            "updated_at": utc_now(),
+            **fields,
+            "rejecting": {"token": token, "until": until},
+        }
         try:
             self.connection.put(
                 item,
@@ -250,11 +264,18 @@ class RunsTable:
                     "attribute_not_exists(#run_id) OR #status = :starting OR (#status = :rejected"
                     " AND attribute_not_exists(notice_message_id) AND rejecting.#until < :now)"
                 ),
-                ExpressionAttributeNames={"#run_id": "run_id", "#status": "status",
-                                          "#until": "until"},  # fmt: skip
-                ExpressionAttributeValues=self.connection.values({
-                    ":starting": STARTING, ":rejected": REJECTED,
-                    ":now": now.isoformat(timespec="milliseconds")}),  # fmt: skip
+                ExpressionAttributeNames={
+                    "#run_id": "run_id",
+                    "#status": "status",
+                    "#until": "until",
+                },
+                ExpressionAttributeValues=self.connection.values(
+                    {
+                        ":starting": STARTING,
+                        ":rejected": REJECTED,
+                        ":now": now.isoformat(timespec="milliseconds"),
+                    }
+                ),
             )
         except ClientError as err:
             if not conditional_check_failed(err):
@@ -289,11 +310,12 @@ class RunsTable:
     def count_start_refusal(self, run_id: str) -> int:
         """One more StartPipelineExecution that SageMaker refused for ``run_id``; how many so far."""
         response = self.connection.client.update_item(
-            TableName=self.connection.table_name, Key=self.connection.key(run_id),
+            TableName=self.connection.table_name,
+            Key=self.connection.key(run_id),
             UpdateExpression="ADD start_refusals :one SET updated_at = :now",
             ExpressionAttributeValues=self.connection.values({":one": 1, ":now": utc_now()}),
             ReturnValues="UPDATED_NEW",
-        )  # fmt: skip
+        )
         return int(self.connection.item(response["Attributes"])["start_refusals"])
 
     def update(

@@ -19,7 +19,7 @@ S3_NOT_FOUND_CODES = frozenset({"404", "NoSuchKey", "NotFound", "NoSuchVersion"}
 
 def utc_now() -> str:
     """Now, as every record foldline writes spells a time: ISO 8601, UTC, to the second."""
-    return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
+    return _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds")
 
 
 def number(value: Any) -> float | None:

@@ -82,13 +82,15 @@ def rejected_key(input_key: str) -> str:
     A key near S3's 1,024-byte limit would overflow once moved and given the reason
     suffix: such a name is shortened, keeping its end and a digest of the whole.
     """
-    relative = input_key[len(INPUTS):] if input_key.startswith(INPUTS) else input_key
+    relative = input_key.removeprefix(INPUTS)
     key = REJECTED + relative
     budget = MAX_KEY_BYTES - len(REASON_SUFFIX.encode())
     if len(key.encode()) <= budget:
         return key
     digest = hashlib.sha256(input_key.encode()).hexdigest()[:16]
-    tail = relative.encode()[-(budget - len(REJECTED) - len(digest) - 1):].decode("utf-8", "ignore")
+    tail = relative.encode()[-(budget - len(REJECTED) - len(digest) - 1) :].decode(
+        "utf-8", "ignore"
+    )
     return f"{REJECTED}{digest}-{tail}"
 
 
@@ -117,7 +119,7 @@ def run_id_of_key(key: str) -> str | None:
     """The run id in ``runs/<run_id>/...``, or None for a key outside ``runs/``."""
     if not key.startswith(RUNS):
         return None
-    run_id, sep, _ = key[len(RUNS):].partition("/")
+    run_id, sep, _ = key[len(RUNS) :].partition("/")
     return run_id if run_id and sep else None
 
 
@@ -146,7 +148,7 @@ def split_s3_uri(uri: str) -> tuple[str, str]:
     """``s3://bucket/key`` -> ``(bucket, key)``; raises ValueError on anything else."""
     if not uri.startswith("s3://"):
         raise ValueError(f"not an S3 URI: {uri!r}")
-    bucket, _, key = uri[len("s3://"):].partition("/")
+    bucket, _, key = uri[len("s3://") :].partition("/")
     if not bucket:
         raise ValueError(f"S3 URI without a bucket: {uri!r}")
     return bucket, key

@@ -28,10 +28,12 @@ class Step:
 
 
 MSA_STEP = Step("RunMSA", "msa", "foldline.steps.msa", "msa", "foldline-msa")
-ALPHAFOLD_STEP = Step("RunAlphaFold", "alphafold", "foldline.steps.alphafold", "alphafold",
-                      "foldline-alphafold")  # fmt: skip
-OPENFOLD_STEP = Step("RunOpenFold", "openfold", "foldline.steps.openfold", "openfold",
-                     "foldline-openfold")  # fmt: skip
+ALPHAFOLD_STEP = Step(
+    "RunAlphaFold", "alphafold", "foldline.steps.alphafold", "alphafold", "foldline-alphafold"
+)
+OPENFOLD_STEP = Step(
+    "RunOpenFold", "openfold", "foldline.steps.openfold", "openfold", "foldline-openfold"
+)
 #: the tag ``foldline local run --containers`` and the image tests use for images built here
 LOCAL_IMAGE_TAG = "local"
 STEPS: tuple[Step, ...] = (MSA_STEP, ALPHAFOLD_STEP, OPENFOLD_STEP)
@@ -80,12 +82,28 @@ MSA_INSTANCE_TYPES = tuple(
 # L4, L40S, A100, H100; containers/README.md). No ml.p3 (V100, sm_70): OpenFold's kernel
 # is not built for it, and its EBS-only volume could not take the stack's key.
 INFERENCE_INSTANCE_TYPES = (
-    "ml.g5.xlarge", "ml.g5.2xlarge", "ml.g5.4xlarge", "ml.g5.8xlarge", "ml.g5.12xlarge",
-    "ml.g5.16xlarge", "ml.g5.24xlarge", "ml.g5.48xlarge",
-    "ml.g6.xlarge", "ml.g6.2xlarge", "ml.g6.4xlarge", "ml.g6.8xlarge", "ml.g6.16xlarge",
-    "ml.g6e.xlarge", "ml.g6e.2xlarge", "ml.g6e.4xlarge", "ml.g6e.8xlarge", "ml.g6e.16xlarge",
-    "ml.p4d.24xlarge", "ml.p4de.24xlarge", "ml.p5.48xlarge",
-)  # fmt: skip
+    "ml.g5.xlarge",
+    "ml.g5.2xlarge",
+    "ml.g5.4xlarge",
+    "ml.g5.8xlarge",
+    "ml.g5.12xlarge",
+    "ml.g5.16xlarge",
+    "ml.g5.24xlarge",
+    "ml.g5.48xlarge",
+    "ml.g6.xlarge",
+    "ml.g6.2xlarge",
+    "ml.g6.4xlarge",
+    "ml.g6.8xlarge",
+    "ml.g6.16xlarge",
+    "ml.g6e.xlarge",
+    "ml.g6e.2xlarge",
+    "ml.g6e.4xlarge",
+    "ml.g6e.8xlarge",
+    "ml.g6e.16xlarge",
+    "ml.p4d.24xlarge",
+    "ml.p4de.24xlarge",
+    "ml.p5.48xlarge",
+)
 
 
 @dataclass(frozen=True)
@@ -105,55 +123,77 @@ class Parameter:
 
 
 FASTA_INPUT_S3_URI = Parameter(
-    "FastaInputS3URI", "String", None,
-    "S3 URI of the folder holding the run's FASTA (runs/<run_id>/input/).", user_settable=False,
-)  # fmt: skip
-FASTA_FILE_NAME = Parameter(
-    "FastaFileName", "String", None, "File name of the FASTA in FastaInputS3URI.",
+    "FastaInputS3URI",
+    "String",
+    None,
+    "S3 URI of the folder holding the run's FASTA (runs/<run_id>/input/).",
     user_settable=False,
-)  # fmt: skip
+)
+FASTA_FILE_NAME = Parameter(
+    "FastaFileName",
+    "String",
+    None,
+    "File name of the FASTA in FastaInputS3URI.",
+    user_settable=False,
+)
 DB_PRESET = Parameter(
     "DbPreset", "String", "full_dbs", "Genetic databases to search.", allowed=DB_PRESETS
 )
 MAX_TEMPLATE_DATE = Parameter(
-    "MaxTemplateDate", "String", "",
+    "MaxTemplateDate",
+    "String",
+    "",
     "Latest release date (YYYY-MM-DD) of a usable template. The start function sets the "
     "upload's date; an empty value (a start by hand) means the day the step runs.",
-)  # fmt: skip
+)
 MODEL_PRESET = Parameter(
-    "ModelPreset", "String", "monomer",
+    "ModelPreset",
+    "String",
+    "monomer",
     "AlphaFold model preset (multimer is chosen for several chains unless pinned).",
     allowed=MODEL_PRESETS,
-)  # fmt: skip
+)
 NUM_MULTIMER_PREDICTIONS = Parameter(
-    "NumMultimerPredictionsPerModel", "Integer", 5,
+    "NumMultimerPredictionsPerModel",
+    "Integer",
+    5,
     "Predictions per multimer model (AlphaFold's --num_multimer_predictions_per_model).",
-)  # fmt: skip
+)
 MSA_INSTANCE_TYPE = Parameter(
-    "MSAInstanceType", "String", "ml.m5.4xlarge", "Instance type of the MSA step.",
+    "MSAInstanceType",
+    "String",
+    "ml.m5.4xlarge",
+    "Instance type of the MSA step.",
     allowed=MSA_INSTANCE_TYPES,
-)  # fmt: skip
+)
 INFERENCE_INSTANCE_TYPE = Parameter(
-    "InferenceInstanceType", "String", "ml.g5.4xlarge",
-    "Instance type of the AlphaFold and OpenFold steps.", allowed=INFERENCE_INSTANCE_TYPES,
-)  # fmt: skip
+    "InferenceInstanceType",
+    "String",
+    "ml.g5.4xlarge",
+    "Instance type of the AlphaFold and OpenFold steps.",
+    allowed=INFERENCE_INSTANCE_TYPES,
+)
 
 RUN_ID = Parameter(
-    "RunId", "String", None,
+    "RunId",
+    "String",
+    None,
     "The run's id, set by the start function: each step writes under runs/<RunId>/ "
     "(SageMaker has no pipeline variable for the execution's display name).",
     user_settable=False,
-)  # fmt: skip
+)
 
 MSA_CACHE_S3_URI = Parameter(
-    "MsaCacheS3URI", "String", None,
+    "MsaCacheS3URI",
+    "String",
+    None,
     "The run's MSA cache location (s3://<bucket>/msa-cache/<key>/), set by the start "
     "function from the sequences, DbPreset, MaxTemplateDate, model family and MSA tools "
     "(foldline.steps.msa_cache). The MSA step reads its FASTA from input/query.fasta there (a "
     "content-addressed input, so SageMaker's step cache recognises a repeated search), "
     "copies a finished entry or stores what it computed.",
     user_settable=False,
-)  # fmt: skip
+)
 
 #: how long SageMaker's step cache may reuse a finished MSA step (ISO 8601 duration):
 #: long, since MSAs only age through MaxTemplateDate, which is part of the key already
@@ -183,14 +223,20 @@ STEP_HYPERPARAMETERS: dict[str, tuple[str, ...]] = {
     # step's FASTA is always layout.MSA_QUERY_FILE (STEP_FIXED_HYPERPARAMETERS).
     MSA_STEP.name: ("DbPreset", "MaxTemplateDate", "ModelPreset", "MsaCacheS3URI"),
     ALPHAFOLD_STEP.name: (
-        "FastaFileName", "DbPreset", "MaxTemplateDate", "ModelPreset",
+        "FastaFileName",
+        "DbPreset",
+        "MaxTemplateDate",
+        "ModelPreset",
         "NumMultimerPredictionsPerModel",
     ),
     OPENFOLD_STEP.name: (
-        "FastaFileName", "DbPreset", "MaxTemplateDate", "ModelPreset",
+        "FastaFileName",
+        "DbPreset",
+        "MaxTemplateDate",
+        "ModelPreset",
         "NumMultimerPredictionsPerModel",
     ),
-}  # fmt: skip
+}
 
 
 #: hyperparameters with a fixed value, by step (the staged FASTA's name for the MSA step)
@@ -223,12 +269,12 @@ def validate_value(name: str, value: Any) -> str | int:
         try:
             return _dt.date.fromisoformat(text).isoformat()
         except ValueError:
-            raise InvalidParameter(
-                f"{name} must be a date as YYYY-MM-DD, got {text!r}"
-            ) from None
+            raise InvalidParameter(f"{name} must be a date as YYYY-MM-DD, got {text!r}") from None
     if param.allowed is not None and text not in param.allowed:
-        shown = ", ".join(param.allowed) if len(param.allowed) <= 8 else (
-            ", ".join(param.allowed[:8]) + ", …"
+        shown = (
+            ", ".join(param.allowed)
+            if len(param.allowed) <= 8
+            else (", ".join(param.allowed[:8]) + ", …")
         )
         raise InvalidParameter(f"{name} {text!r} is not allowed (allowed: {shown})")
     return text

@@ -48,9 +48,10 @@ import importlib.metadata
 import importlib.util
 import json
 import os
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any
 
 from botocore.exceptions import ClientError
 
@@ -136,9 +137,13 @@ class CacheKey:
 
 
 def cache_key(
-    sequences: Sequence[str], *, db_preset: str, max_template_date: str, model_preset: str,
+    sequences: Sequence[str],
+    *,
+    db_preset: str,
+    max_template_date: str,
+    model_preset: str,
     engine: str,
-) -> CacheKey:  # fmt: skip
+) -> CacheKey:
     """The cache key of one MSA computation (see the module docstring for what counts)."""
     if not sequences:
         raise ValueError("an MSA cache key needs at least one sequence")
@@ -164,7 +169,7 @@ def key_of_uri(uri: str) -> str:
     _, prefix = layout.split_s3_uri(uri)
     if not prefix.startswith(layout.MSA_CACHE):
         raise ValueError(f"not an MSA cache location: {uri!r}")
-    key = prefix[len(layout.MSA_CACHE):].strip("/")
+    key = prefix[len(layout.MSA_CACHE) :].strip("/")
     if not key or "/" in key:
         raise ValueError(f"not an MSA cache location: {uri!r}")
     return key
@@ -187,9 +192,14 @@ class CacheEntry:
 
     @classmethod
     def from_manifest(cls, doc: dict[str, Any]) -> CacheEntry:
-        return cls(key=doc["key"], origin_run=doc["origin_run"], created_at=doc["created_at"],
-                   files=dict(doc["files"]), facts=dict(doc.get("facts") or {}),
-                   engine=str(doc.get("engine", "")))  # fmt: skip
+        return cls(
+            key=doc["key"],
+            origin_run=doc["origin_run"],
+            created_at=doc["created_at"],
+            files=dict(doc["files"]),
+            facts=dict(doc.get("facts") or {}),
+            engine=str(doc.get("engine", "")),
+        )
 
     def reuse_note(self) -> str:
         return f"MSA reused from run {self.origin_run} (cache key {self.key[:12]}…)"
@@ -220,7 +230,8 @@ def lookup(s3: Any, bucket: str, key: str) -> CacheEntry | None:
         if _is_missing(err):
             return None
         if err.response.get("Error", {}).get("Code") == "AccessDenied" and _absent(
-                s3, bucket, manifest_key):  # fmt: skip
+            s3, bucket, manifest_key
+        ):
             return None
         raise
     try:
@@ -274,8 +285,14 @@ def _kept_files(source: Path) -> Iterable[Path]:
 
 
 def store(
-    s3: Any, bucket: str, key: CacheKey, source: Path, *, origin_run: str, engine: str,
-) -> CacheEntry:  # fmt: skip
+    s3: Any,
+    bucket: str,
+    key: CacheKey,
+    source: Path,
+    *,
+    origin_run: str,
+    engine: str,
+) -> CacheEntry:
     """Upload the MSA step's outputs in ``source`` as the entry for ``key``.
 
     Files first, the manifest last: a reader never sees a manifest whose files are not
@@ -291,16 +308,27 @@ def store(
     if not any(name.startswith("msas/") for name in files):
         raise ValueError(f"{source} holds no msas/ files to cache")
     entry = CacheEntry(
-        key=key.key, origin_run=origin_run, files=files, facts=key.facts, engine=engine,
+        key=key.key,
+        origin_run=origin_run,
+        files=files,
+        facts=key.facts,
+        engine=engine,
         created_at=utc_now(),
-    )  # fmt: skip
+    )
     manifest = {
-        "key": entry.key, "origin_run": entry.origin_run, "created_at": entry.created_at,
-        "engine": engine, "facts": key.facts, "files": files,
-    }  # fmt: skip
-    s3.put_object(Bucket=bucket, Key=layout.msa_cache_prefix(key.key) + MANIFEST_NAME,
-                  Body=json.dumps(manifest, indent=1).encode(),
-                  ContentType="application/json")  # fmt: skip
+        "key": entry.key,
+        "origin_run": entry.origin_run,
+        "created_at": entry.created_at,
+        "engine": engine,
+        "facts": key.facts,
+        "files": files,
+    }
+    s3.put_object(
+        Bucket=bucket,
+        Key=layout.msa_cache_prefix(key.key) + MANIFEST_NAME,
+        Body=json.dumps(manifest, indent=1).encode(),
+        ContentType="application/json",
+    )
     return entry
 
 
@@ -314,8 +342,10 @@ def query_fasta(sequences: Sequence[str]) -> bytes:
     """
     if not sequences:
         raise ValueError("an MSA query holds at least one chain")
-    return "".join(f">chain_{layout.chain_letter(i)}\n{normalise_sequence(s)}\n"
-                   for i, s in enumerate(sequences)).encode()  # fmt: skip
+    return "".join(
+        f">chain_{layout.chain_letter(i)}\n{normalise_sequence(s)}\n"
+        for i, s in enumerate(sequences)
+    ).encode()
 
 
 def stage_query(s3: Any, bucket: str, key: CacheKey) -> str:
@@ -326,8 +356,13 @@ def stage_query(s3: Any, bucket: str, key: CacheKey) -> str:
     """
     object_key = layout.msa_cache_input_prefix(key.key) + layout.MSA_QUERY_FILE
     try:
-        s3.put_object(Bucket=bucket, Key=object_key, Body=query_fasta(key.facts["sequences"]),
-                      ContentType="text/plain", IfNoneMatch="*")  # fmt: skip
+        s3.put_object(
+            Bucket=bucket,
+            Key=object_key,
+            Body=query_fasta(key.facts["sequences"]),
+            ContentType="text/plain",
+            IfNoneMatch="*",
+        )
     except ClientError as err:
         code = str(err.response.get("Error", {}).get("Code", ""))
         if code not in ("PreconditionFailed", "412", "ConditionalRequestConflict"):
@@ -336,6 +371,6 @@ def stage_query(s3: Any, bucket: str, key: CacheKey) -> str:
 
 
 def reuse_line(item: Mapping[str, Any] | None) -> str | None:
-    """"MSA reused from run X" for a runs-table item, or None when the search ran."""
+    """ "MSA reused from run X" for a runs-table item, or None when the search ran."""
     origin = (item or {}).get("msa_reused_from")
     return f"MSA reused from run {origin}" if origin else None

@@ -22,7 +22,6 @@ from aws_lambda_powertools.utilities.idempotency import (
     idempotent_function,
 )
 
-from foldline.outcomes.failed import NotifyContext, notify_analysis_failed, notify_run_ended
 from foldline.events.observability import logger, metrics
 from foldline.events.pipeline import (
     FAILED,
@@ -31,6 +30,7 @@ from foldline.events.pipeline import (
     NotAPipelineEvent,
     parse_execution_event,
 )
+from foldline.outcomes.failed import NotifyContext, notify_analysis_failed, notify_run_ended
 from foldline.runs.table import RunsTable
 
 persistence = DynamoDBPersistenceLayer(table_name=os.environ["IDEMPOTENCY_TABLE"])

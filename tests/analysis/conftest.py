@@ -90,14 +90,22 @@ def alphafold_dir(tmp_path: Path) -> Path:
 
     with open(folder / "result_model_1_ptm_pred_0.pkl", "wb") as handle:
         pickle.dump(
-            {"plddt": plddt, "predicted_aligned_error": pae.astype(np.float32),
-             "ptm": np.float64(0.87), "max_predicted_aligned_error": np.float64(31.75)},
+            {
+                "plddt": plddt,
+                "predicted_aligned_error": pae.astype(np.float32),
+                "ptm": np.float64(0.87),
+                "max_predicted_aligned_error": np.float64(31.75),
+            },
             handle,
-        )  # fmt: skip
+        )
     (folder / "ranking_debug.json").write_text(
-        json.dumps({"plddts": {"model_1_ptm_pred_0": float(plddt.mean())}, "order": ["model_1_ptm_pred_0"]})
+        json.dumps(
+            {"plddts": {"model_1_ptm_pred_0": float(plddt.mean())}, "order": ["model_1_ptm_pred_0"]}
+        )
     )
-    (folder / "timings.json").write_text(json.dumps({"features": 1.5, "predict_and_compile_model_1_ptm_pred_0": 42.0}))
+    (folder / "timings.json").write_text(
+        json.dumps({"features": 1.5, "predict_and_compile_model_1_ptm_pred_0": 42.0})
+    )
     write_manifest(folder, "RunAlphaFold", "openfold", "test-fixture", 95)
     return folder
 

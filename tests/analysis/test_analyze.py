@@ -45,7 +45,11 @@ def test_multimer_chains_are_matched_by_sequence_not_by_name(tmp_path):
         GTL_ABE, {"A": "C", "B": "D", "E": "A"}, ["D", "A", "C"], tmp_path / "mobile.pdb", 11
     )
     reference, mobile = load_structure(GTL_ABE), load_structure(mobile_path)
-    assert reference.chain("A").sequence == reference.chain("E").sequence != reference.chain("B").sequence
+    assert (
+        reference.chain("A").sequence
+        == reference.chain("E").sequence
+        != reference.chain("B").sequence
+    )
     comparison = compare_models(reference, mobile)
     pairs = [(p.reference.name, p.mobile.name) for p in comparison.matching.pairs]
     assert pairs == [("A", "C"), ("B", "D"), ("E", "A")]
@@ -66,8 +70,12 @@ def test_models_sharing_no_sequence_are_aligned_by_structure_and_normalised_by_t
     assert comparison.complex.scores.normalising_length == 191  # the reference, always
     # TM-align's own score of the same pair, normalised by the reference (chain 2 here);
     # the TMscore search over TM-align's residue pairs finds the same superposition or better
-    aligned = tmtools.tm_align(mobile.chains[0].ca, reference.chains[0].ca,
-                               mobile.chains[0].sequence, reference.chains[0].sequence)  # fmt: skip
+    aligned = tmtools.tm_align(
+        mobile.chains[0].ca,
+        reference.chains[0].ca,
+        mobile.chains[0].sequence,
+        reference.chains[0].sequence,
+    )
     assert comparison.complex.scores.tm_score == pytest.approx(aligned.tm_norm_chain2, abs=0.01)
     # every metric is kept: GDT and CA-lDDT too
     assert 0 < comparison.complex.scores.gdt_ts < 0.5 and 0 <= comparison.complex.ca_lddt < 0.5
@@ -80,7 +88,11 @@ def _validate(metrics):
 
 def test_analyze_writes_metrics_plots_report_and_models(alphafold_dir, openfold_dir, tmp_path):
     out = tmp_path / "report"
-    context = {"run_id": "run-123", "target": "6KWC_1", "parameters": {"ModelPreset": "monomer_ptm"}}
+    context = {
+        "run_id": "run-123",
+        "target": "6KWC_1",
+        "parameters": {"ModelPreset": "monomer_ptm"},
+    }
     metrics = analyze(alphafold_dir, openfold_dir, out, context=context)
 
     on_disk = json.loads((out / "metrics.json").read_text())
@@ -130,7 +142,9 @@ def test_the_superposed_model_lies_on_the_reference(alphafold_dir, tmp_path):
     rotation, shift = random_rigid_motion(5)
     moved = tmp_path / "moved_unrelaxed.pdb"
     structure = gemmi.read_structure(str(KWC_UNRELAXED))
-    structure[0].transform_pos_and_adp(gemmi.Transform(gemmi.Mat33(rotation.T.tolist()), gemmi.Vec3(*shift)))
+    structure[0].transform_pos_and_adp(
+        gemmi.Transform(gemmi.Mat33(rotation.T.tolist()), gemmi.Vec3(*shift))
+    )
     structure.write_pdb(str(moved))
     (alphafold_dir / "relaxed_model_1_ptm_pred_0.pdb").unlink()
     import shutil
@@ -155,7 +169,9 @@ def test_report_is_self_contained(alphafold_dir, openfold_dir, tmp_path):
     assert "<script src" not in page and "@import" not in page
     assert page.count("data:image/png;base64,") == 2  # pLDDT and PAE
     assert 'id="fl-viewer"' in page and "fl-structure-data" in page
-    payload = json.loads(re.search(r'id="fl-structure-data">(.*?)</script>', page, re.S).group(1))
+    payload = json.loads(
+        re.search(r'id="fl-structure-data">(.*?)</script>', page, re.DOTALL).group(1)
+    )
     assert [len(m["chains"][0]["ca"]) for m in payload["models"]] == [191, 191]
     assert "6KWC_1" in page and "TM-score" in page
 
@@ -180,7 +196,7 @@ def test_template_cpu_stand_in_is_never_called_alphafold(alphafold_dir, openfold
     assert "template-cpu (AlphaFold slot)" in page
     # the page's words (title, headings, pairing, tables; not the inline data) never
     # name the stand-in's slot plain "AlphaFold" (the step's name, RunAlphaFold, aside)
-    text = re.sub(r"<script.*?</script>|<style.*?</style>|<[^>]+>", " ", page, flags=re.S)
+    text = re.sub(r"<script.*?</script>|<style.*?</style>|<[^>]+>", " ", page, flags=re.DOTALL)
     assert re.findall(r"(?<!Run)AlphaFold(?! slot)", text) == []
     assert "template-cpu (AlphaFold slot) vs OpenFold</title>" in page
     assert "AlphaFold slot" in metrics["comparison"]["pairing"]
@@ -230,12 +246,16 @@ def _alphafold_dir_from_real_pickle(folder, sequence, raw_pickle: bytes):
     structure.write_pdb(str(folder / "ranked_0.pdb"))
     (folder / "result_model_1_pred_0.pkl").write_bytes(raw_pickle)
     (folder / "ranking_debug.json").write_text(
-        json.dumps({"plddts": {"model_1_pred_0": float(raw["mean_plddt"])}, "order": ["model_1_pred_0"]})
+        json.dumps(
+            {"plddts": {"model_1_pred_0": float(raw["mean_plddt"])}, "order": ["model_1_pred_0"]}
+        )
     )
     return folder
 
 
-def test_real_alphafold_outputs_give_pae_and_plddt_of_the_sequence_length(tmp_path, sequence_6a5j, raw_6a5j):
+def test_real_alphafold_outputs_give_pae_and_plddt_of_the_sequence_length(
+    tmp_path, sequence_6a5j, raw_6a5j
+):
     af = _alphafold_dir_from_real_pickle(tmp_path / "alphafold", sequence_6a5j, raw_6a5j)
     metrics = analyze(af, af / "ranked_0.pdb", tmp_path / "out")
     engine = metrics["engines"]["alphafold"]

@@ -33,7 +33,9 @@ def test_mean_plddt_equals_the_ca_b_factor_column(path):
     independent = pdb_ca_bfactors(path)
     model = load_structure(path)
     assert model.n_residues == len(independent)
-    assert plddt_summary(model.plddt)["mean"] == pytest.approx(sum(independent) / len(independent), abs=0.005)
+    assert plddt_summary(model.plddt)["mean"] == pytest.approx(
+        sum(independent) / len(independent), abs=0.005
+    )
 
 
 def test_zero_to_one_b_factors_are_rescaled(tmp_path):
@@ -46,7 +48,9 @@ def test_zero_to_one_b_factors_are_rescaled(tmp_path):
     scaled.write_text("\n".join(lines) + "\n")
     model = load_structure(scaled)
     assert model.plddt_scale == "0-1"
-    np.testing.assert_allclose(model.plddt, np.round(np.asarray(pdb_ca_bfactors(KWC_UNRELAXED)) / 100, 2) * 100)
+    np.testing.assert_allclose(
+        model.plddt, np.round(np.asarray(pdb_ca_bfactors(KWC_UNRELAXED)) / 100, 2) * 100
+    )
 
 
 def test_gzipped_models_load(tmp_path):
@@ -100,7 +104,12 @@ def test_alphafold_layout_is_read(alphafold_dir):
     output = read_engine_output(alphafold_dir, "alphafold")
     assert output.layout == "alphafold"
     top = output.models[0]
-    assert (top.path.name, top.name, top.relaxed, top.rank) == ("ranked_0.pdb", "model_1_ptm_pred_0", True, 0)
+    assert (top.path.name, top.name, top.relaxed, top.rank) == (
+        "ranked_0.pdb",
+        "model_1_ptm_pred_0",
+        True,
+        0,
+    )
     assert top.result_pickle.name == "result_model_1_ptm_pred_0.pkl"
     assert output.manifest["engine"] == "openfold"
     assert output.step_runtime()["seconds"] == 95.0
@@ -109,7 +118,9 @@ def test_alphafold_layout_is_read(alphafold_dir):
 
 def test_both_relaxed_are_compared_when_both_exist(alphafold_dir, openfold_dir):
     pairing = pick_like_with_like(
-        read_engine_output(alphafold_dir, "alphafold"), read_engine_output(openfold_dir, "openfold"), _mean
+        read_engine_output(alphafold_dir, "alphafold"),
+        read_engine_output(openfold_dir, "openfold"),
+        _mean,
     )
     assert pairing.relaxation == "relaxed"
     assert pairing.alphafold.path.name == "ranked_0.pdb"
@@ -119,7 +130,9 @@ def test_both_relaxed_are_compared_when_both_exist(alphafold_dir, openfold_dir):
 def test_unrelaxed_for_both_when_openfold_did_not_relax(alphafold_dir, openfold_dir):
     (openfold_dir / "predictions" / KWC_RELAXED.name).unlink()
     pairing = pick_like_with_like(
-        read_engine_output(alphafold_dir, "alphafold"), read_engine_output(openfold_dir, "openfold"), _mean
+        read_engine_output(alphafold_dir, "alphafold"),
+        read_engine_output(openfold_dir, "openfold"),
+        _mean,
     )
     assert pairing.relaxation == "unrelaxed"
     assert pairing.alphafold.path.name == "unrelaxed_model_1_ptm_pred_0.pdb"
@@ -131,7 +144,9 @@ def test_unrelaxed_for_both_when_alphafold_did_not_relax(alphafold_dir, openfold
     (alphafold_dir / "relaxed_model_1_ptm_pred_0.pdb").unlink()
     shutil.copyfile(KWC_UNRELAXED, alphafold_dir / "ranked_0.pdb")
     pairing = pick_like_with_like(
-        read_engine_output(alphafold_dir, "alphafold"), read_engine_output(openfold_dir, "openfold"), _mean
+        read_engine_output(alphafold_dir, "alphafold"),
+        read_engine_output(openfold_dir, "openfold"),
+        _mean,
     )
     assert pairing.relaxation == "unrelaxed"
     assert pairing.alphafold.path.name == "ranked_0.pdb"

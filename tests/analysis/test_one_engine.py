@@ -8,10 +8,10 @@ import re
 
 import pytest
 
-from foldline.outcomes import across_runs as compare
 from foldline.analysis import METRICS_SCHEMA, analyze, headline
-from foldline.outcomes.succeeded import summary_from_metrics, tracked_metrics, tracked_parameters
+from foldline.outcomes import across_runs as compare
 from foldline.outcomes.notices import succeeded_notice
+from foldline.outcomes.succeeded import summary_from_metrics, tracked_metrics, tracked_parameters
 from foldline.steps.openfold import MULTIMER_UNSUPPORTED
 
 from .conftest import write_manifest
@@ -35,15 +35,19 @@ def _step_folder(folder, step: str, engine: str, status: str, notes: list[str]):
 @pytest.fixture
 def skipped_openfold(tmp_path):
     """What the OpenFold step leaves for a multimer: the manifest, status skipped, no model."""
-    return _step_folder(tmp_path / "openfold", "RunOpenFold", "openfold", "skipped", [MULTIMER_UNSUPPORTED])
+    return _step_folder(
+        tmp_path / "openfold", "RunOpenFold", "openfold", "skipped", [MULTIMER_UNSUPPORTED]
+    )
 
 
 def _page_text(path) -> str:
     page = path.read_text()
-    return re.sub(r"<script.*?</script>|<style.*?</style>|<[^>]+>", " ", page, flags=re.S)
+    return re.sub(r"<script.*?</script>|<style.*?</style>|<[^>]+>", " ", page, flags=re.DOTALL)
 
 
-def test_openfold_skipped_gives_the_alphafold_slot_report(alphafold_dir, skipped_openfold, tmp_path):
+def test_openfold_skipped_gives_the_alphafold_slot_report(
+    alphafold_dir, skipped_openfold, tmp_path
+):
     out = tmp_path / "report"
     metrics = analyze(alphafold_dir, skipped_openfold, out, context={"target": "par3"})
 
@@ -51,9 +55,15 @@ def test_openfold_skipped_gives_the_alphafold_slot_report(alphafold_dir, skipped
     assert json.loads((out / "metrics.json").read_text()) == json.loads(json.dumps(metrics))
     assert metrics["comparison"] is None
     assert metrics["comparison_skipped"] == f"OpenFold skipped: {MULTIMER_UNSUPPORTED}"
-    assert metrics["absent_engines"] == {"openfold": {
-        "engine": "openfold", "engine_version": "1.0.1", "status": "skipped",
-        "output": str(skipped_openfold), "reason": MULTIMER_UNSUPPORTED}}  # fmt: skip
+    assert metrics["absent_engines"] == {
+        "openfold": {
+            "engine": "openfold",
+            "engine_version": "1.0.1",
+            "status": "skipped",
+            "output": str(skipped_openfold),
+            "reason": MULTIMER_UNSUPPORTED,
+        }
+    }
     assert metrics["engines"]["openfold"] is None
     assert not metrics["warnings"], metrics["warnings"]  # a skip is not a problem
 
@@ -75,12 +85,18 @@ def test_openfold_skipped_gives_the_alphafold_slot_report(alphafold_dir, skipped
     assert set(files["plots"]) == {"plddt", "pae_alphafold"}
     for name in [files["report"], *files["plots"].values(), *files["models"].values()]:
         assert (out / name).is_file(), name
-    assert (out / "alphafold_ranked_0.pdb").read_bytes() == (alphafold_dir / "ranked_0.pdb").read_bytes()
+    assert (out / "alphafold_ranked_0.pdb").read_bytes() == (
+        alphafold_dir / "ranked_0.pdb"
+    ).read_bytes()
 
     mean = af["plddt"]["mean"]
-    assert metrics["headline"] == headline(metrics) == (
-        f"OpenFold skipped (OpenFold 1.0.1 has no multimer model); "
-        f"mean pLDDT openfold (AlphaFold slot) {mean:.1f}, pTM 0.87"
+    assert (
+        metrics["headline"]
+        == headline(metrics)
+        == (
+            f"OpenFold skipped (OpenFold 1.0.1 has no multimer model); "
+            f"mean pLDDT openfold (AlphaFold slot) {mean:.1f}, pTM 0.87"
+        )
     )
     assert "TM-score" not in metrics["headline"]
 
@@ -90,7 +106,9 @@ def test_openfold_skipped_gives_the_alphafold_slot_report(alphafold_dir, skipped
     assert "No comparison" in text and "TM-score" not in re.sub(r"There is no TM-score", "", text)
     assert "both models superposed" not in text
     assert page.count("data:image/png;base64,") == 2  # pLDDT and PAE of the one engine
-    payload = json.loads(re.search(r'id="fl-structure-data">(.*?)</script>', page, re.S).group(1))
+    payload = json.loads(
+        re.search(r'id="fl-structure-data">(.*?)</script>', page, re.DOTALL).group(1)
+    )
     assert [len(m["chains"][0]["ca"]) for m in payload["models"]] == [191]
 
 
@@ -131,7 +149,9 @@ def test_neither_slot_with_a_model_is_still_an_error(skipped_openfold, tmp_path)
     assert not (tmp_path / "out").exists()
 
 
-def test_schema_refuses_a_null_comparison_without_a_reason(alphafold_dir, skipped_openfold, tmp_path):
+def test_schema_refuses_a_null_comparison_without_a_reason(
+    alphafold_dir, skipped_openfold, tmp_path
+):
     jsonschema = pytest.importorskip("jsonschema")
     metrics = json.loads(json.dumps(analyze(alphafold_dir, skipped_openfold, tmp_path / "out")))
     for broken in ({**metrics, "comparison_skipped": None}, {**metrics, "absent_engines": {}}):
@@ -139,7 +159,9 @@ def test_schema_refuses_a_null_comparison_without_a_reason(alphafold_dir, skippe
             jsonschema.validate(broken, METRICS_SCHEMA)
 
 
-def test_the_notice_the_tracker_and_compare_handle_one_engine(alphafold_dir, skipped_openfold, tmp_path):
+def test_the_notice_the_tracker_and_compare_handle_one_engine(
+    alphafold_dir, skipped_openfold, tmp_path
+):
     metrics = analyze(alphafold_dir, skipped_openfold, tmp_path / "out", context={"target": "par3"})
     mean = metrics["engines"]["alphafold"]["plddt"]["mean"]
 
@@ -148,10 +170,14 @@ def test_the_notice_the_tracker_and_compare_handle_one_engine(alphafold_dir, ski
     assert head.absent == {"OpenFold skipped": MULTIMER_UNSUPPORTED}
     assert head.plddt_mean == {"openfold (AlphaFold slot)": pytest.approx(mean)}
     notice = succeeded_notice(
-        target="par3", run_id="par3-abc", summary=head, report_url="https://example/report.html",
-        report_uri="s3://b/runs/par3-abc/report/", link_expires_at="2026-12-03 17:57 UTC",
+        target="par3",
+        run_id="par3-abc",
+        summary=head,
+        report_url="https://example/report.html",
+        report_uri="s3://b/runs/par3-abc/report/",
+        link_expires_at="2026-12-03 17:57 UTC",
         model_uris={"RunAlphaFold": "s3://b/a.tar.gz", "RunOpenFold": "s3://b/o.tar.gz"},
-    )  # fmt: skip
+    )
     assert notice.subject == "foldline: par3 succeeded, OpenFold skipped (run par3-abc)"
     assert f"OpenFold skipped: {MULTIMER_UNSUPPORTED}" in notice.body
     assert "TM-score:" not in notice.body and "RMSD (CA" not in notice.body
@@ -171,7 +197,10 @@ def test_the_notice_the_tracker_and_compare_handle_one_engine(alphafold_dir, ski
     headings, (cells,) = compare.shown_columns([run])
     assert cells[headings.index("TM-score")] == "-†"
     assert compare.no_comparison_note([run]) == (
-        f"† no comparison (one engine left no model): par3-abc: OpenFold skipped: {MULTIMER_UNSUPPORTED}")
-    assert compare.tracked_comparison([run], {}).metrics["plddt_mean_alphafold_mean"] == pytest.approx(mean)
+        f"† no comparison (one engine left no model): par3-abc: OpenFold skipped: {MULTIMER_UNSUPPORTED}"
+    )
+    assert compare.tracked_comparison([run], {}).metrics[
+        "plddt_mean_alphafold_mean"
+    ] == pytest.approx(mean)
     compare.plot_comparison([run], tmp_path / "comparison.png")
     assert (tmp_path / "comparison.png").is_file()

@@ -16,8 +16,8 @@ from pathlib import Path
 import gemmi
 import pytest
 
-from foldline.analysis.analyze import analyze
 from foldline.analysis.agreement import compare_models
+from foldline.analysis.analyze import analyze
 from foldline.analysis.structures import load_structure
 
 DATA = Path(__file__).resolve().parents[1] / "data"
@@ -28,8 +28,9 @@ RECORDED = json.loads((COMPLEXES / "reference_scores.json").read_text())
 
 def tmscore(model: Path, native: Path, *flags: str) -> dict[str, float]:
     """Debian's TMscore: TM-score, GDT-TS/HA, RMSD and L (normalised by ``native``)."""
-    text = subprocess.run(["TMscore", *flags, str(model), str(native)], check=True,
-                          capture_output=True, text=True).stdout  # fmt: skip
+    text = subprocess.run(
+        ["TMscore", *flags, str(model), str(native)], check=True, capture_output=True, text=True
+    ).stdout
 
     def number(pattern: str) -> float:
         return float(re.search(pattern, text).group(1))
@@ -58,7 +59,9 @@ def _agree(ours: dict, theirs: dict) -> None:
 
 def test_missing_residues_count_in_l_as_tmscore_normalises_by_the_reference():
     """Item 4: five residues missing from the model: 79/84, not 1.000 (L=79)."""
-    comparison, ours = _scores(COMPLEXES / "3zee_reference.pdb", COMPLEXES / "3zee_missing_40-44.pdb")
+    comparison, ours = _scores(
+        COMPLEXES / "3zee_reference.pdb", COMPLEXES / "3zee_missing_40-44.pdb"
+    )
     _agree(ours, tmscore(COMPLEXES / "3zee_missing_40-44.pdb", COMPLEXES / "3zee_reference.pdb"))
     assert ours["tm_score"] == pytest.approx(0.9405, abs=1e-4)
     assert ours["reference_residues_unaligned"] == 5
@@ -78,22 +81,34 @@ def test_adenylate_kinase_open_vs_closed_keeps_all_214_residues():
 
 def test_a_dimer_whose_chain_b_differs_keeps_chain_b():
     """Item 2: chain B one residue short and moved 12 Å: scored, not dropped."""
-    comparison, ours = _scores(COMPLEXES / "3u8v_reference.pdb", COMPLEXES / "3u8v_B_short_moved12.pdb")
-    assert [(p.reference.name, p.mobile.name) for p in comparison.matching.pairs] == [("A", "A"), ("B", "B")]
+    comparison, ours = _scores(
+        COMPLEXES / "3u8v_reference.pdb", COMPLEXES / "3u8v_B_short_moved12.pdb"
+    )
+    assert [(p.reference.name, p.mobile.name) for p in comparison.matching.pairs] == [
+        ("A", "A"),
+        ("B", "B"),
+    ]
     assert ours["normalising_length"] == 166
     # TMscore -c pairs the chains' residues by number, as the sequence alignment does here
-    _agree(ours, tmscore(COMPLEXES / "3u8v_B_short_moved12.pdb", COMPLEXES / "3u8v_reference.pdb", "-c"))
+    _agree(
+        ours,
+        tmscore(COMPLEXES / "3u8v_B_short_moved12.pdb", COMPLEXES / "3u8v_reference.pdb", "-c"),
+    )
     recorded = RECORDED["usalign_tmscore7"][0]
     assert ours["tm_score"] == pytest.approx(recorded["tm_score_by_reference"], abs=1e-4)
     assert any("chain B ↔ B: sequences differ" in n for n in comparison.notes)
     # MM-align re-aligns residues by structure too and finds a little more: within 0.01
-    assert ours["tm_score"] == pytest.approx(RECORDED["usalign_mm1"][0]["tm_score_by_reference"], abs=0.01)
+    assert ours["tm_score"] == pytest.approx(
+        RECORDED["usalign_mm1"][0]["tm_score_by_reference"], abs=0.01
+    )
 
 
 @pytest.mark.slow
 def test_an_eight_copy_homomer_with_permuted_labels_and_short_chains():
     """Item 3: 7OK9's chains A-H relabelled and each one residue short (US-align: 0.998)."""
-    comparison, ours = _scores(COMPLEXES / "7ok9_ABCDEFGH_reference.pdb", COMPLEXES / "7ok9_permuted_short.pdb")
+    comparison, ours = _scores(
+        COMPLEXES / "7ok9_ABCDEFGH_reference.pdb", COMPLEXES / "7ok9_permuted_short.pdb"
+    )
     recorded = RECORDED["usalign_tmscore7"][1]
     mapping = {p.reference.name: p.mobile.name for p in comparison.matching.pairs}
     assert mapping == dict(zip(recorded["mapping_reference"], recorded["mapping_model"]))
@@ -110,7 +125,9 @@ def test_chains_that_one_model_lacks_are_said_and_scored_zero(tmp_path):
     st.write_pdb(str(tmp_path / "only_a.pdb"))
     comparison, ours = _scores(COMPLEXES / "3u8v_reference.pdb", tmp_path / "only_a.pdb")
     assert comparison.matching.unmatched_reference == ("B",)
-    assert ours["normalising_length"] == 166 and ours["tm_score"] == pytest.approx(83 / 166, abs=1e-3)
+    assert ours["normalising_length"] == 166 and ours["tm_score"] == pytest.approx(
+        83 / 166, abs=1e-3
+    )
     assert any("B have no partner" in n for n in comparison.notes)
 
 
@@ -134,7 +151,9 @@ def test_experimental_and_all_zero_b_factors_are_not_called_plddt(tmp_path):
 
 def test_gdt_and_lddt_are_named_for_what_they_are(tmp_path):
     """Items 6 and 7: GDT is the TMscore program's (equal to it above); lDDT is CA-only."""
-    metrics = analyze(COMPLEXES / "3zee_reference.pdb", COMPLEXES / "3zee_missing_40-44.pdb", tmp_path)
+    metrics = analyze(
+        COMPLEXES / "3zee_reference.pdb", COMPLEXES / "3zee_missing_40-44.pdb", tmp_path
+    )
     comparison = metrics["comparison"]
     assert "TMscore program's GDT" in comparison["gdt_method"] and "LGA" in comparison["gdt_method"]
     assert comparison["lddt_method"].startswith("CA-lDDT") and "lddt" not in comparison["complex"]

@@ -16,23 +16,38 @@ import pytest
 
 from foldline.analysis import analyze
 
-CHROMIUM = shutil.which("chromium") or ("/usr/bin/chromium" if Path("/usr/bin/chromium").exists() else None)
+CHROMIUM = shutil.which("chromium") or (
+    "/usr/bin/chromium" if Path("/usr/bin/chromium").exists() else None
+)
 
 pytestmark = pytest.mark.skipif(
-    CHROMIUM is None, reason="headless check needs Debian's chromium (/usr/bin/chromium): apt-get install -y chromium"
+    CHROMIUM is None,
+    reason="headless check needs Debian's chromium (/usr/bin/chromium): apt-get install -y chromium",
 )
 
 
 def screenshot(page: Path, png: Path, profile: Path, width: int = 1200, height: int = 3000) -> None:
     subprocess.run(
         [
-            CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-            "--disable-component-update", "--disable-sync", "--no-first-run", "--hide-scrollbars",
-            f"--user-data-dir={profile}", f"--screenshot={png}", f"--window-size={width},{height}",
-            "--virtual-time-budget=3000", page.resolve().as_uri(),
+            CHROMIUM,
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--no-first-run",
+            "--hide-scrollbars",
+            f"--user-data-dir={profile}",
+            f"--screenshot={png}",
+            f"--window-size={width},{height}",
+            "--virtual-time-budget=3000",
+            page.resolve().as_uri(),
         ],
-        check=True, capture_output=True, timeout=120,
-    )  # fmt: skip
+        check=True,
+        capture_output=True,
+        timeout=120,
+    )
 
 
 def test_report_renders_with_plots_and_viewer(alphafold_dir, openfold_dir, tmp_path):
@@ -53,7 +68,9 @@ def test_report_renders_with_plots_and_viewer(alphafold_dir, openfold_dir, tmp_p
         return int((np.abs(pixels - np.asarray(rgb)).sum(1) < tol).sum())
 
     assert near((0, 83, 214), 60) > 200, "no very-high-pLDDT blue: the 3D viewer did not draw"
-    assert near((31, 78, 156)) + near((209, 73, 91)) > 200, "no engine lines: the pLDDT plot is missing"
+    assert near((31, 78, 156)) + near((209, 73, 91)) > 200, (
+        "no engine lines: the pLDDT plot is missing"
+    )
     greens = (pixels[:, 1] > pixels[:, 0] + 40) & (pixels[:, 1] > pixels[:, 2] + 20)
     assert greens.sum() > 2000, "no PAE heatmap"
 
@@ -66,9 +83,16 @@ def test_a_one_engine_report_renders(alphafold_dir, tmp_path):
 
     skipped = tmp_path / "openfold"
     skipped.mkdir()
-    (skipped / "foldline-step.json").write_text(json.dumps(
-        {"step": "RunOpenFold", "engine": "openfold", "status": "skipped",
-         "notes": ["OpenFold 1.0.1 has no multimer model"]}))  # fmt: skip
+    (skipped / "foldline-step.json").write_text(
+        json.dumps(
+            {
+                "step": "RunOpenFold",
+                "engine": "openfold",
+                "status": "skipped",
+                "notes": ["OpenFold 1.0.1 has no multimer model"],
+            }
+        )
+    )
     out = tmp_path / "report"
     analyze(alphafold_dir, skipped, out, context={"target": "6KWC_1"})
     png = tmp_path / "report.png"

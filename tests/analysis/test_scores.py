@@ -73,11 +73,18 @@ def _same_sequence_pairs():
     noisy = relaxed.ca + np.random.default_rng(3).normal(scale=1.5, size=relaxed.ca.shape)
     return {
         "6KWC unrelaxed vs relaxed": (unrelaxed.ca, relaxed.ca, relaxed.sequence),
-        "ERR550519 mmCIF vs PDB": (_chain(ERR_CIF).ca, _chain(ERR_PDB).ca, _chain(ERR_PDB).sequence),
+        "ERR550519 mmCIF vs PDB": (
+            _chain(ERR_CIF).ca,
+            _chain(ERR_PDB).ca,
+            _chain(ERR_PDB).sequence,
+        ),
         "2GTL chain E vs chain A (two copies in one crystal)": (
-            gtl.chain("E").ca, gtl.chain("A").ca, gtl.chain("A").sequence),
+            gtl.chain("E").ca,
+            gtl.chain("A").ca,
+            gtl.chain("A").sequence,
+        ),
         "6KWC relaxed vs itself with 1.5 Å noise": (noisy, relaxed.ca, relaxed.sequence),
-    }  # fmt: skip
+    }
 
 
 @pytest.mark.parametrize("name", list(_same_sequence_pairs()))
@@ -134,7 +141,9 @@ def test_gdt_on_a_hand_checked_case():
     reference, model = _gdt_hand_case()
 
     def change(i, j):
-        return abs(np.linalg.norm(model[i] - model[j]) - np.linalg.norm(reference[i] - reference[j]))
+        return abs(
+            np.linalg.norm(model[i] - model[j]) - np.linalg.norm(reference[i] - reference[j])
+        )
 
     # the premises of the hand calculation in _gdt_hand_case's docstring
     assert min(change(i, j) for i in range(8) for j in range(8, 12)) > 2.0

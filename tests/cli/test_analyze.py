@@ -14,10 +14,18 @@ MODELS = DATA / "analysis" / "openfold-6kwc"
 
 def test_analyze_two_model_files_writes_the_report(tmp_path):
     out = tmp_path / "report"
-    result = CliRunner().invoke(app, [
-        "analyze", "--alphafold", str(MODELS / "6KWC_1_model_1_ptm_unrelaxed.pdb"),
-        "--openfold", str(MODELS / "6KWC_1_model_1_ptm_relaxed.pdb"), "--out", str(out),
-    ])  # fmt: skip
+    result = CliRunner().invoke(
+        app,
+        [
+            "analyze",
+            "--alphafold",
+            str(MODELS / "6KWC_1_model_1_ptm_unrelaxed.pdb"),
+            "--openfold",
+            str(MODELS / "6KWC_1_model_1_ptm_relaxed.pdb"),
+            "--out",
+            str(out),
+        ],
+    )
     assert result.exit_code == 0, result.output
     assert "TM-score" in result.output and str(out / "report.html") in result.output
     metrics = json.loads((out / "metrics.json").read_text())
@@ -27,9 +35,17 @@ def test_analyze_two_model_files_writes_the_report(tmp_path):
 
 
 def test_a_missing_input_is_one_line_and_exit_2(tmp_path):
-    result = CliRunner().invoke(app, [
-        "analyze", "--alphafold", str(tmp_path / "nope"), "--openfold", str(tmp_path),
-        "--out", str(tmp_path / "o"),
-    ])  # fmt: skip
+    result = CliRunner().invoke(
+        app,
+        [
+            "analyze",
+            "--alphafold",
+            str(tmp_path / "nope"),
+            "--openfold",
+            str(tmp_path),
+            "--out",
+            str(tmp_path / "o"),
+        ],
+    )
     assert result.exit_code == 2
     assert "no such file or folder" in result.output

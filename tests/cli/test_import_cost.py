@@ -16,12 +16,34 @@ import sys
 from tests.cli.conftest import EXAMPLE_FASTA, HELP_ENV
 
 #: what importing the command and drawing its help must not load
-HEAVY = ("boto3", "botocore", "moto", "numpy", "matplotlib", "gemmi", "biotite", "Bio",
-         "yaml", "foldline.analysis", "foldline.local.cloud", "foldline.local.runtime",
-         "foldline.runs.table", "foldline.intake.fasta")  # fmt: skip
+HEAVY = (
+    "boto3",
+    "botocore",
+    "moto",
+    "numpy",
+    "matplotlib",
+    "gemmi",
+    "biotite",
+    "Bio",
+    "yaml",
+    "foldline.analysis",
+    "foldline.local.cloud",
+    "foldline.local.runtime",
+    "foldline.runs.table",
+    "foldline.intake.fasta",
+)
 #: ``validate`` reads FASTA with Bio.SeqIO (which brings numpy); nothing AWS or analysis
-NOT_FOR_VALIDATE = ("boto3", "botocore", "moto", "matplotlib", "gemmi", "biotite",
-                    "foldline.analysis", "foldline.local.cloud", "foldline.local.runtime")  # fmt: skip
+NOT_FOR_VALIDATE = (
+    "boto3",
+    "botocore",
+    "moto",
+    "matplotlib",
+    "gemmi",
+    "biotite",
+    "foldline.analysis",
+    "foldline.local.cloud",
+    "foldline.local.runtime",
+)
 
 #: runs the command once per argument list in this interpreter, then prints the outputs,
 #: exit codes and the modules loaded, as JSON
@@ -46,8 +68,14 @@ def run_fresh(*invocations: list[str]) -> dict:
     env = {**os.environ, **HELP_ENV}
     for name in ("FOLDLINE_LOCAL", "FOLDLINE_DEBUG", "AWS_ENDPOINT_URL"):
         env.pop(name, None)
-    done = subprocess.run([sys.executable, "-c", SCRIPT, json.dumps(list(invocations))],
-                          capture_output=True, text=True, env=env, timeout=120, check=True)  # fmt: skip
+    done = subprocess.run(
+        [sys.executable, "-c", SCRIPT, json.dumps(list(invocations))],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+        check=True,
+    )
     return json.loads(done.stdout)
 
 
@@ -62,8 +90,19 @@ def test_importing_the_command_loads_no_heavy_library():
 
 
 def test_help_of_every_command_loads_no_heavy_library():
-    commands = ["validate", "submit", "status", "results", "compare", "redrive", "stack",
-                "analyze", "local", "local run", "local serve"]  # fmt: skip
+    commands = [
+        "validate",
+        "submit",
+        "status",
+        "results",
+        "compare",
+        "redrive",
+        "stack",
+        "analyze",
+        "local",
+        "local run",
+        "local serve",
+    ]
     result = run_fresh(["--help"], *[[*c.split(), "--help"] for c in commands])
     for run in result["runs"]:
         assert run["code"] == 0, run

@@ -16,8 +16,8 @@ from moto import mock_aws
 
 from foldline.databases import download as download_databases
 from foldline.databases import presets as genetic_databases
-from foldline.spec import layout
 from foldline.databases import setup_job
+from foldline.spec import layout
 from foldline.spec.parameters import DB_PRESETS, MODEL_PRESETS
 from foldline.steps.databases import database_flags
 from tests.conftest import tar_bytes
@@ -48,28 +48,37 @@ def test_the_job_volume_holds_the_largest_database_while_it_unpacks():
 @mock_aws
 def test_the_setup_job_request_is_accepted_by_create_processing_job():
     request = setup_job.job_request(
-        preset="reduced_dbs", bucket=BUCKET, region="eu-west-1", openfold_params=True,
+        preset="reduced_dbs",
+        bucket=BUCKET,
+        region="eu-west-1",
+        openfold_params=True,
         image_uri="123456789012.dkr.ecr.eu-west-1.amazonaws.com/foldline-msa:v1",
-        role_arn="arn:aws:iam::123456789012:role/foldline-DatabasesSetupRole-X", name="foldline-databases-t",
-    )  # fmt: skip
+        role_arn="arn:aws:iam::123456789012:role/foldline-DatabasesSetupRole-X",
+        name="foldline-databases-t",
+    )
     client = boto3.client("sagemaker", region_name="eu-west-1")
     client.create_processing_job(**request)
     job = client.describe_processing_job(ProcessingJobName="foldline-databases-t")
     command = job["AppSpecification"]["ContainerEntrypoint"]
     assert command[:3] == ["python3", "-m", "foldline.databases.download"]
-    assert command[3:] == ["--preset", "reduced_dbs", "--bucket", BUCKET, "--job", "foldline-databases-t",
-                           "--openfold-params"]  # fmt: skip
+    assert command[3:] == [
+        "--preset",
+        "reduced_dbs",
+        "--bucket",
+        BUCKET,
+        "--job",
+        "foldline-databases-t",
+        "--openfold-params",
+    ]
     assert request["ProcessingResources"]["ClusterConfig"]["VolumeSizeInGB"] == 400
     assert "NetworkConfig" not in request  # the sources are on the internet
     with pytest.raises(ValueError, match="not one of"):
-        setup_job.job_request(preset="tiny_dbs", bucket=BUCKET, image_uri="i", role_arn="r", region="r")
+        setup_job.job_request(
+            preset="tiny_dbs", bucket=BUCKET, image_uri="i", role_arn="r", region="r"
+        )
 
 
 # -- the job's program, for real, with local sources
-
-
-
-
 
 
 def _sources(root: Path, url: str, tmp_path: Path) -> list[genetic_databases.Database]:
@@ -77,20 +86,27 @@ def _sources(root: Path, url: str, tmp_path: Path) -> list[genetic_databases.Dat
     (root / "params.tar").write_bytes(tar_bytes({"params_model_1.npz": b"w1", "LICENSE": b"cc"}))
     (root / "mgy.fa.gz").write_bytes(gzip.compress(b">MGYP1\nMKV\n"))
     (root / "pdb_seqres.txt").write_bytes(
-        b">101m_A mol:protein length:3  MYOGLOBIN\nMVL\n>101d_A mol:na length:2  DNA\nCG\n")
+        b">101m_A mol:protein length:3  MYOGLOBIN\nMVL\n>101d_A mol:na length:2  DNA\nCG\n"
+    )
     (root / "uniprot_trembl.fasta.gz").write_bytes(gzip.compress(b">tr|A\nMKA\n"))
     (root / "uniprot_sprot.fasta.gz").write_bytes(gzip.compress(b">sp|B\nMKB\n"))
     (root / "obsolete.dat").write_bytes(b"OBSLTE    31-JUL-94 116L     216L\n")
     mirror = tmp_path / "mmcif-mirror"
     (mirror / "xy").mkdir(parents=True)
     (mirror / "xy" / "1xyz.cif.gz").write_bytes(gzip.compress(b"data_1XYZ\n"))
-    D = genetic_databases.Database  # noqa: N806
+    D = genetic_databases.Database
     k = genetic_databases
     return [
         D("params", k.TAR, (f"{url}/params.tar",), 0, 0),
         D("mgnify", k.GUNZIP, (f"{url}/mgy.fa.gz",), 0, 0),
         D("pdb_seqres", k.SEQRES, (f"{url}/pdb_seqres.txt",), 0, 0),
-        D("uniprot", k.UNIPROT, (f"{url}/uniprot_trembl.fasta.gz", f"{url}/uniprot_sprot.fasta.gz"), 0, 0),
+        D(
+            "uniprot",
+            k.UNIPROT,
+            (f"{url}/uniprot_trembl.fasta.gz", f"{url}/uniprot_sprot.fasta.gz"),
+            0,
+            0,
+        ),
         D("pdb_mmcif", k.MMCIF, (f"{mirror}/", f"{url}/obsolete.dat"), 0, 0),
         D("openfold_params", k.S3_PUBLIC, ("s3://openfold/openfold_params/",), 0, 0),
     ]
@@ -99,7 +115,9 @@ def _sources(root: Path, url: str, tmp_path: Path) -> list[genetic_databases.Dat
 def _needs_rsync() -> None:
     if shutil.which("rsync") is None:
         if os.environ.get("CI"):
-            pytest.fail("rsync is missing: CI installs it (apt-get install rsync), as the MSA image has it")
+            pytest.fail(
+                "rsync is missing: CI installs it (apt-get install rsync), as the MSA image has it"
+            )
         pytest.skip("rsync is not installed here (apt-get install rsync); CI installs it")
 
 
@@ -113,11 +131,19 @@ def test_the_job_lays_out_each_database_as_alphafolds_scripts_and_writes_ready_l
     s3.put_object(Bucket="openfold", Key="openfold_params/finetuning_ptm_2.pt", Body=b"pt")
     sources = _sources(root, url, tmp_path)
     puts: list[str] = []
-    s3.meta.events.register("before-parameter-build.s3.PutObject",
-                            lambda params, **_: puts.append(params["Key"]))  # fmt: skip
+    s3.meta.events.register(
+        "before-parameter-build.s3.PutObject", lambda params, **_: puts.append(params["Key"])
+    )
 
-    record = download_databases.setup("reduced_dbs", BUCKET, databases=sources, work=tmp_path / "work",
-                                      s3=s3, public_s3=s3, log=lambda _m: None)  # fmt: skip
+    record = download_databases.setup(
+        "reduced_dbs",
+        BUCKET,
+        databases=sources,
+        work=tmp_path / "work",
+        s3=s3,
+        public_s3=s3,
+        log=lambda _m: None,
+    )
 
     def text(key: str) -> str:
         return s3.get_object(Bucket=BUCKET, Key=layout.DATABASES + key)["Body"].read().decode()
@@ -129,23 +155,37 @@ def test_the_job_lays_out_each_database_as_alphafolds_scripts_and_writes_ready_l
     assert text("pdb_mmcif/mmcif_files/1xyz.cif") == "data_1XYZ\n"
     assert text("pdb_mmcif/obsolete.dat").startswith("OBSLTE")
     assert text("openfold_params/finetuning_ptm_2.pt") == "pt"
-    listed = {o["Key"] for o in s3.list_objects_v2(Bucket=BUCKET, Prefix=layout.DATABASES)["Contents"]}
-    assert not any(k.endswith((".gz", ".tar")) or "/raw/" in k for k in listed)  # unpacked, flattened
+    listed = {
+        o["Key"] for o in s3.list_objects_v2(Bucket=BUCKET, Prefix=layout.DATABASES)["Contents"]
+    }
+    assert not any(
+        k.endswith((".gz", ".tar")) or "/raw/" in k for k in listed
+    )  # unpacked, flattened
     # every database recorded after its files, the preset's ready record last of all
     assert puts[-1] == layout.databases_ready_key("reduced_dbs")
     for db in sources:
         assert puts.index(layout.database_record_key(db.name)) > max(
-            i for i, k in enumerate(puts) if k.startswith(f"{layout.DATABASES}{db.name}/"))
+            i for i, k in enumerate(puts) if k.startswith(f"{layout.DATABASES}{db.name}/")
+        )
     assert record["preset"] == "reduced_dbs" and record["openfold_params"] is True
     assert genetic_databases.ready_presets(s3, BUCKET) == ["reduced_dbs"]
-    assert not (tmp_path / "work").exists() or not any((tmp_path / "work").iterdir())  # volume freed
+    assert not (tmp_path / "work").exists() or not any(
+        (tmp_path / "work").iterdir()
+    )  # volume freed
 
     # a second job finds every record and fetches nothing (it carries on where one stopped)
     for path in root.iterdir():
         path.unlink()
     puts.clear()
-    download_databases.setup("reduced_dbs", BUCKET, databases=sources, work=tmp_path / "work",
-                             s3=s3, public_s3=s3, log=lambda _m: None)  # fmt: skip
+    download_databases.setup(
+        "reduced_dbs",
+        BUCKET,
+        databases=sources,
+        work=tmp_path / "work",
+        s3=s3,
+        public_s3=s3,
+        log=lambda _m: None,
+    )
     assert puts == [layout.databases_ready_key("reduced_dbs")]
 
 
@@ -155,14 +195,28 @@ def test_a_failed_download_leaves_no_ready_record_and_says_why(web, tmp_path, mo
     s3 = boto3.client("s3", region_name="us-east-1")
     s3.create_bucket(Bucket=BUCKET)
     (root / "params.tar").write_bytes(tar_bytes({"params_model_1.npz": b"w1"}))
-    fetched = genetic_databases.Database("params", genetic_databases.TAR, (f"{url}/params.tar",), 0, 0)
-    gone = genetic_databases.Database("mgnify", genetic_databases.GUNZIP, (f"{url}/nothing.fa.gz",), 0, 0)
+    fetched = genetic_databases.Database(
+        "params", genetic_databases.TAR, (f"{url}/params.tar",), 0, 0
+    )
+    gone = genetic_databases.Database(
+        "mgnify", genetic_databases.GUNZIP, (f"{url}/nothing.fa.gz",), 0, 0
+    )
     monkeypatch.setattr(genetic_databases, "databases_for", lambda *_a, **_k: (fetched, gone))
     message = tmp_path / "output" / "message"
     monkeypatch.setattr(download_databases, "EXIT_MESSAGE", message)
 
-    status = download_databases.main(["--preset", "reduced_dbs", "--bucket", BUCKET,
-                                      "--work", str(tmp_path / "work"), "--job", "j1"])  # fmt: skip
+    status = download_databases.main(
+        [
+            "--preset",
+            "reduced_dbs",
+            "--bucket",
+            BUCKET,
+            "--work",
+            str(tmp_path / "work"),
+            "--job",
+            "j1",
+        ]
+    )
 
     assert status == 1
     said = message.read_text()  # DescribeProcessingJob's ExitMessage

@@ -35,9 +35,12 @@ def load(name: str) -> dict:
 
 @pytest.mark.parametrize(
     ("name", "status"),
-    [("pipeline-succeeded.json", "Succeeded"), ("pipeline-failed.json", "Failed"),
-     ("pipeline-stopped.json", "Stopped")],
-)  # fmt: skip
+    [
+        ("pipeline-succeeded.json", "Succeeded"),
+        ("pipeline-failed.json", "Failed"),
+        ("pipeline-stopped.json", "Stopped"),
+    ],
+)
 def test_execution_events_parse_with_the_run_id_as_display_name(name, status):
     change = parse_execution_event(load(name))
     assert change.status == status
@@ -45,7 +48,7 @@ def test_execution_events_parse_with_the_run_id_as_display_name(name, status):
     assert change.execution_arn == ARN
     assert change.region == "us-east-1"
     assert is_valid_run_id(change.display_name)
-    assert change.start_time == dt.datetime(2026, 11, 26, 14, 3, 56, tzinfo=dt.timezone.utc)
+    assert change.start_time == dt.datetime(2026, 11, 26, 14, 3, 56, tzinfo=dt.UTC)
     assert change.end_time > change.start_time
     assert pipeline_name_from_arn(change.pipeline_arn) == "proteinfoldworkflow"
     assert execution_id(change.execution_arn) == "k3v9q2x8m1za"
@@ -54,8 +57,10 @@ def test_execution_events_parse_with_the_run_id_as_display_name(name, status):
 def test_a_failed_step_event_carries_its_reason_and_training_job():
     change = parse_step_event(load("step-failed.json"))
     assert (change.step_name, change.status, change.previous_status) == (
-        "RunOpenFold", "Failed", "Executing",
-    )  # fmt: skip
+        "RunOpenFold",
+        "Failed",
+        "Executing",
+    )
     assert "CUDA out of memory" in change.failure_reason
     # the ARN lower-cases the job name
     assert change.training_job_name == "pipelines-k3v9q2x8m1za-runopenfold-vb7rkw2xns"
@@ -101,22 +106,37 @@ def test_run_id_comes_from_the_display_name_or_describe():
 
 def test_execution_steps_are_read_across_pages():
     client = boto3.client("sagemaker", region_name="us-east-1")
-    t0 = dt.datetime(2026, 11, 26, 14, 4, tzinfo=dt.timezone.utc)
+    t0 = dt.datetime(2026, 11, 26, 14, 4, tzinfo=dt.UTC)
     job = "arn:aws:sagemaker:us-east-1:123456789012:training-job/pipelines-k3v9q2x8m1za-runmsa-a1"
     with Stubber(client) as stub:
         stub.add_response(
             "list_pipeline_execution_steps",
-            {"PipelineExecutionSteps": [{"StepName": "RunMSA", "StepStatus": "Succeeded",
-                                         "StartTime": t0, "Metadata": {"TrainingJob": {"Arn": job}}}],
-             "NextToken": "page-2"},
+            {
+                "PipelineExecutionSteps": [
+                    {
+                        "StepName": "RunMSA",
+                        "StepStatus": "Succeeded",
+                        "StartTime": t0,
+                        "Metadata": {"TrainingJob": {"Arn": job}},
+                    }
+                ],
+                "NextToken": "page-2",
+            },
             {"PipelineExecutionArn": ARN, "SortOrder": "Ascending"},
-        )  # fmt: skip
+        )
         stub.add_response(
             "list_pipeline_execution_steps",
-            {"PipelineExecutionSteps": [{"StepName": "RunOpenFold", "StepStatus": "Failed",
-                                         "FailureReason": "AlgorithmError: boom"}]},
+            {
+                "PipelineExecutionSteps": [
+                    {
+                        "StepName": "RunOpenFold",
+                        "StepStatus": "Failed",
+                        "FailureReason": "AlgorithmError: boom",
+                    }
+                ]
+            },
             {"PipelineExecutionArn": ARN, "SortOrder": "Ascending", "NextToken": "page-2"},
-        )  # fmt: skip
+        )
         steps = list_execution_steps(client, ARN)
     assert [s["StepName"] for s in steps] == ["RunMSA", "RunOpenFold"]
     assert step_training_job(steps[0]) == "pipelines-k3v9q2x8m1za-runmsa-a1"

@@ -73,8 +73,11 @@ def template_rules():
 def matching(rules: dict, event: dict) -> set[str]:
     from moto.events.models import EventPattern
 
-    return {name for name, pattern in rules.items()
-            if EventPattern.load(json.dumps(pattern)).matches_event(event)}  # fmt: skip
+    return {
+        name
+        for name, pattern in rules.items()
+        if EventPattern.load(json.dumps(pattern)).matches_event(event)
+    }
 
 
 @pytest.mark.parametrize(("sample", "target"), ROUTES.items())
@@ -91,5 +94,6 @@ def test_another_pipelines_events_reach_nothing(template_rules, sample):
     _, rules = template_rules
     event = json.loads((EVENTS / sample).read_text())
     event["detail"]["pipelineArn"] = event["detail"]["pipelineArn"].replace(
-        "proteinfoldworkflow", "someoneelsespipeline")
+        "proteinfoldworkflow", "someoneelsespipeline"
+    )
     assert matching(rules, event) == set()

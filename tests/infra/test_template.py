@@ -10,10 +10,10 @@ from pathlib import Path
 import pytest
 from moto.events.models import EventPattern
 
-from foldline.spec import layout
 from foldline.events import pipeline as pipeline_events
-from foldline.spec.parameters import PIPELINE_NAME
 from foldline.local.template import Stack
+from foldline.spec import layout
+from foldline.spec.parameters import PIPELINE_NAME
 from pipeline import placeholders
 from tests.infra.conftest import DEPLOY_PARAMETERS, FAKE_ACCOUNT
 
@@ -45,8 +45,9 @@ PIPELINE_RULES = {
 
 def stack_of(template: dict, *, account: str = FAKE_ACCOUNT, region: str = "us-east-1") -> Stack:
     """template.yaml's intrinsics resolved as the local runtime resolves them (one resolver)."""
-    return Stack(template, ROOT, parameter_values=DEPLOY_PARAMETERS, region=region,
-                 account_id=account)  # fmt: skip
+    return Stack(
+        template, ROOT, parameter_values=DEPLOY_PARAMETERS, region=region, account_id=account
+    )
 
 
 def test_template_transforms_offline(transformed):
@@ -58,8 +59,12 @@ def test_template_transforms_offline(transformed):
 def test_cfn_lint_reports_no_error():
     result = subprocess.run(
         [str(Path(sys.executable).parent / "cfn-lint"), "--format", "parseable", "template.yaml"],
-        cwd=ROOT, capture_output=True, text=True, timeout=300,
-    )  # fmt: skip
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
     errors = [line for line in result.stdout.splitlines() if ":E" in line]
     assert not errors, result.stdout
     # exit status bits: 2 errors, 4 warnings, 8 informational; 1 means cfn-lint itself failed
@@ -70,12 +75,17 @@ def test_fixed_logical_ids_and_types(template):
     resources = template["Resources"]
     for name, kind in FIXED.items():
         assert resources[name]["Type"] == kind, name
-    for name, code in [("StartPipelineFunction", "functions/start_pipeline/"),
-                       ("NotifyFunction", "functions/notify/"),
-                       ("ProgressFunction", "functions/progress/")]:  # fmt: skip
+    for name, code in [
+        ("StartPipelineFunction", "functions/start_pipeline/"),
+        ("NotifyFunction", "functions/notify/"),
+        ("ProgressFunction", "functions/progress/"),
+    ]:
         props = resources[name]["Properties"]
         assert (props["CodeUri"], props["Handler"], props["Runtime"]) == (
-            code, "app.lambda_handler", "python3.12")
+            code,
+            "app.lambda_handler",
+            "python3.12",
+        )
         assert (ROOT / code).is_dir()
     analysis = resources["AnalysisFunction"]
     assert analysis["Properties"]["PackageType"] == "Image"
@@ -91,7 +101,9 @@ def test_bucket_is_hardened(template):
     sse = bucket["BucketEncryption"]["ServerSideEncryptionConfiguration"][0]
     kms, s3 = sse["ServerSideEncryptionByDefault"]["Fn::If"][1:]
     assert kms["SSEAlgorithm"] == "aws:kms" and s3["SSEAlgorithm"] == "AES256"
-    (deny,) = template["Resources"]["FoldlineBucketPolicy"]["Properties"]["PolicyDocument"]["Statement"]
+    (deny,) = template["Resources"]["FoldlineBucketPolicy"]["Properties"]["PolicyDocument"][
+        "Statement"
+    ]
     assert deny["Effect"] == "Deny"
     assert deny["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
     assert template["Resources"]["NotificationsTopic"]["Properties"]["KmsMasterKeyId"]
@@ -118,7 +130,9 @@ def test_inputs_rule_feeds_only_the_start_queue(template, transformed):
     assert target["Arn"] == {"Fn::GetAtt": ["StartQueue", "Arn"]}
     assert target["DeadLetterConfig"]["Arn"] == {"Fn::GetAtt": ["EventsDeadLetterQueue", "Arn"]}
     (allow,) = resources["StartQueuePolicy"]["Properties"]["PolicyDocument"]["Statement"]
-    assert allow["Condition"] == {"ArnEquals": {"aws:SourceArn": {"Fn::GetAtt": ["InputsRule", "Arn"]}}}
+    assert allow["Condition"] == {
+        "ArnEquals": {"aws:SourceArn": {"Fn::GetAtt": ["InputsRule", "Arn"]}}
+    }
     redrive = resources["StartQueue"]["Properties"]["RedrivePolicy"]
     assert redrive["deadLetterTargetArn"] == {"Fn::GetAtt": ["StartDeadLetterQueue", "Arn"]}
     assert redrive["maxReceiveCount"] == {"Ref": "StartMaxReceiveCount"}
@@ -150,7 +164,9 @@ def _pipeline_patterns(template, account: str, region: str) -> dict[str, EventPa
     for function, (event_name, _) in PIPELINE_RULES.items():
         event = template["Resources"][function]["Properties"]["Events"][event_name]
         assert event["Type"] == "EventBridgeRule"
-        patterns[function] = EventPattern.load(json.dumps(stack.resolve(event["Properties"]["Pattern"])))
+        patterns[function] = EventPattern.load(
+            json.dumps(stack.resolve(event["Properties"]["Pattern"]))
+        )
     return patterns
 
 
@@ -160,8 +176,11 @@ def test_pipeline_event_rules_follow_the_package(template):
         rule = props["Events"][event_name]["Properties"]
         pattern = rule["Pattern"]
         assert pattern["source"] == [pipeline_events.SOURCE]
-        kind = (pipeline_events.EXECUTION_STATUS_CHANGE if statuses
-                else pipeline_events.STEP_STATUS_CHANGE)  # fmt: skip
+        kind = (
+            pipeline_events.EXECUTION_STATUS_CHANGE
+            if statuses
+            else pipeline_events.STEP_STATUS_CHANGE
+        )
         assert pattern["detail-type"] == [kind]
         assert pattern["detail"].get("currentPipelineExecutionStatus") == statuses
         assert rule["DeadLetterConfig"]["Arn"] == {"Fn::GetAtt": ["EventsDeadLetterQueue", "Arn"]}
@@ -175,9 +194,10 @@ def test_pipeline_event_rules_follow_the_package(template):
 
 
 PIPELINE_SAMPLES = sorted(
-    p.name for p in EVENTS.glob("*.json")
+    p.name
+    for p in EVENTS.glob("*.json")
     if json.loads(p.read_text()).get("source") == pipeline_events.SOURCE
-)  # fmt: skip
+)
 
 
 def test_there_are_pipeline_samples():
@@ -207,7 +227,8 @@ def test_sample_events_reach_exactly_their_function(template, sample):
     other = json.loads(json.dumps(event))
     for key in ("pipelineArn", "pipelineExecutionArn"):
         other["detail"][key] = event["detail"][key].replace(
-            f"pipeline/{PIPELINE_NAME.lower()}", "pipeline/someotherpipeline")
+            f"pipeline/{PIPELINE_NAME.lower()}", "pipeline/someotherpipeline"
+        )
     assert not any(p.matches_event(other) for p in patterns.values())
 
 
@@ -224,13 +245,20 @@ def test_pipeline_resource(template):
     assert sub[1]["SecurityGroupsJson"]["Fn::If"][0] == "CreateFileSystem"
     assert {"Ref": "DatabasesSecurityGroup"} in own["Fn::Join"][1]  # the jobs join the Lustre group
     assert given == {"Fn::Join": ['","', {"Ref": "SecurityGroupIds"}]}
-    assert sub[1]["DatabasesFileSystemId"] == {"Fn::If": [
-        "CreateFileSystem", {"Ref": "DatabasesFileSystem"}, {"Ref": "FsxFileSystemId"}]}
+    assert sub[1]["DatabasesFileSystemId"] == {
+        "Fn::If": ["CreateFileSystem", {"Ref": "DatabasesFileSystem"}, {"Ref": "FsxFileSystemId"}]
+    }
 
 
 def test_outputs(template):
-    assert {"BucketName", "RunsTableName", "TopicArn", "PipelineName", "StartQueueUrl",
-            "StartDeadLetterQueueUrl"} <= set(template["Outputs"])  # fmt: skip
+    assert {
+        "BucketName",
+        "RunsTableName",
+        "TopicArn",
+        "PipelineName",
+        "StartQueueUrl",
+        "StartDeadLetterQueueUrl",
+    } <= set(template["Outputs"])
 
 
 # -- network: what training jobs in a VPC need
@@ -242,7 +270,9 @@ def test_the_stack_makes_an_s3_gateway_endpoint_unless_told_the_vpc_has_one(temp
     assert params["S3Endpoint"]["Default"] == "create"
     assert params["VpcId"]["Type"] == "AWS::EC2::VPC::Id"
     assert params["RouteTableIds"]["Type"] == "CommaDelimitedList"
-    assert template["Conditions"]["CreateS3Endpoint"] == {"Fn::Equals": [{"Ref": "S3Endpoint"}, "create"]}
+    assert template["Conditions"]["CreateS3Endpoint"] == {
+        "Fn::Equals": [{"Ref": "S3Endpoint"}, "create"]
+    }
     endpoint = template["Resources"]["S3GatewayEndpoint"]
     assert endpoint["Condition"] == "CreateS3Endpoint"
     props = endpoint["Properties"]
@@ -269,9 +299,10 @@ def _lustre_rules(template) -> set[tuple[str, int, int]]:
 
 def test_the_stacks_file_system_and_the_jobs_share_a_group_open_to_lustre_only(template):
     assert _lustre_rules(template) == {
-        (kind, low, high) for kind in ("SecurityGroupIngress", "SecurityGroupEgress")
+        (kind, low, high)
+        for kind in ("SecurityGroupIngress", "SecurityGroupEgress")
         for low, high in ((988, 988), (1018, 1023))
-    }  # fmt: skip
+    }
     fs = template["Resources"]["DatabasesFileSystem"]
     assert fs["Condition"] == "CreateFileSystem"
     props = fs["Properties"]

@@ -43,7 +43,7 @@ import urllib.request
 from collections import Counter
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 from foldline.local.paths import ACCOUNT_ID, DEFAULT_REGION
 from tests.stack import build_stack, template_stack
@@ -122,7 +122,7 @@ class _AtomicRequests:
 
     lock = threading.RLock()
 
-    def __enter__(self) -> _AtomicRequests:
+    def __enter__(self) -> Self:
         from moto.moto_server.werkzeug_app import DomainDispatcherApplication
 
         self._cls = DomainDispatcherApplication
@@ -200,29 +200,39 @@ def _build_stack(endpoint: str, config: BurstConfig) -> tuple[Any, ...]:
     redrive after ``config.max_receive_count`` receives."""
     import boto3
 
-    session = boto3.Session(aws_access_key_id="testing", aws_secret_access_key="testing",
-                            region_name=REGION)  # fmt: skip
-    stack = template_stack(STACK_NAME, endpoint_url=endpoint,
-                           StartMaxReceiveCount=str(config.max_receive_count))  # fmt: skip
+    session = boto3.Session(
+        aws_access_key_id="testing", aws_secret_access_key="testing", region_name=REGION
+    )
+    stack = template_stack(
+        STACK_NAME, endpoint_url=endpoint, StartMaxReceiveCount=str(config.max_receive_count)
+    )
     build_stack(stack, lambda service: session.client(service, endpoint_url=endpoint))
     sqs = session.client("sqs", endpoint_url=endpoint)
     events = session.client("events", endpoint_url=endpoint)
     queue, queue_arn = stack.ref("StartQueue"), stack.get_att("StartQueue", "Arn")
-    sqs.set_queue_attributes(QueueUrl=queue, Attributes={"VisibilityTimeout": str(VISIBILITY_TIMEOUT_S)})
+    sqs.set_queue_attributes(
+        QueueUrl=queue, Attributes={"VisibilityTimeout": str(VISIBILITY_TIMEOUT_S)}
+    )
     rule = stack.template["Resources"]["InputsRule"]["Properties"]
-    events.put_rule(Name=stack.physical_name("InputsRule"),
-                    EventPattern=json.dumps(stack.resolve(rule["EventPattern"])))  # fmt: skip
-    events.put_targets(Rule=stack.physical_name("InputsRule"),
-                       Targets=[{"Id": "start-queue", "Arn": queue_arn}])  # fmt: skip
+    events.put_rule(
+        Name=stack.physical_name("InputsRule"),
+        EventPattern=json.dumps(stack.resolve(rule["EventPattern"])),
+    )
+    events.put_targets(
+        Rule=stack.physical_name("InputsRule"), Targets=[{"Id": "start-queue", "Arn": queue_arn}]
+    )
     return stack, session, queue, queue_arn, stack.ref("StartDeadLetterQueue")
 
 
 def _settled(sqs: Any, queue_url: str) -> bool:
     attrs = sqs.get_queue_attributes(
         QueueUrl=queue_url,
-        AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible",
-                        "ApproximateNumberOfMessagesDelayed"],
-    )["Attributes"]  # fmt: skip
+        AttributeNames=[
+            "ApproximateNumberOfMessages",
+            "ApproximateNumberOfMessagesNotVisible",
+            "ApproximateNumberOfMessagesDelayed",
+        ],
+    )["Attributes"]
     return all(int(v) == 0 for v in attrs.values())
 
 
@@ -232,21 +242,30 @@ def _settled(sqs: Any, queue_url: str) -> bool:
 
 def _sqs_event(messages: list[dict], queue_arn: str) -> dict:
     """Lambda's SQS event for received messages."""
-    return {"Records": [{
-        "messageId": m["MessageId"],
-        "receiptHandle": m["ReceiptHandle"],
-        "body": m["Body"],
-        "attributes": m.get("Attributes", {}),
-        "messageAttributes": {
-            k: {"stringValue": v.get("StringValue"), "dataType": v["DataType"],
-                "stringListValues": [], "binaryListValues": []}
-            for k, v in (m.get("MessageAttributes") or {}).items()
-        },
-        "md5OfBody": m.get("MD5OfBody", ""),
-        "eventSource": "aws:sqs",
-        "eventSourceARN": queue_arn,
-        "awsRegion": REGION,
-    } for m in messages]}  # fmt: skip
+    return {
+        "Records": [
+            {
+                "messageId": m["MessageId"],
+                "receiptHandle": m["ReceiptHandle"],
+                "body": m["Body"],
+                "attributes": m.get("Attributes", {}),
+                "messageAttributes": {
+                    k: {
+                        "stringValue": v.get("StringValue"),
+                        "dataType": v["DataType"],
+                        "stringListValues": [],
+                        "binaryListValues": [],
+                    }
+                    for k, v in (m.get("MessageAttributes") or {}).items()
+                },
+                "md5OfBody": m.get("MD5OfBody", ""),
+                "eventSource": "aws:sqs",
+                "eventSourceARN": queue_arn,
+                "awsRegion": REGION,
+            }
+            for m in messages
+        ]
+    }
 
 
 class _LambdaContext:
@@ -264,17 +283,25 @@ class _LambdaContext:
         return 60_000
 
 
-def worker(stop_file: Path, stats_file: Path, queue_arn: str, reconcile_every_s: float,
-           grace_s: float, defer_base_s: float, defer_max_s: float) -> None:  # fmt: skip
+def worker(
+    stop_file: Path,
+    stats_file: Path,
+    queue_arn: str,
+    reconcile_every_s: float,
+    grace_s: float,
+    defer_base_s: float,
+    defer_max_s: float,
+) -> None:
     """Poll the start queue and invoke the start function, until ``stop_file`` exists."""
-    import boto3
-
     import importlib.util
+
+    import boto3
 
     from foldline.intake.concurrency import Backoff
 
     spec = importlib.util.spec_from_file_location(
-        "start_pipeline_app", ROOT / "functions" / "start_pipeline" / "app.py")
+        "start_pipeline_app", ROOT / "functions" / "start_pipeline" / "app.py"
+    )
     app = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(app)
     context = app.start_context()
@@ -286,9 +313,12 @@ def worker(stop_file: Path, stats_file: Path, queue_arn: str, reconcile_every_s:
     stats = Counter()
     while not stop_file.exists():
         messages = sqs.receive_message(
-            QueueUrl=queue_url, MaxNumberOfMessages=10, VisibilityTimeout=60,
-            AttributeNames=["All"], MessageAttributeNames=["All"],
-        ).get("Messages", [])  # fmt: skip
+            QueueUrl=queue_url,
+            MaxNumberOfMessages=10,
+            VisibilityTimeout=60,
+            AttributeNames=["All"],
+            MessageAttributeNames=["All"],
+        ).get("Messages", [])
         if not messages:
             time.sleep(0.05)
             continue
@@ -301,8 +331,9 @@ def worker(stop_file: Path, stats_file: Path, queue_arn: str, reconcile_every_s:
         stats["batch_item_failures"] += len(failed)
         for m in messages:
             if m["MessageId"] in failed:
-                sqs.change_message_visibility(QueueUrl=queue_url, ReceiptHandle=m["ReceiptHandle"],
-                                              VisibilityTimeout=0)  # fmt: skip
+                sqs.change_message_visibility(
+                    QueueUrl=queue_url, ReceiptHandle=m["ReceiptHandle"], VisibilityTimeout=0
+                )
             else:
                 sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=m["ReceiptHandle"])
     stats_file.write_text(json.dumps(stats))
@@ -314,11 +345,11 @@ def worker(stop_file: Path, stats_file: Path, queue_arn: str, reconcile_every_s:
 
 def run_burst(config: BurstConfig, workdir: Path) -> BurstReport:
     """Upload ``config.uploads`` FASTA files at once and drive them to the end."""
+    import logging
+
     from moto.server import ThreadedMotoServer
 
     from foldline.local import moto_sagemaker
-
-    import logging
 
     logging.getLogger("werkzeug").setLevel(logging.ERROR)  # one line per request otherwise
     report = BurstReport(config=asdict(config))
@@ -335,8 +366,9 @@ def run_burst(config: BurstConfig, workdir: Path) -> BurstReport:
         if server is not None:
             host, port = server.get_host_and_port()
             with contextlib.suppress(Exception):  # moto's backends are process-global
-                request = urllib.request.Request(f"http://{host}:{port}/moto-api/reset",
-                                                 method="POST")  # fmt: skip
+                request = urllib.request.Request(
+                    f"http://{host}:{port}/moto-api/reset", method="POST"
+                )
                 urllib.request.urlopen(request, timeout=30).close()
             server.stop()
         moto_sagemaker.uninstall()
@@ -347,11 +379,12 @@ def run_burst(config: BurstConfig, workdir: Path) -> BurstReport:
     return report
 
 
-def _drive(config: BurstConfig, endpoint: str, workdir: Path, report: BurstReport,
-           tally: _Tally) -> None:  # fmt: skip
-    from foldline.spec.parameters import PIPELINE_NAME
+def _drive(
+    config: BurstConfig, endpoint: str, workdir: Path, report: BurstReport, tally: _Tally
+) -> None:
     from foldline.intake.run_identity import run_id_for
     from foldline.runs.table import RunsTable
+    from foldline.spec.parameters import PIPELINE_NAME
 
     stack, session, queue, queue_arn, dlq = _build_stack(endpoint, config)
     s3 = session.client("s3", endpoint_url=endpoint)
@@ -362,25 +395,50 @@ def _drive(config: BurstConfig, endpoint: str, workdir: Path, report: BurstRepor
 
     env = {
         **{k: v for k, v in os.environ.items() if not k.startswith("AWS_")},
-        "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_DEFAULT_REGION": REGION, "AWS_ENDPOINT_URL": endpoint,
-        "BUCKET_NAME": BUCKET, "RUNS_TABLE": RUNS_TABLE, "TOPIC_ARN": topic_arn,
-        "PIPELINE_NAME": PIPELINE_NAME, "IDEMPOTENCY_TABLE": stack.physical_name("IdempotencyTable"),
-        "START_QUEUE_URL": queue, "FOLDLINE_MAX_CONCURRENT_EXECUTIONS": str(config.cap),
-        "POWERTOOLS_SERVICE_NAME": "start_pipeline", "POWERTOOLS_LOG_LEVEL": "INFO",
-        "POWERTOOLS_TRACE_DISABLED": "1", "POWERTOOLS_METRICS_NAMESPACE": "foldline-burst",
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": REGION,
+        "AWS_ENDPOINT_URL": endpoint,
+        "BUCKET_NAME": BUCKET,
+        "RUNS_TABLE": RUNS_TABLE,
+        "TOPIC_ARN": topic_arn,
+        "PIPELINE_NAME": PIPELINE_NAME,
+        "IDEMPOTENCY_TABLE": stack.physical_name("IdempotencyTable"),
+        "START_QUEUE_URL": queue,
+        "FOLDLINE_MAX_CONCURRENT_EXECUTIONS": str(config.cap),
+        "POWERTOOLS_SERVICE_NAME": "start_pipeline",
+        "POWERTOOLS_LOG_LEVEL": "INFO",
+        "POWERTOOLS_TRACE_DISABLED": "1",
+        "POWERTOOLS_METRICS_NAMESPACE": "foldline-burst",
         "PYTHONPATH": str(ROOT),
-    }  # fmt: skip
+    }
     stop_file = workdir / "stop"
     workers = []
     for i in range(config.instances):
         stats, log = workdir / f"worker-{i}.json", workdir / f"worker-{i}.log"
-        command = [sys.executable, "-m", "tests.intake.burst", "worker", str(stop_file),
-                   str(stats), queue_arn, str(config.reconcile_every_s), str(config.grace_s),
-                   str(config.defer_base_s), str(config.defer_max_s)]
+        command = [
+            sys.executable,
+            "-m",
+            "tests.intake.burst",
+            "worker",
+            str(stop_file),
+            str(stats),
+            queue_arn,
+            str(config.reconcile_every_s),
+            str(config.grace_s),
+            str(config.defer_base_s),
+            str(config.defer_max_s),
+        ]
         with open(log, "wb") as out:
-            workers.append((subprocess.Popen(command, cwd=ROOT, env=env, stdout=out,
-                                             stderr=subprocess.STDOUT), stats, log))  # fmt: skip
+            workers.append(
+                (
+                    subprocess.Popen(
+                        command, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT
+                    ),
+                    stats,
+                    log,
+                )
+            )
 
     rng = random.Random(config.seed)
     bodies = [fasta(rng, f"target{i:04d}") for i in range(config.uploads)]
@@ -398,8 +456,11 @@ def _drive(config: BurstConfig, endpoint: str, workdir: Path, report: BurstRepor
             finisher.step()
             holders = finisher.gate_holders()
             report.peak_gate_holders = max(report.peak_gate_holders, holders)
-            if (len(tally.creations) >= report.uploads and finisher.all_ended()
-                    and _settled(sqs, queue)):  # fmt: skip
+            if (
+                len(tally.creations) >= report.uploads
+                and finisher.all_ended()
+                and _settled(sqs, queue)
+            ):
                 break
             time.sleep(0.02)
         else:
@@ -436,8 +497,14 @@ def _drive(config: BurstConfig, endpoint: str, workdir: Path, report: BurstRepor
 
 def _drain_count(sqs: Any, queue_url: str) -> int:
     attrs = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["All"])["Attributes"]
-    return sum(int(attrs.get(k, 0)) for k in ("ApproximateNumberOfMessages",
-               "ApproximateNumberOfMessagesNotVisible", "ApproximateNumberOfMessagesDelayed"))
+    return sum(
+        int(attrs.get(k, 0))
+        for k in (
+            "ApproximateNumberOfMessages",
+            "ApproximateNumberOfMessagesNotVisible",
+            "ApproximateNumberOfMessagesDelayed",
+        )
+    )
 
 
 DECISIONS = ("accepted", "rejected", "started", "duplicate", "ignored", "throttled", "deferred")
@@ -466,17 +533,29 @@ def _count_decisions(log: Path, report: BurstReport) -> None:
 class _Finisher:
     """SageMaker and EventBridge for the burst: ends executions, delivers (or loses) events."""
 
-    def __init__(self, config: BurstConfig, session: Any, endpoint: str, topic_arn: str,
-                 runs: Any, tally: _Tally, rng: random.Random) -> None:  # fmt: skip
+    def __init__(
+        self,
+        config: BurstConfig,
+        session: Any,
+        endpoint: str,
+        topic_arn: str,
+        runs: Any,
+        tally: _Tally,
+        rng: random.Random,
+    ) -> None:
         from foldline.outcomes.failed import NotifyContext
 
         self.config, self.runs, self.tally, self.rng = config, runs, tally, rng
         self.sagemaker = session.client("sagemaker", endpoint_url=endpoint)
         self.notify = NotifyContext(
-            sagemaker=self.sagemaker, sns=session.client("sns", endpoint_url=endpoint),
-            s3=session.client("s3", endpoint_url=endpoint), runs=runs, topic_arn=topic_arn,
-            bucket=BUCKET, list_steps=lambda arn: [],
-        )  # fmt: skip
+            sagemaker=self.sagemaker,
+            sns=session.client("sns", endpoint_url=endpoint),
+            s3=session.client("s3", endpoint_url=endpoint),
+            runs=runs,
+            topic_arn=topic_arn,
+            bucket=BUCKET,
+            list_steps=lambda arn: [],
+        )
         self.deadline: dict[str, float] = {}  # execution ARN -> when it ends
         self.ended: set[str] = set()
         self.released = 0
@@ -487,8 +566,11 @@ class _Finisher:
         from foldline.local.moto_sagemaker import backend
 
         with _AtomicRequests.lock:
-            return [e for p in backend(ACCOUNT, REGION).pipelines.values()
-                    for e in p.pipeline_executions.values()]  # fmt: skip
+            return [
+                e
+                for p in backend(ACCOUNT, REGION).pipelines.values()
+                for e in p.pipeline_executions.values()
+            ]
 
     def all_ended(self) -> bool:
         executions = self._executions()
@@ -526,11 +608,11 @@ class _Finisher:
             self._deliver_end_event(execution, status)
 
     def _deliver_end_event(self, execution: Any, status: str) -> None:
-        from foldline.outcomes import failed as notify_run
-        from foldline.runs import table as runs_mod
-        from foldline.intake.concurrency import release_run_slot
-        from foldline.outcomes.failed import notify_run_ended
         from foldline.events.pipeline import parse_execution_event
+        from foldline.intake.concurrency import release_run_slot
+        from foldline.outcomes import failed as notify_run
+        from foldline.outcomes.failed import notify_run_ended
+        from foldline.runs import table as runs_mod
 
         event = json.loads((EVENTS / "pipeline-failed.json").read_text())
         detail = event["detail"]
@@ -539,7 +621,7 @@ class _Finisher:
             pipelineArn=execution.arn.rsplit("/execution/", 1)[0],
             pipelineExecutionDisplayName=execution.pipeline_execution_display_name,
             currentPipelineExecutionStatus=status,
-            executionEndTime=dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            executionEndTime=dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
         )
         change = parse_execution_event(event)
         run_id = execution.pipeline_execution_display_name
@@ -579,8 +661,15 @@ def main(argv: list[str] | None = None) -> None:
     w.add_argument("defer_base_s", type=float)
     w.add_argument("defer_max_s", type=float)
     args = parser.parse_args(argv)
-    worker(args.stop_file, args.stats_file, args.queue_arn, args.reconcile_every_s, args.grace_s,
-           args.defer_base_s, args.defer_max_s)
+    worker(
+        args.stop_file,
+        args.stats_file,
+        args.queue_arn,
+        args.reconcile_every_s,
+        args.grace_s,
+        args.defer_base_s,
+        args.defer_max_s,
+    )
 
 
 if __name__ == "__main__":

@@ -32,7 +32,7 @@ def _zip() -> bytes:
 
 
 def _chains(n: int, length: int = 40) -> bytes:
-    return "".join(f">c{i}\n{SEQ[i % 100:i % 100 + length]}\n" for i in range(n)).encode()
+    return "".join(f">c{i}\n{SEQ[i % 100 : i % 100 + length]}\n" for i in range(n)).encode()
 
 
 _PDB = b"HEADER    HYDROLASE                               01-JAN-20   6KWC\nATOM      1  N   GLY A   1\n"
@@ -55,22 +55,42 @@ REJECTED = [
     ("letter-Z", "inputs/z.fasta", f">x\n{SEQ[:20]}Z{SEQ[20:40]}\n".encode(), None, ["Z at 21"]),
     ("stop", "inputs/stop.fasta", f">x\n{SEQ[:40]}*\n".encode(), None, ["'*' at 41"]),
     ("gap", "inputs/gap.fasta", f">x\n{SEQ[:20]}-{SEQ[20:40]}\n".encode(), None, ["'-' at 21"]),
-    ("digits", "inputs/digits.fasta", f">x\n{SEQ[:20]}42{SEQ[20:40]}\n".encode(), None,
-     ["'4' at 21", "'2' at 22"]),
-    ("5000-residues", "inputs/huge.fasta", f">x\n{(SEQ * 27)[:5000]}\n".encode(), None,
-     ["5,000 residues", "2,500"]),
+    (
+        "digits",
+        "inputs/digits.fasta",
+        f">x\n{SEQ[:20]}42{SEQ[20:40]}\n".encode(),
+        None,
+        ["'4' at 21", "'2' at 22"],
+    ),
+    (
+        "5000-residues",
+        "inputs/huge.fasta",
+        f">x\n{(SEQ * 27)[:5000]}\n".encode(),
+        None,
+        ["5,000 residues", "2,500"],
+    ),
     ("30-chains", "inputs/many.fasta", _chains(30), None, ["30 chains", "limit is 20"]),
-    ("duplicate-ids", "inputs/dup.fasta", f">a\n{SEQ}\n>a\n{SEQ}\n".encode(), None, ["records 1 and 2"]),
+    (
+        "duplicate-ids",
+        "inputs/dup.fasta",
+        f">a\n{SEQ}\n>a\n{SEQ}\n".encode(),
+        None,
+        ["records 1 and 2"],
+    ),
     ("short", "inputs/short.fasta", b">p\nMKVLAAGG\n", None, ["8 residues", "minimum is 16"]),
     ("suffix", "inputs/notes.txt", GOOD, None, ["FASTA suffix"]),
-    ("tag-instance", "inputs/t1.fasta", GOOD, "InferenceInstanceType=ml.t2.micro",
-     ["InferenceInstanceType", "ml.t2.micro"]),
+    (
+        "tag-instance",
+        "inputs/t1.fasta",
+        GOOD,
+        "InferenceInstanceType=ml.t2.micro",
+        ["InferenceInstanceType", "ml.t2.micro"],
+    ),
     ("tag-date", "inputs/t2.fasta", GOOD, "MaxTemplateDate=yesterday", ["YYYY-MM-DD"]),
     ("tag-preset", "inputs/t3.fasta", GOOD, "ModelPreset=monomer_turbo", ["monomer_turbo"]),
     ("tag-db", "inputs/t4.fasta", GOOD, "DbPreset=all_dbs", ["all_dbs"]),
-    ("tag-count", "inputs/t5.fasta", GOOD, "NumMultimerPredictionsPerModel=many",
-     ["whole number"]),
-]  # fmt: skip
+    ("tag-count", "inputs/t5.fasta", GOOD, "NumMultimerPredictionsPerModel=many", ["whole number"]),
+]
 
 ACCEPTED = [
     ("lower-case", "inputs/lower.fasta", GOOD.lower().replace(b">6kwc_1", b">6KWC_1")),

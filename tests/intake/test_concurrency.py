@@ -24,15 +24,15 @@ from foldline.intake.concurrency import (
     GateFull,
     release_slot,
 )
-from foldline.spec.parameters import PIPELINE_NAME
 from foldline.runs.table import RunsTable
+from foldline.spec.parameters import PIPELINE_NAME
 from tests.conftest import DATA, load_handler, sqs_batch
 from tests.intake.burst import BurstConfig, run_burst
 from tests.moto_stack import RUNS_TABLE
 from tests.pipeline_runs import set_execution_status
 
 FASTA_6KWC = (DATA / "openfold-6kwc" / "6kwc.fasta").read_bytes()
-T0 = dt.datetime(2026, 11, 26, 12, 0, tzinfo=dt.timezone.utc)
+T0 = dt.datetime(2026, 11, 26, 12, 0, tzinfo=dt.UTC)
 
 
 class Clock:
@@ -62,8 +62,9 @@ def clock() -> Clock:
 
 def gate(stack, table, clock, cap: int = 2, **kwargs) -> ConcurrencyGate:
     """One start-function instance's gate (each with its own SageMaker client)."""
-    return ConcurrencyGate(table, cap, boto3.client("sagemaker"), PIPELINE_NAME, clock=clock,
-                           **kwargs)  # fmt: skip
+    return ConcurrencyGate(
+        table, cap, boto3.client("sagemaker"), PIPELINE_NAME, clock=clock, **kwargs
+    )
 
 
 def start_execution(stack, run_id: str) -> str:
@@ -216,10 +217,14 @@ def start_queue(stack):
     """StartQueue with its DLQ after 2 receives (what waiting must never burn through)."""
     dlq = stack.sqs.create_queue(QueueName="start-dlq")["QueueUrl"]
     dlq_arn = stack.sqs.get_queue_attributes(QueueUrl=dlq, AttributeNames=["QueueArn"])[
-        "Attributes"]["QueueArn"]  # fmt: skip
-    url = stack.sqs.create_queue(QueueName="start", Attributes={
-        "RedrivePolicy": json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": "2"}),
-    })["QueueUrl"]  # fmt: skip
+        "Attributes"
+    ]["QueueArn"]
+    url = stack.sqs.create_queue(
+        QueueName="start",
+        Attributes={
+            "RedrivePolicy": json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": "2"}),
+        },
+    )["QueueUrl"]
     return url, dlq
 
 
@@ -244,9 +249,12 @@ def gated_start(stack, start_queue, executions_run, lambda_context, monkeypatch)
 
     def poll() -> list[dict]:
         """One poll of the queue as Lambda's poller does it: results per message."""
-        got = stack.sqs.receive_message(QueueUrl=start_queue[0], MaxNumberOfMessages=10,
-                                        MessageAttributeNames=["All"],
-                                        AttributeNames=["All"]).get("Messages", [])  # fmt: skip
+        got = stack.sqs.receive_message(
+            QueueUrl=start_queue[0],
+            MaxNumberOfMessages=10,
+            MessageAttributeNames=["All"],
+            AttributeNames=["All"],
+        ).get("Messages", [])
         if not got:
             return []
         event = sqs_batch([json.loads(m["Body"]) for m in got])
@@ -259,8 +267,9 @@ def gated_start(stack, start_queue, executions_run, lambda_context, monkeypatch)
         failed = {f["itemIdentifier"] for f in result["batchItemFailures"]}
         for record, message in zip(event["Records"], got):
             if record["messageId"] not in failed:
-                stack.sqs.delete_message(QueueUrl=start_queue[0],
-                                         ReceiptHandle=message["ReceiptHandle"])  # fmt: skip
+                stack.sqs.delete_message(
+                    QueueUrl=start_queue[0], ReceiptHandle=message["ReceiptHandle"]
+                )
         return got
 
     poll.app = app
@@ -269,8 +278,14 @@ def gated_start(stack, start_queue, executions_run, lambda_context, monkeypatch)
 
 def queued(stack, url: str) -> int:
     attrs = stack.sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
-    return sum(int(attrs[k]) for k in ("ApproximateNumberOfMessages",
-               "ApproximateNumberOfMessagesNotVisible", "ApproximateNumberOfMessagesDelayed"))
+    return sum(
+        int(attrs[k])
+        for k in (
+            "ApproximateNumberOfMessages",
+            "ApproximateNumberOfMessagesNotVisible",
+            "ApproximateNumberOfMessagesDelayed",
+        )
+    )
 
 
 def test_a_full_gate_defers_the_upload_without_burning_its_receive_count(
@@ -325,7 +340,10 @@ def test_the_deferred_decision_is_one_structured_line(stack, start_queue, gated_
     lines = [json.loads(r) for r in records]
     decisions = [(line["message"], line.get("key"), bool(line.get("run_id"))) for line in lines]
     assert ("deferred", "inputs/second.fasta", True) in decisions or (
-        "deferred", "inputs/first.fasta", True) in decisions  # fmt: skip
+        "deferred",
+        "inputs/first.fasta",
+        True,
+    ) in decisions
     deferred = next(line for line in lines if line["message"] == "deferred")
     assert (deferred["slots_in_use"], deferred["cap"], deferred["deferrals"]) == (1, 1, 1)
     assert [m for m, _, _ in decisions].count("started") == 1
@@ -374,8 +392,9 @@ def burst(tmp_path_factory):
     # moto's server shares this process' backends: no mock_aws may be active meanwhile
     saved = {k: os.environ.pop(k) for k in ("AWS_ENDPOINT_URL",) if k in os.environ}
     try:
-        return run_burst(BurstConfig(uploads=60, cap=5, instances=3),
-                         tmp_path_factory.mktemp("burst"))  # fmt: skip
+        return run_burst(
+            BurstConfig(uploads=60, cap=5, instances=3), tmp_path_factory.mktemp("burst")
+        )
     finally:
         os.environ.update(saved)
 
@@ -403,8 +422,9 @@ def test_a_burst_survives_lost_end_events(burst):
     # may come first: an execution ends before its event is delivered), or is still held
     # by a run whose event was lost and that no start has needed back since
     assert burst.gate_holders_at_end <= burst.lost_end_events
-    assert (burst.released_by_end_path + burst.released_by_reconcile
-            + burst.gate_holders_at_end) == burst.executions  # fmt: skip
+    assert (
+        burst.released_by_end_path + burst.released_by_reconcile + burst.gate_holders_at_end
+    ) == burst.executions
 
 
 def test_every_decision_line_names_its_key_and_run(burst):

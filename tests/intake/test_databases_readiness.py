@@ -39,7 +39,8 @@ def only_ready(stack, *presets: str) -> None:
 
 def run_parameters(stack, execution: dict) -> dict[str, str]:
     listed = stack.sagemaker.list_pipeline_parameters_for_execution(
-        PipelineExecutionArn=execution["PipelineExecutionArn"])["PipelineParameters"]
+        PipelineExecutionArn=execution["PipelineExecutionArn"]
+    )["PipelineParameters"]
     return {p["Name"]: p["Value"] for p in listed}
 
 
@@ -95,7 +96,9 @@ def test_a_pinned_preset_the_stack_lacks_is_refused_with_the_other_as_a_way_out(
     assert stack.executions() == []
     reason = reason_of(stack, "6kwc.fasta")["reason"]
     assert "asked for by the upload's tag" in reason
-    assert "DbPreset=reduced_dbs" in reason and "foldline setup databases --preset full_dbs" in reason
+    assert (
+        "DbPreset=reduced_dbs" in reason and "foldline setup databases --preset full_dbs" in reason
+    )
 
 
 def test_bad_fasta_is_refused_for_what_it_is_not_for_the_databases(stack, start):

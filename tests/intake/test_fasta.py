@@ -31,7 +31,9 @@ def test_several_records_choose_multimer_unless_pinned():
     assert decide(body, pinned_preset="multimer").model_preset == "multimer"
     pinned = decide(body, pinned_preset="monomer_ptm")
     assert not pinned.accepted and "2" in pinned.reason and "multimer" in pinned.reason
-    assert decide(f">A\n{SEQ}\n".encode(), pinned_preset="monomer_ptm").model_preset == "monomer_ptm"
+    assert (
+        decide(f">A\n{SEQ}\n".encode(), pinned_preset="monomer_ptm").model_preset == "monomer_ptm"
+    )
 
 
 @pytest.mark.parametrize(

@@ -16,10 +16,10 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError
 
-from foldline.spec import layout
 from foldline.cli.dead_letters import redrive
-from foldline.runs.table import RunsTable
 from foldline.cli.stack_config import START_DLQ, START_QUEUE, StackConfig
+from foldline.runs.table import RunsTable
+from foldline.spec import layout
 from tests.conftest import DATA, load_handler, sqs_batch
 from tests.moto_stack import BUCKET, RUNS_TABLE
 
@@ -31,8 +31,14 @@ class S3Fault:
     """Make ``operation`` on one client fail ``times`` times (None: until cleared), on
     every key or only on keys starting with ``key_prefix``."""
 
-    def __init__(self, client, operation: str, code: str = "InternalError",
-                 times: int | None = 1, key_prefix: str = "") -> None:  # fmt: skip
+    def __init__(
+        self,
+        client,
+        operation: str,
+        code: str = "InternalError",
+        times: int | None = 1,
+        key_prefix: str = "",
+    ) -> None:
         self.client, self.operation, self.code, self.left = client, operation, code, times
         self.key_prefix = key_prefix
         self.raised = 0
@@ -40,14 +46,16 @@ class S3Fault:
 
     def __call__(self, params=None, **kwargs):
         if not str((params or {}).get("Key", "")).startswith(self.key_prefix):
-            return None
+            return
         if self.left is not None and self.left <= 0:
-            return None
+            return
         if self.left is not None:
             self.left -= 1
         self.raised += 1
-        error = {"Error": {"Code": self.code, "Message": "injected"},
-                 "ResponseMetadata": {"HTTPStatusCode": 500}}
+        error = {
+            "Error": {"Code": self.code, "Message": "injected"},
+            "ResponseMetadata": {"HTTPStatusCode": 500},
+        }
         raise ClientError(error, self.operation)
 
     def clear(self) -> None:
@@ -58,7 +66,8 @@ class S3Fault:
 def queues(stack):
     dlq = stack.sqs.create_queue(QueueName="StartDeadLetterQueue")["QueueUrl"]
     dlq_arn = stack.sqs.get_queue_attributes(QueueUrl=dlq, AttributeNames=["QueueArn"])[
-        "Attributes"]["QueueArn"]  # fmt: skip
+        "Attributes"
+    ]["QueueArn"]
     redrive_policy = {"deadLetterTargetArn": dlq_arn, "maxReceiveCount": str(MAX_RECEIVES)}
     queue = stack.sqs.create_queue(
         QueueName="StartQueue", Attributes={"RedrivePolicy": json.dumps(redrive_policy)}
@@ -74,8 +83,9 @@ def start(stack, queues, lambda_context):
 
     def poll() -> dict:
         """One receive + invoke + delete-what-succeeded, as Lambda's SQS poller."""
-        got = stack.sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10,
-                                        AttributeNames=["All"]).get("Messages", [])  # fmt: skip
+        got = stack.sqs.receive_message(
+            QueueUrl=queue, MaxNumberOfMessages=10, AttributeNames=["All"]
+        ).get("Messages", [])
         if not got:
             return {"received": 0, "failed": 0}
         result = app.lambda_handler(sqs_batch([json.loads(m["Body"]) for m in got]), lambda_context)
@@ -83,8 +93,9 @@ def start(stack, queues, lambda_context):
         for i, message in enumerate(got):
             handle = message["ReceiptHandle"]
             if f"msg-{i}" in failed:  # visible again now (Lambda: after the visibility timeout)
-                stack.sqs.change_message_visibility(QueueUrl=queue, ReceiptHandle=handle,
-                                                    VisibilityTimeout=0)  # fmt: skip
+                stack.sqs.change_message_visibility(
+                    QueueUrl=queue, ReceiptHandle=handle, VisibilityTimeout=0
+                )
             else:
                 stack.sqs.delete_message(QueueUrl=queue, ReceiptHandle=handle)
         return {"received": len(got), "failed": len(failed)}
@@ -101,7 +112,8 @@ def enqueue(stack, queue: str, key: str, body: bytes) -> None:
 def count(stack, url: str) -> int:
     attrs = stack.sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
     return int(attrs["ApproximateNumberOfMessages"]) + int(
-        attrs["ApproximateNumberOfMessagesNotVisible"])  # fmt: skip
+        attrs["ApproximateNumberOfMessagesNotVisible"]
+    )
 
 
 def test_an_s3_error_copying_the_run_input_is_retried_and_the_run_starts_once(stack, queues, start):
@@ -127,7 +139,7 @@ def test_an_s3_error_copying_the_run_input_is_retried_and_the_run_starts_once(st
 
 
 def test_an_s3_error_copying_a_rejected_upload_is_retried_and_rejected_once(stack, queues, start):
-    queue, dlq = queues
+    queue, _dlq = queues
     body = b">gene\nATGGCGTACGATCGATCGATCGTAGCTAGCTAGCTAGCATCG\n"
     enqueue(stack, queue, "inputs/dna.fasta", body)
     S3Fault(start.app.start_context().s3, "CopyObject", code="SlowDown")
@@ -156,8 +168,13 @@ def test_a_lasting_fault_lands_in_the_dlq_and_the_redrive_starts_the_run(stack, 
     assert stack.executions() == [] and stack.notices() == []
 
     fault.clear()  # the cause is fixed (here: the permission)
-    config = StackConfig(outputs={START_QUEUE: queue, START_DLQ: dlq}, region="us-east-1",
-                         source="test", stack_name="foldline", session=boto3.Session())  # fmt: skip
+    config = StackConfig(
+        outputs={START_QUEUE: queue, START_DLQ: dlq},
+        region="us-east-1",
+        source="test",
+        stack_name="foldline",
+        session=boto3.Session(),
+    )
     report = redrive(config, "start")
 
     assert (report.found, report.moved, report.failed) == (1, 1, 0)
@@ -176,8 +193,13 @@ def test_a_redriven_message_for_a_run_already_started_starts_nothing(stack, queu
     assert start()["failed"] == 0
     stack.sqs.send_message(QueueUrl=dlq, MessageBody=json.dumps(events[0]))  # a stale copy
 
-    config = StackConfig(outputs={START_QUEUE: queue, START_DLQ: dlq}, region="us-east-1",
-                         source="test", stack_name="foldline", session=boto3.Session())  # fmt: skip
+    config = StackConfig(
+        outputs={START_QUEUE: queue, START_DLQ: dlq},
+        region="us-east-1",
+        source="test",
+        stack_name="foldline",
+        session=boto3.Session(),
+    )
     assert redrive(config, "start").moved == 1
     assert start()["failed"] == 0
     assert len(stack.executions()) == 1

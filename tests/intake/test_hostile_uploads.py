@@ -14,14 +14,14 @@ import threading
 import pytest
 from botocore.exceptions import ClientError
 
-from foldline.spec import layout
-from foldline.steps import msa_cache
 from foldline.intake.concurrency import GATE_KEY
 from foldline.runs.table import RunsTable
+from foldline.spec import layout
+from foldline.steps import msa_cache
 from tests.conftest import DATA, load_handler, sqs_batch
-from tests.moto_stack import BUCKET, RUNS_TABLE
 from tests.intake.test_faults import S3Fault
 from tests.intake.test_security import Capture, assert_no_sequence
+from tests.moto_stack import BUCKET, RUNS_TABLE
 
 FASTA_6KWC = (DATA / "openfold-6kwc" / "6kwc.fasta").read_bytes()
 SEQ = FASTA_6KWC.decode().split("\n", 1)[1].replace("\n", "")
@@ -168,9 +168,13 @@ class Refuse:
 
     def __call__(self, **kwargs):
         self.calls += 1
-        raise ClientError({"Error": {"Code": self.code, "Message": "Rate exceeded"},
-                           "ResponseMetadata": {"HTTPStatusCode": 400}},
-                          "StartPipelineExecution")  # fmt: skip
+        raise ClientError(
+            {
+                "Error": {"Code": self.code, "Message": "Rate exceeded"},
+                "ResponseMetadata": {"HTTPStatusCode": 400},
+            },
+            "StartPipelineExecution",
+        )
 
 
 @pytest.fixture
@@ -213,7 +217,8 @@ def test_a_throttled_run_frees_no_slot_before_its_last_try_and_starts_when_let(s
     assert start(events)["batchItemFailures"]
     (run_id,) = _gate_holders(stack)
     start.app.start_context().sagemaker.meta.events.unregister(
-        "before-call.sagemaker.StartPipelineExecution", refuse)
+        "before-call.sagemaker.StartPipelineExecution", refuse
+    )
     assert start(events, attempt=2) == {"batchItemFailures": []}
     assert runs(stack).get(run_id)["status"] == "Executing"
     assert stack.notices() == []
@@ -253,8 +258,12 @@ def test_the_same_bad_upload_delivered_twice_at_once_is_one_notice(stack, lambda
             client.meta.events.register("before-call.s3.CopyObject", wait_for_the_other)
         app.start_context().runs.get("warm-up")  # clients made before the race
     results: list[dict] = []
-    threads = [threading.Thread(target=lambda a=a: results.append(
-        a.lambda_handler(sqs_batch(events), lambda_context))) for a in apps]  # fmt: skip
+    threads = [
+        threading.Thread(
+            target=lambda a=a: results.append(a.lambda_handler(sqs_batch(events), lambda_context))
+        )
+        for a in apps
+    ]
     for thread in threads:
         thread.start()
     for thread in threads:
@@ -312,17 +321,23 @@ def test_rejection_reasons_in_notices_never_quote_headers(stack, start):
 def test_more_than_26_chains_start_when_the_stack_allows_them(stack, start, monkeypatch):
     monkeypatch.setenv("FOLDLINE_MAX_CHAINS", "30")
     monkeypatch.setenv("FOLDLINE_MAX_RESIDUES", "2500")
-    body = "".join(f">c{i}\n{SEQ[i:i + 40]}\n" for i in range(27)).encode()
+    body = "".join(f">c{i}\n{SEQ[i : i + 40]}\n" for i in range(27)).encode()
     assert start(stack.put("inputs/27mer.fasta", body)) == {"batchItemFailures": []}
 
     (execution,) = stack.executions()
     listed = stack.sagemaker.list_pipeline_parameters_for_execution(
-        PipelineExecutionArn=execution["PipelineExecutionArn"])["PipelineParameters"]
+        PipelineExecutionArn=execution["PipelineExecutionArn"]
+    )["PipelineParameters"]
     params = {p["Name"]: p["Value"] for p in listed}
     assert params["ModelPreset"] == "multimer"
     query_key = msa_cache.key_of_uri(params["MsaCacheS3URI"])
-    query = stack.s3.get_object(Bucket=BUCKET, Key=layout.msa_cache_input_prefix(query_key)
-                                + layout.MSA_QUERY_FILE)["Body"].read().decode()  # fmt: skip
+    query = (
+        stack.s3.get_object(
+            Bucket=BUCKET, Key=layout.msa_cache_input_prefix(query_key) + layout.MSA_QUERY_FILE
+        )["Body"]
+        .read()
+        .decode()
+    )
     assert query.count(">") == 27 and ">chain_AA\n" in query
 
 
@@ -356,18 +371,25 @@ class StartRolesS3:
     def __call__(self, params=None, **kwargs):
         self.asked.append(params["Key"])
         if self.may_list:
-            return None
+            return
         try:
             self.admin.head_object(Bucket=params["Bucket"], Key=params["Key"])
         except ClientError:
-            raise ClientError({"Error": {"Code": "403", "Message": "Forbidden"},
-                               "ResponseMetadata": {"HTTPStatusCode": 403}}, "HeadObject") from None
-        return None
+            raise ClientError(
+                {
+                    "Error": {"Code": "403", "Message": "Forbidden"},
+                    "ResponseMetadata": {"HTTPStatusCode": 403},
+                },
+                "HeadObject",
+            ) from None
+        return
 
 
-@pytest.mark.parametrize("encoded", ["inputs/my+target%2B1+%CE%B1.fasta",
-                                     "inputs%2Fmy+target%2B1+%CE%B1.fasta"],
-                         ids=["s3-encoding", "slash-encoded-too"])  # fmt: skip
+@pytest.mark.parametrize(
+    "encoded",
+    ["inputs/my+target%2B1+%CE%B1.fasta", "inputs%2Fmy+target%2B1+%CE%B1.fasta"],
+    ids=["s3-encoding", "slash-encoded-too"],
+)
 def test_url_encoded_keys_are_decoded_before_head_object(stack, start, encoded):
     events = stack.put("inputs/my target+1 α.fasta", FASTA_6KWC)
     events[0]["detail"]["object"]["key"] = encoded

@@ -18,7 +18,7 @@ from tests.conftest import DATA, load_handler, sqs_batch
 
 FASTA_6KWC = (DATA / "openfold-6kwc" / "6kwc.fasta").read_bytes()
 SEQUENCE = FASTA_6KWC.decode().split("\n", 1)[1].replace("\n", "")
-STRETCHES = [SEQUENCE[i:i + 20] for i in range(0, len(SEQUENCE) - 20, 7)]
+STRETCHES = [SEQUENCE[i : i + 20] for i in range(0, len(SEQUENCE) - 20, 7)]
 
 
 class Capture(logging.Handler):
@@ -63,8 +63,11 @@ def assert_no_sequence(lines: list[dict]) -> None:
 
 def decisions(lines: list[dict]) -> list[tuple[str, str | None, bool]]:
     names = {"accepted", "rejected", "started", "duplicate", "ignored", "throttled", "deferred"}
-    return [(l["message"], l.get("key"), bool(l.get("run_id"))) for l in lines
-            if l.get("message") in names]  # fmt: skip
+    return [
+        (l["message"], l.get("key"), bool(l.get("run_id")))
+        for l in lines
+        if l.get("message") in names
+    ]
 
 
 def test_an_accepted_upload_logs_decisions_but_not_its_sequence(stack, start):
@@ -108,8 +111,9 @@ def test_a_throttled_start_logs_key_and_run_id(stack, start):
 
     events = stack.put("inputs/6kwc.fasta", FASTA_6KWC)
     stubber = Stubber(start.app.start_context().sagemaker)
-    stubber.add_client_error("start_pipeline_execution", service_error_code="ThrottlingException",
-                             http_status_code=400)  # fmt: skip
+    stubber.add_client_error(
+        "start_pipeline_execution", service_error_code="ThrottlingException", http_status_code=400
+    )
     with stubber:
         assert start(events)["batchItemFailures"]
 

@@ -18,7 +18,8 @@ def test_calibrated_points_are_reproduced_exactly():
         assert sizing.peak_gpu_gib(point["residues"]) == pytest.approx(point["peak_gpu_gib"])
         if point["predict_s"] is not None:
             assert sizing.predict_seconds(point["residues"], "H100-SXM-80GB") == pytest.approx(
-                point["predict_s"])
+                point["predict_s"]
+            )
 
 
 @pytest.mark.parametrize("residues", [100, 500, 1000])
@@ -89,12 +90,18 @@ def test_msa_rules_at_their_boundary():
 def test_a_pinned_type_wins_over_the_table():
     long_run = seqs(sizing.max_residues("g5") + 200)
     sized = sizing.size_run(long_run, model_preset="monomer", db_preset="full_dbs")
-    assert sized.inference_instance_type == "ml.g6e.xlarge" and sized.inference_chosen_by == "sizing"
-    pinned = {"InferenceInstanceType": validate_value("InferenceInstanceType", "ml.g5.12xlarge"),
-              "MSAInstanceType": validate_value("MSAInstanceType", "ml.c5.4xlarge")}  # fmt: skip
+    assert (
+        sized.inference_instance_type == "ml.g6e.xlarge" and sized.inference_chosen_by == "sizing"
+    )
+    pinned = {
+        "InferenceInstanceType": validate_value("InferenceInstanceType", "ml.g5.12xlarge"),
+        "MSAInstanceType": validate_value("MSAInstanceType", "ml.c5.4xlarge"),
+    }
     sized = sizing.size_run(long_run, model_preset="monomer", db_preset="full_dbs", pinned=pinned)
-    assert sized.parameters() == {"MSAInstanceType": "ml.c5.4xlarge",
-                                  "InferenceInstanceType": "ml.g5.12xlarge"}  # fmt: skip
+    assert sized.parameters() == {
+        "MSAInstanceType": "ml.c5.4xlarge",
+        "InferenceInstanceType": "ml.g5.12xlarge",
+    }
     assert (sized.msa_chosen_by, sized.inference_chosen_by) == ("pinned", "pinned")
     assert sized.cost["inference_usd_per_hour"] == 7.09  # the pinned type is what is costed
 
@@ -102,8 +109,10 @@ def test_a_pinned_type_wins_over_the_table():
 def test_cost_is_hours_times_the_price_table():
     sized = sizing.size_run(seqs(400), model_preset="monomer", db_preset="full_dbs")
     cost = sized.cost
-    expected = (cost["msa_hours"] * cost["msa_usd_per_hour"]
-                + cost["inference_hours"] * cost["inference_usd_per_hour"])  # fmt: skip
+    expected = (
+        cost["msa_hours"] * cost["msa_usd_per_hour"]
+        + cost["inference_hours"] * cost["inference_usd_per_hour"]
+    )
     assert cost["usd"] == pytest.approx(expected, abs=0.02)
     # two inference steps of five models each, plus start-up: more than 5 predictions' time
     tm = sizing.table()["time_model"]
@@ -113,11 +122,13 @@ def test_cost_is_hours_times_the_price_table():
 
 def test_multimer_and_reuse_change_the_estimate_the_right_way():
     mono = sizing.size_run(seqs(600), model_preset="monomer", db_preset="full_dbs").cost
-    multi = sizing.size_run(seqs(600, 2), model_preset="multimer", db_preset="full_dbs",
-                            predictions_per_model=5).cost  # fmt: skip
+    multi = sizing.size_run(
+        seqs(600, 2), model_preset="multimer", db_preset="full_dbs", predictions_per_model=5
+    ).cost
     assert multi["inference_hours"] > 3 * mono["inference_hours"] / 2  # 25 predictions, not 5
-    reused = sizing.size_run(seqs(600), model_preset="monomer", db_preset="full_dbs",
-                             msa_reused=True).cost  # fmt: skip
+    reused = sizing.size_run(
+        seqs(600), model_preset="monomer", db_preset="full_dbs", msa_reused=True
+    ).cost
     assert reused["msa_hours"] < mono["msa_hours"] and reused["usd"] < mono["usd"]
 
 

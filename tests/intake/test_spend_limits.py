@@ -11,19 +11,26 @@ from foldline.intake.spend_limits import DEFAULT_FAMILIES, SpendLimits
 
 def test_limits_from_the_environment():
     assert SpendLimits.from_env({}) == SpendLimits(DEFAULT_FAMILIES, 100.0)
-    limits = SpendLimits.from_env({"FOLDLINE_PINNABLE_INSTANCE_FAMILIES": " ml.m5 , ml.g5,",
-                                   "FOLDLINE_MAX_RUN_COST_USD": "12.5"})  # fmt: skip
+    limits = SpendLimits.from_env(
+        {
+            "FOLDLINE_PINNABLE_INSTANCE_FAMILIES": " ml.m5 , ml.g5,",
+            "FOLDLINE_MAX_RUN_COST_USD": "12.5",
+        }
+    )
     assert limits == SpendLimits(("ml.m5", "ml.g5"), 12.5)
     assert SpendLimits.from_env({"FOLDLINE_PINNABLE_INSTANCE_FAMILIES": ""}).pinnable_families == ()
 
 
-@pytest.mark.parametrize("pins, refused", [
-    ({}, None),
-    ({"MSAInstanceType": "ml.m5.12xlarge", "InferenceInstanceType": "ml.g5.2xlarge"}, None),
-    ({"InferenceInstanceType": "ml.p4d.24xlarge"}, "InferenceInstanceType ml.p4d.24xlarge"),
-    ({"MSAInstanceType": "ml.m6i.2xlarge"}, "MSAInstanceType ml.m6i.2xlarge"),
-    ({"DbPreset": "reduced_dbs"}, None),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    "pins, refused",
+    [
+        ({}, None),
+        ({"MSAInstanceType": "ml.m5.12xlarge", "InferenceInstanceType": "ml.g5.2xlarge"}, None),
+        ({"InferenceInstanceType": "ml.p4d.24xlarge"}, "InferenceInstanceType ml.p4d.24xlarge"),
+        ({"MSAInstanceType": "ml.m6i.2xlarge"}, "MSAInstanceType ml.m6i.2xlarge"),
+        ({"DbPreset": "reduced_dbs"}, None),
+    ],
+)
 def test_pins_outside_the_families_are_refused(pins, refused):
     if refused is None:
         SpendLimits().check_pins(pins)
@@ -35,8 +42,12 @@ def test_pins_outside_the_families_are_refused(pins, refused):
 
 
 def _sized(residues: int, **kwargs) -> dict:
-    return sizing.size_run(["A" * residues], model_preset=kwargs.pop("model_preset", "monomer"),
-                           db_preset="full_dbs", **kwargs).as_item()  # fmt: skip
+    return sizing.size_run(
+        ["A" * residues],
+        model_preset=kwargs.pop("model_preset", "monomer"),
+        db_preset="full_dbs",
+        **kwargs,
+    ).as_item()
 
 
 def test_the_ceiling_compares_the_sizing_estimate():
@@ -57,7 +68,9 @@ def test_more_predictions_per_model_raise_the_estimate_past_the_ceiling():
     limits = SpendLimits(max_run_usd=few["cost"]["usd"] * 2)
     limits.check_cost(few, {"ModelPreset": "multimer", "NumMultimerPredictionsPerModel": "5"})
     with pytest.raises(FastaRejected, match="100 predictions per model"):
-        limits.check_cost(many, {"ModelPreset": "multimer", "NumMultimerPredictionsPerModel": "100"})
+        limits.check_cost(
+            many, {"ModelPreset": "multimer", "NumMultimerPredictionsPerModel": "100"}
+        )
 
 
 def test_an_unpriced_type_is_refused_under_a_ceiling_and_allowed_without_one():

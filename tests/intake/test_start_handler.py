@@ -8,8 +8,8 @@ import pytest
 from botocore.stub import Stubber
 
 from foldline.spec import layout
-from foldline.steps import msa_cache
 from foldline.spec.parameters import PIPELINE_NAME
+from foldline.steps import msa_cache
 from tests.conftest import DATA, load_handler, sqs_batch
 from tests.moto_stack import BUCKET
 
@@ -65,9 +65,16 @@ def test_a_valid_upload_starts_exactly_one_execution_with_the_right_parameters(s
         "MSAInstanceType": "ml.m5.4xlarge",
         "InferenceInstanceType": "ml.g5.2xlarge",
         "RunId": run_id,
-        "MsaCacheS3URI": msa_cache.cache_uri(BUCKET, msa_cache.cache_key(
-            [SEQ_6KWC], db_preset="full_dbs", max_template_date=events[0]["time"][:10],
-            model_preset="monomer", engine=msa_cache.resolve_engine()).key),
+        "MsaCacheS3URI": msa_cache.cache_uri(
+            BUCKET,
+            msa_cache.cache_key(
+                [SEQ_6KWC],
+                db_preset="full_dbs",
+                max_template_date=events[0]["time"][:10],
+                model_preset="monomer",
+                engine=msa_cache.resolve_engine(),
+            ).key,
+        ),
     }
     copied = stack.s3.get_object(Bucket=BUCKET, Key=f"runs/{run_id}/input/6kwc.fasta")
     assert copied["Body"].read().decode() == f">6KWC_1\n{SEQ_6KWC}\n"
@@ -112,7 +119,8 @@ def test_tags_are_read_only_for_an_upload_that_has_some(stack, start):
     """HeadObject's TagCount decides: no GetObjectTagging call for an untagged upload."""
     calls = []
     start.app.start_context().s3.meta.events.register(
-        "before-call.s3.GetObjectTagging", lambda **kwargs: calls.append(kwargs["params"]))
+        "before-call.s3.GetObjectTagging", lambda **kwargs: calls.append(kwargs["params"])
+    )
     start(stack.put("inputs/plain.fasta", FASTA_6KWC))
     assert calls == []
     start(stack.put("inputs/tagged.fasta", FASTA_6KWC, tags="DbPreset=reduced_dbs"))
@@ -120,7 +128,8 @@ def test_tags_are_read_only_for_an_upload_that_has_some(stack, start):
     by_name = {e["PipelineExecutionDisplayName"].split("-")[0]: e for e in stack.executions()}
     assert set(by_name) == {"plain", "tagged"}
     tagged = stack.sagemaker.list_pipeline_parameters_for_execution(
-        PipelineExecutionArn=by_name["tagged"]["PipelineExecutionArn"])["PipelineParameters"]
+        PipelineExecutionArn=by_name["tagged"]["PipelineExecutionArn"]
+    )["PipelineParameters"]
     assert {p["Name"]: p["Value"] for p in tagged}["DbPreset"] == "reduced_dbs"
 
 
@@ -130,13 +139,19 @@ LONG = b">long\n" + (b"MKVLAAGGKKLLMMSSTTVVWWYYEEDDNNQQ" * 94)[:3000] + b"\n"
 @pytest.mark.parametrize(
     ("name", "body", "words"),
     [
-        ("dna.fasta", b">gene\nATGGCGTACGATCGATCGATCGTAGCTAGCTAGCTAGCATCG\n", ["nucleotide", "DNA"]),
+        (
+            "dna.fasta",
+            b">gene\nATGGCGTACGATCGATCGATCGTAGCTAGCTAGCTAGCATCG\n",
+            ["nucleotide", "DNA"],
+        ),
         ("empty.fasta", b"", ["empty"]),
         ("long.fasta", LONG, ["3,000 residues", "2,500"]),
         ("stops.fasta", b">x\nMKVLAJGGKKLLMMSS*TVVWW\n", ["'J'", "'*'", "J at 6", "'*' at 17"]),
     ],
 )
-def test_bad_input_is_kept_under_rejected_with_a_reason_and_a_notice(stack, start, name, body, words):
+def test_bad_input_is_kept_under_rejected_with_a_reason_and_a_notice(
+    stack, start, name, body, words
+):
     key = f"inputs/{name}"
     start(stack.put(key, body))
 
@@ -204,10 +219,16 @@ def test_throttling_leaves_the_message_for_a_retry_then_the_run_starts(stack, st
 def test_other_s3_event_types_are_ignored(stack, start):
     stack.put("inputs/6kwc.fasta", FASTA_6KWC, tags="a=b")
     tag_events = [
-        {"version": "0", "source": "aws.s3", "detail-type": "Object Tags Added",
-         "time": "2026-11-26T00:00:00Z", "region": "us-east-1", "resources": [],
-         "detail": {"bucket": {"name": BUCKET}, "object": {"key": "inputs/6kwc.fasta"}}}
-    ]  # fmt: skip
+        {
+            "version": "0",
+            "source": "aws.s3",
+            "detail-type": "Object Tags Added",
+            "time": "2026-11-26T00:00:00Z",
+            "region": "us-east-1",
+            "resources": [],
+            "detail": {"bucket": {"name": BUCKET}, "object": {"key": "inputs/6kwc.fasta"}},
+        }
+    ]
     assert start(tag_events) == {"batchItemFailures": []}
     assert stack.executions() == []
 
@@ -223,10 +244,12 @@ def _with_spend_limits(monkeypatch, start, **env: str) -> None:
 
 
 def test_a_pinned_instance_type_outside_the_stacks_families_is_rejected_unread(
-        stack, start, monkeypatch):  # fmt: skip
+    stack, start, monkeypatch
+):
     reads = []
     start.app.start_context().s3.meta.events.register(
-        "before-call.s3.GetObject", lambda **kwargs: reads.append(kwargs["params"]))
+        "before-call.s3.GetObject", lambda **kwargs: reads.append(kwargs["params"])
+    )
     # ml.p5.48xlarge is an allowed InferenceInstanceType, but not in the default families
     start(stack.put("inputs/6kwc.fasta", FASTA_6KWC, tags="InferenceInstanceType=ml.p5.48xlarge"))
     assert stack.executions() == []
@@ -237,8 +260,12 @@ def test_a_pinned_instance_type_outside_the_stacks_families_is_rejected_unread(
     assert stack.keys("rejected/") == ["rejected/6kwc.fasta", "rejected/6kwc.fasta.reason.json"]
 
     # the same tag on a stack that admits the family: a run (then the ceiling decides)
-    _with_spend_limits(monkeypatch, start, FOLDLINE_PINNABLE_INSTANCE_FAMILIES="ml.m5,ml.p5",
-                       FOLDLINE_MAX_RUN_COST_USD="0")  # fmt: skip
+    _with_spend_limits(
+        monkeypatch,
+        start,
+        FOLDLINE_PINNABLE_INSTANCE_FAMILIES="ml.m5,ml.p5",
+        FOLDLINE_MAX_RUN_COST_USD="0",
+    )
     start(stack.put("inputs/6kwc.fasta", FASTA_6KWC, tags="InferenceInstanceType=ml.p5.48xlarge"))
     assert run_parameters(stack)["InferenceInstanceType"] == "ml.p5.48xlarge"
 
@@ -246,8 +273,13 @@ def test_a_pinned_instance_type_outside_the_stacks_families_is_rejected_unread(
 def test_a_run_over_the_cost_ceiling_is_rejected_with_its_estimate(stack, start, monkeypatch):
     two_chains = FASTA_6KWC + b">B\n" + SEQ_6KWC.encode() + b"\n"  # multimer, 390 residues
     _with_spend_limits(monkeypatch, start, FOLDLINE_PINNABLE_INSTANCE_FAMILIES="ml.m5,ml.p5")
-    start(stack.put("inputs/dimer.fasta", two_chains,
-                    tags="InferenceInstanceType=ml.p5.48xlarge&NumMultimerPredictionsPerModel=100"))
+    start(
+        stack.put(
+            "inputs/dimer.fasta",
+            two_chains,
+            tags="InferenceInstanceType=ml.p5.48xlarge&NumMultimerPredictionsPerModel=100",
+        )
+    )
     assert stack.executions() == []
     assert not stack.keys("msa-cache/")  # refused before anything was staged
     (notice,) = stack.notices()

@@ -10,32 +10,48 @@ import pytest
 from foldline.local.step_cache import CachedStep, StepCache, cache_key, expire_after
 
 PIPELINE = "arn:aws:sagemaker:us-east-1:123456789012:pipeline/proteinfoldworkflow"
-NOW = dt.datetime(2026, 11, 26, 12, 0, tzinfo=dt.timezone.utc)
+NOW = dt.datetime(2026, 11, 26, 12, 0, tzinfo=dt.UTC)
 ON = {"Enabled": True, "ExpireAfter": "P90D"}
 
 ARGUMENTS = {
     "AlgorithmSpecification": {"TrainingImage": "msa:2.3.2", "TrainingInputMode": "File"},
     "HyperParameters": {"DbPreset": "reduced_dbs", "MsaCacheS3URI": "s3://b/msa-cache/k1/"},
-    "InputDataConfig": [{"ChannelName": "fasta", "DataSource": {"S3DataSource": {
-        "S3Uri": "s3://b/msa-cache/k1/input/"}}}],
+    "InputDataConfig": [
+        {
+            "ChannelName": "fasta",
+            "DataSource": {"S3DataSource": {"S3Uri": "s3://b/msa-cache/k1/input/"}},
+        }
+    ],
     "Environment": {"FOLDLINE_MSA_ENGINE": "auto"},
     "ResourceConfig": {"InstanceType": "ml.m5.4xlarge", "InstanceCount": 1},
     "OutputDataConfig": {"S3OutputPath": "s3://b/runs/run-1/msa/"},
-}  # fmt: skip
+}
 
 
 def finished(execution: str, ended: dt.datetime = NOW) -> CachedStep:
-    return CachedStep(execution_arn=execution, job_name=f"job-{execution}",
-                      job_arguments=ARGUMENTS, properties={"ModelArtifacts": {
-                          "S3ModelArtifacts": f"s3://b/runs/{execution}/msa/model.tar.gz"}},
-                      ended_at=ended.isoformat())  # fmt: skip
+    return CachedStep(
+        execution_arn=execution,
+        job_name=f"job-{execution}",
+        job_arguments=ARGUMENTS,
+        properties={
+            "ModelArtifacts": {"S3ModelArtifacts": f"s3://b/runs/{execution}/msa/model.tar.gz"}
+        },
+        ended_at=ended.isoformat(),
+    )
 
 
-@pytest.mark.parametrize(("text", "expected"), [
-    ("P90D", dt.timedelta(days=90)), ("p30d", dt.timedelta(days=30)),
-    ("T12H", dt.timedelta(hours=12)), ("P4DT12H", dt.timedelta(days=4, hours=12)),
-    ("PT16M", dt.timedelta(minutes=16)), ("P1W", dt.timedelta(weeks=1)), (None, None),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("P90D", dt.timedelta(days=90)),
+        ("p30d", dt.timedelta(days=30)),
+        ("T12H", dt.timedelta(hours=12)),
+        ("P4DT12H", dt.timedelta(days=4, hours=12)),
+        ("PT16M", dt.timedelta(minutes=16)),
+        ("P1W", dt.timedelta(weeks=1)),
+        (None, None),
+    ],
+)
 def test_expire_after_reads_iso_8601_durations(text, expected):
     assert expire_after(text) == expected
 
@@ -53,11 +69,14 @@ def test_instance_type_and_output_path_are_not_part_of_the_key():
     assert cache_key(PIPELINE, "RunMSA", other) == cache_key(PIPELINE, "RunMSA", ARGUMENTS)
 
 
-@pytest.mark.parametrize(("section", "field", "value"), [
-    ("HyperParameters", "DbPreset", "full_dbs"),
-    ("AlgorithmSpecification", "TrainingImage", "msa:2.3.3"),
-    ("Environment", "FOLDLINE_MSA_ENGINE", "pyhmmer"),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    ("section", "field", "value"),
+    [
+        ("HyperParameters", "DbPreset", "full_dbs"),
+        ("AlgorithmSpecification", "TrainingImage", "msa:2.3.3"),
+        ("Environment", "FOLDLINE_MSA_ENGINE", "pyhmmer"),
+    ],
+)
 def test_any_compared_attribute_changes_the_key(section, field, value):
     other = copy.deepcopy(ARGUMENTS)
     other[section][field] = value
@@ -68,7 +87,9 @@ def test_another_input_location_or_step_misses():
     cache = StepCache()
     cache.record(PIPELINE, "RunMSA", ARGUMENTS, finished("exec-1"))
     moved = copy.deepcopy(ARGUMENTS)
-    moved["InputDataConfig"][0]["DataSource"]["S3DataSource"]["S3Uri"] = "s3://b/msa-cache/k2/input/"
+    moved["InputDataConfig"][0]["DataSource"]["S3DataSource"]["S3Uri"] = (
+        "s3://b/msa-cache/k2/input/"
+    )
     assert cache.lookup(PIPELINE, "RunMSA", moved, ON, NOW) is None
     assert cache.lookup(PIPELINE, "RunAlphaFold", ARGUMENTS, ON, NOW) is None
     assert cache.lookup(PIPELINE, "RunMSA", ARGUMENTS, ON, NOW).execution_arn == "exec-1"

@@ -8,8 +8,8 @@ import urllib.parse
 import pytest
 from botocore.stub import Stubber
 
-from foldline.spec import layout
 from foldline.outcomes.step_outputs import CorruptOutput
+from foldline.spec import layout
 from tests.conftest import load_handler
 from tests.moto_stack import BUCKET
 from tests.pipeline_runs import IDEMPOTENCY_TABLE, alphafold_archive, tar_gz
@@ -46,13 +46,17 @@ def test_a_succeeded_run_gets_a_report_an_experiment_and_one_notice(ended_run, a
 
     assert result["action"] == "reported"
     prefix = layout.report_prefix(run.run_id)
-    written = {k[len(prefix):] for k in report_keys(run)}
+    written = {k[len(prefix) :] for k in report_keys(run)}
     assert REPORT_FILES <= written
     assert any(name.startswith("alphafold_") and name.endswith(".pdb") for name in written)
-    assert any(name.startswith("openfold_") and name.endswith("_superposed.pdb") for name in written)
+    assert any(
+        name.startswith("openfold_") and name.endswith("_superposed.pdb") for name in written
+    )
     page = run.stack.s3.get_object(Bucket=BUCKET, Key=prefix + "report.html")
     assert page["ContentType"].startswith("text/html")
-    metrics = json.loads(run.stack.s3.get_object(Bucket=BUCKET, Key=prefix + "metrics.json")["Body"].read())
+    metrics = json.loads(
+        run.stack.s3.get_object(Bucket=BUCKET, Key=prefix + "metrics.json")["Body"].read()
+    )
     tm = metrics["comparison"]["complex"]["tm_score"]
     length = metrics["comparison"]["complex"]["normalising_length"]
     assert length == 191  # residues in 6KWC_1's model
@@ -69,11 +73,21 @@ def test_a_succeeded_run_gets_a_report_an_experiment_and_one_notice(ended_run, a
     tracked = {m["MetricName"]: m["Last"] for m in component["Metrics"]}
     assert tracked["tm_score"] == pytest.approx(tm)
     assert tracked["rmsd"] == pytest.approx(metrics["comparison"]["complex"]["rmsd"])
-    assert tracked["plddt_mean_openfold"] == pytest.approx(metrics["engines"]["openfold"]["plddt"]["mean"])
+    assert tracked["plddt_mean_openfold"] == pytest.approx(
+        metrics["engines"]["openfold"]["plddt"]["mean"]
+    )
     assert "plddt_mean_alphafold" in tracked and "runtime_RunOpenFold_s" in tracked
     params = component["Parameters"]
-    for name in ("FastaInputS3URI", "FastaFileName", "DbPreset", "MaxTemplateDate", "ModelPreset",
-                 "NumMultimerPredictionsPerModel", "MSAInstanceType", "InferenceInstanceType"):  # fmt: skip
+    for name in (
+        "FastaInputS3URI",
+        "FastaFileName",
+        "DbPreset",
+        "MaxTemplateDate",
+        "ModelPreset",
+        "NumMultimerPredictionsPerModel",
+        "MSAInstanceType",
+        "InferenceInstanceType",
+    ):
         assert name in params
     assert params["ModelPreset"]["StringValue"] == "monomer_ptm"
     assert params["alphafold_engine"]["StringValue"] == "openfold"  # the fixture says who made it
@@ -89,7 +103,9 @@ def test_a_succeeded_run_gets_a_report_an_experiment_and_one_notice(ended_run, a
 
     # exactly one notice, naming the TM-score, with a presigned link that expires
     (notice,) = run.notices()
-    assert f"TM-score: {tm:.4f} (normalised by the reference's {length} residues)" in notice["Message"]
+    assert (
+        f"TM-score: {tm:.4f} (normalised by the reference's {length} residues)" in notice["Message"]
+    )
     assert f"TM-score {tm:.4f}" in notice["Subject"] and len(notice["Subject"]) < 100
     assert notice["MessageAttributes"]["status"]["Value"] == "succeeded"
     assert notice["MessageAttributes"]["target"]["Value"] == "6kwc"
@@ -112,9 +128,11 @@ def test_the_same_event_twice_makes_one_report_and_one_notice(ended_run, analysi
     assert versions(run.stack, page) == 1
     assert len(run.notices()) == 1
     (summary,) = run.stack.sagemaker.list_trial_components(TrialName=run.run_id)[
-        "TrialComponentSummaries"]  # fmt: skip
+        "TrialComponentSummaries"
+    ]
     component = run.stack.sagemaker.describe_trial_component(
-        TrialComponentName=summary["TrialComponentName"])  # fmt: skip
+        TrialComponentName=summary["TrialComponentName"]
+    )
     assert {m["MetricName"]: m["Count"] for m in component["Metrics"]}["tm_score"] == 1
 
 
@@ -158,14 +176,24 @@ def test_an_sns_failure_keeps_the_report_and_raises_for_a_retry(ended_run, analy
 @pytest.mark.parametrize(
     ("bad_archive", "error", "message"),
     [
-        pytest.param(b"<html>not a tarball</html>", CorruptOutput, "not a gzip file", id="not-gzip"),
+        pytest.param(
+            b"<html>not a tarball</html>", CorruptOutput, "not a gzip file", id="not-gzip"
+        ),
         pytest.param(alphafold_archive()[:300], CorruptOutput, "alphafold", id="truncated"),
-        pytest.param(tar_gz({"ranked_0.pdb": b"HEADER nothing here\nEND\n"}), ValueError,
-                     "no protein chain", id="pdb-without-atoms"),
-        pytest.param(tar_gz({"../../escape/ranked_0.pdb": b"ATOM"}), CorruptOutput,
-                     "outside the destination", id="path-traversal"),
+        pytest.param(
+            tar_gz({"ranked_0.pdb": b"HEADER nothing here\nEND\n"}),
+            ValueError,
+            "no protein chain",
+            id="pdb-without-atoms",
+        ),
+        pytest.param(
+            tar_gz({"../../escape/ranked_0.pdb": b"ATOM"}),
+            CorruptOutput,
+            "outside the destination",
+            id="path-traversal",
+        ),
     ],
-)  # fmt: skip
+)
 def test_corrupt_model_output_raises_and_writes_no_report(
     ended_run, analysis, bad_archive, error, message
 ):
@@ -205,15 +233,25 @@ def test_when_retries_are_spent_the_notice_says_the_models_are_still_there(
     notify = load_handler("notify")
     notify.notify_context.cache_clear()
     record = {  # what Lambda sends the on-failure destination
-        "version": "1.0", "timestamp": "2026-11-26T15:31:02.117Z",
-        "requestContext": {"requestId": "r-1", "condition": "RetriesExhausted",
-                           "functionArn": "arn:aws:lambda:us-east-1:123456789012:function:a",
-                           "approximateInvokeCount": 3},
+        "version": "1.0",
+        "timestamp": "2026-11-26T15:31:02.117Z",
+        "requestContext": {
+            "requestId": "r-1",
+            "condition": "RetriesExhausted",
+            "functionArn": "arn:aws:lambda:us-east-1:123456789012:function:a",
+            "approximateInvokeCount": 3,
+        },
         "requestPayload": event,
-        "responseContext": {"statusCode": 200, "executedVersion": "$LATEST",
-                            "functionError": "Unhandled"},
-        "responsePayload": {"errorType": type(errors[-1]).__name__, "errorMessage": str(errors[-1])},
-    }  # fmt: skip
+        "responseContext": {
+            "statusCode": 200,
+            "executedVersion": "$LATEST",
+            "functionError": "Unhandled",
+        },
+        "responsePayload": {
+            "errorType": type(errors[-1]).__name__,
+            "errorMessage": str(errors[-1]),
+        },
+    }
     notify.lambda_handler(record, lambda_context)
 
     (notice,) = run.notices()
@@ -232,8 +270,11 @@ def skipped_openfold_archive() -> bytes:
     from tests.pipeline_runs import manifest
 
     record = json.loads(manifest(OPENFOLD_STEP, "openfold", "1.0.1", {}))
-    record.update(status="skipped", notes=[MULTIMER_UNSUPPORTED],
-                  parameters={"ModelPreset": "multimer", "config_preset": None})  # fmt: skip
+    record.update(
+        status="skipped",
+        notes=[MULTIMER_UNSUPPORTED],
+        parameters={"ModelPreset": "multimer", "config_preset": None},
+    )
     return tar_gz({"foldline-step.json": json.dumps(record).encode()})
 
 
@@ -247,15 +288,19 @@ def test_a_run_whose_openfold_step_skipped_gets_a_one_engine_report(ended_run, a
 
     assert result["action"] == "reported" and "tm_score" not in result
     prefix = layout.report_prefix(run.run_id)
-    written = {k[len(prefix):] for k in report_keys(run)}
+    written = {k[len(prefix) :] for k in report_keys(run)}
     assert REPORT_FILES <= written
     assert any(name.startswith("alphafold_") for name in written)
     assert not any(name.startswith("openfold_") for name in written)
-    metrics = json.loads(run.stack.s3.get_object(Bucket=BUCKET, Key=prefix + "metrics.json")["Body"].read())
+    metrics = json.loads(
+        run.stack.s3.get_object(Bucket=BUCKET, Key=prefix + "metrics.json")["Body"].read()
+    )
     assert metrics["comparison"] is None and metrics["engines"]["openfold"] is None
     assert metrics["comparison_skipped"] == f"OpenFold skipped: {MULTIMER_UNSUPPORTED}"
     assert metrics["runtimes"]["steps"]["RunOpenFold"]["status"] == "skipped"
-    page = run.stack.s3.get_object(Bucket=BUCKET, Key=prefix + "report.html")["Body"].read().decode()
+    page = (
+        run.stack.s3.get_object(Bucket=BUCKET, Key=prefix + "report.html")["Body"].read().decode()
+    )
     assert "OpenFold 1.0.1 was skipped" in page
 
     # Experiments: the one engine's confidence, no agreement numbers
@@ -283,8 +328,9 @@ def test_a_run_whose_openfold_step_skipped_gets_a_one_engine_report(ended_run, a
 
 def test_both_slots_without_a_model_is_still_an_analysis_failure(ended_run, analysis):
     run = ended_run
-    run.place_outputs(openfold=skipped_openfold_archive(),
-                      alphafold=tar_gz({"timings.json": b"{}"}))  # fmt: skip
+    run.place_outputs(
+        openfold=skipped_openfold_archive(), alphafold=tar_gz({"timings.json": b"{}"})
+    )
 
     with pytest.raises(FileNotFoundError, match="neither engine left a model"):
         analysis(run.event("pipeline-succeeded.json"))

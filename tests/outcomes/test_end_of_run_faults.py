@@ -19,8 +19,11 @@ from tests.pipeline_runs import EVENTS, IDEMPOTENCY_TABLE, set_execution_status
 def handlers(ended_run, lambda_context):
     """The three end-of-run functions, each loaded as Lambda loads it."""
     loaded = {}
-    for name, cached in (("analysis", "analysis_context"), ("notify", "notify_context"),
-                         ("progress", "clients")):  # fmt: skip
+    for name, cached in (
+        ("analysis", "analysis_context"),
+        ("notify", "notify_context"),
+        ("progress", "clients"),
+    ):
         app = load_handler(name)
         getattr(app, cached).cache_clear()
         loaded[name] = app
@@ -41,8 +44,13 @@ class SnsDown:
 
     def __call__(self, **kwargs):
         self.calls += 1
-        raise ClientError({"Error": {"Code": "InternalError", "Message": "SNS is down"},
-                           "ResponseMetadata": {"HTTPStatusCode": 500}}, "Publish")  # fmt: skip
+        raise ClientError(
+            {
+                "Error": {"Code": "InternalError", "Message": "SNS is down"},
+                "ResponseMetadata": {"HTTPStatusCode": 500},
+            },
+            "Publish",
+        )
 
     def recover(self) -> None:
         self.client.meta.events.unregister("before-call.sns.Publish", self)
@@ -64,7 +72,7 @@ def test_a_late_failed_event_after_succeeded_changes_nothing_and_sends_nothing(e
     run.place_outputs()
     set_execution_status(run, "Succeeded")
     assert handlers("analysis", run.event("pipeline-succeeded.json"))["action"] == "reported"
-    (success,) = run.notices()
+    (_success,) = run.notices()
     before = run.item()
 
     result = handlers("notify", run.event("pipeline-failed.json"))
@@ -73,7 +81,10 @@ def test_a_late_failed_event_after_succeeded_changes_nothing_and_sends_nothing(e
     assert run.notices() == []
     after = run.item()
     assert (after["status"], after["analysis_status"]) == ("Succeeded", "Succeeded")
-    assert after.get("failed_step") is None and after["notice_message_id"] == before["notice_message_id"]
+    assert (
+        after.get("failed_step") is None
+        and after["notice_message_id"] == before["notice_message_id"]
+    )
 
 
 def _forget_idempotency(run) -> None:
@@ -116,7 +127,9 @@ def test_a_late_succeeded_after_a_failure_sagemaker_confirms_is_stale(ended_run,
 # -- SNS down for good --------------------------------------------------------------------------
 
 
-def test_sns_down_for_good_keeps_the_notice_for_the_redrive_and_the_status_true(ended_run, handlers):
+def test_sns_down_for_good_keeps_the_notice_for_the_redrive_and_the_status_true(
+    ended_run, handlers
+):
     run = ended_run
     run.place_outputs()
     event = run.event("pipeline-succeeded.json")
@@ -127,12 +140,16 @@ def test_sns_down_for_good_keeps_the_notice_for_the_redrive_and_the_status_true(
         with pytest.raises(ClientError, match="SNS is down"):
             handlers("analysis", event)
     with pytest.raises(ClientError, match="SNS is down"):  # the on-failure destination
-        handlers("notify", on_failure_record(run))  # raises: Lambda puts it in FunctionFailuresQueue
+        handlers(
+            "notify", on_failure_record(run)
+        )  # raises: Lambda puts it in FunctionFailuresQueue
 
     item = run.item()
     assert (item["status"], item["analysis_status"]) == ("Succeeded", "Succeeded")
     assert item["report_uri"] and item["pending_notice"]["status"] == "succeeded"
-    assert "report.html" in {k.rsplit("/", 1)[-1] for k in run.stack.keys(layout.report_prefix(run.run_id))}
+    assert "report.html" in {
+        k.rsplit("/", 1)[-1] for k in run.stack.keys(layout.report_prefix(run.run_id))
+    }
     assert run.notices() == [] and analysis_sns.calls == 3 and notify_sns.calls == 1
 
     analysis_sns.recover()
@@ -190,6 +207,7 @@ ARN = "arn:aws:sagemaker:us-east-1:123456789012:pipeline/proteinfoldworkflow/exe
 
 def _malformed(base: dict) -> list[object]:
     """Variants of a real event, each broken in one way."""
+
     def changed(**detail) -> dict:
         event = copy.deepcopy(base)
         event["detail"].update(detail)
@@ -204,9 +222,16 @@ def _malformed(base: dict) -> list[object]:
     status_key = "currentPipelineExecutionStatus" if execution else "currentStepStatus"
     time_key = "executionStartTime" if execution else "stepStartTime"
     return [
-        {}, [], "an event", None, 42, [base],
+        {},
+        [],
+        "an event",
+        None,
+        42,
+        [base],
         {"source": "aws.sagemaker"},
-        {**base, "detail": None}, {**base, "detail": "text"}, {**base, "detail": []},
+        {**base, "detail": None},
+        {**base, "detail": "text"},
+        {**base, "detail": []},
         {**base, "detail": {}},
         changed(pipelineExecutionArn=12345),
         changed(pipelineExecutionArn="not-an-arn"),
@@ -219,11 +244,14 @@ def _malformed(base: dict) -> list[object]:
     ]
 
 
-@pytest.mark.parametrize("function, sample", [
-    ("analysis", "pipeline-succeeded.json"),
-    ("notify", "pipeline-failed.json"),
-    ("progress", "step-failed.json"),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    "function, sample",
+    [
+        ("analysis", "pipeline-succeeded.json"),
+        ("notify", "pipeline-failed.json"),
+        ("progress", "step-failed.json"),
+    ],
+)
 def test_malformed_events_are_logged_and_dropped(ended_run, handlers, function, sample):
     import logging
 
@@ -245,9 +273,14 @@ def test_malformed_events_are_logged_and_dropped(ended_run, handlers, function, 
 
 def test_malformed_step_details_are_dropped(ended_run, handlers):
     base = ended_run.event("step-failed.json")
-    for broken in ({"metadata": "x"}, {"metadata": {"trainingJob": "x"}},
-                   {"metadata": {"trainingJob": {"arn": 5}}}, {"cacheHitResult": []},
-                   {"stepName": None}, {"failureReason": {"a": 1}}):  # fmt: skip
+    for broken in (
+        {"metadata": "x"},
+        {"metadata": {"trainingJob": "x"}},
+        {"metadata": {"trainingJob": {"arn": 5}}},
+        {"cacheHitResult": []},
+        {"stepName": None},
+        {"failureReason": {"a": 1}},
+    ):
         event = copy.deepcopy(base)
         event["detail"].update(broken)
         assert handlers("progress", event)["action"] == "ignored", broken
@@ -258,18 +291,26 @@ def test_malformed_on_failure_records_are_dropped(ended_run, handlers):
     good = on_failure_record(run)
     failed_payload = copy.deepcopy(good)
     failed_payload["requestPayload"] = run.event("pipeline-failed.json")
-    for record in ({"requestPayload": None}, {"requestPayload": "x"}, {"requestPayload": []},
-                   {**good, "requestPayload": {"detail": {}}}, failed_payload):  # fmt: skip
+    for record in (
+        {"requestPayload": None},
+        {"requestPayload": "x"},
+        {"requestPayload": []},
+        {**good, "requestPayload": {"detail": {}}},
+        failed_payload,
+    ):
         assert handlers("notify", record)["action"] == "ignored", record
     odd = {**good, "responsePayload": "text", "requestContext": "text"}  # still a real record
     assert handlers("notify", odd)["action"] == "notified"
 
 
-@pytest.mark.parametrize("function, sample", [
-    ("analysis", "pipeline-succeeded.json"),
-    ("notify", "pipeline-failed.json"),
-    ("progress", "step-failed.json"),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    "function, sample",
+    [
+        ("analysis", "pipeline-succeeded.json"),
+        ("notify", "pipeline-failed.json"),
+        ("progress", "step-failed.json"),
+    ],
+)
 def test_an_event_for_an_execution_sagemaker_does_not_know_is_dropped(
     ended_run, handlers, function, sample
 ):

@@ -14,16 +14,18 @@ import boto3
 import pytest
 from botocore.stub import Stubber
 
-from foldline.outcomes.failed import step_reports, training_log_links
 from foldline.events.pipeline import list_execution_steps
+from foldline.outcomes.failed import step_reports, training_log_links
 from foldline.spec.parameters import ALPHAFOLD_STEP, MSA_STEP, OPENFOLD_STEP
 from tests.conftest import load_handler
 from tests.moto_stack import BUCKET
 from tests.pipeline_runs import EVENTS, job_name, set_execution_status
 
-OOM = ("AlgorithmError: RuntimeError: CUDA out of memory. Tried to allocate 2.41 GiB "
-       "(GPU 0; 22.05 GiB total capacity), exit code: 1")  # fmt: skip
-T0 = dt.datetime(2026, 11, 26, 14, 4, tzinfo=dt.timezone.utc)
+OOM = (
+    "AlgorithmError: RuntimeError: CUDA out of memory. Tried to allocate 2.41 GiB "
+    "(GPU 0; 22.05 GiB total capacity), exit code: 1"
+)
+T0 = dt.datetime(2026, 11, 26, 14, 4, tzinfo=dt.UTC)
 
 
 @pytest.fixture
@@ -39,21 +41,32 @@ def notify(ended_run, lambda_context):
 
 
 def training_job_arn(run, step) -> str:
-    return ("arn:aws:sagemaker:us-east-1:123456789012:training-job/"
-            + job_name(run.execution_arn, step).lower())  # fmt: skip
+    return (
+        "arn:aws:sagemaker:us-east-1:123456789012:training-job/"
+        + job_name(run.execution_arn, step).lower()
+    )
 
 
 def failed_steps_response(run) -> dict:
     """ListPipelineExecutionSteps for a run whose OpenFold step ran out of GPU memory."""
-    def step(s, status, **extra):
-        return {"StepName": s.name, "StepStatus": status, "StartTime": T0, "EndTime": T0,
-                "Metadata": {"TrainingJob": {"Arn": training_job_arn(run, s)}}, **extra}  # fmt: skip
 
-    return {"PipelineExecutionSteps": [
-        step(MSA_STEP, "Succeeded"),
-        step(ALPHAFOLD_STEP, "Succeeded"),
-        step(OPENFOLD_STEP, "Failed", FailureReason=OOM),
-    ]}  # fmt: skip
+    def step(s, status, **extra):
+        return {
+            "StepName": s.name,
+            "StepStatus": status,
+            "StartTime": T0,
+            "EndTime": T0,
+            "Metadata": {"TrainingJob": {"Arn": training_job_arn(run, s)}},
+            **extra,
+        }
+
+    return {
+        "PipelineExecutionSteps": [
+            step(MSA_STEP, "Succeeded"),
+            step(ALPHAFOLD_STEP, "Succeeded"),
+            step(OPENFOLD_STEP, "Failed", FailureReason=OOM),
+        ]
+    }
 
 
 @pytest.fixture
@@ -66,11 +79,16 @@ def steps_stub(ended_run, notify):
         yield stub
 
 
-def test_a_failed_run_is_one_notice_naming_the_step_its_reason_and_logs(ended_run, notify, steps_stub):
+def test_a_failed_run_is_one_notice_naming_the_step_its_reason_and_logs(
+    ended_run, notify, steps_stub
+):
     run = ended_run
     set_execution_status(run, "Failed")
-    steps_stub.add_response("list_pipeline_execution_steps", failed_steps_response(run),
-                            {"PipelineExecutionArn": run.execution_arn, "SortOrder": "Ascending"})  # fmt: skip
+    steps_stub.add_response(
+        "list_pipeline_execution_steps",
+        failed_steps_response(run),
+        {"PipelineExecutionArn": run.execution_arn, "SortOrder": "Ascending"},
+    )
 
     result = notify(run.event("pipeline-failed.json"))
 
@@ -86,10 +104,18 @@ def test_a_failed_run_is_one_notice_naming_the_step_its_reason_and_logs(ended_ru
     assert "logsV2:log-groups/log-group/$252Faws$252Fsagemaker$252FTrainingJobs" in body
     assert "Step RunAlphaFold: Succeeded" in body and run.execution_arn in body
     attributes = {k: v["Value"] for k, v in notice["MessageAttributes"].items()}
-    assert attributes == {"status": "failed", "target": "6kwc", "run_id": run.run_id,
-                          "failed_step": "RunOpenFold"}  # fmt: skip
+    assert attributes == {
+        "status": "failed",
+        "target": "6kwc",
+        "run_id": run.run_id,
+        "failed_step": "RunOpenFold",
+    }
     item = run.item()
-    assert (item["status"], item["failed_step"], item["failure_reason"]) == ("Failed", "RunOpenFold", OOM)
+    assert (item["status"], item["failed_step"], item["failure_reason"]) == (
+        "Failed",
+        "RunOpenFold",
+        OOM,
+    )
 
 
 def test_the_same_failed_event_twice_is_one_notice(ended_run, notify, steps_stub):
@@ -145,29 +171,46 @@ def test_a_succeeded_execution_is_not_for_notify(ended_run, notify):
 
 def test_log_links_point_at_the_jobs_streams():
     console, cli = training_log_links("pipelines-abc-RunOpenFold-X1", "eu-west-1")
-    assert console.startswith("https://eu-west-1.console.aws.amazon.com/cloudwatch/home?region=eu-west-1#")
+    assert console.startswith(
+        "https://eu-west-1.console.aws.amazon.com/cloudwatch/home?region=eu-west-1#"
+    )
     assert console.endswith("$3FlogStreamNameFilter$3Dpipelines-abc-RunOpenFold-X1")
-    assert cli == ("aws logs tail /aws/sagemaker/TrainingJobs --log-stream-name-prefix "
-                   "pipelines-abc-RunOpenFold-X1 --region eu-west-1")  # fmt: skip
+    assert cli == (
+        "aws logs tail /aws/sagemaker/TrainingJobs --log-stream-name-prefix "
+        "pipelines-abc-RunOpenFold-X1 --region eu-west-1"
+    )
 
 
 def test_step_reports_take_the_job_name_with_its_case_from_describe_training_job():
     client = boto3.client("sagemaker", region_name="us-east-1")
     arn = "arn:aws:sagemaker:us-east-1:123456789012:training-job/pipelines-abc-runopenfold-x1"
-    listed = [{"StepName": "RunOpenFold", "StepStatus": "Failed",
-               "Metadata": {"TrainingJob": {"Arn": arn}}}]  # fmt: skip
+    listed = [
+        {
+            "StepName": "RunOpenFold",
+            "StepStatus": "Failed",
+            "Metadata": {"TrainingJob": {"Arn": arn}},
+        }
+    ]
     with Stubber(client) as stub:
         stub.add_response(
             "describe_training_job",
-            {"TrainingJobName": "pipelines-abc-RunOpenFold-X1", "TrainingJobArn": arn,
-             "TrainingJobStatus": "Failed", "FailureReason": "AlgorithmError: from the job",
-             "ModelArtifacts": {"S3ModelArtifacts": ""}, "AlgorithmSpecification": {
-                 "TrainingInputMode": "File", "TrainingImage": "img"},
-             "ResourceConfig": {"VolumeSizeInGB": 50}, "StoppingCondition": {},
-             "CreationTime": T0, "SecondaryStatus": "Failed"},
+            {
+                "TrainingJobName": "pipelines-abc-RunOpenFold-X1",
+                "TrainingJobArn": arn,
+                "TrainingJobStatus": "Failed",
+                "FailureReason": "AlgorithmError: from the job",
+                "ModelArtifacts": {"S3ModelArtifacts": ""},
+                "AlgorithmSpecification": {"TrainingInputMode": "File", "TrainingImage": "img"},
+                "ResourceConfig": {"VolumeSizeInGB": 50},
+                "StoppingCondition": {},
+                "CreationTime": T0,
+                "SecondaryStatus": "Failed",
+            },
             {"TrainingJobName": "pipelines-abc-runopenfold-x1"},
-        )  # fmt: skip
+        )
         (report,) = step_reports(client, listed, "us-east-1")
     assert report.training_job == "pipelines-abc-RunOpenFold-X1"
     assert report.failure_reason == "AlgorithmError: from the job"  # the step gave none
-    assert report.log_links[1].endswith("--log-stream-name-prefix pipelines-abc-RunOpenFold-X1 --region us-east-1")
+    assert report.log_links[1].endswith(
+        "--log-stream-name-prefix pipelines-abc-RunOpenFold-X1 --region us-east-1"
+    )

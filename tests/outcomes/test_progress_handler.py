@@ -36,13 +36,19 @@ def test_a_step_that_succeeded_is_recorded_with_times_and_job(ended_run, progres
 
     result = progress(run.event("step-succeeded.json"))
 
-    assert result == {"action": "recorded", "run_id": run.run_id, "step": "RunAlphaFold",
-                      "status": "Succeeded", "cache_hit": False}  # fmt: skip
+    assert result == {
+        "action": "recorded",
+        "run_id": run.run_id,
+        "step": "RunAlphaFold",
+        "status": "Succeeded",
+        "cache_hit": False,
+    }
     step = run.item()["steps"]["RunAlphaFold"]
     assert step["status"] == "Succeeded" and step["type"] == "Training"
     assert (step["started_at"], step["ended_at"]) == (
-        "2026-11-26T14:25:02+00:00", "2026-11-26T15:05:47+00:00",
-    )  # fmt: skip
+        "2026-11-26T14:25:02+00:00",
+        "2026-11-26T15:05:47+00:00",
+    )
     assert step["training_job"] == job_name(run.execution_arn, ALPHAFOLD_STEP).lower()
     assert step["cache_hit"] is False
     assert run.item()["status"] == "Executing"  # the run's own status is not progress's to set
@@ -57,7 +63,9 @@ def test_a_failed_step_keeps_its_reason_and_both_steps_are_kept(ended_run, progr
     assert set(steps) == {"RunAlphaFold", "RunOpenFold"}
     assert steps["RunOpenFold"]["status"] == "Failed"
     assert "CUDA out of memory" in steps["RunOpenFold"]["failure_reason"]
-    assert steps["RunOpenFold"]["training_job"] == job_name(run.execution_arn, OPENFOLD_STEP).lower()
+    assert (
+        steps["RunOpenFold"]["training_job"] == job_name(run.execution_arn, OPENFOLD_STEP).lower()
+    )
 
 
 def test_the_current_step_follows_live_steps(ended_run, progress):

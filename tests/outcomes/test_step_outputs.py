@@ -26,13 +26,20 @@ def make_tar(path: Path, members: dict[str, bytes], *, links: dict[str, str] | N
 
 
 def test_an_archive_unpacks_as_sagemaker_tarred_it(tmp_path):
-    archive = make_tar(tmp_path / "model.tar.gz", {
-        "./ranked_0.pdb": b"ATOM\n", "predictions/x_relaxed.pdb": b"ATOM\n", "timings.json": b"{}",
-    })  # fmt: skip
+    archive = make_tar(
+        tmp_path / "model.tar.gz",
+        {
+            "./ranked_0.pdb": b"ATOM\n",
+            "predictions/x_relaxed.pdb": b"ATOM\n",
+            "timings.json": b"{}",
+        },
+    )
     out = extract(archive, tmp_path / "out")
     assert sorted(p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file()) == [
-        "predictions/x_relaxed.pdb", "ranked_0.pdb", "timings.json",
-    ]  # fmt: skip
+        "predictions/x_relaxed.pdb",
+        "ranked_0.pdb",
+        "timings.json",
+    ]
 
 
 def test_only_the_wanted_members_are_unpacked(tmp_path):

@@ -11,7 +11,7 @@ from moto import mock_aws
 
 from foldline.outcomes.tracking import SageMakerExperimentsTracker, TrackedRun, experiment_name
 
-T0 = dt.datetime(2026, 11, 26, 14, 3, 56, tzinfo=dt.timezone.utc)
+T0 = dt.datetime(2026, 11, 26, 14, 3, 56, tzinfo=dt.UTC)
 RUN = TrackedRun(
     target="T1030 (v2)",
     run_id="T1030-v2-75408978aa678e54c65712db9deb8884",
@@ -34,7 +34,9 @@ def test_names_are_valid_experiment_names():
 def test_a_run_is_logged_under_moto():
     with mock_aws():
         sm = boto3.client("sagemaker", region_name="us-east-1")
-        tracker = SageMakerExperimentsTracker(sm, boto3.client("sagemaker-metrics", region_name="us-east-1"))
+        tracker = SageMakerExperimentsTracker(
+            sm, boto3.client("sagemaker-metrics", region_name="us-east-1")
+        )
         ref = tracker.log_run(RUN)
         component = sm.describe_trial_component(TrialComponentName=ref.trial_component)
         assert sm.describe_trial(TrialName=ref.trial)["ExperimentName"] == "foldline-T1030-v2"
@@ -60,14 +62,27 @@ def test_logging_again_on_aws_updates_instead_of_failing():
         already_exists(stub, "create_trial_component", f"TrialComponent {component}")
         stub.add_response(
             "update_trial_component",
-            {"TrialComponentArn": f"arn:aws:sagemaker:us-east-1:123456789012:experiment-trial-component/{component}"},
-            {"TrialComponentName": component, "Status": ANY, "StartTime": T0, "EndTime": ANY,
-             "Parameters": {"ModelPreset": {"StringValue": "monomer_ptm"},
-                            "NumMultimerPredictionsPerModel": {"NumberValue": 5.0}},
-             "InputArtifacts": ANY, "OutputArtifacts": ANY},
-        )  # fmt: skip
-        stub.add_client_error("associate_trial_component", "ValidationException",
-                              "TrialComponent is already associated with the trial.")  # fmt: skip
+            {
+                "TrialComponentArn": f"arn:aws:sagemaker:us-east-1:123456789012:experiment-trial-component/{component}"
+            },
+            {
+                "TrialComponentName": component,
+                "Status": ANY,
+                "StartTime": T0,
+                "EndTime": ANY,
+                "Parameters": {
+                    "ModelPreset": {"StringValue": "monomer_ptm"},
+                    "NumMultimerPredictionsPerModel": {"NumberValue": 5.0},
+                },
+                "InputArtifacts": ANY,
+                "OutputArtifacts": ANY,
+            },
+        )
+        stub.add_client_error(
+            "associate_trial_component",
+            "ValidationException",
+            "TrialComponent is already associated with the trial.",
+        )
         mstub.add_response("batch_put_metrics", {})
         mstub.add_response("batch_put_metrics", {})
 
@@ -90,7 +105,9 @@ def test_refused_metrics_raise():
         sm = boto3.client("sagemaker", region_name="us-east-1")
         metrics = boto3.client("sagemaker-metrics", region_name="us-east-1")
         with Stubber(metrics) as mstub:
-            mstub.add_response("batch_put_metrics", {"Errors": [
-                {"Code": "METRIC_LIMIT_EXCEEDED", "MetricIndex": 0}]})  # fmt: skip
+            mstub.add_response(
+                "batch_put_metrics",
+                {"Errors": [{"Code": "METRIC_LIMIT_EXCEEDED", "MetricIndex": 0}]},
+            )
             with pytest.raises(RuntimeError, match="METRIC_LIMIT_EXCEEDED"):
                 SageMakerExperimentsTracker(sm, metrics).log_run(RUN)

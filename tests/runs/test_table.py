@@ -26,24 +26,47 @@ RUN = "xylanase-0123456789abcdef0123456789abcdef"
 
 #: what foldline puts in runs: strings, ints, floats, bools, nested maps, lists, None
 FIELDS = {
-    "bucket": "b", "key": "inputs/x.fasta", "chains": 2, "residues": 1234,
-    "big": 2**62, "negative": -7, "cost_usd": 12.345678, "ratio": 0.1, "whole_float": 3.0,
-    "ok": True, "nothing": None, "empty": {},
+    "bucket": "b",
+    "key": "inputs/x.fasta",
+    "chains": 2,
+    "residues": 1234,
+    "big": 2**62,
+    "negative": -7,
+    "cost_usd": 12.345678,
+    "ratio": 0.1,
+    "whole_float": 3.0,
+    "ok": True,
+    "nothing": None,
+    "empty": {},
     "parameters": {"ModelPreset": "monomer", "NumMultimerPredictionsPerModel": "5"},
-    "sizing": {"gpu": {"memory_gib": 22.5, "count": 1, "unused": None},
-               "hours": [0.25, 1, None, {"x": 1.5}], "notes": []},
-}  # fmt: skip
+    "sizing": {
+        "gpu": {"memory_gib": 22.5, "count": 1, "unused": None},
+        "hours": [0.25, 1, None, {"x": 1.5}],
+        "notes": [],
+    },
+}
 
 #: FIELDS as they come back: None left out of maps (kept as None in lists), numbers as
 #: int where whole (3.0 -> 3, as DynamoDB does not keep the difference), else float
 EXPECTED = {
-    "bucket": "b", "key": "inputs/x.fasta", "chains": 2, "residues": 1234,
-    "big": 2**62, "negative": -7, "cost_usd": 12.345678, "ratio": 0.1, "whole_float": 3,
-    "ok": True, "empty": {},
+    "bucket": "b",
+    "key": "inputs/x.fasta",
+    "chains": 2,
+    "residues": 1234,
+    "big": 2**62,
+    "negative": -7,
+    "cost_usd": 12.345678,
+    "ratio": 0.1,
+    "whole_float": 3,
+    "ok": True,
+    "empty": {},
     "parameters": {"ModelPreset": "monomer", "NumMultimerPredictionsPerModel": "5"},
-    "sizing": {"gpu": {"memory_gib": 22.5, "count": 1},
-               "hours": [0.25, 1, None, {"x": 1.5}], "notes": []},
-}  # fmt: skip
+    "sizing": {
+        "gpu": {"memory_gib": 22.5, "count": 1},
+        "hours": [0.25, 1, None, {"x": 1.5}],
+        "notes": [],
+    },
+}
 
 
 @pytest.fixture
@@ -135,14 +158,20 @@ def test_record_step_creates_the_map_then_merges(table):
     table.record_step(RUN, "RunAlphaFold", status="Starting", cache_hit=False)
     table.record_step(RUN, "RunMSA", status="Succeeded", training_job="msa-1")
     steps = table.get(RUN)["steps"]
-    assert steps == {"RunMSA": {"status": "Succeeded", "training_job": "msa-1"},
-                     "RunAlphaFold": {"status": "Starting", "cache_hit": False}}  # fmt: skip
+    assert steps == {
+        "RunMSA": {"status": "Succeeded", "training_job": "msa-1"},
+        "RunAlphaFold": {"status": "Starting", "cache_hit": False},
+    }
 
 
 def test_recent_is_newest_first_and_skips_reserved_items(table, resource):
     for i, created in enumerate(["2026-01-02", "2026-01-03", "2026-01-01"]):
-        item = {"run_id": f"run-{i}", "created_at": created, "status": "Succeeded",
-                "n": Decimal("1.5")}  # fmt: skip
+        item = {
+            "run_id": f"run-{i}",
+            "created_at": created,
+            "status": "Succeeded",
+            "n": Decimal("1.5"),
+        }
         resource.Table(TABLE).put_item(Item=item)
     resource.Table(TABLE).put_item(Item={"run_id": "#concurrency-gate", "slots": {}})
     recent = table.recent()
@@ -167,6 +196,9 @@ def test_the_table_resource_stays_available(table, resource):
 def test_wire_conversion_is_boto3s():
     values = {"a": 1.5, "b": {"c": None, "d": [None, 2]}, "e": None, "f": "x"}
     wire = to_wire(values)
-    assert wire == {"a": {"N": "1.5"}, "b": {"M": {"d": {"L": [{"NULL": True}, {"N": "2"}]}}},
-                    "f": {"S": "x"}}  # fmt: skip
+    assert wire == {
+        "a": {"N": "1.5"},
+        "b": {"M": {"d": {"L": [{"NULL": True}, {"N": "2"}]}}},
+        "f": {"S": "x"},
+    }
     assert from_wire(wire) == {"a": 1.5, "b": {"d": [None, 2]}, "f": "x"}

@@ -17,11 +17,18 @@ from foldline.spec.parameters import (
 
 def test_the_eight_parameters_of_the_reference_notebooks_with_their_defaults():
     assert [p.name for p in NOTEBOOK_PARAMETERS] == [
-        "FastaInputS3URI", "FastaFileName", "DbPreset", "MaxTemplateDate", "ModelPreset",
-        "NumMultimerPredictionsPerModel", "MSAInstanceType", "InferenceInstanceType",
-    ]  # fmt: skip
+        "FastaInputS3URI",
+        "FastaFileName",
+        "DbPreset",
+        "MaxTemplateDate",
+        "ModelPreset",
+        "NumMultimerPredictionsPerModel",
+        "MSAInstanceType",
+        "InferenceInstanceType",
+    ]
     assert [p.name for p in PARAMETERS] == [p.name for p in NOTEBOOK_PARAMETERS] + [
-        "RunId", "MsaCacheS3URI",
+        "RunId",
+        "MsaCacheS3URI",
     ]
     assert defaults() == {
         "DbPreset": "full_dbs",
@@ -42,8 +49,10 @@ def test_defaults_are_allowed_values():
 def test_steps_depend_on_the_msa_only_and_get_known_hyperparameters():
     names = {p.name for p in PARAMETERS}
     assert STEP_DEPENDENCIES == {
-        "RunMSA": (), "RunAlphaFold": ("RunMSA",), "RunOpenFold": ("RunMSA",)
-    }  # fmt: skip
+        "RunMSA": (),
+        "RunAlphaFold": ("RunMSA",),
+        "RunOpenFold": ("RunMSA",),
+    }
     for step in STEPS:
         assert set(STEP_HYPERPARAMETERS[step.name]) <= names
 
@@ -118,5 +127,6 @@ def test_the_sizing_table_picks_and_prices_only_allowed_types():
     assert gpu_picks <= set(INFERENCE_INSTANCE_TYPES)
     priced = set(table["prices"]["usd_per_hour"])
     assert priced <= set(MSA_INSTANCE_TYPES) | set(INFERENCE_INSTANCE_TYPES), (
-        priced - set(MSA_INSTANCE_TYPES) - set(INFERENCE_INSTANCE_TYPES))
+        priced - set(MSA_INSTANCE_TYPES) - set(INFERENCE_INSTANCE_TYPES)
+    )
     assert priced <= _training_instance_types()

@@ -39,8 +39,15 @@ def homologue_sequence() -> str:
 class Workspace:
     """One training job's folders and environment."""
 
-    def __init__(self, root: Path, *, model_preset: str = "monomer", db_preset: str = "full_dbs",
-                 max_template_date: str = "2021-10-01", fasta_name: str = "6KWC.fasta"):
+    def __init__(
+        self,
+        root: Path,
+        *,
+        model_preset: str = "monomer",
+        db_preset: str = "full_dbs",
+        max_template_date: str = "2021-10-01",
+        fasta_name: str = "6KWC.fasta",
+    ):
         self.root = root
         self.opt_ml = root / "opt_ml"
         self.data = self.opt_ml / "input" / "data"
@@ -78,8 +85,17 @@ class Workspace:
     def make_databases(self, *, skip: tuple[str, ...] = ()) -> None:
         """Every database of every preset, as empty files in AlphaFold's layout."""
         prefixes = {db.BFD, db.UNIREF30, db.PDB70}
-        for rel in (db.UNIREF90, db.MGNIFY, db.BFD, db.UNIREF30, db.SMALL_BFD, db.PDB70,
-                    db.PDB_SEQRES, db.UNIPROT, db.OBSOLETE):
+        for rel in (
+            db.UNIREF90,
+            db.MGNIFY,
+            db.BFD,
+            db.UNIREF30,
+            db.SMALL_BFD,
+            db.PDB70,
+            db.PDB_SEQRES,
+            db.UNIPROT,
+            db.OBSOLETE,
+        ):
             if rel in skip:
                 continue
             path = self.databases / rel
@@ -125,11 +141,14 @@ class Workspace:
 
     def install_engines(self) -> None:
         self.extra["FOLDLINE_AF_DATA_PIPELINE"] = str(
-            self.install(self.root / "tools" / "run_data_pipeline.py"))
+            self.install(self.root / "tools" / "run_data_pipeline.py")
+        )
         self.extra["FOLDLINE_AF_RUNNER"] = str(
-            self.install(self.root / "tools" / "run_alphafold.py"))
-        self.extra["OPENFOLD_DIR"] = str(self.install(
-            self.root / "openfold" / "run_pretrained_openfold.py").parent)
+            self.install(self.root / "tools" / "run_alphafold.py")
+        )
+        self.extra["OPENFOLD_DIR"] = str(
+            self.install(self.root / "openfold" / "run_pretrained_openfold.py").parent
+        )
 
     # environment --------------------------------------------------------------------------
     def env(self) -> dict[str, str]:
@@ -160,8 +179,14 @@ class Workspace:
     def run_module(self, name: str) -> subprocess.CompletedProcess:
         """``python -m foldline.steps.<name>``, as the image's entry point runs it."""
         env = {**self.env(), "PYTHONPATH": str(REPO)}
-        return subprocess.run([sys.executable, "-m", f"foldline.steps.{name}"], env=env,
-                              capture_output=True, text=True, timeout=120)
+        return subprocess.run(
+            [sys.executable, "-m", f"foldline.steps.{name}"],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
 
     def records(self) -> list[dict]:
         if not self.log.is_file():
@@ -172,8 +197,9 @@ class Workspace:
         return json.loads((self.model_dir / "foldline-step.json").read_text())
 
     def model_files(self) -> list[str]:
-        return sorted(str(p.relative_to(self.model_dir))
-                      for p in self.model_dir.rglob("*") if p.is_file())
+        return sorted(
+            str(p.relative_to(self.model_dir)) for p in self.model_dir.rglob("*") if p.is_file()
+        )
 
 
 @pytest.fixture

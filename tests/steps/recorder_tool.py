@@ -55,10 +55,14 @@ def fail():
 def data_pipeline(opts):
     out = Path(opts["output_dir"]) / "msas"
     multimer = opts["model_preset"] == "multimer"
-    bfd = ("small_bfd_hits.sto", STO) if opts["db_preset"] == "reduced_dbs" else (
-        "bfd_uniref_hits.a3m", A3M)
-    chains = [line for line in Path(opts["fasta_path"]).read_text().splitlines()
-              if line.startswith(">")]
+    bfd = (
+        ("small_bfd_hits.sto", STO)
+        if opts["db_preset"] == "reduced_dbs"
+        else ("bfd_uniref_hits.a3m", A3M)
+    )
+    chains = [
+        line for line in Path(opts["fasta_path"]).read_text().splitlines() if line.startswith(">")
+    ]
     folders = [out / chr(ord("A") + i) for i in range(len(chains))] if multimer else [out]
     for folder in folders:
         folder.mkdir(parents=True, exist_ok=True)
@@ -79,7 +83,9 @@ def alphafold(opts):
     out = Path(opts["output_dir"]) / stem
     multimer = opts["model_preset"] == "multimer"
     per_model = int(opts["num_multimer_predictions_per_model"]) if multimer else 1
-    suffix = "_multimer_v3" if multimer else ("_ptm" if opts["model_preset"] == "monomer_ptm" else "")
+    suffix = (
+        "_multimer_v3" if multimer else ("_ptm" if opts["model_preset"] == "monomer_ptm" else "")
+    )
     names = [f"model_{m}{suffix}_pred_{p}" for m in range(1, 6) for p in range(per_model)]
     scores = {name: 90.0 - i for i, name in enumerate(names)}
     for i, name in enumerate(names):
@@ -110,9 +116,15 @@ def openfold(opts, positional):
 def main():
     me = Path(sys.argv[0]).name
     opts, positional = flags(sys.argv[1:])
-    record = {"tool": me, "argv": sys.argv[1:],
-              "environment": {k: v for k, v in os.environ.items()
-                              if k.startswith("PYTHON") or k in ("PATH", "VIRTUAL_ENV")}}
+    record = {
+        "tool": me,
+        "argv": sys.argv[1:],
+        "environment": {
+            k: v
+            for k, v in os.environ.items()
+            if k.startswith("PYTHON") or k in ("PATH", "VIRTUAL_ENV")
+        },
+    }
     if me == "run_alphafold.py":
         record["msas"] = listing(Path(opts["output_dir"]) / Path(opts["fasta_paths"]).stem / "msas")
     elif me == "run_pretrained_openfold.py":

@@ -14,15 +14,24 @@ WEIGHTS = {
     "multimer": [f"params/params_model_{n}_multimer_v3.npz" for n in range(1, 6)],
 }
 DBS = {
-    "full_dbs": ["--bfd_database_path={db}/bfd/bfd_metaclust_clu_complete_id30_c90_final_seq.sorted_opt",
-                 "--uniref30_database_path={db}/uniref30/UniRef30_2021_03"],
-    "reduced_dbs": ["--small_bfd_database_path={db}/small_bfd/bfd-first_non_consensus_sequences.fasta"],
+    "full_dbs": [
+        "--bfd_database_path={db}/bfd/bfd_metaclust_clu_complete_id30_c90_final_seq.sorted_opt",
+        "--uniref30_database_path={db}/uniref30/UniRef30_2021_03",
+    ],
+    "reduced_dbs": [
+        "--small_bfd_database_path={db}/small_bfd/bfd-first_non_consensus_sequences.fasta"
+    ],
     "monomer": ["--pdb70_database_path={db}/pdb70/pdb70"],
-    "multimer": ["--uniprot_database_path={db}/uniprot/uniprot.fasta",
-                 "--pdb_seqres_database_path={db}/pdb_seqres/pdb_seqres.txt"],
-}  # fmt: skip
-PRESETS = [(d, m) for d in ("full_dbs", "reduced_dbs")
-           for m in ("monomer", "monomer_ptm", "monomer_casp14", "multimer")]  # fmt: skip
+    "multimer": [
+        "--uniprot_database_path={db}/uniprot/uniprot.fasta",
+        "--pdb_seqres_database_path={db}/pdb_seqres/pdb_seqres.txt",
+    ],
+}
+PRESETS = [
+    (d, m)
+    for d in ("full_dbs", "reduced_dbs")
+    for m in ("monomer", "monomer_ptm", "monomer_casp14", "multimer")
+]
 
 
 def ready(workspace, model_preset="monomer", db_preset="full_dbs", **kwargs):
@@ -81,11 +90,15 @@ def test_outputs_land_in_the_model_dir_without_the_msa_copy(workspace):
     manifest = alphafold.run(ws.training_env())
     files = ws.model_files()
     names = [f"model_{m}_multimer_v3_pred_{p}" for m in range(1, 6) for p in range(2)]
-    assert [f for f in files if f.startswith("ranked_")] == sorted(f"ranked_{i}.pdb" for i in range(10))
+    assert [f for f in files if f.startswith("ranked_")] == sorted(
+        f"ranked_{i}.pdb" for i in range(10)
+    )
     assert {f"result_{n}.pkl" for n in names} <= set(files)
     assert {f"unrelaxed_{n}.pdb" for n in names} <= set(files)
     assert f"relaxed_{names[0]}.pdb" in files
-    assert {"ranking_debug.json", "timings.json", "features.pkl", "foldline-step.json"} <= set(files)
+    assert {"ranking_debug.json", "timings.json", "features.pkl", "foldline-step.json"} <= set(
+        files
+    )
     assert not any(f.startswith("msas/") for f in files)
     assert manifest.engine == "alphafold" and manifest.engine_version == "2.3.2"
     assert manifest.outputs["best_model"] == "ranked_0.pdb"

@@ -21,18 +21,20 @@ from foldline.steps.manifest import StepManifest, read_manifest
 
 def test_reads_channels_hyperparameters_and_resources(tmp_path):
     (tmp_path / "fasta").mkdir()
-    env = TrainingEnv.from_env({
-        "SM_CHANNEL_FASTA": str(tmp_path / "fasta"),
-        "SM_CHANNEL_DATABASES": "/fsx/alphafold",
-        # the SDK JSON-quotes string hyperparameters; SM_HP_* wins over SM_HPS
-        "SM_HPS": json.dumps({"ModelPreset": '"monomer"', "DbPreset": "full_dbs"}),
-        "SM_HP_DBPRESET": "reduced_dbs",
-        "SM_MODEL_DIR": str(tmp_path / "model"),
-        "SM_OUTPUT_DATA_DIR": str(tmp_path / "out"),
-        "SM_NUM_CPUS": "16",
-        "SM_NUM_GPUS": "1",
-        "FOLDLINE_FAILURE_FILE": str(tmp_path / "failure"),
-    })
+    env = TrainingEnv.from_env(
+        {
+            "SM_CHANNEL_FASTA": str(tmp_path / "fasta"),
+            "SM_CHANNEL_DATABASES": "/fsx/alphafold",
+            # the SDK JSON-quotes string hyperparameters; SM_HP_* wins over SM_HPS
+            "SM_HPS": json.dumps({"ModelPreset": '"monomer"', "DbPreset": "full_dbs"}),
+            "SM_HP_DBPRESET": "reduced_dbs",
+            "SM_MODEL_DIR": str(tmp_path / "model"),
+            "SM_OUTPUT_DATA_DIR": str(tmp_path / "out"),
+            "SM_NUM_CPUS": "16",
+            "SM_NUM_GPUS": "1",
+            "FOLDLINE_FAILURE_FILE": str(tmp_path / "failure"),
+        }
+    )
     assert env.channels == {"fasta": tmp_path / "fasta", "databases": Path("/fsx/alphafold")}
     assert env.hp("ModelPreset") == "monomer"
     assert env.hp("DbPreset") == "reduced_dbs"
@@ -91,25 +93,42 @@ def test_manifest_round_trip_and_engine_names(tmp_path):
 
 EXPECTED_FLAGS = {
     ("full_dbs", "monomer"): [
-        "uniref90_database_path", "mgnify_database_path", "bfd_database_path",
-        "uniref30_database_path", "pdb70_database_path", "template_mmcif_dir",
+        "uniref90_database_path",
+        "mgnify_database_path",
+        "bfd_database_path",
+        "uniref30_database_path",
+        "pdb70_database_path",
+        "template_mmcif_dir",
         "obsolete_pdbs_path",
     ],
     ("reduced_dbs", "monomer_ptm"): [
-        "uniref90_database_path", "mgnify_database_path", "small_bfd_database_path",
-        "pdb70_database_path", "template_mmcif_dir", "obsolete_pdbs_path",
-    ],
-    ("full_dbs", "multimer"): [
-        "uniref90_database_path", "mgnify_database_path", "bfd_database_path",
-        "uniref30_database_path", "uniprot_database_path", "pdb_seqres_database_path",
-        "template_mmcif_dir", "obsolete_pdbs_path",
-    ],
-    ("reduced_dbs", "multimer"): [
-        "uniref90_database_path", "mgnify_database_path", "small_bfd_database_path",
-        "uniprot_database_path", "pdb_seqres_database_path", "template_mmcif_dir",
+        "uniref90_database_path",
+        "mgnify_database_path",
+        "small_bfd_database_path",
+        "pdb70_database_path",
+        "template_mmcif_dir",
         "obsolete_pdbs_path",
     ],
-}  # fmt: skip
+    ("full_dbs", "multimer"): [
+        "uniref90_database_path",
+        "mgnify_database_path",
+        "bfd_database_path",
+        "uniref30_database_path",
+        "uniprot_database_path",
+        "pdb_seqres_database_path",
+        "template_mmcif_dir",
+        "obsolete_pdbs_path",
+    ],
+    ("reduced_dbs", "multimer"): [
+        "uniref90_database_path",
+        "mgnify_database_path",
+        "small_bfd_database_path",
+        "uniprot_database_path",
+        "pdb_seqres_database_path",
+        "template_mmcif_dir",
+        "obsolete_pdbs_path",
+    ],
+}
 
 
 @pytest.mark.parametrize("presets", sorted(EXPECTED_FLAGS))

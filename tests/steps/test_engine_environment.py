@@ -74,8 +74,9 @@ def run_openfold(ws):
     openfold.run(ws.training_env())
 
 
-@pytest.mark.parametrize("run_step", [run_msa, run_alphafold, run_openfold],
-                         ids=["msa", "alphafold", "openfold"])  # fmt: skip
+@pytest.mark.parametrize(
+    "run_step", [run_msa, run_alphafold, run_openfold], ids=["msa", "alphafold", "openfold"]
+)
 def test_no_step_passes_the_toolkits_python_settings_to_its_engine(workspace, run_step):
     ws = workspace()
     ws.extra.update({**TOOLKIT, **KEPT})

@@ -23,8 +23,9 @@ EXAMPLES = REPO / "examples"
 def chain_of_steps(tmp_path):
     if not (EXAMPLES / "databases" / "pdb_seqres" / "pdb_seqres.txt").is_file():
         pytest.skip("bundled example databases not present")
-    ws = Workspace(tmp_path / "msa", db_preset="reduced_dbs", fasta_name="xylanase.fasta",
-                   max_template_date="")
+    ws = Workspace(
+        tmp_path / "msa", db_preset="reduced_dbs", fasta_name="xylanase.fasta", max_template_date=""
+    )
     (ws.data / "fasta" / "xylanase.fasta").write_text((EXAMPLES / "xylanase.fasta").read_text())
     ws.extra["FOLDLINE_MSA_ENGINE"] = "pyhmmer"
 
@@ -40,19 +41,23 @@ def chain_of_steps(tmp_path):
 
 
 def fold(tmp_path, name, archive, with_examples, module):
-    ws = Workspace(tmp_path / name, db_preset="reduced_dbs", fasta_name="xylanase.fasta",
-                   max_template_date="")
+    ws = Workspace(
+        tmp_path / name, db_preset="reduced_dbs", fasta_name="xylanase.fasta", max_template_date=""
+    )
     (ws.data / "fasta" / "xylanase.fasta").write_text((EXAMPLES / "xylanase.fasta").read_text())
     (ws.data / "msa").mkdir()
     (ws.data / "msa" / "model.tar.gz").write_bytes(archive.read_bytes())
-    ws.extra.update(FOLDLINE_FOLD_ENGINE="auto", FOLDLINE_AF_RUNNER=str(tmp_path / "none" / "run_alphafold.py"),
-                    OPENFOLD_DIR=str(tmp_path / "none"))  # fmt: skip
+    ws.extra.update(
+        FOLDLINE_FOLD_ENGINE="auto",
+        FOLDLINE_AF_RUNNER=str(tmp_path / "none" / "run_alphafold.py"),
+        OPENFOLD_DIR=str(tmp_path / "none"),
+    )
     env = type(ws.training_env()).from_env(with_examples(ws.env()))
     return ws, module.run(env)
 
 
 def test_local_chain_labels_every_model_template_cpu(tmp_path, chain_of_steps):
-    ws, manifest, archive, with_examples = chain_of_steps
+    _ws, manifest, archive, with_examples = chain_of_steps
     assert manifest.engine == "pyhmmer" and manifest.status == "succeeded"
     assert "msas/pdb_hits.sto" in manifest.outputs["msa_files"]
 

@@ -34,14 +34,17 @@ def python(request, monkeypatch):
 
 
 def test_a_plain_archive_is_extracted(tmp_path, python):
-    with archive(tmp_path, [("msas/uniref90_hits.sto", "file", None),
-                            ("msas/link.sto", "link", "uniref90_hits.sto")]) as tar:
+    with archive(
+        tmp_path,
+        [("msas/uniref90_hits.sto", "file", None), ("msas/link.sto", "link", "uniref90_hits.sto")],
+    ) as tar:
         extract_safely(tar, tmp_path / "out")
     assert (tmp_path / "out" / "msas" / "uniref90_hits.sto").read_bytes() == b"x"
 
 
-@pytest.mark.parametrize("member", [("../escaped.sto", "file", None),
-                                    ("msas/out.sto", "link", "../../outside")])  # fmt: skip
+@pytest.mark.parametrize(
+    "member", [("../escaped.sto", "file", None), ("msas/out.sto", "link", "../../outside")]
+)
 def test_members_that_leave_the_folder_are_refused(tmp_path, python, member):
     with archive(tmp_path, [member]) as tar, pytest.raises((StepFailed, tarfile.TarError)):
         extract_safely(tar, tmp_path / "out")

@@ -14,15 +14,24 @@ RUNNER = REPO / "containers" / "alphafold" / "run_data_pipeline.py"
 
 # The databases each preset pair must name, spelled out (AlphaFold 2.3 download layout).
 DBS = {
-    "full_dbs": ["--bfd_database_path={db}/bfd/bfd_metaclust_clu_complete_id30_c90_final_seq.sorted_opt",
-                 "--uniref30_database_path={db}/uniref30/UniRef30_2021_03"],
-    "reduced_dbs": ["--small_bfd_database_path={db}/small_bfd/bfd-first_non_consensus_sequences.fasta"],
+    "full_dbs": [
+        "--bfd_database_path={db}/bfd/bfd_metaclust_clu_complete_id30_c90_final_seq.sorted_opt",
+        "--uniref30_database_path={db}/uniref30/UniRef30_2021_03",
+    ],
+    "reduced_dbs": [
+        "--small_bfd_database_path={db}/small_bfd/bfd-first_non_consensus_sequences.fasta"
+    ],
     "monomer": ["--pdb70_database_path={db}/pdb70/pdb70"],
-    "multimer": ["--uniprot_database_path={db}/uniprot/uniprot.fasta",
-                 "--pdb_seqres_database_path={db}/pdb_seqres/pdb_seqres.txt"],
-}  # fmt: skip
-PRESETS = [(d, m) for d in ("full_dbs", "reduced_dbs")
-           for m in ("monomer", "monomer_ptm", "monomer_casp14", "multimer")]  # fmt: skip
+    "multimer": [
+        "--uniprot_database_path={db}/uniprot/uniprot.fasta",
+        "--pdb_seqres_database_path={db}/pdb_seqres/pdb_seqres.txt",
+    ],
+}
+PRESETS = [
+    (d, m)
+    for d in ("full_dbs", "reduced_dbs")
+    for m in ("monomer", "monomer_ptm", "monomer_casp14", "multimer")
+]
 
 
 def expected_argv(ws, db_preset, model_preset):
@@ -59,20 +68,32 @@ def test_exact_command_and_outputs_per_preset(workspace, db_preset, model_preset
     ws.extra["FOLDLINE_MSA_ENGINE"] = "alphafold"
     manifest = msa.run(ws.training_env())
     (record,) = ws.records()
-    assert [ws.env()["FOLDLINE_ENGINE_PYTHON"], ws.env()["FOLDLINE_AF_DATA_PIPELINE"],
-            *record["argv"]] == expected_argv(ws, db_preset, model_preset)  # fmt: skip
+    assert [
+        ws.env()["FOLDLINE_ENGINE_PYTHON"],
+        ws.env()["FOLDLINE_AF_DATA_PIPELINE"],
+        *record["argv"],
+    ] == expected_argv(ws, db_preset, model_preset)
     assert manifest.command == expected_argv(ws, db_preset, model_preset)
     # AlphaFold's layout: flat for monomer, one folder per chain letter for multimer
     bfd = "bfd_uniref_hits.a3m" if db_preset == "full_dbs" else "small_bfd_hits.sto"
     if model_preset == "multimer":
-        chain_files = {"uniref90_hits.sto", "mgnify_hits.sto", bfd, "uniprot_hits.sto",
-                       "pdb_hits.sto"}  # fmt: skip
+        chain_files = {
+            "uniref90_hits.sto",
+            "mgnify_hits.sto",
+            bfd,
+            "uniprot_hits.sto",
+            "pdb_hits.sto",
+        }
         expected = {f"msas/{c}/{f}" for c in "AB" for f in chain_files}
     else:
-        expected = {f"msas/{f}" for f in ("uniref90_hits.sto", "mgnify_hits.sto", bfd,
-                                          "pdb_hits.hhr")}  # fmt: skip
-    assert set(ws.model_files()) == expected | {"features.pkl", "timings.json",
-                                                "foldline-step.json"}  # fmt: skip
+        expected = {
+            f"msas/{f}" for f in ("uniref90_hits.sto", "mgnify_hits.sto", bfd, "pdb_hits.hhr")
+        }
+    assert set(ws.model_files()) == expected | {
+        "features.pkl",
+        "timings.json",
+        "foldline-step.json",
+    }
     written = ws.manifest()
     assert written["engine"] == "alphafold" and written["status"] == "succeeded"
     assert written["outputs"]["msa_files"] == sorted(expected)
@@ -108,11 +129,15 @@ def test_step_program_end_to_end_with_manifest(workspace):
     assert (manifest["engine"], manifest["engine_version"]) == ("alphafold", "2.3.2")
     assert manifest["exit_status"] == 0
     assert manifest["command"][2:] == ws.records()[0]["argv"]
-    assert manifest["parameters"] == {"FastaFileName": "6KWC.fasta", "ModelPreset": "monomer",
-                                      "DbPreset": "reduced_dbs",
-                                      "MaxTemplateDate": "2021-10-01"}  # fmt: skip
+    assert manifest["parameters"] == {
+        "FastaFileName": "6KWC.fasta",
+        "ModelPreset": "monomer",
+        "DbPreset": "reduced_dbs",
+        "MaxTemplateDate": "2021-10-01",
+    }
     assert dt.datetime.fromisoformat(manifest["ended_at"]) >= dt.datetime.fromisoformat(
-        manifest["started_at"])
+        manifest["started_at"]
+    )
     assert not ws.failure_file.exists()
     assert "[foldline] running:" in done.stdout  # the tool's log reaches CloudWatch
 
@@ -144,7 +169,7 @@ def test_empty_max_template_date_means_today_and_is_recorded(workspace):
     ws = workspace(max_template_date="")
     ws.extra["FOLDLINE_MSA_ENGINE"] = "alphafold"
     manifest = msa.run(ws.training_env())
-    today = dt.datetime.now(dt.timezone.utc).date().isoformat()
+    today = dt.datetime.now(dt.UTC).date().isoformat()
     assert f"--max_template_date={today}" in ws.records()[0]["argv"]
     assert manifest.parameters["MaxTemplateDate"] == today
     assert any("was empty" in note for note in manifest.notes)
@@ -165,8 +190,11 @@ def test_engine_choice(workspace, monkeypatch):
     assert msa.choose_engine(ws.training_env()) == "pyhmmer"
     ws.extra["FOLDLINE_MSA_ENGINE"] = "auto"
     real_find_spec = importlib.util.find_spec
-    monkeypatch.setattr(importlib.util, "find_spec",
-                        lambda name: None if name == "alphafold" else real_find_spec(name))
+    monkeypatch.setattr(
+        importlib.util,
+        "find_spec",
+        lambda name: None if name == "alphafold" else real_find_spec(name),
+    )
     assert msa.choose_engine(ws.training_env()) == "pyhmmer"
     monkeypatch.setattr(importlib.util, "find_spec", lambda name: object())
     assert msa.choose_engine(ws.training_env()) == "alphafold"  # runner installed + importable

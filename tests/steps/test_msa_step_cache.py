@@ -8,8 +8,7 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from foldline.steps import msa_cache
-from foldline.steps import msa
+from foldline.steps import msa, msa_cache
 from tests.steps.conftest import real_sequence
 
 BUCKET = "steps-cache"
@@ -30,22 +29,26 @@ def as_job_of_run(ws, run_id: str) -> None:
     from its own description."""
     job_name = f"pipelines-{run_id}-RunMSA"
     boto3.client("sagemaker", region_name="us-east-1").create_training_job(
-        TrainingJobName=job_name, RoleArn="arn:aws:iam::123456789012:role/steps",
+        TrainingJobName=job_name,
+        RoleArn="arn:aws:iam::123456789012:role/steps",
         AlgorithmSpecification={"TrainingImage": "msa:latest", "TrainingInputMode": "File"},
         OutputDataConfig={"S3OutputPath": f"s3://{BUCKET}/runs/{run_id}/msa/"},
-        ResourceConfig={"InstanceType": "ml.m5.4xlarge", "InstanceCount": 1,
-                        "VolumeSizeInGB": 100},
+        ResourceConfig={"InstanceType": "ml.m5.4xlarge", "InstanceCount": 1, "VolumeSizeInGB": 100},
         StoppingCondition={"MaxRuntimeInSeconds": 3600},
-    )  # fmt: skip
+    )
     ws.extra["TRAINING_JOB_NAME"] = job_name
 
 
 def cached_ws(workspace, *, engine_for_key="alphafold", run_id="run-1"):
     ws = workspace()
     ws.extra["FOLDLINE_MSA_ENGINE"] = "alphafold"  # the recorder stands in for AlphaFold
-    key = msa_cache.cache_key([real_sequence()], db_preset="full_dbs",
-                              max_template_date="2021-10-01", model_preset="monomer",
-                              engine=engine_for_key).key  # fmt: skip
+    key = msa_cache.cache_key(
+        [real_sequence()],
+        db_preset="full_dbs",
+        max_template_date="2021-10-01",
+        model_preset="monomer",
+        engine=engine_for_key,
+    ).key
     as_job_of_run(ws, run_id)
     ws.hps["MsaCacheS3URI"] = msa_cache.cache_uri(BUCKET, key)
     return ws, key
@@ -56,8 +59,11 @@ def test_a_miss_searches_then_stores_and_the_next_run_copies_without_searching(s
     first = msa.run(ws.training_env())
     assert first.engine == "alphafold" and len(ws.records()) == 1
     assert first.outputs["msa_cache"] == {"key": key, "hit": False, "stored": True}
-    made = {name: (ws.model_dir / name).read_bytes() for name in ws.model_files()
-            if name.startswith("msas/")}  # fmt: skip
+    made = {
+        name: (ws.model_dir / name).read_bytes()
+        for name in ws.model_files()
+        if name.startswith("msas/")
+    }
     assert msa_cache.lookup(s3, BUCKET, key).origin_run == "run-1"
 
     shutil.rmtree(ws.model_dir)
@@ -73,7 +79,7 @@ def test_a_miss_searches_then_stores_and_the_next_run_copies_without_searching(s
 
 
 def test_a_location_for_another_engine_is_not_used(s3, workspace):
-    ws, key = cached_ws(workspace, engine_for_key="pyhmmer")  # the start function assumed pyhmmer
+    ws, _key = cached_ws(workspace, engine_for_key="pyhmmer")  # the start function assumed pyhmmer
     manifest = msa.run(ws.training_env())
     assert manifest.engine == "alphafold" and len(ws.records()) == 1
     assert any("MSA cache not used" in note for note in manifest.notes)

@@ -34,7 +34,7 @@ def parser_from_spec(spec: dict) -> argparse.ArgumentParser:
     for positional in spec["positionals"]:
         parser.add_argument(positional["dest"], type=TYPES[positional.get("type", "str")])
     seen = set()
-    for name, option in spec["options"].items():
+    for option in spec["options"].values():
         if option["dest"] in seen:
             continue
         seen.add(option["dest"])
@@ -71,7 +71,7 @@ def test_the_record_names_its_source():
 
 def test_the_image_builds_the_commit_whose_parser_is_recorded():
     dockerfile = (REPO / "containers" / "openfold" / "Dockerfile").read_text()
-    commits = set(re.findall(r"^ARG OPENFOLD_COMMIT=([0-9a-f]{40})$", dockerfile, re.M))
+    commits = set(re.findall(r"^ARG OPENFOLD_COMMIT=([0-9a-f]{40})$", dockerfile, re.MULTILINE))
     assert commits == {SPEC["openfold"]["commit"]}
 
 
@@ -127,8 +127,7 @@ def test_parser_spec_reads_a_parser_from_source(tmp_path):
         "    main(parser.parse_args())\n"
     )
     (tmp_path / "scripts" / "utils.py").write_text(
-        "def add_data_args(p):\n"
-        "    p.add_argument('--preset', choices=('a', 'b'), default='a')\n"
+        "def add_data_args(p):\n    p.add_argument('--preset', choices=('a', 'b'), default='a')\n"
     )
     (tmp_path / "openfold" / "config.py").write_text(
         "def model_config(name, train=False):\n"
@@ -137,15 +136,27 @@ def test_parser_spec_reads_a_parser_from_source(tmp_path):
         "    else:\n        raise ValueError(name)\n"
     )
     done = subprocess.run(
-        [sys.executable, str(REPO / "containers" / "openfold" / "parser_spec.py"),
-         "--source-dir", str(tmp_path), "--commit", "abc"],
-        capture_output=True, text=True, check=True,
-    )  # fmt: skip
+        [
+            sys.executable,
+            str(REPO / "containers" / "openfold" / "parser_spec.py"),
+            "--source-dir",
+            str(tmp_path),
+            "--commit",
+            "abc",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     spec = json.loads(done.stdout)
     assert [p["name"] for p in spec["positionals"]] == ["fasta_dir", "mmcif_dir"]
     assert list(spec["options"]) == ["--cpus", "--preset", "--flag", "-f"]
-    assert spec["options"]["--cpus"] == {"defined_in": "run_pretrained_openfold.py", "type": "int",
-                                         "default": 4, "dest": "cpus"}
+    assert spec["options"]["--cpus"] == {
+        "defined_in": "run_pretrained_openfold.py",
+        "type": "int",
+        "default": 4,
+        "dest": "cpus",
+    }
     assert spec["options"]["--preset"]["defined_in"] == "scripts/utils.py"
     assert spec["options"]["--preset"]["choices"] == ["a", "b"]
     assert spec["options"]["-f"]["dest"] == "flag"

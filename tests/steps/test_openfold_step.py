@@ -49,7 +49,7 @@ def test_exact_command_per_preset(workspace, model_preset, db_preset):
     (record,) = ws.records()
     db = ws.databases
     config = CONFIG[model_preset]
-    fasta_dir, mmcif_dir, *flags = record["argv"]
+    _fasta_dir, mmcif_dir, *flags = record["argv"]
     alignments = flag(record, "use_precomputed_alignments")
     assert mmcif_dir == f"{db}/pdb_mmcif/mmcif_files"
     assert flags == [
@@ -96,7 +96,10 @@ def test_hmmsearch_hits_and_uniprot_are_kept_out_of_openfolds_msas(workspace):
     ws = ready(workspace, "monomer", "reduced_dbs", msas=msas)
     manifest = openfold.run(ws.training_env())
     assert ws.records()[0]["alignments"] == [
-        "6KWC_1/mgnify_hits.sto", "6KWC_1/small_bfd_hits.sto", "6KWC_1/uniref90_hits.sto"]
+        "6KWC_1/mgnify_hits.sto",
+        "6KWC_1/small_bfd_hits.sto",
+        "6KWC_1/uniref90_hits.sto",
+    ]
     assert any("without templates" in note for note in manifest.notes)
 
 
@@ -141,7 +144,9 @@ def test_casp14_preset_says_what_openfold_lacks(workspace):
 @pytest.mark.parametrize("max_template_date", ["2021-10-01", ""])
 def test_openfold_gets_the_same_template_date_as_alphafold(workspace, max_template_date):
     ws = ready(workspace, max_template_date=max_template_date)
-    ws.add_weights(*[f"params/params_model_{n}_ptm.npz" for n in range(1, 6)])  # AlphaFold runs all five
+    ws.add_weights(
+        *[f"params/params_model_{n}_ptm.npz" for n in range(1, 6)]
+    )  # AlphaFold runs all five
     alphafold.run(ws.training_env())
     openfold.run(ws.training_env())
     af, of = ws.records()
@@ -158,16 +163,22 @@ def test_checkpoint_choice(workspace):
     assert openfold.find_weights(ws.training_env(), "model_1_ptm") is None
     ws.add_weights("openfold_params/finetuning_ptm_1.pt", "openfold_params/finetuning_ptm_2.pt")
     assert openfold.find_weights(ws.training_env(), "model_1_ptm") == openfold.Weights(
-        "openfold", ws.databases / "openfold_params/finetuning_ptm_2.pt", "databases")
+        "openfold", ws.databases / "openfold_params/finetuning_ptm_2.pt", "databases"
+    )
     param = ws.add_weights("finetuning_ptm_1.pt", "my_own.pt", where="param")
     assert openfold.find_weights(ws.training_env(), "model_1_ptm") == openfold.Weights(
-        "openfold", param / "finetuning_ptm_1.pt", "param")  # the param channel first
+        "openfold", param / "finetuning_ptm_1.pt", "param"
+    )  # the param channel first
     ws.extra["FOLDLINE_OPENFOLD_CHECKPOINT"] = "my_own.pt"
     assert openfold.find_weights(ws.training_env(), "model_1_ptm") == openfold.Weights(
-        "openfold", param / "my_own.pt", "param")
-    ws.extra["FOLDLINE_OPENFOLD_WEIGHTS"] = "alphafold-params"  # asked: AlphaFold's, checkpoints or not
+        "openfold", param / "my_own.pt", "param"
+    )
+    ws.extra["FOLDLINE_OPENFOLD_WEIGHTS"] = (
+        "alphafold-params"  # asked: AlphaFold's, checkpoints or not
+    )
     assert openfold.find_weights(ws.training_env(), "model_1_ptm") == openfold.Weights(
-        "alphafold", ws.databases / "params/params_model_1_ptm.npz", "databases")
+        "alphafold", ws.databases / "params/params_model_1_ptm.npz", "databases"
+    )
 
 
 def only_alphafold_params(workspace, **extra):
@@ -186,15 +197,20 @@ def test_refuses_alphafold_params_unless_asked(workspace):
     done = ws.run_module("openfold")
     assert done.returncode == 1
     reason = ws.failure_file.read_text()
-    assert reason.startswith("OpenFold weights missing: no finetuning_ptm_2.pt or "
-                             "finetuning_ptm_1.pt in the ")
+    assert reason.startswith(
+        "OpenFold weights missing: no finetuning_ptm_2.pt or finetuning_ptm_1.pt in the "
+    )
     assert f"{ws.databases}/openfold_params" in reason
     assert "params/params_model_1_ptm.npz is there" in reason
     assert "set FOLDLINE_OPENFOLD_WEIGHTS=alphafold-params on the RunOpenFold step" in reason
     assert len(reason) < 1024  # SageMaker keeps 1024 characters of FailureReason
     assert ws.records() == []
     manifest = ws.manifest()
-    assert (manifest["status"], manifest["failure"], manifest["weights"]) == ("failed", reason, None)
+    assert (manifest["status"], manifest["failure"], manifest["weights"]) == (
+        "failed",
+        reason,
+        None,
+    )
 
 
 def test_nothing_at_all_says_both_ways_out(workspace):
@@ -204,8 +220,10 @@ def test_nothing_at_all_says_both_ways_out(workspace):
     assert ws.run_module("openfold").returncode == 1
     reason = ws.failure_file.read_text()
     assert "OpenFold weights missing" in reason and "is there" not in reason
-    assert ("To run AlphaFold's params in OpenFold instead, set FOLDLINE_OPENFOLD_WEIGHTS="
-            "alphafold-params (needs params/params_model_1_ptm.npz)") in reason
+    assert (
+        "To run AlphaFold's params in OpenFold instead, set FOLDLINE_OPENFOLD_WEIGHTS="
+        "alphafold-params (needs params/params_model_1_ptm.npz)"
+    ) in reason
 
 
 def test_alphafold_params_when_asked_are_run_and_recorded(workspace):
@@ -224,18 +242,24 @@ def test_alphafold_params_when_asked_are_run_and_recorded(workspace):
         "channel": "databases",
         "requested": "FOLDLINE_OPENFOLD_WEIGHTS=alphafold-params",
     }
-    assert any("OpenFold ran AlphaFold's params (params_model_1_ptm.npz)" in n for n in manifest["notes"])
+    assert any(
+        "OpenFold ran AlphaFold's params (params_model_1_ptm.npz)" in n for n in manifest["notes"]
+    )
 
 
 def test_declared_test_weights_are_recorded_as_such(workspace):
     """foldline-weights.json beside the params (as for the AlphaFold step) says what they are."""
     ws = only_alphafold_params(workspace, FOLDLINE_OPENFOLD_WEIGHTS="alphafold-params")
     (ws.databases / "params" / "foldline-weights.json").write_text(
-        '{"kind": "random", "name": "random test weights (seed 0)"}')
+        '{"kind": "random", "name": "random test weights (seed 0)"}'
+    )
     assert ws.run_module("openfold").returncode == 0
     weights = ws.manifest()["weights"]
     assert (weights["kind"], weights["name"], weights["declared_by"]) == (
-        "random", "random test weights (seed 0), run by OpenFold", "foldline-weights.json")
+        "random",
+        "random test weights (seed 0), run by OpenFold",
+        "foldline-weights.json",
+    )
 
 
 def test_asked_for_alphafold_params_that_are_absent(workspace):
@@ -246,7 +270,8 @@ def test_asked_for_alphafold_params_that_are_absent(workspace):
     assert ws.run_module("openfold").returncode == 1
     assert ws.failure_file.read_text() == (
         "AlphaFold params missing: FOLDLINE_OPENFOLD_WEIGHTS=alphafold-params asks OpenFold to "
-        "run params/params_model_1.npz, which is in neither the param channel nor the databases")
+        "run params/params_model_1.npz, which is in neither the param channel nor the databases"
+    )
     assert ws.records() == []
 
 
@@ -258,9 +283,14 @@ def test_checkpoint_run_records_its_weights(workspace):
     path = f"{ws.databases}/openfold_params/finetuning_ptm_2.pt"
     assert flag(record, "openfold_checkpoint_path") == path
     weights = ws.manifest()["weights"]
-    assert weights == {"kind": "openfold", "name": "OpenFold checkpoint finetuning_ptm_2.pt",
-                       "source": f"{ws.databases}/openfold_params", "files": ["finetuning_ptm_2.pt"],
-                       "channel": "databases", "requested": "FOLDLINE_OPENFOLD_WEIGHTS=openfold"}
+    assert weights == {
+        "kind": "openfold",
+        "name": "OpenFold checkpoint finetuning_ptm_2.pt",
+        "source": f"{ws.databases}/openfold_params",
+        "files": ["finetuning_ptm_2.pt"],
+        "channel": "databases",
+        "requested": "FOLDLINE_OPENFOLD_WEIGHTS=openfold",
+    }
 
 
 @pytest.mark.parametrize("value", ["alphafold", "both", "jax"])
@@ -269,7 +299,8 @@ def test_unknown_weights_switch_fails_plainly(workspace, value):
     ws.extra["FOLDLINE_OPENFOLD_WEIGHTS"] = value
     assert ws.run_module("openfold").returncode == 1
     assert ws.failure_file.read_text() == (
-        f"FOLDLINE_OPENFOLD_WEIGHTS={value!r}; use one of openfold, alphafold-params")
+        f"FOLDLINE_OPENFOLD_WEIGHTS={value!r}; use one of openfold, alphafold-params"
+    )
 
 
 def test_no_gpu_fails_before_openfold_starts(workspace):

@@ -42,34 +42,52 @@ class Alignment:
 
     def with_first(self, name: str, description: str) -> Alignment:
         """The same rows, the first one renamed (identical chains share one search)."""
-        return Alignment([name] + self.names[1:], self.rows,
-                         [description] + self.descriptions[1:], self.reference)
+        return Alignment(
+            [name] + self.names[1:],
+            self.rows,
+            [description] + self.descriptions[1:],
+            self.reference,
+        )
 
     def truncated(self, max_rows: int | None) -> Alignment:
         """The first ``max_rows`` rows (AlphaFold's ``truncate_stockholm_msa``)."""
         if max_rows is None or len(self) <= max_rows:
             return self
-        return Alignment(self.names[:max_rows], self.rows[:max_rows],
-                         self.descriptions[:max_rows], self.reference)._without_empty_columns()
+        return Alignment(
+            self.names[:max_rows],
+            self.rows[:max_rows],
+            self.descriptions[:max_rows],
+            self.reference,
+        )._without_empty_columns()
 
     def without_rows(self, drop: set[int]) -> Alignment:
         keep = [i for i in range(len(self)) if i not in drop]
-        return Alignment([self.names[i] for i in keep], [self.rows[i] for i in keep],
-                         [self.descriptions[i] for i in keep], self.reference
-                         )._without_empty_columns()
+        return Alignment(
+            [self.names[i] for i in keep],
+            [self.rows[i] for i in keep],
+            [self.descriptions[i] for i in keep],
+            self.reference,
+        )._without_empty_columns()
 
     def _without_empty_columns(self) -> Alignment:
         if not self.rows:
             return self
         width = len(self.rows[0])
-        keep = [c for c in range(width)
-                if any(row[c] != "-" for row in self.rows)
-                or (self.reference is not None and self.reference[c] == "x")]
+        keep = [
+            c
+            for c in range(width)
+            if any(row[c] != "-" for row in self.rows)
+            or (self.reference is not None and self.reference[c] == "x")
+        ]
         if len(keep) == width:
             return self
-        pick = lambda text: "".join(text[c] for c in keep)  # noqa: E731
-        return Alignment(self.names, [pick(r) for r in self.rows], self.descriptions,
-                         None if self.reference is None else pick(self.reference))
+        pick = lambda text: "".join(text[c] for c in keep)
+        return Alignment(
+            self.names,
+            [pick(r) for r in self.rows],
+            self.descriptions,
+            None if self.reference is None else pick(self.reference),
+        )
 
     def query_columns_only(self) -> list[str]:
         """Each row restricted to the first row's residue columns (AlphaFold's MSA rows)."""
@@ -85,8 +103,11 @@ class Alignment:
             if row not in seen:
                 seen.add(row)
                 keep.append(i)
-        dedup = Alignment([self.names[i] for i in keep], [self.rows[i] for i in keep],
-                          [self.descriptions[i] for i in keep])
+        dedup = Alignment(
+            [self.names[i] for i in keep],
+            [self.rows[i] for i in keep],
+            [self.descriptions[i] for i in keep],
+        )
         # the model's match columns are the query's residues (it was built from the query)
         dedup.reference = "".join("x" if c != "-" else "." for c in dedup.rows[0])
         return dedup._without_empty_columns()
@@ -150,5 +171,9 @@ def read_stockholm(path: Path) -> Alignment:
                 parts[name] = []
             parts[name].append(aligned)
     rows = ["".join(parts[n]).replace(".", "-") for n in order]
-    return Alignment(order, rows, [descriptions.get(n, "") for n in order],
-                     "".join(reference) if reference else None)
+    return Alignment(
+        order,
+        rows,
+        [descriptions.get(n, "") for n in order],
+        "".join(reference) if reference else None,
+    )

@@ -60,11 +60,25 @@ from foldline.steps.engines.alignments import Alignment
 
 #: AlphaFold's Jackhmmer defaults (n_iter 1, e_value 1e-4, filter_f1/f2/f3), plus
 #: jackhmmer's own default --incdomE 0.001 (hmmsearch's, which pyhmmer uses, is 0.01)
-JACKHMMER_OPTIONS = dict(E=0.0001, incE=0.0001, incdomE=0.001, F1=0.0005, F2=0.00005,
-                         F3=0.0000005)
+JACKHMMER_OPTIONS = {
+    "E": 0.0001,
+    "incE": 0.0001,
+    "incdomE": 0.001,
+    "F1": 0.0005,
+    "F2": 0.00005,
+    "F3": 0.0000005,
+}
 JACKHMMER_FLAGS = "-N 1 -E 0.0001 --incE 0.0001 --F1 0.0005 --F2 0.00005 --F3 0.0000005"
 #: AlphaFold's Hmmsearch default flags
-HMMSEARCH_OPTIONS = dict(F1=0.1, F2=0.1, F3=0.1, incE=100, E=100, domE=100, incdomE=100)
+HMMSEARCH_OPTIONS = {
+    "F1": 0.1,
+    "F2": 0.1,
+    "F3": 0.1,
+    "incE": 100,
+    "E": 100,
+    "domE": 100,
+    "incdomE": 100,
+}
 HMMSEARCH_FLAGS = "--F1 0.1 --F2 0.1 --F3 0.1 --incE 100 -E 100 --domE 100 --incdomE 100"
 
 #: most FASTA text per chunk handed to one worker (about 1M residues): large enough that
@@ -109,7 +123,7 @@ def databases_for(db_preset: str, model_preset: str) -> tuple[Database, ...]:
 def template_cutoff(max_template_date: str) -> dt.date:
     """The latest allowed template release date; empty means today (as the step runs)."""
     if not max_template_date:
-        return dt.datetime.now(dt.timezone.utc).date()
+        return dt.datetime.now(dt.UTC).date()
     return dt.date.fromisoformat(max_template_date)
 
 
@@ -134,9 +148,9 @@ class _FastaChunks:
             if cut < 0:  # one record longer than size: keep reading
                 self._rest = buffer
                 continue
-            self._rest = buffer[cut + 1:]
+            self._rest = buffer[cut + 1 :]
             self.remaining -= cut + 1
-            return buffer[:cut + 1]
+            return buffer[: cut + 1]
 
     def close(self) -> None:
         self._handle.close()
@@ -192,8 +206,14 @@ def _file_holding(data: bytes) -> Iterator[str]:
 class _Search:
     """Stream databases in chunks through a thread pool; merge each (query, db)'s hits."""
 
-    def __init__(self, queries: dict[str, easel.DigitalSequence], cpus: int,
-                 *, flush_denormals: bool = True, chunk_bytes: int = CHUNK_BYTES):
+    def __init__(
+        self,
+        queries: dict[str, easel.DigitalSequence],
+        cpus: int,
+        *,
+        flush_denormals: bool = True,
+        chunk_bytes: int = CHUNK_BYTES,
+    ):
         self.alphabet = easel.Alphabet.amino()
         self.cpus = max(1, cpus)
         self.flush_denormals = flush_denormals
@@ -204,14 +224,16 @@ class _Search:
         # calibration (p7_SingleBuilder simulates sequences) under FTZ/DAZ too, as in
         # jackhmmer: half the time, the same profile
         with fpu.flush_denormals(flush_denormals):
-            self.hmms = {key: builder.build(seq, background)[0]
-                         for key, seq in queries.items()}
+            self.hmms = {key: builder.build(seq, background)[0] for key, seq in queries.items()}
         # each query's own trace through its profile (jackhmmer's -A puts it first);
         # made here, in the calling thread, as the alignments are finished on workers
         aligner = plan7.TraceAligner()
-        self.traces = {key: aligner.compute_traces(
-                           self.hmms[key], easel.DigitalSequenceBlock(self.alphabet, [seq]))[0]
-                       for key, seq in queries.items()}
+        self.traces = {
+            key: aligner.compute_traces(
+                self.hmms[key], easel.DigitalSequenceBlock(self.alphabet, [seq])
+            )[0]
+            for key, seq in queries.items()
+        }
         self._lock = threading.Lock()
         self._local = threading.local()
         self.finished: dict[str, float] = {}
@@ -237,8 +259,12 @@ class _Search:
             pipeline = pipelines[setting] = plan7.Pipeline(self.alphabet, **options)
         if isinstance(chunk, easel.DigitalSequenceBlock):
             return self._search_targets(pipeline, hmms, chunk)
-        with _file_holding(chunk) as path, easel.SequenceFile(
-                path, format="fasta", digital=True, alphabet=self.alphabet) as targets:
+        with (
+            _file_holding(chunk) as path,
+            easel.SequenceFile(
+                path, format="fasta", digital=True, alphabet=self.alphabet
+            ) as targets,
+        ):
             if len(hmms) > 1:  # parse once for several queries
                 return self._search_targets(pipeline, hmms, targets.read_block())
             return self._search_targets(pipeline, hmms, targets)
@@ -251,9 +277,11 @@ class _Search:
             pipeline.clear()
         return hits
 
-    def run(self, jobs: dict[str, tuple[Path, dict[str, plan7.HMM], dict]],
-            finish: Callable[[str, dict[str, plan7.TopHits]], Any] | None = None,
-            ) -> tuple[dict[str, Any], dict[str, float]]:
+    def run(
+        self,
+        jobs: dict[str, tuple[Path, dict[str, plan7.HMM], dict]],
+        finish: Callable[[str, dict[str, plan7.TopHits]], Any] | None = None,
+    ) -> tuple[dict[str, Any], dict[str, float]]:
         """``jobs``: name -> (FASTA path, query HMMs, pipeline options).
 
         Returns per job its hits per query key (or what ``finish(name, hits)`` makes of
@@ -275,8 +303,9 @@ class _Search:
             for name, (path, _, _) in jobs.items():
                 sources[name] = _chunks_of(Path(path), self.alphabet)
             order = sorted(jobs, key=lambda name: -sources[name].remaining)
-            with ThreadPoolExecutor(self.cpus, thread_name_prefix="foldline-hmmer",
-                                    initializer=self._init_worker) as pool:
+            with ThreadPoolExecutor(
+                self.cpus, thread_name_prefix="foldline-hmmer", initializer=self._init_worker
+            ) as pool:
                 while len(done_reading) < len(jobs) or pending:
                     # fill the queue before waiting (one chunk per wait would keep a
                     # single worker busy); the largest database first, so that the
@@ -292,7 +321,8 @@ class _Search:
                             if outstanding[name] == 0:
                                 seconds[name] = time.perf_counter() - start
                                 finishing[name] = pool.submit(
-                                    self._complete, name, jobs[name], parts[name], finish)
+                                    self._complete, name, jobs[name], parts[name], finish
+                                )
                             continue
                         _, hmms, options = jobs[name]
                         pending[pool.submit(self._search_chunk, hmms, chunk, options)] = name
@@ -309,15 +339,21 @@ class _Search:
                         if name in done_reading and outstanding[name] == 0:
                             seconds[name] = time.perf_counter() - start
                             finishing[name] = pool.submit(
-                                self._complete, name, jobs[name], parts[name], finish)
+                                self._complete, name, jobs[name], parts[name], finish
+                            )
                 results = {name: finishing[name].result() for name in jobs}
         finally:
             for source in sources.values():
                 source.close()
         return results, seconds
 
-    def _complete(self, name: str, job: tuple[Path, dict[str, plan7.HMM], dict],
-                  parts: list[dict[str, plan7.TopHits]], finish):
+    def _complete(
+        self,
+        name: str,
+        job: tuple[Path, dict[str, plan7.HMM], dict],
+        parts: list[dict[str, plan7.TopHits]],
+        finish,
+    ):
         """Merge a job's chunk hits (Z summed) and hand them to ``finish``."""
         _, hmms, options = job
         merged = {}
@@ -338,13 +374,15 @@ class _Search:
             # pyhmmer's to_msa raises on zero included domains instead
             text = query.textize().sequence
             return Alignment([query.name], [text], [query.description], "x" * len(text))
-        msa = hits.to_msa(self.alphabet, sequences=[query], traces=[self.traces[key]],
-                          all_consensus_cols=True)
+        msa = hits.to_msa(
+            self.alphabet, sequences=[query], traces=[self.traces[key]], all_consensus_cols=True
+        )
         alignment = Alignment.from_msa(msa, first=(query.name, query.description))
         # the query's own row must not hold gaps in model columns; it never does when
         # the model is built from the query, but a wrong trace would corrupt every MSA
-        if "-" in "".join(c for c, r in zip(alignment.rows[0], alignment.reference or "")
-                          if r == "x"):
+        if "-" in "".join(
+            c for c, r in zip(alignment.rows[0], alignment.reference or "") if r == "x"
+        ):
             raise RuntimeError(f"query {query.name} does not align to its own profile")
         return alignment.truncated(max_rows)
 
@@ -358,11 +396,12 @@ def _merge_parts(parts: list[dict[str, plan7.TopHits]]) -> dict[str, plan7.TopHi
     return {key: parts[0][key].merge(*(p[key] for p in parts[1:])) for key in parts[0]}
 
 
-def _digital_query(name: str, description: str, sequence: str,
-                   alphabet: easel.Alphabet) -> easel.DigitalSequence:
+def _digital_query(
+    name: str, description: str, sequence: str, alphabet: easel.Alphabet
+) -> easel.DigitalSequence:
     # Bio.SeqIO's description repeats the id; the Stockholm #=GS DE line should not
     if description.split(None, 1)[:1] == [name]:
-        description = description[len(name):].strip()
+        description = description[len(name) :].strip()
     text = easel.TextSequence(name=name, description=description, sequence=sequence)
     return text.digitize(alphabet)
 
@@ -372,8 +411,10 @@ def _template_hmm(alignment: Alignment, alphabet: easel.Alphabet) -> plan7.HMM:
     msa_in = alignment.for_template_search()
     text = easel.TextMSA(
         name=msa_in.names[0].encode(),
-        sequences=[easel.TextSequence(name=f"s{i}".encode(), sequence=row)
-                   for i, row in enumerate(msa_in.rows)],
+        sequences=[
+            easel.TextSequence(name=f"s{i}".encode(), sequence=row)
+            for i, row in enumerate(msa_in.rows)
+        ],
     )
     text.reference = msa_in.reference
     builder = plan7.Builder(alphabet, architecture="hand")
@@ -381,8 +422,16 @@ def _template_hmm(alignment: Alignment, alphabet: easel.Alphabet) -> plan7.HMM:
     return hmm
 
 
-def run_msa_search(chains, db_dir: Path, out_dir: Path, *, db_preset: str,
-                   model_preset: str, max_template_date: str, cpus: int) -> dict:
+def run_msa_search(
+    chains,
+    db_dir: Path,
+    out_dir: Path,
+    *,
+    db_preset: str,
+    model_preset: str,
+    max_template_date: str,
+    cpus: int,
+) -> dict:
     """Search the local databases for every chain; write ``out_dir/msas/``.
 
     Parameters
@@ -415,8 +464,9 @@ def run_msa_search(chains, db_dir: Path, out_dir: Path, *, db_preset: str,
     databases = databases_for(db_preset, model_preset)
     for path in [db_dir / db.path for db in databases] + [db_dir / PDB_SEQRES]:
         if not path.is_file():
-            raise FileNotFoundError(f"database file missing: {path} (AlphaFold's layout "
-                                    f"under {db_dir} is expected)")
+            raise FileNotFoundError(
+                f"database file missing: {path} (AlphaFold's layout under {db_dir} is expected)"
+            )
     cutoff = template_cutoff(max_template_date)
 
     alphabet = easel.Alphabet.amino()
@@ -427,27 +477,36 @@ def run_msa_search(chains, db_dir: Path, out_dir: Path, *, db_preset: str,
     first_chain = {}
     for chain in chains:
         first_chain.setdefault(chain.sequence, chain)
-    queries = {key: _digital_query(first_chain[seq].id, first_chain[seq].description, seq,
-                                   alphabet) for seq, key in unique.items()}
+    queries = {
+        key: _digital_query(first_chain[seq].id, first_chain[seq].description, seq, alphabet)
+        for seq, key in unique.items()
+    }
 
     search = _Search(queries, cpus)
     jobs = {db.name: (db_dir / db.path, search.hmms, JACKHMMER_OPTIONS) for db in databases}
     max_rows = {db.name: db.max_rows for db in databases}
     by_database, seconds = search.run(
-        jobs, finish=lambda name, hits: {key: search.query_alignment(key, found, max_rows[name])
-                                         for key, found in hits.items()})
+        jobs,
+        finish=lambda name, hits: {
+            key: search.query_alignment(key, found, max_rows[name]) for key, found in hits.items()
+        },
+    )
     timings = {f"jackhmmer_{name}": round(s, 3) for name, s in seconds.items()}
     alignments: dict[tuple[str, str], Alignment] = {
-        (name, key): alignment for name, per_query in by_database.items()
-        for key, alignment in per_query.items()}
+        (name, key): alignment
+        for name, per_query in by_database.items()
+        for key, alignment in per_query.items()
+    }
 
     # template search: one profile per unique chain, from its uniref90 alignment
     t0 = time.perf_counter()
-    template_hmms = {key: _template_hmm(alignments[(UNIREF90.name, key)], alphabet)
-                     for key in queries}
+    template_hmms = {
+        key: _template_hmm(alignments[(UNIREF90.name, key)], alphabet) for key in queries
+    }
     template_search = _Search(queries, cpus)
     template_hits, _ = template_search.run(
-        {"pdb_seqres": (db_dir / PDB_SEQRES, template_hmms, HMMSEARCH_OPTIONS)})
+        {"pdb_seqres": (db_dir / PDB_SEQRES, template_hmms, HMMSEARCH_OPTIONS)}
+    )
     timings["hmmsearch_pdb_seqres"] = round(time.perf_counter() - t0, 3)
 
     t0 = time.perf_counter()
@@ -464,8 +523,9 @@ def run_msa_search(chains, db_dir: Path, out_dir: Path, *, db_preset: str,
             excluded[key] = []
             continue
         pdb_hits[key] = Alignment.from_msa(found.to_msa(alphabet, all_consensus_cols=True))
-        pdb_hits[key], excluded[key] = templates.drop_late_templates(pdb_hits[key], mmcif_dir,
-                                                                     cutoff)
+        pdb_hits[key], excluded[key] = templates.drop_late_templates(
+            pdb_hits[key], mmcif_dir, cutoff
+        )
     written: dict[str, dict[str, int]] = {}
     for index, chain in enumerate(chains):
         key = unique[chain.sequence]
@@ -496,12 +556,20 @@ def run_msa_search(chains, db_dir: Path, out_dir: Path, *, db_preset: str,
         "model_preset": model_preset,
         "databases": {db.output: db.path for db in databases} | {TEMPLATE_HITS: PDB_SEQRES},
         "substitutions": (
-            ["full_dbs: no HHblits BFD/UniRef30 databases in the local layout; "
-             "bfd_uniref_hits.a3m is jackhmmer over small_bfd, written as A3M"]
-            if db_preset == "full_dbs" else []),
+            [
+                (
+                    "full_dbs: no HHblits BFD/UniRef30 databases in the local layout; "
+                    "bfd_uniref_hits.a3m is jackhmmer over small_bfd, written as A3M"
+                )
+            ]
+            if db_preset == "full_dbs"
+            else []
+        ),
         "max_template_date": cutoff.isoformat(),
-        "templates_after_cutoff": {chain_letter(i) if multimer else c.id:
-                                   excluded[unique[c.sequence]] for i, c in enumerate(chains)},
+        "templates_after_cutoff": {
+            chain_letter(i) if multimer else c.id: excluded[unique[c.sequence]]
+            for i, c in enumerate(chains)
+        },
         "hits": written,
         "cpus": search.cpus,
         "flush_to_zero": fpu.supported(),
@@ -512,24 +580,46 @@ def run_msa_search(chains, db_dir: Path, out_dir: Path, *, db_preset: str,
     return timings
 
 
-def jackhmmer_to_stockholm(name: str, sequence: str, fasta: Path, out: Path, cpus: int,
-                           *, flush_denormals: bool = True,
-                           chunk_bytes: int = CHUNK_BYTES) -> int:
+def jackhmmer_to_stockholm(
+    name: str,
+    sequence: str,
+    fasta: Path,
+    out: Path,
+    cpus: int,
+    *,
+    flush_denormals: bool = True,
+    chunk_bytes: int = CHUNK_BYTES,
+) -> int:
     """What ``jackhmmer -A out <AlphaFold's flags> --cpu N`` does for one query and one
     database, through this module's code path; returns the number of rows written."""
-    return jackhmmer_to_stockholms(name, sequence, {Path(fasta): Path(out)}, cpus,
-                                   flush_denormals=flush_denormals,
-                                   chunk_bytes=chunk_bytes)[Path(out)]
+    return jackhmmer_to_stockholms(
+        name,
+        sequence,
+        {Path(fasta): Path(out)},
+        cpus,
+        flush_denormals=flush_denormals,
+        chunk_bytes=chunk_bytes,
+    )[Path(out)]
 
 
-def jackhmmer_to_stockholms(name: str, sequence: str, outputs: dict[Path, Path], cpus: int,
-                            *, flush_denormals: bool = True,
-                            chunk_bytes: int = CHUNK_BYTES) -> dict[Path, int]:
+def jackhmmer_to_stockholms(
+    name: str,
+    sequence: str,
+    outputs: dict[Path, Path],
+    cpus: int,
+    *,
+    flush_denormals: bool = True,
+    chunk_bytes: int = CHUNK_BYTES,
+) -> dict[Path, int]:
     """:func:`jackhmmer_to_stockholm` for several databases (FASTA -> Stockholm path),
     searched at once as :func:`run_msa_search` does; returns rows written per output."""
     alphabet = easel.Alphabet.amino()
-    search = _Search({name: _digital_query(name, "", sequence, alphabet)}, cpus,
-                     flush_denormals=flush_denormals, chunk_bytes=chunk_bytes)
+    search = _Search(
+        {name: _digital_query(name, "", sequence, alphabet)},
+        cpus,
+        flush_denormals=flush_denormals,
+        chunk_bytes=chunk_bytes,
+    )
     jobs = {str(fasta): (Path(fasta), search.hmms, JACKHMMER_OPTIONS) for fasta in outputs}
     targets = {str(fasta): Path(out) for fasta, out in outputs.items()}
 
@@ -542,16 +632,20 @@ def jackhmmer_to_stockholms(name: str, sequence: str, outputs: dict[Path, Path],
     return {targets[job]: count for job, count in rows.items()}
 
 
-def search_sequences(sequences: Sequence[tuple[str, str]], fasta: Path, cpus: int,
-                     *, flush_denormals: bool = True,
-                     chunk_bytes: int = CHUNK_BYTES) -> dict[str, plan7.TopHits]:
+def search_sequences(
+    sequences: Sequence[tuple[str, str]],
+    fasta: Path,
+    cpus: int,
+    *,
+    flush_denormals: bool = True,
+    chunk_bytes: int = CHUNK_BYTES,
+) -> dict[str, plan7.TopHits]:
     """One jackhmmer round (AlphaFold's flags) of each (name, sequence) over one FASTA.
 
     The benchmark's entry point: the same code path as :func:`run_msa_search`.
     """
     alphabet = easel.Alphabet.amino()
     queries = {name: _digital_query(name, "", seq, alphabet) for name, seq in sequences}
-    search = _Search(queries, cpus, flush_denormals=flush_denormals,
-                     chunk_bytes=chunk_bytes)
+    search = _Search(queries, cpus, flush_denormals=flush_denormals, chunk_bytes=chunk_bytes)
     hits, _ = search.run({"db": (Path(fasta), search.hmms, JACKHMMER_OPTIONS)})
     return hits["db"]

@@ -39,6 +39,7 @@ their relative placement is arbitrary.
 from __future__ import annotations
 
 import functools
+import itertools
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -72,8 +73,7 @@ LOW_COVERAGE = 0.5
 NO_TEMPLATE = "none"
 
 _BLOSUM62 = substitution_matrices.load("BLOSUM62")
-_THREE = {one: gemmi.expand_one_letter(one, gemmi.ResidueKind.AA) for one in
-          "ACDEFGHIKLMNPQRSTVWY"}
+_THREE = {one: gemmi.expand_one_letter(one, gemmi.ResidueKind.AA) for one in "ACDEFGHIKLMNPQRSTVWY"}
 _BACKBONE = ("N", "CA", "C", "O")
 
 
@@ -149,8 +149,9 @@ def _has_hits(folder: Path) -> bool:
     return (folder / TEMPLATE_HITS).is_file() or (folder / HHSEARCH_HITS).is_file()
 
 
-def _hits(msa_dir: Path, mmcif_dir: Path, cutoff, query: str = "",
-          rejected: list[str] | None = None) -> list[_Hit]:
+def _hits(
+    msa_dir: Path, mmcif_dir: Path, cutoff, query: str = "", rejected: list[str] | None = None
+) -> list[_Hit]:
     """Usable template hits, best first; with ``rejected`` (a list to fill) AlphaFold's
     prefilter applies to ``query`` and each rejection is recorded there."""
     path = msa_dir / TEMPLATE_HITS
@@ -187,15 +188,18 @@ def prefilter_rejection(query: str, row: str) -> str | None:
     if aligned / len(query) <= MIN_ALIGN_RATIO:
         return f"aligns {aligned} of {len(query)} query residues (AlphaFold rejects <= {MIN_ALIGN_RATIO:.0%})"
     if template in query and len(template) / len(query) > MAX_SUBSEQUENCE_RATIO:
-        return ("a duplicate of the query (its sequence is the query's over "
-                f"{len(template) / len(query):.0%} of it; AlphaFold rejects such hits)")  # fmt: skip
+        return (
+            "a duplicate of the query (its sequence is the query's over "
+            f"{len(template) / len(query):.0%} of it; AlphaFold rejects such hits)"
+        )
     if len(template) < MIN_TEMPLATE_LENGTH:
         return f"only {len(template)} template residues align (AlphaFold keeps >= {MIN_TEMPLATE_LENGTH})"
     return None
 
 
-def _hhsearch_hits(path: Path, mmcif_dir: Path, cutoff, query: str = "",
-                   rejected: list[str] | None = None) -> list[_Hit]:
+def _hhsearch_hits(
+    path: Path, mmcif_dir: Path, cutoff, query: str = "", rejected: list[str] | None = None
+) -> list[_Hit]:
     """The hits of HHsearch's ``.hhr``, best first, each as a row in the query's columns
     (the encoding :func:`_with_reference` gives hmmsearch's rows)."""
     if not path.read_text().strip():
@@ -210,8 +214,13 @@ def _hhsearch_hits(path: Path, mmcif_dir: Path, cutoff, query: str = "",
         parsed = templates.parse_hit_name(hit.id)
         if parsed is None:
             continue
-        name = templates.HitName(parsed.pdb_id, parsed.chain, hsp.hit_start + 1, hsp.hit_end,
-                                 int(length.group(1)) if length else None)  # fmt: skip
+        name = templates.HitName(
+            parsed.pdb_id,
+            parsed.chain,
+            hsp.hit_start + 1,
+            hsp.hit_end,
+            int(length.group(1)) if length else None,
+        )
         released = templates.release_date(mmcif_dir / f"{name.pdb_id}.cif")
         if released is not None and released > cutoff:
             continue
@@ -236,13 +245,15 @@ def _with_reference(row: str, reference: str | None) -> str:
     """Encode match columns in the row itself: upper case or '-' = match; else insert."""
     if reference is None:
         return row
-    return "".join(c if ref == "x" else ("." if c == "-" else c.lower())
-                   for c, ref in zip(row, reference))
+    return "".join(
+        c if ref == "x" else ("." if c == "-" else c.lower()) for c, ref in zip(row, reference)
+    )
 
 
 # ----------------------------------------------------------------------------- alignment
-def _profile_mapping(query: str, hit: _Hit, residues: list[gemmi.Residue]
-                     ) -> dict[int, gemmi.Residue] | None:
+def _profile_mapping(
+    query: str, hit: _Hit, residues: list[gemmi.Residue]
+) -> dict[int, gemmi.Residue] | None:
     """Query index -> template residue from the hmmsearch row (match columns = query)."""
     matches = sum(1 for c in hit.row if c == "-" or c.isupper())
     if matches != len(query):
@@ -269,15 +280,20 @@ def _profile_mapping(query: str, hit: _Hit, residues: list[gemmi.Residue]
 
 @functools.lru_cache(maxsize=1)
 def _aligner() -> PairwiseAligner:
-    aligner = PairwiseAligner(mode="global", substitution_matrix=_BLOSUM62,
-                              open_gap_score=-11, extend_gap_score=-1)
+    aligner = PairwiseAligner(
+        mode="global", substitution_matrix=_BLOSUM62, open_gap_score=-11, extend_gap_score=-1
+    )
     aligner.end_gap_score = 0  # overhangs cost nothing: query and template differ in length
     return aligner
 
 
 def _pairwise_mapping(query: str, residues: list[gemmi.Residue]) -> dict[int, gemmi.Residue]:
-    template = "".join(gemmi.find_tabulated_residue(r.name).one_letter_code.upper()
-                       if gemmi.find_tabulated_residue(r.name) else "X" for r in residues)
+    template = "".join(
+        gemmi.find_tabulated_residue(r.name).one_letter_code.upper()
+        if gemmi.find_tabulated_residue(r.name)
+        else "X"
+        for r in residues
+    )
     template = template.replace(" ", "X")
     alignment = _aligner().align(query, template)[0]
     mapping = {}
@@ -315,20 +331,32 @@ def _model_chain(query: str, mapping: dict[int, gemmi.Residue], template: str) -
     coords: list[dict[str, np.ndarray]] = [{} for _ in range(n)]
     for i, residue in mapping.items():
         scores[i] = _pair_score(query[i], _one_letter(residue))
-        atoms = {name: np.array(residue.find_atom(name, "*").pos.tolist())
-                 for name in _BACKBONE if residue.find_atom(name, "*") is not None}
+        atoms = {
+            name: np.array(residue.find_atom(name, "*").pos.tolist())
+            for name in _BACKBONE
+            if residue.find_atom(name, "*") is not None
+        }
         if query[i] != "G" and {"N", "CA", "C"} <= atoms.keys():
             cb = residue.find_atom("CB", "*")
-            atoms["CB"] = (np.array(cb.pos.tolist()) if cb is not None
-                           else _ideal_cb(atoms["N"], atoms["CA"], atoms["C"]))
+            atoms["CB"] = (
+                np.array(cb.pos.tolist())
+                if cb is not None
+                else _ideal_cb(atoms["N"], atoms["CA"], atoms["C"])
+            )
         coords[i] = atoms
     kernel = np.ones(2 * WINDOW + 1)
     window = np.convolve(scores, kernel, "same") / np.convolve(np.ones(n), kernel, "same")
     confidence = np.where([i in mapping for i in range(n)], 35.0 + 60.0 * window, 0.0)
     _fill_unaligned(coords, confidence)
     identical = sum(query[i] == _one_letter(r) for i, r in mapping.items())
-    return _ChainModel(query, coords, [round(float(x), 2) for x in confidence],
-                       identical / len(mapping) if mapping else 0.0, len(mapping) / n, template)
+    return _ChainModel(
+        query,
+        coords,
+        [round(float(x), 2) for x in confidence],
+        identical / len(mapping) if mapping else 0.0,
+        len(mapping) / n,
+        template,
+    )
 
 
 def _fill_unaligned(coords: list[dict[str, np.ndarray]], confidence: np.ndarray) -> None:
@@ -336,7 +364,7 @@ def _fill_unaligned(coords: list[dict[str, np.ndarray]], confidence: np.ndarray)
     anchors = [i for i, atoms in enumerate(coords) if "CA" in atoms]
     if not anchors:
         raise ValueError("no aligned residue")
-    for left, right in zip(anchors, anchors[1:]):
+    for left, right in itertools.pairwise(anchors):
         for i in range(left + 1, right):
             f = (i - left) / (right - left)
             coords[i] = {"CA": (1 - f) * coords[left]["CA"] + f * coords[right]["CA"]}
@@ -346,10 +374,16 @@ def _fill_unaligned(coords: list[dict[str, np.ndarray]], confidence: np.ndarray)
 
 
 def _extend(coords, confidence, anchor: int, step: int) -> None:
-    inner = anchor - step if 0 <= anchor - step < len(coords) and "CA" in coords[anchor - step] \
+    inner = (
+        anchor - step
+        if 0 <= anchor - step < len(coords) and "CA" in coords[anchor - step]
         else None
-    direction = (coords[anchor]["CA"] - coords[inner]["CA"]) if inner is not None \
+    )
+    direction = (
+        (coords[anchor]["CA"] - coords[inner]["CA"])
+        if inner is not None
         else np.array([1.0, 0.0, 0.0]) * step
+    )
     direction = direction / (np.linalg.norm(direction) or 1.0)
     i, k = anchor + step, 1
     while 0 <= i < len(coords):
@@ -363,8 +397,9 @@ def _mapping(query: str, hit: _Hit, residues, variant: str, notes: list[str]):
         mapping = _profile_mapping(query, hit, residues)
         if mapping is not None:
             return mapping
-        notes.append(f"{hit.name.template}: hit row is not a profile of the query; "
-                     "aligned pairwise instead")
+        notes.append(
+            f"{hit.name.template}: hit row is not a profile of the query; aligned pairwise instead"
+        )
     return _pairwise_mapping(query, residues)
 
 
@@ -403,8 +438,9 @@ def _pdb_text(chains: list[_ChainModel], remarks: list[str]) -> str:
     return header + body
 
 
-def _chain_models(query: str, hits: list[_Hit], mmcif_dir: Path, variant: str,
-                  notes: list[str]) -> list[_ChainModel]:
+def _chain_models(
+    query: str, hits: list[_Hit], mmcif_dir: Path, variant: str, notes: list[str]
+) -> list[_ChainModel]:
     models = []
     for hit in hits[:MAX_MODELS]:
         residues = _template_residues(mmcif_dir, hit.name)
@@ -414,31 +450,52 @@ def _chain_models(query: str, hits: list[_Hit], mmcif_dir: Path, variant: str,
     return models
 
 
-def _prediction(chains: list[_ChainModel], variant: str, placement: str,
-                notes: list[str]) -> ModelPrediction:
+def _prediction(
+    chains: list[_ChainModel], variant: str, placement: str, notes: list[str]
+) -> ModelPrediction:
     plddt = [x for c in chains for x in c.confidence]
     aligned = sum(c.coverage * len(c.sequence) for c in chains)
-    identity = (sum(c.identity * c.coverage * len(c.sequence) for c in chains) / aligned
-                if aligned else 0.0)
+    identity = (
+        sum(c.identity * c.coverage * len(c.sequence) for c in chains) / aligned if aligned else 0.0
+    )
     coverage = aligned / sum(len(c.sequence) for c in chains)
     template = ",".join(c.template for c in chains)
     if all(c.template == NO_TEMPLATE for c in chains):
         template = NO_TEMPLATE
     ranking = float(np.mean(plddt))
     if 0 < coverage < LOW_COVERAGE:
-        notes = [*notes, f"LOW COVERAGE: the template covers {coverage:.0%} of the query; the rest "
-                 "is an interpolated CA trace"]  # fmt: skip
-    remarks = [
-        f"ENGINE {ENGINE} (foldline CPU stand-in: template-based model, not AlphaFold or "
-        "OpenFold)",
-        f"VARIANT {variant}",
-        f"TEMPLATE {template}",
-        f"IDENTITY {identity:.3f} COVERAGE {coverage:.3f} RANKING_CONFIDENCE {ranking:.2f}",
-        "B-FACTOR per-residue alignment-similarity score 0-100 (not pLDDT)",
-        "UNALIGNED residues: CA only, interpolated/extended, confidence < 30",
-    ] + ([placement] if placement else []) + list(notes)
-    return ModelPrediction(_pdb_text(chains, remarks), plddt, template, identity, ranking,
-                           variant=variant, coverage=coverage, notes=list(notes))
+        notes = [
+            *notes,
+            (
+                f"LOW COVERAGE: the template covers {coverage:.0%} of the query; the rest "
+                "is an interpolated CA trace"
+            ),
+        ]
+    remarks = (
+        [
+            (
+                f"ENGINE {ENGINE} (foldline CPU stand-in: template-based model, not AlphaFold or "
+                "OpenFold)"
+            ),
+            f"VARIANT {variant}",
+            f"TEMPLATE {template}",
+            f"IDENTITY {identity:.3f} COVERAGE {coverage:.3f} RANKING_CONFIDENCE {ranking:.2f}",
+            "B-FACTOR per-residue alignment-similarity score 0-100 (not pLDDT)",
+            "UNALIGNED residues: CA only, interpolated/extended, confidence < 30",
+        ]
+        + ([placement] if placement else [])
+        + list(notes)
+    )
+    return ModelPrediction(
+        _pdb_text(chains, remarks),
+        plddt,
+        template,
+        identity,
+        ranking,
+        variant=variant,
+        coverage=coverage,
+        notes=list(notes),
+    )
 
 
 def _complexes(per_chain_hits: list[list[_Hit]]) -> list[list[_Hit]]:
@@ -453,8 +510,9 @@ def _complexes(per_chain_hits: list[list[_Hit]]) -> list[list[_Hit]]:
         used: set[str] = set()
         choice: list[_Hit] = []
         for hits in per_chain_hits:
-            pick = next((h for h in hits if h.name.pdb_id == entry and h.name.chain not in used),
-                        None)
+            pick = next(
+                (h for h in hits if h.name.pdb_id == entry and h.name.chain not in used), None
+            )
             if pick is None:
                 break
             used.add(pick.name.chain)
@@ -464,8 +522,15 @@ def _complexes(per_chain_hits: list[list[_Hit]]) -> list[list[_Hit]]:
     return found
 
 
-def predict(chains, msa_dir: Path, db_dir: Path, *, variant: str,
-            max_template_date: str, rejections: list[str] | None = None) -> list[ModelPrediction]:
+def predict(
+    chains,
+    msa_dir: Path,
+    db_dir: Path,
+    *,
+    variant: str,
+    max_template_date: str,
+    rejections: list[str] | None = None,
+) -> list[ModelPrediction]:
     """Template-based models of ``chains`` from the hits in ``msa_dir``, best first.
 
     ``msa_dir`` is the MSA step's ``msas/`` folder (monomer: ``pdb_hits.sto`` or
@@ -501,14 +566,19 @@ def placeholder(chains, variant: str, reason: str) -> ModelPrediction:
         n = len(chain.sequence)
         coords = [{"CA": np.array([CA_STEP * i, CHAIN_SPACING * index, 0.0])} for i in range(n)]
         models.append(_ChainModel(chain.sequence, coords, [0.0] * n, 0.0, 0.0, NO_TEMPLATE))
-    notes = [f"NO TEMPLATE: {reason}; this is a placeholder (a straight CA trace), not a prediction"]
+    notes = [
+        f"NO TEMPLATE: {reason}; this is a placeholder (a straight CA trace), not a prediction"
+    ]
     return _prediction(models, variant, "", notes)
 
 
-def _predict_complex(chains, msa_dir: Path, mmcif_dir: Path, cutoff, variant: str,
-                     rejected: list[str]) -> list[ModelPrediction]:
-    per_chain = [_hits(msa_dir / chain_letter(i), mmcif_dir, cutoff, c.sequence, rejected)
-                 for i, c in enumerate(chains)]
+def _predict_complex(
+    chains, msa_dir: Path, mmcif_dir: Path, cutoff, variant: str, rejected: list[str]
+) -> list[ModelPrediction]:
+    per_chain = [
+        _hits(msa_dir / chain_letter(i), mmcif_dir, cutoff, c.sequence, rejected)
+        for i, c in enumerate(chains)
+    ]
     if not all(per_chain):
         return []  # a chain without any usable template cannot be modelled
     predictions = []
@@ -529,8 +599,9 @@ def _predict_complex(chains, msa_dir: Path, mmcif_dir: Path, cutoff, variant: st
         return predictions
     # no entry holds all chains: model each chain alone, set apart along x
     notes = []
-    per_chain_models = [_chain_models(c.sequence, h, mmcif_dir, variant, notes)
-                        for c, h in zip(chains, per_chain)]
+    per_chain_models = [
+        _chain_models(c.sequence, h, mmcif_dir, variant, notes) for c, h in zip(chains, per_chain)
+    ]
     if not all(per_chain_models):
         return []
     for rank in range(min(len(m) for m in per_chain_models)):
@@ -538,7 +609,9 @@ def _predict_complex(chains, msa_dir: Path, mmcif_dir: Path, cutoff, variant: st
         for index, model in enumerate(models):
             centre = np.mean([a["CA"] for a in model.coords], axis=0)
             model.offset = np.array([CHAIN_SPACING * index, 0.0, 0.0]) - centre
-        placement = ("PLACEMENT no multi-chain template: chains modelled independently; "
-                     "their relative placement is arbitrary")
+        placement = (
+            "PLACEMENT no multi-chain template: chains modelled independently; "
+            "their relative placement is arbitrary"
+        )
         predictions.append(_prediction(models, variant, placement, notes))
     return predictions

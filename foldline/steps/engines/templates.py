@@ -54,8 +54,10 @@ def release_date(cif_path: Path) -> dt.date | None:
     if not cif_path.is_file():
         return None
     block = gemmi.cif.read(str(cif_path)).sole_block()
-    dates = [gemmi.cif.as_string(v)
-             for v in block.find_values("_pdbx_audit_revision_history.revision_date")]
+    dates = [
+        gemmi.cif.as_string(v)
+        for v in block.find_values("_pdbx_audit_revision_history.revision_date")
+    ]
     parsed = []
     for value in dates:
         try:
@@ -65,8 +67,9 @@ def release_date(cif_path: Path) -> dt.date | None:
     return min(parsed) if parsed else None
 
 
-def drop_late_templates(hits: Alignment, mmcif_dir: Path, cutoff: dt.date
-                        ) -> tuple[Alignment, list[str]]:
+def drop_late_templates(
+    hits: Alignment, mmcif_dir: Path, cutoff: dt.date
+) -> tuple[Alignment, list[str]]:
     """Remove hit rows whose template was released after ``cutoff``."""
     drop, late = set(), []
     for index, (name, description) in enumerate(zip(hits.names, hits.descriptions)):

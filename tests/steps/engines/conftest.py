@@ -38,11 +38,21 @@ def _search(tmp_path_factory, fasta: str, **kwargs) -> SearchRun:
 
 @pytest.fixture(scope="session")
 def monomer_search(tmp_path_factory) -> SearchRun:
-    return _search(tmp_path_factory, "xylanase.fasta", db_preset="reduced_dbs",
-                   model_preset="monomer", max_template_date="2025-01-01")
+    return _search(
+        tmp_path_factory,
+        "xylanase.fasta",
+        db_preset="reduced_dbs",
+        model_preset="monomer",
+        max_template_date="2025-01-01",
+    )
 
 
 @pytest.fixture(scope="session")
 def multimer_search(tmp_path_factory) -> SearchRun:
-    return _search(tmp_path_factory, "multimer.fasta", db_preset="full_dbs",
-                   model_preset="multimer", max_template_date="")
+    return _search(
+        tmp_path_factory,
+        "multimer.fasta",
+        db_preset="full_dbs",
+        model_preset="multimer",
+        max_template_date="",
+    )

@@ -34,18 +34,39 @@ def _adk_chains(copies: int = 1):
 @pytest.mark.parametrize(
     "db_preset, model_preset, copies, files",
     [
-        ("reduced_dbs", "monomer", 1, ["uniref90_hits.sto", "mgnify_hits.sto", "small_bfd_hits.sto"]),
-        ("full_dbs", "monomer_ptm", 1, ["uniref90_hits.sto", "mgnify_hits.sto", "bfd_uniref_hits.a3m"]),
-        ("full_dbs", "multimer", 2,
-         ["uniref90_hits.sto", "mgnify_hits.sto", "bfd_uniref_hits.a3m", "uniprot_hits.sto"]),
+        (
+            "reduced_dbs",
+            "monomer",
+            1,
+            ["uniref90_hits.sto", "mgnify_hits.sto", "small_bfd_hits.sto"],
+        ),
+        (
+            "full_dbs",
+            "monomer_ptm",
+            1,
+            ["uniref90_hits.sto", "mgnify_hits.sto", "bfd_uniref_hits.a3m"],
+        ),
+        (
+            "full_dbs",
+            "multimer",
+            2,
+            ["uniref90_hits.sto", "mgnify_hits.sto", "bfd_uniref_hits.a3m", "uniprot_hits.sto"],
+        ),
     ],
-)  # fmt: skip
+)
 def test_no_hit_anywhere_gives_query_only_msas_and_no_templates(
     tmp_path, db_preset, model_preset, copies, files
 ):
     chains = _adk_chains(copies)
-    run_msa_search(chains, DATABASES, tmp_path, db_preset=db_preset, model_preset=model_preset,
-                   max_template_date="2024-01-01", cpus=2)  # fmt: skip
+    run_msa_search(
+        chains,
+        DATABASES,
+        tmp_path,
+        db_preset=db_preset,
+        model_preset=model_preset,
+        max_template_date="2024-01-01",
+        cpus=2,
+    )
     folders = [tmp_path / "msas" / c for c in "AB"[:copies]] if copies > 1 else [tmp_path / "msas"]
     sequence = chains[0].sequence
     for folder in folders:
@@ -64,13 +85,33 @@ def test_no_hit_anywhere_gives_query_only_msas_and_no_templates(
 def test_the_query_only_stockholm_is_what_jackhmmer_writes(tmp_path):
     """Debian's HMMER (.ci/run installs it) with AlphaFold's flags: the same single row."""
     chain = _adk_chains()[0]
-    run_msa_search([chain], DATABASES, tmp_path / "ours", db_preset="reduced_dbs",
-                   model_preset="monomer", max_template_date="2024-01-01", cpus=2)  # fmt: skip
-    for database, name in (("uniref90/uniref90.fasta", "uniref90_hits.sto"),
-                           ("mgnify/mgy_clusters_2022_05.fa", "mgnify_hits.sto")):  # fmt: skip
+    run_msa_search(
+        [chain],
+        DATABASES,
+        tmp_path / "ours",
+        db_preset="reduced_dbs",
+        model_preset="monomer",
+        max_template_date="2024-01-01",
+        cpus=2,
+    )
+    for database, name in (
+        ("uniref90/uniref90.fasta", "uniref90_hits.sto"),
+        ("mgnify/mgy_clusters_2022_05.fa", "mgnify_hits.sto"),
+    ):
         reference = tmp_path / f"jackhmmer_{name}"
-        subprocess.run(["jackhmmer", "-o", "/dev/null", "-A", str(reference), *JACKHMMER_FLAGS.split(),
-                        str(ADK), str(DATABASES / database)], check=True)  # fmt: skip
+        subprocess.run(
+            [
+                "jackhmmer",
+                "-o",
+                "/dev/null",
+                "-A",
+                str(reference),
+                *JACKHMMER_FLAGS.split(),
+                str(ADK),
+                str(DATABASES / database),
+            ],
+            check=True,
+        )
         theirs, ours = read_stockholm(reference), read_stockholm(tmp_path / "ours" / "msas" / name)
         assert ours.names == theirs.names == [chain.id]
         assert ours.rows == theirs.rows

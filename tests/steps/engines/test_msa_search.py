@@ -48,9 +48,12 @@ def test_monomer_layout_and_real_hits(monomer_search):
     # AlphaFold keeps at most 501 rows of mgnify (query included)
     assert len(read_stockholm(monomer_search.msas / "mgnify_hits.sto")) <= 501
     assert set(monomer_search.timings) >= {
-        "jackhmmer_uniref90", "jackhmmer_mgnify", "jackhmmer_small_bfd",
-        "hmmsearch_pdb_seqres", "total",
-    }  # fmt: skip
+        "jackhmmer_uniref90",
+        "jackhmmer_mgnify",
+        "jackhmmer_small_bfd",
+        "hmmsearch_pdb_seqres",
+        "total",
+    }
 
 
 def test_template_hits_find_6kwc_and_only_homologues(monomer_search):
@@ -60,8 +63,10 @@ def test_template_hits_find_6kwc_and_only_homologues(monomer_search):
     assert not templates & {"4i6p_A", "3zee_A", "4zey_A", "3u8v_A", "2q2k_A"}
     # hmmsearch -A layout: hits only, descriptions as AlphaFold's regex wants them
     row = 0
-    assert re.match(r"^[a-z0-9]+_\w+/[0-9]+-[0-9]+.*protein length:[0-9]+",
-                    f"{hits.names[row]} {hits.descriptions[row]}")
+    assert re.match(
+        r"^[a-z0-9]+_\w+/[0-9]+-[0-9]+.*protein length:[0-9]+",
+        f"{hits.names[row]} {hits.descriptions[row]}",
+    )
     # match columns (RF) == query length, so AlphaFold's indices_query line up
     assert hits.reference.count("x") == len(monomer_search.chains[0].sequence)
 
@@ -79,9 +84,15 @@ def test_multimer_layout_per_chain(multimer_search):
     assert letters == ["A", "B"]
     for index, chain in enumerate(multimer_search.chains):
         folder = multimer_search.msas / chain_letter(index)
-        assert sorted(p.name for p in folder.iterdir()) == sorted([
-            "uniref90_hits.sto", "mgnify_hits.sto", "bfd_uniref_hits.a3m",
-            "uniprot_hits.sto", "pdb_hits.sto"])  # fmt: skip
+        assert sorted(p.name for p in folder.iterdir()) == sorted(
+            [
+                "uniref90_hits.sto",
+                "mgnify_hits.sto",
+                "bfd_uniref_hits.a3m",
+                "uniprot_hits.sto",
+                "pdb_hits.sto",
+            ]
+        )
         for name in ("uniref90_hits.sto", "mgnify_hits.sto", "uniprot_hits.sto"):
             _query_first(read_stockholm(folder / name), chain)
         a3m = (folder / "bfd_uniref_hits.a3m").read_text().splitlines()
@@ -99,8 +110,15 @@ def test_chain_letters_follow_alphafold_multimer():
 def test_template_date_filter_excludes_late_templates(tmp_path):
     # 6kwc.cif's revision date is 2024-05-03
     chains = chains_of("xylanase.fasta")
-    run_msa_search(chains, DATABASES, tmp_path, db_preset="reduced_dbs",
-                   model_preset="monomer", max_template_date="2024-05-02", cpus=2)
+    run_msa_search(
+        chains,
+        DATABASES,
+        tmp_path,
+        db_preset="reduced_dbs",
+        model_preset="monomer",
+        max_template_date="2024-05-02",
+        cpus=2,
+    )
     assert (tmp_path / "msas" / "pdb_hits.sto").read_text() == ""
     notes = json.loads((tmp_path / "msa_search.json").read_text())
     assert notes["templates_after_cutoff"][chains[0].id] == ["6kwc_A (2024-05-03)"]
@@ -110,14 +128,15 @@ def test_chunked_search_matches_one_block():
     query = chains_of("xylanase.fasta")[0]
     fasta = DATABASES / "uniref90" / "uniref90.fasta"
     alphabet = easel.Alphabet.amino()
-    hmm = _Search({"q": easel.TextSequence(name=b"q", sequence=query.sequence)
-                   .digitize(alphabet)}, 1).hmms["q"]
+    hmm = _Search(
+        {"q": easel.TextSequence(name=b"q", sequence=query.sequence).digitize(alphabet)}, 1
+    ).hmms["q"]
     with easel.SequenceFile(str(fasta), digital=True, alphabet=alphabet) as handle:
-        whole = plan7.Pipeline(alphabet, **JACKHMMER_OPTIONS).search_hmm(
-            hmm, handle.read_block())
-    chunked = search_sequences([("q", query.sequence)], fasta, cpus=2,
-                               chunk_bytes=1_000)["q"]  # ~110 chunks: merged 3 times
-    summary = lambda hits: [(h.name, f"{h.evalue:.4g}") for h in hits.included]  # noqa: E731
+        whole = plan7.Pipeline(alphabet, **JACKHMMER_OPTIONS).search_hmm(hmm, handle.read_block())
+    chunked = search_sequences([("q", query.sequence)], fasta, cpus=2, chunk_bytes=1_000)[
+        "q"
+    ]  # ~110 chunks: merged 3 times
+    summary = lambda hits: [(h.name, f"{h.evalue:.4g}") for h in hits.included]
     assert whole.Z == chunked.Z == 365
     assert summary(whole) == summary(chunked)
     assert len(summary(whole)) > 300
@@ -148,14 +167,19 @@ def test_database_in_another_format_is_read_by_easel(tmp_path):
         texts = [seq.textize() for seq in handle.read_block()]
     width = max(len(t.sequence) for t in texts)
     stockholm = tmp_path / "db.sto"
-    stockholm.write_text("# STOCKHOLM 1.0\n\n" + "".join(
-        f"{i}/{t.name} {t.sequence.ljust(width, '-')}\n"  # Stockholm names are unique
-        for i, t in enumerate(texts)) + "//\n")
+    stockholm.write_text(
+        "# STOCKHOLM 1.0\n\n"
+        + "".join(
+            f"{i}/{t.name} {t.sequence.ljust(width, '-')}\n"  # Stockholm names are unique
+            for i, t in enumerate(texts)
+        )
+        + "//\n"
+    )
     from_fasta = search_sequences([("q", query.sequence)], fasta, cpus=2)["q"]
-    from_stockholm = search_sequences([("q", query.sequence)], stockholm, cpus=2,
-                                      chunk_bytes=20_000)["q"]
-    summary = lambda hits: sorted((h.name.split("/")[-1], f"{h.evalue:.4g}")  # noqa: E731
-                                  for h in hits.included)
+    from_stockholm = search_sequences(
+        [("q", query.sequence)], stockholm, cpus=2, chunk_bytes=20_000
+    )["q"]
+    summary = lambda hits: sorted((h.name.split("/")[-1], f"{h.evalue:.4g}") for h in hits.included)
     assert from_stockholm.Z == from_fasta.Z == 365
     assert summary(from_stockholm) == summary(from_fasta)
 
@@ -163,10 +187,22 @@ def test_database_in_another_format_is_read_by_easel(tmp_path):
 @pytest.mark.skipif(shutil.which("jackhmmer") is None, reason="HMMER's jackhmmer not installed")
 def test_same_hits_as_hmmer_jackhmmer(monomer_search, tmp_path):
     out = tmp_path / "jackhmmer.sto"
-    subprocess.run(["jackhmmer", "-o", "/dev/null", "-A", str(out), "--noali",
-                    *JACKHMMER_FLAGS.split(), "--cpu", "1",
-                    str(EXAMPLES / "xylanase.fasta"),
-                    str(DATABASES / "uniref90" / "uniref90.fasta")], check=True)
+    subprocess.run(
+        [
+            "jackhmmer",
+            "-o",
+            "/dev/null",
+            "-A",
+            str(out),
+            "--noali",
+            *JACKHMMER_FLAGS.split(),
+            "--cpu",
+            "1",
+            str(EXAMPLES / "xylanase.fasta"),
+            str(DATABASES / "uniref90" / "uniref90.fasta"),
+        ],
+        check=True,
+    )
     theirs = read_stockholm(out)
     ours = read_stockholm(monomer_search.msas / "uniref90_hits.sto")
     assert ours.names == theirs.names
@@ -203,6 +239,12 @@ def test_alignment_a3m_marks_insertions_lower_case():
 
 def test_missing_database_is_named(tmp_path):
     with pytest.raises(FileNotFoundError, match="uniref90/uniref90.fasta"):
-        run_msa_search(chains_of("xylanase.fasta"), tmp_path, tmp_path / "out",
-                       db_preset="reduced_dbs", model_preset="monomer",
-                       max_template_date="", cpus=1)
+        run_msa_search(
+            chains_of("xylanase.fasta"),
+            tmp_path,
+            tmp_path / "out",
+            db_preset="reduced_dbs",
+            model_preset="monomer",
+            max_template_date="",
+            cpus=1,
+        )

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 import io
+from dataclasses import replace
 
 import gemmi
 import numpy as np
@@ -33,22 +32,31 @@ def _template_ca(pdb_id: str, chain: str) -> tuple[str, np.ndarray]:
     st = gemmi.read_structure(str(TEMPLATE_CIF / f"{pdb_id}.cif"))
     st.remove_ligands_and_waters()
     residues = [r for ch in st[0] if ch.name == chain for r in ch if r.find_atom("CA", "*")]
-    return (gemmi.one_letter_code([r.name for r in residues]),
-            np.array([r.find_atom("CA", "*").pos.tolist() for r in residues]))
+    return (
+        gemmi.one_letter_code([r.name for r in residues]),
+        np.array([r.find_atom("CA", "*").pos.tolist() for r in residues]),
+    )
 
 
 @pytest.fixture(scope="module")
 def models(monomer_search):
-    return {variant: predict(monomer_search.chains, monomer_search.msas, DATABASES,
-                             variant=variant, max_template_date="2025-01-01")
-            for variant in ("profile", "pairwise")}  # fmt: skip
+    return {
+        variant: predict(
+            monomer_search.chains,
+            monomer_search.msas,
+            DATABASES,
+            variant=variant,
+            max_template_date="2025-01-01",
+        )
+        for variant in ("profile", "pairwise")
+    }
 
 
 @pytest.mark.parametrize("variant", ["profile", "pairwise"])
 def test_model_is_the_query_and_parses(models, monomer_search, variant):
     best = models[variant][0]
     query = monomer_search.chains[0].sequence
-    [(name, sequence, ca)] = _chains(best.pdb_text)
+    [(_name, sequence, ca)] = _chains(best.pdb_text)
     assert sequence == query and len(ca) == len(query)
     assert len(best.plddt) == len(query)
     assert all(0 <= x <= 100 for x in best.plddt)
@@ -93,22 +101,44 @@ def test_unaligned_residues_are_low_confidence(models):
 
 
 def test_template_after_cutoff_gives_no_model(monomer_search):
-    assert predict(monomer_search.chains, monomer_search.msas, DATABASES,
-                   variant="profile", max_template_date="2024-05-02") == []
+    assert (
+        predict(
+            monomer_search.chains,
+            monomer_search.msas,
+            DATABASES,
+            variant="profile",
+            max_template_date="2024-05-02",
+        )
+        == []
+    )
 
 
 def test_unknown_variant_is_refused(monomer_search):
     with pytest.raises(ValueError, match="variant"):
-        predict(monomer_search.chains, monomer_search.msas, DATABASES, variant="alphafold",
-                max_template_date="")
+        predict(
+            monomer_search.chains,
+            monomer_search.msas,
+            DATABASES,
+            variant="alphafold",
+            max_template_date="",
+        )
 
 
 def test_the_querys_own_pdb_entries_are_rejected_as_duplicates(multimer_search):
     # multimer.fasta is 3ZEE's sequence: 3ZEE and 4I6P (the same protein) are the query
     # itself, which AlphaFold's template prefilter rejects; nothing else is a homologue
     rejected: list[str] = []
-    assert predict(multimer_search.chains, multimer_search.msas, DATABASES, variant="pairwise",
-                   max_template_date="", rejections=rejected) == []  # fmt: skip
+    assert (
+        predict(
+            multimer_search.chains,
+            multimer_search.msas,
+            DATABASES,
+            variant="pairwise",
+            max_template_date="",
+            rejections=rejected,
+        )
+        == []
+    )
     assert {r.split(":")[0] for r in rejected} == {"3zee_A", "4i6p_A", "4i6p_B"}
     assert all("a duplicate of the query" in r for r in rejected)
 
@@ -125,9 +155,13 @@ def test_a_template_covering_a_sliver_of_the_query_is_rejected():
 
 def test_multimer_keeps_the_complex_template_placement(multimer_search):
     # a double point mutant of the query (E3K, R12K) is no duplicate of 3ZEE or 4I6P
-    mutant = [replace(c, sequence=c.sequence[:2] + "K" + c.sequence[3:11] + "K" + c.sequence[12:])
-              for c in multimer_search.chains]  # fmt: skip
-    [best] = predict(mutant, multimer_search.msas, DATABASES, variant="pairwise", max_template_date="")
+    mutant = [
+        replace(c, sequence=c.sequence[:2] + "K" + c.sequence[3:11] + "K" + c.sequence[12:])
+        for c in multimer_search.chains
+    ]
+    [best] = predict(
+        mutant, multimer_search.msas, DATABASES, variant="pairwise", max_template_date=""
+    )
     assert best.template == "4i6p_A,4i6p_B"
     assert "multi-chain template 4i6p" in best.pdb_text
     chains = _chains(best.pdb_text)
