@@ -64,7 +64,8 @@ def _stockholm_records(path: Path) -> list[tuple[str, str]]:
 
 _UNIREF_HEADER = re.compile(
     r"^UniRef100_(?P<accession>\S+) (?P<name>.*?) n=(?P<members>\d+) Tax=(?P<taxon>.*?) "
-    r"TaxID=(?P<taxid>\S+) RepID=(?P<entry_name>\S+)$")
+    r"TaxID=(?P<taxid>\S+) RepID=(?P<entry_name>\S+)$"
+)
 
 
 def _uniprot_records(uniref: list[tuple[str, str]]) -> tuple[list[tuple[str, str]], dict]:
@@ -83,8 +84,7 @@ def _uniprot_records(uniref: list[tuple[str, str]]) -> tuple[list[tuple[str, str
     sequences are the A3M's aligned regions (de-gapped): parts of the entries' sequences.
     """
     kept: dict[str, tuple[str, str]] = {}
-    counts = {"swiss_prot": 0, "trembl": 0, "uniparc_left_out": 0,
-              "repeated_accessions_merged": 0}  # fmt: skip
+    counts = {"swiss_prot": 0, "trembl": 0, "uniparc_left_out": 0, "repeated_accessions_merged": 0}
     for header, sequence in uniref:
         fields = _UNIREF_HEADER.match(header)
         assert fields, f"not a UniRef100 header: {header}"
@@ -99,16 +99,20 @@ def _uniprot_records(uniref: list[tuple[str, str]]) -> tuple[list[tuple[str, str
             if len(sequence) <= len(kept[accession][1]):
                 continue
         db = "tr" if entry_name.startswith(f"{accession}_") else "sp"
-        organism = (f" OS={fields['taxon']} OX={fields['taxid']}"
-                    if fields["members"] == "1" and fields["taxid"].isdigit() else "")  # fmt: skip
+        organism = (
+            f" OS={fields['taxon']} OX={fields['taxid']}"
+            if fields["members"] == "1" and fields["taxid"].isdigit()
+            else ""
+        )
         kept[accession] = (f"{db}|{accession}|{entry_name} {fields['name']}{organism}", sequence)
     for header, _ in kept.values():
         counts["swiss_prot" if header.startswith("sp|") else "trembl"] += 1
     return list(kept.values()), counts
 
 
-def _write_fasta(path: Path, records: list[tuple[str, str]], *, one_per_sequence: bool = True
-                 ) -> int:  # fmt: skip
+def _write_fasta(
+    path: Path, records: list[tuple[str, str]], *, one_per_sequence: bool = True
+) -> int:
     """Write records of at least :data:`MIN_LENGTH` residues; by default one per sequence
     (a sequence database's repeated hits); UniProt keeps every entry."""
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -132,14 +136,41 @@ _PEPTIDE_TYPES = {"GLY": "peptide linking"}
 
 def _poly_seq_scheme(block, entity: str, asym: str, chain) -> None:
     """``_pdbx_poly_seq_scheme`` (the sequence-to-coordinates map the PDB writes)."""
-    loop = block.init_mmcif_loop("_pdbx_poly_seq_scheme.", [
-        "asym_id", "entity_id", "seq_id", "mon_id", "ndb_seq_num", "pdb_seq_num",
-        "auth_seq_num", "pdb_mon_id", "auth_mon_id", "pdb_strand_id", "pdb_ins_code",
-        "hetero"])  # fmt: skip
+    loop = block.init_mmcif_loop(
+        "_pdbx_poly_seq_scheme.",
+        [
+            "asym_id",
+            "entity_id",
+            "seq_id",
+            "mon_id",
+            "ndb_seq_num",
+            "pdb_seq_num",
+            "auth_seq_num",
+            "pdb_mon_id",
+            "auth_mon_id",
+            "pdb_strand_id",
+            "pdb_ins_code",
+            "hetero",
+        ],
+    )
     for residue in chain:
         n = str(residue.label_seq)
-        loop.add_row([asym, entity, n, residue.name, n, str(residue.seqid.num),
-                      str(residue.seqid.num), residue.name, residue.name, chain.name, ".", "n"])
+        loop.add_row(
+            [
+                asym,
+                entity,
+                n,
+                residue.name,
+                n,
+                str(residue.seqid.num),
+                str(residue.seqid.num),
+                residue.name,
+                residue.name,
+                chain.name,
+                ".",
+                "n",
+            ]
+        )
 
 
 def _add_columns(block, category: str, **values: str) -> None:
@@ -172,8 +203,19 @@ def _model_as_mmcif(out: Path) -> str:
     entity.full_sequence = names
     st.assign_label_seq_id(force=True)
     groups = gemmi.MmcifOutputGroups(False)
-    for group in ("block_name", "entry", "entity", "entity_poly", "entity_poly_seq", "chem_comp",
-                  "struct_asym", "atom_type", "atoms", "auth_all", "group_pdb"):
+    for group in (
+        "block_name",
+        "entry",
+        "entity",
+        "entity_poly",
+        "entity_poly_seq",
+        "chem_comp",
+        "struct_asym",
+        "atom_type",
+        "atoms",
+        "auth_all",
+        "group_pdb",
+    ):
         setattr(groups, group, True)
     doc = st.make_mmcif_document(groups)
     block = doc.sole_block()
@@ -184,13 +226,19 @@ def _model_as_mmcif(out: Path) -> str:
         types.add_row([name, gemmi.cif.quote(_PEPTIDE_TYPES.get(name, "L-peptide linking")), "y"])
     _poly_seq_scheme(block, "1", "A", chain)
     block.set_pair("_struct.entry_id", "6KWC")
-    block.set_pair("_struct.title", gemmi.cif.quote(
-        "OpenFold model_1_ptm prediction of 6KWC_1 (predicted model standing in for the "
-        "PDB entry; not an experimental structure)"))
+    block.set_pair(
+        "_struct.title",
+        gemmi.cif.quote(
+            "OpenFold model_1_ptm prediction of 6KWC_1 (predicted model standing in for the "
+            "PDB entry; not an experimental structure)"
+        ),
+    )
     block.set_pair("_exptl.entry_id", "6KWC")
     block.set_pair("_exptl.method", gemmi.cif.quote("THEORETICAL MODEL"))
-    history = block.init_mmcif_loop("_pdbx_audit_revision_history.", [
-        "ordinal", "data_content_type", "major_revision", "minor_revision", "revision_date"])
+    history = block.init_mmcif_loop(
+        "_pdbx_audit_revision_history.",
+        ["ordinal", "data_content_type", "major_revision", "minor_revision", "revision_date"],
+    )
     history.add_row(["1", gemmi.cif.quote("Structure model"), "1", "0", MODEL_DATE])
     doc.write_file(str(out))
     return gemmi.one_letter_code(names)
@@ -217,27 +265,41 @@ def build(out: Path = ROOT) -> dict:
     counts = {
         "uniref90/uniref90.fasta": _write_fasta(databases / "uniref90/uniref90.fasta", uniref),
         "small_bfd/bfd-first_non_consensus_sequences.fasta": _write_fasta(
-            databases / "small_bfd/bfd-first_non_consensus_sequences.fasta", bfd),
+            databases / "small_bfd/bfd-first_non_consensus_sequences.fasta", bfd
+        ),
         "mgnify/mgy_clusters_2022_05.fa": _write_fasta(
-            databases / "mgnify/mgy_clusters_2022_05.fa", mgnify),
+            databases / "mgnify/mgy_clusters_2022_05.fa", mgnify
+        ),
         # UniProt (searched for multimer MSA pairing): the UniProtKB entries among them
-        "uniprot/uniprot.fasta": _write_fasta(databases / "uniprot/uniprot.fasta", uniprot,
-                                              one_per_sequence=False),
+        "uniprot/uniprot.fasta": _write_fasta(
+            databases / "uniprot/uniprot.fasta", uniprot, one_per_sequence=False
+        ),
     }
     for name, n in counts.items():
         provenance["files"][name] = {"sequences": n}
     provenance["files"]["uniprot/uniprot.fasta"].update(
-        {"headers": "UniProt's (>sp|accession|entry_name or >tr|...), from UniRef100_<accession> "
-                    "and RepID=<entry name> of the UniRef100 hits; OS/OX only for one-member "
-                    "clusters", **uniprot_counts})  # fmt: skip
+        {
+            "headers": "UniProt's (>sp|accession|entry_name or >tr|...), from UniRef100_<accession> "
+            "and RepID=<entry name> of the UniRef100 hits; OS/OX only for one-member "
+            "clusters",
+            **uniprot_counts,
+        }
+    )
 
     mmcif_dir = databases / "pdb_mmcif" / "mmcif_files"
     mmcif_dir.mkdir(parents=True, exist_ok=True)
     (databases / "pdb_mmcif" / "obsolete.dat").write_text("")
     seqres = []
     model_sequence = _model_as_mmcif(mmcif_dir / "6kwc.cif")
-    seqres.append(_seqres_line("6kwc", "A", "protein", model_sequence,
-                               "GH11 xylanase (OpenFold model standing in for 6KWC)"))
+    seqres.append(
+        _seqres_line(
+            "6kwc",
+            "A",
+            "protein",
+            model_sequence,
+            "GH11 xylanase (OpenFold model standing in for 6KWC)",
+        )
+    )
     multimer_sequence = None
     for pdb_id in EXPERIMENTAL:
         source = STRUCTURES / f"{pdb_id}.cif"
@@ -250,8 +312,9 @@ def build(out: Path = ROOT) -> dict:
                 continue
             mol = "protein" if entity.polymer_type == gemmi.PolymerType.PeptideL else "na"
             letters = gemmi.one_letter_code(entity.full_sequence).upper()
-            chains = sorted({ch.name for ch in st[0] for sub in entity.subchains
-                             if ch.get_subchain(sub)})
+            chains = sorted(
+                {ch.name for ch in st[0] for sub in entity.subchains if ch.get_subchain(sub)}
+            )
             for chain in chains:
                 seqres.append(_seqres_line(pdb_id, chain, mol, letters, title))
             if pdb_id == MULTIMER_SOURCE and mol == "protein":
@@ -261,17 +324,20 @@ def build(out: Path = ROOT) -> dict:
     provenance["files"]["pdb_seqres/pdb_seqres.txt"] = {"chains": len(seqres)}
     provenance["files"]["pdb_mmcif/mmcif_files"] = {
         "6kwc.cif": f"{PREDICTION.name} written with gemmi as a complete mmCIF entry (entity, "
-                    "entity_poly(_seq), chem_comp types, struct_asym, atom_site, "
-                    "pdbx_poly_seq_scheme, exptl THEORETICAL MODEL); revision_date "
-                    f"{MODEL_DATE} is the date of the OpenFold run, not a PDB release",
+        "entity_poly(_seq), chem_comp types, struct_asym, atom_site, "
+        "pdbx_poly_seq_scheme, exptl THEORETICAL MODEL); revision_date "
+        f"{MODEL_DATE} is the date of the OpenFold run, not a PDB release",
         **{f"{p}.cif": f"structures/{p}.cif (PDB)" for p in EXPERIMENTAL},
     }
     assert multimer_sequence
     (out / "multimer.fasta").write_text(
         f">par3_ntd_A Par-3 N-terminal domain (sequence of PDB 3ZEE)\n{multimer_sequence}\n"
-        f">par3_ntd_B Par-3 N-terminal domain (sequence of PDB 3ZEE)\n{multimer_sequence}\n")
-    provenance["query"] = {"xylanase.fasta": f"{QUERY_ID} from bfd_uniref_hits.a3m (de-gapped)",
-                           "multimer.fasta": "PDB 3ZEE entity 1, twice"}
+        f">par3_ntd_B Par-3 N-terminal domain (sequence of PDB 3ZEE)\n{multimer_sequence}\n"
+    )
+    provenance["query"] = {
+        "xylanase.fasta": f"{QUERY_ID} from bfd_uniref_hits.a3m (de-gapped)",
+        "multimer.fasta": "PDB 3ZEE entity 1, twice",
+    }
     (databases / "PROVENANCE.json").write_text(json.dumps(provenance, indent=2) + "\n")
     return provenance
 

@@ -14,7 +14,6 @@ why. Neither slot with a model is an error.
 
 from __future__ import annotations
 
-import datetime as _dt
 import json
 import shutil
 from pathlib import Path
@@ -22,20 +21,10 @@ from typing import Any
 
 import numpy as np
 
+from foldline.analysis.agreement import GDT_METHOD, Comparison, compare_models
 from foldline.analysis.chain_confidence import bin_centres, chain_pair_confidence
-from foldline.analysis.compare import GDT_METHOD, Comparison, compare_models
 from foldline.analysis.confidence import pae_summary, plddt_summary
-from foldline.analysis.headline import (
-    STAND_IN,
-    engine_agreement,
-    engine_label,
-    engine_title,
-    headline,
-    stand_in_warnings,
-    weights_notes,
-)
-from foldline.analysis.interfaces import interfaces_section
-from foldline.analysis.outputs import (
+from foldline.analysis.engine_outputs import (
     EngineOutput,
     ModelFile,
     NoModel,
@@ -44,15 +33,25 @@ from foldline.analysis.outputs import (
     pick_like_with_like,
     read_engine_output,
 )
+from foldline.analysis.interfaces import interfaces_section
 from foldline.analysis.pickles import confidence_from_result, load_numpy_pickle
 from foldline.analysis.schema import SCHEMA_VERSION
 from foldline.analysis.structures import StructureModel, load_structure
 from foldline.analysis.superpose import Superposition
+from foldline.analysis.wording import (
+    STAND_IN,
+    engine_agreement,
+    engine_label,
+    engine_title,
+    headline,
+    stand_in_warnings,
+    weights_notes,
+)
+from foldline.spec.formats import utc_now
+from foldline.spec.layout import METRICS_FILE, REPORT_PAGE, STEP_MANIFEST
 
-__all__ = ["analyze", "headline", "engine_label", "METRICS_NAME", "REPORT_NAME"]
+__all__ = ["METRICS_FILE", "REPORT_PAGE", "analyze", "engine_label", "headline"]
 
-METRICS_NAME = "metrics.json"
-REPORT_NAME = "report.html"
 PLDDT_PLOT = "plddt.png"
 STEP_NAMES = {"msa": "RunMSA", "alphafold": "RunAlphaFold", "openfold": "RunOpenFold"}
 SLOTS = ("alphafold", "openfold")
@@ -62,7 +61,7 @@ def _engine_identity(output: EngineOutput, model: StructureModel) -> tuple[str, 
     """(engine, version, how we know), preferring the step manifest."""
     manifest = output.manifest or {}
     if manifest.get("engine"):
-        return str(manifest["engine"]), manifest.get("engine_version"), "foldline-step.json"
+        return str(manifest["engine"]), manifest.get("engine_version"), STEP_MANIFEST
     if model.engine_remark:
         return model.engine_remark, None, "model file REMARK"
     if output.layout in ("alphafold", "openfold"):
@@ -71,8 +70,12 @@ def _engine_identity(output: EngineOutput, model: StructureModel) -> tuple[str, 
 
 
 #: a stand-in copies a template's coordinates: no weights, whether its manifest says so or not
-_STAND_IN_WEIGHTS = {"kind": "none", "name": "none (template-cpu: no model weights)",
-                     "source": None, "files": []}  # fmt: skip
+_STAND_IN_WEIGHTS = {
+    "kind": "none",
+    "name": "none (template-cpu: no model weights)",
+    "source": None,
+    "files": [],
+}
 
 
 def _weights(output: EngineOutput, engine: str) -> dict[str, Any] | None:
@@ -109,8 +112,10 @@ def _engine_section(
         kind, plddt_source = "none", f"none: {model.plddt_note}"
     elif engine == STAND_IN:
         kind = "template-similarity"
-        plddt_source = ("B-factor column: the CPU stand-in's alignment-similarity score (0-100) "
-                        "to its template, not pLDDT")  # fmt: skip
+        plddt_source = (
+            "B-factor column: the CPU stand-in's alignment-similarity score (0-100) "
+            "to its template, not pLDDT"
+        )
     section: dict[str, Any] = {
         "engine": engine,
         "engine_version": version,
@@ -121,7 +126,9 @@ def _engine_section(
         "model_file": _relative(chosen.path, output.root),
         "model_name": chosen.name,
         "relaxed": chosen.relaxed,
-        "chains": [{"name": c.name, "length": len(c), "sequence": c.sequence} for c in model.chains],
+        "chains": [
+            {"name": c.name, "length": len(c), "sequence": c.sequence} for c in model.chains
+        ],
         "n_residues": model.n_residues,
         "stand_in": stand_in,
         "plddt": {
@@ -143,7 +150,7 @@ def _engine_section(
         section["result_pickle"] = _relative(chosen.result_pickle, output.root)
         try:
             raw = load_numpy_pickle(chosen.result_pickle)
-        except Exception as err:  # a bad pickle costs the PAE, not the report
+        except Exception as err:  # noqa: BLE001 - a bad pickle costs the PAE, not the report
             warnings.append(f"{output.slot}: could not read {chosen.result_pickle.name}: {err}")
             raw = None
         if isinstance(raw, dict):
@@ -168,7 +175,8 @@ def _engine_section(
                     )
             if len(model.chains) > 1:
                 section["chain_pair_confidence"] = _chain_pair_section(
-                    output, chosen, model, raw, warnings)
+                    output, chosen, model, raw, warnings
+                )
     if model.plddt_scale == "0-1":
         warnings.append(f"{output.slot}: B-factors are on a 0-1 scale; pLDDT rescaled to 0-100")
     if model.plddt_scale == "none":
@@ -179,8 +187,9 @@ def _engine_section(
     return section, pae
 
 
-def _chain_of_each_residue(output: EngineOutput, model: StructureModel,
-                           warnings: list[str]) -> tuple[np.ndarray, str]:  # fmt: skip
+def _chain_of_each_residue(
+    output: EngineOutput, model: StructureModel, warnings: list[str]
+) -> tuple[np.ndarray, str]:
     """(chain index per residue, where it came from): the data pipeline's ``asym_id``
     (AlphaFold-Multimer's ``features.pkl``) where it is there, else the model's chains in
     file order (AlphaFold writes chain k of the model from asym_id k + 1)."""
@@ -191,23 +200,26 @@ def _chain_of_each_residue(output: EngineOutput, model: StructureModel,
         return from_model, "chains: the model's, in file order"
     try:
         asym_id = np.asarray(load_numpy_pickle(features).get("asym_id"))
-    except Exception as err:  # unreadable features cost the cross-check only
+    except Exception as err:  # noqa: BLE001 - unreadable features cost the cross-check only
         warnings.append(f"{output.slot}: could not read features.pkl: {err}")
         return from_model, "chains: the model's, in file order"
     if asym_id.ndim != 1 or len(asym_id) != len(from_model):
         return from_model, "chains: the model's, in file order"
     firsts = list(dict.fromkeys(asym_id.tolist()))
     counts = [int((asym_id == a).sum()) for a in firsts]
-    contiguous = all(len(set(asym_id[s:s + n].tolist())) == 1
-                     for s, n in zip(np.cumsum([0, *counts[:-1]]), counts))  # fmt: skip
+    starts = np.cumsum([0, *counts[:-1]])
+    contiguous = all(len(set(asym_id[s : s + n].tolist())) == 1 for s, n in zip(starts, counts))
     if counts != lengths or not contiguous:
-        raise ValueError(f"features.pkl's asym_id gives chains of {counts} residues, the model's "
-                         f"chains have {lengths}")  # fmt: skip
+        raise ValueError(
+            f"features.pkl's asym_id gives chains of {counts} residues, the model's "
+            f"chains have {lengths}"
+        )
     return asym_id, "chains: features.pkl asym_id"
 
 
-def _chain_pair_section(output: EngineOutput, chosen: ModelFile, model: StructureModel,
-                        raw: dict, warnings: list[str]) -> dict[str, Any] | None:  # fmt: skip
+def _chain_pair_section(
+    output: EngineOutput, chosen: ModelFile, model: StructureModel, raw: dict, warnings: list[str]
+) -> dict[str, Any] | None:
     """pTM per chain and ipTM per chain pair, where the result pickle has the aligned-error
     bins (AlphaFold-Multimer's ``aligned_confidence_probs``); else None."""
     name, n = chosen.result_pickle.name, model.n_residues
@@ -216,15 +228,22 @@ def _chain_pair_section(output: EngineOutput, chosen: ModelFile, model: Structur
     if not isinstance(probs, np.ndarray) or max_error is None:
         return None
     if probs.ndim != 3 or probs.shape[:2] != (n, n):
-        warnings.append(f"{output.slot}: aligned_confidence_probs in {name} has shape "
-                        f"{probs.shape}, not ({n}, {n}, bins); no per-chain pTM/ipTM")  # fmt: skip
+        warnings.append(
+            f"{output.slot}: aligned_confidence_probs in {name} has shape "
+            f"{probs.shape}, not ({n}, {n}, bins); no per-chain pTM/ipTM"
+        )
         return None
     centres = bin_centres(probs.shape[2], float(np.asarray(max_error)))
     pae = raw.get("predicted_aligned_error")
-    if isinstance(pae, np.ndarray) and pae.shape == (n, n) and not np.allclose(
-            probs @ centres.astype(probs.dtype), pae, atol=0.1):
-        warnings.append(f"{output.slot}: {name}'s aligned_confidence_probs do not give its "
-                        "predicted_aligned_error with AlphaFold's bins; no per-chain pTM/ipTM")
+    if (
+        isinstance(pae, np.ndarray)
+        and pae.shape == (n, n)
+        and not np.allclose(probs @ centres.astype(probs.dtype), pae, atol=0.1)
+    ):
+        warnings.append(
+            f"{output.slot}: {name}'s aligned_confidence_probs do not give its "
+            "predicted_aligned_error with AlphaFold's bins; no per-chain pTM/ipTM"
+        )
         return None
     try:
         asym_id, chains_from = _chain_of_each_residue(output, model, warnings)
@@ -232,8 +251,9 @@ def _chain_pair_section(output: EngineOutput, chosen: ModelFile, model: Structur
         warnings.append(f"{output.slot}: {err}; no per-chain pTM/ipTM")
         return None
     result = chain_pair_confidence(probs, centres, asym_id, [c.name for c in model.chains])
-    return result.as_dict(f"{name} (aligned_confidence_probs, max_predicted_aligned_error); "
-                          f"{chains_from}")
+    return result.as_dict(
+        f"{name} (aligned_confidence_probs, max_predicted_aligned_error); {chains_from}"
+    )
 
 
 def _runtimes(outputs: dict[str, EngineOutput]) -> dict[str, Any]:
@@ -254,8 +274,8 @@ def _write_superposed(model: StructureModel, sup: Superposition, out: Path) -> P
     structure = gemmi.read_structure(str(model.path))
     # ours moves row vectors (x @ R + t); gemmi moves column vectors (M x + t)
     transform = gemmi.Transform(gemmi.Mat33(sup.rotation.T.tolist()), gemmi.Vec3(*sup.translation))
-    for model in structure:
-        model.transform_pos_and_adp(transform)
+    for frame in structure:  # gemmi's models (NMR-style frames); a prediction has one
+        frame.transform_pos_and_adp(transform)
     if out.suffix == ".cif":
         structure.make_mmcif_document().write_file(str(out))
     else:
@@ -264,28 +284,40 @@ def _write_superposed(model: StructureModel, sup: Superposition, out: Path) -> P
 
 
 def _model_copy_name(slot: str, path: Path, suffix: str = "") -> str:
-    name = path.name[:-3] if path.name.endswith(".gz") else path.name
+    name = path.name.removesuffix(".gz")
     stem, ext = name.rsplit(".", 1) if "." in name else (name, "pdb")
     ext = "cif" if ext in ("cif", "mmcif") else "pdb"
     return f"{slot}_{stem}{suffix}.{ext}"
 
 
-def _comparison_section(comparison: Comparison, pairing: Pairing, af: Path, of: Path,
-                        engines: dict[str, Any], interfaces: dict[str, Any] | None) -> dict[str, Any]:
+def _comparison_section(
+    comparison: Comparison,
+    pairing: Pairing,
+    af: Path,
+    of: Path,
+    engines: dict[str, Any],
+    interfaces: dict[str, Any] | None,
+) -> dict[str, Any]:
     matching = comparison.matching
     pairs = [
-        {"alphafold": p.reference.name, "openfold": p.mobile.name, "length": len(p.reference),
-         "openfold_length": len(p.mobile), "correspondence": p.alignment.method,
-         "sequence_identity": round(p.alignment.identity, 4), "n_aligned": len(p.alignment)}
+        {
+            "alphafold": p.reference.name,
+            "openfold": p.mobile.name,
+            "length": len(p.reference),
+            "openfold_length": len(p.mobile),
+            "correspondence": p.alignment.method,
+            "sequence_identity": round(p.alignment.identity, 4),
+            "n_aligned": len(p.alignment),
+        }
         for p in matching.pairs
-    ]  # fmt: skip
+    ]
     length = matching.reference_length
     normalisation = (
         f"TM-score normalised by the AlphaFold slot's model (the reference): L = {length} residues"
         + (f" (d0 = {comparison.complex.scores.d0:.2f} Å)" if comparison.complex else "")
         + "; residues paired by sequence (identical sequences: residue i with residue i), "
         "every reference residue without a partner scoring zero"
-    )  # fmt: skip
+    )
     agreement, agreement_note = engine_agreement(engines)
     return {
         "method": "correspondence",
@@ -314,8 +346,9 @@ def _comparison_section(comparison: Comparison, pairing: Pairing, af: Path, of: 
     }
 
 
-def _interfaces(comparison: Comparison, models: dict[str, StructureModel],
-                warnings: list[str]) -> dict[str, Any] | None:
+def _interfaces(
+    comparison: Comparison, models: dict[str, StructureModel], warnings: list[str]
+) -> dict[str, Any] | None:
     """DockQ per chain-pair interface of a complex (None for fewer than two mapped chains);
     a failure costs the interfaces only, with a warning."""
     chain_map = {p.reference.name: p.mobile.name for p in comparison.matching.pairs}
@@ -336,7 +369,9 @@ def _plddt_series(comparison: Comparison, ref: StructureModel, mob: StructureMod
         values = np.full(len(chain), np.nan)
         pair = by_name.get(chain.name)
         if pair is not None:
-            values[pair.alignment.reference_index] = mob.chain_plddt(pair.mobile)[pair.alignment.mobile_index]
+            values[pair.alignment.reference_index] = mob.chain_plddt(pair.mobile)[
+                pair.alignment.mobile_index
+            ]
         of.append(values)
         breaks.append((start, chain.name))
         start += len(chain)
@@ -381,7 +416,7 @@ def analyze(
     Raises
     ------
     FileNotFoundError
-        Where neither output holds a model (:class:`~foldline.analysis.outputs.NoModel`
+        Where neither output holds a model (:class:`~foldline.analysis.engine_outputs.NoModel`
         for one slot is not an error: the report covers the other).
     """
     from foldline.analysis import plots, report  # matplotlib: imported only when reporting
@@ -395,8 +430,10 @@ def analyze(
         except NoModel as none:  # skipped (OpenFold on a multimer) or left nothing
             absent[slot] = none
     if not outputs:
-        raise FileNotFoundError("neither engine left a model: "
-                                + "; ".join(f"{slot}: {none}" for slot, none in absent.items()))  # fmt: skip
+        raise FileNotFoundError(
+            "neither engine left a model: "
+            + "; ".join(f"{slot}: {none}" for slot, none in absent.items())
+        )
     out_dir.mkdir(parents=True, exist_ok=True)
     warnings: list[str] = []
     cache: dict[Path, StructureModel] = {}
@@ -415,7 +452,9 @@ def analyze(
         (slot,) = outputs
         chosen = {slot: pick_best(outputs[slot], mean_plddt)}
     else:
-        pairing = pick_like_with_like(outputs["alphafold"], outputs["openfold"], mean_plddt=mean_plddt)
+        pairing = pick_like_with_like(
+            outputs["alphafold"], outputs["openfold"], mean_plddt=mean_plddt
+        )
         chosen = {"alphafold": pairing.alphafold, "openfold": pairing.openfold}
     models = {slot: load(m.path) for slot, m in chosen.items()}
     if not absent:
@@ -435,8 +474,10 @@ def analyze(
             warnings.append(f"msa: {err}")
     for slot, record in absent_engines.items():
         if record["status"] != "skipped":
-            warnings.append(f"{slot}: the step left no model (status {record['status'] or 'unknown'}): "
-                            f"{record['reason']}")  # fmt: skip
+            warnings.append(
+                f"{slot}: the step left no model (status {record['status'] or 'unknown'}): "
+                f"{record['reason']}"
+            )
     for output in all_outputs.values():
         warnings.extend(f"{output.slot}: {w}" for w in output.warnings)
     warnings[:0] = weights_notes(engines)  # said first: they change what the comparison means
@@ -463,44 +504,66 @@ def analyze(
         if pae is not None:
             own_breaks = _chain_starts(models[slot])
             title = f"PAE — {engine_title(slot, engines[slot])}"
-            plot_files[f"pae_{slot}"] = plots.plot_pae(pae, title, out_dir / f"pae_{slot}.png", own_breaks).name
+            plot_files[f"pae_{slot}"] = plots.plot_pae(
+                pae, title, out_dir / f"pae_{slot}.png", own_breaks
+            ).name
 
     metrics: dict[str, Any] = {
         "schema_version": SCHEMA_VERSION,
-        "created_at": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        "created_at": utc_now(),
         "context": _json_safe(context or {}),
         "headline": "",
         "engines": engines,
-        "comparison": None if comparison is None else _comparison_section(
-            comparison, pairing, pairing.alphafold.path, pairing.openfold.path, engines,
-            _interfaces(comparison, models, warnings)),
+        "comparison": None
+        if comparison is None
+        else _comparison_section(
+            comparison,
+            pairing,
+            pairing.alphafold.path,
+            pairing.openfold.path,
+            engines,
+            _interfaces(comparison, models, warnings),
+        ),
         "comparison_skipped": _comparison_skipped(absent_engines),
         "absent_engines": absent_engines,
         "runtimes": _runtimes(all_outputs),
         "files": {
-            "metrics": METRICS_NAME,
-            "report": REPORT_NAME,
+            "metrics": METRICS_FILE,
+            "report": REPORT_PAGE,
             "plots": plot_files,
             "models": model_files,
         },
         "warnings": warnings,
-    }  # fmt: skip
+    }
     metrics["headline"] = headline(metrics)
 
     if comparison is not None:
         ref, mob = models["alphafold"], models["openfold"]
         viewer_models = [
-            {"label": labels["alphafold"], "width": 4.0,
-             "chains": [(c.name, c.ca, p) for c, p in _chain_plddt(ref)]},
-            {"label": labels["openfold"] + ", superposed", "width": 1.8,
-             "chains": [(c.name, comparison.superposition.apply(c.ca), p) for c, p in _chain_plddt(mob)]},
-        ]  # fmt: skip
+            {
+                "label": labels["alphafold"],
+                "width": 4.0,
+                "chains": [(c.name, c.ca, p) for c, p in _chain_plddt(ref)],
+            },
+            {
+                "label": labels["openfold"] + ", superposed",
+                "width": 1.8,
+                "chains": [
+                    (c.name, comparison.superposition.apply(c.ca), p) for c, p in _chain_plddt(mob)
+                ],
+            },
+        ]
     else:
-        viewer_models = [{"label": labels[slot], "width": 4.0,
-                          "chains": [(c.name, c.ca, p) for c, p in _chain_plddt(models[slot])]}
-                         for slot in models]  # fmt: skip
-    (out_dir / METRICS_NAME).write_text(json.dumps(metrics, indent=1) + "\n")
-    report.write_report(metrics, out_dir, viewer_models, out_dir / REPORT_NAME)
+        viewer_models = [
+            {
+                "label": labels[slot],
+                "width": 4.0,
+                "chains": [(c.name, c.ca, p) for c, p in _chain_plddt(models[slot])],
+            }
+            for slot in models
+        ]
+    (out_dir / METRICS_FILE).write_text(json.dumps(metrics, indent=1) + "\n")
+    report.write_report(metrics, out_dir, viewer_models, out_dir / REPORT_PAGE)
     return metrics
 
 
@@ -517,7 +580,7 @@ def _absent_section(none: NoModel) -> dict[str, Any]:
 
 
 def _comparison_skipped(absent_engines: dict[str, dict[str, Any]]) -> str | None:
-    """"OpenFold skipped: <the step's note>" for each slot without a model; None if none."""
+    """ "OpenFold skipped: <the step's note>" for each slot without a model; None if none."""
     if not absent_engines:
         return None
     parts = []
@@ -547,12 +610,18 @@ def _chain_plddt(model: StructureModel):
 
 def _msa_output(path: Path) -> EngineOutput:
     """The MSA step's folder: only its manifest and timings matter here."""
-    from foldline.analysis.outputs import MANIFEST_NAME, _read_json
+    from foldline.analysis.engine_outputs import _read_json
 
     if not path.is_dir():
         raise FileNotFoundError(f"{path} is not a folder")
     warnings: list[str] = []
     return EngineOutput(
-        "msa", path, "file", [],
-        _read_json(path / MANIFEST_NAME, warnings), _read_json(path / "timings.json", warnings), None, warnings,
-    )  # fmt: skip
+        "msa",
+        path,
+        "file",
+        [],
+        _read_json(path / STEP_MANIFEST, warnings),
+        _read_json(path / "timings.json", warnings),
+        None,
+        warnings,
+    )

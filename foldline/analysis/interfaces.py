@@ -8,7 +8,7 @@ cut at 0.23 (acceptable), 0.49 (medium) and 0.80 (high).
 
 The figures come from ``dockq_rs``, a reimplementation of the ``DockQ`` package (2.1.3)
 with the same results (checked against DockQ's own published and recomputed figures in
-``tests/unit/analysis/test_interfaces.py``); ``DockQ`` itself ships only a source
+``tests/analysis/test_interfaces.py``); ``DockQ`` itself ships only a source
 distribution with a compiled extension and pins numpy < 2, so it cannot go into the
 analysis Lambda's wheel-only build for its platform (docs/metrics-schema.md).
 
@@ -28,7 +28,13 @@ from typing import Any
 
 from foldline.analysis.structures import StructureModel
 
-__all__ = ["DOCKQ_METHOD", "InterfaceScore", "capri_class", "interfaces_section", "score_interfaces"]
+__all__ = [
+    "DOCKQ_METHOD",
+    "InterfaceScore",
+    "capri_class",
+    "interfaces_section",
+    "score_interfaces",
+]
 
 #: CAPRI's classes by DockQ (Basu & Wallner 2016): lower bounds
 CAPRI_CLASSES = (("high", 0.80), ("medium", 0.49), ("acceptable", 0.23), ("incorrect", 0.0))
@@ -94,7 +100,10 @@ def _dockq_input(path: Path, names: list[str], folder: Path) -> Path:
     if sorted(found) != sorted(names):
         raise ValueError(f"{path.name}: chains {found} for DockQ, {names} compared")
     stem = path.name.split(".")[0]
-    if path.name.lower().removesuffix(".gz").endswith((".cif", ".mmcif")) or max(map(len, names)) > 1:  # PDB: 1-letter ids
+    if (
+        path.name.lower().removesuffix(".gz").endswith((".cif", ".mmcif"))
+        or max(map(len, names)) > 1
+    ):  # PDB: 1-letter ids
         out = folder / f"{stem}.cif"
         structure.make_mmcif_document().write_file(str(out))
     else:
@@ -104,9 +113,12 @@ def _dockq_input(path: Path, names: list[str], folder: Path) -> Path:
 
 
 def score_interfaces(
-    reference: Path, reference_chains: list[str], mobile: Path, mobile_chains: list[str],
+    reference: Path,
+    reference_chains: list[str],
+    mobile: Path,
+    mobile_chains: list[str],
     chain_map: dict[str, str],
-) -> list[InterfaceScore]:  # fmt: skip
+) -> list[InterfaceScore]:
     """DockQ of every interface between ``reference`` chains in ``chain_map`` (reference
     chain -> mobile chain) that are in contact in the reference.
 
@@ -121,35 +133,51 @@ def score_interfaces(
         folder = Path(tmp)
         (folder / "native").mkdir()
         (folder / "model").mkdir()
-        native = dockq_rs.load_PDB(str(_dockq_input(Path(reference), reference_chains, folder / "native")))
+        native = dockq_rs.load_PDB(
+            str(_dockq_input(Path(reference), reference_chains, folder / "native"))
+        )
         model = dockq_rs.load_PDB(str(_dockq_input(Path(mobile), mobile_chains, folder / "model")))
         results, _ = dockq_rs.run_on_all_native_interfaces(model, native, chain_map=dict(chain_map))
     scores = []
     for (first, second), r in results.items():
-        scores.append(InterfaceScore(
-            reference_chains=(first, second), mobile_chains=(chain_map[first], chain_map[second]),
-            dockq=float(r["DockQ"]), fnat=float(r["fnat"]), fnonnat=float(r["fnonnat"]),
-            irmsd=float(r["iRMSD"]), lrmsd=float(r["LRMSD"]), f1=float(r["F1"]),
-            clashes=int(r["clashes"])))  # fmt: skip
+        scores.append(
+            InterfaceScore(
+                reference_chains=(first, second),
+                mobile_chains=(chain_map[first], chain_map[second]),
+                dockq=float(r["DockQ"]),
+                fnat=float(r["fnat"]),
+                fnonnat=float(r["fnonnat"]),
+                irmsd=float(r["iRMSD"]),
+                lrmsd=float(r["LRMSD"]),
+                f1=float(r["F1"]),
+                clashes=int(r["clashes"]),
+            )
+        )
     order = {name: i for i, name in enumerate(reference_chains)}
-    return sorted(scores, key=lambda s: (order[s.reference_chains[0]], order[s.reference_chains[1]]))
+    return sorted(
+        scores, key=lambda s: (order[s.reference_chains[0]], order[s.reference_chains[1]])
+    )
 
 
-def interfaces_section(reference: StructureModel, mobile: StructureModel,
-                       chain_map: dict[str, str]) -> dict[str, Any] | None:  # fmt: skip
+def interfaces_section(
+    reference: StructureModel, mobile: StructureModel, chain_map: dict[str, str]
+) -> dict[str, Any] | None:
     """``comparison.interfaces`` of metrics.json: DockQ per interface, where two or more
     of the reference's chains have a partner; else None."""
     if len(chain_map) < 2:
         return None
-    scores = score_interfaces(reference.path, reference.chain_names, mobile.path,
-                              mobile.chain_names, chain_map)  # fmt: skip
+    scores = score_interfaces(
+        reference.path, reference.chain_names, mobile.path, mobile.chain_names, chain_map
+    )
     unmapped = [c for c in reference.chain_names if c not in chain_map]
     notes = []
     if not scores:
         notes.append("no two mapped chains of the reference are in contact: no interface to score")
     if unmapped:
-        notes.append(f"interfaces of reference chains without a partner ({', '.join(unmapped)}) "
-                     "are not scored")  # fmt: skip
+        notes.append(
+            f"interfaces of reference chains without a partner ({', '.join(unmapped)}) "
+            "are not scored"
+        )
     return {
         "method": DOCKQ_METHOD,
         "items": [s.as_dict("alphafold", "openfold") for s in scores],

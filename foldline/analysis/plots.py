@@ -12,7 +12,7 @@ import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
-__all__ = ["plot_plddt", "plot_pae", "ENGINE_COLOURS"]
+__all__ = ["ENGINE_COLOURS", "plot_pae", "plot_plddt"]
 
 ENGINE_COLOURS = {"alphafold": "#1f4e9c", "openfold": "#d1495b"}
 _BAND_COLOURS = ((90, 100, "#0053d6"), (70, 90, "#65cbf3"), (50, 70, "#ffdb13"), (0, 50, "#ff7d45"))
@@ -73,7 +73,9 @@ def _block_mean(matrix: np.ndarray, size: int) -> tuple[np.ndarray, float]:
     m = -(-n // factor) * factor
     padded = np.full((m, m), np.nan)
     padded[:n, :n] = matrix
-    return np.nanmean(padded.reshape(m // factor, factor, m // factor, factor), axis=(1, 3)), float(factor)
+    return np.nanmean(padded.reshape(m // factor, factor, m // factor, factor), axis=(1, 3)), float(
+        factor
+    )
 
 
 def plot_pae(pae: np.ndarray, title: str, path: Path, chain_breaks: list[tuple[int, str]]) -> Path:
@@ -87,8 +89,14 @@ def plot_pae(pae: np.ndarray, title: str, path: Path, chain_breaks: list[tuple[i
     fig = Figure(figsize=(4.8, 3.6))
     fig.subplots_adjust(left=0.15, right=0.78, top=0.92, bottom=0.14)
     ax = fig.add_subplot()
-    image = ax.imshow(shown, cmap="Greens_r", vmin=0, vmax=max(30.0, float(np.max(pae))),
-                      interpolation="nearest", extent=(0.5, n + 0.5, n + 0.5, 0.5))  # fmt: skip
+    image = ax.imshow(
+        shown,
+        cmap="Greens_r",
+        vmin=0,
+        vmax=max(30.0, float(np.max(pae))),
+        interpolation="nearest",
+        extent=(0.5, n + 0.5, n + 0.5, 0.5),
+    )
     for index, _ in chain_breaks[1:]:
         ax.axvline(index + 0.5, color="k", lw=0.6)
         ax.axhline(index + 0.5, color="k", lw=0.6)

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from foldline.analysis.viewer import structure_payload, viewer_html
+from foldline.spec.layout import STEP_MANIFEST
 
 __all__ = ["write_report"]
 
@@ -62,13 +63,24 @@ def _scores_rows(metrics: dict) -> list[list[str]]:
     if comparison["complex"] and len(comparison["per_chain"]) > 1:
         entries.append(("complex", comparison["complex"]))
     for chain in comparison["per_chain"]:
-        entries.append((f"chain {chain['reference_chains'][0]} ↔ {chain['mobile_chains'][0]}", chain))
+        entries.append(
+            (f"chain {chain['reference_chains'][0]} ↔ {chain['mobile_chains'][0]}", chain)
+        )
     for label, s in entries:
         rows.append(
-            [_td(label), _td(s["tm_score"], 4), _td(s["normalising_length"]), _td(s["rmsd"], 2),
-             _td(s["gdt_ts"], 4), _td(s["gdt_ha"], 4), _td(s["ca_lddt"], 4), _td(s["n_aligned"]),
-             _td(s["reference_residues_unaligned"]), _td(s["correspondence"])]
-        )  # fmt: skip
+            [
+                _td(label),
+                _td(s["tm_score"], 4),
+                _td(s["normalising_length"]),
+                _td(s["rmsd"], 2),
+                _td(s["gdt_ts"], 4),
+                _td(s["gdt_ha"], 4),
+                _td(s["ca_lddt"], 4),
+                _td(s["n_aligned"]),
+                _td(s["reference_residues_unaligned"]),
+                _td(s["correspondence"]),
+            ]
+        )
     return rows
 
 
@@ -80,7 +92,7 @@ _MEASURES = {
 
 
 def _engine_rows(metrics: dict) -> list[list[str]]:
-    from foldline.analysis.headline import engine_title, stand_in_phrase, weights_phrase
+    from foldline.analysis.wording import engine_title, stand_in_phrase, weights_phrase
 
     rows = []
     for slot in ("alphafold", "openfold"):
@@ -96,10 +108,15 @@ def _engine_rows(metrics: dict) -> list[list[str]]:
                 _td(e["engine_source"]),
                 _td(e["model_file"]),
                 _td({True: "relaxed", False: "unrelaxed"}.get(e["relaxed"], "unknown")),
-                _td(_MEASURES.get(e["plddt"].get("kind"), "pLDDT")
-                    + (f"; {stand_in_phrase(e)}" if e.get("stand_in") else "")),
+                _td(
+                    _MEASURES.get(e["plddt"].get("kind"), "pLDDT")
+                    + (f"; {stand_in_phrase(e)}" if e.get("stand_in") else "")
+                ),
                 _td(e["plddt"]["mean"], 1),
-                *[_td(None if bands[k] is None else 100 * bands[k], 1) for k in ("very_high", "confident", "low", "very_low")],
+                *[
+                    _td(None if bands[k] is None else 100 * bands[k], 1)
+                    for k in ("very_high", "confident", "low", "very_low")
+                ],
                 _td(e["ptm"]),
                 _td(e["iptm"]),
                 _td(e["ranking_confidence"], 2),
@@ -110,7 +127,7 @@ def _engine_rows(metrics: dict) -> list[list[str]]:
 
 def _chain_pair_parts(metrics: dict) -> list[str]:
     """Per engine with them: pTM of each chain (diagonal), ipTM of each chain pair."""
-    from foldline.analysis.headline import engine_title
+    from foldline.analysis.wording import engine_title
 
     parts = []
     for slot, e in metrics["engines"].items():
@@ -119,28 +136,42 @@ def _chain_pair_parts(metrics: dict) -> list[str]:
             continue
         names = [c["name"] for c in found["chains"]]
 
-        def cell(a: str, b: str) -> str:
-            value = found["ptm"].get(a) if a == b else (
-                found["iptm"].get(f"{a}-{b}", found["iptm"].get(f"{b}-{a}")))
-            return _td(value)
+        def cell(a: str, b: str, found: dict = found) -> str:
+            if a == b:
+                return _td(found["ptm"].get(a))
+            return _td(found["iptm"].get(f"{a}-{b}", found["iptm"].get(f"{b}-{a}")))
 
         parts += [
             f"<h3>ipTM per chain pair, pTM per chain: {_e(engine_title(slot, e))}</h3>",
-            _table(["", *(f"{_e(n)} ({c['length']} aa)" for n, c in zip(names, found["chains"]))],
-                   [[_td(a), *(cell(a, b) for b in names)] for a in names]),
-            f'<p class="small">Diagonal: the chain\'s pTM; elsewhere: the pair\'s ipTM. '
-            f"{_e(found['method'])}. From {_e(found['source'])}.</p>",
-        ]  # fmt: skip
+            _table(
+                ["", *(f"{_e(n)} ({c['length']} aa)" for n, c in zip(names, found["chains"]))],
+                [[_td(a), *(cell(a, b) for b in names)] for a in names],
+            ),
+            (
+                f"<p class=\"small\">Diagonal: the chain's pTM; elsewhere: the pair's ipTM. "
+                f"{_e(found['method'])}. From {_e(found['source'])}.</p>"
+            ),
+        ]
     return parts
 
 
 def _runtime_rows(metrics: dict) -> list[list[str]]:
     rows = []
     for step, r in metrics["runtimes"]["steps"].items():
-        rows.append([_td(step), _td(r.get("status")), _td(r.get("started_at")), _td(r.get("ended_at")), _td(r.get("seconds"), 1)])
+        rows.append(
+            [
+                _td(step),
+                _td(r.get("status")),
+                _td(r.get("started_at")),
+                _td(r.get("ended_at")),
+                _td(r.get("seconds"), 1),
+            ]
+        )
     for slot, timings in metrics["runtimes"]["engine_timings"].items():
         for name, seconds in timings.items():
-            rows.append([_td(f"{slot}: {name}"), _td("timings.json"), _td(None), _td(None), _td(seconds, 1)])
+            rows.append(
+                [_td(f"{slot}: {name}"), _td("timings.json"), _td(None), _td(None), _td(seconds, 1)]
+            )
     return rows
 
 
@@ -150,46 +181,86 @@ def _comparison_parts(metrics: dict, af: str, of: str) -> list[str]:
     matching = comparison["chain_matching"]
     parts = ["<h2>What was compared</h2>"]
     if not comparison.get("engine_agreement", True):
-        parts.append(f'<p class="warn"><b>Not an engine comparison: '
-                     f'{_e(comparison.get("engine_agreement_note"))}.</b></p>')  # fmt: skip
+        parts.append(
+            f'<p class="warn"><b>Not an engine comparison: '
+            f"{_e(comparison.get('engine_agreement_note'))}.</b></p>"
+        )
     parts += [
         f"<p>{_e(comparison['pairing'])}.</p>",
         f"<p>{_e(comparison['tm_score_normalisation'])}. Chains mapped: {_e(matching['method'])}: "
-        + (", ".join(f"{_e(af)} {_e(p['alphafold'])} ↔ {_e(of)} {_e(p['openfold'])} ({p['length']} aa, "
-                     f"{_e(p['correspondence'])})" for p in matching["pairs"]) or "none")
+        + (
+            ", ".join(
+                f"{_e(af)} {_e(p['alphafold'])} ↔ {_e(of)} {_e(p['openfold'])} ({p['length']} aa, "
+                f"{_e(p['correspondence'])})"
+                for p in matching["pairs"]
+            )
+            or "none"
+        )
         + ".</p>",
-    ]  # fmt: skip
-    unmatched = [f"{_e(af)} {', '.join(matching['unmatched']['alphafold'])}" if matching["unmatched"]["alphafold"] else "",
-                 f"{_e(of)} {', '.join(matching['unmatched']['openfold'])}" if matching["unmatched"]["openfold"] else ""]
+    ]
+    unmatched = [
+        f"{_e(af)} {', '.join(matching['unmatched']['alphafold'])}"
+        if matching["unmatched"]["alphafold"]
+        else "",
+        f"{_e(of)} {', '.join(matching['unmatched']['openfold'])}"
+        if matching["unmatched"]["openfold"]
+        else "",
+    ]
     unmatched = [u for u in unmatched if u]
     if unmatched:
-        parts.append(f'<p class="warn"><b>Chains without a partner: {"; ".join(unmatched)}</b> '
-                     "(see the notes below).</p>")  # fmt: skip
+        parts.append(
+            f'<p class="warn"><b>Chains without a partner: {"; ".join(unmatched)}</b> '
+            "(see the notes below).</p>"
+        )
     if comparison["complex"]:
         parts.append(
-            _table(["", "TM-score", "L", "CA RMSD (Å)", "GDT_TS (TMscore)", "GDT_HA (TMscore)", "CA-lDDT",
-                    "pairs", "ref. residues without partner", "residues paired by"],
-                   _scores_rows(metrics))  # fmt: skip
+            _table(
+                [
+                    "",
+                    "TM-score",
+                    "L",
+                    "CA RMSD (Å)",
+                    "GDT_TS (TMscore)",
+                    "GDT_HA (TMscore)",
+                    "CA-lDDT",
+                    "pairs",
+                    "ref. residues without partner",
+                    "residues paired by",
+                ],
+                _scores_rows(metrics),
+            )
         )
-        parts.append(f'<p class="small">GDT: {_e(comparison["gdt_method"])}. {_e(comparison["lddt_method"])}.</p>')
+        parts.append(
+            f'<p class="small">GDT: {_e(comparison["gdt_method"])}. {_e(comparison["lddt_method"])}.</p>'
+        )
     interfaces = comparison.get("interfaces")
     if interfaces:
         parts += [
             "<h2>Interfaces (DockQ)</h2>",
-            _table(["interface", "DockQ", "CAPRI class", "Fnat", "iRMSD (Å)", "LRMSD (Å)", "clashes"],
-                   [[_td(f"{af} {'-'.join(i['alphafold'])} ↔ {of} {'-'.join(i['openfold'])}"),
-                     _td(i["dockq"], 3), _td(i["capri_class"]), _td(i["fnat"], 3), _td(i["irmsd"], 2),
-                     _td(i["lrmsd"], 2), _td(i["clashes"])]
-                    for i in interfaces["items"]]),
+            _table(
+                ["interface", "DockQ", "CAPRI class", "Fnat", "iRMSD (Å)", "LRMSD (Å)", "clashes"],
+                [
+                    [
+                        _td(f"{af} {'-'.join(i['alphafold'])} ↔ {of} {'-'.join(i['openfold'])}"),
+                        _td(i["dockq"], 3),
+                        _td(i["capri_class"]),
+                        _td(i["fnat"], 3),
+                        _td(i["irmsd"], 2),
+                        _td(i["lrmsd"], 2),
+                        _td(i["clashes"]),
+                    ]
+                    for i in interfaces["items"]
+                ],
+            ),
             f'<p class="small">{_e(interfaces["method"])}.</p>',
             *(f'<p class="small">{_e(note)}.</p>' for note in interfaces.get("notes") or []),
-        ]  # fmt: skip
+        ]
     return parts
 
 
 def _absent_parts(metrics: dict) -> list[str]:
     """No comparison: which engine left no model, and why, in the step's own words."""
-    from foldline.analysis.headline import SLOT_TITLES, engine_label, engine_title
+    from foldline.analysis.wording import SLOT_TITLES, engine_label, engine_title
 
     ran = [engine_title(s, e) for s, e in metrics["engines"].items() if e]
     parts = ["<h2>No comparison</h2>"]
@@ -198,11 +269,15 @@ def _absent_parts(metrics: dict) -> list[str]:
         verb = "was skipped" if record.get("status") == "skipped" else "left no model"
         version = record.get("engine_version")
         version = f" {version}" if version not in (None, "unknown") else ""
-        status = record.get("status") or "unknown, no foldline-step.json"
-        parts.append(f"<p><b>{_e(label)}{_e(version)} {verb}</b> (the {_e(SLOT_TITLES[slot])} slot's "
-                     f"step, status {_e(status)}): {_e(record.get('reason'))}.</p>")  # fmt: skip
-    parts.append(f"<p>This report shows {_e(' and '.join(ran))} alone: its confidence, plots and "
-                 "runtimes. There is no TM-score, RMSD, GDT or CA-lDDT between engines.</p>")  # fmt: skip
+        status = record.get("status") or f"unknown, no {STEP_MANIFEST}"
+        parts.append(
+            f"<p><b>{_e(label)}{_e(version)} {verb}</b> (the {_e(SLOT_TITLES[slot])} slot's "
+            f"step, status {_e(status)}): {_e(record.get('reason'))}.</p>"
+        )
+    parts.append(
+        f"<p>This report shows {_e(' and '.join(ran))} alone: its confidence, plots and "
+        "runtimes. There is no TM-score, RMSD, GDT or CA-lDDT between engines.</p>"
+    )
     return parts
 
 
@@ -212,7 +287,7 @@ def write_report(metrics: dict, out_dir: Path, viewer_models: list[dict], path: 
     With ``comparison`` null (one slot left no model) the page says which engine was
     skipped and why, and shows the other engine alone.
     """
-    from foldline.analysis.headline import absent_phrase, engine_title, weights_notes
+    from foldline.analysis.wording import absent_phrase, engine_title, weights_notes
 
     context = metrics.get("context") or {}
     comparison = metrics.get("comparison")
@@ -224,7 +299,9 @@ def write_report(metrics: dict, out_dir: Path, viewer_models: list[dict], path: 
         heading = f"{af} vs {of}"
     else:
         ran = [engine_title(s, e) for s, e in engines.items() if e]
-        absent = [absent_phrase(s, r, why=False) for s, r in (metrics.get("absent_engines") or {}).items()]
+        absent = [
+            absent_phrase(s, r, why=False) for s, r in (metrics.get("absent_engines") or {}).items()
+        ]
         heading = " and ".join(ran) + (f" alone, {', '.join(absent)}" if absent else "")
     parts = [
         "<!doctype html><html lang=en><head><meta charset=utf-8>",
@@ -241,11 +318,25 @@ def write_report(metrics: dict, out_dir: Path, viewer_models: list[dict], path: 
     parts += [
         "<h2>Confidence</h2>",
         _table(
-            ["engine", "version", "weights", "engine named by", "model", "relaxation", "confidence measure",
-             "mean",
-             "% &gt; 90", "% 70–90", "% 50–70", "% &lt; 50", "pTM", "ipTM", "ranking conf."],
+            [
+                "engine",
+                "version",
+                "weights",
+                "engine named by",
+                "model",
+                "relaxation",
+                "confidence measure",
+                "mean",
+                "% &gt; 90",
+                "% 70–90",
+                "% 50–70",
+                "% &lt; 50",
+                "pTM",
+                "ipTM",
+                "ranking conf.",
+            ],
             _engine_rows(metrics),
-        ),  # fmt: skip
+        ),
         *_chain_pair_parts(metrics),
         _image(out_dir / metrics["files"]["plots"]["plddt"], f"pLDDT per residue for {shown}"),
     ]
@@ -257,8 +348,10 @@ def write_report(metrics: dict, out_dir: Path, viewer_models: list[dict], path: 
         parts += [
             "<h2>3D: both models superposed</h2>",
             viewer_html(structure_payload(viewer_models)),
-            f'<p class="small">Files: {_e(models["alphafold"])} (as predicted), '
-            f'{_e(models["openfold"])} (superposed onto it by the TM-score superposition).</p>',
+            (
+                f'<p class="small">Files: {_e(models["alphafold"])} (as predicted), '
+                f"{_e(models['openfold'])} (superposed onto it by the TM-score superposition).</p>"
+            ),
         ]
     else:
         parts += [
@@ -268,23 +361,40 @@ def write_report(metrics: dict, out_dir: Path, viewer_models: list[dict], path: 
         ]
     runtime_rows = _runtime_rows(metrics)
     if runtime_rows:
-        parts += ["<h2>Runtimes</h2>", _table(["step / stage", "status / source", "start", "end", "seconds"], runtime_rows)]
+        parts += [
+            "<h2>Runtimes</h2>",
+            _table(["step / stage", "status / source", "start", "end", "seconds"], runtime_rows),
+        ]
     if context:
-        parts += ["<h2>Run</h2>", _table(["", ""], [[_td(k), _td(v if not isinstance(v, (dict, list)) else _compact(v))] for k, v in context.items()])]
+        parts += [
+            "<h2>Run</h2>",
+            _table(
+                ["", ""],
+                [
+                    [_td(k), _td(v if not isinstance(v, (dict, list)) else _compact(v))]
+                    for k, v in context.items()
+                ],
+            ),
+        ]
     notes = (comparison["notes"] if comparison else []) + [
-        w for w in metrics["warnings"] if w not in said_first]
+        w for w in metrics["warnings"] if w not in said_first
+    ]
     if notes:
-        parts += ["<h2>Notes</h2><ul>"] + [f'<li class="warn">{_e(n)}</li>' for n in notes] + ["</ul>"]
+        parts += (
+            ["<h2>Notes</h2><ul>"] + [f'<li class="warn">{_e(n)}</li>' for n in notes] + ["</ul>"]
+        )
     method = (
         "TM-score as CASP's TMscore program computes it (residues paired by sequence, chains "
         "mapped as US-align's complex mode does, optimal superposition search), normalised by "
         "the reference; RMSD after least-squares superposition of all paired CAs; GDT_TS/HA "
         "from the same search (the TMscore program's GDT, not LGA's); CA-lDDT (CA atoms only, "
         "15 Å, biotite), not all-atom lDDT."
-        if comparison else "pLDDT from the model's B-factor column (CA atoms).")  # fmt: skip
+        if comparison
+        else "pLDDT from the model's B-factor column (CA atoms)."
+    )
     parts.append(
         f'<p class="small">metrics.json schema {_e(metrics["schema_version"])}, written '
-        f'{_e(metrics["created_at"])}. {method}</p>'
+        f"{_e(metrics['created_at'])}. {method}</p>"
     )
     parts.append("</body></html>")
     path.write_text("\n".join(parts), encoding="utf-8")

@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["VIEWER_JS", "viewer_html", "structure_payload"]
+__all__ = ["VIEWER_JS", "structure_payload", "viewer_html"]
 
 #: segments longer than this (Å) between consecutive CAs are chain breaks, not drawn
 MAX_CA_STEP = 4.5
@@ -144,7 +144,7 @@ def viewer_html(payload: dict[str, Any], width: int = 760, height: int = 520) ->
     """The viewer's HTML block: canvas, model toggles, legend, data and script."""
     toggles = "".join(
         f'<label><input type="checkbox" checked data-fl-model="{i}"> {m["label"]} '
-        f'(line {m["width"]:g} px)</label> '
+        f"(line {m['width']:g} px)</label> "
         for i, m in enumerate(payload["models"])
     )
     legend = (

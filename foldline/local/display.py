@@ -10,13 +10,15 @@ from rich.console import Console, Group
 from rich.table import Table
 from rich.text import Text
 
-from foldline import runs
 from foldline.local.cloud import Route
 from foldline.local.lambda_runtime import Invocation
 from foldline.local.outbox import Notice
 from foldline.local.runtime import LocalRuntime, Submission
+from foldline.runs import table as runs
+from foldline.spec import layout
+from foldline.spec.statuses import EXECUTING, FAILED, REJECTED, STARTING, STOPPED, SUCCEEDED
 
-_STEP_MARK = {"Succeeded": "✓", "Failed": "✗", "Stopped": "■", "Executing": "…", "Starting": "…"}
+_STEP_MARK = {SUCCEEDED: "✓", FAILED: "✗", STOPPED: "■", EXECUTING: "…", STARTING: "…"}
 
 
 def _seconds(value: float) -> str:
@@ -39,8 +41,10 @@ class RunBoard:
     def on_invocation(self, invocation: Invocation, route: Route) -> None:
         took = invocation.ended - invocation.started
         outcome = f"failed: {invocation.error}" if invocation.error else "ok"
-        self.events.append(f"{time.strftime('%H:%M:%S')} {route.source} -> "
-                           f"{invocation.function} ({took:.1f} s, {outcome})")  # fmt: skip
+        self.events.append(
+            f"{time.strftime('%H:%M:%S')} {route.source} -> "
+            f"{invocation.function} ({took:.1f} s, {outcome})"
+        )
 
     def on_notice(self, notice: Notice) -> None:
         self.notices.append(notice)
@@ -61,26 +65,35 @@ class RunBoard:
             took = ""
             if step.get("StartTime"):
                 end = step.get("EndTime")
-                seconds = (end - step["StartTime"]).total_seconds() if end else (
-                    time.time() - step["StartTime"].timestamp())  # fmt: skip
+                seconds = (
+                    (end - step["StartTime"]).total_seconds()
+                    if end
+                    else (time.time() - step["StartTime"].timestamp())
+                )
                 took = f" {_seconds(seconds)}"
             cached = " (cached)" if step.get("CacheHitResult") else ""
             parts.append(f"{step['StepName']} {_STEP_MARK.get(status, status)}{took}{cached}")
         return "  ".join(parts)
 
     def render(self, items: dict[str, dict | None]) -> Group:
-        table = Table(title=f"foldline local — {_seconds(time.monotonic() - self.started)}",
-                      expand=False)  # fmt: skip
+        table = Table(
+            title=f"foldline local — {_seconds(time.monotonic() - self.started)}", expand=False
+        )
         for column in ("file", "run", "status", "steps"):
             table.add_column(column)
         for sub in self.submissions:
             item = items.get(sub.run_id)
             status = (item or {}).get("status", "uploaded")
             analysis = (item or {}).get("analysis_status")
-            if status == runs.SUCCEEDED and analysis != "Succeeded":  # the report is not out yet
-                status = "Analysis failed" if analysis == "Failed" else "Analysing"
-            style = {"Succeeded": "green", "Failed": "red", "Rejected": "red", "Analysis failed": "red",
-                     "Stopped": "yellow"}.get(status, "")  # fmt: skip
+            if status == runs.SUCCEEDED and analysis != SUCCEEDED:  # the report is not out yet
+                status = "Analysis failed" if analysis == FAILED else "Analysing"
+            style = {
+                SUCCEEDED: "green",
+                FAILED: "red",
+                REJECTED: "red",
+                "Analysis failed": "red",
+                STOPPED: "yellow",
+            }.get(status, "")
             table.add_row(sub.path.name, sub.run_id, Text(status, style=style), self._steps(item))
         return Group(table, Text("\n".join(self.events), style="dim"))
 
@@ -96,13 +109,14 @@ def outcome(item: dict) -> tuple[str, bool]:
     if status != runs.SUCCEEDED:
         return status, False
     analysis = item.get("analysis_status")
-    if analysis == "Succeeded":
+    if analysis == SUCCEEDED:
         return status, True
     return f"analysis {analysis or 'not run'} (the pipeline succeeded)", False
 
 
-def summary(console: Console, runtime: LocalRuntime, board: RunBoard,
-            items: dict[str, dict | None]) -> bool:  # fmt: skip
+def summary(
+    console: Console, runtime: LocalRuntime, board: RunBoard, items: dict[str, dict | None]
+) -> bool:
     """Print each run's outcome, its notices and report; True when every run succeeded
     (pipeline and analysis both)."""
     all_ok = True
@@ -124,7 +138,7 @@ def summary(console: Console, runtime: LocalRuntime, board: RunBoard,
                 console.print(f"notice: {notice.subject}\n        {notice.path}", markup=False)
         report = runtime.download_report(sub.run_id) if status == runs.SUCCEEDED else None
         if report is not None:
-            html = report / "report.html"
+            html = report / layout.REPORT_PAGE
             console.print(f"report: {html if html.is_file() else report}")
     console.print(f"work folder: {runtime.workdir} (outbox/, logs/, jobs/, reports/)")
     return all_ok

@@ -34,12 +34,12 @@ class Example:
 def cli_section(text: str) -> str:
     start = text.index("<!-- section: cli -->")
     end = text.find("\n## ", start)
-    return text[start: end if end != -1 else len(text)]
+    return text[start : end if end != -1 else len(text)]
 
 
 def examples(section: str) -> list[Example]:
     found = []
-    for block in re.findall(r"```console\n(.*?)```", section, flags=re.S):
+    for block in re.findall(r"```console\n(.*?)```", section, flags=re.DOTALL):
         command, lines = None, []
         for line in block.splitlines():
             if line.startswith("$ "):
@@ -65,10 +65,23 @@ SESSION = [e for e in EXAMPLES if not e.command.endswith("--help")]
 
 def test_the_section_shows_the_help_of_the_command_and_of_each_command():
     shown = {e.command for e in HELP}
-    expected = {"foldline --help"} | {f"foldline {c} --help" for c in
-                                      ("validate", "analyze", "local run", "local serve", "submit",
-                                       "status", "results", "compare", "redrive", "stack",
-                                       "setup databases", "setup status")}  # fmt: skip
+    expected = {"foldline --help"} | {
+        f"foldline {c} --help"
+        for c in (
+            "validate",
+            "analyze",
+            "local run",
+            "local serve",
+            "submit",
+            "status",
+            "results",
+            "compare",
+            "redrive",
+            "stack",
+            "setup databases",
+            "setup status",
+        )
+    }
     assert expected <= shown
     assert len(SESSION) >= 8
 

@@ -9,7 +9,7 @@ the bundled data, ``model_1_multimer_v3`` with random parameters in the real sha
 the confidence arithmetic on it is AlphaFold's, and foldline's must give the same numbers.
 Making it again takes over an hour of CPU (the multimer model's XLA compile and 20
 recycles), so the tests take the stored output; ``alphafold_figures.json`` holds the
-figures this test computes, for the image-free test in tests/unit/analysis.
+figures this test computes, for the image-free test in tests/analysis.
 """
 
 from __future__ import annotations
@@ -27,10 +27,17 @@ PREDICTION = "model_1_multimer_v3_pred_0"
 LENGTH = 24
 
 
-def test_chain_pair_confidence_is_alphafolds_predicted_tm_score_per_chain_and_pair(tmp_path, images):
-    done = run_in_image(images["alphafold"], "/opt/alphafold-env/bin/python",
-                        "/t/chain_pair_ptm.py", f"/m/result_{PREDICTION}.pkl", "/m/features.pkl",
-                        mounts={IN_IMAGE: "/t:ro", OUTPUT: "/m:ro"})  # fmt: skip
+def test_chain_pair_confidence_is_alphafolds_predicted_tm_score_per_chain_and_pair(
+    tmp_path, images
+):
+    done = run_in_image(
+        images["alphafold"],
+        "/opt/alphafold-env/bin/python",
+        "/t/chain_pair_ptm.py",
+        f"/m/result_{PREDICTION}.pkl",
+        "/m/features.pkl",
+        mounts={IN_IMAGE: "/t:ro", OUTPUT: "/m:ro"},
+    )
     assert done.returncode == 0, done.stderr[-4000:]
     alphafold = json.loads(done.stdout)
     # the bins as AlphaFold's config makes them: 0 to 31 Å in 63 edges, last centre 31.75 Å

@@ -26,8 +26,13 @@ PYTHON = "/opt/alphafold-env/bin/python"
 
 
 def _in_image(images, *arguments: str, mounts: dict[Path, str] | None = None) -> object:
-    done = run_in_image(images["alphafold"], PYTHON, "/t/read_databases.py", *arguments,
-                        mounts={IN_IMAGE: "/t:ro", DATABASES: "/db:ro", **(mounts or {})})  # fmt: skip
+    done = run_in_image(
+        images["alphafold"],
+        PYTHON,
+        "/t/read_databases.py",
+        *arguments,
+        mounts={IN_IMAGE: "/t:ro", DATABASES: "/db:ro", **(mounts or {})},
+    )
     assert done.returncode == 0, done.stderr[-4000:]
     return json.loads(done.stdout)
 
@@ -35,8 +40,10 @@ def _in_image(images, *arguments: str, mounts: dict[Path, str] | None = None) ->
 def _seqres() -> dict[str, tuple[str, str]]:
     """pdb_seqres.txt: ``{"6kwc_A": ("protein", sequence)}``."""
     lines = (DATABASES / "pdb_seqres" / "pdb_seqres.txt").read_text().splitlines()
-    return {head[1:].split()[0]: (head.split()[1].removeprefix("mol:"), seq)
-            for head, seq in zip(lines[::2], lines[1::2])}  # fmt: skip
+    return {
+        head[1:].split()[0]: (head.split()[1].removeprefix("mol:"), seq)
+        for head, seq in zip(lines[::2], lines[1::2])
+    }
 
 
 def _species_of(name: str) -> str:
@@ -56,8 +63,11 @@ def test_alphafolds_mmcif_parser_reads_every_template_file(parsed):
         assert found["errors"] == [], file_id
         # the template search takes a hit's sequence from pdb_seqres.txt and its residues
         # from the mmCIF: every protein chain of one is a chain of the other, same sequence
-        proteins = {k.split("_")[1]: s for k, (mol, s) in seqres.items()
-                    if k.startswith(f"{file_id}_") and mol == "protein"}  # fmt: skip
+        proteins = {
+            k.split("_")[1]: s
+            for k, (mol, s) in seqres.items()
+            if k.startswith(f"{file_id}_") and mol == "protein"
+        }
         assert found["chain_to_seqres"] == proteins, file_id
         block = gemmi.cif.read(str(MMCIF_DIR / f"{file_id}.cif")).sole_block()
         dates = list(block.find_values("_pdbx_audit_revision_history.revision_date"))
@@ -76,8 +86,11 @@ def test_the_6kwc_stand_in_is_a_protein_chain_labelled_as_a_model(parsed):
 
 def test_msa_identifiers_reads_a_species_from_every_uniprot_header(images):
     records = _in_image(images, "species", "/db/uniprot/uniprot.fasta")
-    headers = [line[1:] for line in (DATABASES / "uniprot" / "uniprot.fasta").read_text().splitlines()
-               if line.startswith(">")]  # fmt: skip
+    headers = [
+        line[1:]
+        for line in (DATABASES / "uniprot" / "uniprot.fasta").read_text().splitlines()
+        if line.startswith(">")
+    ]
     assert [d for d, _ in records] == headers and len(headers) > 200
     assert [s for _, s in records] == [_species_of(h) for h in headers]
     assert all(s for _, s in records)
@@ -89,8 +102,7 @@ def _expected_pairs(species: list[list[str]]) -> int:
     chains (and in at most 600 rows of each), as many rows as the scarcer chain has."""
     counts = [Counter(s[1:]) for s in species]  # row 0 is the query (no species)
     common = (set(counts[0]) & set(counts[1])) - {""}
-    return 1 + sum(min(c[s] for c in counts) for s in common
-                   if all(c[s] <= 600 for c in counts))  # fmt: skip
+    return 1 + sum(min(c[s] for c in counts) for s in common if all(c[s] <= 600 for c in counts))
 
 
 def test_alphafold_multimer_pairs_msa_rows_by_species_from_the_bundled_uniprot(images, tmp_path):
@@ -100,8 +112,15 @@ def test_alphafold_multimer_pairs_msa_rows_by_species_from_the_bundled_uniprot(i
     (tmp_path / "a.fasta").write_text(f">xylanase\n{xylanase}\n")
     (tmp_path / "b.fasta").write_text(f">6kwc\n{_seqres()['6kwc_A'][1]}\n")
     mounts = {tmp_path: "/w"}
-    found = _in_image(images, "pair", "/db/uniprot/uniprot.fasta", "/w/a.fasta", "/w/b.fasta",
-                      "/w/uniprot", mounts=mounts)  # fmt: skip
+    found = _in_image(
+        images,
+        "pair",
+        "/db/uniprot/uniprot.fasta",
+        "/w/a.fasta",
+        "/w/b.fasta",
+        "/w/uniprot",
+        mounts=mounts,
+    )
     for hits, species in zip(found["hits"], found["species"]):
         assert len(hits) > 200 and species[0] == ""
         assert set(species[1:]) == {_species_of(h) for h in hits}
@@ -109,6 +128,13 @@ def test_alphafold_multimer_pairs_msa_rows_by_species_from_the_bundled_uniprot(i
     assert found["paired_rows"][0] > 100
 
     # the same sequences under UniRef100 headers (uniref90.fasta): no species, nothing paired
-    unpaired = _in_image(images, "pair", "/db/uniref90/uniref90.fasta", "/w/a.fasta",
-                         "/w/b.fasta", "/w/uniref", mounts=mounts)  # fmt: skip
+    unpaired = _in_image(
+        images,
+        "pair",
+        "/db/uniref90/uniref90.fasta",
+        "/w/a.fasta",
+        "/w/b.fasta",
+        "/w/uniref",
+        mounts=mounts,
+    )
     assert min(unpaired["rows"]) > 200 and unpaired["paired_rows"] == [1, 1]

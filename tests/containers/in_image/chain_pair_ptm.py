@@ -42,23 +42,38 @@ def main(result_path, features_path):
 
     def score(index, interface):
         sub = np.ix_(index, index)
-        return float(confidence.predicted_tm_score(
-            logits=logits[sub], breaks=breaks, residue_weights=np.ones(len(index)),
-            asym_id=asym_id[index] if interface else None))
+        return float(
+            confidence.predicted_tm_score(
+                logits=logits[sub],
+                breaks=breaks,
+                residue_weights=np.ones(len(index)),
+                asym_id=asym_id[index] if interface else None,
+            )
+        )
 
     chains = sorted(set(asym_id.tolist()))
     members = {a: np.flatnonzero(asym_id == a) for a in chains}
     name = {a: protein.PDB_CHAIN_IDS[int(a) - 1] for a in chains}  # asym_id 1 is chain A
     everything = np.arange(len(asym_id))
-    print(json.dumps({
-        "ptm": {name[a]: score(members[a], False) for a in chains},
-        "iptm": {f"{name[a]}-{name[b]}": score(np.concatenate([members[a], members[b]]), True)
-                 for i, a in enumerate(chains) for b in chains[i + 1:]},
-        "complex": {"ptm": score(everything, False), "iptm": score(everything, True)},
-        "pickle": {"ptm": float(result["ptm"]), "iptm": float(result["iptm"]),
-                   "max_predicted_aligned_error": float(result["max_predicted_aligned_error"])},
-        "breaks": [float(breaks[0]), float(breaks[-1]), len(breaks)],
-    }))
+    print(
+        json.dumps(
+            {
+                "ptm": {name[a]: score(members[a], False) for a in chains},
+                "iptm": {
+                    f"{name[a]}-{name[b]}": score(np.concatenate([members[a], members[b]]), True)
+                    for i, a in enumerate(chains)
+                    for b in chains[i + 1 :]
+                },
+                "complex": {"ptm": score(everything, False), "iptm": score(everything, True)},
+                "pickle": {
+                    "ptm": float(result["ptm"]),
+                    "iptm": float(result["iptm"]),
+                    "max_predicted_aligned_error": float(result["max_predicted_aligned_error"]),
+                },
+                "breaks": [float(breaks[0]), float(breaks[-1]), len(breaks)],
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -27,9 +27,14 @@ def mmcif(folder):
             "errors": [str(e) for e in result.errors.values()],
             "header": parsed.header if parsed else None,
             "chain_to_seqres": dict(parsed.chain_to_seqres) if parsed else None,
-            "observed": ({chain: sum(not r.is_missing for r in residues.values())
-                          for chain, residues in parsed.seqres_to_structure.items()}
-                         if parsed else None),
+            "observed": (
+                {
+                    chain: sum(not r.is_missing for r in residues.values())
+                    for chain, residues in parsed.seqres_to_structure.items()
+                }
+                if parsed
+                else None
+            ),
         }
     return found
 
@@ -44,8 +49,10 @@ def pair(database, fasta_a, fasta_b, work):
     from alphafold.data import pipeline_multimer
 
     runner = pipeline_multimer.DataPipeline(
-        monomer_data_pipeline=None, jackhmmer_binary_path="jackhmmer",
-        uniprot_database_path=database)
+        monomer_data_pipeline=None,
+        jackhmmer_binary_path="jackhmmer",
+        uniprot_database_path=database,
+    )
     chains, hits = [], []
     for index, fasta in enumerate((fasta_a, fasta_b)):
         out = os.path.join(work, str(index))
