@@ -125,6 +125,36 @@ def _engine_rows(metrics: dict) -> list[list[str]]:
     return rows
 
 
+def _chain_pair_parts(metrics: dict) -> list[str]:
+    """Per engine with them: pTM of each chain (diagonal), ipTM of each chain pair."""
+    from foldline.analysis.wording import engine_title
+
+    parts = []
+    for slot, e in metrics["engines"].items():
+        found = (e or {}).get("chain_pair_confidence")
+        if not found:
+            continue
+        names = [c["name"] for c in found["chains"]]
+
+        def cell(a: str, b: str, found: dict = found) -> str:
+            if a == b:
+                return _td(found["ptm"].get(a))
+            return _td(found["iptm"].get(f"{a}-{b}", found["iptm"].get(f"{b}-{a}")))
+
+        parts += [
+            f"<h3>ipTM per chain pair, pTM per chain: {_e(engine_title(slot, e))}</h3>",
+            _table(
+                ["", *(f"{_e(n)} ({c['length']} aa)" for n, c in zip(names, found["chains"]))],
+                [[_td(a), *(cell(a, b) for b in names)] for a in names],
+            ),
+            (
+                f"<p class=\"small\">Diagonal: the chain's pTM; elsewhere: the pair's ipTM. "
+                f"{_e(found['method'])}. From {_e(found['source'])}.</p>"
+            ),
+        ]
+    return parts
+
+
 def _runtime_rows(metrics: dict) -> list[list[str]]:
     rows = []
     for step, r in metrics["runtimes"]["steps"].items():
@@ -204,23 +234,26 @@ def _comparison_parts(metrics: dict, af: str, of: str) -> list[str]:
             f'<p class="small">GDT: {_e(comparison["gdt_method"])}. {_e(comparison["lddt_method"])}.</p>'
         )
     interfaces = comparison.get("interfaces")
-    if interfaces and interfaces.get("items"):
+    if interfaces:
         parts += [
             "<h2>Interfaces (DockQ)</h2>",
             _table(
-                ["interface", "DockQ", "Fnat", "iRMSD (Å)", "LRMSD (Å)"],
+                ["interface", "DockQ", "CAPRI class", "Fnat", "iRMSD (Å)", "LRMSD (Å)", "clashes"],
                 [
                     [
-                        _td(f"{af} {'/'.join(i['alphafold'])} ↔ {of} {'/'.join(i['openfold'])}"),
+                        _td(f"{af} {'-'.join(i['alphafold'])} ↔ {of} {'-'.join(i['openfold'])}"),
                         _td(i["dockq"], 3),
+                        _td(i["capri_class"]),
                         _td(i["fnat"], 3),
                         _td(i["irmsd"], 2),
                         _td(i["lrmsd"], 2),
+                        _td(i["clashes"]),
                     ]
                     for i in interfaces["items"]
                 ],
             ),
             f'<p class="small">{_e(interfaces["method"])}.</p>',
+            *(f'<p class="small">{_e(note)}.</p>' for note in interfaces.get("notes") or []),
         ]
     return parts
 
@@ -304,6 +337,7 @@ def write_report(metrics: dict, out_dir: Path, viewer_models: list[dict], path: 
             ],
             _engine_rows(metrics),
         ),
+        *_chain_pair_parts(metrics),
         _image(out_dir / metrics["files"]["plots"]["plddt"], f"pLDDT per residue for {shown}"),
     ]
     for key, name in metrics["files"]["plots"].items():

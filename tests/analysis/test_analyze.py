@@ -98,7 +98,7 @@ def test_analyze_writes_metrics_plots_report_and_models(alphafold_dir, openfold_
     on_disk = json.loads((out / "metrics.json").read_text())
     assert on_disk == json.loads(json.dumps(metrics))
     _validate(on_disk)
-    assert metrics["schema_version"] == "2.0"
+    assert metrics["schema_version"] == "2.1"
     assert metrics["comparison_skipped"] is None and metrics["absent_engines"] == {}
 
     comparison = metrics["comparison"]
