@@ -299,11 +299,14 @@ def tracked_parameters(parameters: dict[str, str], metrics: dict[str, Any]) -> d
 
 def _fetch_msa_manifest(ctx: AnalysisContext, run_id: str, dest: Path,
                         archive_uri: str | None) -> Path | None:  # fmt: skip
-    """The MSA step's manifest and timings only (its archive may hold GBs of alignments)."""
+    """The MSA step's manifest, timings and sequence-search MSAs (for the report's depth
+    and coverage); not its features, template hits or multimer pairing hits."""
+    msas = [f"msas/{name}" for name in layout.MSA_SEARCH_FILES]
+    msas += [f"msas/*/{name}" for name in layout.MSA_SEARCH_FILES]  # one folder per chain
     try:
         folder, _ = fetch_step_output(
             ctx.s3, ctx.bucket, run_id, MSA_STEP, dest, archive_uri=archive_uri,
-            only=[MANIFEST_NAME, "timings.json"],
+            only=[MANIFEST_NAME, "timings.json", *msas],
         )  # fmt: skip
     except MissingOutput as missing:
         log.warning("no MSA step output: %s", missing)

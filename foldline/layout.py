@@ -33,6 +33,16 @@ MODEL_ARCHIVE = "model.tar.gz"
 #: the MSA step's FASTA, staged by the start function under msa-cache/<key>/input/: a
 #: content-addressed input, so SageMaker's step cache can recognise a repeated search
 MSA_QUERY_FILE = "query.fasta"
+#: the MSA step's sequence-search results in AlphaFold 2.3's ``msas/`` layout (one folder
+#: per chain for multimers) -> the rows AlphaFold keeps of each when it builds the MSA
+#: features (its pipeline's uniref_max_hits, mgnify_max_hits; None: all). Template hits
+#: (pdb_hits.*) and the multimer pairing search (uniprot_hits.sto) are not among them.
+MSA_SEARCH_FILES: dict[str, int | None] = {
+    "uniref90_hits.sto": 10_000,
+    "mgnify_hits.sto": 501,
+    "small_bfd_hits.sto": None,
+    "bfd_uniref_hits.a3m": None,
+}
 
 
 def has_fasta_suffix(key: str) -> bool:

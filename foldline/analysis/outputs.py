@@ -333,5 +333,9 @@ def pick_like_with_like(alphafold: EngineOutput, openfold: EngineOutput, mean_pl
                        f"unrelaxed model ({of.path.name})")  # fmt: skip
     of = _openfold_best(openfold, None, multimer, mean_plddt)
     return Pairing(af_top, of, "as found", f"relaxation could not be matched: the AlphaFold "
-                   f"slot's {af_top.path.name} (relaxed: {af_top.relaxed}) against the OpenFold "
-                   f"slot's {of.path.name} (relaxed: {of.relaxed})")  # fmt: skip
+                   f"slot's {af_top.path.name} ({_relaxation_word(af_top.relaxed)}) against the "
+                   f"OpenFold slot's {of.path.name} ({_relaxation_word(of.relaxed)})")  # fmt: skip
+
+
+def _relaxation_word(relaxed: bool | None) -> str:
+    return {True: "relaxed", False: "unrelaxed"}.get(relaxed, "relaxation not stated")

@@ -6,12 +6,14 @@ minor number when one is added; readers check the major number.
 
 from __future__ import annotations
 
-SCHEMA_VERSION = "2.0"  # 1.1: one-engine reports (comparison null, comparison_skipped, absent_engines)
+SCHEMA_VERSION = "2.1"  # 1.1: one-engine reports (comparison null, comparison_skipped, absent_engines)
 # 1.2: each engine section's ``weights`` (which weights made the model, from foldline-step.json)
 # 2.0: one comparison method for every pair (residue correspondence by sequence or structure,
 #      chain mapping searched, TM-score always normalised by the reference); ``lddt`` renamed
 #      ``ca_lddt``; ``tm_align`` removed; plddt ``kind`` and scale "none"; ``stand_in``;
 #      ``engine_agreement``; per chain-pair ``interfaces`` (DockQ) and ``chain_pair_confidence``
+# 2.1: ``comparison.per_residue_deviation`` (CA distance after superposition, per residue);
+#      ``msa`` (the MSA step's depth per residue, per chain); plots ``per_residue``, ``msa_coverage``
 
 _NUM = {"type": ["number", "null"]}
 _STR = {"type": ["string", "null"]}
@@ -242,6 +244,36 @@ METRICS_SCHEMA: dict = {
                     },
                 },
                 "notes": {"type": "array", "items": {"type": "string"}},
+                "per_residue_deviation": {
+                    "type": "object",
+                    "required": ["unit", "method", "values"],
+                    "properties": {
+                        "unit": {"const": "Å"},
+                        "method": {"type": "string"},
+                        "values": {"type": "array", "items": {"type": ["number", "null"]}},
+                    },
+                },
+            },
+        },
+        "msa": {
+            "type": ["object", "null"],
+            "required": ["method", "chains"],
+            "properties": {
+                "method": {"type": "string"},
+                "chains": {
+                    "type": "array",
+                    "items": {
+                        "type": "object",
+                        "required": ["name", "length", "n_sequences", "files", "depth"],
+                        "properties": {
+                            "name": {"type": "string"},
+                            "length": {"type": "integer"},
+                            "n_sequences": {"type": "integer"},
+                            "files": {"type": "object", "additionalProperties": {"type": "integer"}},
+                            "depth": {"type": "array", "items": {"type": "integer"}},
+                        },
+                    },
+                },
             },
         },
         "runtimes": {

@@ -13,6 +13,7 @@ from foldline.outputs import CorruptOutput
 from tests.conftest import load_handler
 from tests.functional.conftest import BUCKET
 from tests.functional.pipeline_runs import (  # noqa: F401  (fixtures)
+    BFD_6KWC,
     IDEMPOTENCY_TABLE,
     alphafold_archive,
     ended_run,
@@ -63,6 +64,10 @@ def test_a_succeeded_run_gets_a_report_an_experiment_and_one_notice(ended_run, a
     assert length == 191  # residues in 6KWC_1's model
     assert 0.95 < tm <= 1.0  # OpenFold's relaxed vs unrelaxed 6KWC
     assert metrics["context"]["run_id"] == run.run_id
+    # the MSA step's alignment came with its manifest: depth per residue of the 191
+    (chain,) = metrics["msa"]["chains"]
+    assert chain["length"] == 191 and chain["files"] == {"bfd_uniref_hits.a3m": BFD_6KWC.count(b">")}
+    assert {"msa_coverage.png", "per_residue.png"} <= written
 
     # SageMaker Experiments: experiment per target, trial per execution, metrics and artefacts
     sm = run.stack.sagemaker
