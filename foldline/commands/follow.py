@@ -57,7 +57,7 @@ def summary_lines(config: StackConfig, item: dict) -> list[str]:
     if status == SUCCEEDED and item.get("report_uri"):
         lines.append(f"  {headline_of(config, run_id) or 'TM-score ' + views.tm_score(item)}")
         lines.append(f"  report: {item['report_uri']}{REPORT_PAGE}")
-        lines.append(f"  fetch it: foldline results {run_id} --open")
+        lines.append(f"  fetch it: {common.command_line(config, 'results', run_id, '--open')}")
     elif status == SUCCEEDED:
         lines.append(f"  analysis {item.get('analysis_status') or 'pending'}: "
                      f"{item.get('analysis_error') or 'no report'}")  # fmt: skip
@@ -88,11 +88,12 @@ def follow(config: StackConfig, run_ids: list[str], *, interval: float, timeout:
                     waiting = [r for r in run_ids if not ended(items[r])]
                     raise common.CliError(
                         f"gave up waiting after {timeout:g} s; still running: {', '.join(waiting)} "
-                        "(they go on: see `foldline status`)"
+                        f"(they go on: see `{common.command_line(config, 'status')}`)"
                     )
                 _sleep(interval)
     except KeyboardInterrupt:
-        raise common.CliError("stopped waiting; the runs go on (see `foldline status`)", 130) from None
+        raise common.CliError(f"stopped waiting; the runs go on (see `{common.command_line(config, 'status')}`)",
+                              130) from None  # fmt: skip
     out.print(views.board(run_ids, items))  # the live board was transient: leave the last one
     for run_id in run_ids:
         for line in summary_lines(config, items[run_id]):

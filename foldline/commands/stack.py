@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from typing import Annotated
 
 import typer
@@ -40,11 +39,11 @@ def stack(
         config = common.connect(stack, profile, region, local, endpoint_url, workdir)
         out = common.console()
         if as_json:
-            out.print_json(json.dumps({
+            common.print_json(out, {
                 "source": config.source, "stack": config.stack_name, "region": config.region,
                 "local": config.local, "endpoint_url": config.endpoint_url,
                 "outputs": config.outputs,
-            }))  # fmt: skip
+            })  # fmt: skip
             return
         out.print(f"from {config.source}", markup=False)
         table = Table.grid(padding=(0, 2))

@@ -73,19 +73,48 @@ def step_seconds(step: dict) -> float | None:
     return (end - start).total_seconds() if end else None
 
 
-def recent_table(items: list[dict]) -> Table:
+#: hex digits a compact table keeps of a run id's hash (after "<target>-")
+SHORT_ID_HEX = 8
+#: a terminal narrower than this gets the compact table
+COMPACT_BELOW = 120
+COMPACT_NOTE = ("run ids shortened to a unique beginning, which every command accepts; "
+                "a wider terminal, a pipe or --json shows them whole")  # fmt: skip
+
+
+def short_ids(run_ids: list[str]) -> dict[str, str]:
+    """Each run id cut to "<target>-" and :data:`SHORT_ID_HEX` hex digits, longer where two
+    shown ids would share a beginning: a prefix ``find_run`` resolves to that run.
+
+    >>> short_ids(["6kwc-7e8fe2278ca4763e", "6kwc-7e8fe2270000", "T1-abcdef0123"])
+    {'6kwc-7e8fe2278ca4763e': '6kwc-7e8fe2278', '6kwc-7e8fe2270000': '6kwc-7e8fe2270', 'T1-abcdef0123': 'T1-abcdef01'}
+    """
+    out = {}
+    for run_id in run_ids:
+        n = run_id.rfind("-") + 1 + SHORT_ID_HEX
+        while n < len(run_id) and any(o != run_id and o.startswith(run_id[:n]) for o in run_ids):
+            n += 1
+        out[run_id] = run_id[:n]
+    return out
+
+
+def recent_table(items: list[dict], *, compact: bool = False) -> Table:
+    """The recent runs. ``compact`` (a narrow terminal): run ids cut to a unique beginning
+    and no start time, so that target, status, step and TM-score stay whole at 80 columns."""
     table = Table(title=None, show_edge=False, pad_edge=False)
+    names = short_ids([i["run_id"] for i in items]) if compact else {}
     table.add_column("Run id", no_wrap=True, overflow="fold")
     table.add_column("Target")
     table.add_column("Status")
     table.add_column("Step")
-    table.add_column("Started", no_wrap=True)
+    if not compact:
+        table.add_column("Started", no_wrap=True)
     table.add_column("Duration", justify="right", no_wrap=True)
     table.add_column("TM-score", justify="right")
     for item in items:
+        started = [] if compact else [short_time(item.get("started_at") or item.get("created_at"))]
         table.add_row(
-            item["run_id"], str(item.get("target", "-")), status_text(item.get("status")),
-            current_step(item), short_time(item.get("started_at") or item.get("created_at")),
+            names.get(item["run_id"], item["run_id"]), str(item.get("target", "-")),
+            status_text(item.get("status")), current_step(item), *started,
             duration(run_seconds(item, FINAL_STATUSES)), tm_score(item),
         )  # fmt: skip
     return table

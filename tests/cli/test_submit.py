@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import shlex
+
 from pathlib import Path
 
 import pytest
@@ -15,7 +17,7 @@ from foldline.start import overrides_from_tags
 
 # --wait: each poll's sleep moves the run one state on, as the pipeline's functions would
 
-from .conftest import EXAMPLE_FASTA, MAX_RESIDUES, OUTPUTS_DIR, invoke, seed_report
+from .conftest import EXAMPLE_FASTA, MAX_RESIDUES, OUTPUTS_DIR, STACK, invoke, seed_report
 
 
 @pytest.fixture
@@ -202,6 +204,10 @@ def test_wait_follows_the_run_to_its_report(moto_stack, fasta, reports, monkeypa
     assert report.metrics["headline"] in out  # the analysis' own headline line
     assert f"report: s3://{moto_stack.bucket}/{layout.report_prefix(run_id)}report.html" in out
     assert "4/4" in out  # every stage done on the last board
+    # the command it prints reaches this stack as printed (FOLDLINE_STACK aside)
+    (line,) = [line for line in out.splitlines() if "fetch it:" in line]
+    printed = shlex.split(line.split("fetch it:", 1)[1])
+    assert printed == ["foldline", "results", run_id, "--open", "--stack", STACK]
 
 
 def _submitted_run_id(stack) -> str:
