@@ -351,7 +351,7 @@ def _compare_and_upload(
             "model_archives": dict(model_uris),
         }
         # "MSA reused from run X", instance types and cost estimate (start path's record)
-        for note in run_notes(facts.item):
+        for note in run_notes(facts.item, local=bool(os.environ.get(layout.LOCAL_WORKDIR_ENV))):
             context["msa" if note.startswith("MSA") else "cost_estimate"] = note
         if (facts.item or {}).get("sizing"):
             sized = facts.item["sizing"]
@@ -460,16 +460,21 @@ def _notify(ctx: AnalysisContext, facts: RunFacts, headline: Headline, report_ur
     by a Lambda role's temporary credentials it lasts hours, not the ``link_expiry_s``
     asked for. Hence "at the latest" in the notice, and the S3 folder beside the link.
     """
-    expires = _dt.datetime.now(_dt.timezone.utc) + _dt.timedelta(seconds=ctx.link_expiry_s)
-    url = ctx.s3.generate_presigned_url(
-        "get_object",
-        Params={"Bucket": ctx.bucket, "Key": layout.report_prefix(facts.run_id) + REPORT_PAGE},
-        ExpiresIn=ctx.link_expiry_s,
-    )
+    local_workdir = os.environ.get(layout.LOCAL_WORKDIR_ENV)
+    if local_workdir:  # foldline local: its server stops with it; the report is fetched to here
+        url, expires_at = layout.local_report_page(local_workdir, facts.run_id), None
+    else:
+        expires = _dt.datetime.now(_dt.timezone.utc) + _dt.timedelta(seconds=ctx.link_expiry_s)
+        expires_at = expires.strftime("%Y-%m-%d %H:%M UTC")
+        url = ctx.s3.generate_presigned_url(
+            "get_object",
+            Params={"Bucket": ctx.bucket, "Key": layout.report_prefix(facts.run_id) + REPORT_PAGE},
+            ExpiresIn=ctx.link_expiry_s,
+        )
     notice = succeeded_notice(
         target=facts.target, run_id=facts.run_id, headline=headline, report_url=url,
-        report_uri=report_uri, link_expires_at=expires.strftime("%Y-%m-%d %H:%M UTC"),
-        model_uris=model_uris, run_notes=run_notes(facts.item),
+        report_uri=report_uri, link_expires_at=expires_at, model_uris=model_uris,
+        run_notes=run_notes(facts.item, local=bool(local_workdir)),
     )  # fmt: skip
     message_id = publish(ctx.sns, ctx.topic_arn, notice)
     ctx.runs.update(facts.run_id, notice_message_id=message_id, notified_at=runs_mod.utc_now())

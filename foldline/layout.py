@@ -45,6 +45,23 @@ MSA_SEARCH_FILES: dict[str, int | None] = {
 }
 
 
+#: set by ``foldline local`` in its functions' environment: the work folder (an absolute
+#: path), so that notices point at files on this machine (a job's log, the downloaded
+#: report) instead of the AWS console, and at no presigned link to a server that stops
+LOCAL_WORKDIR_ENV = "FOLDLINE_LOCAL_WORKDIR"
+LOCAL_JOBS_DIR = "jobs"  # <workdir>/jobs/<training job>/: SageMaker's /opt/ml layout
+LOCAL_JOB_LOG = "training.log"  # the job's stdout and stderr (the local CloudWatch)
+LOCAL_REPORTS_DIR = "reports"  # <workdir>/reports/<run_id>/: a run's report folder, fetched
+
+
+def local_job_log(workdir: str, job_name: str) -> str:
+    return posixpath.join(workdir, LOCAL_JOBS_DIR, job_name, LOCAL_JOB_LOG)
+
+
+def local_report_page(workdir: str, run_id: str) -> str:
+    return posixpath.join(workdir, LOCAL_REPORTS_DIR, run_id, "report.html")
+
+
 def has_fasta_suffix(key: str) -> bool:
     return key.lower().endswith(FASTA_SUFFIXES)
 

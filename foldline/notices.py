@@ -126,6 +126,8 @@ class StepReport:
     training_job: str | None = None
     log_links: tuple[str, ...] = ()
     output_uri: str | None = None
+    #: the last lines of the step's log, where the notice is written beside it (local mode)
+    log_tail: tuple[str, ...] = ()
 
 
 def _number(value: float | None, fmt: str, unit: str = "") -> str:
@@ -145,10 +147,15 @@ def succeeded_notice(
     headline: Headline,
     report_url: str,
     report_uri: str,
-    link_expires_at: str,
+    link_expires_at: str | None,
     model_uris: dict[str, str],
     run_notes: tuple[str, ...] | list[str] = (),
 ) -> Notice:
+    """A run that succeeded: its numbers, then where the report is.
+
+    ``link_expires_at`` None: ``report_url`` is a path on this machine (``foldline
+    local``), not a presigned link.
+    """
     tm = _number(headline.tm_score, ".4f")
     plddt = ", ".join(f"{k} {v:.1f}" + (f" ({headline.confidence_kinds[k]})" if k in headline.confidence_kinds else "")
                       for k, v in headline.plddt_mean.items()) or "n/a"  # fmt: skip
@@ -189,10 +196,12 @@ def succeeded_notice(
         lines += [f"  {step}: {_duration(s)}" for step, s in headline.runtimes_s.items()]
     if run_notes:  # "MSA reused from run X", the cost estimate (foldline.run_plan)
         lines += ["", *run_notes]
+    if link_expires_at is None:
+        lines += ["", "Report (where `foldline local run` puts it when the run ends; while "
+                  f"`foldline local serve` runs: `foldline results {run_id} --local --open`):", report_url]  # fmt: skip
+    else:
+        lines += ["", f"Report (this link works until {link_expires_at} at the latest):", report_url]
     lines += [
-        "",
-        f"Report (this link works until {link_expires_at} at the latest):",
-        report_url,
         "",
         f"Report folder: {report_uri}",
     ]
@@ -221,6 +230,9 @@ def _step_lines(step: StepReport) -> list[str]:
     if step.log_links:
         lines.append("  Logs:")
         lines += [f"    {link}" for link in step.log_links]
+    if step.log_tail:
+        lines.append(f"  Last {len(step.log_tail)} lines of the log:")
+        lines += [f"    | {line}" for line in step.log_tail]
     if step.output_uri:
         lines.append(f"  Outputs: {step.output_uri}")
     return lines

@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
+from foldline import layout
 from foldline.local import moto_sagemaker as msm
 from foldline.local.cloud import ACCOUNT_ID, LocalCloud
 from foldline.local.expressions import (
@@ -321,7 +322,7 @@ class PipelineExecutor:
         self._change(run, step, "Executing")
         job = TrainingJob(
             name=job_name, arguments=arguments, program=program,
-            root=self.work_dir / "jobs" / job_name, databases=self.databases,
+            root=self.work_dir / layout.LOCAL_JOBS_DIR / job_name, databases=self.databases,
             env={**self.cloud.env, **self.job_env},
             num_cpus=self.num_cpus or os.cpu_count() or 1,
             image=image, arn=step.training_job_arn,

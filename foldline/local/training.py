@@ -39,6 +39,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
+from foldline import layout
 from foldline.layout import split_s3_uri
 from foldline.local import containers
 from foldline.local.containers import StepImage
@@ -93,7 +94,7 @@ class TrainingJob:
 
     @property
     def log_path(self) -> Path:
-        return self.root / "training.log"
+        return self.root / layout.LOCAL_JOB_LOG
 
     @property
     def model_artifacts_uri(self) -> str:
