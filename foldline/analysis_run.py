@@ -11,10 +11,14 @@ Order matters for the faults it must survive:
 4. mark the run Succeeded in the runs table, with the headline numbers;
 5. publish the notice with a presigned link, and record its message id.
 
-The report is in S3 before any notice is attempted, so an SNS failure loses nothing: the
-function raises, the retry finds the same inputs, rewrites the same report and publishes
-again. A replay after step 5 (Powertools idempotency aside) finds the message id and
-stops at once: one report, one notice.
+The report is in S3 before any notice is attempted, and the notice itself is kept in
+the runs item (``pending_notice``, written with step 4) until SNS takes it: an SNS
+failure loses nothing. The function raises; its retry, and once retries are spent the
+notify function (the on-failure destination), send the kept notice without redoing the
+analysis, and a notify failure leaves the record in FunctionFailuresQueue for
+``foldline redrive --queue functions``. The run stays Succeeded with its analysis
+Succeeded throughout. A replay after step 5 (Powertools idempotency aside) finds the
+message id and stops at once: one report, one notice.
 """
 
 from __future__ import annotations
@@ -33,7 +37,14 @@ from botocore.exceptions import BotoCoreError, ClientError
 from foldline import layout
 from foldline import runs as runs_mod
 from foldline.concurrency import release_run_slot
-from foldline.notices import Headline, publish, succeeded_notice
+from foldline.notices import (
+    Headline,
+    Notice,
+    notice_record,
+    publish,
+    send_kept_notice,
+    succeeded_notice,
+)
 from foldline.outputs import (
     MissingOutput,
     fetch_step_output,
@@ -376,6 +387,20 @@ def analyse_run(ctx: AnalysisContext, change: ExecutionStatusChange) -> Analysis
     release_run_slot(ctx.runs, run_id)
     if _already_reported(facts, change.execution_arn):
         return AnalysisOutcome("duplicate", run_id, report_uri=(facts.item or {})["report_uri"])
+    item = facts.item or {}
+    same_execution = item.get("execution_arn", change.execution_arn) == change.execution_arn
+    if same_execution and item.get("pending_notice") and item.get("analysis_status") == "Succeeded":
+        # the report is done; only its notice did not go out (SNS failed): send it now
+        message_id = send_kept_notice(ctx.sns, ctx.topic_arn, ctx.runs, run_id, item["pending_notice"])
+        return AnalysisOutcome("reported", run_id, report_uri=item.get("report_uri"),
+                               tm_score=item.get("tm_score"), message_id=message_id)  # fmt: skip
+    if same_execution and item.get("status") in (runs_mod.FAILED, runs_mod.STOPPED):
+        # the notify function recorded another end for this execution: SageMaker decides
+        described = ctx.sagemaker.describe_pipeline_execution(PipelineExecutionArn=change.execution_arn)
+        if described.get("PipelineExecutionStatus") != SUCCEEDED:
+            log.warning("stale Succeeded event for %s: the execution is %s", change.execution_arn,
+                        described.get("PipelineExecutionStatus"))  # fmt: skip
+            return AnalysisOutcome("stale", run_id)
 
     steps = pipeline_steps(ctx, change.execution_arn)
     facts = _with_step_cache_reuse(ctx, facts, steps)
@@ -407,6 +432,7 @@ def analyse_run(ctx: AnalysisContext, change: ExecutionStatusChange) -> Analysis
                 end_time=change.end_time,
             )
         )  # fmt: skip
+    notice = _success_notice(ctx, facts, headline, report_uri, model_uris)
     ctx.runs.update(
         run_id,
         status=runs_mod.SUCCEEDED,
@@ -420,8 +446,10 @@ def analyse_run(ctx: AnalysisContext, change: ExecutionStatusChange) -> Analysis
         plddt_mean=headline.plddt_mean or None,
         comparison_skipped=metrics.get("comparison_skipped"),
         target=facts.target if not facts.item else None,
+        # kept until SNS takes it: a failed publish is sent by the retry or the redrive
+        pending_notice=notice_record(notice),
     )
-    message_id = _notify(ctx, facts, headline, report_uri, model_uris)
+    message_id = send_kept_notice(ctx.sns, ctx.topic_arn, ctx.runs, run_id, notice_record(notice))
     return AnalysisOutcome(
         "reported", run_id, report_uri=report_uri, tm_score=headline.tm_score,
         message_id=message_id, report_files=tuple(keys),
@@ -452,9 +480,9 @@ def _inputs(facts: RunFacts) -> dict[str, str]:
     return {"fasta": folder.rstrip("/") + "/" + name} if folder and name else {}
 
 
-def _notify(ctx: AnalysisContext, facts: RunFacts, headline: Headline, report_uri: str,
-            model_uris: dict[str, str]) -> str:  # fmt: skip
-    """Publish the success notice with a presigned link to report.html.
+def _success_notice(ctx: AnalysisContext, facts: RunFacts, headline: Headline, report_uri: str,
+                    model_uris: dict[str, str]) -> Notice:  # fmt: skip
+    """The success notice with a presigned link to report.html (``foldline local``: its path).
 
     A presigned URL also stops working when the credentials that signed it expire: signed
     by a Lambda role's temporary credentials it lasts hours, not the ``link_expiry_s``
@@ -471,14 +499,11 @@ def _notify(ctx: AnalysisContext, facts: RunFacts, headline: Headline, report_ur
             Params={"Bucket": ctx.bucket, "Key": layout.report_prefix(facts.run_id) + REPORT_PAGE},
             ExpiresIn=ctx.link_expiry_s,
         )
-    notice = succeeded_notice(
+    return succeeded_notice(
         target=facts.target, run_id=facts.run_id, headline=headline, report_url=url,
         report_uri=report_uri, link_expires_at=expires_at, model_uris=model_uris,
         run_notes=run_notes(facts.item, local=bool(local_workdir)),
     )  # fmt: skip
-    message_id = publish(ctx.sns, ctx.topic_arn, notice)
-    ctx.runs.update(facts.run_id, notice_message_id=message_id, notified_at=runs_mod.utc_now())
-    return message_id
 
 
 def link_expiry_from_env() -> int:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import os
+import unicodedata
 from dataclasses import dataclass, field
 
 from Bio import SeqIO
@@ -18,7 +19,16 @@ from foldline.layout import FASTA_SUFFIXES, has_fasta_suffix, is_input_key
 #: the 20 standard amino acids plus X (unknown), as AlphaFold accepts them
 PROTEIN_LETTERS = frozenset("ACDEFGHIKLMNPQRSTVWY") | {"X"}
 _NUCLEOTIDE_LETTERS = frozenset("ACGTUN")
+#: a chain written only in nucleotide codes is read as DNA/RNA when it uses at least this
+#: many of the four bases (A, C, G, T/U): poly-GA or poly-A repeat proteins use fewer
+_NUCLEOTIDE_MIN_BASES = 3
 _SHOWN_PROBLEMS = 10  # letters/positions listed in a reason before "and N more"
+#: longest record id (the header's first word): OpenFold names its folders and output
+#: files after it, and a file name stops at 255 bytes
+MAX_RECORD_ID_LENGTH = 100
+#: characters other FASTA readers take for a line break (Python's str.splitlines, which
+#: AlphaFold's parser uses, breaks on all of these; Bio.SeqIO only on \n)
+_LINE_BREAKERS = frozenset("\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029")
 
 _MAGIC = (
     (b"\x89PNG", "a PNG image"),
@@ -57,6 +67,12 @@ class Chain:
     id: str
     description: str
     sequence: str  # normalised: upper case, no whitespace
+    number: int = 1  # its place in the file (1 = the first record): what reasons name it by
+
+    @property
+    def header(self) -> str:
+        """The header as the run's FASTA carries it: one line, white space collapsed."""
+        return " ".join((self.description or self.id).split())
 
 
 @dataclass(frozen=True)
@@ -102,12 +118,11 @@ class Decision:
         return None if self.rejection is None else self.rejection.message
 
     def normalised_fasta(self) -> str:
-        """The FASTA the run uses: one line per sequence, upper case."""
-        out = []
-        for chain in self.chains:
-            header = chain.description if chain.description else chain.id
-            out.append(f">{header}\n{chain.sequence}\n")
-        return "".join(out)
+        """The FASTA the run uses: one header line and one sequence line per record, upper
+        case. Every reader (Bio.SeqIO, AlphaFold's ``str.splitlines``, OpenFold's) reads
+        exactly these records from it: intake refused headers with line-breaking or
+        control characters, and white space in a header is collapsed to single spaces."""
+        return "".join(f">{chain.header}\n{chain.sequence}\n" for chain in self.chains)
 
     def summary(self) -> str:
         if not self.accepted:
@@ -186,14 +201,59 @@ def _parse(text: str) -> list[Chain]:
     try:
         records = list(SeqIO.parse(io.StringIO(stripped), "fasta"))
     except ValueError as err:  # Bio.SeqIO's own complaint
-        raise _reject("not_fasta", f"not FASTA: {err}") from None
+        raise _reject("not_fasta", f"not FASTA: {str(err)[:200]}") from None
     if not records:
         raise _reject("empty", "the file has no FASTA records")
     chains = []
-    for record in records:
-        sequence = "".join(str(record.seq).split()).upper()
-        chains.append(Chain(record.id, record.description, sequence))
+    for number, record in enumerate(records, 1):
+        # Bio.Seq keeps the letters as UTF-8 bytes and its str() insists on ASCII: read
+        # them back as text, so a letter outside ASCII is reported, not a crash
+        sequence = "".join(bytes(record.seq).decode("utf-8", "replace").split()).upper()
+        chains.append(Chain(record.id, record.description, sequence, number))
     return chains
+
+
+def _character_name(char: str) -> str:
+    return f"U+{ord(char):04X}" + (f" {unicodedata.name(char)}" if unicodedata.name(char, "") else "")
+
+
+def _check_header(chain: Chain) -> None:
+    """Headers reach other programs' parsers and people's e-mail: nothing in them may
+    start a new line for one reader and not for another, or steer a terminal.
+
+    The header itself is never quoted (it may hold anything, a sequence included):
+    the reason names the record by its place and the character by its code point.
+    """
+    for column, char in enumerate(chain.description, 2):  # column 1 is the '>'
+        if char in _LINE_BREAKERS or unicodedata.category(char) in ("Zl", "Zp"):
+            raise _reject(
+                "bad_header",
+                f"record {chain.number}'s header holds {_character_name(char)} at column "
+                f"{column}, which other FASTA readers (AlphaFold's among them) take for a "
+                "line break; remove it",
+            )
+        if unicodedata.category(char) == "Cc" and char != "\t":
+            raise _reject(
+                "bad_header",
+                f"record {chain.number}'s header holds the control character "
+                f"{_character_name(char)} at column {column}; remove it",
+            )
+    if len(chain.id) > MAX_RECORD_ID_LENGTH:
+        raise _reject(
+            "long_id",
+            f"record {chain.number}'s id (the header's first word) is {len(chain.id):,} "
+            f"characters long; the limit is {MAX_RECORD_ID_LENGTH}",
+        )
+
+
+def _is_nucleotide(letters: set[str]) -> bool:
+    """Nucleotide codes only (no letter beyond ACGTUN), and at least three of the four
+    bases (T and U count as one): a protein written in fewer letters that happen to be
+    base codes (a poly-GA or poly-A repeat) stays a protein."""
+    if not letters <= _NUCLEOTIDE_LETTERS:
+        return False
+    bases = {"T" if letter == "U" else letter for letter in letters - {"N"}}
+    return len(bases) >= _NUCLEOTIDE_MIN_BASES
 
 
 def _check_chains(chains: list[Chain], limits: IntakeLimits) -> None:
@@ -202,17 +262,23 @@ def _check_chains(chains: list[Chain], limits: IntakeLimits) -> None:
             "too_many_chains",
             f"{len(chains)} chains; the limit is {limits.max_chains}",
         )
-    seen: set[str] = set()
     for chain in chains:
-        if chain.id in seen:
-            raise _reject("duplicate_ids", f"record id {chain.id!r} appears more than once")
-        seen.add(chain.id)
+        _check_header(chain)
+    first_with: dict[str, int] = {}
     for chain in chains:
-        name = f"record {chain.id!r}" if chain.id else "a record"
+        if chain.id in first_with:
+            raise _reject(
+                "duplicate_ids",
+                f"records {first_with[chain.id]} and {chain.number} have the same id "
+                "(the header's first word); each record needs its own",
+            )
+        first_with[chain.id] = chain.number
+    for chain in chains:
+        name = f"record {chain.number}"
         if not chain.sequence:
             raise _reject("empty_record", f"{name} has a header but no sequence")
         letters = set(chain.sequence)
-        if letters <= _NUCLEOTIDE_LETTERS:
+        if _is_nucleotide(letters):
             kind = "RNA" if "U" in letters else "DNA"
             raise _reject(
                 "nucleotide",
@@ -221,7 +287,10 @@ def _check_chains(chains: list[Chain], limits: IntakeLimits) -> None:
             )
         bad = letters - PROTEIN_LETTERS
         if bad:
-            listed = " ".join(sorted(repr(b) for b in bad))
+            shown = sorted(bad)[:_SHOWN_PROBLEMS]
+            listed = " ".join(repr(b) for b in shown)
+            if len(bad) > len(shown):
+                listed += f" and {len(bad) - len(shown)} more"
             raise _reject(
                 "invalid_letters",
                 f"{name} has letters outside the 20 amino acids and X ({listed}): "

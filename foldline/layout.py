@@ -62,6 +62,16 @@ def local_report_page(workdir: str, run_id: str) -> str:
     return posixpath.join(workdir, LOCAL_REPORTS_DIR, run_id, "report.html")
 
 
+def chain_letter(index: int) -> str:
+    """AlphaFold multimer's chain ids, which name its ``msas/<chain>/`` folders:
+    0 -> A, 25 -> Z, 26 -> AA, 27 -> BA, ..."""
+    number, letters = index, []
+    while number >= 0:
+        letters.append(chr(number % 26 + ord("A")))
+        number = number // 26 - 1
+    return "".join(letters)
+
+
 def has_fasta_suffix(key: str) -> bool:
     return key.lower().endswith(FASTA_SUFFIXES)
 

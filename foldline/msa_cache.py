@@ -310,11 +310,13 @@ def query_fasta(sequences: Sequence[str]) -> bytes:
     """The MSA step's FASTA for ``sequences``: one record per chain, named by its letter.
 
     A function of the cache key's sequences alone (headers and file names play no part),
-    so every run with the same key stages the very same bytes.
+    so every run with the same key stages the very same bytes. Chains are named as
+    AlphaFold multimer names them (A..Z, then AA, BA, ...): any number the stack's
+    FoldlineMaxChains admits.
     """
-    if not 1 <= len(sequences) <= 26:
-        raise ValueError(f"an MSA query holds 1 to 26 chains, not {len(sequences)}")
-    return "".join(f">chain_{chr(ord('A') + i)}\n{normalise_sequence(s)}\n"
+    if not sequences:
+        raise ValueError("an MSA query holds at least one chain")
+    return "".join(f">chain_{layout.chain_letter(i)}\n{normalise_sequence(s)}\n"
                    for i, s in enumerate(sequences)).encode()  # fmt: skip
 
 

@@ -13,6 +13,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 SUBJECT_LIMIT = 100  # SNS rejects longer e-mail subjects
+#: SNS refuses a message over 256 KB (body, subject and attributes together); a body is
+#: cut below it with room for the rest, so no notice fails on its size
+BODY_LIMIT_BYTES = 250_000
 
 
 @dataclass(frozen=True)
@@ -31,10 +34,48 @@ class Notice:
         return {k: {"DataType": "String", "StringValue": v} for k, v in attrs.items()}
 
 
+def notice_record(notice: Notice) -> dict[str, Any]:
+    """A notice as the runs table keeps one that could not be sent (for its redrive)."""
+    return {"subject": notice.subject, "body": clip_body(notice.body), "status": notice.status,
+            "target": notice.target, "run_id": notice.run_id,
+            "extra_attributes": dict(notice.extra_attributes)}  # fmt: skip
+
+
+def notice_from_record(record: dict[str, Any]) -> Notice:
+    return Notice(subject=str(record["subject"]), body=str(record["body"]),
+                  status=str(record["status"]), target=str(record.get("target") or "-"),
+                  run_id=record.get("run_id"),
+                  extra_attributes=dict(record.get("extra_attributes") or {}))  # fmt: skip
+
+
+def send_kept_notice(sns: Any, topic_arn: str, runs: Any, run_id: str,
+                     record: dict[str, Any]) -> str:  # fmt: skip
+    """Publish a notice kept in the runs item (``pending_notice``), then mark it sent.
+
+    ``runs`` is the :class:`foldline.runs.RunsTable`. Raises (the notice stays kept)
+    while SNS refuses it.
+    """
+    from foldline.runs import utc_now
+
+    message_id = publish(sns, topic_arn, notice_from_record(record))
+    runs.update(run_id, notice_message_id=message_id, notified_at=utc_now(),
+                remove=("pending_notice",))  # fmt: skip
+    return message_id
+
+
 def clip_subject(text: str) -> str:
     """SNS subjects: one line, under 100 characters, clipped with ASCII dots."""
     one_line = " ".join(text.split())
     return one_line if len(one_line) < SUBJECT_LIMIT else one_line[: SUBJECT_LIMIT - 4] + "..."
+
+
+def clip_body(text: str, limit: int = BODY_LIMIT_BYTES) -> str:
+    """A body SNS accepts: cut (at a character boundary) below ``limit`` UTF-8 bytes."""
+    data = text.encode()
+    if len(data) <= limit:
+        return text
+    note = "\n[... cut: the notice was longer than SNS allows]"
+    return data[: limit - len(note.encode())].decode("utf-8", "ignore") + note
 
 
 def publish(sns: Any, topic_arn: str, notice: Notice) -> str:
@@ -42,10 +83,28 @@ def publish(sns: Any, topic_arn: str, notice: Notice) -> str:
     response = sns.publish(
         TopicArn=topic_arn,
         Subject=clip_subject(notice.subject),
-        Message=notice.body,
+        Message=clip_body(notice.body),
         MessageAttributes=notice.attributes(),
     )
     return response["MessageId"]
+
+
+def start_failed_notice(*, bucket: str, key: str, target: str, run_id: str, reason: str) -> Notice:
+    """SageMaker refused to start the run every time it was asked: nothing ran."""
+    body = "\n".join([
+        f"foldline could not start run {run_id} for s3://{bucket}/{key}.",
+        "",
+        f"Reason: {reason}",
+        "",
+        "Nothing ran and nothing is charged for it. The file is still in inputs/; upload",
+        "it again (a new version is a new run) once SageMaker accepts new executions",
+        "(the account's quotas: see Operations in the README).",
+    ])  # fmt: skip
+    return Notice(
+        subject=clip_subject(f"foldline: {target} could not start (run {run_id})"),
+        body=body, status="failed", target=target, run_id=run_id,
+        extra_attributes={"code": "start_refused"},
+    )  # fmt: skip
 
 
 def rejected_notice(
@@ -315,3 +374,21 @@ def analysis_failed_notice(
         target=target,
         run_id=run_id,
     )
+
+
+def interrupted_notice(*, target: str, run_id: str, was: str, key: str, restarted: bool) -> Notice:
+    """The local runtime stopped (Ctrl-C, SIGTERM, a crash) while a run was under way."""
+    lines = [f"foldline's local runtime stopped while run {run_id} for target {target} was "
+             f"{was.lower()} (its upload: {key})."]  # fmt: skip
+    if restarted:
+        lines += ["", "It has been started again from its upload now that the runtime is back;",
+                  "its result comes in a notice of its own."]  # fmt: skip
+    else:
+        lines += ["", "It could not be started again: its upload is no longer in inputs/.",
+                  "Upload the file again to run it."]  # fmt: skip
+    outcome = "started again" if restarted else "not restarted"
+    return Notice(
+        subject=clip_subject(f"foldline: {target} interrupted, {outcome} (run {run_id})"),
+        body="\n".join(lines), status="interrupted", target=target, run_id=run_id,
+        extra_attributes={"restarted": "true" if restarted else "false"},
+    )  # fmt: skip

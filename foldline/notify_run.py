@@ -18,11 +18,19 @@ from urllib.parse import quote
 from foldline import layout
 from foldline import runs as runs_mod
 from foldline.concurrency import release_run_slot
-from foldline.notices import Notice, StepReport, analysis_failed_notice, ended_notice, publish
+from foldline.notices import (
+    Notice,
+    StepReport,
+    analysis_failed_notice,
+    ended_notice,
+    publish,
+    send_kept_notice,
+)
 from foldline.outputs import describe_training_job, model_locations
 from foldline.pipeline_events import (
     FAILED,
     STOPPED,
+    SUCCEEDED,
     ExecutionStatusChange,
     StepsUnavailable,
     list_execution_steps,
@@ -60,7 +68,7 @@ class NotifyContext:
 
 @dataclass(frozen=True)
 class NotifyOutcome:
-    action: str  # "notified" or "duplicate"
+    action: str  # "notified", "duplicate" or "stale" (an end the run is known not to have had)
     run_id: str
     status: str
     failed_step: str | None = None
@@ -157,6 +165,22 @@ def _already_notified(facts: RunFacts, status: str, execution_arn: str) -> bool:
     )
 
 
+def _contradicts_the_record(facts: RunFacts, status: str, change: ExecutionStatusChange,
+                            described: dict[str, Any]) -> bool:  # fmt: skip
+    """A late or replayed end event: the runs table already has another end for this very
+    execution (Succeeded from the analysis, or the other of Failed/Stopped) and SageMaker
+    does not say otherwise. EventBridge promises no order (a Failed before a retry that
+    succeeded can arrive last); one run gets one end and one end notice."""
+    item = facts.item or {}
+    recorded = item.get("status")
+    if item.get("execution_arn", change.execution_arn) != change.execution_arn:
+        return False
+    ends = (runs_mod.SUCCEEDED, runs_mod.FAILED, runs_mod.STOPPED)
+    if recorded not in ends or recorded == status:
+        return False
+    return described.get("PipelineExecutionStatus") != change.status
+
+
 def notify_run_ended(ctx: NotifyContext, change: ExecutionStatusChange) -> NotifyOutcome:
     """Record a Failed or Stopped run and send one notice naming the failed step."""
     if change.status not in (FAILED, STOPPED):
@@ -167,6 +191,13 @@ def notify_run_ended(ctx: NotifyContext, change: ExecutionStatusChange) -> Notif
     release_run_slot(ctx.runs, facts.run_id)
     if _already_notified(facts, status, change.execution_arn):
         return NotifyOutcome("duplicate", facts.run_id, status)
+    described = ctx.sagemaker.describe_pipeline_execution(
+        PipelineExecutionArn=change.execution_arn
+    )
+    if _contradicts_the_record(facts, status, change, described):
+        log.warning("stale %s event for %s: the run is %s", change.status, change.execution_arn,
+                    (facts.item or {}).get("status"))  # fmt: skip
+        return NotifyOutcome("stale", facts.run_id, status)
 
     unavailable = None
     try:
@@ -175,9 +206,6 @@ def notify_run_ended(ctx: NotifyContext, change: ExecutionStatusChange) -> Notif
     except StepsUnavailable as missing:
         log.warning("steps unavailable for %s: %s", change.execution_arn, missing)
         steps, unavailable = [], str(missing)
-    described = ctx.sagemaker.describe_pipeline_execution(
-        PipelineExecutionArn=change.execution_arn
-    )
     execution_reason = described.get("FailureReason") or None
     notice = ended_notice(
         status=status.lower(),
@@ -228,6 +256,16 @@ def notify_analysis_failed(
     item = facts.item or {}
     if item.get("analysis_status") == "Failed" and item.get("analysis_notice_message_id"):
         return NotifyOutcome("duplicate", facts.run_id, "AnalysisFailed")
+    same_execution = item.get("execution_arn", change.execution_arn) == change.execution_arn
+    if same_execution and item.get("analysis_status") == "Succeeded" and item.get("report_uri"):
+        # the analysis did its work; what failed was its notice (SNS): send the one it
+        # kept, and leave the run as it is. Still failing: this raises, and the record
+        # waits in FunctionFailuresQueue for `foldline redrive --queue functions`.
+        if item.get("pending_notice"):
+            message_id = send_kept_notice(ctx.sns, ctx.topic_arn, ctx.runs, facts.run_id,
+                                          item["pending_notice"])  # fmt: skip
+            return NotifyOutcome("notified", facts.run_id, SUCCEEDED, message_id=message_id)
+        return NotifyOutcome("duplicate", facts.run_id, SUCCEEDED)
     # the analysis records the archives it found; else look where the steps write them
     model_uris = dict(item.get("model_uris") or {}) or model_locations(
         ctx.s3, ctx.bucket, facts.run_id

@@ -10,6 +10,7 @@ run id comes from DescribePipelineExecution.
 from __future__ import annotations
 
 import datetime as _dt
+import re
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
@@ -37,21 +38,74 @@ class NotAPipelineEvent(ValueError):
     """The event is not the SageMaker pipeline event this handler expects."""
 
 
-def _time(value: str | None) -> _dt.datetime | None:
-    if not value:
+class UnknownExecution(NotAPipelineEvent):
+    """The event names an execution SageMaker does not know, or one foldline did not start."""
+
+
+#: ``arn:<partition>:sagemaker:<region>:<account>:pipeline/<name>/execution/<id>``
+_EXECUTION_ARN = re.compile(
+    r"^arn:aws[a-z-]*:sagemaker:[a-z0-9-]+:\d{12}:pipeline/[^/\s]+/execution/[^/\s]+$"
+)
+_SHOWN = 80  # characters of a bad value quoted in a reason
+
+
+def _shown(value: object) -> str:
+    text = repr(value)
+    return text if len(text) <= _SHOWN else text[:_SHOWN] + "..."
+
+
+def _time(value: object) -> _dt.datetime | None:
+    if value is None or value == "":
         return None
-    return _dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+    try:
+        moment = _dt.datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    except ValueError:
+        raise NotAPipelineEvent(f"not a time: {_shown(value)}") from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=_dt.timezone.utc)
 
 
-def _check(event: dict, detail_type: str) -> dict:
+def _text(detail: dict, name: str, *, required: bool = False) -> str | None:
+    """A string field of ``detail`` (None where absent and not required)."""
+    value = detail.get(name)
+    if value is None or value == "":
+        if required:
+            raise NotAPipelineEvent(f"event detail has no {name}")
+        return None
+    if not isinstance(value, str):
+        raise NotAPipelineEvent(f"event detail's {name} is not a string: {_shown(value)}")
+    return value
+
+
+def _mapping(detail: dict, name: str) -> dict:
+    value = detail.get(name)
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise NotAPipelineEvent(f"event detail's {name} is not an object: {_shown(value)}")
+    return value
+
+
+def _check(event: object, detail_type: str) -> dict:
+    """The event's ``detail``, once the event is the expected kind and well formed.
+
+    Anything else (not a JSON object, another source or kind, a detail without an
+    execution ARN, fields of the wrong type) raises :class:`NotAPipelineEvent`, which the
+    handlers log and drop: a malformed event is never worth a retry.
+    """
+    if not isinstance(event, dict):
+        raise NotAPipelineEvent(f"not an event (a JSON object): {_shown(event)}")
     if event.get("source") != SOURCE or event.get("detail-type") != detail_type:
         raise NotAPipelineEvent(
             f"expected {SOURCE} {detail_type!r}, got "
-            f"{event.get('source')!r} {event.get('detail-type')!r}"
+            f"{_shown(event.get('source'))} {_shown(event.get('detail-type'))}"
         )
-    detail = event.get("detail") or {}
-    if not detail.get("pipelineExecutionArn"):
-        raise NotAPipelineEvent("event detail has no pipelineExecutionArn")
+    detail = event.get("detail")
+    if not isinstance(detail, dict):
+        raise NotAPipelineEvent(f"event has no detail object: {_shown(detail)}")
+    arn = _text(detail, "pipelineExecutionArn", required=True)
+    if not _EXECUTION_ARN.match(arn):
+        raise NotAPipelineEvent(f"not a pipeline execution ARN: {_shown(arn)}")
+    _text(detail, "pipelineArn")
     return detail
 
 
@@ -121,36 +175,42 @@ def _pipeline_arn(detail: dict) -> str:
     return detail.get("pipelineArn") or detail["pipelineExecutionArn"].rsplit("/execution/", 1)[0]
 
 
-def parse_execution_event(event: dict) -> ExecutionStatusChange:
+def parse_execution_event(event: object) -> ExecutionStatusChange:
     detail = _check(event, EXECUTION_STATUS_CHANGE)
+    event_id = event.get("id")  # type: ignore[union-attr]  (_check: a dict)
     return ExecutionStatusChange(
         execution_arn=detail["pipelineExecutionArn"],
         pipeline_arn=_pipeline_arn(detail),
-        status=detail["currentPipelineExecutionStatus"],
-        previous_status=detail.get("previousPipelineExecutionStatus"),
-        display_name=detail.get("pipelineExecutionDisplayName"),
-        description=detail.get("pipelineExecutionDescription"),
+        status=_text(detail, "currentPipelineExecutionStatus", required=True),
+        previous_status=_text(detail, "previousPipelineExecutionStatus"),
+        display_name=_text(detail, "pipelineExecutionDisplayName"),
+        description=_text(detail, "pipelineExecutionDescription"),
         start_time=_time(detail.get("executionStartTime")),
         end_time=_time(detail.get("executionEndTime")),
-        event_id=event.get("id"),
+        event_id=event_id if isinstance(event_id, str) else None,
     )
 
 
-def parse_step_event(event: dict) -> StepStatusChange:
+def parse_step_event(event: object) -> StepStatusChange:
     detail = _check(event, STEP_STATUS_CHANGE)
-    cache = detail.get("cacheHitResult") or {}
+    cache = _mapping(detail, "cacheHitResult")
+    metadata = _mapping(detail, "metadata")
+    job = metadata.get("trainingJob")
+    if job is not None and not (isinstance(job, dict) and isinstance(job.get("arn", ""), str)):
+        raise NotAPipelineEvent(f"event detail's metadata.trainingJob is malformed: {_shown(job)}")
+    source = cache.get("sourcePipelineExecutionArn")
     return StepStatusChange(
         execution_arn=detail["pipelineExecutionArn"],
         pipeline_arn=_pipeline_arn(detail),
-        step_name=detail["stepName"],
-        step_type=detail.get("stepType"),
-        status=detail["currentStepStatus"],
-        previous_status=detail.get("previousStepStatus"),
+        step_name=_text(detail, "stepName", required=True),
+        step_type=_text(detail, "stepType"),
+        status=_text(detail, "currentStepStatus", required=True),
+        previous_status=_text(detail, "previousStepStatus"),
         start_time=_time(detail.get("stepStartTime")),
         end_time=_time(detail.get("stepEndTime")),
-        failure_reason=detail.get("failureReason") or None,
-        cache_source_execution_arn=cache.get("sourcePipelineExecutionArn") or None,
-        metadata=detail.get("metadata") or {},
+        failure_reason=_text(detail, "failureReason"),
+        cache_source_execution_arn=source if isinstance(source, str) and source else None,
+        metadata=metadata,
     )
 
 
@@ -165,12 +225,21 @@ def run_id_of(sagemaker: Any, execution_arn: str, display_name: str | None = Non
     return _display_name(sagemaker, execution_arn)
 
 
+#: SageMaker's answers for an execution ARN it does not know
+_UNKNOWN_CODES = frozenset({"ResourceNotFound", "ValidationException"})
+
+
 @lru_cache(maxsize=256)
 def _display_name(sagemaker: Any, execution_arn: str) -> str:
-    described = sagemaker.describe_pipeline_execution(PipelineExecutionArn=execution_arn)
+    try:
+        described = sagemaker.describe_pipeline_execution(PipelineExecutionArn=execution_arn)
+    except ClientError as err:  # throttling and the like propagate: worth a retry
+        if err.response.get("Error", {}).get("Code") in _UNKNOWN_CODES:
+            raise UnknownExecution(f"SageMaker does not know {execution_arn}") from None
+        raise
     name = described.get("PipelineExecutionDisplayName")
     if not name:
-        raise LookupError(f"{execution_arn} has no display name: not started by foldline?")
+        raise UnknownExecution(f"{execution_arn} has no display name: not started by foldline?")
     return name
 
 

@@ -135,7 +135,14 @@ class Deliverer:
         """The local runtime's queue for the rule of this function that matches the event."""
         from moto.events.models import EventPattern
 
-        from foldline.local.paths import ACCOUNT_ID, DEFAULT_TEMPLATE, LOCAL_STACK_PARAMETERS, STACK_NAME
+        from foldline.local.paths import (
+            ACCOUNT_ID,
+            DEFAULT_TEMPLATE,
+            LOCAL_STACK_PARAMETERS,
+            STACK_NAME,
+            async_queue_name,
+            route_queue_name,
+        )
         from foldline.local.template import Stack
 
         stack = Stack.from_file(DEFAULT_TEMPLATE, parameter_values=dict(LOCAL_STACK_PARAMETERS),
@@ -149,8 +156,12 @@ class Deliverer:
             if rule.function == function.logical_id and EventPattern.load(
                 json.dumps(rule.pattern)
             ).matches_event(event):
-                return self.queue_url_by_name(f"{STACK_NAME}-route-{rule.logical_id}")
-        raise RedriveError(f"no rule of {function.logical_id} matches the event any more")
+                return self.queue_url_by_name(route_queue_name(rule.logical_id))
+        try:  # an on-failure destination's record: the function's own asynchronous queue
+            return self.queue_url_by_name(async_queue_name(function.logical_id))
+        except Exception:  # noqa: BLE001 - no such queue: say what was looked for
+            raise RedriveError(f"no rule of {function.logical_id} matches the event any more, "
+                               f"and it takes no other asynchronous invocations") from None
 
     def queue_url_by_name(self, name: str) -> str:
         return self.sqs.get_queue_url(QueueName=name)["QueueUrl"]

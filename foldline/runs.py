@@ -39,6 +39,13 @@ def is_reserved_key(run_id: str) -> bool:
     return run_id.startswith("#")
 
 
+def rejection_unfinished(item: Mapping[str, Any] | None) -> bool:
+    """A rejection whose notice has not gone out: its claim (:meth:`RunsTable.claim_rejection`)
+    is held by a delivery still at work, or by one that failed and let go or died."""
+    return (bool(item) and item.get("status") == REJECTED and "rejecting" in item
+            and not item.get("notice_message_id"))  # fmt: skip
+
+
 def utc_now() -> str:
     return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
 
@@ -211,14 +218,89 @@ class RunsTable:
         now = utc_now()
         self.connection.put({"run_id": run_id, "created_at": now, "updated_at": now, **fields})
 
-    def update(self, run_id: str, **fields: Any) -> None:
-        """Set top-level attributes (None values are skipped)."""
-        fields = {k: v for k, v in fields.items() if v is not None}
-        fields["updated_at"] = utc_now()
+    # -- rejections: one notice however many deliveries race ----------------------------
+
+    def claim_rejection(self, run_id: str, token: str, lease_s: float, **fields: Any) -> bool:
+        """Record the run as Rejected and take the right to send its one notice.
+
+        Succeeds where the run is new or still Starting, or is Rejected without a notice
+        and the last claim was let go or has lapsed (its holder died mid-way); fails
+        (False) while another delivery holds a live claim, and once the notice went out
+        (or where a rejection predates claims: no ``rejecting`` record, nothing to redo).
+        The holder lets go with :meth:`release_rejection` when it fails, so its own retry
+        need not wait out the lease.
+        """
+        now = _dt.datetime.now(_dt.timezone.utc)
+        until = (now + _dt.timedelta(seconds=lease_s)).isoformat(timespec="milliseconds")
+        item = {"run_id": run_id, "status": REJECTED, "created_at": utc_now(),
+                "updated_at": utc_now(), **fields,
+                "rejecting": {"token": token, "until": until}}  # fmt: skip
+        try:
+            self.connection.put(
+                item,
+                ConditionExpression=(
+                    "attribute_not_exists(#run_id) OR #status = :starting OR (#status = :rejected"
+                    " AND attribute_not_exists(notice_message_id) AND rejecting.#until < :now)"
+                ),
+                ExpressionAttributeNames={"#run_id": "run_id", "#status": "status",
+                                          "#until": "until"},  # fmt: skip
+                ExpressionAttributeValues=self.connection.values({
+                    ":starting": STARTING, ":rejected": REJECTED,
+                    ":now": now.isoformat(timespec="milliseconds")}),  # fmt: skip
+            )
+        except ClientError as err:
+            if not conditional_check_failed(err):
+                raise
+            return False
+        return True
+
+    def release_rejection(self, run_id: str, token: str) -> None:
+        """Let go of a rejection claim this delivery holds (it failed before the notice):
+        the claim lapses at once, so the next delivery takes it over."""
+        try:
+            self.connection.update(
+                run_id,
+                UpdateExpression="SET rejecting.#until = :lapsed",
+                ConditionExpression="rejecting.#token = :token",
+                ExpressionAttributeNames={"#token": "token", "#until": "until"},
+                values={":token": token, ":lapsed": "1970-01-01T00:00:00.000+00:00"},
+            )
+        except ClientError as err:
+            if not conditional_check_failed(err):
+                raise
+
+    def rejection_notified(self, run_id: str, message_id: str) -> None:
+        """The rejection's notice went out: the claim is done."""
         self.connection.update(
             run_id,
-            UpdateExpression="SET " + ", ".join(f"#f{i} = :v{i}" for i in range(len(fields))),
-            ExpressionAttributeNames={f"#f{i}": k for i, k in enumerate(fields)},
+            UpdateExpression="SET notice_message_id = :id, notified_at = :now, updated_at = :now"
+            " REMOVE rejecting",
+            values={":id": message_id, ":now": utc_now()},
+        )
+
+    def count_start_refusal(self, run_id: str) -> int:
+        """One more StartPipelineExecution that SageMaker refused for ``run_id``; how many so far."""
+        response = self.connection.client.update_item(
+            TableName=self.connection.table_name, Key=self.connection.key(run_id),
+            UpdateExpression="ADD start_refusals :one SET updated_at = :now",
+            ExpressionAttributeValues=self.connection.values({":one": 1, ":now": utc_now()}),
+            ReturnValues="UPDATED_NEW",
+        )  # fmt: skip
+        return int(self.connection.item(response["Attributes"])["start_refusals"])
+
+    def update(self, run_id: str, *, remove: tuple[str, ...] = (), **fields: Any) -> None:
+        """Set top-level attributes (None values are skipped); ``remove`` others."""
+        fields = {k: v for k, v in fields.items() if v is not None}
+        fields["updated_at"] = utc_now()
+        names = {f"#f{i}": k for i, k in enumerate(fields)}
+        names.update({f"#r{i}": k for i, k in enumerate(remove)})
+        expression = "SET " + ", ".join(f"#f{i} = :v{i}" for i in range(len(fields)))
+        if remove:
+            expression += " REMOVE " + ", ".join(f"#r{i}" for i in range(len(remove)))
+        self.connection.update(
+            run_id,
+            UpdateExpression=expression,
+            ExpressionAttributeNames=names,
             values={f":v{i}": v for i, v in enumerate(fields.values())},
         )
 

@@ -11,6 +11,8 @@ from __future__ import annotations
 import datetime as _dt
 import json
 import logging
+import os
+import uuid
 from dataclasses import dataclass, field
 from typing import Any, Callable
 from urllib.parse import unquote_plus
@@ -18,8 +20,9 @@ from urllib.parse import unquote_plus
 from botocore.exceptions import ClientError
 
 from foldline import layout, runs
+from foldline.concurrency import release_slot
 from foldline.fasta import FastaRejected, IntakeLimits, Rejection, check_key, check_size, decide
-from foldline.notices import publish, rejected_notice
+from foldline.notices import publish, rejected_notice, start_failed_notice
 from foldline.genetic_databases import DatabasesNotReady, Readiness
 from foldline.parameters import (
     DB_PRESET,
@@ -47,6 +50,24 @@ RETRYABLE_CODES = frozenset(
 
 
 _SINGLE_COPY_LIMIT = 5 * 1024**3
+#: how long a delivery that is rejecting an upload holds the right to its one notice:
+#: longer than the start function may run (60 s), shorter than the queue's visibility
+#: timeout (360 s), so a delivery that died mid-way is taken over by its own retry
+REJECTION_LEASE_S = 120
+#: the stack parameter StartMaxReceiveCount, as the start function reads it: the tries an
+#: upload gets before its message moves to the dead-letter queue
+MAX_TRIES_ENV = "FOLDLINE_START_MAX_RECEIVES"
+#: S3 error codes that mean "no such object (under this spelling of the key)"
+_NOT_FOUND = frozenset({"404", "NoSuchKey", "NotFound", "NoSuchVersion"})
+#: ... and "not allowed": also what S3 answers for a missing key to a caller that may not
+#: list the prefix, so a wrong spelling of the key can answer it
+_DENIED = frozenset({"403", "AccessDenied", "Forbidden"})
+
+
+def max_tries_from_env(env: dict[str, str] | None = None) -> int | None:
+    """StartMaxReceiveCount (None where the stack sets none: no try is known to be the last)."""
+    value = (os.environ if env is None else env).get(MAX_TRIES_ENV, "").strip()
+    return int(value) if value else None
 
 
 @dataclass(frozen=True)
@@ -59,6 +80,8 @@ class Upload:
     version_id: str | None = None
     etag: str | None = None
     event_time: str | None = None  # ISO 8601
+    #: which delivery of the event this is (SQS ApproximateReceiveCount; 1 = the first)
+    attempt: int = 1
 
 
 @dataclass
@@ -83,6 +106,8 @@ class StartContext:
     spend: SpendLimits = field(default_factory=SpendLimits)
     #: which DbPresets the stack's genetic databases serve (made from ``s3`` if not given)
     databases: Readiness | None = None
+    #: the tries an upload gets (StartMaxReceiveCount); None: unknown, never give up here
+    max_tries: int | None = None
 
     def __post_init__(self) -> None:
         if self.sns is None and self.make_sns is None:
@@ -150,20 +175,41 @@ def pipeline_parameters(
     return {name: str(value) for name, value in values.items()}
 
 
-def _resolve_key(ctx: StartContext, upload: Upload) -> tuple[str, dict]:
-    """The object's real key and its HeadObject; tolerate URL-encoded event keys."""
-    candidates = [upload.key]
-    if unquote_plus(upload.key) != upload.key:
-        candidates.append(unquote_plus(upload.key))
-    for key in candidates:
+def key_spellings(event_key: str) -> list[str]:
+    """The keys an event's key may stand for, the likeliest first.
+
+    S3 URL-encodes the key in its event notifications (a space as ``+``, ``/`` and others
+    as ``%XX``); moto does not, and a key may really contain ``+`` or ``%``. The decoded
+    spelling comes first: asking S3 for the encoded one (``inputs%2Fa.fasta``) would reach
+    outside ``inputs/``, where the start role may not read (403, not 404).
+    """
+    decoded = unquote_plus(event_key)
+    return [decoded, event_key] if decoded != event_key else [event_key]
+
+
+def _resolve_key(ctx: StartContext, upload: Upload, keys: list[str]) -> tuple[str, dict]:
+    """The object's real key and its HeadObject, trying each spelling in turn.
+
+    A spelling that is missing (404), or that the role may not read (403: also S3's
+    answer for a missing key to a caller that may not list it), gives way to the next.
+    Gone under every spelling: FileNotFoundError; refused under one: that error, so a
+    real permission problem is retried and reaches the dead-letter queue, not dropped.
+    """
+    denied: ClientError | None = None
+    for key in keys:
         kwargs = {"Bucket": upload.bucket, "Key": key}
         if upload.version_id:
             kwargs["VersionId"] = upload.version_id
         try:
             return key, ctx.s3.head_object(**kwargs)
         except ClientError as err:
-            if err.response["Error"]["Code"] not in ("404", "NoSuchKey", "NotFound"):
+            code = str(err.response.get("Error", {}).get("Code"))
+            if code in _DENIED:
+                denied = err
+            elif code not in _NOT_FOUND:
                 raise
+    if denied is not None:
+        raise denied
     raise FileNotFoundError(f"s3://{upload.bucket}/{upload.key} no longer exists")
 
 
@@ -178,8 +224,8 @@ class _Located:
     source: dict  # Bucket/Key(/VersionId) for reading or copying exactly this upload
 
 
-def _locate(ctx: StartContext, upload: Upload) -> _Located:
-    key, head = _resolve_key(ctx, upload)
+def _locate(ctx: StartContext, upload: Upload, keys: list[str]) -> _Located:
+    key, head = _resolve_key(ctx, upload, keys)
     version = upload_version(upload.version_id or head.get("VersionId"), head["ETag"])
     source = {"Bucket": upload.bucket, "Key": key}
     if head.get("VersionId") not in (None, "null"):
@@ -208,25 +254,45 @@ def _upload_date(upload: Upload, head: dict) -> str:
 
 def start_run(ctx: StartContext, upload: Upload) -> Outcome:
     """Validate one upload and start its pipeline execution, or reject it."""
+    keys = [k for k in key_spellings(upload.key) if layout.is_input_key(k)]
+    if not keys:  # never touch objects outside inputs/
+        return Outcome("ignored", upload.key, code="bad_key",
+                       reason=f"key {upload.key!r} is not under inputs/; foldline only reads inputs/")  # fmt: skip
+    if all(k.endswith("/") for k in keys):  # the S3 console's "Create folder"
+        return Outcome("ignored", upload.key, code="folder",
+                       reason="a folder marker (a key ending in /), not a file")  # fmt: skip
     try:
-        check_key(upload.key)
-    except FastaRejected as rejected:
-        if rejected.rejection.code == "bad_key":  # never touch objects outside inputs/
-            return Outcome("ignored", upload.key, reason=rejected.rejection.message,
-                           code="bad_key")  # fmt: skip
-        return _reject_without_reading(ctx, upload, rejected.rejection)
-
-    try:
-        found = _locate(ctx, upload)
+        found = _locate(ctx, upload, keys)
     except FileNotFoundError as gone:
         return Outcome("ignored", upload.key, reason=str(gone), code="gone")
     key, head, version, run_id, source = (
         found.key, found.head, found.version, found.run_id, found.source
     )
     existing = ctx.runs.get(run_id)
-    if existing and existing["status"] != runs.STARTING:
+    if (existing and existing["status"] != runs.STARTING
+            and not runs.rejection_unfinished(existing)):  # fmt: skip
         return Outcome("duplicate", key, run_id=run_id, reason=f"run is {existing['status']}",
                        execution_arn=existing.get("execution_arn"))  # fmt: skip
+    try:
+        return _start_located(ctx, upload, found, existing)
+    except Exception as err:
+        if getattr(err, "run_id", None) is None:
+            try:  # for the handler's log line: which run the failure belongs to
+                err.run_id = run_id  # type: ignore[attr-defined]
+            except AttributeError:
+                pass
+        raise
+
+
+def _start_located(ctx: StartContext, upload: Upload, found: _Located,
+                   existing: dict | None) -> Outcome:  # fmt: skip
+    key, head, version, run_id, source = (
+        found.key, found.head, found.version, found.run_id, found.source
+    )
+    try:
+        check_key(key)  # the suffix: judged without reading the object
+    except FastaRejected as rejected:
+        return _reject(ctx, upload.bucket, found, rejected.rejection)
 
     try:
         check_size(head["ContentLength"], ctx.limits)
@@ -263,7 +329,8 @@ def start_run(ctx: StartContext, upload: Upload) -> Outcome:
     claimed = ctx.runs.claim(
         run_id, bucket=upload.bucket, key=key, version=version, target=layout.target_name(key),
         chains=len(decision.chains), residues=decision.total_residues, parameters=parameters,
-        **planned,
+        # a retry takes the run over: SageMaker's refusals so far still count
+        start_refusals=(existing or {}).get("start_refusals"), **planned,
     )  # fmt: skip
     if claimed is not None:  # another delivery won the race
         return Outcome("duplicate", key, run_id=run_id, reason=f"run is {claimed['status']}")
@@ -284,55 +351,92 @@ def start_run(ctx: StartContext, upload: Upload) -> Outcome:
             ClientRequestToken=run_id,
         )
     except ClientError as err:
-        if err.response["Error"]["Code"] in RETRYABLE_CODES:
-            raise RetryLater(f"{run_id}: {err.response['Error']['Code']}", run_id=run_id,
-                             key=key) from err
-        raise
+        code = err.response["Error"]["Code"]
+        if code not in RETRYABLE_CODES:
+            raise
+        refusals = ctx.runs.count_start_refusal(run_id)
+        last = ctx.max_tries is not None and max(refusals, upload.attempt) >= ctx.max_tries
+        if not last:
+            raise RetryLater(f"{run_id}: {code}", run_id=run_id, key=key) from err
+        return _give_up(ctx, upload.bucket, found, f"SageMaker refused to start the run "
+                        f"{refusals} times ({code}: {err.response['Error'].get('Message', '')})")  # fmt: skip
     arn = response["PipelineExecutionArn"]
     ctx.runs.update(run_id, status=runs.EXECUTING, execution_arn=arn, started_at=runs.utc_now())
     return Outcome("started", key, run_id=run_id, execution_arn=arn)
 
 
-def _reject_without_reading(ctx: StartContext, upload: Upload, rejection: Rejection) -> Outcome:
-    """Reject on the key alone (wrong suffix): no need to read the object."""
-    try:
-        found = _locate(ctx, upload)
-    except FileNotFoundError as gone:
-        return Outcome("ignored", upload.key, reason=str(gone), code="gone")
-    existing = ctx.runs.get(found.run_id)
-    if existing:
-        return Outcome("duplicate", found.key, run_id=found.run_id,
-                       reason=f"run is {existing['status']}")  # fmt: skip
-    return _reject(ctx, upload.bucket, found, rejection)
+def after_last_try(ctx: StartContext, run_id: str | None) -> None:
+    """A try failed and was the upload's last: its message moves to the dead-letter queue.
+
+    The run stays Starting, so a re-drive takes it up again (and takes a slot again), but
+    the slot it may hold is freed now: a run that is not starting must not keep others
+    waiting until the gate's reconciliation notices.
+    """
+    if run_id:
+        release_slot(ctx.runs, run_id)
+
+
+def _give_up(ctx: StartContext, bucket: str, found: _Located, reason: str) -> Outcome:
+    """The last try was refused too: free the run's slot, say so, mark the run Failed.
+
+    Nothing ran, so nothing is left to clean up; the message is then let go (a re-drive
+    would only be refused again). The notice goes before the mark: should it fail, the
+    run is still Starting and the message's retry (or its re-drive) gives up again.
+    """
+    key, run_id = found.key, found.run_id
+    release_slot(ctx.runs, run_id)  # safe where it holds none, and without a gate
+    target = layout.target_name(key)
+    message_id = publish(ctx.notices(), ctx.topic_arn, start_failed_notice(
+        bucket=bucket, key=key, target=target, run_id=run_id, reason=reason))  # fmt: skip
+    ctx.runs.update(run_id, status=runs.FAILED, code="start_refused", failure_reason=reason,
+                    ended_at=runs.utc_now(), notice_message_id=message_id,
+                    notified_at=runs.utc_now())  # fmt: skip
+    return Outcome("failed", key, run_id=run_id, reason=reason, code="start_refused")
 
 
 def _reject(ctx: StartContext, bucket: str, found: _Located, rejection: Rejection) -> Outcome:
     """Keep the upload under rejected/ with its reason, tell people, then clear inputs/.
 
-    The copy is server-side (no read into memory, whatever the size). The original is
-    deleted only after the copy and the notice: in a versioned bucket the delete leaves
-    a marker and the version stays retrievable, so nothing is lost outright.
+    One notice however many deliveries of the event race: the run is claimed as Rejected
+    first (:meth:`~foldline.runs.RunsTable.claim_rejection`), and only the claim's holder
+    copies, notifies and deletes; a delivery that fails lets the claim go, so its retry
+    carries on. The copy is server-side (no read into memory, whatever the size). The
+    original is deleted only after the copy and the notice: in a versioned bucket the
+    delete leaves a marker and the version stays retrievable, so nothing is lost outright.
     """
     key, source, run_id = found.key, found.source, found.run_id
     kept = layout.rejected_key(key)
-    if found.head["ContentLength"] <= _SINGLE_COPY_LIMIT:
-        ctx.s3.copy_object(CopySource=source, Bucket=bucket, Key=kept)
-    else:  # CopyObject stops at 5 GiB; the managed copy goes part by part
-        ctx.s3.copy(source, bucket, kept)
-    reason_doc = {
-        "key": key, "version": source.get("VersionId"), "run_id": run_id,
-        "code": rejection.code, "reason": rejection.message, "rejected_at": runs.utc_now(),
-    }  # fmt: skip
-    ctx.s3.put_object(
-        Bucket=bucket, Key=layout.reason_key(key), ContentType="application/json",
-        Body=json.dumps(reason_doc, indent=2).encode(),
+    token = uuid.uuid4().hex
+    claimed = ctx.runs.claim_rejection(
+        run_id, token, REJECTION_LEASE_S, bucket=bucket, key=key, target=layout.target_name(key),
+        reason=rejection.message, code=rejection.code, rejected_key=kept,
     )  # fmt: skip
-    publish(ctx.notices(), ctx.topic_arn, rejected_notice(
-        bucket=bucket, key=key, reason=rejection.message, code=rejection.code, kept_at=kept,
-        run_id=run_id,
-    ))  # fmt: skip
-    ctx.runs.put(run_id, status=runs.REJECTED, bucket=bucket, key=key,
-                 target=layout.target_name(key), reason=rejection.message,
-                 code=rejection.code, rejected_key=kept)  # fmt: skip
+    if not claimed:
+        return Outcome("duplicate", key, run_id=run_id, code=rejection.code,
+                       reason="another delivery of this upload is rejecting it, or did")  # fmt: skip
+    try:
+        if found.head["ContentLength"] <= _SINGLE_COPY_LIMIT:
+            ctx.s3.copy_object(CopySource=source, Bucket=bucket, Key=kept)
+        else:  # CopyObject stops at 5 GiB; the managed copy goes part by part
+            ctx.s3.copy(source, bucket, kept)
+        reason_doc = {
+            "key": key, "version": source.get("VersionId"), "run_id": run_id,
+            "code": rejection.code, "reason": rejection.message, "rejected_at": runs.utc_now(),
+        }  # fmt: skip
+        ctx.s3.put_object(
+            Bucket=bucket, Key=layout.reason_key(key), ContentType="application/json",
+            Body=json.dumps(reason_doc, indent=2).encode(),
+        )  # fmt: skip
+        message_id = publish(ctx.notices(), ctx.topic_arn, rejected_notice(
+            bucket=bucket, key=key, reason=rejection.message, code=rejection.code, kept_at=kept,
+            run_id=run_id,
+        ))  # fmt: skip
+    except BaseException:
+        try:
+            ctx.runs.release_rejection(run_id, token)
+        except Exception as err:  # noqa: BLE001 - the claim lapses anyway; keep the first error
+            log.warning("could not let go of the rejection claim of %s: %s", run_id, err)
+        raise
+    ctx.runs.rejection_notified(run_id, message_id)
     ctx.s3.delete_object(Bucket=bucket, Key=key)
     return Outcome("rejected", key, run_id=run_id, reason=rejection.message, code=rejection.code)

@@ -162,7 +162,7 @@ def build_pipeline() -> Any:
         return ModelTrainer(
             environment=environment,
             sagemaker_session=session,
-            role=ph.role_arn(),
+            role=ph.role_arn(ph.STEP_ROLES[step.name]),  # the step's own role
             training_image=ph.ref(ph.STEP_IMAGES[step.name]),
             base_job_name=f"foldline-{step.output_dir}",
             compute=Compute(

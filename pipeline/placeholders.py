@@ -11,7 +11,12 @@ from foldline.parameters import ALPHAFOLD_STEP, MSA_STEP, OPENFOLD_STEP
 
 # Resolved by Fn::Sub from the template itself (resource refs / attributes, parameters).
 BUCKET = "FoldlineBucket"  # Ref of the bucket: its name
-ROLE = "SageMakerExecutionRole"  # Ref of the role: its name (the role has no path)
+ROLE = "SageMakerExecutionRole"  # the pipeline's role; Ref of a role: its name (no path)
+# Each step's training job runs with a role of its own, which reaches only what that step
+# reads and writes (the pipeline's role creates the jobs and passes them these)
+MSA_JOB_ROLE = "MsaJobRole"
+ALPHAFOLD_JOB_ROLE = "AlphaFoldJobRole"
+OPENFOLD_JOB_ROLE = "OpenFoldJobRole"
 MSA_IMAGE = "MsaImageUri"
 ALPHAFOLD_IMAGE = "AlphaFoldImageUri"
 OPENFOLD_IMAGE = "OpenFoldImageUri"
@@ -37,7 +42,9 @@ OPENFOLD_WEIGHTS = "OpenFoldWeights"
 
 ALL: tuple[str, ...] = (
     BUCKET,
-    ROLE,
+    MSA_JOB_ROLE,
+    ALPHAFOLD_JOB_ROLE,
+    OPENFOLD_JOB_ROLE,
     MSA_IMAGE,
     ALPHAFOLD_IMAGE,
     OPENFOLD_IMAGE,
@@ -50,6 +57,13 @@ ALL: tuple[str, ...] = (
     MSA_ENGINE,
     OPENFOLD_WEIGHTS,
 )
+
+#: the role each step's training job runs with (by step name)
+STEP_ROLES: dict[str, str] = {
+    MSA_STEP.name: MSA_JOB_ROLE,
+    ALPHAFOLD_STEP.name: ALPHAFOLD_JOB_ROLE,
+    OPENFOLD_STEP.name: OPENFOLD_JOB_ROLE,
+}
 
 #: the image each step runs (by step name)
 STEP_IMAGES: dict[str, str] = {
@@ -64,10 +78,10 @@ def ref(name: str) -> str:
     return "${" + name + "}"
 
 
-def role_arn() -> str:
-    """The execution role's ARN as the definition spells it.
+def role_arn(role: str = ROLE) -> str:
+    """A role's ARN as the definition spells it (a step's: ``role_arn(STEP_ROLES[name])``).
 
     Spelled out as an ARN because the SDK (3.x) looks a bare role name up in IAM; the
-    same ARN is what ``!GetAtt SageMakerExecutionRole.Arn`` returns for a path-less role.
+    same ARN is what ``!GetAtt <Role>.Arn`` returns for a path-less role.
     """
-    return "arn:${AWS::Partition}:iam::${AWS::AccountId}:role/" + ref(ROLE)
+    return "arn:${AWS::Partition}:iam::${AWS::AccountId}:role/" + ref(role)

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
+import signal
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 
 import typer
@@ -21,6 +24,61 @@ DATABASES = typer.Option(
     help="Genetic databases in AlphaFold's layout (the FSx channel). "
     "Default: the bundled examples/databases.",
 )  # fmt: skip
+
+
+@contextlib.contextmanager
+def _sigterm_as_ctrl_c() -> Iterator[None]:
+    """SIGTERM (``kill``, a service manager stopping the process) stops the runtime as
+    Ctrl-C (SIGINT) does: the same unwinding saves the work folder's state. The previous
+    handlers are put back afterwards (the command may run inside another program)."""
+
+    def interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    try:
+        previous = signal.signal(signal.SIGTERM, interrupt)
+    except ValueError:  # not the main thread: signals are not ours to take
+        yield
+        return
+    # Ctrl-C too, even where the shell started this in the background with SIGINT ignored
+    previous_int = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+        signal.signal(signal.SIGINT, previous_int)
+
+
+def _start(runtime, console) -> None:
+    """Start the runtime, or exit saying why not (another one has the work folder)."""
+    from foldline.local.runtime import WorkdirBusy
+
+    try:
+        runtime.start()
+    except WorkdirBusy as busy:
+        typer.echo(f"error: {busy}", err=True)
+        raise typer.Exit(2) from None
+    if runtime.recovered:
+        console.print(f"resuming what the last session left: {runtime.recovered.summary()}",
+                      markup=False)  # fmt: skip
+
+
+def _stopped_line(runtime, run_ids: list[str] | None = None) -> str:
+    """What a stop leaves: the runs (``run_ids``, else any in the table) not finished."""
+    from foldline.local.recovery import is_open
+
+    try:
+        if run_ids is None:
+            run_ids = [i["run_id"] for i in runtime.runs_table().recent(limit=100_000)]
+        items = {run_id: runtime.run(run_id) for run_id in run_ids}
+    except Exception:  # noqa: BLE001 - stopping: say what can be said
+        return "stopped; state saved in the work folder"
+    open_runs = [run_id for run_id, item in items.items() if item is None or is_open(item)]
+    if not open_runs:
+        return "stopped; state saved in the work folder"
+    return (f"stopped with {len(open_runs)} run(s) not finished ({', '.join(open_runs)}); they "
+            "are saved in the work folder and resume when `foldline local run` or `serve` next "
+            "starts on it")  # fmt: skip
 
 
 def _key_values(values: list[str], option: str) -> dict[str, str]:
@@ -128,17 +186,30 @@ def run(
                            job_env=_key_values(job_env, "--job-env"))  # fmt: skip
     board = RunBoard(runtime, [])
     runtime.on_invocation, runtime.on_notice = board.on_invocation, board.on_notice
-    with runtime:
-        board.submissions = [runtime.upload(f, tags=tags) for f in files]
+    with _sigterm_as_ctrl_c():
+        _start(runtime, console)
         try:
-            with Live(board.render({}), console=console, refresh_per_second=4,
-                      transient=not console.is_terminal) as live:  # fmt: skip
-                items = runtime.wait([s.run_id for s in board.submissions], timeout=timeout,
-                                     on_poll=lambda items: live.update(board.render(items)))  # fmt: skip
-        except (RunsStalled, TimeoutError) as stuck:
-            console.print(f"[red]{stuck}[/red]")
-            items = {s.run_id: runtime.run(s.run_id) for s in board.submissions}
-        ok = summary(console, runtime, board, items)
+            for f in files:  # each upload is on disk before its run id shows
+                board.submissions.append(runtime.upload(f, tags=tags))
+                console.print(f"{f}: run {board.submissions[-1].run_id}", markup=False)
+            try:
+                with Live(board.render({}), console=console, refresh_per_second=4,
+                          transient=not console.is_terminal) as live:  # fmt: skip
+                    items = runtime.wait([s.run_id for s in board.submissions], timeout=timeout,
+                                         on_poll=lambda items: live.update(board.render(items)))  # fmt: skip
+            except (RunsStalled, TimeoutError) as stuck:
+                console.print(f"[red]{stuck}[/red]")
+                items = {s.run_id: runtime.run(s.run_id) for s in board.submissions}
+            ok = summary(console, runtime, board, items)
+        except KeyboardInterrupt:
+            message = _stopped_line(runtime, [s.run_id for s in board.submissions])
+            runtime.stop()
+            console.print(message, markup=False)
+            raise typer.Exit(130) from None
+        except BaseException:
+            runtime.stop()
+            raise
+        runtime.stop()
     raise typer.Exit(0 if ok else 1)
 
 
@@ -155,11 +226,20 @@ def serve(workdir: Path = WORKDIR, databases: Path = DATABASES) -> None:
     runtime = LocalRuntime(workdir, databases=databases,
                            on_notice=lambda n: echo_notice(console, n))  # fmt: skip
     stop = threading.Event()
-    with runtime:
-        console.print(f"local cloud at {runtime.cloud.endpoint_url}, bucket {runtime.bucket}"
-                      f" ({runtime.restored} objects and items restored)")  # fmt: skip
-        console.print(f"drop FASTA files into {runtime.workdir / 'drop'} (Ctrl-C to stop)")
+    with _sigterm_as_ctrl_c():
+        _start(runtime, console)
         try:
-            watch(runtime, stop, on_upload=lambda s: console.print(f"uploaded {s.key}: run {s.run_id}"))
+            console.print(f"local cloud at {runtime.cloud.endpoint_url}, bucket {runtime.bucket}"
+                          f" ({runtime.restored} objects and items restored)")  # fmt: skip
+            console.print(f"drop FASTA files into {runtime.workdir / 'drop'} (Ctrl-C to stop)")
+            watch(runtime, stop,
+                  on_upload=lambda s: console.print(f"uploaded {s.key}: run {s.run_id}"))  # fmt: skip
         except KeyboardInterrupt:
-            console.print("stopping; state saved in the work folder")
+            message = _stopped_line(runtime)
+            runtime.stop()
+            console.print(message, markup=False)
+            return
+        except BaseException:
+            runtime.stop()
+            raise
+        runtime.stop()

@@ -32,6 +32,8 @@ from foldline.local.paths import (  # noqa: F401 - re-exported: the local cloud'
     DEFAULT_TEMPLATE,
     LOCAL_STACK_PARAMETERS,
     STACK_NAME,
+    async_queue_name,
+    route_queue_name,
 )
 from foldline.local.template import Function, Rule, Stack
 
@@ -295,7 +297,8 @@ class LocalCloud:
     def _queue_url(self, arn: str) -> str:
         return self.client("sqs").get_queue_url(QueueName=arn.rsplit(":", 1)[-1])["QueueUrl"]
 
-    def _async_route(self, function: Function, url: str, arn: str, source: str, rule: Rule) -> Route:
+    def _async_route(self, function: Function, url: str, arn: str, source: str,
+                     rule: Rule | None) -> Route:  # fmt: skip
         """EventBridge invokes a function asynchronously: a failed invocation is retried
         per the function's EventInvokeConfig, then sent to its on-failure destination (or
         DeadLetterQueue). The rule's own RetryPolicy/DeadLetterConfig cover failures to
@@ -332,7 +335,7 @@ class LocalCloud:
             targets = []
             if rule.function is not None:  # SAM EventBridgeRule event
                 function = by_id[rule.function]
-                url, arn = self._route_queue(f"{STACK_NAME}-route-{rule.logical_id}")
+                url, arn = self._route_queue(route_queue_name(rule.logical_id))
                 targets.append({"Id": f"{rule.function}Target", "Arn": arn})
                 event_name = rule.logical_id[len(function.logical_id):]
                 routes.append(self._async_route(function, url, arn,
@@ -341,9 +344,7 @@ class LocalCloud:
                 target = dict(target)
                 function = functions.get(target["Arn"])
                 if function is not None:  # a Lambda target: give it a queue
-                    url, arn = self._route_queue(
-                        f"{STACK_NAME}-route-{rule.logical_id}-{target['Id']}"
-                    )
+                    url, arn = self._route_queue(route_queue_name(rule.logical_id, target["Id"]))
                     routes.append(self._async_route(function, url, arn, rule.logical_id, rule))
                     target["Arn"] = arn
                 elif ":sqs:" not in target["Arn"]:
@@ -356,6 +357,15 @@ class LocalCloud:
                 targets.append(target)
             if targets:
                 events.put_targets(Rule=rule.name, EventBusName=rule.event_bus, Targets=targets)
+        # A Lambda on-failure destination is invoked asynchronously too: its own queue, so
+        # it gets its own retries and, failing those, its own on-failure destination
+        destinations = {f.on_failure_arn for f in self.stack.functions()
+                        if f.on_failure_type == "Lambda"}  # fmt: skip
+        for function in self.stack.functions():
+            if function.arn in destinations:
+                url, arn = self._route_queue(async_queue_name(function.logical_id))
+                routes.append(self._async_route(function, url, arn,
+                                                f"{function.logical_id}.Async", None))  # fmt: skip
         for function in self.stack.functions():
             for event in function.events:
                 if event.type != "SQS":

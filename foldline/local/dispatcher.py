@@ -10,7 +10,9 @@
   asynchronously, one event per invocation; a failed invocation is retried up to the
   function's EventInvokeConfig MaximumRetryAttempts (Lambda's default: 2), then sent to
   its on-failure destination (or DeadLetterQueue) in Lambda's destination record
-  format, or dropped.
+  format, or dropped. A function that is an on-failure destination gets the record on a
+  queue of its own, so it is retried and, failing that, sent on to its own destination
+  (the notify function's: FunctionFailuresQueue), as Lambda does.
 """
 
 from __future__ import annotations
@@ -156,12 +158,17 @@ class Dispatcher:
             if route.dead_letter_url:
                 self._sqs.send_message(QueueUrl=route.dead_letter_url,
                                        MessageBody=json.dumps(record))  # fmt: skip
-            elif route.failure_function is not None:  # a Lambda on-failure destination
-                destination = Route(route.failure_function, "destination", "", "",
-                                    f"{route.function.logical_id}.OnFailure")  # fmt: skip
-                self._record(self.function(destination).invoke(record, destination.source),
-                             destination)  # fmt: skip
+            elif route.failure_function is not None:  # a Lambda on-failure destination:
+                # invoked asynchronously, with its own retries and on-failure destination
+                self._sqs.send_message(QueueUrl=self._async_queue(route.failure_function),
+                                       MessageBody=json.dumps(record))  # fmt: skip
         self._sqs.delete_message(QueueUrl=route.queue_url, ReceiptHandle=message["ReceiptHandle"])
+
+    def _async_queue(self, function) -> str:
+        route = next(r for r in self.cloud.routes
+                     if r.function.logical_id == function.logical_id and r.rule is None
+                     and r.kind == "eventbridge")  # fmt: skip
+        return route.queue_url
 
     # -- idleness --------------------------------------------------------------------------
 

@@ -35,3 +35,15 @@ LOCAL_STACK_PARAMETERS: dict[str, str] = {
     # alike by the start function and the MSA step: it is part of the MSA cache key
     "MsaEngine": "auto",
 }
+
+
+def route_queue_name(rule_logical_id: str, target_id: str | None = None) -> str:
+    """The queue the local cloud puts between a rule and the function it targets (moto's
+    EventBridge delivers to SQS only)."""
+    return f"{STACK_NAME}-route-{rule_logical_id}" + (f"-{target_id}" if target_id else "")
+
+
+def async_queue_name(function_logical_id: str) -> str:
+    """The queue of a function's other asynchronous invocations: a Lambda on-failure
+    destination's records, and re-driven invocations that no rule of it matches."""
+    return f"{STACK_NAME}-async-{function_logical_id}"

@@ -15,6 +15,11 @@ Work folder layout::
     <workdir>/outbox/    every notification, as .eml
     <workdir>/reports/   reports downloaded from runs/<run_id>/report/
     <workdir>/drop/      watched by ``foldline local serve``
+
+One runtime per work folder (:mod:`.workdir_lock`). Nothing is lost when it stops,
+however it stops: every upload is written to ``state/`` as it is made, the whole state
+every few seconds and on stop, and the next start re-drives what was owed and announces
+runs that were cut short (:mod:`.recovery`).
 """
 
 from __future__ import annotations
@@ -29,17 +34,22 @@ from urllib.parse import urlencode
 from foldline import layout, runs
 from foldline.local import state
 from foldline.local.cloud import DEFAULT_TEMPLATE, LocalCloud, Route
+from foldline.local.recovery import Recovery, recover
 from foldline.local.dispatcher import Dispatcher, Pump
 from foldline.local.executor import ExecutionRun, PipelineExecutor, StepRun
 from foldline.local.lambda_runtime import Invocation, install_log_routing, uninstall_log_routing
 from foldline.local.outbox import Notice, Outbox
 from foldline.local.paths import DEFAULT_DATABASES, DEFAULT_WORKDIR
+from foldline.local.workdir_lock import WorkdirBusy, WorkdirLock  # noqa: F401 - re-exported
 from foldline.run_identity import run_id_for, upload_version
 from foldline.stack_config import clear_local_state, write_local_state
 
 log = logging.getLogger("foldline.local")
 
 RUNS_TABLE = "RunsTable"  # the template's logical id of the runs table
+TOPIC = "NotificationsTopic"  # ... and of the notices' topic
+#: how often the whole state is written to the work folder while the runtime runs
+SAVE_EVERY_S = 5.0
 
 
 class RunsStalled(RuntimeError):
@@ -73,6 +83,7 @@ class LocalRuntime:
         on_invocation: Callable[[Invocation, Route], None] | None = None,
         on_step: Callable[[ExecutionRun, StepRun | None], None] | None = None,
         dispatch: bool = True,
+        save_every_s: float = SAVE_EVERY_S,
     ):
         self.workdir = Path(workdir).resolve()
         self.databases = Path(databases or DEFAULT_DATABASES).resolve()
@@ -90,19 +101,32 @@ class LocalRuntime:
         self.outbox: Outbox | None = None
         self._pump: Pump | None = None
         self.restored = 0
+        self.state = state.StateStore(self.workdir / "state")
+        self.recovered = Recovery()
+        self.save_every_s = save_every_s
+        self._lock = WorkdirLock(self.workdir)
+        self._last_save = 0.0
 
     # -- life cycle ------------------------------------------------------------------------
 
     def start(self) -> LocalRuntime:
         if not self.databases.is_dir():
             raise FileNotFoundError(f"database folder {self.databases} does not exist")
+        self._lock.acquire()  # raises WorkdirBusy: another runtime has this work folder
+        try:
+            self._start()
+        except BaseException:
+            self._lock.release()
+            raise
+        return self
+
+    def _start(self) -> None:
         for sub in ("state", "jobs", "logs", "outbox", "reports"):
             (self.workdir / sub).mkdir(parents=True, exist_ok=True)
         install_log_routing()
         self.cloud.start()
         try:
             self.cloud.create_resources(restore=self._restore)
-            self._mark_interrupted_runs()
             self.dispatcher = Dispatcher(self.cloud, self.workdir / "logs",
                                          retry_delay=self.retry_delay,
                                          on_invocation=self.on_invocation,
@@ -113,17 +137,23 @@ class LocalRuntime:
             )  # fmt: skip
             self.outbox = Outbox(self.cloud, self.workdir / "outbox", on_notice=self.on_notice)
             self.outbox.subscribe()
-            pollers = [self.executor.poll_once, self.outbox.poll_once]
+            self.recovered = recover(
+                s3=self.cloud.client("s3"), events=self.cloud.client("events"),
+                sns=self.cloud.client("sns"), table=self.runs_table(), bucket=self.bucket,
+                topic_arn=self.topic_arn, region=self.cloud.region,
+            )  # fmt: skip
+            pollers = [self.executor.poll_once, self.outbox.poll_once, self._autosave]
             if self.dispatch:
                 pollers.insert(0, self.dispatcher.poll_once)
+            self._last_save = time.monotonic()
             self._pump = Pump(pollers)
             self._pump.start()
             # other shells' `foldline status|results|...` find this cloud through it
             write_local_state(self.workdir, self.cloud.endpoint_url, self.cloud.region)
         except BaseException:
             self.cloud.stop()
+            uninstall_log_routing()
             raise
-        return self
 
     def stop(self) -> None:
         if self._pump is not None:
@@ -137,6 +167,7 @@ class LocalRuntime:
                 clear_local_state(self.workdir)
                 self.cloud.stop()
                 uninstall_log_routing()
+                self._lock.release()
 
     def __enter__(self) -> LocalRuntime:
         return self.start()
@@ -147,26 +178,28 @@ class LocalRuntime:
     # -- state -----------------------------------------------------------------------------
 
     def _restore(self, cloud: LocalCloud) -> None:
-        self.restored = state.restore(cloud, self.workdir / "state")
+        self.restored = self.state.restore(cloud)
 
     def save(self) -> None:
-        state.save(self.cloud, self.workdir / "state")
+        self.state.save(self.cloud)
         state.save_executions(self.cloud, self.workdir / "executions")
 
-    def _mark_interrupted_runs(self) -> None:
-        """Executions do not survive a restart: say so on runs the last session left open."""
-        table = self.runs_table()
-        for item in table.recent(limit=10_000):
-            if item.get("status") in (runs.STARTING, runs.EXECUTING):
-                table.update(item["run_id"], status=runs.FAILED, ended_at=runs.utc_now(),
-                             reason="interrupted: the local runtime stopped before the run "
-                                    "ended; upload the file again to run it")  # fmt: skip
+    def _autosave(self) -> int:
+        """A pump poller: the whole state every ``save_every_s`` (a crash loses at most that)."""
+        if time.monotonic() - self._last_save >= self.save_every_s:
+            self._last_save = time.monotonic()
+            self.state.save(self.cloud)
+        return 0
 
     # -- what a user does --------------------------------------------------------------------
 
     @property
     def bucket(self) -> str:
         return self.cloud.bucket_name()
+
+    @property
+    def topic_arn(self) -> str:
+        return self.cloud.stack.ref(TOPIC)
 
     def runs_table(self) -> runs.RunsTable:
         name = self.cloud.stack.physical_name(RUNS_TABLE)
@@ -182,6 +215,8 @@ class LocalRuntime:
         response = self.cloud.client("s3").put_object(
             Bucket=self.bucket, Key=key, Body=path.read_bytes(), **extra
         )
+        # on disk before its run id is shown: a restart takes it up, whenever this stops
+        self.state.save_object(self.cloud, self.bucket, key)
         version = upload_version(response.get("VersionId"), response["ETag"])
         return Submission(path, key, run_id_for(self.bucket, key, version))
 

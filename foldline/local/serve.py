@@ -2,8 +2,9 @@
 
 Files appearing in ``<workdir>/drop/`` are uploaded to ``inputs/`` once their size has
 stopped changing (a copy in progress is not sent half-written), then moved to
-``drop/submitted/`` so a restart does not send them again. The work folder's state is
-saved every ``save_every`` seconds and on stop.
+``drop/submitted/`` so a restart does not send them again. The upload is on disk (the
+work folder's ``state/``) before the file moves: the runtime writes every upload through,
+and the rest of its state every few seconds and on stop.
 """
 
 from __future__ import annotations
@@ -41,7 +42,6 @@ def serve(
     stop: threading.Event,
     *,
     interval: float = 1.0,
-    save_every: float = 10.0,
     on_upload: Callable[[Submission], None] | None = None,
 ) -> None:
     """Watch the drop folder until ``stop`` is set (the runtime must be started)."""
@@ -49,7 +49,6 @@ def serve(
     done = drop / SUBMITTED
     done.mkdir(parents=True, exist_ok=True)
     sizes: dict[Path, int] = {}
-    last_save = time.monotonic()
     while not stop.is_set():
         for path in pending_files(drop, sizes):
             submission = runtime.upload(path)
@@ -57,7 +56,4 @@ def serve(
             shutil.move(str(path), done / f"{time.strftime('%Y%m%dT%H%M%S')}-{path.name}")
             if on_upload is not None:
                 on_upload(submission)
-        if time.monotonic() - last_save >= save_every:
-            runtime.save()
-            last_save = time.monotonic()
         stop.wait(interval)

@@ -54,6 +54,7 @@ from typing import Any
 import pyhmmer
 from pyhmmer import easel, plan7
 
+from foldline.layout import chain_letter
 from foldline.local_engines import fpu, templates
 from foldline.local_engines.alignments import Alignment
 
@@ -95,15 +96,6 @@ BFD_STAND_IN = Database(
 UNIPROT = Database("uniprot", "uniprot/uniprot.fasta", "uniprot_hits.sto", 50_000)
 PDB_SEQRES = "pdb_seqres/pdb_seqres.txt"
 TEMPLATE_HITS = "pdb_hits.sto"
-
-
-def chain_letter(index: int) -> str:
-    """AlphaFold multimer's chain ids: 0 -> A, 25 -> Z, 26 -> AA, 27 -> BA, ..."""
-    number, letters = index, []
-    while number >= 0:
-        letters.append(chr(number % 26 + ord("A")))
-        number = number // 26 - 1
-    return "".join(letters)
 
 
 def databases_for(db_preset: str, model_preset: str) -> tuple[Database, ...]:

@@ -49,6 +49,7 @@ layout), ``auto``.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 import shutil
@@ -117,9 +118,20 @@ def openfold_script(env: TrainingEnv) -> Path:
     return Path(env.env.get(OPENFOLD_DIR_ENV) or DEFAULT_OPENFOLD_DIR) / "run_pretrained_openfold.py"
 
 
+#: longest tag: OpenFold names files ``<tag>_<config preset>_<kind>.pdb``/``.pkl`` and a
+#: folder after it; a file name stops at 255 bytes
+MAX_TAG_LENGTH = 100
+
+
 def sequence_tag(chain_id: str) -> str:
-    """A tag OpenFold reads back unchanged: word characters only."""
-    return re.sub(r"\W", "_", chain_id) or "query"
+    """A tag OpenFold reads back unchanged: ASCII word characters only, and short enough
+    for the file names OpenFold builds from it (a longer id keeps its start and gains a
+    digest of the whole, so two long ids stay apart)."""
+    tag = re.sub(r"[^A-Za-z0-9_]", "_", chain_id) or "query"
+    if len(tag) <= MAX_TAG_LENGTH:
+        return tag
+    digest = hashlib.sha256(chain_id.encode()).hexdigest()[:12]
+    return f"{tag[:MAX_TAG_LENGTH - len(digest) - 1]}_{digest}"
 
 
 def openfold_alignments(msas_dir: Path, destination: Path) -> dict[str, str | None]:

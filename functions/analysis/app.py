@@ -1,11 +1,13 @@
 """analysis function: a pipeline execution Succeeded -> report, Experiments, notice.
 
 Thin by design: parse the status event, call :func:`foldline.analysis_run.analyse_run`,
-log and count. Powertools idempotency (key: the execution ARN) makes a redelivered
-event return the first result without touching anything. An exception (corrupt model
-output, SNS down) propagates: EventBridge/Lambda retry the event, and once retries are
-spent the function's on-failure destination (the notify function) reports that the
-analysis failed and where the models are.
+log and count. An event that is not a well-formed Succeeded execution event (or names
+an execution foldline did not start) is logged and dropped. Powertools idempotency
+(key: the execution ARN) makes a redelivered event return the first result without
+touching anything. An exception (corrupt model output, SNS down) propagates:
+EventBridge/Lambda retry the event, and once retries are spent the function's
+on-failure destination (the notify function) reports that the analysis failed and
+where the models are, or, where only the notice failed, sends the notice kept for it.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.idempotency import (
     DynamoDBPersistenceLayer,
     IdempotencyConfig,
-    idempotent,
+    idempotent_function,
 )
 
 from foldline.analysis_run import AnalysisContext, analyse_run, link_expiry_from_env
@@ -35,9 +37,9 @@ from foldline.tracking import SageMakerExperimentsTracker
 # tracing still records each of their invocations).
 tracer = Tracer(service="analysis")
 persistence = DynamoDBPersistenceLayer(table_name=os.environ["IDEMPOTENCY_TABLE"])
+# The key is the execution ARN of a parsed event (analyse_once): an event without one is
+# dropped before idempotency, not an IdempotencyKeyError.
 idempotency = IdempotencyConfig(
-    event_key_jmespath="detail.pipelineExecutionArn",
-    raise_on_no_idempotency_key=True,
     expires_after_seconds=24 * 3600,  # EventBridge redelivers within hours, not days
 )
 
@@ -59,22 +61,34 @@ def analysis_context() -> AnalysisContext:
     )
 
 
-@logger.inject_lambda_context(correlation_id_path="detail.pipelineExecutionArn")
-@tracer.capture_lambda_handler
-@metrics.log_metrics
-@idempotent(config=idempotency, persistence_store=persistence)
-def lambda_handler(event: dict, context: object) -> dict:
-    try:
-        change = parse_execution_event(event)
-    except NotAPipelineEvent as other:
-        logger.warning("ignored", extra={"reason": str(other)})
-        return {"action": "ignored", "reason": str(other)}
-    if change.status != SUCCEEDED:
-        logger.warning("ignored", extra={"status": change.status})
-        return {"action": "ignored", "reason": f"execution is {change.status}"}
-    outcome = analyse_run(analysis_context(), change)
+@idempotent_function(data_keyword_argument="key", config=idempotency, persistence_store=persistence)
+def analyse_once(*, key: dict, event: dict) -> dict:
+    """One analysis per execution: ``key`` (the execution ARN) is what idempotency hashes."""
+    outcome = analyse_run(analysis_context(), parse_execution_event(event))
     logger.info(outcome.action, extra=outcome.log_fields())
     metrics.add_metric(
         name=f"Analysis{outcome.action.capitalize()}", unit=MetricUnit.Count, value=1
     )
     return outcome.log_fields()
+
+
+def _ignored(reason: str, **fields: object) -> dict:
+    logger.warning("ignored", extra={"reason": reason, **fields})
+    return {"action": "ignored", "reason": reason}
+
+
+@logger.inject_lambda_context(correlation_id_path="detail.pipelineExecutionArn")
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def lambda_handler(event: dict, context: object) -> dict:
+    idempotency.register_lambda_context(context)
+    try:
+        change = parse_execution_event(event)
+    except NotAPipelineEvent as other:
+        return _ignored(str(other))
+    if change.status != SUCCEEDED:
+        return _ignored(f"execution is {change.status}", status=change.status)
+    try:
+        return analyse_once(key={"execution_arn": change.execution_arn}, event=event)
+    except NotAPipelineEvent as unknown:  # an execution SageMaker does not know
+        return _ignored(str(unknown), execution_arn=change.execution_arn)

@@ -5,7 +5,8 @@ and the analysis function's on-failure destination record (the Succeeded event i
 not analyse, in ``requestPayload``, with the error in ``responsePayload``). Thin by
 design: parse, call :mod:`foldline.notify_run`, log and count. Powertools idempotency
 (key: the kind of notice and the execution ARN) keeps a redelivered event from
-notifying twice.
+notifying twice. An event that is neither (malformed, another kind, an execution
+foldline did not start) is logged and dropped, never retried.
 """
 
 from __future__ import annotations
@@ -23,7 +24,13 @@ from aws_lambda_powertools.utilities.idempotency import (
 
 from foldline.notify_run import NotifyContext, notify_analysis_failed, notify_run_ended
 from foldline.observability import logger, metrics
-from foldline.pipeline_events import FAILED, STOPPED, NotAPipelineEvent, parse_execution_event
+from foldline.pipeline_events import (
+    FAILED,
+    STOPPED,
+    SUCCEEDED,
+    NotAPipelineEvent,
+    parse_execution_event,
+)
 from foldline.runs import RunsTable
 
 persistence = DynamoDBPersistenceLayer(table_name=os.environ["IDEMPOTENCY_TABLE"])
@@ -45,11 +52,15 @@ def notify_context() -> NotifyContext:
 
 def _destination_error(record: dict) -> tuple[str, int | None]:
     """The error and attempt count from a Lambda on-failure destination record."""
-    response = record.get("responsePayload") or {}
-    error = response.get("errorMessage") or record.get("requestContext", {}).get("condition")
+    response = record.get("responsePayload")
+    response = response if isinstance(response, dict) else {}
+    context = record.get("requestContext")
+    context = context if isinstance(context, dict) else {}
+    error = response.get("errorMessage") or context.get("condition")
     kind = response.get("errorType")
-    attempts = record.get("requestContext", {}).get("approximateInvokeCount")
-    return (f"{kind}: {error}" if kind else str(error or "unknown error")), attempts
+    attempts = context.get("approximateInvokeCount")
+    attempts = attempts if isinstance(attempts, int) and not isinstance(attempts, bool) else None
+    return (f"{kind}: {error}" if kind else str(error or "unknown error"))[:2000], attempts
 
 
 @idempotent_function(data_keyword_argument="key", config=idempotency, persistence_store=persistence)
@@ -66,22 +77,29 @@ def notify_once(*, key: dict, event: dict) -> dict:
     return outcome.log_fields()
 
 
+def _ignored(reason: str, **fields: object) -> dict:
+    logger.warning("ignored", extra={"reason": reason, **fields})
+    return {"action": "ignored", "reason": reason}
+
+
 @logger.inject_lambda_context(
     correlation_id_path="detail.pipelineExecutionArn || requestPayload.detail.pipelineExecutionArn"
 )
 @metrics.log_metrics
 def lambda_handler(event: dict, context: object) -> dict:
     idempotency.register_lambda_context(context)
-    if "requestPayload" in event:  # the analysis function's on-failure destination
+    if isinstance(event, dict) and "requestPayload" in event:  # the analysis' on-failure record
         kind, inner = "analysis-failed", event["requestPayload"]
     else:
         kind, inner = "ended", event
     try:
         change = parse_execution_event(inner)
     except NotAPipelineEvent as other:
-        logger.warning("ignored", extra={"reason": str(other)})
-        return {"action": "ignored", "reason": str(other)}
-    if kind == "ended" and change.status not in (FAILED, STOPPED):
-        logger.warning("ignored", extra={"status": change.status})
-        return {"action": "ignored", "reason": f"execution is {change.status}"}
-    return notify_once(key={"kind": kind, "execution_arn": change.execution_arn}, event=event)
+        return _ignored(str(other), kind=kind)
+    wanted = (FAILED, STOPPED) if kind == "ended" else (SUCCEEDED,)
+    if change.status not in wanted:
+        return _ignored(f"execution is {change.status}", status=change.status, kind=kind)
+    try:
+        return notify_once(key={"kind": kind, "execution_arn": change.execution_arn}, event=event)
+    except NotAPipelineEvent as unknown:  # an execution SageMaker does not know
+        return _ignored(str(unknown), execution_arn=change.execution_arn, kind=kind)

@@ -2,7 +2,8 @@
 
 Thin by design: parse the step status event, call :func:`foldline.progress.record_progress`,
 log and count. Replays are harmless (the same event writes the same values; a late,
-older status is ignored), so no idempotency store is needed.
+older status is ignored), so no idempotency store is needed. A malformed event, or one
+for an execution foldline did not start, is logged and dropped.
 """
 
 from __future__ import annotations
@@ -34,7 +35,11 @@ def lambda_handler(event: dict, context: object) -> dict:
         logger.warning("ignored", extra={"reason": str(other)})
         return {"action": "ignored", "reason": str(other)}
     runs, sagemaker = clients()
-    progress = record_progress(runs, sagemaker, change)
+    try:
+        progress = record_progress(runs, sagemaker, change)
+    except NotAPipelineEvent as unknown:  # an execution SageMaker does not know
+        logger.warning("ignored", extra={"reason": str(unknown)})
+        return {"action": "ignored", "reason": str(unknown)}
     logger.info(progress.action, extra=progress.log_fields())
     if progress.cache_hit:
         metrics.add_metric(name="StepCacheHits", unit=MetricUnit.Count, value=1)

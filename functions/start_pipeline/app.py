@@ -8,14 +8,16 @@ dead-letter queue. An upload that finds every execution slot taken
 delayed message, so waiting out a burst never pushes it into the dead-letter queue.
 
 One structured log line per decision, each with ``key`` and (once known) ``run_id``:
-accepted, rejected, started, duplicate, ignored, throttled, deferred. Sequences never
-appear in them.
+accepted, rejected, started, duplicate, ignored, throttled, deferred, failed (SageMaker
+refused every try: the run is marked Failed and announced), and ``error`` for a record
+that raised, with its cause, whether it was its last try. Sequences never appear in them.
 """
 
 from __future__ import annotations
 
 import json
 import os
+from dataclasses import replace
 from functools import cache
 
 import boto3
@@ -29,7 +31,10 @@ from foldline.observability import logger, metrics
 from foldline.runs import RunsTable
 from foldline.s3_events import upload_from_eventbridge
 from foldline.spend_limits import SpendLimits
-from foldline.start import RetryLater, StartContext, start_run
+from foldline.start import RetryLater, StartContext, after_last_try, max_tries_from_env, start_run
+
+#: how much of an error's text a log line carries (a message may quote a large input)
+CAUSE_CHARS = 1000
 
 # Report every failed record, even when all of a batch fails: only those messages return
 # to the queue, and the dead-letter queue takes them after the queue's maxReceiveCount.
@@ -53,6 +58,7 @@ def start_context() -> StartContext:
         spend=SpendLimits.from_env(),
         gate=None if cap is None else ConcurrencyGate(
             runs, cap, sagemaker, os.environ["PIPELINE_NAME"]),
+        max_tries=max_tries_from_env(),
     )
 
 
@@ -68,16 +74,34 @@ def deferrer() -> Deferrer:
     return Deferrer(boto3.client("sqs"), os.environ["START_QUEUE_URL"])
 
 
+def _cause(err: BaseException) -> str:
+    return f"{type(err).__name__}: {err}"[:CAUSE_CHARS]
+
+
+def _receive_count(record: SQSRecord) -> int:
+    try:
+        return max(1, int((record.attributes or {}).get("ApproximateReceiveCount") or 1))
+    except (TypeError, ValueError):
+        return 1
+
+
 def record_handler(record: SQSRecord) -> str:
-    upload = upload_from_eventbridge(json.loads(record.body))
+    attempt = _receive_count(record)
+    try:
+        upload = upload_from_eventbridge(json.loads(record.body))
+    except Exception as err:  # not an event at all: logged, then the queue's redrive policy
+        logger.error("error", extra={"message_id": record.message_id, "cause": _cause(err),
+                                     "attempt": attempt})  # fmt: skip
+        raise
     if upload is None:
         logger.info("ignored: not an Object Created event", extra={"message_id": record.message_id})
         return "ignored"
+    upload = replace(upload, attempt=attempt)
     try:
         outcome = start_run(start_context(), upload)
     except RetryLater as later:
         logger.warning("throttled", extra={"key": later.key or upload.key, "run_id": later.run_id,
-                                           "detail": str(later)})  # fmt: skip
+                                           "detail": str(later), "attempt": attempt})  # fmt: skip
         metrics.add_metric(name="StartsThrottled", unit=MetricUnit.Count, value=1)
         raise
     except GateFull as full:  # send the copy first: the upload is on the queue throughout
@@ -87,6 +111,20 @@ def record_handler(record: SQSRecord) -> str:
                                        "delay_s": delay, "deferrals": deferrals})  # fmt: skip
         metrics.add_metric(name="UploadsDeferred", unit=MetricUnit.Count, value=1)
         return "deferred"
+    except Exception as err:  # S3 or SageMaker errors: the record is retried, then dead-lettered
+        run_id = getattr(err, "run_id", None)
+        max_tries = max_tries_from_env()
+        last = max_tries is not None and attempt >= max_tries
+        logger.error("error", extra={"key": upload.key, "run_id": run_id, "cause": _cause(err),
+                                     "attempt": attempt, "last_try": last})  # fmt: skip
+        metrics.add_metric(name="StartErrors", unit=MetricUnit.Count, value=1)
+        if last:
+            try:
+                after_last_try(start_context(), run_id)
+            except Exception as cleanup:  # noqa: BLE001 - the first error is the one to retry
+                logger.warning("could not free the slot", extra={"run_id": run_id,
+                                                                 "cause": _cause(cleanup)})  # fmt: skip
+        raise
     logger.info(outcome.action, extra=outcome.log_fields())
     metrics.add_metric(name=f"Uploads{outcome.action.capitalize()}", unit=MetricUnit.Count, value=1)
     return outcome.action

@@ -60,7 +60,7 @@ REJECTED = [
     ("5000-residues", "inputs/huge.fasta", f">x\n{(SEQ * 27)[:5000]}\n".encode(), None,
      ["5,000 residues", "2,500"]),
     ("30-chains", "inputs/many.fasta", _chains(30), None, ["30 chains", "limit is 20"]),
-    ("duplicate-ids", "inputs/dup.fasta", f">a\n{SEQ}\n>a\n{SEQ}\n".encode(), None, ["'a'"]),
+    ("duplicate-ids", "inputs/dup.fasta", f">a\n{SEQ}\n>a\n{SEQ}\n".encode(), None, ["records 1 and 2"]),
     ("short", "inputs/short.fasta", b">p\nMKVLAAGG\n", None, ["8 residues", "minimum is 16"]),
     ("suffix", "inputs/notes.txt", GOOD, None, ["FASTA suffix"]),
     ("tag-instance", "inputs/t1.fasta", GOOD, "InferenceInstanceType=ml.t2.micro",

@@ -22,7 +22,7 @@ from botocore.client import BaseClient
 from botocore.stub import Stubber
 
 from foldline import layout
-from foldline.parameters import STEPS
+from foldline.parameters import ALPHAFOLD_STEP, MSA_STEP, OPENFOLD_STEP, STEPS
 from tests.conftest import load_handler, sqs_batch
 from tests.functional.conftest import BUCKET, RUNS_TABLE, stack  # noqa: F401  (fixture)
 from tests.functional.pipeline_runs import (  # noqa: F401  (fixtures)
@@ -47,9 +47,14 @@ UNSCOPABLE = {
     "xray:PutTelemetryRecords": "X-Ray telemetry has no resource type",
     "cloudwatch:PutMetricData": "metrics have no resource type; the statement is limited by namespace",
 }
-#: role -> S3 object prefixes (under the bucket) it may touch
+#: role -> S3 object prefixes (under the bucket) it may touch. The pipeline's role only
+#: creates jobs; each step's job reaches what its step reads and writes, nothing more.
 S3_PREFIXES = {
-    "SageMakerExecutionRole": ("runs/*", "msa-cache/*"),
+    "SageMakerExecutionRole": (),
+    "MsaJobRole": ("msa-cache/*", "msa-cache/*/input/*", "msa-cache/*/manifest.json",
+                   "msa-cache/*/files/*", f"runs/*/{MSA_STEP.output_dir}/*"),
+    **{role: ("runs/*/input/*", f"runs/*/{MSA_STEP.output_dir}/*", f"runs/*/{step.output_dir}/*")
+       for role, step in (("AlphaFoldJobRole", ALPHAFOLD_STEP), ("OpenFoldJobRole", OPENFOLD_STEP))},
     # msa-cache: the start function reads cache manifests (listing: 404 on a miss) and
     # stages the MSA step's FASTA under input/; databases-setup: which presets are ready
     "StartPipelineFunctionRole": ("inputs/*", "rejected/*", "runs/*/input/*",
@@ -126,17 +131,41 @@ def test_star_resources_only_for_unscopable_actions(statements):
             assert not unscoped, f"{role}: {sorted(unscoped)} on Resource '*'"
 
 
-def test_pass_role_only_for_the_sagemaker_role_to_sagemaker(statements):
+def test_pass_role_only_for_the_pipeline_role_to_sagemaker_and_only_the_step_roles(statements):
+    from pipeline import placeholders
+
     passes = [(r, s) for r, s in statements
               if any(a.startswith("iam:") for a in _as_list(s["Action"]))]  # fmt: skip
     assert len(passes) == 1
     role, statement = passes[0]
-    assert role == "SageMakerExecutionRole"
+    assert role == placeholders.ROLE
     assert _as_list(statement["Action"]) == ["iam:PassRole"]
-    assert statement["Resource"] == {"Fn::GetAtt": ["SageMakerExecutionRole", "Arn"]}
+    assert statement["Resource"] == [{"Fn::GetAtt": [r, "Arn"]}
+                                     for r in placeholders.STEP_ROLES.values()]  # fmt: skip
     assert statement["Condition"] == {
         "StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}
     }
+
+
+def test_each_step_job_writes_only_its_own_outputs_and_starts_no_job(statements):
+    """A compromised engine cannot rewrite a run's input or report, another step's
+    outputs, or start training jobs of its own (the pipeline's role does that)."""
+    from pipeline import placeholders
+
+    for step in STEPS:
+        role = placeholders.STEP_ROLES[step.name]
+        writes = {_s3_object_prefix(r) for name, s in statements if name == role
+                  and "s3:PutObject" in _as_list(s["Action"]) for r in _as_list(s["Resource"])}  # fmt: skip
+        mine = f"runs/*/{step.output_dir}/*"
+        assert mine in writes, role
+        others = {p for p in writes if p.startswith(layout.RUNS)} - {mine}
+        assert not others, (role, others)
+        assert step is MSA_STEP or not any(p.startswith(layout.MSA_CACHE) for p in writes), role
+        actions = {a for name, s in statements if name == role for a in _as_list(s["Action"])}
+        assert not actions & {"sagemaker:CreateTrainingJob", "iam:PassRole"}, role
+    pipeline_actions = {a for name, s in statements if name == placeholders.ROLE
+                        for a in _as_list(s["Action"])}  # fmt: skip
+    assert not any(a.startswith("s3:") for a in pipeline_actions)
 
 
 def _s3_object_prefix(resource: Any) -> str | None:
@@ -210,10 +239,13 @@ def test_sqs_and_bucket_resource_policies_allow_only_their_senders(transformed):
 
 
 def test_sagemaker_trust_is_limited_to_this_account(transformed):
-    trust = transformed["Resources"]["SageMakerExecutionRole"]["Properties"]["AssumeRolePolicyDocument"]
-    (statement,) = trust["Statement"]
-    assert statement["Principal"] == {"Service": "sagemaker.amazonaws.com"}
-    assert statement["Condition"] == {"StringEquals": {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}}
+    from pipeline import placeholders
+
+    for role in (placeholders.ROLE, *placeholders.STEP_ROLES.values()):
+        trust = transformed["Resources"][role]["Properties"]["AssumeRolePolicyDocument"]
+        (statement,) = trust["Statement"]
+        assert statement["Principal"] == {"Service": "sagemaker.amazonaws.com"}
+        assert statement["Condition"] == {"StringEquals": {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}}
 
 
 # -- the code's calls against the roles -----------------------------------------------------
@@ -499,3 +531,101 @@ def test_the_setup_jobs_calls_match_its_role(stack, statements, tmp_path):
                 s3=boto3.client("s3"), log=lambda _message: None)  # fmt: skip
     assert f"{layout.DATABASES}params/params_model_1.npz" in stack.keys(layout.DATABASES)
     compare(statements, "DatabasesSetupRole", calls)
+
+
+# -- the steps' jobs: every object their code and SageMaker touch, against their roles --------
+
+
+def _resource_patterns(statements, role: str, action: str) -> list[tuple[str, dict]]:
+    """(ARN pattern with ``*``, condition) of every Allow of ``action`` to ``role``, the
+    bucket's ARN written ``arn:aws:s3:::BUCKET``."""
+    found = []
+    for name, statement in statements:
+        if name != role or statement["Effect"] != "Allow" or action not in _as_list(statement["Action"]):
+            continue
+        for resource in _as_list(statement["Resource"]):
+            prefix = _s3_object_prefix(resource)
+            arn = f"arn:aws:s3:::{BUCKET}" + ("" if prefix is None else f"/{prefix}")
+            found.append((arn, statement.get("Condition") or {}))
+    return found
+
+
+def _allowed(statements, role: str, action: str, arn: str, prefix: str | None = None) -> bool:
+    import fnmatch
+
+    for pattern, condition in _resource_patterns(statements, role, action):
+        if not fnmatch.fnmatchcase(arn, pattern):
+            continue
+        wanted = condition.get("StringLike", {}).get("s3:prefix")
+        if wanted is None or any(fnmatch.fnmatchcase(prefix or "", p) for p in _as_list(wanted)):
+            return True
+    return False
+
+
+def _s3_requests(calls: list[tuple[str, str, dict]]) -> list[tuple[str, str, str | None]]:
+    """(IAM action, resource ARN, listed prefix) of each S3 call."""
+    found = []
+    for prefix, operation, params in calls:
+        if prefix != "s3":
+            continue
+        if operation in ("ListObjectsV2", "ListObjects"):
+            found.append(("s3:ListBucket", f"arn:aws:s3:::{params['Bucket']}", params.get("Prefix", "")))
+            continue
+        for action, _ in iam_actions(prefix, operation, params):
+            found.append((action, f"arn:aws:s3:::{params['Bucket']}/{params['Key']}", None))
+    return found
+
+
+def _sagemaker_requests(run_id: str, step, channels: dict[str, str]) -> list[tuple[str, str, str | None]]:
+    """What SageMaker does with the step's role around the job: list and read each input
+    channel (File mode), write the model archive under the step's output path."""
+    found = []
+    for uri in channels.values():
+        _, key = layout.split_s3_uri(uri)
+        found.append(("s3:ListBucket", f"arn:aws:s3:::{BUCKET}", key))
+        found.append(("s3:GetObject", f"arn:aws:s3:::{BUCKET}/{key}any-file", None))
+    output = layout.step_output_prefix(run_id, step.output_dir)
+    found.append(("s3:PutObject", f"arn:aws:s3:::{BUCKET}/{output}pipelines-x-{step.name}-abc/output/"
+                  f"{layout.MODEL_ARCHIVE}", None))
+    return found
+
+
+def test_each_step_roles_grants_cover_what_its_job_touches_and_no_other_step(stack, statements):
+    """The MSA step's cache code runs under moto (a miss, a store, a hit), its calls are
+    recorded; with what SageMaker does for each step (its channels, its output), every
+    object is checked against the step's role, and against the other steps' roles."""
+    from foldline import msa_cache
+    from pipeline import placeholders
+
+    run_id = "6kwc-0123456789abcdef0123456789abcdef"
+    key = msa_cache.cache_key(["GSTIQPGTGYNNGYFYSYWNDGHGG"], db_preset="reduced_dbs",
+                              max_template_date="2026-11-01", model_preset="monomer",
+                              engine="pyhmmer")  # fmt: skip
+    import tempfile
+    from pathlib import Path
+
+    with tempfile.TemporaryDirectory() as tmp, recorded_calls() as calls:
+        source = Path(tmp) / "model"
+        (source / "msas").mkdir(parents=True)
+        (source / "msas" / "uniref90_hits.sto").write_text("# STOCKHOLM 1.0\n//\n")
+        assert msa_cache.lookup(stack.s3, BUCKET, key.key) is None
+        msa_cache.store(stack.s3, BUCKET, key, source, origin_run=run_id, engine="pyhmmer")
+        entry = msa_cache.lookup(stack.s3, BUCKET, key.key)
+        msa_cache.fetch(stack.s3, BUCKET, entry, Path(tmp) / "again")
+    msa_requests = _s3_requests(calls) + _sagemaker_requests(run_id, MSA_STEP, {
+        "fasta": msa_cache.cache_uri(BUCKET, key.key) + layout.INPUT_DIR + "/"})
+    inference_channels = {"fasta": f"s3://{BUCKET}/{layout.run_input_prefix(run_id)}",
+                          "msa": f"s3://{BUCKET}/{layout.step_output_prefix(run_id, 'msa')}x/output/model.tar.gz"}  # fmt: skip
+    requests = {MSA_STEP: msa_requests}
+    for step in (ALPHAFOLD_STEP, OPENFOLD_STEP):
+        requests[step] = _sagemaker_requests(run_id, step, inference_channels)
+    for step, wanted in requests.items():
+        role = placeholders.STEP_ROLES[step.name]
+        for action, arn, prefix in wanted:
+            assert _allowed(statements, role, action, arn, prefix), (role, action, arn, prefix)
+        for other in STEPS:  # another step's role may not write this step's outputs
+            if other is step:
+                continue
+            writes = [(a, r) for a, r, _ in wanted if a == "s3:PutObject"]
+            assert not any(_allowed(statements, placeholders.STEP_ROLES[other.name], a, r)
+                           for a, r in writes), (other.name, step.name)  # fmt: skip

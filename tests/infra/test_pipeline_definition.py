@@ -20,7 +20,9 @@ PIPELINE_VALUES = {
     "FoldlineBucket": "foldline-bucket",
     "AWS::Partition": "aws",
     "AWS::AccountId": "123456789012",
-    "SageMakerExecutionRole": "foldline-sagemaker",
+    "MsaJobRole": "foldline-msa-job",
+    "AlphaFoldJobRole": "foldline-alphafold-job",
+    "OpenFoldJobRole": "foldline-openfold-job",
     "MsaImageUri": "123456789012.dkr.ecr.us-east-1.amazonaws.com/foldline/msa:1",
     "AlphaFoldImageUri": "123456789012.dkr.ecr.us-east-1.amazonaws.com/foldline/alphafold:1",
     "OpenFoldImageUri": "123456789012.dkr.ecr.us-east-1.amazonaws.com/foldline/openfold:1",
@@ -144,7 +146,9 @@ def test_instance_types_images_and_outputs(steps):
         assert args["AlgorithmSpecification"]["TrainingImage"] == placeholders.ref(
             placeholders.STEP_IMAGES[name]
         )
-        assert args["RoleArn"] == placeholders.role_arn()
+        # each step's job runs with its own role, never the pipeline's
+        assert args["RoleArn"] == placeholders.role_arn(placeholders.STEP_ROLES[name])
+        assert placeholders.STEP_ROLES[name] != placeholders.ROLE
         output_dir = fp.step_by_name(name).output_dir
         assert args["OutputDataConfig"]["S3OutputPath"] == {
             "Std:Join": {"On": "", "Values": [
@@ -170,7 +174,7 @@ def test_local_values_fill_the_definition(template):
     filled = embedded.load_definition(PIPELINE_VALUES)
     step = filled["Steps"][0]["Arguments"]
     assert step["VpcConfig"] == {"SecurityGroupIds": ["sg-a"], "Subnets": ["subnet-a", "subnet-b"]}
-    assert step["RoleArn"] == "arn:aws:iam::123456789012:role/foldline-sagemaker"
+    assert step["RoleArn"] == "arn:aws:iam::123456789012:role/foldline-msa-job"
     assert "${" not in json.dumps(filled)
     with pytest.raises(KeyError, match="DatabasesDirectoryPath"):
         embedded.load_definition({k: v for k, v in PIPELINE_VALUES.items()

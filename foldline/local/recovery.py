@@ -1,0 +1,135 @@
+"""What a restart of the local runtime owes: uploads never started, runs cut short.
+
+moto forgets its queues and executions when the runtime stops (Ctrl-C, SIGTERM, a crash,
+``kill -9``); the work folder keeps the bucket and the runs table (:mod:`.state`). On
+the next start, before anything runs:
+
+- every upload under ``inputs/`` whose run id (from its key and version, as the start
+  function derives it) has no run is work still owed: its "Object Created" event is put
+  on the bus again, so the start function takes it up as if it had just arrived;
+- every run the last session left open (Starting, Executing, or a rejection whose notice
+  never went out) is announced (a notice: interrupted) and, where its upload is still
+  there, set back to Starting and re-driven the same way: it runs again from the start
+  (SageMaker's step cache, played locally, spares a finished MSA search); where the
+  upload is gone it is marked Failed;
+- the concurrency gate is emptied: no execution survives a restart, so no slot is held.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from foldline import layout, runs
+from foldline.concurrency import GATE_KEY
+from foldline.notices import interrupted_notice, publish
+from foldline.run_identity import run_id_for, upload_version
+from foldline.s3_events import OBJECT_CREATED
+
+OPEN_STATUSES = (runs.STARTING, runs.EXECUTING)
+
+
+@dataclass
+class Recovery:
+    """What the start of a runtime found owed, and did about it."""
+
+    redriven: list[str] = field(default_factory=list)  # keys of uploads that never ran
+    resumed: list[str] = field(default_factory=list)  # run ids cut short, started again
+    lost: list[str] = field(default_factory=list)  # run ids cut short, upload gone: Failed
+
+    def __bool__(self) -> bool:
+        return bool(self.redriven or self.resumed or self.lost)
+
+    def summary(self) -> str:
+        parts = []
+        if self.resumed:
+            parts.append(f"{len(self.resumed)} interrupted run(s) started again")
+        if self.redriven:
+            parts.append(f"{len(self.redriven)} queued upload(s) taken up")
+        if self.lost:
+            parts.append(f"{len(self.lost)} interrupted run(s) whose upload is gone marked Failed")
+        return "; ".join(parts)
+
+
+def is_open(item: dict[str, Any]) -> bool:
+    return item.get("status") in OPEN_STATUSES or runs.rejection_unfinished(item)
+
+
+def _current_uploads(s3: Any, bucket: str) -> list[dict[str, Any]]:
+    """The current version of every file under inputs/ (folder markers left out)."""
+    found = []
+    pages = s3.get_paginator("list_object_versions").paginate(Bucket=bucket, Prefix=layout.INPUTS)
+    for page in pages:
+        for version in page.get("Versions", []):
+            if version.get("IsLatest") and not version["Key"].endswith("/"):
+                found.append(version)
+    return found
+
+
+def upload_event(bucket: str, upload: dict[str, Any], region: str) -> dict[str, Any]:
+    """The EventBridge entry S3 sends for the upload ``upload`` (a ListObjectVersions entry)."""
+    moment = upload.get("LastModified") or _dt.datetime.now(_dt.timezone.utc)
+    return {
+        "Source": "aws.s3",
+        "DetailType": OBJECT_CREATED,
+        "Resources": [f"arn:aws:s3:::{bucket}"],
+        "Time": moment,
+        "Detail": json.dumps({
+            "version": "0",
+            "bucket": {"name": bucket},
+            "object": {"key": upload["Key"], "size": upload.get("Size"),
+                       "etag": upload["ETag"].strip('"'), "version-id": upload.get("VersionId")},
+            "reason": "PutObject",
+            "requester": "foldline-local-recovery",
+        }),  # fmt: skip
+    }
+
+
+def recover(*, s3: Any, events: Any, sns: Any, table: runs.RunsTable, bucket: str,
+            topic_arn: str, region: str) -> Recovery:  # fmt: skip
+    """Re-drive what the last session owed and announce what it cut short (see module doc)."""
+    result = Recovery()
+    items = {i["run_id"]: i for i in table.connection.scan() if not runs.is_reserved_key(i["run_id"])}
+    open_runs = {run_id: item for run_id, item in items.items() if is_open(item)}
+    _empty_the_gate(table)
+    redrive: list[dict[str, Any]] = []
+    for upload in _current_uploads(s3, bucket):
+        version = upload_version(upload.get("VersionId"), upload["ETag"])
+        run_id = run_id_for(bucket, upload["Key"], version)
+        item = items.get(run_id)
+        if item is None:
+            redrive.append(upload)
+            result.redriven.append(upload["Key"])
+        elif run_id in open_runs:
+            table.update(run_id, status=runs.STARTING, interrupted_at=runs.utc_now(),
+                         remove=("rejecting", "execution_arn", "current_step"))  # fmt: skip
+            publish(sns, topic_arn, interrupted_notice(
+                target=item.get("target") or layout.target_name(upload["Key"]), run_id=run_id,
+                was=item["status"], key=upload["Key"], restarted=True))  # fmt: skip
+            redrive.append(upload)
+            result.resumed.append(run_id)
+            del open_runs[run_id]
+    for run_id, item in open_runs.items():  # cut short, and nothing left to run it from
+        table.update(run_id, status=runs.FAILED, ended_at=runs.utc_now(), code="interrupted",
+                     failure_reason="interrupted: the local runtime stopped before the run "
+                     "ended, and its upload is no longer in inputs/; upload the file again",
+                     remove=("rejecting",))  # fmt: skip
+        publish(sns, topic_arn, interrupted_notice(
+            target=item.get("target") or run_id.rsplit("-", 1)[0], run_id=run_id,
+            was=item["status"], key=item.get("key") or "?", restarted=False))  # fmt: skip
+        result.lost.append(run_id)
+    for start in range(0, len(redrive), 10):  # PutEvents takes ten entries at a time
+        entries = [upload_event(bucket, u, region) for u in redrive[start:start + 10]]
+        response = events.put_events(Entries=entries)
+        if response.get("FailedEntryCount"):
+            raise RuntimeError(f"could not re-drive uploads: {response['Entries']}")
+    return result
+
+
+def _empty_the_gate(table: runs.RunsTable) -> None:
+    """No execution survives a restart: every slot the gate records is free."""
+    if table.connection.get(GATE_KEY) is not None:
+        table.connection.update(GATE_KEY, UpdateExpression="SET slots = :none",
+                                values={":none": {}})  # fmt: skip
