@@ -1,4 +1,4 @@
-"""The S3 layout: one bucket, fixed prefixes (see ARCHITECTURE.md's table).
+"""The S3 layout: one bucket, fixed prefixes (docs/output.md lists what each holds).
 
 Every component builds keys through these functions; nothing else spells a prefix.
 Outputs never go under ``inputs/``, so foldline's own writes cannot trigger a run.

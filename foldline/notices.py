@@ -98,7 +98,7 @@ def start_failed_notice(*, bucket: str, key: str, target: str, run_id: str, reas
         "",
         "Nothing ran and nothing is charged for it. The file is still in inputs/; upload",
         "it again (a new version is a new run) once SageMaker accepts new executions",
-        "(the account's quotas: see Operations in the README).",
+        "(the account's quotas: see docs/operations.md).",
     ])  # fmt: skip
     return Notice(
         subject=clip_subject(f"foldline: {target} could not start (run {run_id})"),

@@ -431,7 +431,8 @@ def analyze(
         series, breaks = {slot: models[slot].plddt}, _chain_starts(models[slot])
         deviation, reference = None, models[slot]
     depth = _msa_on_reference(msa_chains, reference) if msa_chains else None
-    labels = {s: f"{engine_title(s, engines[s])} ({engines[s]['model_file']})" for s in series}
+    # legends name the engines; which file each model is, the report's tables say
+    labels = {s: engine_title(s, engines[s]) for s in series}
     plot_files = {"plddt": plots.plot_plddt(series, labels, breaks, out_dir / PLDDT_PLOT).name}
     kinds = {(engines[s]["plddt"].get("kind") or "plddt") for s in series}
     plot_files["per_residue"] = plots.plot_per_residue(

@@ -1,6 +1,6 @@
 """Find the models, confidences, timings and engine identity in an engine's output.
 
-Layouts read (the step programs write them; ARCHITECTURE.md lists them):
+Layouts read (the step programs write them; docs/output.md lists them):
 
 * AlphaFold: ``ranked_0.pdb`` ..., ``relaxed_<model>.pdb``/``unrelaxed_<model>.pdb``,
   ``ranking_debug.json`` (``plddts`` or ``iptm+ptm``, and ``order``),

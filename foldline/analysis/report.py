@@ -123,7 +123,8 @@ def _engine_rows(metrics: dict) -> list[dict[str, Any]]:
             "source": e["engine_source"],
             "model_file": e["model_file"],
             "relaxation": {True: "relaxed", False: "unrelaxed"}.get(e["relaxed"], "not stated"),
-            "measure": MEASURES.get(kind, "pLDDT") + (f"; {stand_in_phrase(e)}" if e.get("stand_in") else ""),
+            "measure": MEASURES.get(kind, "pLDDT"),
+            "stand_in": stand_in_phrase(e) if e.get("stand_in") else None,
             "measure_short": {"plddt": "pLDDT", "template-similarity": "alignment score"}.get(kind, "none"),
             "mean": e["plddt"]["mean"],
             "bands": [None if bands[k] is None else 100 * bands[k]

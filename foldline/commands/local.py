@@ -11,6 +11,7 @@ from pathlib import Path
 import typer
 
 # the defaults only: foldline.local.runtime (moto, ~0.5 s) is imported by the commands
+from foldline.commands import common
 from foldline.local.paths import DEFAULT_DATABASES, DEFAULT_WORKDIR
 
 app = typer.Typer(
@@ -162,13 +163,12 @@ def run(
     ),
 ) -> None:
     """Upload FASTA files to the local inputs/, follow each run to its end, print the results."""
-    from rich.console import Console  # rich and the runtime only when a command runs
     from rich.live import Live
 
     from foldline.local.display import RunBoard, summary
     from foldline.local.runtime import LocalRuntime, RunsStalled
 
-    console = Console()
+    console = common.console()  # a terminal's width; piped, lines whole
     missing = [str(f) for f in files if not f.is_file()]
     if missing:
         console.print(f"no such file: {', '.join(missing)}")
@@ -216,13 +216,12 @@ def run(
 @app.command()
 def serve(workdir: Path = WORKDIR, databases: Path = DATABASES) -> None:
     """Keep the local cloud running; files dropped in <workdir>/drop/ go to inputs/."""
-    from rich.console import Console  # rich and the runtime only when a command runs
 
     from foldline.local.display import echo_notice
     from foldline.local.runtime import LocalRuntime
     from foldline.local.serve import serve as watch
 
-    console = Console()
+    console = common.console()  # a terminal's width; piped, lines whole
     runtime = LocalRuntime(workdir, databases=databases,
                            on_notice=lambda n: echo_notice(console, n))  # fmt: skip
     stop = threading.Event()

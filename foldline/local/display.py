@@ -111,7 +111,10 @@ def summary(console: Console, runtime: LocalRuntime, board: RunBoard,
         status = item.get("status", "unknown")
         shown, ok = outcome(item)
         all_ok = all_ok and ok
-        console.rule(f"{sub.path.name}: {shown}")
+        if console.is_terminal:
+            console.rule(f"{sub.path.name}: {shown}")
+        else:  # piped: a line a program can find, not a terminal-wide rule
+            console.print(f"== {sub.path.name}: {shown}", markup=False)
         console.print(f"run id: {sub.run_id}")
         if item.get("reason"):
             console.print(f"reason: {item['reason']}")
@@ -125,7 +128,12 @@ def summary(console: Console, runtime: LocalRuntime, board: RunBoard,
         report = runtime.download_report(sub.run_id) if status == runs.SUCCEEDED else None
         if report is not None:
             html = report / "report.html"
-            console.print(f"report: {html if html.is_file() else report}")
+            metrics = report / "metrics.json"
+            if metrics.is_file():
+                import json
+
+                console.print(f"headline: {json.loads(metrics.read_text()).get('headline')}", markup=False)
+            console.print(f"report: {html if html.is_file() else report}", markup=False)
     console.print(f"work folder: {runtime.workdir} (outbox/, logs/, jobs/, reports/)")
     return all_ok
 
