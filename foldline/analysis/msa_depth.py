@@ -28,8 +28,8 @@ __all__ = ["ChainMsa", "read_msa_depth", "MSA_DEPTH_METHOD"]
 MSA_DEPTH_METHOD = (
     "rows of the chain's sequence-search MSAs (query included; "
     + ", ".join(f"{name}{'' if cap is None else f' first {cap:,} rows'}" for name, cap in MSA_SEARCH_FILES.items())
-    + "), insert columns dropped, repeated rows counted once, as AlphaFold builds its MSA "
-    "features; template hits and multimer pairing hits not counted"
+    + "), insert columns dropped, repeated rows counted once, as the data pipeline of "
+    "run_alphafold.py (2.3) builds its MSA features; template hits and multimer pairing hits not counted"
 )
 
 _GAPS = frozenset("-.")
