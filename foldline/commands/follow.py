@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import time
 from typing import Any
@@ -76,12 +77,24 @@ def follow(config: StackConfig, run_ids: list[str], *, interval: float, timeout:
     out = common.console()
     runs = config.runs()
     items: dict[str, Any] = {}
+    shown: dict[str, str] = {}
+
+    def show(board: Any) -> None:
+        if out.is_terminal:
+            board.update(views.board(run_ids, items))
+            return
+        for run_id in run_ids:  # piped: a line per change, nothing redrawn
+            line = views.change_line(run_id, items[run_id])
+            if shown.get(run_id) != line:
+                shown[run_id] = line
+                out.print(f"{time.strftime('%H:%M:%S')} {line}", markup=False)
+
     try:
-        with Live(views.board(run_ids, items), console=out, refresh_per_second=4,
-                  transient=True) as live:
+        with (Live(views.board(run_ids, items), console=out, refresh_per_second=4, transient=True)
+              if out.is_terminal else contextlib.nullcontext()) as live:  # fmt: skip
             while True:
                 items = {run_id: runs.get(run_id) for run_id in run_ids}
-                live.update(views.board(run_ids, items))
+                show(live)
                 if all(ended(items[r]) for r in run_ids):
                     break
                 if timeout is not None and time.monotonic() - started > timeout:

@@ -193,10 +193,17 @@ def run(
                 board.submissions.append(runtime.upload(f, tags=tags))
                 console.print(f"{f}: run {board.submissions[-1].run_id}", markup=False)
             try:
-                with Live(board.render({}), console=console, refresh_per_second=4,
-                          transient=not console.is_terminal) as live:  # fmt: skip
-                    items = runtime.wait([s.run_id for s in board.submissions], timeout=timeout,
-                                         on_poll=lambda items: live.update(board.render(items)))  # fmt: skip
+                run_ids = [s.run_id for s in board.submissions]
+                if console.is_terminal:
+                    with Live(board.render({}), console=console, refresh_per_second=4) as live:
+                        items = runtime.wait(run_ids, timeout=timeout,
+                                             on_poll=lambda items: live.update(board.render(items)))  # fmt: skip
+                else:  # piped: a line per change, nothing redrawn
+                    def print_changes(items):
+                        for line in board.changes(items):
+                            console.print(line, markup=False)
+
+                    items = runtime.wait(run_ids, timeout=timeout, on_poll=print_changes)
             except (RunsStalled, TimeoutError) as stuck:
                 console.print(f"[red]{stuck}[/red]")
                 items = {s.run_id: runtime.run(s.run_id) for s in board.submissions}

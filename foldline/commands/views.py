@@ -192,6 +192,26 @@ def detail(item: dict, headline: str | None = None) -> Group:
     return Group(*parts)
 
 
+def step_marks(item: dict | None, *, times: bool = True) -> str:
+    """"RunMSA ✓ 12m, RunAlphaFold … 3m, RunOpenFold ·": each step's state (and time)."""
+    steps = (item or {}).get("steps") or {}
+    marks = []
+    for step in STEPS:
+        record = steps.get(step.name) or {}
+        status = record.get("status")
+        mark = {"Succeeded": "✓", "Failed": "✗", "Stopped": "■"}.get(status or "", "…" if status else "·")
+        took = duration(step_seconds(record)) if status and times else ""
+        marks.append(f"{step.name} {mark} {took}".strip())
+    return ", ".join(marks)
+
+
+def change_line(run_id: str, item: dict | None) -> str:
+    """One run's state for output that is not a terminal (no times: it changes only when
+    the run does)."""
+    status = (item or {}).get("status") or "waiting"
+    return f"{run_id}: {status}, {current_step(item)} ({step_marks(item, times=False)})"
+
+
 def board(run_ids: list[str], items: dict[str, dict | None]) -> Table:
     """The live display of ``submit --wait``: one row per run, a bar of stages done."""
     table = Table(show_edge=False, pad_edge=False)
@@ -203,18 +223,11 @@ def board(run_ids: list[str], items: dict[str, dict | None]) -> Table:
     table.add_column("Steps")
     for run_id in run_ids:
         item = items.get(run_id)
-        steps = (item or {}).get("steps") or {}
-        marks = []
-        for step in STEPS:
-            record = steps.get(step.name) or {}
-            status = record.get("status")
-            mark = {"Succeeded": "✓", "Failed": "✗", "Stopped": "■"}.get(status or "", "…" if status else "·")
-            marks.append(f"{step.name} {mark} {duration(step_seconds(record)) if status else ''}".strip())
         done = stages_done(item)
         bar = Table.grid(padding=(0, 1))
         bar.add_row(ProgressBar(total=STAGES, completed=done, width=20), f"{done}/{STAGES}")
         table.add_row(
             run_id, status_text((item or {}).get("status")), current_step(item), bar,
-            duration(run_seconds(item, FINAL_STATUSES)) if item else "-", ", ".join(marks),
+            duration(run_seconds(item, FINAL_STATUSES)) if item else "-", step_marks(item),
         )  # fmt: skip
     return table

@@ -48,7 +48,7 @@ class RunBoard:
 
     # rendering ----------------------------------------------------------------------------
 
-    def _steps(self, item: dict | None) -> str:
+    def _steps(self, item: dict | None, *, times: bool = True) -> str:
         if not item or not item.get("execution_arn"):
             return ""
         try:
@@ -59,7 +59,7 @@ class RunBoard:
         for step in steps:
             status = step["StepStatus"]
             took = ""
-            if step.get("StartTime"):
+            if times and step.get("StartTime"):
                 end = step.get("EndTime")
                 seconds = (end - step["StartTime"]).total_seconds() if end else (
                     time.time() - step["StartTime"].timestamp())  # fmt: skip
@@ -68,6 +68,26 @@ class RunBoard:
             parts.append(f"{step['StepName']} {_STEP_MARK.get(status, status)}{took}{cached}")
         return "  ".join(parts)
 
+    def _status(self, item: dict | None) -> str:
+        status = (item or {}).get("status", "uploaded")
+        analysis = (item or {}).get("analysis_status")
+        if status == runs.SUCCEEDED and analysis != "Succeeded":  # the report is not out yet
+            status = "Analysis failed" if analysis == "Failed" else "Analysing"
+        return status
+
+    def changes(self, items: dict[str, dict | None]) -> list[str]:
+        """For output that is not a terminal: one line per run whose status or steps changed
+        since the last call (no elapsed times, no function log lines: a line means a change)."""
+        seen = self.__dict__.setdefault("_seen", {})
+        lines = []
+        for sub in self.submissions:
+            item = items.get(sub.run_id)
+            state = f"{self._status(item)}  {self._steps(item, times=False)}".rstrip()
+            if seen.get(sub.run_id) != state:
+                seen[sub.run_id] = state
+                lines.append(f"{time.strftime('%H:%M:%S')} {sub.path.name} {sub.run_id}: {state}")
+        return lines
+
     def render(self, items: dict[str, dict | None]) -> Group:
         table = Table(title=f"foldline local — {_seconds(time.monotonic() - self.started)}",
                       expand=False)  # fmt: skip
@@ -75,10 +95,7 @@ class RunBoard:
             table.add_column(column)
         for sub in self.submissions:
             item = items.get(sub.run_id)
-            status = (item or {}).get("status", "uploaded")
-            analysis = (item or {}).get("analysis_status")
-            if status == runs.SUCCEEDED and analysis != "Succeeded":  # the report is not out yet
-                status = "Analysis failed" if analysis == "Failed" else "Analysing"
+            status = self._status(item)
             style = {"Succeeded": "green", "Failed": "red", "Rejected": "red", "Analysis failed": "red",
                      "Stopped": "yellow"}.get(status, "")  # fmt: skip
             table.add_row(sub.path.name, sub.run_id, Text(status, style=style), self._steps(item))
