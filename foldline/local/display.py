@@ -37,10 +37,11 @@ class RunBoard:
     # hooks ------------------------------------------------------------------------------
 
     def on_invocation(self, invocation: Invocation, route: Route) -> None:
-        took = invocation.ended - invocation.started
-        outcome = f"failed: {invocation.error}" if invocation.error else "ok"
-        self.events.append(f"{time.strftime('%H:%M:%S')} {route.source} -> "
-                           f"{invocation.function} ({took:.1f} s, {outcome})")  # fmt: skip
+        """A function's failure is worth a line under the board; its routine calls are the
+        runtime's business (they are in <workdir>/logs/), not the run's progress."""
+        if invocation.error:
+            self.events.append(f"{time.strftime('%H:%M:%S')} {invocation.function} failed "
+                               f"(its log: logs/): {invocation.error}")  # fmt: skip
 
     def on_notice(self, notice: Notice) -> None:
         self.notices.append(notice)
