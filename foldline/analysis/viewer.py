@@ -98,5 +98,7 @@ def viewer_model(
     told apart when both wear the same confidence colours.
     """
     text, fmt = backbone_pdb(path)
+    if fmt == "pdb" and not any(line[12:16] == " N  " for line in text.splitlines() if line.startswith("ATOM")):
+        style = "trace"  # CA atoms only (a placeholder model): a cartoon needs N, C and O
     return {"slot": slot, "label": label, "file": path.name, "colour": colour,
             "confidence": confidence, "style": style, "format": fmt, "text": text}  # fmt: skip

@@ -119,3 +119,13 @@ def test_parameters_read_as_rows():
                            "cache_hits": [], "none": None, "flag": True, "seconds": 1234.5})  # fmt: skip
     assert rows == [("run_id", "r1"), ("parameters · DbPreset", "reduced_dbs"), ("parameters · Gpu", "1"),
                     ("cache_hits", "none"), ("none", "—"), ("flag", "yes"), ("seconds", "1,234.500")]  # fmt: skip
+
+
+def test_a_model_of_ca_atoms_only_is_drawn_as_a_trace(tmp_path):
+    from foldline.analysis.viewer import viewer_model
+
+    ca_only = tmp_path / "placeholder.pdb"
+    ca_only.write_text("".join(line + "\n" for line in KWC_RELAXED.read_text().splitlines()
+                               if line.startswith("ATOM") and line[12:16] == " CA "))  # fmt: skip
+    assert viewer_model("alphafold", "x", ca_only, "#000", "none", "cartoon")["style"] == "trace"
+    assert viewer_model("alphafold", "x", KWC_RELAXED, "#000", "plddt", "cartoon")["style"] == "cartoon"

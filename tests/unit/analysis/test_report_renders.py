@@ -126,3 +126,18 @@ def test_a_one_engine_report_renders(browser, alphafold_dir, tmp_path):
     assert near(pixels, VERY_HIGH_BLUE) > 2000
     assert page.page.locator("input[data-fl-model]").count() == 1
     assert "OpenFold was skipped" in page.page.locator("#compared + p").inner_text()
+
+
+def test_a_placeholder_of_ca_atoms_only_is_drawn(browser, tmp_path):
+    """The CPU stand-in without a template writes CA atoms only: a thin trace, still drawn."""
+    from tests.unit.analysis.conftest import KWC_RELAXED
+
+    model = tmp_path / "ranked_0.pdb"
+    model.write_text("".join(line + "\n" for line in KWC_RELAXED.read_text().splitlines()
+                             if line.startswith("ATOM") and line[12:16] == " CA "))  # fmt: skip
+    out = tmp_path / "report"
+    analyze(model, model, out, context={"target": "6KWC_1"})
+    page = Page(browser, out / "report.html")
+    assert page.errors == [] and page.requests == []
+    pixels = page.viewer_pixels()
+    assert (np.abs(pixels - 255).sum(1) > 30).mean() > 0.01, "the trace was not drawn"
