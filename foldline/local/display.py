@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import collections
+import json
 import time
 from pathlib import Path
 
@@ -10,11 +11,12 @@ from rich.console import Console, Group
 from rich.table import Table
 from rich.text import Text
 
-from foldline import runs
+from foldline import layout, runs
 from foldline.local.cloud import Route
 from foldline.local.lambda_runtime import Invocation
 from foldline.local.outbox import Notice
 from foldline.local.runtime import LocalRuntime, Submission
+from foldline.steps.manifest import MANIFEST_NAME
 
 _STEP_MARK = {"Succeeded": "✓", "Failed": "✗", "Stopped": "■", "Executing": "…", "Starting": "…"}
 
@@ -66,8 +68,24 @@ class RunBoard:
                     time.time() - step["StartTime"].timestamp())  # fmt: skip
                 took = f" {_seconds(seconds)}"
             cached = " (cached)" if step.get("CacheHitResult") else ""
-            parts.append(f"{step['StepName']} {_STEP_MARK.get(status, status)}{took}{cached}")
+            mark = "skipped" if self._skipped(step) else _STEP_MARK.get(status, status)
+            parts.append(f"{step['StepName']} {mark}{took}{cached}")
         return "  ".join(parts)
+
+    def _skipped(self, step: dict) -> bool:
+        """A step that ended well but ran nothing (OpenFold on a multimer): its manifest,
+        in the job's model folder, says ``skipped``; it is not shown as done."""
+        if step.get("StepStatus") != "Succeeded":
+            return False
+        arn = (((step.get("Metadata") or {}).get("TrainingJob")) or {}).get("Arn", "")
+        job = arn.rsplit("/", 1)[-1]
+        if not job:
+            return False
+        manifest = self.runtime.workdir / layout.LOCAL_JOBS_DIR / job / "model" / MANIFEST_NAME
+        try:
+            return json.loads(manifest.read_text()).get("status") == "skipped"
+        except (OSError, ValueError):
+            return False
 
     def _status(self, item: dict | None) -> str:
         status = (item or {}).get("status", "uploaded")
@@ -148,8 +166,6 @@ def summary(console: Console, runtime: LocalRuntime, board: RunBoard,
             html = report / "report.html"
             metrics = report / "metrics.json"
             if metrics.is_file():
-                import json
-
                 console.print(f"headline: {json.loads(metrics.read_text()).get('headline')}", markup=False)
             console.print(f"report: {html if html.is_file() else report}", markup=False)
     console.print(f"work folder: {runtime.workdir} (outbox/, logs/, jobs/, reports/)")
