@@ -15,6 +15,9 @@ PIP_FOR_LAMBDA := $(ROOT)functions/pip-for-lambda.sh
 build-FoldlineLayer:
 	python3 -m pip install --quiet --no-deps --no-compile --target "$(ARTIFACTS_DIR)/python" .
 	rm -rf "$(ARTIFACTS_DIR)/python/bin"  # the foldline command: not for Lambda
+	# nor its modules and the local emulator (the functions import neither; import-linter
+	# keeps it so): foldline/cli/ and foldline/local/ stay out of the layer
+	rm -rf "$(ARTIFACTS_DIR)/python/foldline/cli" "$(ARTIFACTS_DIR)/python/foldline/local"
 	$(PIP_FOR_LAMBDA) compile "$(ARTIFACTS_DIR)/python"
 
 # A zip function: its locked requirements for the platform, its handler module, bytecode.

@@ -97,7 +97,11 @@ def build_inputs(folder: Path) -> tuple[Path, Path]:
         shift = np.array([5.0, 0, 0]) if chain.name == "K" else np.zeros(3)
         for residue in chain:
             for atom in residue:
-                p = np.array([atom.pos.x, atom.pos.y, atom.pos.z]) + rng.normal(scale=1.0, size=3) + shift
+                p = (
+                    np.array([atom.pos.x, atom.pos.y, atom.pos.z])
+                    + rng.normal(scale=1.0, size=3)
+                    + shift
+                )
                 atom.pos = gemmi.Position(*p)
     mobile.write_pdb(str(of_dir / "predictions" / "2GTL_model_1_multimer_v3_unrelaxed.pdb"))
 
@@ -106,9 +110,19 @@ def build_inputs(folder: Path) -> tuple[Path, Path]:
     idx = np.arange(n)
     pae = (np.abs(idx[:, None] - idx[None, :]) / n * 25 + 1).astype(np.float32)  # synthetic
     with open(af_dir / "result_model_1_multimer_v3_pred_0.pkl", "wb") as handle:
-        pickle.dump({"plddt": plddt, "predicted_aligned_error": pae, "ptm": np.float64(0.8),
-                     "iptm": np.float64(0.75)}, handle)  # fmt: skip
-    ranking = {"iptm+ptm": {"model_1_multimer_v3_pred_0": 0.76}, "order": ["model_1_multimer_v3_pred_0"]}
+        pickle.dump(
+            {
+                "plddt": plddt,
+                "predicted_aligned_error": pae,
+                "ptm": np.float64(0.8),
+                "iptm": np.float64(0.75),
+            },
+            handle,
+        )
+    ranking = {
+        "iptm+ptm": {"model_1_multimer_v3_pred_0": 0.76},
+        "order": ["model_1_multimer_v3_pred_0"],
+    }
     (af_dir / "ranking_debug.json").write_text(json.dumps(ranking))
     return af_dir, of_dir
 
@@ -117,8 +131,12 @@ def run_once(af_dir: Path, of_dir: Path, out: Path) -> dict:
     env = dict(os.environ, MPLBACKEND="Agg")
     done = subprocess.run(
         [sys.executable, "-c", _CHILD, str(af_dir), str(of_dir), str(out)],
-        check=True, capture_output=True, text=True, env=env, cwd=ROOT,
-    )  # fmt: skip
+        check=True,
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=ROOT,
+    )
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
@@ -146,7 +164,7 @@ def main(argv: list[str] | None = None) -> int:
     peak = max(r["peak_rss_mb"] for r in runs)
     summary = {
         "benchmark": "analysis of two ~1,000-residue models (metrics + plots + report)",
-        "date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "machine": f"{platform.node()} {platform.machine()} {os.cpu_count()} CPUs, Python {platform.python_version()}",
         "median_cold_s": round(cold, 3),
         "median_warm_s": round(warm, 3),

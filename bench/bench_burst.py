@@ -1,6 +1,6 @@
 """Burst benchmark: 1,000 FASTA files dropped at once -> 1,000 runs, never above the cap.
 
-A direct simulation with the real start function (see tests/functional/burst.py for what
+A direct simulation with the real start function (see tests/intake/burst.py for what
 is real and what stands in): moto's server plays S3, EventBridge, SQS, DynamoDB, SNS and
 the SageMaker pipeline API; the start function's ``lambda_handler`` runs in several
 worker processes (one per Lambda instance); executions "run" for a random 1-3 s and end
@@ -33,15 +33,19 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from tests.functional.burst import BurstConfig, run_burst  # noqa: E402
+from tests.intake.burst import BurstConfig, run_burst
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--uploads", type=int, default=1000)
     parser.add_argument("--cap", type=int, default=50)
-    parser.add_argument("--instances", type=int, default=4,
-                        help="start-function instances (the stack's MaxConcurrentStarts)")
+    parser.add_argument(
+        "--instances",
+        type=int,
+        default=4,
+        help="start-function instances (the stack's MaxConcurrentStarts)",
+    )
     parser.add_argument("--run-seconds", type=float, nargs=2, default=(1.0, 3.0))
     parser.add_argument("--timeout", type=float, default=1800.0)
     parser.add_argument("--seed", type=int, default=11)
@@ -49,42 +53,67 @@ def main() -> int:
     args = parser.parse_args()
 
     config = BurstConfig(
-        uploads=args.uploads, cap=args.cap, instances=args.instances,
-        run_seconds=tuple(args.run_seconds), failed_share=0.1, lost_event_share=0.02,
-        reconcile_every_s=5.0, grace_s=60.0, max_receive_count=5,
+        uploads=args.uploads,
+        cap=args.cap,
+        instances=args.instances,
+        run_seconds=tuple(args.run_seconds),
+        failed_share=0.1,
+        lost_event_share=0.02,
+        reconcile_every_s=5.0,
+        grace_s=60.0,
+        max_receive_count=5,
         # whole seconds, as SQS counts them: the stack's 20 s..900 s scaled like the runs
-        defer_base_s=1.0, defer_max_s=8.0, seed=args.seed, timeout_s=args.timeout,
-    )  # fmt: skip
+        defer_base_s=1.0,
+        defer_max_s=8.0,
+        seed=args.seed,
+        timeout_s=args.timeout,
+    )
     load_before = os.getloadavg()
     with tempfile.TemporaryDirectory(prefix="bench-burst-") as tmp:
         report = run_burst(config, Path(tmp))
     result = {
         "benchmark": "burst: uploads dropped at once through the real start function",
-        "date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "mode": "direct simulation (moto server + start handler in worker processes), "
-                "not the local runtime",
-        "machine": {"platform": platform.platform(), "cores_visible": os.cpu_count(),
-                    "python": platform.python_version(),
-                    "load_average_before": [round(x, 2) for x in load_before],
-                    "load_average_after": [round(x, 2) for x in os.getloadavg()]},
+        "not the local runtime",
+        "machine": {
+            "platform": platform.platform(),
+            "cores_visible": os.cpu_count(),
+            "python": platform.python_version(),
+            "load_average_before": [round(x, 2) for x in load_before],
+            "load_average_after": [round(x, 2) for x in os.getloadavg()],
+        },
         **asdict(report),
-    }  # fmt: skip
+    }
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2) + "\n")
 
     print(f"uploads {report.uploads}, cap {config.cap}, instances {config.instances}")
-    print(f"time until all started: {report.seconds_until_all_started} s "
-          f"(all ended: {report.seconds_until_all_ended} s, wall {report.wall_s} s)")
-    print(f"peak concurrent: {report.peak_concurrent} (over the cap: {report.over_cap_moments} "
-          f"times); gate holders at most {report.peak_gate_holders}")
-    print(f"lost: {report.lost}; duplicated: {report.duplicated}; "
-          f"dead letters: {report.dead_letters}; deferrals: {report.deferrals}; "
-          f"invocations: {report.invocations}")
-    print(f"slots freed by end events {report.released_by_end_path}, by reconciliation "
-          f"{report.released_by_reconcile} ({report.lost_end_events} end events lost)")
+    print(
+        f"time until all started: {report.seconds_until_all_started} s "
+        f"(all ended: {report.seconds_until_all_ended} s, wall {report.wall_s} s)"
+    )
+    print(
+        f"peak concurrent: {report.peak_concurrent} (over the cap: {report.over_cap_moments} "
+        f"times); gate holders at most {report.peak_gate_holders}"
+    )
+    print(
+        f"lost: {report.lost}; duplicated: {report.duplicated}; "
+        f"dead letters: {report.dead_letters}; deferrals: {report.deferrals}; "
+        f"invocations: {report.invocations}"
+    )
+    print(
+        f"slots freed by end events {report.released_by_end_path}, by reconciliation "
+        f"{report.released_by_reconcile} ({report.lost_end_events} end events lost)"
+    )
     print(f"wrote {args.out}")
-    ok = (not report.timed_out and report.lost == 0 and report.duplicated == 0
-          and report.over_cap_moments == 0 and report.dead_letters == 0)  # fmt: skip
+    ok = (
+        not report.timed_out
+        and report.lost == 0
+        and report.duplicated == 0
+        and report.over_cap_moments == 0
+        and report.dead_letters == 0
+    )
     return 0 if ok else 1
 
 

@@ -39,7 +39,7 @@ EXAMPLE = ROOT / "examples" / "xylanase.fasta"
 
 def _ts(value) -> dt.datetime:
     if isinstance(value, dt.datetime):
-        return value if value.tzinfo else value.replace(tzinfo=dt.timezone.utc)
+        return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
     return dt.datetime.fromisoformat(str(value))
 
 
@@ -82,8 +82,11 @@ def cache_benchmark(folder: Path) -> dict:
     from foldline.local.runtime import DEFAULT_DATABASES, LocalRuntime
 
     sequence = "".join(EXAMPLE.read_text().splitlines()[1:])
-    files = {"miss": folder / "bench-first.fasta", "hit": folder / "bench-renamed.fasta",
-             "copy": folder / "bench-ptm.fasta"}  # fmt: skip
+    files = {
+        "miss": folder / "bench-first.fasta",
+        "hit": folder / "bench-renamed.fasta",
+        "copy": folder / "bench-ptm.fasta",
+    }
     files["miss"].write_text(EXAMPLE.read_text())
     files["hit"].write_text(f">same chain, another name\n{sequence}\n")
     files["copy"].write_text(EXAMPLE.read_text())
@@ -95,34 +98,48 @@ def cache_benchmark(folder: Path) -> dict:
     try:
         sagemaker = runtime.cloud.client("sagemaker")
         for n, label in enumerate(cases):
-            uploaded_at = dt.datetime.now(dt.timezone.utc)
-            submission = runtime.upload(files[label], name=f"{n}-{files[label].name}",
-                                        tags=tags.get(label))  # fmt: skip
+            uploaded_at = dt.datetime.now(dt.UTC)
+            submission = runtime.upload(
+                files[label], name=f"{n}-{files[label].name}", tags=tags.get(label)
+            )
             item = runtime.wait([submission.run_id], timeout=900)[submission.run_id]
             steps = {s["StepName"]: s for s in runtime.steps(item["execution_arn"])}
             execution = sagemaker.describe_pipeline_execution(
-                PipelineExecutionArn=item["execution_arn"])
-            inference_start = min(_ts(steps[n]["StartTime"]) for n in ("RunAlphaFold", "RunOpenFold"))
+                PipelineExecutionArn=item["execution_arn"]
+            )
+            inference_start = min(
+                _ts(steps[n]["StartTime"]) for n in ("RunAlphaFold", "RunOpenFold")
+            )
             program = _manifest_seconds(runtime.workdir, item["execution_arn"], "RunMSA")
             msa = steps["RunMSA"]
-            out.setdefault(label, []).append({
-                "run_id": submission.run_id,
-                "status": item["status"],
-                "execution_to_inference_start_s": round(
-                    (inference_start - _ts(execution["CreationTime"])).total_seconds(), 3),
-                "upload_to_inference_start_s": round((inference_start - uploaded_at).total_seconds(), 3),
-                "msa_step_s": round((_ts(msa["EndTime"]) - _ts(msa["StartTime"])).total_seconds(), 3),
-                "msa_program_s": None if program is None else round(program[1], 3),
-                "msa_engine": "none: SageMaker step cache" if program is None else program[0],
-                "step_cache_source": (msa.get("CacheHitResult") or {}).get("SourcePipelineExecutionArn"),
-                "msa_reused_from": item.get("msa_reused_from"),
-            })
+            out.setdefault(label, []).append(
+                {
+                    "run_id": submission.run_id,
+                    "status": item["status"],
+                    "execution_to_inference_start_s": round(
+                        (inference_start - _ts(execution["CreationTime"])).total_seconds(), 3
+                    ),
+                    "upload_to_inference_start_s": round(
+                        (inference_start - uploaded_at).total_seconds(), 3
+                    ),
+                    "msa_step_s": round(
+                        (_ts(msa["EndTime"]) - _ts(msa["StartTime"])).total_seconds(), 3
+                    ),
+                    "msa_program_s": None if program is None else round(program[1], 3),
+                    "msa_engine": "none: SageMaker step cache" if program is None else program[0],
+                    "step_cache_source": (msa.get("CacheHitResult") or {}).get(
+                        "SourcePipelineExecutionArn"
+                    ),
+                    "msa_reused_from": item.get("msa_reused_from"),
+                }
+            )
     finally:
         runtime.stop()
     measured = {label: _median_run(rows) for label, rows in out.items()}
     if len(out["hit"]) > 1:
         measured["hit"]["repeats_execution_to_inference_start_s"] = [
-            r["execution_to_inference_start_s"] for r in out["hit"]]
+            r["execution_to_inference_start_s"] for r in out["hit"]
+        ]
     out = measured
     miss = out["miss"]
 
@@ -133,7 +150,9 @@ def cache_benchmark(folder: Path) -> dict:
         **out,
         "speedup_execution_to_inference_start": speedup("hit", "execution_to_inference_start_s"),
         "speedup_upload_to_inference_start": speedup("hit", "upload_to_inference_start_s"),
-        "copy_speedup_execution_to_inference_start": speedup("copy", "execution_to_inference_start_s"),
+        "copy_speedup_execution_to_inference_start": speedup(
+            "copy", "execution_to_inference_start_s"
+        ),
         # the manifest's times have 1 s resolution
         "msa_program_note": "foldline-step.json times are whole seconds",
     }
@@ -142,8 +161,21 @@ def cache_benchmark(folder: Path) -> dict:
 def e2e_benchmark(folder: Path) -> dict:
     work = folder / "demo"
     started = time.perf_counter()
-    proc = subprocess.run([sys.executable, "-m", "foldline.cli", "local", "run", str(EXAMPLE),
-                           "--workdir", str(work)], capture_output=True, text=True)  # fmt: skip
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "foldline.cli.app",
+            "local",
+            "run",
+            str(EXAMPLE),
+            "--workdir",
+            str(work),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     wall = time.perf_counter() - started
     if proc.returncode != 0:
         raise RuntimeError(proc.stdout[-2000:] + proc.stderr[-2000:])
@@ -151,14 +183,18 @@ def e2e_benchmark(folder: Path) -> dict:
     intervals = [(_ts(s["StartTime"]), _ts(s["EndTime"])) for s in record["steps"]]
     steps_s = _union_seconds(intervals)
     execution = record["execution"]
-    execution_s = (_ts(execution["LastModifiedTime"]) - _ts(execution["CreationTime"])).total_seconds()
+    execution_s = (
+        _ts(execution["LastModifiedTime"]) - _ts(execution["CreationTime"])
+    ).total_seconds()
     return {
         "command": "foldline local run examples/xylanase.fasta --workdir <fresh>",
         "wall_s": round(wall, 2),
         "pipeline_execution_s": round(execution_s, 2),
         "step_jobs_s": round(steps_s, 2),
-        "steps": {s["StepName"]: round((_ts(s["EndTime"]) - _ts(s["StartTime"])).total_seconds(), 2)
-                  for s in record["steps"]},  # fmt: skip
+        "steps": {
+            s["StepName"]: round((_ts(s["EndTime"]) - _ts(s["StartTime"])).total_seconds(), 2)
+            for s in record["steps"]
+        },
         "orchestration_s": round(wall - steps_s, 2),
         "orchestration_share": round((wall - steps_s) / wall, 3),
     }
@@ -173,9 +209,9 @@ def run() -> dict:
         shutil.rmtree(folder, ignore_errors=True)
     return {
         "benchmark": "local mode: MSA cache hit vs miss; end-to-end demo",
-        "date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "machine": f"{platform.node()} {platform.machine()} {os.cpu_count()} CPUs, "
-                   f"Python {platform.python_version()}",
+        f"Python {platform.python_version()}",
         "msa_cache": cache,
         "e2e": e2e,
         "load_average_1min": round(os.getloadavg()[0], 2),
@@ -184,18 +220,28 @@ def run() -> dict:
 
 def table(result: dict) -> str:
     c, e = result["msa_cache"], result["e2e"]
-    lines = [f"local mode — {result['date']} — {result['machine']}",
-             f"  {'MSA cache':<6} {'execution->inference s':>23} {'upload->inference s':>20} "
-             f"{'MSA step s':>11}  MSA engine"]  # fmt: skip
+    lines = [
+        f"local mode — {result['date']} — {result['machine']}",
+        (
+            f"  {'MSA cache':<6} {'execution->inference s':>23} {'upload->inference s':>20} "
+            f"{'MSA step s':>11}  MSA engine"
+        ),
+    ]
     for label in CACHE_CASES:
         r = c[label]
-        lines.append(f"  {label:<6} {r['execution_to_inference_start_s']:>23.3f} "
-                     f"{r['upload_to_inference_start_s']:>20.2f} {r['msa_step_s']:>11.2f}  "
-                     f"{r['msa_engine']}")  # fmt: skip
-    lines.append(f"  hit speed-up: {c['speedup_execution_to_inference_start']:.0f}x from the "
-                 f"execution's start, {c['speedup_upload_to_inference_start']:.1f}x from the upload")
-    lines.append(f"  e2e demo: {e['wall_s']:.1f} s wall; step jobs {e['step_jobs_s']:.1f} s; "
-                 f"orchestration {e['orchestration_s']:.1f} s ({100 * e['orchestration_share']:.0f} %)")
+        lines.append(
+            f"  {label:<6} {r['execution_to_inference_start_s']:>23.3f} "
+            f"{r['upload_to_inference_start_s']:>20.2f} {r['msa_step_s']:>11.2f}  "
+            f"{r['msa_engine']}"
+        )
+    lines.append(
+        f"  hit speed-up: {c['speedup_execution_to_inference_start']:.0f}x from the "
+        f"execution's start, {c['speedup_upload_to_inference_start']:.1f}x from the upload"
+    )
+    lines.append(
+        f"  e2e demo: {e['wall_s']:.1f} s wall; step jobs {e['step_jobs_s']:.1f} s; "
+        f"orchestration {e['orchestration_s']:.1f} s ({100 * e['orchestration_share']:.0f} %)"
+    )
     return "\n".join(lines)
 
 

@@ -73,53 +73,92 @@ print(json.dumps({"s": t1, "modules": mods, "foldline": sys.modules["foldline"].
 
 
 def _sqs_event(key: str, version: str | None) -> dict:
-    detail = {"bucket": {"name": BUCKET}, "object": {"key": key, "size": len(FASTA),
-              **({"version-id": version} if version else {})}, "reason": "PutObject"}  # fmt: skip
-    body = {"version": "0", "id": str(uuid.uuid4()), "detail-type": "Object Created",
-            "source": "aws.s3", "account": "123456789012",
-            "time": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
-            "region": "us-east-1", "resources": [f"arn:aws:s3:::{BUCKET}"], "detail": detail}  # fmt: skip
-    return {"Records": [{"messageId": str(uuid.uuid4()), "receiptHandle": "r", "body": json.dumps(body),
-                         "attributes": {}, "messageAttributes": {}, "md5OfBody": "",
-                         "eventSource": "aws:sqs", "awsRegion": "us-east-1",
-                         "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:start"}]}  # fmt: skip
+    detail = {
+        "bucket": {"name": BUCKET},
+        "object": {"key": key, "size": len(FASTA), **({"version-id": version} if version else {})},
+        "reason": "PutObject",
+    }
+    body = {
+        "version": "0",
+        "id": str(uuid.uuid4()),
+        "detail-type": "Object Created",
+        "source": "aws.s3",
+        "account": "123456789012",
+        "time": dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "region": "us-east-1",
+        "resources": [f"arn:aws:s3:::{BUCKET}"],
+        "detail": detail,
+    }
+    return {
+        "Records": [
+            {
+                "messageId": str(uuid.uuid4()),
+                "receiptHandle": "r",
+                "body": json.dumps(body),
+                "attributes": {},
+                "messageAttributes": {},
+                "md5OfBody": "",
+                "eventSource": "aws:sqs",
+                "awsRegion": "us-east-1",
+                "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:start",
+            }
+        ]
+    }
 
 
 def _setup(endpoint: str) -> None:
     import boto3
 
-    from foldline.parameters import PARAMETERS
+    from foldline.spec.parameters import PARAMETERS
 
     kw = {"endpoint_url": endpoint, "region_name": "us-east-1"}
     boto3.client("s3", **kw).create_bucket(Bucket=BUCKET)
     boto3.client("s3", **kw).put_bucket_versioning(
-        Bucket=BUCKET, VersioningConfiguration={"Status": "Enabled"})
-    from foldline.genetic_databases import write_ready  # the databases are set up
+        Bucket=BUCKET, VersioningConfiguration={"Status": "Enabled"}
+    )
+    from foldline.databases.presets import write_ready  # the databases are set up
 
     write_ready(boto3.client("s3", **kw), BUCKET, "full_dbs", source="bench stack")
     boto3.resource("dynamodb", **kw).create_table(
-        TableName=RUNS_TABLE, KeySchema=[{"AttributeName": "run_id", "KeyType": "HASH"}],
+        TableName=RUNS_TABLE,
+        KeySchema=[{"AttributeName": "run_id", "KeyType": "HASH"}],
         AttributeDefinitions=[{"AttributeName": "run_id", "AttributeType": "S"}],
-        BillingMode="PAY_PER_REQUEST")  # fmt: skip
+        BillingMode="PAY_PER_REQUEST",
+    )
     topic = boto3.client("sns", **kw).create_topic(Name="bench")["TopicArn"]
-    params = [{"Name": p.name, "Type": p.type, **({"DefaultValue": p.default}
-               if p.default is not None else {})} for p in PARAMETERS]  # fmt: skip
+    params = [
+        {
+            "Name": p.name,
+            "Type": p.type,
+            **({"DefaultValue": p.default} if p.default is not None else {}),
+        }
+        for p in PARAMETERS
+    ]
     boto3.client("sagemaker", **kw).create_pipeline(
-        PipelineName=PIPELINE, RoleArn="arn:aws:iam::123456789012:role/bench",
-        PipelineDefinition=json.dumps({"Version": "2020-12-01", "Parameters": params,
-                                       "Steps": []}))  # fmt: skip
+        PipelineName=PIPELINE,
+        RoleArn="arn:aws:iam::123456789012:role/bench",
+        PipelineDefinition=json.dumps({"Version": "2020-12-01", "Parameters": params, "Steps": []}),
+    )
     os.environ["BENCH_TOPIC"] = topic
 
 
 def _env(endpoint: str, *, no_pyc: bool = False, pythonpath: str = "") -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "POWERTOOLS_"))}
-    env.update({
-        "AWS_ENDPOINT_URL": endpoint, "AWS_ACCESS_KEY_ID": "bench", "AWS_SECRET_ACCESS_KEY": "bench",
-        "AWS_DEFAULT_REGION": "us-east-1", "RUNS_TABLE": RUNS_TABLE, "PIPELINE_NAME": PIPELINE,
-        "TOPIC_ARN": os.environ["BENCH_TOPIC"], "POWERTOOLS_SERVICE_NAME": "start_pipeline",
-        "POWERTOOLS_METRICS_NAMESPACE": "foldline", "POWERTOOLS_TRACE_DISABLED": "true",
-        "PYTHONPATH": pythonpath,
-    })  # fmt: skip
+    env.update(
+        {
+            "AWS_ENDPOINT_URL": endpoint,
+            "AWS_ACCESS_KEY_ID": "bench",
+            "AWS_SECRET_ACCESS_KEY": "bench",
+            "AWS_DEFAULT_REGION": "us-east-1",
+            "RUNS_TABLE": RUNS_TABLE,
+            "PIPELINE_NAME": PIPELINE,
+            "TOPIC_ARN": os.environ["BENCH_TOPIC"],
+            "POWERTOOLS_SERVICE_NAME": "start_pipeline",
+            "POWERTOOLS_METRICS_NAMESPACE": "foldline",
+            "POWERTOOLS_TRACE_DISABLED": "true",
+            "PYTHONPATH": pythonpath,
+        }
+    )
     if no_pyc:
         env["PYTHONDONTWRITEBYTECODE"] = "1"
     return env
@@ -128,11 +167,24 @@ def _env(endpoint: str, *, no_pyc: bool = False, pythonpath: str = "") -> dict[s
 def _package_copy(folder: Path, *, compiled: bool) -> Path:
     """A copy of the foldline package as the layer ships it (with or without .pyc)."""
     target = folder / ("compiled" if compiled else "source")
-    shutil.copytree(ROOT / "foldline", target / "foldline",
-                    ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))  # fmt: skip
+    shutil.copytree(
+        ROOT / "foldline",
+        target / "foldline",
+        ignore=shutil.ignore_patterns("__pycache__", "*.pyc"),
+    )
     if compiled:
-        subprocess.run([sys.executable, "-m", "compileall", "-q", "--invalidation-mode",
-                        "unchecked-hash", str(target)], check=True)  # fmt: skip
+        subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "compileall",
+                "-q",
+                "--invalidation-mode",
+                "unchecked-hash",
+                str(target),
+            ],
+            check=True,
+        )
     return target
 
 
@@ -140,8 +192,11 @@ def run(samples: int = 7) -> dict:
     import boto3
     from moto.server import ThreadedMotoServer
 
-    for name, value in (("AWS_ACCESS_KEY_ID", "bench"), ("AWS_SECRET_ACCESS_KEY", "bench"),
-                        ("AWS_DEFAULT_REGION", "us-east-1")):
+    for name, value in (
+        ("AWS_ACCESS_KEY_ID", "bench"),
+        ("AWS_SECRET_ACCESS_KEY", "bench"),
+        ("AWS_DEFAULT_REGION", "us-east-1"),
+    ):
         os.environ.setdefault(name, value)
     import logging
 
@@ -154,29 +209,46 @@ def run(samples: int = 7) -> dict:
     try:
         _setup(endpoint)
         s3 = boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1")
-        packages = {True: _package_copy(work, compiled=True), False: _package_copy(work, compiled=False)}
+        packages = {
+            True: _package_copy(work, compiled=True),
+            False: _package_copy(work, compiled=False),
+        }
         handler_dir = str(ROOT / "functions" / "start_pipeline")
-        rows: dict[str, list[float]] = {"bare boto3 handler": [], "foldline start function (.pyc shipped)": [],
-                                        "foldline start function (no .pyc)": []}  # fmt: skip
+        rows: dict[str, list[float]] = {
+            "bare boto3 handler": [],
+            "foldline start function (.pyc shipped)": [],
+            "foldline start function (no .pyc)": [],
+        }
         modules: list[str] = []
         for i in range(samples):
             key = f"inputs/bench-{i}.fasta"
             s3.put_object(Bucket=BUCKET, Key=key, Body=FASTA)
-            out = subprocess.run([sys.executable, "-c", BARE, BUCKET, key, PIPELINE, f"bare-{i}"],
-                                 env=_env(endpoint), capture_output=True, text=True, cwd=work)  # fmt: skip
+            out = subprocess.run(
+                [sys.executable, "-c", BARE, BUCKET, key, PIPELINE, f"bare-{i}"],
+                env=_env(endpoint),
+                capture_output=True,
+                text=True,
+                cwd=work,
+                check=False,
+            )
             if out.returncode != 0:
                 raise RuntimeError(out.stderr[-3000:])
             rows["bare boto3 handler"].append(float(out.stdout.strip()))
-            for compiled, name in ((True, "foldline start function (.pyc shipped)"),
-                                   (False, "foldline start function (no .pyc)")):
+            for compiled, name in (
+                (True, "foldline start function (.pyc shipped)"),
+                (False, "foldline start function (no .pyc)"),
+            ):
                 key = f"inputs/bench-{i}-{int(compiled)}.fasta"
                 put = s3.put_object(Bucket=BUCKET, Key=key, Body=FASTA)
                 event = json.dumps(_sqs_event(key, put.get("VersionId")))
                 out = subprocess.run(
                     [sys.executable, "-c", FOLDLINE, "", "", "", "", handler_dir, event],
                     env=_env(endpoint, no_pyc=not compiled, pythonpath=str(packages[compiled])),
-                    capture_output=True, text=True, cwd=work,
-                )  # fmt: skip
+                    capture_output=True,
+                    text=True,
+                    cwd=work,
+                    check=False,
+                )
                 if out.returncode != 0:
                     raise RuntimeError(out.stderr[-3000:])
                 result = json.loads(out.stdout.strip().splitlines()[-1])
@@ -184,29 +256,50 @@ def run(samples: int = 7) -> dict:
                     raise RuntimeError(f"imported {result['foldline']}, not the copy under test")
                 rows[name].append(result["s"])
                 modules = result["modules"]
-        summary = {name: {"median_s": round(statistics.median(v), 3), "min_s": round(min(v), 3),
-                          "runs_s": [round(x, 3) for x in v]} for name, v in rows.items()}  # fmt: skip
+        summary = {
+            name: {
+                "median_s": round(statistics.median(v), 3),
+                "min_s": round(min(v), 3),
+                "runs_s": [round(x, 3) for x in v],
+            }
+            for name, v in rows.items()
+        }
         bare = summary["bare boto3 handler"]["median_s"]
         heavy_start = sorted(set(modules) & set(HEAVY))
         notify = subprocess.run(
-            [sys.executable, "-c", "import sys, json; sys.path.insert(0, sys.argv[1]); import app; "
-             "print(json.dumps(sorted({m.split('.')[0] for m in sys.modules})))",
-             str(ROOT / "functions" / "notify")],
-            env={**_env(endpoint, pythonpath=str(packages[True])), "IDEMPOTENCY_TABLE": "i",
-                 "BUCKET_NAME": BUCKET}, capture_output=True, text=True, check=True, cwd=work,
-        )  # fmt: skip
+            [
+                sys.executable,
+                "-c",
+                (
+                    "import sys, json; sys.path.insert(0, sys.argv[1]); import app; "
+                    "print(json.dumps(sorted({m.split('.')[0] for m in sys.modules})))"
+                ),
+                str(ROOT / "functions" / "notify"),
+            ],
+            env={
+                **_env(endpoint, pythonpath=str(packages[True])),
+                "IDEMPOTENCY_TABLE": "i",
+                "BUCKET_NAME": BUCKET,
+            },
+            capture_output=True,
+            text=True,
+            check=True,
+            cwd=work,
+        )
         heavy_notify = sorted(set(json.loads(notify.stdout)) & set(HEAVY))
         return {
             "benchmark": "start path: cold import + one handler call (fresh process each)",
-            "date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+            "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
             "machine": f"{platform.node()} {platform.machine()} {os.cpu_count()} CPUs, "
-                       f"Python {platform.python_version()}",
+            f"Python {platform.python_version()}",
             "samples": samples,
             "rows": summary,
             "ratio_foldline_over_bare": round(
-                summary["foldline start function (.pyc shipped)"]["median_s"] / bare, 2),
+                summary["foldline start function (.pyc shipped)"]["median_s"] / bare, 2
+            ),
             "ratio_no_pyc_over_bare": round(
-                summary["foldline start function (no .pyc)"]["median_s"] / bare, 2),
+                summary["foldline start function (no .pyc)"]["median_s"] / bare, 2
+            ),
             "target_ratio": 1.5,
             "heavy_modules_start": heavy_start,
             "heavy_modules_notify": heavy_notify,
@@ -218,13 +311,19 @@ def run(samples: int = 7) -> dict:
 
 
 def table(result: dict) -> str:
-    lines = [f"start path — {result['date']} — {result['machine']} — median of {result['samples']} fresh processes"]
+    lines = [
+        f"start path — {result['date']} — {result['machine']} — median of {result['samples']} fresh processes"
+    ]
     for name, row in result["rows"].items():
         lines.append(f"  {name:<42} {row['median_s']:>7.3f} s (min {row['min_s']:.3f})")
-    lines.append(f"  ratio foldline / bare: {result['ratio_foldline_over_bare']:.2f} "
-                 f"(target <= {result['target_ratio']}); without .pyc: {result['ratio_no_pyc_over_bare']:.2f}")
-    lines.append(f"  heavy modules imported — start: {result['heavy_modules_start'] or 'none'}; "
-                 f"notify: {result['heavy_modules_notify'] or 'none'}")
+    lines.append(
+        f"  ratio foldline / bare: {result['ratio_foldline_over_bare']:.2f} "
+        f"(target <= {result['target_ratio']}); without .pyc: {result['ratio_no_pyc_over_bare']:.2f}"
+    )
+    lines.append(
+        f"  heavy modules imported — start: {result['heavy_modules_start'] or 'none'}; "
+        f"notify: {result['heavy_modules_notify'] or 'none'}"
+    )
     return "\n".join(lines)
 
 

@@ -34,7 +34,11 @@ RESULTS = ROOT / "bench" / "results"
 BENCHMARKS: dict[str, tuple[str, list[str], str]] = {
     "start": ("bench_start.py", ["--samples", "7"], "start.json"),
     "analysis": ("bench_analysis.py", ["--repeats", "3"], "analysis.json"),
-    "msa": ("bench_msa.py", ["--cpus", str(min(os.cpu_count() or 2, 2)), "--repeats", "3"], "msa.json"),
+    "msa": (
+        "bench_msa.py",
+        ["--cpus", str(min(os.cpu_count() or 2, 2)), "--repeats", "3"],
+        "msa.json",
+    ),
     "local": ("bench_local.py", [], "local.json"),
     "burst": ("bench_burst.py", ["--uploads", "1000"], "burst.json"),
 }
@@ -45,40 +49,79 @@ def _rows(name: str, r: dict) -> list[tuple[str, str, str]]:
     if name == "start":
         rows = r["rows"]
         return [
-            ("start path: bare boto3 handler (cold import + call)",
-             f"{rows['bare boto3 handler']['median_s']:.3f} s", ""),
-            ("start path: foldline start function (.pyc shipped)",
-             f"{rows['foldline start function (.pyc shipped)']['median_s']:.3f} s "
-             f"= {r['ratio_foldline_over_bare']:.2f}x bare", "<= 1.5x"),
-            ("start path: foldline without .pyc",
-             f"{rows['foldline start function (no .pyc)']['median_s']:.3f} s "
-             f"= {r['ratio_no_pyc_over_bare']:.2f}x bare", ""),
-            ("heavy imports (numpy, sagemaker, X-Ray...)",
-             f"start: {', '.join(r['heavy_modules_start']) or 'none'}; "
-             f"notify: {', '.join(r['heavy_modules_notify']) or 'none'}", "none"),
+            (
+                "start path: bare boto3 handler (cold import + call)",
+                f"{rows['bare boto3 handler']['median_s']:.3f} s",
+                "",
+            ),
+            (
+                "start path: foldline start function (.pyc shipped)",
+                (
+                    f"{rows['foldline start function (.pyc shipped)']['median_s']:.3f} s "
+                    f"= {r['ratio_foldline_over_bare']:.2f}x bare"
+                ),
+                "<= 1.5x",
+            ),
+            (
+                "start path: foldline without .pyc",
+                (
+                    f"{rows['foldline start function (no .pyc)']['median_s']:.3f} s "
+                    f"= {r['ratio_no_pyc_over_bare']:.2f}x bare"
+                ),
+                "",
+            ),
+            (
+                "heavy imports (numpy, sagemaker, X-Ray...)",
+                (
+                    f"start: {', '.join(r['heavy_modules_start']) or 'none'}; "
+                    f"notify: {', '.join(r['heavy_modules_notify']) or 'none'}"
+                ),
+                "none",
+            ),
         ]
     if name == "analysis":
-        return [("analysis, two ~1,000-residue models (cold, incl. imports)",
-                 f"{r['median_cold_s']:.2f} s, peak {r['peak_rss_mb']:.0f} MB",
-                 f"<= {r['target_s']} s, <= {r['target_mb']} MB")]
+        return [
+            (
+                "analysis, two ~1,000-residue models (cold, incl. imports)",
+                f"{r['median_cold_s']:.2f} s, peak {r['peak_rss_mb']:.0f} MB",
+                f"<= {r['target_s']} s, <= {r['target_mb']} MB",
+            )
+        ]
     if name == "msa":
         one = r["one_database"]
         out = []
         if "jackhmmer (HMMER binary)" in one:
-            out.append(("local MSA, one database: jackhmmer binary",
-                        f"{one['jackhmmer (HMMER binary)']['median_s']:.2f} s", ""))
-        out.append(("local MSA, one database: foldline pyhmmer (FTZ on)",
-                    f"{one['foldline pyhmmer, FTZ on']['median_s']:.2f} s"
-                    + (f" = {r['ratio_foldline_over_jackhmmer']:.2f}x jackhmmer"
-                       if "ratio_foldline_over_jackhmmer" in r else ""), "<= 1.0x"))
+            out.append(
+                (
+                    "local MSA, one database: jackhmmer binary",
+                    f"{one['jackhmmer (HMMER binary)']['median_s']:.2f} s",
+                    "",
+                )
+            )
+        out.append(
+            (
+                "local MSA, one database: foldline pyhmmer (FTZ on)",
+                f"{one['foldline pyhmmer, FTZ on']['median_s']:.2f} s"
+                + (
+                    f" = {r['ratio_foldline_over_jackhmmer']:.2f}x jackhmmer"
+                    if "ratio_foldline_over_jackhmmer" in r
+                    else ""
+                ),
+                "<= 1.0x",
+            )
+        )
         three = r["three_databases"]
         for label, row in three.items():
             at_once = "at once" in label
             ratio = r.get("ratio_three_at_once_over_jackhmmer") if at_once else None
-            out.append((f"local MSA, three databases: {label}",
-                        f"{row['median_s']:.2f} s"
-                        + (f" = {ratio:.2f}x jackhmmer one after another" if ratio else ""),
-                        "< 1.0x (fastest)" if at_once else ""))
+            out.append(
+                (
+                    f"local MSA, three databases: {label}",
+                    f"{row['median_s']:.2f} s"
+                    + (f" = {ratio:.2f}x jackhmmer one after another" if ratio else ""),
+                    "< 1.0x (fastest)" if at_once else "",
+                )
+            )
         hits = r["hits"]
         same = hits.get("same_rows_as_jackhmmer", "n/a")
         if "three_databases_at_once_same_as_jackhmmer" in hits:
@@ -89,29 +132,55 @@ def _rows(name: str, r: dict) -> list[tuple[str, str, str]]:
         c, e = r["msa_cache"], r["e2e"]
         miss, hit, copy = c["miss"], c["hit"], c["copy"]
         return [
-            ("MSA cache miss: execution start -> inference start (local)",
-             f"{miss['execution_to_inference_start_s']:.2f} s (from the upload "
-             f"{miss['upload_to_inference_start_s']:.2f} s)", ""),
-            ("MSA cache hit, SageMaker step cache (no MSA job)",
-             f"{hit['execution_to_inference_start_s']:.3f} s = "
-             f"{c['speedup_execution_to_inference_start']:.0f}x faster (from the upload "
-             f"{hit['upload_to_inference_start_s']:.2f} s = "
-             f"{c['speedup_upload_to_inference_start']:.1f}x)", ">= 100x"),
-            ("MSA cache hit, msa-cache/ copy (MSA job, no search)",
-             f"{copy['execution_to_inference_start_s']:.2f} s = "
-             f"{c['copy_speedup_execution_to_inference_start']:.1f}x faster", ""),
-            ("local end-to-end demo (foldline local run, 1 file)",
-             f"{e['wall_s']:.1f} s wall, step jobs {e['step_jobs_s']:.1f} s, orchestration "
-             f"{e['orchestration_s']:.1f} s ({100 * e['orchestration_share']:.0f} %)", ""),
+            (
+                "MSA cache miss: execution start -> inference start (local)",
+                (
+                    f"{miss['execution_to_inference_start_s']:.2f} s (from the upload "
+                    f"{miss['upload_to_inference_start_s']:.2f} s)"
+                ),
+                "",
+            ),
+            (
+                "MSA cache hit, SageMaker step cache (no MSA job)",
+                (
+                    f"{hit['execution_to_inference_start_s']:.3f} s = "
+                    f"{c['speedup_execution_to_inference_start']:.0f}x faster (from the upload "
+                    f"{hit['upload_to_inference_start_s']:.2f} s = "
+                    f"{c['speedup_upload_to_inference_start']:.1f}x)"
+                ),
+                ">= 100x",
+            ),
+            (
+                "MSA cache hit, msa-cache/ copy (MSA job, no search)",
+                (
+                    f"{copy['execution_to_inference_start_s']:.2f} s = "
+                    f"{c['copy_speedup_execution_to_inference_start']:.1f}x faster"
+                ),
+                "",
+            ),
+            (
+                "local end-to-end demo (foldline local run, 1 file)",
+                (
+                    f"{e['wall_s']:.1f} s wall, step jobs {e['step_jobs_s']:.1f} s, orchestration "
+                    f"{e['orchestration_s']:.1f} s ({100 * e['orchestration_share']:.0f} %)"
+                ),
+                "",
+            ),
         ]
     if name == "burst":
         cap = (r.get("config") or {}).get("cap")
         started = r.get("seconds_until_all_started")
-        return [("burst: uploads through the real start function",
-                 f"{r['uploads']} uploads, all started in "
-                 f"{started if started is not None else 'n/a'} s, peak {r['peak_concurrent']} "
-                 f"executing (cap {cap}), {r['lost']} lost, {r['duplicated']} duplicated",
-                 "0 lost, 0 duplicated, peak <= cap")]
+        return [
+            (
+                "burst: uploads through the real start function",
+                (
+                    f"{r['uploads']} uploads, all started in "
+                    f"{started if started is not None else 'n/a'} s, peak {r['peak_concurrent']} "
+                    f"executing (cap {cap}), {r['lost']} lost, {r['duplicated']} duplicated"
+                ),
+                "0 lost, 0 duplicated, peak <= cap",
+            )
+        ]
     return []
 
 
@@ -136,8 +205,15 @@ def main(argv: list[str] | None = None) -> int:
         print(f"== {name}: python bench/{script} {' '.join(extra)}", flush=True)
         t0 = time.perf_counter()
         try:
-            proc = subprocess.run([sys.executable, str(path), *extra], cwd=ROOT, env=env,
-                                  capture_output=True, text=True, timeout=args.timeout)  # fmt: skip
+            proc = subprocess.run(
+                [sys.executable, str(path), *extra],
+                cwd=ROOT,
+                env=env,
+                capture_output=True,
+                text=True,
+                timeout=args.timeout,
+                check=False,
+            )
         except subprocess.TimeoutExpired:
             summary[name] = {"error": f"timed out after {args.timeout:.0f} s"}
             continue
@@ -150,23 +226,45 @@ def main(argv: list[str] | None = None) -> int:
         summary[name] = {"seconds": round(seconds, 1), "result": result}
         print(f"   done in {seconds:.0f} s", flush=True)
 
-    rows = [row for name in chosen if "result" in summary[name]
-            for row in _rows(name, summary[name]["result"])]
-    machine = (f"{cpu_model()}, {os.cpu_count()} cores visible, "
-               f"{platform.system()} {platform.release()}, Python {platform.python_version()}")
-    date = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+    rows = [
+        row
+        for name in chosen
+        if "result" in summary[name]
+        for row in _rows(name, summary[name]["result"])
+    ]
+    machine = (
+        f"{cpu_model()}, {os.cpu_count()} cores visible, "
+        f"{platform.system()} {platform.release()}, Python {platform.python_version()}"
+    )
+    date = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
     total = time.perf_counter() - started
     width = max(len(r[0]) for r in rows) if rows else 10
-    lines = [f"foldline benchmarks — {date} — {machine} — {total:.0f} s in all", "",
-             f"| {'measure':<{width}} | result | target |", f"|{'-' * (width + 2)}|---|---|"]
+    lines = [
+        f"foldline benchmarks — {date} — {machine} — {total:.0f} s in all",
+        "",
+        f"| {'measure':<{width}} | result | target |",
+        f"|{'-' * (width + 2)}|---|---|",
+    ]
     lines += [f"| {m:<{width}} | {res} | {target} |" for m, res, target in rows]
     for name in chosen:
         if "result" not in summary[name]:
-            lines.append(f"| {name}: not measured | {next(iter(summary[name].values()))[:200]!s} | |")
+            lines.append(
+                f"| {name}: not measured | {next(iter(summary[name].values()))[:200]!s} | |"
+            )
     print("\n" + "\n".join(lines))
-    (RESULTS / "all.json").write_text(json.dumps({
-        "date": date, "machine": machine, "total_s": round(total, 1),
-        "table": lines, "benchmarks": summary}, indent=2) + "\n")  # fmt: skip
+    (RESULTS / "all.json").write_text(
+        json.dumps(
+            {
+                "date": date,
+                "machine": machine,
+                "total_s": round(total, 1),
+                "table": lines,
+                "benchmarks": summary,
+            },
+            indent=2,
+        )
+        + "\n"
+    )
     return 0
 
 

@@ -43,7 +43,7 @@ fi
 ACCOUNT="${AWS_ACCOUNT_ID:-$(aws sts get-caller-identity --query Account --output text)}"
 REGISTRY="${ACCOUNT}.dkr.ecr.${REGION}.amazonaws.com"
 
-# the stack parameter each image fills, in foldline.parameters' step order
+# the stack parameter each image fills, in foldline.spec.parameters' step order
 IMAGES=(foldline-msa foldline-alphafold foldline-openfold)
 
 uris() {

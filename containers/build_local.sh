@@ -3,9 +3,9 @@
 #
 #   containers/build_local.sh [options] [IMAGE ...]
 #
-# IMAGE: foldline-msa, foldline-alphafold, foldline-openfold (foldline.parameters
+# IMAGE: foldline-msa, foldline-alphafold, foldline-openfold (foldline.spec.parameters
 # Step.image; default: all three). Each is tagged IMAGE:TAG (TAG default "local",
-# foldline.parameters.LOCAL_IMAGE_TAG: what `foldline local run --containers` and the
+# foldline.spec.parameters.LOCAL_IMAGE_TAG: what `foldline local run --containers` and the
 # image tests run).
 #
 # Options:
@@ -53,7 +53,7 @@ while [[ $# -gt 0 ]]; do
 done
 
 # image -> Dockerfile (under containers/) and build target; the names are
-# foldline.parameters' Step.image values (tests/infra/test_containers.py checks)
+# foldline.spec.parameters' Step.image values (tests/infra/test_containers.py checks)
 declare -A DOCKERFILE=([foldline-msa]=alphafold/Dockerfile
                        [foldline-alphafold]=alphafold/Dockerfile
                        [foldline-openfold]=openfold/Dockerfile)

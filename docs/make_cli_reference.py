@@ -30,7 +30,7 @@ def command_paths() -> list[list[str]]:
     """["--help" of the app], then every command and sub-command, in registration order."""
     from typer.main import get_command
 
-    from foldline.cli import app
+    from foldline.cli.app import app
 
     def walk(command, path: list[str]):
         yield path
@@ -43,11 +43,13 @@ def command_paths() -> list[list[str]]:
 def help_text(path: list[str]) -> str:
     from typer.testing import CliRunner
 
-    from foldline.cli import app
+    from foldline.cli.app import app
 
     result = CliRunner().invoke(app, [*path, "--help"], env=HELP_ENV)
     if result.exit_code != 0:
-        raise RuntimeError(f"foldline {' '.join(path)} --help exited {result.exit_code}: {result.output}")
+        raise RuntimeError(
+            f"foldline {' '.join(path)} --help exited {result.exit_code}: {result.output}"
+        )
     return "\n".join(line.rstrip() for line in result.output.splitlines()).strip("\n")
 
 
@@ -56,11 +58,15 @@ def reference() -> str:
 
     parts = [HEADER.format(version=version("foldline"))]
     paths = command_paths()
-    parts.append("".join(f"- [`foldline {' '.join(p)}`](#{'-'.join(['foldline', *p])})\n" for p in paths[1:]))
+    parts.append(
+        "".join(f"- [`foldline {' '.join(p)}`](#{'-'.join(['foldline', *p])})\n" for p in paths[1:])
+    )
     for path in paths:
         name = " ".join(["foldline", *path])
-        parts.append(f'\n<a id="{"-".join(["foldline", *path])}"></a>\n\n## `{name}`\n\n'
-                     f"```console\n$ {name} --help\n{help_text(path)}\n```\n")  # fmt: skip
+        parts.append(
+            f'\n<a id="{"-".join(["foldline", *path])}"></a>\n\n## `{name}`\n\n'
+            f"```console\n$ {name} --help\n{help_text(path)}\n```\n"
+        )
     return "".join(parts)
 
 

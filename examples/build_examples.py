@@ -83,13 +83,18 @@ def _model_as_mmcif(out: Path) -> str:
     st.entities[0].full_sequence = [r.name for r in st[0][0]]
     doc = st.make_mmcif_document()
     block = doc.sole_block()
-    block.set_pair("_struct.title", gemmi.cif.quote(
-        "OpenFold model_1_ptm prediction of 6KWC_1 (predicted model standing in for the "
-        "PDB entry; not an experimental structure)"))
+    block.set_pair(
+        "_struct.title",
+        gemmi.cif.quote(
+            "OpenFold model_1_ptm prediction of 6KWC_1 (predicted model standing in for the "
+            "PDB entry; not an experimental structure)"
+        ),
+    )
     block.set_pair("_exptl.method", gemmi.cif.quote("THEORETICAL MODEL"))
-    loop = block.init_loop("_pdbx_audit_revision_history.",
-                           ["ordinal", "data_content_type", "major_revision",
-                            "minor_revision", "revision_date"])
+    loop = block.init_loop(
+        "_pdbx_audit_revision_history.",
+        ["ordinal", "data_content_type", "major_revision", "minor_revision", "revision_date"],
+    )
     loop.add_row(["1", gemmi.cif.quote("Structure model"), "1", "0", MODEL_DATE])
     doc.write_file(str(out))
     return sequence
@@ -113,9 +118,11 @@ def build() -> dict:
     counts = {
         "uniref90/uniref90.fasta": _write_fasta(DATABASES / "uniref90/uniref90.fasta", uniref),
         "small_bfd/bfd-first_non_consensus_sequences.fasta": _write_fasta(
-            DATABASES / "small_bfd/bfd-first_non_consensus_sequences.fasta", bfd),
+            DATABASES / "small_bfd/bfd-first_non_consensus_sequences.fasta", bfd
+        ),
         "mgnify/mgy_clusters_2022_05.fa": _write_fasta(
-            DATABASES / "mgnify/mgy_clusters_2022_05.fa", mgnify),
+            DATABASES / "mgnify/mgy_clusters_2022_05.fa", mgnify
+        ),
         # UniProt (multimer pairing) holds the same UniRef100 sequences as uniref90 here
         "uniprot/uniprot.fasta": _write_fasta(DATABASES / "uniprot/uniprot.fasta", uniref),
     }
@@ -127,8 +134,15 @@ def build() -> dict:
     (DATABASES / "pdb_mmcif" / "obsolete.dat").write_text("")
     seqres = []
     model_sequence = _model_as_mmcif(mmcif_dir / "6kwc.cif")
-    seqres.append(_seqres_line("6kwc", "A", "protein", model_sequence,
-                               "GH11 xylanase (OpenFold model standing in for 6KWC)"))
+    seqres.append(
+        _seqres_line(
+            "6kwc",
+            "A",
+            "protein",
+            model_sequence,
+            "GH11 xylanase (OpenFold model standing in for 6KWC)",
+        )
+    )
     multimer_sequence = None
     for pdb_id in EXPERIMENTAL:
         source = STRUCTURES / f"{pdb_id}.cif"
@@ -141,8 +155,9 @@ def build() -> dict:
                 continue
             mol = "protein" if entity.polymer_type == gemmi.PolymerType.PeptideL else "na"
             letters = gemmi.one_letter_code(entity.full_sequence).upper()
-            chains = sorted({ch.name for ch in st[0] for sub in entity.subchains
-                             if ch.get_subchain(sub)})
+            chains = sorted(
+                {ch.name for ch in st[0] for sub in entity.subchains if ch.get_subchain(sub)}
+            )
             for chain in chains:
                 seqres.append(_seqres_line(pdb_id, chain, mol, letters, title))
             if pdb_id == MULTIMER_SOURCE and mol == "protein":
@@ -152,15 +167,18 @@ def build() -> dict:
     provenance["files"]["pdb_seqres/pdb_seqres.txt"] = {"chains": len(seqres)}
     provenance["files"]["pdb_mmcif/mmcif_files"] = {
         "6kwc.cif": f"{PREDICTION.name} converted with gemmi; revision_date {MODEL_DATE} is "
-                    "the date of the OpenFold run, not a PDB release",
+        "the date of the OpenFold run, not a PDB release",
         **{f"{p}.cif": f"structures/{p}.cif (PDB)" for p in EXPERIMENTAL},
     }
     assert multimer_sequence
     (ROOT / "multimer.fasta").write_text(
         f">par3_ntd_A Par-3 N-terminal domain (sequence of PDB 3ZEE)\n{multimer_sequence}\n"
-        f">par3_ntd_B Par-3 N-terminal domain (sequence of PDB 3ZEE)\n{multimer_sequence}\n")
-    provenance["query"] = {"xylanase.fasta": f"{QUERY_ID} from bfd_uniref_hits.a3m (de-gapped)",
-                           "multimer.fasta": "PDB 3ZEE entity 1, twice"}
+        f">par3_ntd_B Par-3 N-terminal domain (sequence of PDB 3ZEE)\n{multimer_sequence}\n"
+    )
+    provenance["query"] = {
+        "xylanase.fasta": f"{QUERY_ID} from bfd_uniref_hits.a3m (de-gapped)",
+        "multimer.fasta": "PDB 3ZEE entity 1, twice",
+    }
     (DATABASES / "PROVENANCE.json").write_text(json.dumps(provenance, indent=2) + "\n")
     return provenance
 

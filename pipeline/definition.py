@@ -1,7 +1,7 @@
 """Build the ``ProteinFoldWorkflow`` pipeline with the sagemaker SDK 3.x.
 
 RunMSA (CPU) -> RunAlphaFold and RunOpenFold (GPU), each a training-job step. Step names,
-dependencies, parameters and hyperparameters come from :mod:`foldline.parameters`; the
+dependencies, parameters and hyperparameters come from :mod:`foldline.spec.parameters`; the
 stack's values (images, role, bucket, FSx, VPC) are ``${...}`` placeholders that
 CloudFormation's ``Fn::Sub`` fills in (:mod:`pipeline.placeholders`).
 
@@ -14,8 +14,8 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from foldline import layout
-from foldline import parameters as fp
+from foldline.spec import layout
+from foldline.spec import parameters as fp
 from pipeline import placeholders as ph
 
 #: the SDK session needs a region to exist; nothing region-specific reaches the definition
@@ -27,8 +27,11 @@ PROGRAM_HYPERPARAMETER = "sagemaker_program"
 # type, not a disk. The MSA step reads the databases from FSx, so its local disk only
 # holds the MSAs; the inference steps unpack model weights and write relaxed models.
 VOLUME_GB = {fp.MSA_STEP.name: 100, fp.ALPHAFOLD_STEP.name: 200, fp.OPENFOLD_STEP.name: 200}
-MAX_RUNTIME_S = {fp.MSA_STEP.name: 24 * 3600, fp.ALPHAFOLD_STEP.name: 24 * 3600,
-                 fp.OPENFOLD_STEP.name: 24 * 3600}  # fmt: skip
+MAX_RUNTIME_S = {
+    fp.MSA_STEP.name: 24 * 3600,
+    fp.ALPHAFOLD_STEP.name: 24 * 3600,
+    fp.OPENFOLD_STEP.name: 24 * 3600,
+}
 FSX_FILE_SYSTEM_TYPE = "FSxLustre"
 FSX_ACCESS_MODE = "ro"  # the databases are shared by every run: never writable
 #: steps whose volume is an EBS volume encrypted with the stack's KMS key. The inference
@@ -61,8 +64,13 @@ def offline_sdk() -> None:
     os.environ["AWS_EC2_METADATA_DISABLED"] = "true"
     os.environ["AWS_CONFIG_FILE"] = os.devnull
     os.environ["AWS_SHARED_CREDENTIALS_FILE"] = os.devnull
-    for name in ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_CONTAINER_CREDENTIALS_FULL_URI",
-                 "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI", "AWS_WEB_IDENTITY_TOKEN_FILE"):
+    for name in (
+        "AWS_PROFILE",
+        "AWS_DEFAULT_PROFILE",
+        "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+        "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
+        "AWS_WEB_IDENTITY_TOKEN_FILE",
+    ):
         os.environ.pop(name, None)
     from sagemaker.core.telemetry import telemetry_logging
 
@@ -71,7 +79,7 @@ def offline_sdk() -> None:
 
     # The decorator calls this module global; replacing it stops the request (and the
     # STS call it makes to find the account) without touching anything else.
-    telemetry_logging._send_telemetry_request = _no_telemetry  # noqa: SLF001
+    telemetry_logging._send_telemetry_request = _no_telemetry
 
 
 def _sdk_parameter(param: fp.Parameter) -> Any:
@@ -132,18 +140,26 @@ def build_pipeline() -> Any:
     retry_policies = [
         StepRetryPolicy(
             exception_types=[StepExceptionTypeEnum.SERVICE_FAULT, StepExceptionTypeEnum.THROTTLING],
-            interval_seconds=30, backoff_rate=2.0, max_attempts=5,
+            interval_seconds=30,
+            backoff_rate=2.0,
+            max_attempts=5,
         ),
         SageMakerJobStepRetryPolicy(
-            exception_types=[SageMakerJobExceptionTypeEnum.CAPACITY_ERROR,
-                             SageMakerJobExceptionTypeEnum.RESOURCE_LIMIT],
-            interval_seconds=300, backoff_rate=2.0, expire_after_mins=24 * 60,
+            exception_types=[
+                SageMakerJobExceptionTypeEnum.CAPACITY_ERROR,
+                SageMakerJobExceptionTypeEnum.RESOURCE_LIMIT,
+            ],
+            interval_seconds=300,
+            backoff_rate=2.0,
+            expire_after_mins=24 * 60,
         ),
         SageMakerJobStepRetryPolicy(
             exception_types=[SageMakerJobExceptionTypeEnum.INTERNAL_ERROR],
-            interval_seconds=60, backoff_rate=2.0, max_attempts=2,
+            interval_seconds=60,
+            backoff_rate=2.0,
+            max_attempts=2,
         ),
-    ]  # fmt: skip
+    ]
 
     def trainer(step: fp.Step) -> Any:
         hyperparameters: dict[str, Any] = {
@@ -152,7 +168,7 @@ def build_pipeline() -> Any:
         hyperparameters.update(fp.STEP_FIXED_HYPERPARAMETERS.get(step.name, {}))
         hyperparameters[PROGRAM_HYPERPARAMETER] = launcher_script(step)
         # The MSA engine is part of the MSA cache key: the job runs the engine the start
-        # function assumed when it computed the key (foldline.msa_cache.resolve_engine).
+        # function assumed when it computed the key (foldline.steps.msa_cache.resolve_engine).
         # The OpenFold step runs OpenFold's own checkpoints unless the stack allows
         # AlphaFold's params (foldline.steps.openfold.WEIGHTS_ENV).
         environment = {
@@ -169,9 +185,10 @@ def build_pipeline() -> Any:
                 instance_type=instance_type[step.name],
                 instance_count=1,
                 volume_size_in_gb=VOLUME_GB[step.name],
-                volume_kms_key_id=(ph.ref(ph.VOLUME_KMS_KEY)
-                                   if step.name in KMS_VOLUME_STEPS else None),
-            ),  # fmt: skip
+                volume_kms_key_id=(
+                    ph.ref(ph.VOLUME_KMS_KEY) if step.name in KMS_VOLUME_STEPS else None
+                ),
+            ),
             networking=Networking(
                 subnets=[ph.ref(ph.SUBNETS_JSON)],
                 security_group_ids=[ph.ref(ph.SECURITY_GROUPS_JSON)],
@@ -188,7 +205,7 @@ def build_pipeline() -> Any:
                         params[fp.RUN_ID.name],
                         f"/{step.output_dir}/",
                     ],
-                )
+                ),
             ),
             hyperparameters=hyperparameters,
             training_input_mode="File",
@@ -200,21 +217,19 @@ def build_pipeline() -> Any:
     # start function staged under msa-cache/<key>/input/, the hyperparameters are the
     # presets, the date and that location. A repeat of a finished search (same
     # sequences, presets, date and MSA tools, under any file name) then starts no
-    # training job: the step hands on the earlier run's archive. foldline.msa_cache
+    # training job: the step hands on the earlier run's archive. foldline.steps.msa_cache
     # covers what this cannot see (an expired entry, another preset of the same family).
     # The inference steps are not cached: their outputs belong to their run.
     query = InputData(
         channel_name=fp.CHANNEL_FASTA,
-        data_source=Join(on="", values=[params[fp.MSA_CACHE_S3_URI.name],
-                                        f"{layout.INPUT_DIR}/"]),
-    )  # fmt: skip
+        data_source=Join(on="", values=[params[fp.MSA_CACHE_S3_URI.name], f"{layout.INPUT_DIR}/"]),
+    )
     msa_step = TrainingStep(
         name=fp.MSA_STEP.name,
         step_args=trainer(fp.MSA_STEP).train(input_data_config=[query, databases]),
         retry_policies=retry_policies,
-        cache_config=CacheConfig(enable_caching=True,
-                                 expire_after=fp.MSA_STEP_CACHE_EXPIRE_AFTER),
-    )  # fmt: skip
+        cache_config=CacheConfig(enable_caching=True, expire_after=fp.MSA_STEP_CACHE_EXPIRE_AFTER),
+    )
     steps: dict[str, Any] = {fp.MSA_STEP.name: msa_step}
     for step in fp.INFERENCE_STEPS:
         msa = InputData(

@@ -15,7 +15,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-import yaml
+from foldline.local import template as cfn_template
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 TEMPLATE = REPO_ROOT / "template.yaml"
@@ -25,29 +25,10 @@ END_MARKER = "# END rendered pipeline definition"
 _PLACEHOLDER = re.compile(r"\$\{([A-Za-z0-9_:.]+)\}")
 
 
-class _CfnLoader(yaml.SafeLoader):
-    """A YAML loader that turns CloudFormation's short tags into their long forms."""
-
-
-def _construct_tag(loader: yaml.Loader, tag_suffix: str, node: yaml.Node) -> dict[str, Any]:
-    name = "Ref" if tag_suffix == "Ref" else f"Fn::{tag_suffix}"
-    if isinstance(node, yaml.ScalarNode):
-        value: Any = loader.construct_scalar(node)
-        if tag_suffix == "GetAtt":
-            value = value.split(".", 1)
-    elif isinstance(node, yaml.SequenceNode):
-        value = loader.construct_sequence(node, deep=True)
-    else:
-        value = loader.construct_mapping(node, deep=True)
-    return {name: value}
-
-
-_CfnLoader.add_multi_constructor("!", _construct_tag)
-
-
 def load_template(path: Path = TEMPLATE) -> dict[str, Any]:
-    """template.yaml as a dict, short tags (``!Sub``) in their long form (``Fn::Sub``)."""
-    return yaml.load(path.read_text(encoding="utf-8"), Loader=_CfnLoader)  # noqa: S506
+    """template.yaml as a dict, short tags (``!Sub``) in their long form (``Fn::Sub``): the
+    one CloudFormation reader, :func:`foldline.local.template.load_template`."""
+    return cfn_template.load_template(path)
 
 
 def definition_text(template: Mapping[str, Any] | None = None) -> str:

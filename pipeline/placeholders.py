@@ -7,7 +7,7 @@ substitutes its own values (``pipeline.embedded.load_definition``). No SDK impor
 
 from __future__ import annotations
 
-from foldline.parameters import ALPHAFOLD_STEP, MSA_STEP, OPENFOLD_STEP
+from foldline.spec.parameters import ALPHAFOLD_STEP, MSA_STEP, OPENFOLD_STEP
 
 # Resolved by Fn::Sub from the template itself (resource refs / attributes, parameters).
 BUCKET = "FoldlineBucket"  # Ref of the bucket: its name

@@ -75,14 +75,22 @@ def embed(template_text: str, definition: str) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m pipeline.render", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m pipeline.render", description=__doc__.split("\n")[0]
+    )
     parser.add_argument("--out", type=Path, help="write the definition JSON here instead of stdout")
-    parser.add_argument("--update-template", action="store_true",
-                        help="write the definition into template.yaml (FoldPipeline)")
-    parser.add_argument("--check", action="store_true",
-                        help="exit 1 if template.yaml's definition differs from a fresh render")
+    parser.add_argument(
+        "--update-template",
+        action="store_true",
+        help="write the definition into template.yaml (FoldPipeline)",
+    )
+    parser.add_argument(
+        "--check",
+        action="store_true",
+        help="exit 1 if template.yaml's definition differs from a fresh render",
+    )
     parser.add_argument("--template", type=Path, default=embedded.TEMPLATE)
-    args = parser.parse_args(argv)  # fmt: skip
+    args = parser.parse_args(argv)
 
     forbid_network()
     started = time.perf_counter()
@@ -95,8 +103,10 @@ def main(argv: list[str] | None = None) -> int:
     if _attempts:  # refused inside the SDK, which may have swallowed the error
         print("error: network use while rendering:\n  " + "\n  ".join(_attempts), file=sys.stderr)
         return 2
-    print(f"rendered {len(json.loads(definition)['Steps'])} steps in {elapsed:.1f} s, "
-          "no network", file=sys.stderr)  # fmt: skip
+    print(
+        f"rendered {len(json.loads(definition)['Steps'])} steps in {elapsed:.1f} s, no network",
+        file=sys.stderr,
+    )
 
     if args.out:
         args.out.parent.mkdir(parents=True, exist_ok=True)
@@ -112,8 +122,11 @@ def main(argv: list[str] | None = None) -> int:
     if args.check:
         current = embedded.definition_text(embedded.load_template(args.template))
         if json.loads(current) != json.loads(definition):
-            print(f"{args.template} holds a stale pipeline definition: run "
-                  "python -m pipeline.render --update-template", file=sys.stderr)  # fmt: skip
+            print(
+                f"{args.template} holds a stale pipeline definition: run "
+                "python -m pipeline.render --update-template",
+                file=sys.stderr,
+            )
             return 1
     if not (args.out or args.update_template or args.check):
         sys.stdout.write(definition + "\n")

@@ -17,6 +17,10 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 DATA = Path(__file__).resolve().parent / "data"
 
+# programs run inside the step images (they import the engines: jax, openmm), not test
+# modules: --doctest-modules (pyproject) must not import them here
+collect_ignore_glob = ["containers/in_image/*.py"]
+
 # Never reach a real account from a test, whatever the developer's shell holds.
 for _name in ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_SESSION_TOKEN", "AWS_ENDPOINT_URL"):
     os.environ.pop(_name, None)
@@ -97,8 +101,14 @@ def web(tmp_path):
     """A local web server over a folder: ``(folder, base URL)``."""
     root = tmp_path / "web"
     root.mkdir()
-    handler = lambda *a, **kw: http.server.SimpleHTTPRequestHandler(*a, directory=str(root), **kw)  # noqa: E731
+    handler = lambda *a, **kw: http.server.SimpleHTTPRequestHandler(*a, directory=str(root), **kw)
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     yield root, f"http://127.0.0.1:{server.server_address[1]}"
     server.shutdown()
+
+
+# template.yaml's stack under moto, for the tests of the handlers (tests/moto_stack.py), and
+# an ended pipeline run in it (tests/pipeline_runs.py): fixtures, offered to every test
+from tests.moto_stack import stack  # noqa: F401
+from tests.pipeline_runs import ended_run  # noqa: F401

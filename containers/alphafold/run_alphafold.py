@@ -60,13 +60,10 @@ import shutil
 import sys
 import time
 
-from absl import app
-from absl import flags
-from absl import logging
-
 # AlphaFold's data pipeline, as the MSA step builds it: the file beside this one in the
 # image (/opt/foldline/, on sys.path as this script's folder).
 import run_data_pipeline
+from absl import app, flags, logging
 
 logging.set_verbosity(logging.INFO)
 
@@ -88,14 +85,19 @@ flags.DEFINE_string("template_mmcif_dir", None, "Folder of template mmCIF files 
 flags.DEFINE_string("max_template_date", None, "Latest template release date (YYYY-MM-DD).")
 flags.DEFINE_string("obsolete_pdbs_path", None, "Obsolete PDB id -> replacement mapping.")
 flags.DEFINE_enum("db_preset", "full_dbs", ["full_dbs", "reduced_dbs"], "Genetic databases.")
-flags.DEFINE_enum("model_preset", "monomer",
-                  ["monomer", "monomer_casp14", "monomer_ptm", "multimer"], "Model preset.")
+flags.DEFINE_enum(
+    "model_preset",
+    "monomer",
+    ["monomer", "monomer_casp14", "monomer_ptm", "multimer"],
+    "Model preset.",
+)
 flags.DEFINE_boolean("benchmark", False, "Predict twice; time the second (no compilation).")
 flags.DEFINE_integer("random_seed", None, "Seed; random if unset.")
 flags.DEFINE_integer("num_multimer_predictions_per_model", 5, "Predictions per multimer model.")
 flags.DEFINE_boolean("use_precomputed_msas", False, "Read MSAs from <output>/<name>/msas/.")
-flags.DEFINE_enum_class("models_to_relax", ModelsToRelax.BEST, ModelsToRelax,
-                        "Models to relax: all, best or none.")
+flags.DEFINE_enum_class(
+    "models_to_relax", ModelsToRelax.BEST, ModelsToRelax, "Models to relax: all, best or none."
+)
 flags.DEFINE_boolean("use_gpu_relax", None, "Relax on the GPU.")
 flags.DEFINE_list("model_names", None, "foldline: run only these models of the preset.")
 
@@ -116,8 +118,11 @@ def model_names_to_run():
         return preset_models
     unknown = [name for name in FLAGS.model_names if name not in preset_models]
     if unknown:
-        raise ValueError("--model_names %s are not models of --model_preset=%s (%s)" % (
-            ",".join(unknown), FLAGS.model_preset, ",".join(preset_models)))
+        raise ValueError(
+            "--model_names {} are not models of --model_preset={} ({})".format(
+                ",".join(unknown), FLAGS.model_preset, ",".join(preset_models)
+            )
+        )
     return [name for name in preset_models if name in FLAGS.model_names]
 
 
@@ -138,7 +143,7 @@ def make_model_runners():
         params = data.get_model_haiku_params(model_name=model_name, data_dir=FLAGS.data_dir)
         runner = model.RunModel(model_config, params)
         for i in range(per_model):
-            runners["%s_pred_%d" % (model_name, i) if multimer else model_name] = runner
+            runners[f"{model_name}_pred_{i}" if multimer else model_name] = runner
     return runners
 
 
@@ -163,8 +168,9 @@ def ranking_confidence(result, multimer):
     return float(np.mean(result["plddt"]))
 
 
-def predict_structure(fasta_path, fasta_name, data_pipeline, model_runners, amber_relaxer,
-                      random_seed):
+def predict_structure(
+    fasta_path, fasta_name, data_pipeline, model_runners, amber_relaxer, random_seed
+):
     import numpy as np
     from alphafold.common import protein, residue_constants
 
@@ -174,8 +180,7 @@ def predict_structure(fasta_path, fasta_name, data_pipeline, model_runners, ambe
     os.makedirs(msa_output_dir, exist_ok=True)
 
     started = time.time()
-    feature_dict = data_pipeline.process(input_fasta_path=fasta_path,
-                                         msa_output_dir=msa_output_dir)
+    feature_dict = data_pipeline.process(input_fasta_path=fasta_path, msa_output_dir=msa_output_dir)
     timings["features"] = time.time() - started
     with open(os.path.join(output_dir, "features.pkl"), "wb") as handle:
         pickle.dump(feature_dict, handle, protocol=4)
@@ -202,35 +207,45 @@ def predict_structure(fasta_path, fasta_name, data_pipeline, model_runners, ambe
         result["num_recycles"] = int(recycles)
         result["ranking_confidence"] = ranking_confidence(result, multimer)
         confidences[model_name] = result["ranking_confidence"]
-        with open(os.path.join(output_dir, "result_%s.pkl" % model_name), "wb") as handle:
+        with open(os.path.join(output_dir, f"result_{model_name}.pkl"), "wb") as handle:
             pickle.dump(result, handle, protocol=4)
 
-        plddt_b_factors = np.repeat(result["plddt"][:, None], residue_constants.atom_type_num,
-                                    axis=-1)
+        plddt_b_factors = np.repeat(
+            result["plddt"][:, None], residue_constants.atom_type_num, axis=-1
+        )
         unrelaxed = protein.from_prediction(
-            features=processed, result=result, b_factors=plddt_b_factors,
-            remove_leading_feature_dimension=not runner.multimer_mode)
+            features=processed,
+            result=result,
+            b_factors=plddt_b_factors,
+            remove_leading_feature_dimension=not runner.multimer_mode,
+        )
         unrelaxed_proteins[model_name] = unrelaxed
         unrelaxed_pdbs[model_name] = protein.to_pdb(unrelaxed)
-        with open(os.path.join(output_dir, "unrelaxed_%s.pdb" % model_name), "w") as handle:
+        with open(os.path.join(output_dir, f"unrelaxed_{model_name}.pdb"), "w") as handle:
             handle.write(unrelaxed_pdbs[model_name])
 
-    ranked_order = [name for name, _ in sorted(confidences.items(), key=lambda x: x[1],
-                                               reverse=True)]
-    to_relax = {ModelsToRelax.BEST: ranked_order[:1], ModelsToRelax.ALL: ranked_order,
-                ModelsToRelax.NONE: []}[FLAGS.models_to_relax]
+    ranked_order = [
+        name for name, _ in sorted(confidences.items(), key=lambda x: x[1], reverse=True)
+    ]
+    to_relax = {
+        ModelsToRelax.BEST: ranked_order[:1],
+        ModelsToRelax.ALL: ranked_order,
+        ModelsToRelax.NONE: [],
+    }[FLAGS.models_to_relax]
     for model_name in to_relax:
         started = time.time()
         relaxed_pdb, _, violations = amber_relaxer.process(prot=unrelaxed_proteins[model_name])
-        relax_metrics[model_name] = {"remaining_violations": violations,
-                                     "remaining_violations_count": sum(violations)}
+        relax_metrics[model_name] = {
+            "remaining_violations": violations,
+            "remaining_violations_count": sum(violations),
+        }
         timings["relax_" + model_name] = time.time() - started
         relaxed_pdbs[model_name] = relaxed_pdb
-        with open(os.path.join(output_dir, "relaxed_%s.pdb" % model_name), "w") as handle:
+        with open(os.path.join(output_dir, f"relaxed_{model_name}.pdb"), "w") as handle:
             handle.write(relaxed_pdb)
 
     for index, model_name in enumerate(ranked_order):
-        with open(os.path.join(output_dir, "ranked_%d.pdb" % index), "w") as handle:
+        with open(os.path.join(output_dir, f"ranked_{index}.pdb"), "w") as handle:
             handle.write(relaxed_pdbs.get(model_name, unrelaxed_pdbs[model_name]))
     label = "iptm+ptm" if multimer else "plddts"
     with open(os.path.join(output_dir, "ranking_debug.json"), "w") as handle:
@@ -257,22 +272,35 @@ def main(argv):
     model_runners = make_model_runners()
     logging.info("Have %d models: %s", len(model_runners), list(model_runners))
     amber_relaxer = relax.AmberRelaxation(
-        max_iterations=RELAX_MAX_ITERATIONS, tolerance=RELAX_ENERGY_TOLERANCE,
-        stiffness=RELAX_STIFFNESS, exclude_residues=RELAX_EXCLUDE_RESIDUES,
-        max_outer_iterations=RELAX_MAX_OUTER_ITERATIONS, use_gpu=FLAGS.use_gpu_relax)
+        max_iterations=RELAX_MAX_ITERATIONS,
+        tolerance=RELAX_ENERGY_TOLERANCE,
+        stiffness=RELAX_STIFFNESS,
+        exclude_residues=RELAX_EXCLUDE_RESIDUES,
+        max_outer_iterations=RELAX_MAX_OUTER_ITERATIONS,
+        use_gpu=FLAGS.use_gpu_relax,
+    )
     random_seed = FLAGS.random_seed
     if random_seed is None:
         random_seed = random.randrange(sys.maxsize // len(model_runners))
     logging.info("Using random seed %d for the data pipeline", random_seed)
     for fasta_path, fasta_name in zip(FLAGS.fasta_paths, fasta_names):
-        predict_structure(fasta_path, fasta_name, data_pipeline, model_runners, amber_relaxer,
-                          random_seed)
+        predict_structure(
+            fasta_path, fasta_name, data_pipeline, model_runners, amber_relaxer, random_seed
+        )
 
 
 if __name__ == "__main__":
-    flags.mark_flags_as_required([
-        "fasta_paths", "output_dir", "data_dir", "uniref90_database_path",
-        "mgnify_database_path", "template_mmcif_dir", "max_template_date",
-        "obsolete_pdbs_path", "use_gpu_relax",
-    ])
+    flags.mark_flags_as_required(
+        [
+            "fasta_paths",
+            "output_dir",
+            "data_dir",
+            "uniref90_database_path",
+            "mgnify_database_path",
+            "template_mmcif_dir",
+            "max_template_date",
+            "obsolete_pdbs_path",
+            "use_gpu_relax",
+        ]
+    )
     app.run(main)

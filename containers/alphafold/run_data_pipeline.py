@@ -27,10 +27,15 @@ import time
 
 MAX_TEMPLATE_HITS = 20  # as run_alphafold.py
 DATABASE_FLAGS = (
-    "uniref90_database_path", "mgnify_database_path", "bfd_database_path",
-    "uniref30_database_path", "small_bfd_database_path", "uniprot_database_path",
-    "pdb70_database_path", "pdb_seqres_database_path",
-)  # fmt: skip
+    "uniref90_database_path",
+    "mgnify_database_path",
+    "bfd_database_path",
+    "uniref30_database_path",
+    "small_bfd_database_path",
+    "uniprot_database_path",
+    "pdb70_database_path",
+    "pdb_seqres_database_path",
+)
 TOOLS = ("jackhmmer", "hhblits", "hhsearch", "hmmsearch", "hmmbuild", "kalign")
 
 
@@ -38,8 +43,11 @@ def build_parser():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--fasta_path", required=True)
     parser.add_argument("--output_dir", required=True)
-    parser.add_argument("--model_preset", required=True,
-                        choices=("monomer", "monomer_casp14", "monomer_ptm", "multimer"))
+    parser.add_argument(
+        "--model_preset",
+        required=True,
+        choices=("monomer", "monomer_casp14", "monomer_ptm", "multimer"),
+    )
     parser.add_argument("--db_preset", required=True, choices=("full_dbs", "reduced_dbs"))
     parser.add_argument("--max_template_date", required=True)
     parser.add_argument("--n_cpu", type=int, default=8)
@@ -48,7 +56,7 @@ def build_parser():
     parser.add_argument("--template_mmcif_dir", required=True)
     parser.add_argument("--obsolete_pdbs_path", required=True)
     for tool in TOOLS:
-        parser.add_argument("--%s_binary_path" % tool, default=shutil.which(tool))
+        parser.add_argument(f"--{tool}_binary_path", default=shutil.which(tool))
     return parser
 
 
@@ -57,14 +65,20 @@ def check_flags(args):
     small = args.db_preset == "reduced_dbs"
     multimer = args.model_preset == "multimer"
     rules = (
-        ("small_bfd_database_path", small), ("bfd_database_path", not small),
-        ("uniref30_database_path", not small), ("pdb70_database_path", not multimer),
-        ("pdb_seqres_database_path", multimer), ("uniprot_database_path", multimer),
-    )  # fmt: skip
+        ("small_bfd_database_path", small),
+        ("bfd_database_path", not small),
+        ("uniref30_database_path", not small),
+        ("pdb70_database_path", not multimer),
+        ("pdb_seqres_database_path", multimer),
+        ("uniprot_database_path", multimer),
+    )
     for flag, should_be_set in rules:
         if should_be_set != bool(getattr(args, flag)):
-            raise ValueError("%s must %sbe set for --db_preset=%s --model_preset=%s" % (
-                flag, "" if should_be_set else "not ", args.db_preset, args.model_preset))
+            raise ValueError(
+                "{} must {}be set for --db_preset={} --model_preset={}".format(
+                    flag, "" if should_be_set else "not ", args.db_preset, args.model_preset
+                )
+            )
 
 
 def make_pipeline(args, use_precomputed_msas=False):
@@ -76,22 +90,27 @@ def make_pipeline(args, use_precomputed_msas=False):
 
     for tool in TOOLS:
         if not getattr(args, tool + "_binary_path"):
-            raise ValueError('Could not find the "%s" binary' % tool)
+            raise ValueError(f'Could not find the "{tool}" binary')
     multimer = args.model_preset == "multimer"
-    featurizer_args = dict(
-        mmcif_dir=args.template_mmcif_dir, max_template_date=args.max_template_date,
-        max_hits=MAX_TEMPLATE_HITS, kalign_binary_path=args.kalign_binary_path,
-        release_dates_path=None, obsolete_pdbs_path=args.obsolete_pdbs_path,
-    )  # fmt: skip
+    featurizer_args = {
+        "mmcif_dir": args.template_mmcif_dir,
+        "max_template_date": args.max_template_date,
+        "max_hits": MAX_TEMPLATE_HITS,
+        "kalign_binary_path": args.kalign_binary_path,
+        "release_dates_path": None,
+        "obsolete_pdbs_path": args.obsolete_pdbs_path,
+    }
     if multimer:
         searcher = hmmsearch.Hmmsearch(
             binary_path=args.hmmsearch_binary_path,
             hmmbuild_binary_path=args.hmmbuild_binary_path,
-            database_path=args.pdb_seqres_database_path)
+            database_path=args.pdb_seqres_database_path,
+        )
         featurizer = templates.HmmsearchHitFeaturizer(**featurizer_args)
     else:
         searcher = hhsearch.HHSearch(
-            binary_path=args.hhsearch_binary_path, databases=[args.pdb70_database_path])
+            binary_path=args.hhsearch_binary_path, databases=[args.pdb70_database_path]
+        )
         featurizer = templates.HhsearchHitFeaturizer(**featurizer_args)
     monomer = pipeline.DataPipeline(
         jackhmmer_binary_path=args.jackhmmer_binary_path,
@@ -104,11 +123,16 @@ def make_pipeline(args, use_precomputed_msas=False):
         template_searcher=searcher,
         template_featurizer=featurizer,
         use_small_bfd=args.db_preset == "reduced_dbs",
-        use_precomputed_msas=use_precomputed_msas)
+        use_precomputed_msas=use_precomputed_msas,
+    )
     # AlphaFold's defaults are 8 CPUs for jackhmmer, 4 for HHblits: use the instance's.
     n_cpu = getattr(args, "n_cpu", None)
-    for name in ("jackhmmer_uniref90_runner", "jackhmmer_mgnify_runner",
-                 "jackhmmer_small_bfd_runner", "hhblits_bfd_uniref_runner"):
+    for name in (
+        "jackhmmer_uniref90_runner",
+        "jackhmmer_mgnify_runner",
+        "jackhmmer_small_bfd_runner",
+        "hhblits_bfd_uniref_runner",
+    ):
         runner = getattr(monomer, name, None)
         if n_cpu and runner is not None and hasattr(runner, "n_cpu"):
             runner.n_cpu = n_cpu
@@ -118,7 +142,8 @@ def make_pipeline(args, use_precomputed_msas=False):
         monomer_data_pipeline=monomer,
         jackhmmer_binary_path=args.jackhmmer_binary_path,
         uniprot_database_path=args.uniprot_database_path,
-        use_precomputed_msas=use_precomputed_msas)
+        use_precomputed_msas=use_precomputed_msas,
+    )
     uniprot = getattr(data_pipeline, "_uniprot_msa_runner", None)
     if n_cpu and uniprot is not None and hasattr(uniprot, "n_cpu"):
         uniprot.n_cpu = n_cpu

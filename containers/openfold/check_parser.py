@@ -49,7 +49,9 @@ def parse_with_openfold(argv: list[str]) -> tuple[argparse.ArgumentParser, argpa
     raise SystemExit(f"{script.name} ran without parsing its arguments")
 
 
-def problems(argv: list[str], parser: argparse.ArgumentParser, args: argparse.Namespace) -> list[str]:
+def problems(
+    argv: list[str], parser: argparse.ArgumentParser, args: argparse.Namespace
+) -> list[str]:
     found = []
     flags = [a.split("=", 1)[0] for a in argv[2:] if a.startswith("-")]
     for name in flags:
@@ -57,16 +59,20 @@ def problems(argv: list[str], parser: argparse.ArgumentParser, args: argparse.Na
             found.append(f"{name} is not one of the parser's options (an abbreviation at best)")
     positionals = [a for a in argv[2:] if not a.startswith("-")]
     if [args.fasta_dir, args.template_mmcif_dir] != positionals:
-        found.append(f"positionals {positionals} parsed as fasta_dir={args.fasta_dir!r}, "
-                     f"template_mmcif_dir={args.template_mmcif_dir!r}")
+        found.append(
+            f"positionals {positionals} parsed as fasta_dir={args.fasta_dir!r}, "
+            f"template_mmcif_dir={args.template_mmcif_dir!r}"
+        )
     from openfold.config import model_config
 
     try:
         model_config(args.config_preset)
-    except Exception as err:  # model_config raises ValueError for an unknown name
+    except Exception as err:  # noqa: BLE001 - model_config raises ValueError for an unknown name
         found.append(f"--config_preset={args.config_preset}: {type(err).__name__}: {err}")
     if args.jax_param_path and Path(args.jax_param_path).name != f"params_{args.config_preset}.npz":
-        found.append(f"--jax_param_path {args.jax_param_path} is not params_{args.config_preset}.npz")
+        found.append(
+            f"--jax_param_path {args.jax_param_path} is not params_{args.config_preset}.npz"
+        )
     return found
 
 
@@ -84,8 +90,10 @@ def main() -> None:
             print(f"{problem}\n  in: {' '.join(argv[1:])}", file=sys.stderr)
             failed = True
     if failed:
-        raise SystemExit("foldline's OpenFold command does not fit this OpenFold's parser: fix "
-                         "foldline/steps/openfold.py (and tests/data/openfold-parser.json)")
+        raise SystemExit(
+            "foldline's OpenFold command does not fit this OpenFold's parser: fix "
+            "foldline/steps/openfold.py (and tests/data/openfold-parser.json)"
+        )
     print(f"OpenFold's parser accepts foldline's argv ({len(argvs)} combinations)")
 
 

@@ -20,8 +20,9 @@ import ast
 import json
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 SCRIPT = "run_pretrained_openfold.py"
 CONFIG = "openfold/config.py"
@@ -42,8 +43,12 @@ def _value(node: ast.AST) -> Any:
 
 def _is_add_argument(call: ast.Call, parser: str) -> bool:
     func = call.func
-    return (isinstance(func, ast.Attribute) and func.attr == "add_argument"
-            and isinstance(func.value, ast.Name) and func.value.id == parser)  # fmt: skip
+    return (
+        isinstance(func, ast.Attribute)
+        and func.attr == "add_argument"
+        and isinstance(func.value, ast.Name)
+        and func.value.id == parser
+    )
 
 
 def _argument(call: ast.Call, defined_in: str) -> dict[str, Any]:
@@ -78,14 +83,24 @@ def _function(tree: ast.Module, name: str) -> ast.FunctionDef | None:
 
 def _main_block(tree: ast.Module) -> list[ast.stmt]:
     for node in tree.body:
-        if (isinstance(node, ast.If) and isinstance(node.test, ast.Compare)
-                and isinstance(node.test.left, ast.Name) and node.test.left.id == "__name__"):
+        if (
+            isinstance(node, ast.If)
+            and isinstance(node.test, ast.Compare)
+            and isinstance(node.test.left, ast.Name)
+            and node.test.left.id == "__name__"
+        ):
             return node.body
-    raise SystemExit(f"{SCRIPT}: no `if __name__ == \"__main__\":` block")
+    raise SystemExit(f'{SCRIPT}: no `if __name__ == "__main__":` block')
 
 
-def _collect(statements: list[ast.stmt], parser: str, where: str, tree: ast.Module,
-             read: Callable[[str], str], out: list[dict]) -> None:  # fmt: skip
+def _collect(
+    statements: list[ast.stmt],
+    parser: str,
+    where: str,
+    tree: ast.Module,
+    read: Callable[[str], str],
+    out: list[dict],
+) -> None:
     """add_argument calls on ``parser`` in statement order, helpers followed."""
     for statement in statements:
         for node in ast.walk(statement):
@@ -127,8 +142,11 @@ def config_presets(config_source: str) -> list[str]:
     argument = function.args.args[0].arg
     names: list[str] = []
     for node in ast.walk(function):
-        if not (isinstance(node, ast.Compare) and isinstance(node.left, ast.Name)
-                and node.left.id == argument):
+        if not (
+            isinstance(node, ast.Compare)
+            and isinstance(node.left, ast.Name)
+            and node.left.id == argument
+        ):
             continue
         for op, right in zip(node.ops, node.comparators):
             if isinstance(op, ast.Eq) and isinstance(right, ast.Constant):
@@ -144,8 +162,11 @@ def parser_spec(read: Callable[[str], str]) -> dict[str, Any]:
     main = _main_block(tree)
     parser_name, constructor = None, {}
     for statement in main:
-        if (isinstance(statement, ast.Assign) and isinstance(statement.value, ast.Call)
-                and ast.unparse(statement.value.func).endswith("ArgumentParser")):
+        if (
+            isinstance(statement, ast.Assign)
+            and isinstance(statement.value, ast.Call)
+            and ast.unparse(statement.value.func).endswith("ArgumentParser")
+        ):
             parser_name = statement.targets[0].id  # type: ignore[attr-defined]
             constructor = {k.arg: _value(k.value) for k in statement.value.keywords if k.arg}
             break
@@ -162,8 +183,10 @@ def parser_spec(read: Callable[[str], str]) -> dict[str, Any]:
     return {
         "script": SCRIPT,
         "allow_abbrev": constructor.get("allow_abbrev", True),
-        "positionals": [{k: v for k, v in a.items() if k != "names"} | {"name": a["names"][0]}
-                        for a in positionals],
+        "positionals": [
+            {k: v for k, v in a.items() if k != "names"} | {"name": a["names"][0]}
+            for a in positionals
+        ],
         "options": options,
         "config_presets": config_presets(read(CONFIG)),
         "config_presets_from": f"{CONFIG}:{PRESET_FUNCTION}",
@@ -181,11 +204,14 @@ def main() -> None:
     ref = args.commit
     if args.git_dir:
         git = ["git", f"--git-dir={args.git_dir}"]
-        sha = subprocess.run([*git, "rev-parse", f"{ref}^{{commit}}"], check=True,
-                             capture_output=True, text=True).stdout.strip()  # fmt: skip
+        sha = subprocess.run(
+            [*git, "rev-parse", f"{ref}^{{commit}}"], check=True, capture_output=True, text=True
+        ).stdout.strip()
 
         def read(path: str) -> str:
-            done = subprocess.run([*git, "show", f"{sha}:{path}"], capture_output=True, text=True)
+            done = subprocess.run(
+                [*git, "show", f"{sha}:{path}"], capture_output=True, text=True, check=False
+            )
             if done.returncode:
                 raise FileNotFoundError(path)
             return done.stdout
@@ -197,10 +223,13 @@ def main() -> None:
 
     spec = {
         "generated_by": "containers/openfold/parser_spec.py",
-        "openfold": {"repository": args.repository, "commit": sha,
-                     **({"ref": ref} if ref != sha else {})},
+        "openfold": {
+            "repository": args.repository,
+            "commit": sha,
+            **({"ref": ref} if ref != sha else {}),
+        },
         **parser_spec(read),
-    }  # fmt: skip
+    }
     json.dump(spec, sys.stdout, indent=1)
     sys.stdout.write("\n")
 

@@ -42,8 +42,10 @@ def patch(text: str, capabilities: list[str]) -> str:
     for anchor in (ARCH_FLAGS, CXX14):
         count = text.count(anchor)
         if count != 1:
-            raise SystemExit(f"setup.py: expected {anchor!r} once, found it {count} times: "
-                             "not the setup.py this patch was written for")
+            raise SystemExit(
+                f"setup.py: expected {anchor!r} once, found it {count} times: "
+                "not the setup.py this patch was written for"
+            )
     for capability in capabilities:
         if not re.fullmatch(r"\d+\.\d", capability):
             raise SystemExit(f"not a compute capability: {capability!r} (e.g. 8.6)")

@@ -19,21 +19,34 @@ ROOT = Path("/tmp/foldline-argv-sample")
 
 
 def sample_argvs(env_vars: dict[str, str]) -> list[list[str]]:
-    env = TrainingEnv.from_env({**env_vars, "SM_NUM_GPUS": "1", "SM_NUM_CPUS": "8",
-                                "SM_MODEL_DIR": str(ROOT / "model")})  # fmt: skip
+    env = TrainingEnv.from_env(
+        {**env_vars, "SM_NUM_GPUS": "1", "SM_NUM_CPUS": "8", "SM_MODEL_DIR": str(ROOT / "model")}
+    )
     argvs = []
     for model_preset, config_preset in CONFIG_PRESET.items():
         if config_preset is None:  # multimer: the step skips, nothing is run
             continue
-        inputs = StepInputs(ROOT / "fasta" / "target.fasta", (), model_preset, "full_dbs",
-                            "2021-10-01", True)  # fmt: skip
+        inputs = StepInputs(
+            ROOT / "fasta" / "target.fasta", (), model_preset, "full_dbs", "2021-10-01", True
+        )
         for weights in (
-            Weights("openfold", ROOT / "openfold_params" / CHECKPOINTS[config_preset][0], "databases"),
+            Weights(
+                "openfold", ROOT / "openfold_params" / CHECKPOINTS[config_preset][0], "databases"
+            ),
             Weights("alphafold", ROOT / "params" / f"params_{config_preset}.npz", "databases"),
         ):
-            argvs.append(openfold_command(env, inputs, ROOT / "databases", ROOT / "fasta",
-                                          ROOT / "alignments", ROOT / "output", config_preset,
-                                          weights))  # fmt: skip
+            argvs.append(
+                openfold_command(
+                    env,
+                    inputs,
+                    ROOT / "databases",
+                    ROOT / "fasta",
+                    ROOT / "alignments",
+                    ROOT / "output",
+                    config_preset,
+                    weights,
+                )
+            )
     return argvs
 
 

@@ -35,8 +35,10 @@ def find_archive(local_dir: Path, url: str, scratch: Path) -> Path:
         with urllib.request.urlopen(url, timeout=120) as response, target.open("wb") as out:
             shutil.copyfileobj(response, out)
     except OSError as err:
-        sys.exit(f"cannot download {url}: {err}\nWhere GitHub is out of reach, put a git archive "
-                 f"of the commit in containers/openfold/source/ (see containers/README.md)")
+        sys.exit(
+            f"cannot download {url}: {err}\nWhere GitHub is out of reach, put a git archive "
+            f"of the commit in containers/openfold/source/ (see containers/README.md)"
+        )
     return target
 
 
@@ -49,15 +51,22 @@ def unpack(archive: Path, commit: str, target: Path) -> None:
         members = tar.getmembers()
         tops = {PurePosixPath(m.name).parts[0] for m in members if PurePosixPath(m.name).parts}
         # GitHub's archives hold one folder (openfold-<sha>/); `git archive` without --prefix none
-        strip = 1 if len(tops) == 1 and any(m.isdir() and PurePosixPath(m.name).parts == tuple(tops)
-                                            for m in members) else 0
+        strip = (
+            1
+            if len(tops) == 1
+            and any(m.isdir() and PurePosixPath(m.name).parts == tuple(tops) for m in members)
+            else 0
+        )
         target.mkdir(parents=True, exist_ok=True)
         for member in members:
             parts = PurePosixPath(member.name).parts[strip:]
             if not parts:
                 continue
-            if member.name.startswith("/") or ".." in parts or not (member.isfile() or member.isdir()
-                                                                      or member.issym()):
+            if (
+                member.name.startswith("/")
+                or ".." in parts
+                or not (member.isfile() or member.isdir() or member.issym())
+            ):
                 sys.exit(f"refusing archive member {member.name!r}")
             if member.issym() and (member.linkname.startswith("/") or ".." in member.linkname):
                 sys.exit(f"refusing link {member.name!r} -> {member.linkname!r}")

@@ -1,4 +1,4 @@
-"""Compare AlphaFold's and OpenFold's predictions of one target; write metrics and a report.
+"""7. The science: compare AlphaFold's and OpenFold's predictions of one target; write metrics and a report.
 
 Public API (no AWS in here; the analysis Lambda and ``foldline analyze`` call these):
 
@@ -6,7 +6,7 @@ Public API (no AWS in here; the analysis Lambda and ``foldline analyze`` call th
   writes ``metrics.json``, ``report.html``, PNG plots and both compared models.
 - :func:`headline` — one line (TM-score, RMSD, mean pLDDTs) from the metrics, for
   notifications; :func:`engine_label` names a slot's engine truthfully. Both live in
-  :mod:`foldline.analysis.headline`, which is pure Python.
+  :mod:`foldline.analysis.wording`, which is pure Python.
 - :func:`compare_models`, :func:`load_structure`, :func:`score_fixed_correspondence`,
   :func:`tm_align` — the pieces, for other callers and tests.
 
@@ -15,23 +15,23 @@ documented in docs/metrics-schema.md. Importing this package imports numpy and g
 matplotlib and biotite are imported only when a report or an lDDT is computed.
 """
 
-from foldline.analysis.analyze import METRICS_NAME, REPORT_NAME, analyze
-from foldline.analysis.compare import compare_models, tm_align
-from foldline.analysis.headline import engine_label, headline
+from foldline.analysis.agreement import compare_models, tm_align
+from foldline.analysis.analyze import METRICS_FILE, REPORT_PAGE, analyze
 from foldline.analysis.schema import METRICS_SCHEMA, SCHEMA_VERSION
 from foldline.analysis.structures import load_structure
 from foldline.analysis.tmscore import score_fixed_correspondence
+from foldline.analysis.wording import engine_label, headline
 
 __all__ = [
+    "METRICS_FILE",
+    "METRICS_SCHEMA",
+    "REPORT_PAGE",
+    "SCHEMA_VERSION",
     "analyze",
-    "headline",
-    "engine_label",
     "compare_models",
-    "tm_align",
+    "engine_label",
+    "headline",
     "load_structure",
     "score_fixed_correspondence",
-    "METRICS_SCHEMA",
-    "SCHEMA_VERSION",
-    "METRICS_NAME",
-    "REPORT_NAME",
+    "tm_align",
 ]

@@ -14,7 +14,6 @@ why. Neither slot with a model is an error.
 
 from __future__ import annotations
 
-import datetime as _dt
 import json
 import shutil
 from pathlib import Path
@@ -22,18 +21,9 @@ from typing import Any
 
 import numpy as np
 
-from foldline.analysis.compare import GDT_METHOD, Comparison, compare_models
+from foldline.analysis.agreement import GDT_METHOD, Comparison, compare_models
 from foldline.analysis.confidence import pae_summary, plddt_summary
-from foldline.analysis.headline import (
-    STAND_IN,
-    engine_agreement,
-    engine_label,
-    engine_title,
-    headline,
-    stand_in_warnings,
-    weights_notes,
-)
-from foldline.analysis.outputs import (
+from foldline.analysis.engine_outputs import (
     EngineOutput,
     ModelFile,
     NoModel,
@@ -47,11 +37,20 @@ from foldline.analysis.pickles import confidence_from_result, load_numpy_pickle
 from foldline.analysis.schema import SCHEMA_VERSION
 from foldline.analysis.structures import StructureModel, load_structure
 from foldline.analysis.superpose import Superposition
+from foldline.analysis.wording import (
+    STAND_IN,
+    engine_agreement,
+    engine_label,
+    engine_title,
+    headline,
+    stand_in_warnings,
+    weights_notes,
+)
+from foldline.spec.formats import utc_now
+from foldline.spec.layout import METRICS_FILE, REPORT_PAGE, STEP_MANIFEST
 
-__all__ = ["analyze", "headline", "engine_label", "METRICS_NAME", "REPORT_NAME"]
+__all__ = ["METRICS_FILE", "REPORT_PAGE", "analyze", "engine_label", "headline"]
 
-METRICS_NAME = "metrics.json"
-REPORT_NAME = "report.html"
 PLDDT_PLOT = "plddt.png"
 PER_RESIDUE_PLOT = "per_residue.png"
 MSA_COVERAGE_PLOT = "msa_coverage.png"
@@ -63,7 +62,7 @@ def _engine_identity(output: EngineOutput, model: StructureModel) -> tuple[str, 
     """(engine, version, how we know), preferring the step manifest."""
     manifest = output.manifest or {}
     if manifest.get("engine"):
-        return str(manifest["engine"]), manifest.get("engine_version"), "foldline-step.json"
+        return str(manifest["engine"]), manifest.get("engine_version"), STEP_MANIFEST
     if model.engine_remark:
         return model.engine_remark, None, "model file REMARK"
     if output.layout in ("alphafold", "openfold"):
@@ -72,8 +71,12 @@ def _engine_identity(output: EngineOutput, model: StructureModel) -> tuple[str, 
 
 
 #: a stand-in copies a template's coordinates: no weights, whether its manifest says so or not
-_STAND_IN_WEIGHTS = {"kind": "none", "name": "none (template-cpu: no model weights)",
-                     "source": None, "files": []}  # fmt: skip
+_STAND_IN_WEIGHTS = {
+    "kind": "none",
+    "name": "none (template-cpu: no model weights)",
+    "source": None,
+    "files": [],
+}
 
 
 def _weights(output: EngineOutput, engine: str) -> dict[str, Any] | None:
@@ -110,8 +113,10 @@ def _engine_section(
         kind, plddt_source = "none", f"none: {model.plddt_note}"
     elif engine == STAND_IN:
         kind = "template-similarity"
-        plddt_source = ("B-factor column: the CPU stand-in's alignment-similarity score (0-100) "
-                        "to its template, not pLDDT")  # fmt: skip
+        plddt_source = (
+            "B-factor column: the CPU stand-in's alignment-similarity score (0-100) "
+            "to its template, not pLDDT"
+        )
     section: dict[str, Any] = {
         "engine": engine,
         "engine_version": version,
@@ -122,7 +127,9 @@ def _engine_section(
         "model_file": _relative(chosen.path, output.root),
         "model_name": chosen.name,
         "relaxed": chosen.relaxed,
-        "chains": [{"name": c.name, "length": len(c), "sequence": c.sequence} for c in model.chains],
+        "chains": [
+            {"name": c.name, "length": len(c), "sequence": c.sequence} for c in model.chains
+        ],
         "n_residues": model.n_residues,
         "stand_in": stand_in,
         "plddt": {
@@ -144,7 +151,7 @@ def _engine_section(
         section["result_pickle"] = _relative(chosen.result_pickle, output.root)
         try:
             raw = load_numpy_pickle(chosen.result_pickle)
-        except Exception as err:  # a bad pickle costs the PAE, not the report
+        except Exception as err:  # noqa: BLE001 - a bad pickle costs the PAE, not the report
             warnings.append(f"{output.slot}: could not read {chosen.result_pickle.name}: {err}")
             raw = None
         if isinstance(raw, dict):
@@ -195,8 +202,8 @@ def _write_superposed(model: StructureModel, sup: Superposition, out: Path) -> P
     structure = gemmi.read_structure(str(model.path))
     # ours moves row vectors (x @ R + t); gemmi moves column vectors (M x + t)
     transform = gemmi.Transform(gemmi.Mat33(sup.rotation.T.tolist()), gemmi.Vec3(*sup.translation))
-    for model in structure:
-        model.transform_pos_and_adp(transform)
+    for frame in structure:  # gemmi's models (NMR-style frames); a prediction has one
+        frame.transform_pos_and_adp(transform)
     if out.suffix == ".cif":
         structure.make_mmcif_document().write_file(str(out))
     else:
@@ -205,28 +212,35 @@ def _write_superposed(model: StructureModel, sup: Superposition, out: Path) -> P
 
 
 def _model_copy_name(slot: str, path: Path, suffix: str = "") -> str:
-    name = path.name[:-3] if path.name.endswith(".gz") else path.name
+    name = path.name.removesuffix(".gz")
     stem, ext = name.rsplit(".", 1) if "." in name else (name, "pdb")
     ext = "cif" if ext in ("cif", "mmcif") else "pdb"
     return f"{slot}_{stem}{suffix}.{ext}"
 
 
-def _comparison_section(comparison: Comparison, pairing: Pairing, af: Path, of: Path,
-                        engines: dict[str, Any]) -> dict[str, Any]:
+def _comparison_section(
+    comparison: Comparison, pairing: Pairing, af: Path, of: Path, engines: dict[str, Any]
+) -> dict[str, Any]:
     matching = comparison.matching
     pairs = [
-        {"alphafold": p.reference.name, "openfold": p.mobile.name, "length": len(p.reference),
-         "openfold_length": len(p.mobile), "correspondence": p.alignment.method,
-         "sequence_identity": round(p.alignment.identity, 4), "n_aligned": len(p.alignment)}
+        {
+            "alphafold": p.reference.name,
+            "openfold": p.mobile.name,
+            "length": len(p.reference),
+            "openfold_length": len(p.mobile),
+            "correspondence": p.alignment.method,
+            "sequence_identity": round(p.alignment.identity, 4),
+            "n_aligned": len(p.alignment),
+        }
         for p in matching.pairs
-    ]  # fmt: skip
+    ]
     length = matching.reference_length
     normalisation = (
         f"TM-score normalised by the AlphaFold slot's model (the reference): L = {length} residues"
         + (f" (d0 = {comparison.complex.scores.d0:.2f} Å)" if comparison.complex else "")
         + "; residues paired by sequence (identical sequences: residue i with residue i), "
         "every reference residue without a partner scoring zero"
-    )  # fmt: skip
+    )
     agreement, agreement_note = engine_agreement(engines)
     return {
         "method": "correspondence",
@@ -265,7 +279,9 @@ def _plddt_series(comparison: Comparison, ref: StructureModel, mob: StructureMod
         values = np.full(len(chain), np.nan)
         pair = by_name.get(chain.name)
         if pair is not None:
-            values[pair.alignment.reference_index] = mob.chain_plddt(pair.mobile)[pair.alignment.mobile_index]
+            values[pair.alignment.reference_index] = mob.chain_plddt(pair.mobile)[
+                pair.alignment.mobile_index
+            ]
         of.append(values)
         breaks.append((start, chain.name))
         start += len(chain)
@@ -282,7 +298,9 @@ def _deviation_series(comparison: Comparison, ref: StructureModel) -> np.ndarray
         pair = by_name.get(chain.name)
         if pair is not None:
             moved = comparison.superposition.apply(pair.mobile_ca)
-            values[pair.alignment.reference_index] = np.linalg.norm(moved - pair.reference_ca, axis=1)
+            values[pair.alignment.reference_index] = np.linalg.norm(
+                moved - pair.reference_ca, axis=1
+            )
         out.append(values)
     return np.concatenate(out)
 
@@ -294,7 +312,9 @@ def _msa_on_reference(chains: list[ChainMsa], model: StructureModel) -> np.ndarr
     unused = list(chains)
     out, found = [], False
     for chain in model.chains:
-        match = next((c for c in unused if c.name == chain.name and c.query == chain.sequence), None)
+        match = next(
+            (c for c in unused if c.name == chain.name and c.query == chain.sequence), None
+        )
         match = match or next((c for c in unused if c.query == chain.sequence), None)
         values = np.full(len(chain), np.nan)
         if match is not None:
@@ -347,7 +367,7 @@ def analyze(
     Raises
     ------
     FileNotFoundError
-        Where neither output holds a model (:class:`~foldline.analysis.outputs.NoModel`
+        Where neither output holds a model (:class:`~foldline.analysis.engine_outputs.NoModel`
         for one slot is not an error: the report covers the other).
     """
     from foldline.analysis import plots, report  # matplotlib: imported only when reporting
@@ -362,8 +382,10 @@ def analyze(
         except NoModel as none:  # skipped (OpenFold on a multimer) or left nothing
             absent[slot] = none
     if not outputs:
-        raise FileNotFoundError("neither engine left a model: "
-                                + "; ".join(f"{slot}: {none}" for slot, none in absent.items()))  # fmt: skip
+        raise FileNotFoundError(
+            "neither engine left a model: "
+            + "; ".join(f"{slot}: {none}" for slot, none in absent.items())
+        )
     out_dir.mkdir(parents=True, exist_ok=True)
     warnings: list[str] = []
     cache: dict[Path, StructureModel] = {}
@@ -382,7 +404,9 @@ def analyze(
         (slot,) = outputs
         chosen = {slot: pick_best(outputs[slot], mean_plddt)}
     else:
-        pairing = pick_like_with_like(outputs["alphafold"], outputs["openfold"], mean_plddt=mean_plddt)
+        pairing = pick_like_with_like(
+            outputs["alphafold"], outputs["openfold"], mean_plddt=mean_plddt
+        )
         chosen = {"alphafold": pairing.alphafold, "openfold": pairing.openfold}
     models = {slot: load(m.path) for slot, m in chosen.items()}
     if not absent:
@@ -405,8 +429,10 @@ def analyze(
             msa_chains = read_msa_depth(Path(msa), warnings)
     for slot, record in absent_engines.items():
         if record["status"] != "skipped":
-            warnings.append(f"{slot}: the step left no model (status {record['status'] or 'unknown'}): "
-                            f"{record['reason']}")  # fmt: skip
+            warnings.append(
+                f"{slot}: the step left no model (status {record['status'] or 'unknown'}): "
+                f"{record['reason']}"
+            )
     for output in all_outputs.values():
         warnings.extend(f"{output.slot}: {w}" for w in output.warnings)
     warnings[:0] = weights_notes(engines)  # said first: they change what the comparison means
@@ -436,29 +462,42 @@ def analyze(
     plot_files = {"plddt": plots.plot_plddt(series, labels, breaks, out_dir / PLDDT_PLOT).name}
     kinds = {(engines[s]["plddt"].get("kind") or "plddt") for s in series}
     plot_files["per_residue"] = plots.plot_per_residue(
-        series, labels, breaks, out_dir / PER_RESIDUE_PLOT, deviation=deviation, msa_depth=depth,
+        series,
+        labels,
+        breaks,
+        out_dir / PER_RESIDUE_PLOT,
+        deviation=deviation,
+        msa_depth=depth,
         plddt_axis_label="pLDDT" if kinds == {"plddt"} else "pLDDT / B-factor score",
     ).name
     if msa_chains:
-        plot_files["msa_coverage"] = plots.plot_msa_coverage(msa_chains, out_dir / MSA_COVERAGE_PLOT).name
+        plot_files["msa_coverage"] = plots.plot_msa_coverage(
+            msa_chains, out_dir / MSA_COVERAGE_PLOT
+        ).name
     for slot, pae in paes.items():
         if pae is not None:
             own_breaks = _chain_starts(models[slot])
             title = f"PAE — {engine_title(slot, engines[slot])}"
-            plot_files[f"pae_{slot}"] = plots.plot_pae(pae, title, out_dir / f"pae_{slot}.png", own_breaks).name
+            plot_files[f"pae_{slot}"] = plots.plot_pae(
+                pae, title, out_dir / f"pae_{slot}.png", own_breaks
+            ).name
 
     metrics: dict[str, Any] = {
         "schema_version": SCHEMA_VERSION,
-        "created_at": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        "created_at": utc_now(),
         "context": _json_safe(context or {}),
         "headline": "",
         "engines": engines,
-        "comparison": None if comparison is None else {
-            **_comparison_section(comparison, pairing, pairing.alphafold.path, pairing.openfold.path, engines),
+        "comparison": None
+        if comparison is None
+        else {
+            **_comparison_section(
+                comparison, pairing, pairing.alphafold.path, pairing.openfold.path, engines
+            ),
             "per_residue_deviation": {
                 "unit": "Å",
                 "method": "CA distance between paired residues after the TM-score superposition, "
-                          "in the reference's residue order; null where a residue has no partner",
+                "in the reference's residue order; null where a residue has no partner",
                 "values": _rounded(deviation, 2),
             },
         },
@@ -466,26 +505,34 @@ def analyze(
         "absent_engines": absent_engines,
         "runtimes": _runtimes(all_outputs),
         "files": {
-            "metrics": METRICS_NAME,
-            "report": REPORT_NAME,
+            "metrics": METRICS_FILE,
+            "report": REPORT_PAGE,
             "plots": plot_files,
             "models": model_files,
         },
-        "msa": None if not msa_chains else {
+        "msa": None
+        if not msa_chains
+        else {
             "method": MSA_DEPTH_METHOD,
             "chains": [c.as_dict() for c in msa_chains],
         },
         "warnings": warnings,
-    }  # fmt: skip
+    }
     metrics["headline"] = headline(metrics)
 
     # the 3-D view draws the files written above: the reference as a cartoon, the model
     # superposed onto it as a thin tube
-    viewer_models = [{"slot": slot, "label": engine_title(slot, engines[slot]), "file": model_files[slot],
-                      "style": "trace" if slot == "openfold" and comparison is not None else "cartoon"}
-                     for slot in model_files]  # fmt: skip
-    (out_dir / METRICS_NAME).write_text(json.dumps(metrics, indent=1) + "\n")
-    report.write_report(metrics, out_dir, viewer_models, out_dir / REPORT_NAME)
+    viewer_models = [
+        {
+            "slot": slot,
+            "label": engine_title(slot, engines[slot]),
+            "file": model_files[slot],
+            "style": "trace" if slot == "openfold" and comparison is not None else "cartoon",
+        }
+        for slot in model_files
+    ]
+    (out_dir / METRICS_FILE).write_text(json.dumps(metrics, indent=1) + "\n")
+    report.write_report(metrics, out_dir, viewer_models, out_dir / REPORT_PAGE)
     return metrics
 
 
@@ -502,7 +549,7 @@ def _absent_section(none: NoModel) -> dict[str, Any]:
 
 
 def _comparison_skipped(absent_engines: dict[str, dict[str, Any]]) -> str | None:
-    """"OpenFold skipped: <the step's note>" for each slot without a model; None if none."""
+    """ "OpenFold skipped: <the step's note>" for each slot without a model; None if none."""
     if not absent_engines:
         return None
     parts = []
@@ -528,12 +575,18 @@ def _chain_starts(model: StructureModel) -> list[tuple[int, str]]:
 
 def _msa_output(path: Path) -> EngineOutput:
     """The MSA step's folder: only its manifest and timings matter here."""
-    from foldline.analysis.outputs import MANIFEST_NAME, _read_json
+    from foldline.analysis.engine_outputs import _read_json
 
     if not path.is_dir():
         raise FileNotFoundError(f"{path} is not a folder")
     warnings: list[str] = []
     return EngineOutput(
-        "msa", path, "file", [],
-        _read_json(path / MANIFEST_NAME, warnings), _read_json(path / "timings.json", warnings), None, warnings,
-    )  # fmt: skip
+        "msa",
+        path,
+        "file",
+        [],
+        _read_json(path / STEP_MANIFEST, warnings),
+        _read_json(path / "timings.json", warnings),
+        None,
+        warnings,
+    )

@@ -32,9 +32,13 @@ from foldline.analysis.superpose import kabsch
 from foldline.analysis.tmscore import score_fixed_correspondence, tm_d0
 
 __all__ = [
-    "ResidueAlignment", "ChainPair", "ChainMatching", "align_residues", "match_chains",
     "MIN_SEQUENCE_IDENTITY",
-]  # fmt: skip
+    "ChainMatching",
+    "ChainPair",
+    "ResidueAlignment",
+    "align_residues",
+    "match_chains",
+]
 
 #: below this identity (identical pairs / shorter chain) chains are aligned by structure
 MIN_SEQUENCE_IDENTITY = 0.3
@@ -85,8 +89,12 @@ class ChainMatching:
 def _aligner():
     from Bio.Align import PairwiseAligner, substitution_matrices
 
-    aligner = PairwiseAligner(mode="global", substitution_matrix=substitution_matrices.load("BLOSUM62"),
-                              open_gap_score=-11, extend_gap_score=-1)  # fmt: skip
+    aligner = PairwiseAligner(
+        mode="global",
+        substitution_matrix=substitution_matrices.load("BLOSUM62"),
+        open_gap_score=-11,
+        extend_gap_score=-1,
+    )
     aligner.end_gap_score = 0  # a missing tail costs nothing
     return aligner
 
@@ -100,11 +108,17 @@ def _sequence_alignment(reference: str, mobile: str) -> tuple[np.ndarray, np.nda
     return np.asarray(ref_idx, dtype=np.int64), np.asarray(mob_idx, dtype=np.int64)
 
 
-def _structure_alignment(reference: ChainTrace, mobile: ChainTrace) -> tuple[np.ndarray, np.ndarray]:
+def _structure_alignment(
+    reference: ChainTrace, mobile: ChainTrace
+) -> tuple[np.ndarray, np.ndarray]:
     import tmtools
 
-    result = tmtools.tm_align(np.ascontiguousarray(mobile.ca), np.ascontiguousarray(reference.ca),
-                              mobile.sequence, reference.sequence)  # fmt: skip
+    result = tmtools.tm_align(
+        np.ascontiguousarray(mobile.ca),
+        np.ascontiguousarray(reference.ca),
+        mobile.sequence,
+        reference.sequence,
+    )
     ref_idx, mob_idx, i, j = [], [], 0, 0
     for a, b in zip(result.seqxA, result.seqyA):  # x: mobile, y: reference
         if a != "-" and b != "-":
@@ -115,12 +129,16 @@ def _structure_alignment(reference: ChainTrace, mobile: ChainTrace) -> tuple[np.
     return np.asarray(ref_idx, dtype=np.int64), np.asarray(mob_idx, dtype=np.int64)
 
 
-def _identity(reference: ChainTrace, mobile: ChainTrace, ref_idx: np.ndarray, mob_idx: np.ndarray) -> float:
+def _identity(
+    reference: ChainTrace, mobile: ChainTrace, ref_idx: np.ndarray, mob_idx: np.ndarray
+) -> float:
     same = sum(reference.sequence[i] == mobile.sequence[j] for i, j in zip(ref_idx, mob_idx))
     return same / max(1, min(len(reference), len(mobile)))
 
 
-def align_residues(reference: ChainTrace, mobile: ChainTrace, *, by_structure: bool = False) -> ResidueAlignment:
+def align_residues(
+    reference: ChainTrace, mobile: ChainTrace, *, by_structure: bool = False
+) -> ResidueAlignment:
     """The residue correspondence of two chains (see the module docstring).
 
     ``by_structure`` forces TM-align where the sequences are too different to align.
@@ -133,11 +151,17 @@ def align_residues(reference: ChainTrace, mobile: ChainTrace, *, by_structure: b
     if identity >= MIN_SEQUENCE_IDENTITY or not by_structure:
         return ResidueAlignment(ref_idx, mob_idx, "sequence alignment", identity)
     ref_idx, mob_idx = _structure_alignment(reference, mobile)
-    return ResidueAlignment(ref_idx, mob_idx, "structure alignment (TM-align)",
-                            _identity(reference, mobile, ref_idx, mob_idx))  # fmt: skip
+    return ResidueAlignment(
+        ref_idx,
+        mob_idx,
+        "structure alignment (TM-align)",
+        _identity(reference, mobile, ref_idx, mob_idx),
+    )
 
 
-def _candidates(reference: StructureModel, mobile: StructureModel) -> dict[tuple[int, int], ResidueAlignment]:
+def _candidates(
+    reference: StructureModel, mobile: StructureModel
+) -> dict[tuple[int, int], ResidueAlignment]:
     """Chain pairs that may pair: by sequence where it is similar enough; by structure
     for chains that have no such partner at all."""
     found: dict[tuple[int, int], ResidueAlignment] = {}
@@ -159,8 +183,12 @@ def _candidates(reference: StructureModel, mobile: StructureModel) -> dict[tuple
     return found
 
 
-def _assignments(reference: StructureModel, mobile: StructureModel,
-                 candidates: dict[tuple[int, int], ResidueAlignment], d0: float) -> list[tuple[float, tuple]]:  # fmt: skip
+def _assignments(
+    reference: StructureModel,
+    mobile: StructureModel,
+    candidates: dict[tuple[int, int], ResidueAlignment],
+    d0: float,
+) -> list[tuple[float, tuple]]:
     """Distinct one-to-one chain assignments, each with its best anchored TM-sum."""
     from scipy.optimize import linear_sum_assignment
 
@@ -177,7 +205,9 @@ def _assignments(reference: StructureModel, mobile: StructureModel,
             d2 = ((sup.apply(mob_ca[k]) - ref_ca[k]) ** 2).sum(1)
             score[k] = (1.0 / (1.0 + d2 / d0**2)).sum()
         rows, cols = linear_sum_assignment(-score)
-        mapping = tuple(sorted((int(i), int(j)) for i, j in zip(rows, cols) if (i, j) in candidates))
+        mapping = tuple(
+            sorted((int(i), int(j)) for i, j in zip(rows, cols) if (i, j) in candidates)
+        )
         total = float(sum(score[p] for p in mapping))
         if total > best.get(mapping, -1.0):
             best[mapping] = total
@@ -196,26 +226,38 @@ def match_chains(reference: StructureModel, mobile: StructureModel) -> ChainMatc
     length = reference.n_residues
     candidates = _candidates(reference, mobile)
     if not candidates:
-        return ChainMatching((), tuple(reference.chain_names), tuple(mobile.chain_names), "none", length)
+        return ChainMatching(
+            (), tuple(reference.chain_names), tuple(mobile.chain_names), "none", length
+        )
     if len(reference.chains) == 1 and len(mobile.chains) == 1:
         mapping, method = tuple(candidates), "one chain each"
     else:
         finalists = _assignments(reference, mobile, candidates, tm_d0(length))[:_FINALISTS]
         scored = []
         for _, mapping in finalists:
-            ref_ca = np.concatenate([reference.chains[i].ca[candidates[(i, j)].reference_index] for i, j in mapping])
-            mob_ca = np.concatenate([mobile.chains[j].ca[candidates[(i, j)].mobile_index] for i, j in mapping])
+            ref_ca = np.concatenate(
+                [reference.chains[i].ca[candidates[(i, j)].reference_index] for i, j in mapping]
+            )
+            mob_ca = np.concatenate(
+                [mobile.chains[j].ca[candidates[(i, j)].mobile_index] for i, j in mapping]
+            )
             tm = score_fixed_correspondence(mob_ca, ref_ca, normalising_length=length).tm_score
             scored.append((tm, mapping))
         mapping = max(scored)[1]
-        method = ("chain mapping searched over superpositions anchored on each candidate chain pair "
-                  f"(Hungarian assignment; {len(finalists)} assignment(s) scored by complex TM-score)")  # fmt: skip
-    pairs = tuple(ChainPair(reference.chains[i], mobile.chains[j], candidates[(i, j)]) for i, j in mapping)
+        method = (
+            "chain mapping searched over superpositions anchored on each candidate chain pair "
+            f"(Hungarian assignment; {len(finalists)} assignment(s) scored by complex TM-score)"
+        )
+    pairs = tuple(
+        ChainPair(reference.chains[i], mobile.chains[j], candidates[(i, j)]) for i, j in mapping
+    )
     paired_ref = {i for i, _ in mapping}
     paired_mob = {j for _, j in mapping}
     return ChainMatching(
         pairs=pairs,
-        unmatched_reference=tuple(c.name for i, c in enumerate(reference.chains) if i not in paired_ref),
+        unmatched_reference=tuple(
+            c.name for i, c in enumerate(reference.chains) if i not in paired_ref
+        ),
         unmatched_mobile=tuple(c.name for j, c in enumerate(mobile.chains) if j not in paired_mob),
         method=method,
         reference_length=length,

@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["PLDDT_BANDS", "plddt_summary", "pae_summary"]
+__all__ = ["PLDDT_BANDS", "pae_summary", "plddt_summary"]
 
 #: AlphaFold DB's four bands, as (key, label); they partition the 0-100 scale
 PLDDT_BANDS = (

@@ -21,13 +21,16 @@ from pathlib import Path
 
 import numpy as np
 
-from foldline.layout import MSA_SEARCH_FILES
+from foldline.spec.layout import MSA_SEARCH_FILES
 
-__all__ = ["ChainMsa", "read_msa_depth", "MSA_DEPTH_METHOD"]
+__all__ = ["MSA_DEPTH_METHOD", "ChainMsa", "read_msa_depth"]
 
 MSA_DEPTH_METHOD = (
     "rows of the chain's sequence-search MSAs (query included; "
-    + ", ".join(f"{name}{'' if cap is None else f' first {cap:,} rows'}" for name, cap in MSA_SEARCH_FILES.items())
+    + ", ".join(
+        f"{name}{'' if cap is None else f' first {cap:,} rows'}"
+        for name, cap in MSA_SEARCH_FILES.items()
+    )
     + "), insert columns dropped, repeated rows counted once, as the data pipeline of "
     "run_alphafold.py (2.3) builds its MSA features; template hits and multimer pairing hits not counted"
 )

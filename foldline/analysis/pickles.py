@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["UnsafePickleError", "load_numpy_pickle", "confidence_from_result"]
+__all__ = ["UnsafePickleError", "confidence_from_result", "load_numpy_pickle"]
 
 _ALLOWED = {
     ("numpy", "ndarray"),

@@ -12,7 +12,7 @@ import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
-__all__ = ["plot_plddt", "plot_pae", "plot_per_residue", "plot_msa_coverage", "ENGINE_COLOURS"]
+__all__ = ["ENGINE_COLOURS", "plot_msa_coverage", "plot_pae", "plot_per_residue", "plot_plddt"]
 
 ENGINE_COLOURS = {"alphafold": "#1f4e9c", "openfold": "#d1495b"}
 _BAND_COLOURS = ((90, 100, "#0053d6"), (70, 90, "#65cbf3"), (50, 70, "#ffdb13"), (0, 50, "#ff7d45"))
@@ -73,7 +73,9 @@ def _block_mean(matrix: np.ndarray, size: int) -> tuple[np.ndarray, float]:
     m = -(-n // factor) * factor
     padded = np.full((m, m), np.nan)
     padded[:n, :n] = matrix
-    return np.nanmean(padded.reshape(m // factor, factor, m // factor, factor), axis=(1, 3)), float(factor)
+    return np.nanmean(padded.reshape(m // factor, factor, m // factor, factor), axis=(1, 3)), float(
+        factor
+    )
 
 
 def plot_pae(pae: np.ndarray, title: str, path: Path, chain_breaks: list[tuple[int, str]]) -> Path:
@@ -87,8 +89,14 @@ def plot_pae(pae: np.ndarray, title: str, path: Path, chain_breaks: list[tuple[i
     fig = Figure(figsize=(4.8, 3.6))
     fig.subplots_adjust(left=0.15, right=0.78, top=0.92, bottom=0.14)
     ax = fig.add_subplot()
-    image = ax.imshow(shown, cmap="Greens_r", vmin=0, vmax=max(30.0, float(np.max(pae))),
-                      interpolation="nearest", extent=(0.5, n + 0.5, n + 0.5, 0.5))  # fmt: skip
+    image = ax.imshow(
+        shown,
+        cmap="Greens_r",
+        vmin=0,
+        vmax=max(30.0, float(np.max(pae))),
+        interpolation="nearest",
+        extent=(0.5, n + 0.5, n + 0.5, 0.5),
+    )
     for index, _ in chain_breaks[1:]:
         ax.axvline(index + 0.5, color="k", lw=0.6)
         ax.axhline(index + 0.5, color="k", lw=0.6)
@@ -128,15 +136,22 @@ def plot_per_residue(
     panels = 1 + (deviation is not None) + (msa_depth is not None)
     height = 1.0 + 1.9 * panels  # inches: the panels, the legend above, the axis label below
     fig = Figure(figsize=(9, height))
-    fig.subplots_adjust(left=0.1, right=0.99, top=1 - 0.42 / height, bottom=0.52 / height, hspace=0.12)
+    fig.subplots_adjust(
+        left=0.1, right=0.99, top=1 - 0.42 / height, bottom=0.52 / height, hspace=0.12
+    )
     axes = fig.subplots(panels, 1, sharex=True, squeeze=False)[:, 0]
     n = max(len(v) for v in plddt.values())
     ax = axes[0]
     for low, high, colour in _BAND_COLOURS:
         ax.axhspan(low, high, color=colour, alpha=0.12, lw=0)
     for slot, values in plddt.items():
-        ax.plot(np.arange(1, len(values) + 1), values, lw=1.2, color=ENGINE_COLOURS.get(slot),
-                label=labels.get(slot, slot))  # fmt: skip
+        ax.plot(
+            np.arange(1, len(values) + 1),
+            values,
+            lw=1.2,
+            color=ENGINE_COLOURS.get(slot),
+            label=labels.get(slot, slot),
+        )
     ax.set_ylim(0, 100)
     ax.set_ylabel(plddt_axis_label)
     ax.legend(loc="lower center", bbox_to_anchor=(0.5, 1.0), fontsize=8, frameon=False, ncols=2)
@@ -146,7 +161,9 @@ def plot_per_residue(
         ax = axes[row]
         row += 1
         x = np.arange(1, len(deviation) + 1)
-        ax.fill_between(x, 0, np.nan_to_num(deviation), step="mid", color="#7a4ea3", alpha=0.35, lw=0)
+        ax.fill_between(
+            x, 0, np.nan_to_num(deviation), step="mid", color="#7a4ea3", alpha=0.35, lw=0
+        )
         ax.plot(x, deviation, lw=1.0, color="#7a4ea3", drawstyle="steps-mid")
         finite = deviation[np.isfinite(deviation)]
         ax.set_ylim(0, max(4.0, float(finite.max()) * 1.05 if finite.size else 4.0))
@@ -194,13 +211,20 @@ def plot_msa_coverage(chains: list, path: Path) -> Path:
         present = index < chain.n_sequences
         picked = order[index[present]]
         rows = np.where(chain.rows[picked], chain.identity[picked][:, None], np.nan)
-        image[present, offset:offset + len(chain.query)] = rows
+        image[present, offset : offset + len(chain.query)] = rows
         offset += len(chain.query)
     fig = Figure(figsize=(9, 3.6))
     fig.subplots_adjust(left=0.08, right=0.86, top=0.9, bottom=0.14)
     ax = fig.add_subplot()
-    drawn = ax.imshow(image, aspect="auto", interpolation="nearest", cmap=colormaps["rainbow_r"],
-                      vmin=0, vmax=1, extent=(0.5, total_length + 0.5, 0, height))  # fmt: skip
+    drawn = ax.imshow(
+        image,
+        aspect="auto",
+        interpolation="nearest",
+        cmap=colormaps["rainbow_r"],
+        vmin=0,
+        vmax=1,
+        extent=(0.5, total_length + 0.5, 0, height),
+    )
     offset = 0
     for i, chain in enumerate(chains):
         x = np.arange(offset + 1, offset + len(chain.query) + 1)
@@ -212,8 +236,10 @@ def plot_msa_coverage(chains: list, path: Path) -> Path:
     ax.set_xlim(0.5, total_length + 0.5)
     ax.set_xlabel("query position" + (" (chains side by side)" if len(chains) > 1 else ""))
     ax.set_ylabel("sequences")
-    ax.set_title("MSA coverage: " + ", ".join(f"chain {c.name} {c.n_sequences:,} sequences" for c in chains),
-                 fontsize=9)  # fmt: skip
+    ax.set_title(
+        "MSA coverage: " + ", ".join(f"chain {c.name} {c.n_sequences:,} sequences" for c in chains),
+        fontsize=9,
+    )
     cax = fig.add_axes((0.88, 0.14, 0.025, 0.76))
     bar = fig.colorbar(drawn, cax=cax)
     bar.set_label("identity to query", fontsize=8)

@@ -15,11 +15,11 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from foldline import layout
 from foldline.analysis.plots import ENGINE_COLOURS
 from foldline.analysis.viewer import LIBRARY, library_script, viewer_model
+from foldline.spec import layout
 
-__all__ = ["write_report", "render_report", "parameter_rows"]
+__all__ = ["parameter_rows", "render_report", "write_report"]
 
 #: what a confidence column holds, for people
 MEASURES = {
@@ -87,7 +87,9 @@ def parameter_rows(value: Any, prefix: str = "") -> list[tuple[str, str]]:
             if isinstance(item, dict) and item:
                 rows += parameter_rows(item, name)
             else:
-                rows += parameter_rows(item, name) if isinstance(item, dict) else [(name, _text(item))]
+                rows += (
+                    parameter_rows(item, name) if isinstance(item, dict) else [(name, _text(item))]
+                )
         return rows
     return [(prefix, _text(value))]
 
@@ -105,7 +107,7 @@ def _text(value: Any) -> str:
 
 
 def _engine_rows(metrics: dict) -> list[dict[str, Any]]:
-    from foldline.analysis.headline import engine_title, stand_in_phrase, weights_phrase
+    from foldline.analysis.wording import engine_title, stand_in_phrase, weights_phrase
 
     rows = []
     for slot in ("alphafold", "openfold"):
@@ -114,27 +116,33 @@ def _engine_rows(metrics: dict) -> list[dict[str, Any]]:
             continue
         bands = e["plddt"]["bands"]
         kind = e["plddt"].get("kind", "plddt")
-        rows.append({
-            "slot": slot,
-            "title": engine_title(slot, e),
-            "colour": ENGINE_COLOURS.get(slot),
-            "version": e["engine_version"],
-            "weights": weights_phrase(e),
-            "source": e["engine_source"],
-            "model_file": e["model_file"],
-            "relaxation": {True: "relaxed", False: "unrelaxed"}.get(e["relaxed"], "not stated"),
-            "measure": MEASURES.get(kind, "pLDDT"),
-            "stand_in": stand_in_phrase(e) if e.get("stand_in") else None,
-            "measure_short": {"plddt": "pLDDT", "template-similarity": "alignment score"}.get(kind, "none"),
-            "mean": e["plddt"]["mean"],
-            "bands": [None if bands[k] is None else 100 * bands[k]
-                      for k in ("very_high", "confident", "low", "very_low")],
-            "ptm": e["ptm"],
-            "iptm": e["iptm"],
-            "ranking_confidence": e["ranking_confidence"],
-            "pae": e.get("pae"),
-            "chain_pair_confidence": e.get("chain_pair_confidence"),
-        })  # fmt: skip
+        rows.append(
+            {
+                "slot": slot,
+                "title": engine_title(slot, e),
+                "colour": ENGINE_COLOURS.get(slot),
+                "version": e["engine_version"],
+                "weights": weights_phrase(e),
+                "source": e["engine_source"],
+                "model_file": e["model_file"],
+                "relaxation": {True: "relaxed", False: "unrelaxed"}.get(e["relaxed"], "not stated"),
+                "measure": MEASURES.get(kind, "pLDDT"),
+                "stand_in": stand_in_phrase(e) if e.get("stand_in") else None,
+                "measure_short": {"plddt": "pLDDT", "template-similarity": "alignment score"}.get(
+                    kind, "none"
+                ),
+                "mean": e["plddt"]["mean"],
+                "bands": [
+                    None if bands[k] is None else 100 * bands[k]
+                    for k in ("very_high", "confident", "low", "very_low")
+                ],
+                "ptm": e["ptm"],
+                "iptm": e["iptm"],
+                "ranking_confidence": e["ranking_confidence"],
+                "pae": e.get("pae"),
+                "chain_pair_confidence": e.get("chain_pair_confidence"),
+            }
+        )
     return rows
 
 
@@ -143,7 +151,9 @@ def _score_rows(comparison: dict) -> list[dict[str, Any]]:
     if comparison["complex"] and len(comparison["per_chain"]) > 1:
         entries.append(("complex", comparison["complex"]))
     for chain in comparison["per_chain"]:
-        entries.append((f"chain {chain['reference_chains'][0]} ↔ {chain['mobile_chains'][0]}", chain))
+        entries.append(
+            (f"chain {chain['reference_chains'][0]} ↔ {chain['mobile_chains'][0]}", chain)
+        )
     return [{"label": label, **scores} for label, scores in entries]
 
 
@@ -156,37 +166,58 @@ def _chain_pair_tables(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
         if not pairs:
             continue
         keys = list(dict.fromkeys([*pairs["ptm"], *pairs["iptm"]]))
-        tables.append({"title": row["title"], "source": pairs["source"],
-                       "rows": [(k, pairs["ptm"].get(k), pairs["iptm"].get(k)) for k in keys]})  # fmt: skip
+        tables.append(
+            {
+                "title": row["title"],
+                "source": pairs["source"],
+                "rows": [(k, pairs["ptm"].get(k), pairs["iptm"].get(k)) for k in keys],
+            }
+        )
     return tables
 
 
 def _runtime_rows(metrics: dict) -> list[dict[str, Any]]:
     rows = []
     for step, r in metrics["runtimes"]["steps"].items():
-        rows.append({"name": step, "source": r.get("status"), "start": r.get("started_at"),
-                     "end": r.get("ended_at"), "seconds": r.get("seconds")})  # fmt: skip
+        rows.append(
+            {
+                "name": step,
+                "source": r.get("status"),
+                "start": r.get("started_at"),
+                "end": r.get("ended_at"),
+                "seconds": r.get("seconds"),
+            }
+        )
     for slot, timings in metrics["runtimes"]["engine_timings"].items():
         for name, seconds in timings.items():
-            rows.append({"name": f"{slot}: {name}", "source": "timings.json", "start": None,
-                         "end": None, "seconds": seconds})  # fmt: skip
+            rows.append(
+                {
+                    "name": f"{slot}: {name}",
+                    "source": "timings.json",
+                    "start": None,
+                    "end": None,
+                    "seconds": seconds,
+                }
+            )
     return rows
 
 
 def _absent_rows(metrics: dict) -> list[dict[str, Any]]:
-    from foldline.analysis.headline import SLOT_TITLES, engine_label
+    from foldline.analysis.wording import SLOT_TITLES, engine_label
 
     rows = []
     for slot, record in (metrics.get("absent_engines") or {}).items():
         version = record.get("engine_version")
-        rows.append({
-            "label": engine_label(slot, record.get("engine") or slot)
-            + (f" {version}" if version not in (None, "unknown") else ""),
-            "verb": "was skipped" if record.get("status") == "skipped" else "left no model",
-            "slot": SLOT_TITLES[slot],
-            "status": record.get("status") or "unknown, no foldline-step.json",
-            "reason": record.get("reason"),
-        })  # fmt: skip
+        rows.append(
+            {
+                "label": engine_label(slot, record.get("engine") or slot)
+                + (f" {version}" if version not in (None, "unknown") else ""),
+                "verb": "was skipped" if record.get("status") == "skipped" else "left no model",
+                "slot": SLOT_TITLES[slot],
+                "status": record.get("status") or f"unknown, no {layout.STEP_MANIFEST}",
+                "reason": record.get("reason"),
+            }
+        )
     return rows
 
 
@@ -194,13 +225,23 @@ def _files(metrics: dict) -> list[dict[str, str]]:
     files = metrics["files"]
     out = []
     for slot, name in files["models"].items():
-        what = ("the reference, as predicted" if slot == "alphafold" or len(files["models"]) == 1
-                else "superposed onto the reference")  # fmt: skip
+        what = (
+            "the reference, as predicted"
+            if slot == "alphafold" or len(files["models"]) == 1
+            else "superposed onto the reference"
+        )
         out.append({"name": name, "what": f"{slot} model ({what})"})
     for key, name in files["plots"].items():
-        title = PLOT_TITLES.get(key) or ("PAE heatmap, " + key.removeprefix("pae_") if key.startswith("pae_") else key)
+        title = PLOT_TITLES.get(key) or (
+            "PAE heatmap, " + key.removeprefix("pae_") if key.startswith("pae_") else key
+        )
         out.append({"name": name, "what": f"plot: {title}"})
-    out.append({"name": files["metrics"], "what": "every number on this page (JSON; docs/metrics-schema.md)"})
+    out.append(
+        {
+            "name": files["metrics"],
+            "what": "every number on this page (JSON; docs/metrics-schema.md)",
+        }
+    )
     return out
 
 
@@ -213,7 +254,7 @@ def render_report(metrics: dict, out_dir: Path, models: list[dict[str, Any]]) ->
         What the 3-D view draws, in order: ``{"slot", "label", "file", "style"}`` with
         ``file`` in ``out_dir`` (see :func:`foldline.analysis.viewer.viewer_model`).
     """
-    from foldline.analysis.headline import absent_phrase, engine_title, weights_notes
+    from foldline.analysis.wording import absent_phrase, engine_title, weights_notes
 
     context = metrics.get("context") or {}
     comparison = metrics.get("comparison")
@@ -223,43 +264,59 @@ def render_report(metrics: dict, out_dir: Path, models: list[dict[str, Any]]) ->
     if comparison:
         heading = f"{names['alphafold']} vs {names['openfold']}"
     else:
-        absent = [absent_phrase(s, r, why=False) for s, r in (metrics.get("absent_engines") or {}).items()]
+        absent = [
+            absent_phrase(s, r, why=False) for s, r in (metrics.get("absent_engines") or {}).items()
+        ]
         heading = " and ".join(names.values()) + (f" alone, {', '.join(absent)}" if absent else "")
     said_first = weights_notes(engines)
-    notes = (comparison["notes"] if comparison else []) + [w for w in metrics["warnings"] if w not in said_first]
+    notes = (comparison["notes"] if comparison else []) + [
+        w for w in metrics["warnings"] if w not in said_first
+    ]
     plots = metrics["files"]["plots"]
     engine_rows = _engine_rows(metrics)
     viewer = [
-        viewer_model(m["slot"], m["label"], out_dir / m["file"], ENGINE_COLOURS.get(m["slot"], "#555555"),
-                     (engines[m["slot"]]["plddt"].get("kind") or "plddt"), m["style"])
+        viewer_model(
+            m["slot"],
+            m["label"],
+            out_dir / m["file"],
+            ENGINE_COLOURS.get(m["slot"], "#555555"),
+            (engines[m["slot"]]["plddt"].get("kind") or "plddt"),
+            m["style"],
+        )
         for m in models
-    ]  # fmt: skip
+    ]
     msa = metrics.get("msa")
-    page = _environment().get_template("report.html.j2").render(
-        title=title,
-        heading=heading,
-        metrics=metrics,
-        context=context,
-        comparison=comparison,
-        said_first=said_first,
-        engine_rows=engine_rows,
-        chain_pair_tables=_chain_pair_tables(engine_rows),
-        names=names,
-        score_rows=_score_rows(comparison) if comparison else [],
-        absent_rows=_absent_rows(metrics),
-        runtime_rows=_runtime_rows(metrics),
-        parameter_rows=parameter_rows(context),
-        files=_files(metrics),
-        notes=notes,
-        plot=lambda key: _data_uri(out_dir / plots[key]) if key in plots else None,
-        plot_files=plots,
-        pae_keys=[k for k in plots if k.startswith("pae_")],
-        msa=msa,
-        viewer_models=viewer,
-        viewer_library=LIBRARY,
-        viewer_script=library_script(),
-        engine_colours=ENGINE_COLOURS,
-        report_prefix=layout.report_prefix(context["run_id"]) if context.get("run_id") else None,
+    page = (
+        _environment()
+        .get_template("report.html.j2")
+        .render(
+            title=title,
+            heading=heading,
+            metrics=metrics,
+            context=context,
+            comparison=comparison,
+            said_first=said_first,
+            engine_rows=engine_rows,
+            chain_pair_tables=_chain_pair_tables(engine_rows),
+            names=names,
+            score_rows=_score_rows(comparison) if comparison else [],
+            absent_rows=_absent_rows(metrics),
+            runtime_rows=_runtime_rows(metrics),
+            parameter_rows=parameter_rows(context),
+            files=_files(metrics),
+            notes=notes,
+            plot=lambda key: _data_uri(out_dir / plots[key]) if key in plots else None,
+            plot_files=plots,
+            pae_keys=[k for k in plots if k.startswith("pae_")],
+            msa=msa,
+            viewer_models=viewer,
+            viewer_library=LIBRARY,
+            viewer_script=library_script(),
+            engine_colours=ENGINE_COLOURS,
+            report_prefix=layout.report_prefix(context["run_id"])
+            if context.get("run_id")
+            else None,
+        )
     )
     return page
 

@@ -6,7 +6,9 @@ minor number when one is added; readers check the major number.
 
 from __future__ import annotations
 
-SCHEMA_VERSION = "2.1"  # 1.1: one-engine reports (comparison null, comparison_skipped, absent_engines)
+SCHEMA_VERSION = (
+    "2.1"  # 1.1: one-engine reports (comparison null, comparison_skipped, absent_engines)
+)
 # 1.2: each engine section's ``weights`` (which weights made the model, from foldline-step.json)
 # 2.0: one comparison method for every pair (residue correspondence by sequence or structure,
 #      chain mapping searched, TM-score always normalised by the reference); ``lddt`` renamed
@@ -40,9 +42,25 @@ _PLDDT = {
 _ENGINE = {
     "type": "object",
     "required": [
-        "engine", "engine_version", "engine_source", "weights", "stand_in", "output", "layout",
-        "model_file", "model_name", "relaxed", "chains", "n_residues", "plddt", "ptm", "iptm",
-        "chain_pair_confidence", "ranking_confidence", "pae", "result_pickle",
+        "engine",
+        "engine_version",
+        "engine_source",
+        "weights",
+        "stand_in",
+        "output",
+        "layout",
+        "model_file",
+        "model_name",
+        "relaxed",
+        "chains",
+        "n_residues",
+        "plddt",
+        "ptm",
+        "iptm",
+        "chain_pair_confidence",
+        "ranking_confidence",
+        "pae",
+        "result_pickle",
     ],
     "properties": {
         "engine": {"type": "string"},
@@ -105,14 +123,25 @@ _ENGINE = {
         },
         "result_pickle": _STR,
     },
-}  # fmt: skip
+}
 
 _SCORES = {
     "type": "object",
     "required": [
-        "reference_chains", "mobile_chains", "correspondence", "sequence_identity", "n_aligned",
-        "reference_residues_unaligned", "tm_score", "normalising_length", "d0", "rmsd", "gdt_ts",
-        "gdt_ha", "gdt_shares", "ca_lddt",
+        "reference_chains",
+        "mobile_chains",
+        "correspondence",
+        "sequence_identity",
+        "n_aligned",
+        "reference_residues_unaligned",
+        "tm_score",
+        "normalising_length",
+        "d0",
+        "rmsd",
+        "gdt_ts",
+        "gdt_ha",
+        "gdt_shares",
+        "ca_lddt",
     ],
     "properties": {
         "reference_chains": {"type": "array", "items": {"type": "string"}},
@@ -130,7 +159,7 @@ _SCORES = {
         "gdt_shares": {"type": "object", "additionalProperties": {"type": "number"}},
         "ca_lddt": {"type": "number", "minimum": 0, "maximum": 1},
     },
-}  # fmt: skip
+}
 
 _INTERFACE = {
     "type": "object",
@@ -173,8 +202,15 @@ METRICS_SCHEMA: dict = {
     "title": "foldline metrics.json",
     "type": "object",
     "required": [
-        "schema_version", "created_at", "context", "headline", "engines", "comparison",
-        "runtimes", "files", "warnings",
+        "schema_version",
+        "created_at",
+        "context",
+        "headline",
+        "engines",
+        "comparison",
+        "runtimes",
+        "files",
+        "warnings",
     ],
     "properties": {
         "schema_version": {"type": "string", "pattern": r"^2\.\d+$"},
@@ -198,9 +234,22 @@ METRICS_SCHEMA: dict = {
         "comparison": {
             "type": ["object", "null"],
             "required": [
-                "method", "reference", "superposed", "relaxation", "models_compared", "pairing",
-                "chain_matching", "complex", "per_chain", "tm_score_normalisation", "gdt_method",
-                "lddt_method", "engine_agreement", "engine_agreement_note", "interfaces", "notes",
+                "method",
+                "reference",
+                "superposed",
+                "relaxation",
+                "models_compared",
+                "pairing",
+                "chain_matching",
+                "complex",
+                "per_chain",
+                "tm_score_normalisation",
+                "gdt_method",
+                "lddt_method",
+                "engine_agreement",
+                "engine_agreement_note",
+                "interfaces",
+                "notes",
             ],
             "properties": {
                 "method": {"const": "correspondence"},
@@ -269,7 +318,10 @@ METRICS_SCHEMA: dict = {
                             "name": {"type": "string"},
                             "length": {"type": "integer"},
                             "n_sequences": {"type": "integer"},
-                            "files": {"type": "object", "additionalProperties": {"type": "integer"}},
+                            "files": {
+                                "type": "object",
+                                "additionalProperties": {"type": "integer"},
+                            },
                             "depth": {"type": "array", "items": {"type": "integer"}},
                         },
                     },
@@ -312,8 +364,10 @@ METRICS_SCHEMA: dict = {
     },
     "else": {
         "properties": {
-            "engines": {"properties": {"alphafold": {"type": "object"}, "openfold": {"type": "object"}}},
+            "engines": {
+                "properties": {"alphafold": {"type": "object"}, "openfold": {"type": "object"}}
+            },
             "files": {"properties": {"models": {"required": ["alphafold", "openfold"]}}},
         },
     },
-}  # fmt: skip
+}

@@ -27,19 +27,41 @@ from pathlib import Path
 import gemmi
 import numpy as np
 
-__all__ = ["ChainTrace", "StructureModel", "load_structure", "MODEL_SUFFIXES"]
+__all__ = ["MODEL_SUFFIXES", "ChainTrace", "StructureModel", "load_structure"]
 
 #: file names the loader accepts (gemmi detects the format from the name)
 MODEL_SUFFIXES = (".pdb", ".ent", ".cif", ".mmcif", ".pdb.gz", ".cif.gz", ".ent.gz")
 
 #: force-field and program residue names -> the standard residue (CHARMM, AMBER, GROMACS)
 PARENT_NAMES = {
-    "HSD": "HIS", "HSE": "HIS", "HSP": "HIS", "HID": "HIS", "HIE": "HIS", "HIP": "HIS",
-    "HIS1": "HIS", "HIS2": "HIS", "HISA": "HIS", "HISB": "HIS", "HISD": "HIS", "HISE": "HIS",
-    "HISH": "HIS", "HSC": "HIS", "CYX": "CYS", "CYM": "CYS", "CYS2": "CYS", "CYN": "CYS",
-    "ASH": "ASP", "ASPH": "ASP", "GLH": "GLU", "GLUH": "GLU", "LYN": "LYS", "LSN": "LYS",
-    "LYSN": "LYS", "ARN": "ARG", "TYM": "TYR",
-}  # fmt: skip
+    "HSD": "HIS",
+    "HSE": "HIS",
+    "HSP": "HIS",
+    "HID": "HIS",
+    "HIE": "HIS",
+    "HIP": "HIS",
+    "HIS1": "HIS",
+    "HIS2": "HIS",
+    "HISA": "HIS",
+    "HISB": "HIS",
+    "HISD": "HIS",
+    "HISE": "HIS",
+    "HISH": "HIS",
+    "HSC": "HIS",
+    "CYX": "CYS",
+    "CYM": "CYS",
+    "CYS2": "CYS",
+    "CYN": "CYS",
+    "ASH": "ASP",
+    "ASPH": "ASP",
+    "GLH": "GLU",
+    "GLUH": "GLU",
+    "LYN": "LYS",
+    "LSN": "LYS",
+    "LYSN": "LYS",
+    "ARN": "ARG",
+    "TYM": "TYR",
+}
 #: experimental methods whose B-factors are not confidences (anything but a model)
 _PREDICTED_METHODS = ("THEORETICAL MODEL", "PREDICTED", "COMPUTED")
 
@@ -151,7 +173,8 @@ def _header_remarks(path: Path) -> list[str]:
     if path.name.lower().endswith(".gz"):
         import gzip
 
-        text = gzip.open(path, "rt", errors="replace").read(20000)
+        with gzip.open(path, "rt", errors="replace") as handle:
+            text = handle.read(20000)
     else:
         with open(path, errors="replace") as handle:
             text = handle.read(20000)
@@ -161,12 +184,15 @@ def _header_remarks(path: Path) -> list[str]:
 
 def _plddt_scale(structure: gemmi.Structure, bfactors: np.ndarray) -> tuple[str, str | None]:
     """("0-100" | "0-1" | "none", why not pLDDT)."""
-    method = structure.info["_exptl.method"] if "_exptl.method" in structure.info else ""
+    info = structure.info  # gemmi's InfoMap: `in` and [], but no get()
+    method = info["_exptl.method"] if "_exptl.method" in info else ""  # noqa: SIM401
     if method and not method.upper().startswith(_PREDICTED_METHODS):
         return "none", f"an experimental structure ({method}): B-factors are not pLDDT"
     if bfactors.size and float(bfactors.max()) == float(bfactors.min()):
-        return "none", (f"every B-factor is {float(bfactors[0]):.2f}: the file holds no "
-                        "per-residue confidence (not pLDDT)")  # fmt: skip
+        return "none", (
+            f"every B-factor is {float(bfactors[0]):.2f}: the file holds no "
+            "per-residue confidence (not pLDDT)"
+        )
     if bfactors.size and float(bfactors.max()) <= 1.0 and float(bfactors.min()) >= 0.0:
         return "0-1", None
     return "0-100", None
@@ -223,7 +249,11 @@ def load_structure(path: Path | str) -> StructureModel:
             numbers.append(residue.seqid.num)
         if letters:
             # a PDB file without chain ids: the segment id, else A, B, ... by position
-            name = chain.name or (chain[0].segment.strip() if len(chain) else "") or chr(65 + index % 26)
+            name = (
+                chain.name
+                or (chain[0].segment.strip() if len(chain) else "")
+                or chr(65 + index % 26)
+            )
             chains.append(
                 ChainTrace(
                     name=name,
@@ -237,8 +267,10 @@ def load_structure(path: Path | str) -> StructureModel:
         raise ValueError(f"{path} holds no protein chain with CA atoms")
     scale, note = _plddt_scale(structure, np.concatenate([c.bfactor for c in chains]))
     remarks = _header_remarks(path)
-    warnings = tuple(f"{path.name}: {count} residue{'s' if count > 1 else ''} {how}"
-                     for how, count in sorted(readings.items()))  # fmt: skip
+    warnings = tuple(
+        f"{path.name}: {count} residue{'s' if count > 1 else ''} {how}"
+        for how, count in sorted(readings.items())
+    )
     return StructureModel(
         path=path,
         chains=tuple(chains),

@@ -68,7 +68,9 @@ def kabsch(mobile: np.ndarray, fixed: np.ndarray) -> Superposition:
     mobile = np.asarray(mobile, dtype=np.float64)
     fixed = np.asarray(fixed, dtype=np.float64)
     if mobile.shape != fixed.shape or mobile.ndim != 2 or mobile.shape[1] != 3:
-        raise ValueError(f"expected two arrays of shape (n, 3), got {mobile.shape} and {fixed.shape}")
+        raise ValueError(
+            f"expected two arrays of shape (n, 3), got {mobile.shape} and {fixed.shape}"
+        )
     rotation, translation = kabsch_from_sums(
         np.array([len(mobile)]),
         mobile.sum(0)[None],

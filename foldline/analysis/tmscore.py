@@ -31,7 +31,7 @@ import numpy as np
 
 from foldline.analysis.superpose import Superposition, kabsch_from_sums, rmsd_after_superposition
 
-__all__ = ["FixedScores", "tm_d0", "score_fixed_correspondence"]
+__all__ = ["FixedScores", "score_fixed_correspondence", "tm_d0"]
 
 N_ITERATIONS = 20  # TMscore's n_it
 GDT_TS_CUTOFFS = (1.0, 2.0, 4.0, 8.0)
@@ -64,7 +64,7 @@ class FixedScores:
 
 def _schedule(n: int) -> list[int]:
     """Seed fragment lengths, exactly as TMscore builds them."""
-    minimum = 4 if n >= 4 else n
+    minimum = min(4, n)
     lengths: list[int] = []
     for i in range(5):
         length = n // 2**i
@@ -154,7 +154,10 @@ class _Search:
         pxy = np.concatenate([np.zeros((1, 9)), np.cumsum(self.xy, 0)])
         end = start + size
         rotation, translation = kabsch_from_sums(
-            size, px[end] - px[start], py[end] - py[start], (pxy[end] - pxy[start]).reshape(-1, 3, 3)
+            size,
+            px[end] - px[start],
+            py[end] - py[start],
+            (pxy[end] - pxy[start]).reshape(-1, 3, 3),
         )
         masks = self._score_batches(rotation, translation, self.d0_search - 1.0)
 
@@ -206,7 +209,9 @@ def score_fixed_correspondence(
     x = np.asarray(mobile, dtype=np.float64)
     y = np.asarray(reference, dtype=np.float64)
     if x.shape != y.shape or x.ndim != 2 or x.shape[1] != 3:
-        raise ValueError(f"expected two (n, 3) arrays in corresponding order, got {x.shape}, {y.shape}")
+        raise ValueError(
+            f"expected two (n, 3) arrays in corresponding order, got {x.shape}, {y.shape}"
+        )
     n = len(x)
     if n < 3:
         raise ValueError(f"need at least 3 residue pairs to superpose, got {n}")

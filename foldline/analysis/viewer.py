@@ -19,7 +19,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-__all__ = ["LIBRARY", "ViewerLibrary", "library_script", "backbone_pdb", "viewer_model"]
+__all__ = ["LIBRARY", "ViewerLibrary", "backbone_pdb", "library_script", "viewer_model"]
 
 
 @dataclass(frozen=True)
@@ -84,7 +84,9 @@ def backbone_pdb(path: Path) -> tuple[str, str]:
     except (RuntimeError, ValueError):  # more chains or atoms than PDB's columns hold
         return backbone.make_mmcif_document().as_string(), "cif"
     # no unit cell: a predicted model has none, and 3Dmol need not think about one
-    return "".join(line + "\n" for line in text.splitlines() if not line.startswith("CRYST1")), "pdb"
+    return "".join(
+        line + "\n" for line in text.splitlines() if not line.startswith("CRYST1")
+    ), "pdb"
 
 
 def viewer_model(
@@ -98,7 +100,17 @@ def viewer_model(
     told apart when both wear the same confidence colours.
     """
     text, fmt = backbone_pdb(path)
-    if fmt == "pdb" and not any(line[12:16] == " N  " for line in text.splitlines() if line.startswith("ATOM")):
+    if fmt == "pdb" and not any(
+        line[12:16] == " N  " for line in text.splitlines() if line.startswith("ATOM")
+    ):
         style = "trace"  # CA atoms only (a placeholder model): a cartoon needs N, C and O
-    return {"slot": slot, "label": label, "file": path.name, "colour": colour,
-            "confidence": confidence, "style": style, "format": fmt, "text": text}  # fmt: skip
+    return {
+        "slot": slot,
+        "label": label,
+        "file": path.name,
+        "colour": colour,
+        "confidence": confidence,
+        "style": style,
+        "format": fmt,
+        "text": text,
+    }

@@ -18,18 +18,20 @@ import json
 import logging
 import os
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import boto3
 from botocore.config import Config
 
 from foldline.local import moto_sagemaker
-from foldline.local.paths import (  # noqa: F401 - re-exported: the local cloud's names
+from foldline.local.paths import (
     ACCOUNT_ID,
     DEFAULT_REGION,
     DEFAULT_TEMPLATE,
+    LOCAL_ACCESS_KEY,
     LOCAL_STACK_PARAMETERS,
     STACK_NAME,
     async_queue_name,
@@ -95,8 +97,8 @@ class LocalCloud:
         """What every component needs to reach the local cloud."""
         return {
             "AWS_ENDPOINT_URL": self.endpoint_url,
-            "AWS_ACCESS_KEY_ID": "foldline-local",
-            "AWS_SECRET_ACCESS_KEY": "foldline-local",
+            "AWS_ACCESS_KEY_ID": LOCAL_ACCESS_KEY,
+            "AWS_SECRET_ACCESS_KEY": LOCAL_ACCESS_KEY,
             "AWS_DEFAULT_REGION": self.region,
             "AWS_REGION": self.region,
             "POWERTOOLS_TRACE_DISABLED": "true",
@@ -119,9 +121,13 @@ class LocalCloud:
             self._saved_env.setdefault(name, os.environ.get(name))
             os.environ[name] = value
         self.stack = Stack.from_file(
-            self.template_path, parameter_values={**LOCAL_STACK_PARAMETERS, **self.parameter_values}, region=self.region,
-            account_id=ACCOUNT_ID, stack_name=STACK_NAME, endpoint_url=self.endpoint_url,
-        )  # fmt: skip
+            self.template_path,
+            parameter_values={**LOCAL_STACK_PARAMETERS, **self.parameter_values},
+            region=self.region,
+            account_id=ACCOUNT_ID,
+            stack_name=STACK_NAME,
+            endpoint_url=self.endpoint_url,
+        )
 
     def stop(self) -> None:
         if self.server is not None:
@@ -150,9 +156,10 @@ class LocalCloud:
     def session(self) -> boto3.session.Session:
         """A fresh session (boto3's default session is not safe to share across threads)."""
         return boto3.session.Session(
-            aws_access_key_id="foldline-local", aws_secret_access_key="foldline-local",
+            aws_access_key_id=LOCAL_ACCESS_KEY,
+            aws_secret_access_key=LOCAL_ACCESS_KEY,
             region_name=self.region,
-        )  # fmt: skip
+        )
 
     def client(self, service: str, **kwargs: Any) -> Any:
         """A client of the local cloud, made once per service and options, then shared.
@@ -168,8 +175,10 @@ class LocalCloud:
             if client is None:
                 if self._session is None:  # a Session is not thread safe: used under the lock
                     self._session = self.session()
-                config = Config(retries={"max_attempts": 2, "mode": "standard"},
-                                max_pool_connections=SHARED_CLIENT_POOL)  # fmt: skip
+                config = Config(
+                    retries={"max_attempts": 2, "mode": "standard"},
+                    max_pool_connections=SHARED_CLIENT_POOL,
+                )
                 client = self._session.client(
                     service, endpoint_url=self.endpoint_url, config=config, **kwargs
                 )
@@ -180,20 +189,173 @@ class LocalCloud:
 
     def create_resources(self, restore: Callable[[LocalCloud], None] | None = None) -> None:
         """Create the template's resources; ``restore`` runs before anything can fire."""
-        stack = self.stack
-        assert stack is not None, "start() first"
-        self._create_tables()
-        self._create_buckets()
-        self._record_databases_ready()
-        self._create_queues()
-        self._create_topics()
-        self._create_pipelines()
+        assert self.stack is not None, "start() first"
+        builder = StackBuilder(self.stack, self.client)
+        builder.create_storage_and_queues()
         if restore is not None:
             restore(self)
-        self._enable_bucket_notifications()
+        builder.enable_bucket_notifications()
         self.routes = self._create_rules_and_routes()
 
-    def _create_tables(self) -> None:
+    # -- routing -------------------------------------------------------------------------
+
+    def _route_queue(self, name: str) -> tuple[str, str]:
+        """A queue made by the runtime (not in the template): its URL and ARN."""
+        sqs = self.client("sqs")
+        url = sqs.create_queue(QueueName=name)["QueueUrl"]
+        arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])
+        return url, arn["Attributes"]["QueueArn"]
+
+    def _queue_url(self, arn: str) -> str:
+        return self.client("sqs").get_queue_url(QueueName=arn.rsplit(":", 1)[-1])["QueueUrl"]
+
+    def _async_route(
+        self, function: Function, url: str, arn: str, source: str, rule: Rule | None
+    ) -> Route:
+        """EventBridge invokes a function asynchronously: a failed invocation is retried
+        per the function's EventInvokeConfig, then sent to its on-failure destination (or
+        DeadLetterQueue). The rule's own RetryPolicy/DeadLetterConfig cover failures to
+        deliver the event, which cannot happen locally (the queue always accepts it)."""
+        dead_letter_url = failure_function = None
+        if function.on_failure_type == "SQS":
+            dead_letter_url = self._queue_url(function.on_failure_arn)
+        elif function.on_failure_type == "Lambda":
+            failure_function = next(
+                f for f in self.stack.functions() if f.arn == function.on_failure_arn
+            )
+        elif function.on_failure_arn:
+            log.warning(
+                "%s: on-failure destination %s is not delivered locally",
+                function.logical_id,
+                function.on_failure_arn,
+            )
+        return Route(
+            function=function,
+            kind="eventbridge",
+            queue_url=url,
+            queue_arn=arn,
+            source=source,
+            max_retries=function.max_async_retries,
+            dead_letter_url=dead_letter_url,
+            failure_function=failure_function,
+            rule=rule,
+        )
+
+    def _create_rules_and_routes(self) -> list[Route]:
+        events = self.client("events")
+        functions = {f.arn: f for f in self.stack.functions()}
+        by_id = {f.logical_id: f for f in self.stack.functions()}
+        routes: list[Route] = []
+        buses = {"default"}
+        for rule in self.stack.rules():
+            if rule.event_bus not in buses:
+                events.create_event_bus(Name=rule.event_bus)
+                buses.add(rule.event_bus)
+            events.put_rule(
+                Name=rule.name,
+                EventPattern=json.dumps(rule.pattern),
+                EventBusName=rule.event_bus,
+                State=rule.state,
+            )
+            targets = []
+            if rule.function is not None:  # SAM EventBridgeRule event
+                function = by_id[rule.function]
+                url, arn = self._route_queue(route_queue_name(rule.logical_id))
+                targets.append({"Id": f"{rule.function}Target", "Arn": arn})
+                event_name = rule.logical_id[len(function.logical_id) :]
+                routes.append(
+                    self._async_route(
+                        function, url, arn, f"{function.logical_id}.{event_name}", rule
+                    )
+                )
+            for target in rule.targets:
+                target = dict(target)
+                function = functions.get(target["Arn"])
+                if function is not None:  # a Lambda target: give it a queue
+                    url, arn = self._route_queue(route_queue_name(rule.logical_id, target["Id"]))
+                    routes.append(self._async_route(function, url, arn, rule.logical_id, rule))
+                    target["Arn"] = arn
+                elif ":sqs:" not in target["Arn"]:
+                    log.warning(
+                        "rule %s: target %s cannot be delivered locally",
+                        rule.logical_id,
+                        target["Arn"],
+                    )
+                    continue
+                # moto delivers to SQS; the dead-letter/retry settings are the dispatcher's
+                target.pop("DeadLetterConfig", None)
+                target.pop("RetryPolicy", None)
+                targets.append(target)
+            if targets:
+                events.put_targets(Rule=rule.name, EventBusName=rule.event_bus, Targets=targets)
+        # A Lambda on-failure destination is invoked asynchronously too: its own queue, so
+        # it gets its own retries and, failing those, its own on-failure destination
+        destinations = {
+            f.on_failure_arn for f in self.stack.functions() if f.on_failure_type == "Lambda"
+        }
+        for function in self.stack.functions():
+            if function.arn in destinations:
+                url, arn = self._route_queue(async_queue_name(function.logical_id))
+                routes.append(
+                    self._async_route(function, url, arn, f"{function.logical_id}.Async", None)
+                )
+        for function in self.stack.functions():
+            for event in function.events:
+                if event.type != "SQS":
+                    continue
+                p = event.properties
+                queue = self.stack.queue_by_arn(p["Queue"])
+                routes.append(
+                    Route(
+                        function=function,
+                        kind="sqs",
+                        queue_url=self._queue_url(queue.arn),
+                        queue_arn=queue.arn,
+                        source=f"{function.logical_id}.{event.name}",
+                        batch_size=int(p.get("BatchSize", 10)),
+                        report_batch_item_failures="ReportBatchItemFailures"
+                        in (p.get("FunctionResponseTypes") or ()),
+                    )
+                )
+        return routes
+
+    # -- lookups used by the runtime and tests ----------------------------------------------
+
+    def bucket_name(self) -> str:
+        buckets = self.stack.buckets()
+        if len(buckets) != 1:
+            raise RuntimeError(f"expected one bucket in the template, found {len(buckets)}")
+        return buckets[0].name
+
+
+@dataclass
+class StackBuilder:
+    """Creates a :class:`Stack`'s resources (those the runtime needs: tables, buckets, queues,
+    topics, pipelines) through boto3 clients: the local cloud's, or, in the tests, moto's
+    in-process mock. One way to make foldline's stack from template.yaml, for both."""
+
+    stack: Stack
+    #: service name -> a boto3 client (``boto3.client`` under moto's mock_aws)
+    client: Callable[[str], Any]
+
+    def create_storage_and_queues(self, databases_ready: bool = True) -> None:
+        """Everything but the bucket notifications (they make events: enable them last).
+
+        ``databases_ready``: record both presets' databases as set up (the local cloud's
+        database folder stands in for them); a freshly deployed stack has none."""
+        self.create_tables()
+        self.create_buckets()
+        if databases_ready:
+            self.record_databases_ready()
+        self.create_queues()
+        self.create_topics()
+        self.create_pipelines()
+
+    def create(self, databases_ready: bool = True) -> None:
+        self.create_storage_and_queues(databases_ready)
+        self.enable_bucket_notifications()
+
+    def create_tables(self) -> None:
         dynamodb = self.client("dynamodb")
         for table in self.stack.tables():
             props = table.properties
@@ -215,7 +377,7 @@ class LocalCloud:
                     TimeToLiveSpecification={"Enabled": True, "AttributeName": table.ttl_attribute},
                 )
 
-    def _create_buckets(self) -> None:
+    def create_buckets(self) -> None:
         s3 = self.client("s3")
         for bucket in self.stack.buckets():
             s3.create_bucket(Bucket=bucket.name)
@@ -224,18 +386,18 @@ class LocalCloud:
                     Bucket=bucket.name, VersioningConfiguration={"Status": "Enabled"}
                 )
 
-    def _record_databases_ready(self) -> None:
+    def record_databases_ready(self) -> None:
         """The setup's last write, for the local database folder (it stands in for the
         stack's file system): the start function admits runs of either preset."""
-        from foldline.genetic_databases import write_ready
-        from foldline.parameters import DB_PRESETS
+        from foldline.databases.presets import write_ready
+        from foldline.spec.parameters import DB_PRESETS
 
         s3 = self.client("s3")
         for bucket in self.stack.buckets():
             for preset in DB_PRESETS:
                 write_ready(s3, bucket.name, preset, source="the local cloud's database folder")
 
-    def _enable_bucket_notifications(self) -> None:
+    def enable_bucket_notifications(self) -> None:
         s3 = self.client("s3")
         for bucket in self.stack.buckets():
             if bucket.eventbridge_enabled:
@@ -244,15 +406,20 @@ class LocalCloud:
                     NotificationConfiguration={"EventBridgeConfiguration": {}},
                 )
 
-    def _create_queues(self) -> None:
+    def create_queues(self) -> None:
         sqs = self.client("sqs")
         queues = self.stack.queues()
         # dead-letter queues first: a redrive policy names an existing queue
         queues.sort(key=lambda q: q.redrive_policy is not None)
         for queue in queues:
             attributes: dict[str, str] = {}
-            for name in ("VisibilityTimeout", "MessageRetentionPeriod", "DelaySeconds",
-                         "ReceiveMessageWaitTimeSeconds", "MaximumMessageSize"):  # fmt: skip
+            for name in (
+                "VisibilityTimeout",
+                "MessageRetentionPeriod",
+                "DelaySeconds",
+                "ReceiveMessageWaitTimeSeconds",
+                "MaximumMessageSize",
+            ):
                 if name in queue.properties:
                     attributes[name] = str(queue.properties[name])
             if queue.redrive_policy:
@@ -263,7 +430,7 @@ class LocalCloud:
                 attributes["FifoQueue"] = "true"
             sqs.create_queue(QueueName=queue.name, Attributes=attributes)
 
-    def _create_topics(self) -> None:
+    def create_topics(self) -> None:
         sns = self.client("sns")
         for topic in self.stack.topics():
             sns.create_topic(Name=topic.name)
@@ -271,7 +438,7 @@ class LocalCloud:
                 if endpoint:
                     sns.subscribe(TopicArn=topic.arn, Protocol=protocol, Endpoint=endpoint)
 
-    def _create_pipelines(self) -> None:
+    def create_pipelines(self) -> None:
         sagemaker = self.client("sagemaker")
         for pipeline in self.stack.pipelines():
             kwargs = {
@@ -284,107 +451,3 @@ class LocalCloud:
             if pipeline.description:
                 kwargs["PipelineDescription"] = pipeline.description
             sagemaker.create_pipeline(**kwargs)
-
-    # -- routing -------------------------------------------------------------------------
-
-    def _route_queue(self, name: str) -> tuple[str, str]:
-        """A queue made by the runtime (not in the template): its URL and ARN."""
-        sqs = self.client("sqs")
-        url = sqs.create_queue(QueueName=name)["QueueUrl"]
-        arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])
-        return url, arn["Attributes"]["QueueArn"]
-
-    def _queue_url(self, arn: str) -> str:
-        return self.client("sqs").get_queue_url(QueueName=arn.rsplit(":", 1)[-1])["QueueUrl"]
-
-    def _async_route(self, function: Function, url: str, arn: str, source: str,
-                     rule: Rule | None) -> Route:  # fmt: skip
-        """EventBridge invokes a function asynchronously: a failed invocation is retried
-        per the function's EventInvokeConfig, then sent to its on-failure destination (or
-        DeadLetterQueue). The rule's own RetryPolicy/DeadLetterConfig cover failures to
-        deliver the event, which cannot happen locally (the queue always accepts it)."""
-        dead_letter_url = failure_function = None
-        if function.on_failure_type == "SQS":
-            dead_letter_url = self._queue_url(function.on_failure_arn)
-        elif function.on_failure_type == "Lambda":
-            failure_function = next(f for f in self.stack.functions()
-                                    if f.arn == function.on_failure_arn)  # fmt: skip
-        elif function.on_failure_arn:
-            log.warning("%s: on-failure destination %s is not delivered locally",
-                        function.logical_id, function.on_failure_arn)  # fmt: skip
-        return Route(
-            function=function, kind="eventbridge", queue_url=url, queue_arn=arn, source=source,
-            max_retries=function.max_async_retries, dead_letter_url=dead_letter_url,
-            failure_function=failure_function, rule=rule,
-        )  # fmt: skip
-
-    def _create_rules_and_routes(self) -> list[Route]:
-        events = self.client("events")
-        functions = {f.arn: f for f in self.stack.functions()}
-        by_id = {f.logical_id: f for f in self.stack.functions()}
-        routes: list[Route] = []
-        buses = {"default"}
-        for rule in self.stack.rules():
-            if rule.event_bus not in buses:
-                events.create_event_bus(Name=rule.event_bus)
-                buses.add(rule.event_bus)
-            events.put_rule(
-                Name=rule.name, EventPattern=json.dumps(rule.pattern),
-                EventBusName=rule.event_bus, State=rule.state,
-            )  # fmt: skip
-            targets = []
-            if rule.function is not None:  # SAM EventBridgeRule event
-                function = by_id[rule.function]
-                url, arn = self._route_queue(route_queue_name(rule.logical_id))
-                targets.append({"Id": f"{rule.function}Target", "Arn": arn})
-                event_name = rule.logical_id[len(function.logical_id):]
-                routes.append(self._async_route(function, url, arn,
-                                                f"{function.logical_id}.{event_name}", rule))
-            for target in rule.targets:
-                target = dict(target)
-                function = functions.get(target["Arn"])
-                if function is not None:  # a Lambda target: give it a queue
-                    url, arn = self._route_queue(route_queue_name(rule.logical_id, target["Id"]))
-                    routes.append(self._async_route(function, url, arn, rule.logical_id, rule))
-                    target["Arn"] = arn
-                elif ":sqs:" not in target["Arn"]:
-                    log.warning("rule %s: target %s cannot be delivered locally",
-                                rule.logical_id, target["Arn"])  # fmt: skip
-                    continue
-                # moto delivers to SQS; the dead-letter/retry settings are the dispatcher's
-                target.pop("DeadLetterConfig", None)
-                target.pop("RetryPolicy", None)
-                targets.append(target)
-            if targets:
-                events.put_targets(Rule=rule.name, EventBusName=rule.event_bus, Targets=targets)
-        # A Lambda on-failure destination is invoked asynchronously too: its own queue, so
-        # it gets its own retries and, failing those, its own on-failure destination
-        destinations = {f.on_failure_arn for f in self.stack.functions()
-                        if f.on_failure_type == "Lambda"}  # fmt: skip
-        for function in self.stack.functions():
-            if function.arn in destinations:
-                url, arn = self._route_queue(async_queue_name(function.logical_id))
-                routes.append(self._async_route(function, url, arn,
-                                                f"{function.logical_id}.Async", None))  # fmt: skip
-        for function in self.stack.functions():
-            for event in function.events:
-                if event.type != "SQS":
-                    continue
-                p = event.properties
-                queue = self.stack.queue_by_arn(p["Queue"])
-                routes.append(Route(
-                    function=function, kind="sqs", queue_url=self._queue_url(queue.arn),
-                    queue_arn=queue.arn, source=f"{function.logical_id}.{event.name}",
-                    batch_size=int(p.get("BatchSize", 10)),
-                    report_batch_item_failures="ReportBatchItemFailures"
-                    in (p.get("FunctionResponseTypes") or ()),
-                ))  # fmt: skip
-        return routes
-
-    # -- lookups used by the runtime and tests ----------------------------------------------
-
-    def bucket_name(self) -> str:
-        buckets = self.stack.buckets()
-        if len(buckets) != 1:
-            raise RuntimeError(f"expected one bucket in the template, found {len(buckets)}")
-        return buckets[0].name

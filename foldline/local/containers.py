@@ -17,11 +17,11 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Iterable, Mapping
 
-from foldline import msa_cache
-from foldline.parameters import LOCAL_IMAGE_TAG, MSA_STEP, STEPS, Step, step_by_name
+from foldline.spec.parameters import LOCAL_IMAGE_TAG, MSA_STEP, STEPS, Step, step_by_name
+from foldline.steps import msa_cache
 
 #: how the images are built here (the images' own build script, from the repository root)
 BUILD_COMMAND = "containers/build_local.sh"
@@ -67,8 +67,14 @@ def container_name(job_name: str) -> str:
 
 
 def _docker(*args: str, timeout: float = _DOCKER_TIMEOUT) -> subprocess.CompletedProcess:
-    return subprocess.run(["docker", *args], capture_output=True, text=True, timeout=timeout,
-                          stdin=subprocess.DEVNULL)  # fmt: skip
+    return subprocess.run(
+        ["docker", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        stdin=subprocess.DEVNULL,
+        check=False,
+    )
 
 
 def docker_problem() -> str | None:
@@ -136,12 +142,14 @@ def resolve(
         to_build = [s.image for s in steps if s.name not in found and s.name not in overrides]
         text = "--containers: Docker has no image for these steps:\n" + "\n".join(missing)
         if to_build:
-            text += (f"\nBuild them from the repository root: `{BUILD_COMMAND} "
-                     f"{' '.join(to_build)}` (--cpu: AlphaFold without CUDA; see "
-                     "containers/README.md).")  # fmt: skip
-        text += ("\nOr run a step as a local process, as without --containers: "
-                 + " ".join(f"--no-container {name}" for name in
-                            [s.name for s in steps if s.name not in found]))  # fmt: skip
+            text += (
+                f"\nBuild them from the repository root: `{BUILD_COMMAND} "
+                f"{' '.join(to_build)}` (--cpu: AlphaFold without CUDA; see "
+                "containers/README.md)."
+            )
+        text += "\nOr run a step as a local process, as without --containers: " + " ".join(
+            f"--no-container {name}" for name in [s.name for s in steps if s.name not in found]
+        )
         raise ContainersUnavailable(text)
     return found
 

@@ -22,9 +22,9 @@ import json
 import logging
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 from foldline.local.cloud import LocalCloud, Route
 from foldline.local.lambda_runtime import Invocation, LocalFunction
@@ -65,9 +65,12 @@ class Dispatcher:
 
     def _receive(self, route: Route, count: int) -> list[dict]:
         response = self._sqs.receive_message(
-            QueueUrl=route.queue_url, MaxNumberOfMessages=min(max(count, 1), 10),
-            WaitTimeSeconds=0, AttributeNames=["All"], MessageAttributeNames=["All"],
-        )  # fmt: skip
+            QueueUrl=route.queue_url,
+            MaxNumberOfMessages=min(max(count, 1), 10),
+            WaitTimeSeconds=0,
+            AttributeNames=["All"],
+            MessageAttributeNames=["All"],
+        )
         return response.get("Messages", [])
 
     def _poll_route(self, route: Route) -> int:
@@ -102,22 +105,28 @@ class Dispatcher:
     def _sqs_event(self, route: Route, messages: list[dict]) -> dict:
         records = []
         for m in messages:
-            records.append({
-                "messageId": m["MessageId"],
-                "receiptHandle": m["ReceiptHandle"],
-                "body": m["Body"],
-                "attributes": m.get("Attributes", {}),
-                "messageAttributes": {
-                    k: {"stringValue": v.get("StringValue"), "binaryValue": v.get("BinaryValue"),
-                        "stringListValues": [], "binaryListValues": [],
-                        "dataType": v["DataType"]}
-                    for k, v in (m.get("MessageAttributes") or {}).items()
-                },
-                "md5OfBody": m.get("MD5OfBody") or hashlib.md5(m["Body"].encode()).hexdigest(),  # noqa: S324
-                "eventSource": "aws:sqs",
-                "eventSourceARN": route.queue_arn,
-                "awsRegion": self.cloud.region,
-            })  # fmt: skip
+            records.append(
+                {
+                    "messageId": m["MessageId"],
+                    "receiptHandle": m["ReceiptHandle"],
+                    "body": m["Body"],
+                    "attributes": m.get("Attributes", {}),
+                    "messageAttributes": {
+                        k: {
+                            "stringValue": v.get("StringValue"),
+                            "binaryValue": v.get("BinaryValue"),
+                            "stringListValues": [],
+                            "binaryListValues": [],
+                            "dataType": v["DataType"],
+                        }
+                        for k, v in (m.get("MessageAttributes") or {}).items()
+                    },
+                    "md5OfBody": m.get("MD5OfBody") or hashlib.md5(m["Body"].encode()).hexdigest(),
+                    "eventSource": "aws:sqs",
+                    "eventSourceARN": route.queue_arn,
+                    "awsRegion": self.cloud.region,
+                }
+            )
         return {"Records": records}
 
     def _deliver_batch(self, route: Route, messages: list[dict]) -> None:
@@ -132,9 +141,10 @@ class Dispatcher:
         for message in messages:
             if message["MessageId"] in failed:
                 self._sqs.change_message_visibility(
-                    QueueUrl=route.queue_url, ReceiptHandle=message["ReceiptHandle"],
+                    QueueUrl=route.queue_url,
+                    ReceiptHandle=message["ReceiptHandle"],
                     VisibilityTimeout=self.retry_delay,
-                )  # fmt: skip
+                )
             else:
                 self._sqs.delete_message(
                     QueueUrl=route.queue_url, ReceiptHandle=message["ReceiptHandle"]
@@ -150,24 +160,32 @@ class Dispatcher:
             attempts = int(message.get("Attributes", {}).get("ApproximateReceiveCount", "1"))
             if attempts <= route.max_retries:
                 self._sqs.change_message_visibility(
-                    QueueUrl=route.queue_url, ReceiptHandle=message["ReceiptHandle"],
+                    QueueUrl=route.queue_url,
+                    ReceiptHandle=message["ReceiptHandle"],
                     VisibilityTimeout=self.retry_delay,
-                )  # fmt: skip
+                )
                 return
             record = _failure_record(route, event, invocation, attempts)
             if route.dead_letter_url:
-                self._sqs.send_message(QueueUrl=route.dead_letter_url,
-                                       MessageBody=json.dumps(record))  # fmt: skip
+                self._sqs.send_message(
+                    QueueUrl=route.dead_letter_url, MessageBody=json.dumps(record)
+                )
             elif route.failure_function is not None:  # a Lambda on-failure destination:
                 # invoked asynchronously, with its own retries and on-failure destination
-                self._sqs.send_message(QueueUrl=self._async_queue(route.failure_function),
-                                       MessageBody=json.dumps(record))  # fmt: skip
+                self._sqs.send_message(
+                    QueueUrl=self._async_queue(route.failure_function),
+                    MessageBody=json.dumps(record),
+                )
         self._sqs.delete_message(QueueUrl=route.queue_url, ReceiptHandle=message["ReceiptHandle"])
 
     def _async_queue(self, function) -> str:
-        route = next(r for r in self.cloud.routes
-                     if r.function.logical_id == function.logical_id and r.rule is None
-                     and r.kind == "eventbridge")  # fmt: skip
+        route = next(
+            r
+            for r in self.cloud.routes
+            if r.function.logical_id == function.logical_id
+            and r.rule is None
+            and r.kind == "eventbridge"
+        )
         return route.queue_url
 
     # -- idleness --------------------------------------------------------------------------
@@ -178,8 +196,11 @@ class Dispatcher:
         Delayed ones count too: an upload the concurrency gate deferred is re-sent with a
         delay, and the run is not stalled while it waits.
         """
-        counts = ("ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible",
-                  "ApproximateNumberOfMessagesDelayed")  # fmt: skip
+        counts = (
+            "ApproximateNumberOfMessages",
+            "ApproximateNumberOfMessagesNotVisible",
+            "ApproximateNumberOfMessagesDelayed",
+        )
         total = 0
         for route in self.cloud.routes:
             attrs = self._sqs.get_queue_attributes(
@@ -202,10 +223,13 @@ def _failure_record(route: Route, event: dict, invocation: Invocation, attempts:
             "approximateInvokeCount": attempts,
         },
         "requestPayload": event,
-        "responseContext": {"statusCode": 200, "executedVersion": "$LATEST",
-                            "functionError": "Unhandled"},
+        "responseContext": {
+            "statusCode": 200,
+            "executedVersion": "$LATEST",
+            "functionError": "Unhandled",
+        },
         "responsePayload": {"errorMessage": message, "errorType": error_type},
-    }  # fmt: skip
+    }
 
 
 class Pump:
@@ -227,7 +251,7 @@ class Pump:
             for poll in self.pollers:
                 try:
                     handled += poll()
-                except Exception as err:  # noqa: BLE001 - keep the pump alive, keep the error
+                except Exception as err:
                     if not self._stop.is_set():
                         self.errors.append(f"{type(err).__name__}: {err}")
                         log.exception("local runtime poller failed")

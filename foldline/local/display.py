@@ -11,14 +11,15 @@ from rich.console import Console, Group
 from rich.table import Table
 from rich.text import Text
 
-from foldline import layout, runs
 from foldline.local.cloud import Route
 from foldline.local.lambda_runtime import Invocation
 from foldline.local.outbox import Notice
 from foldline.local.runtime import LocalRuntime, Submission
-from foldline.steps.manifest import MANIFEST_NAME
+from foldline.runs import table as runs
+from foldline.spec import layout
+from foldline.spec.statuses import EXECUTING, FAILED, REJECTED, STARTING, STOPPED, SUCCEEDED
 
-_STEP_MARK = {"Succeeded": "✓", "Failed": "✗", "Stopped": "■", "Executing": "…", "Starting": "…"}
+_STEP_MARK = {SUCCEEDED: "✓", FAILED: "✗", STOPPED: "■", EXECUTING: "…", STARTING: "…"}
 
 
 def _seconds(value: float) -> str:
@@ -42,8 +43,10 @@ class RunBoard:
         """A function's failure is worth a line under the board; its routine calls are the
         runtime's business (they are in <workdir>/logs/), not the run's progress."""
         if invocation.error:
-            self.events.append(f"{time.strftime('%H:%M:%S')} {invocation.function} failed "
-                               f"(its log: logs/): {invocation.error}")  # fmt: skip
+            self.events.append(
+                f"{time.strftime('%H:%M:%S')} {invocation.function} failed "
+                f"(its log: logs/): {invocation.error}"
+            )
 
     def on_notice(self, notice: Notice) -> None:
         self.notices.append(notice)
@@ -64,8 +67,11 @@ class RunBoard:
             took = ""
             if times and step.get("StartTime"):
                 end = step.get("EndTime")
-                seconds = (end - step["StartTime"]).total_seconds() if end else (
-                    time.time() - step["StartTime"].timestamp())  # fmt: skip
+                seconds = (
+                    (end - step["StartTime"]).total_seconds()
+                    if end
+                    else (time.time() - step["StartTime"].timestamp())
+                )
                 took = f" {_seconds(seconds)}"
             cached = " (cached)" if step.get("CacheHitResult") else ""
             mark = "skipped" if self._skipped(step) else _STEP_MARK.get(status, status)
@@ -75,13 +81,15 @@ class RunBoard:
     def _skipped(self, step: dict) -> bool:
         """A step that ended well but ran nothing (OpenFold on a multimer): its manifest,
         in the job's model folder, says ``skipped``; it is not shown as done."""
-        if step.get("StepStatus") != "Succeeded":
+        if step.get("StepStatus") != SUCCEEDED:
             return False
-        arn = (((step.get("Metadata") or {}).get("TrainingJob")) or {}).get("Arn", "")
+        arn = ((step.get("Metadata") or {}).get("TrainingJob") or {}).get("Arn", "")
         job = arn.rsplit("/", 1)[-1]
         if not job:
             return False
-        manifest = self.runtime.workdir / layout.LOCAL_JOBS_DIR / job / "model" / MANIFEST_NAME
+        manifest = (
+            self.runtime.workdir / layout.LOCAL_JOBS_DIR / job / "model" / layout.STEP_MANIFEST
+        )
         try:
             return json.loads(manifest.read_text()).get("status") == "skipped"
         except (OSError, ValueError):
@@ -90,8 +98,8 @@ class RunBoard:
     def _status(self, item: dict | None) -> str:
         status = (item or {}).get("status", "uploaded")
         analysis = (item or {}).get("analysis_status")
-        if status == runs.SUCCEEDED and analysis != "Succeeded":  # the report is not out yet
-            status = "Analysis failed" if analysis == "Failed" else "Analysing"
+        if status == runs.SUCCEEDED and analysis != SUCCEEDED:  # the report is not out yet
+            status = "Analysis failed" if analysis == FAILED else "Analysing"
         return status
 
     def changes(self, items: dict[str, dict | None]) -> list[str]:
@@ -108,15 +116,21 @@ class RunBoard:
         return lines
 
     def render(self, items: dict[str, dict | None]) -> Group:
-        table = Table(title=f"foldline local — {_seconds(time.monotonic() - self.started)}",
-                      expand=False)  # fmt: skip
+        table = Table(
+            title=f"foldline local — {_seconds(time.monotonic() - self.started)}", expand=False
+        )
         for column in ("file", "run", "status", "steps"):
             table.add_column(column)
         for sub in self.submissions:
             item = items.get(sub.run_id)
             status = self._status(item)
-            style = {"Succeeded": "green", "Failed": "red", "Rejected": "red", "Analysis failed": "red",
-                     "Stopped": "yellow"}.get(status, "")  # fmt: skip
+            style = {
+                SUCCEEDED: "green",
+                FAILED: "red",
+                REJECTED: "red",
+                "Analysis failed": "red",
+                STOPPED: "yellow",
+            }.get(status, "")
             table.add_row(sub.path.name, sub.run_id, Text(status, style=style), self._steps(item))
         return Group(table, Text("\n".join(self.events), style="dim"))
 
@@ -132,13 +146,14 @@ def outcome(item: dict) -> tuple[str, bool]:
     if status != runs.SUCCEEDED:
         return status, False
     analysis = item.get("analysis_status")
-    if analysis == "Succeeded":
+    if analysis == SUCCEEDED:
         return status, True
     return f"analysis {analysis or 'not run'} (the pipeline succeeded)", False
 
 
-def summary(console: Console, runtime: LocalRuntime, board: RunBoard,
-            items: dict[str, dict | None]) -> bool:  # fmt: skip
+def summary(
+    console: Console, runtime: LocalRuntime, board: RunBoard, items: dict[str, dict | None]
+) -> bool:
     """Print each run's outcome, its notices and report; True when every run succeeded
     (pipeline and analysis both)."""
     all_ok = True
@@ -163,10 +178,11 @@ def summary(console: Console, runtime: LocalRuntime, board: RunBoard,
                 console.print(f"notice: {notice.subject}\n        {notice.path}", markup=False)
         report = runtime.download_report(sub.run_id) if status == runs.SUCCEEDED else None
         if report is not None:
-            html = report / "report.html"
-            metrics = report / "metrics.json"
+            html = report / layout.REPORT_PAGE
+            metrics = report / layout.METRICS_FILE
             if metrics.is_file():
-                console.print(f"headline: {json.loads(metrics.read_text()).get('headline')}", markup=False)
+                headline = json.loads(metrics.read_text()).get("headline")
+                console.print(f"headline: {headline}", markup=False)
             console.print(f"report: {html if html.is_file() else report}", markup=False)
     console.print(f"work folder: {runtime.workdir} (outbox/, logs/, jobs/, reports/)")
     return all_ok

@@ -27,26 +27,35 @@ import queue
 import random
 import string
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
-from foldline import layout
+from foldline.events.pipeline import EXECUTION_STATUS_CHANGE, SOURCE, STEP_STATUS_CHANGE
 from foldline.local import moto_sagemaker as msm
+from foldline.local import training
 from foldline.local.cloud import ACCOUNT_ID, LocalCloud
+from foldline.local.containers import StepImage
 from foldline.local.expressions import (
     ExecutionValues,
-    dependencies_of_definition,
     UnsupportedExpression,
+    dependencies_of_definition,
     evaluate,
     parameter_values,
 )
-from foldline.local.containers import StepImage
 from foldline.local.step_cache import CachedStep, StepCache
 from foldline.local.training import StepStopped, TrainingJob
-from foldline.local import training
-from foldline.parameters import step_by_name
-from foldline.pipeline_events import EXECUTION_STATUS_CHANGE, SOURCE, STEP_STATUS_CHANGE
+from foldline.spec import layout
+from foldline.spec.parameters import step_by_name
+from foldline.spec.statuses import (
+    EXECUTING,
+    FAILED,
+    JOB_COMPLETED,
+    STARTING,
+    STOPPED,
+    SUCCEEDED,
+)
 
 log = logging.getLogger("foldline.local.executor")
 
@@ -59,11 +68,11 @@ STEP_FAILURE = "Step failure: One or multiple steps failed."
 def _iso(moment: _dt.datetime | None) -> str | None:
     if moment is None:
         return None
-    return moment.astimezone(_dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return moment.astimezone(_dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _now() -> _dt.datetime:
-    return _dt.datetime.now(_dt.timezone.utc)
+    return _dt.datetime.now(_dt.UTC)
 
 
 def _in_image(arguments: dict[str, Any], image: StepImage) -> dict[str, Any]:
@@ -89,8 +98,11 @@ class StepRun:
     cache_source: str | None = None  # execution whose result a cache hit reused
 
     def api(self) -> dict[str, Any]:
-        entry: dict[str, Any] = {"StepName": self.name, "StepStatus": self.status,
-                                 "AttemptCount": 1}  # fmt: skip
+        entry: dict[str, Any] = {
+            "StepName": self.name,
+            "StepStatus": self.status,
+            "AttemptCount": 1,
+        }
         if self.spec.get("DisplayName"):
             entry["StepDisplayName"] = self.spec["DisplayName"]
         if self.spec.get("Description"):
@@ -116,7 +128,7 @@ class ExecutionRun:
     description: str
     start_time: _dt.datetime
     steps: dict[str, StepRun]
-    status: str = "Executing"
+    status: str = EXECUTING
 
 
 class PipelineExecutor:
@@ -150,8 +162,9 @@ class PipelineExecutor:
         #: SageMaker's step cache; kept beside the S3 state its entries point into
         self.step_cache = StepCache(self.work_dir / "state" / STEP_CACHE_FILE)
         self._events: queue.Queue[dict | None] = queue.Queue()
-        self._publisher = threading.Thread(target=self._publish_events, daemon=True,
-                                           name="foldline-events")  # fmt: skip
+        self._publisher = threading.Thread(
+            target=self._publish_events, daemon=True, name="foldline-events"
+        )
         self._publisher.start()
         msm.add_start_listener(self._on_start)
 
@@ -166,9 +179,10 @@ class PipelineExecutor:
         started = 0
         for pipeline in self.cloud.stack.pipelines():
             summaries = self._client("sagemaker").list_pipeline_executions(
-                PipelineName=pipeline.name)
+                PipelineName=pipeline.name
+            )
             for summary in summaries["PipelineExecutionSummaries"]:
-                if summary["PipelineExecutionStatus"] == msm.EXECUTING:
+                if summary["PipelineExecutionStatus"] == EXECUTING:
                     started += self._pick_up(summary["PipelineExecutionArn"])
         return started
 
@@ -210,9 +224,9 @@ class PipelineExecutor:
     def _run_safely(self, arn: str) -> None:
         try:
             self.run_execution(arn)
-        except Exception as err:  # noqa: BLE001 - an executor bug must still end the run
+        except Exception as err:
             log.exception("execution %s broke the local executor", arn)
-            self._finish(arn, "Failed", f"local executor error: {type(err).__name__}: {err}")
+            self._finish(arn, FAILED, f"local executor error: {type(err).__name__}: {err}")
 
     def _stopped(self, arn: str) -> bool:
         if self._closing.is_set():
@@ -228,30 +242,38 @@ class PipelineExecutor:
         backend = msm.backend(ACCOUNT_ID, self.cloud.region)
         described = backend.describe_pipeline_execution(arn)
         definition = json.loads(
-            backend.describe_pipeline_definition_for_execution(arn)["PipelineDefinition"])
+            backend.describe_pipeline_definition_for_execution(arn)["PipelineDefinition"]
+        )
         given = backend.list_pipeline_parameters_for_execution(arn)
         created = described["CreationTime"]  # moto keeps naive UTC; the API adds the zone
-        described["CreationTime"] = (created.replace(tzinfo=_dt.timezone.utc)
-                                     if created.tzinfo is None else created)  # fmt: skip
+        described["CreationTime"] = (
+            created.replace(tzinfo=_dt.UTC) if created.tzinfo is None else created
+        )
         graph = dependencies_of_definition(definition)
         run = ExecutionRun(
-            arn=arn, pipeline_arn=described["PipelineArn"],
+            arn=arn,
+            pipeline_arn=described["PipelineArn"],
             display_name=described.get("PipelineExecutionDisplayName", ""),
             description=described.get("PipelineExecutionDescription", ""),
             start_time=described["CreationTime"],
-            steps={s["Name"]: StepRun(s["Name"], s["Type"], s, graph[s["Name"]])
-                   for s in definition.get("Steps", [])},
-        )  # fmt: skip
+            steps={
+                s["Name"]: StepRun(s["Name"], s["Type"], s, graph[s["Name"]])
+                for s in definition.get("Steps", [])
+            },
+        )
         with self._lock:
             self.runs[arn] = run
         values = ExecutionValues(
             parameters=parameter_values(definition, given.get("PipelineParameters", [])),
-            execution_arn=arn, pipeline_arn=run.pipeline_arn,
-            pipeline_name=run.pipeline_arn.rsplit("/", 1)[-1], start_time=run.start_time,
-        )  # fmt: skip
-        self._publish_execution(run, "Executing", None)
+            execution_arn=arn,
+            pipeline_arn=run.pipeline_arn,
+            pipeline_name=run.pipeline_arn.rsplit("/", 1)[-1],
+            start_time=run.start_time,
+        )
+        self._publish_execution(run, EXECUTING, None)
         limit = (definition.get("ParallelismConfiguration") or {}).get(
-            "MaxParallelExecutionSteps") or max(len(run.steps), 1)  # fmt: skip
+            "MaxParallelExecutionSteps"
+        ) or max(len(run.steps), 1)
         with cf.ThreadPoolExecutor(max_workers=limit, thread_name_prefix="foldline-step") as pool:
             running: dict[cf.Future, StepRun] = {}
             while True:
@@ -259,8 +281,8 @@ class PipelineExecutor:
                     if step.status != "NotStarted" or self._stopped(arn):
                         continue
                     dep_status = {run.steps[d].status for d in step.depends_on}
-                    if dep_status <= {"Succeeded"}:
-                        step.status = "Starting"
+                    if dep_status <= {SUCCEEDED}:
+                        step.status = STARTING
                         running[pool.submit(self._run_step, run, step, values)] = step
                 if not running:
                     break
@@ -269,11 +291,11 @@ class PipelineExecutor:
                     running.pop(future)
                     future.result()
         if self._stopped(arn):
-            status, reason = "Stopped", None
-        elif any(s.status == "Failed" for s in run.steps.values()):
-            status, reason = "Failed", STEP_FAILURE
+            status, reason = STOPPED, None
+        elif any(s.status == FAILED for s in run.steps.values()):
+            status, reason = FAILED, STEP_FAILURE
         else:
-            status, reason = "Succeeded", None
+            status, reason = SUCCEEDED, None
         self._finish(arn, status, reason)
         return run
 
@@ -284,13 +306,17 @@ class PipelineExecutor:
             described = self._client("sagemaker").describe_pipeline_execution(
                 PipelineExecutionArn=arn
             )
-            run = ExecutionRun(arn, described["PipelineArn"],
-                               described.get("PipelineExecutionDisplayName", ""),
-                               described.get("PipelineExecutionDescription", ""),
-                               described["CreationTime"], {})  # fmt: skip
+            run = ExecutionRun(
+                arn,
+                described["PipelineArn"],
+                described.get("PipelineExecutionDisplayName", ""),
+                described.get("PipelineExecutionDescription", ""),
+                described["CreationTime"],
+                {},
+            )
             self.runs[arn] = run
         run.status = status
-        self._publish_execution(run, status, "Executing")
+        self._publish_execution(run, status, EXECUTING)
 
     # -- one step ----------------------------------------------------------------------------
 
@@ -302,7 +328,7 @@ class PipelineExecutor:
             arguments = evaluate(step.spec.get("Arguments") or {}, values)
             program = step_by_name(step.name).program
         except (UnsupportedExpression, KeyError) as err:
-            self._change(run, step, "Failed", failure=f"{type(err).__name__}: {err}")
+            self._change(run, step, FAILED, failure=f"{type(err).__name__}: {err}")
             return
         image = self.images.get(step.name)
         if image is not None:
@@ -318,70 +344,87 @@ class PipelineExecutor:
         step.training_job_arn = msm.create_training_job(
             ACCOUNT_ID, self.cloud.region, job_name, arguments
         )
-        self._change(run, step, "Starting")
-        self._change(run, step, "Executing")
+        self._change(run, step, STARTING)
+        self._change(run, step, EXECUTING)
         job = TrainingJob(
-            name=job_name, arguments=arguments, program=program,
-            root=self.work_dir / layout.LOCAL_JOBS_DIR / job_name, databases=self.databases,
+            name=job_name,
+            arguments=arguments,
+            program=program,
+            root=self.work_dir / layout.LOCAL_JOBS_DIR / job_name,
+            databases=self.databases,
             env={**self.cloud.env, **self.job_env},
             num_cpus=self.num_cpus or os.cpu_count() or 1,
-            image=image, arn=step.training_job_arn,
-        )  # fmt: skip
+            image=image,
+            arn=step.training_job_arn,
+        )
         try:
             result = training.run(job, self._client("s3"), lambda: self._stopped(run.arn))
         except StepStopped:
-            msm.set_training_job_status(ACCOUNT_ID, self.cloud.region, job_name, "Stopped")
-            self._change(run, step, "Stopped")
+            msm.set_training_job_status(ACCOUNT_ID, self.cloud.region, job_name, STOPPED)
+            self._change(run, step, STOPPED)
             return
         if result.succeeded:
             step.properties = {
                 "TrainingJobName": job_name,
                 "TrainingJobArn": step.training_job_arn,
-                "TrainingJobStatus": "Completed",
+                "TrainingJobStatus": JOB_COMPLETED,
                 "ModelArtifacts": {"S3ModelArtifacts": result.model_artifacts},
                 "OutputDataConfig": arguments.get("OutputDataConfig"),
                 "HyperParameters": arguments.get("HyperParameters"),
             }
             values.steps[step.name] = step.properties
-            msm.set_training_job_status(ACCOUNT_ID, self.cloud.region, job_name, "Completed")
+            msm.set_training_job_status(ACCOUNT_ID, self.cloud.region, job_name, JOB_COMPLETED)
             if cache_config.get("Enabled"):
-                self.step_cache.record(run.pipeline_arn, step.name, arguments, CachedStep(
-                    execution_arn=run.arn, job_name=job_name, job_arguments=arguments,
-                    properties=step.properties, ended_at=_now().isoformat()))  # fmt: skip
-            self._change(run, step, "Succeeded")
+                self.step_cache.record(
+                    run.pipeline_arn,
+                    step.name,
+                    arguments,
+                    CachedStep(
+                        execution_arn=run.arn,
+                        job_name=job_name,
+                        job_arguments=arguments,
+                        properties=step.properties,
+                        ended_at=_now().isoformat(),
+                    ),
+                )
+            self._change(run, step, SUCCEEDED)
         else:
-            msm.set_training_job_status(ACCOUNT_ID, self.cloud.region, job_name, "Failed",
-                                        result.failure_reason)  # fmt: skip
-            self._change(run, step, "Failed", failure=result.failure_reason)
+            msm.set_training_job_status(
+                ACCOUNT_ID, self.cloud.region, job_name, FAILED, result.failure_reason
+            )
+            self._change(run, step, FAILED, failure=result.failure_reason)
 
-    def _reuse(self, run: ExecutionRun, step: StepRun, values: ExecutionValues,
-               hit: CachedStep) -> None:  # fmt: skip
+    def _reuse(
+        self, run: ExecutionRun, step: StepRun, values: ExecutionValues, hit: CachedStep
+    ) -> None:
         """A cache hit: no job; the step hands on the source run's properties at once."""
         if hit.job_name not in msm.backend(ACCOUNT_ID, self.cloud.region).training_jobs:
             # a restarted local cloud forgot the source job: DescribeTrainingJob must work
-            msm.create_training_job(ACCOUNT_ID, self.cloud.region, hit.job_name,
-                                    hit.job_arguments)  # fmt: skip
-            msm.set_training_job_status(ACCOUNT_ID, self.cloud.region, hit.job_name, "Completed")
+            msm.create_training_job(ACCOUNT_ID, self.cloud.region, hit.job_name, hit.job_arguments)
+            msm.set_training_job_status(ACCOUNT_ID, self.cloud.region, hit.job_name, JOB_COMPLETED)
         step.cache_source = hit.execution_arn
         step.training_job_arn = hit.properties.get("TrainingJobArn")
         step.properties = hit.properties
         values.steps[step.name] = step.properties
-        self._change(run, step, "Starting")
-        self._change(run, step, "Succeeded")
+        self._change(run, step, STARTING)
+        self._change(run, step, SUCCEEDED)
 
-    def _change(self, run: ExecutionRun, step: StepRun, status: str, failure: str | None = None) -> None:
+    def _change(
+        self, run: ExecutionRun, step: StepRun, status: str, failure: str | None = None
+    ) -> None:
         previous = step.status if step.status != "NotStarted" else None
-        if status == "Starting":
+        if status == STARTING:
             previous = None
         step.status = status
-        if status in ("Succeeded", "Failed", "Stopped"):
+        if status in (SUCCEEDED, FAILED, STOPPED):
             step.end_time = _now()
         if failure:
             step.failure_reason = failure
         self._record_steps(run)
         detail = {
-            "metadata": ({"trainingJob": {"arn": step.training_job_arn}}
-                         if step.training_job_arn else {}),
+            "metadata": (
+                {"trainingJob": {"arn": step.training_job_arn}} if step.training_job_arn else {}
+            ),
             "stepStartTime": _iso(step.start_time),
             "stepEndTime": _iso(step.end_time),
             "stepName": step.name,
@@ -390,11 +433,14 @@ class PipelineExecutor:
             "currentStepStatus": status,
             "pipelineArn": run.pipeline_arn,
             "pipelineExecutionArn": run.arn,
-        }  # fmt: skip
+        }
         if failure:
             detail["failureReason"] = failure
-        self._put_event(STEP_STATUS_CHANGE, {k: v for k, v in detail.items() if v is not None},
-                        [run.pipeline_arn, run.arn])  # fmt: skip
+        self._put_event(
+            STEP_STATUS_CHANGE,
+            {k: v for k, v in detail.items() if v is not None},
+            [run.pipeline_arn, run.arn],
+        )
         if self.on_change is not None:
             self.on_change(run, step)
 
@@ -416,8 +462,11 @@ class PipelineExecutor:
             "pipelineArn": run.pipeline_arn,
             "pipelineExecutionArn": run.arn,
         }
-        self._put_event(EXECUTION_STATUS_CHANGE, {k: v for k, v in detail.items() if v is not None},
-                        [run.pipeline_arn, run.arn])  # fmt: skip
+        self._put_event(
+            EXECUTION_STATUS_CHANGE,
+            {k: v for k, v in detail.items() if v is not None},
+            [run.pipeline_arn, run.arn],
+        )
         if self.on_change is not None:
             self.on_change(run, None)
 
@@ -425,9 +474,15 @@ class PipelineExecutor:
         """Queue a status event. SageMaker sends them asynchronously too; a step waiting
         on each PutEvents (30 ms and more, as moto routes it to its targets) would make
         orchestration, not work, the time between steps. One thread keeps their order."""
-        self._events.put({"Source": SOURCE, "DetailType": detail_type,
-                          "Detail": json.dumps(detail), "Resources": resources,
-                          "Time": _now()})  # fmt: skip
+        self._events.put(
+            {
+                "Source": SOURCE,
+                "DetailType": detail_type,
+                "Detail": json.dumps(detail),
+                "Resources": resources,
+                "Time": _now(),
+            }
+        )
 
     def _publish_events(self) -> None:
         while (entry := self._events.get()) is not None:
@@ -435,7 +490,7 @@ class PipelineExecutor:
                 response = self._client("events").put_events(Entries=[entry])
                 if response.get("FailedEntryCount"):
                     log.error("put_events failed: %s", response["Entries"])
-            except Exception:  # noqa: BLE001 - a lost event must not stop the ones after it
+            except Exception:
                 log.exception("put_events failed for %s", entry["DetailType"])
             finally:
                 self._events.task_done()

@@ -11,12 +11,18 @@ from __future__ import annotations
 
 import datetime as _dt
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any
 
-__all__ = ["ExecutionValues", "evaluate", "step_references", "parameter_values",
-           "dependencies_of_definition",
-           "UnsupportedExpression"]  # fmt: skip
+__all__ = [
+    "ExecutionValues",
+    "UnsupportedExpression",
+    "dependencies_of_definition",
+    "evaluate",
+    "parameter_values",
+    "step_references",
+]
 
 
 class UnsupportedExpression(ValueError):
@@ -41,7 +47,7 @@ class ExecutionValues:
             "PipelineName": self.pipeline_name,
             "PipelineArn": self.pipeline_arn,
             "StartDateTime": self.start_time.isoformat(),
-            "CurrentDateTime": _dt.datetime.now(_dt.timezone.utc).isoformat(),
+            "CurrentDateTime": _dt.datetime.now(_dt.UTC).isoformat(),
         }
         if name not in values:
             raise UnsupportedExpression(f"execution variable {name!r} is not known locally")
@@ -94,7 +100,7 @@ def evaluate(node: Any, values: ExecutionValues) -> Any:
     if not isinstance(node, dict):
         return node
     if len(node) == 1:
-        (key, arg), = node.items()
+        ((key, arg),) = node.items()
         if key == "Get":
             return _get(arg, values)
         if key == "Std:Join":

@@ -19,10 +19,11 @@ import threading
 import time
 import traceback
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
-from typing import Any, Callable
+from typing import Any
 
 from foldline.local.template import Function
 
@@ -167,8 +168,9 @@ class LocalFunction:
                 memory_limit_in_mb=self.function.memory_size,
                 timeout_s=self.function.timeout,
             )
-            record = Invocation(self.function.logical_id, source, context.aws_request_id,
-                                time.time())  # fmt: skip
+            record = Invocation(
+                self.function.logical_id, source, context.aws_request_id, time.time()
+            )
             try:
                 if self._handler is None:
                     self._handler = self._load()

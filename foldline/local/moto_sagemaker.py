@@ -23,15 +23,15 @@ from __future__ import annotations
 import datetime as _dt
 import logging
 import threading
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from moto.core.responses import ActionResult
 from moto.sagemaker import models as _models
 from moto.sagemaker.responses import SageMakerResponse
 from moto.sagemaker.utils import get_pipeline_execution_from_arn
 
-EXECUTING = "Executing"
-STOPPING = "Stopping"
+from foldline.spec.statuses import EXECUTING, STOPPING
 
 _lock = threading.RLock()
 _installed = False
@@ -108,7 +108,7 @@ def _patched_start(original):
         for listener in listeners:
             try:
                 listener(started["PipelineExecutionArn"])
-            except Exception:  # noqa: BLE001 - the start itself succeeded; the poll catches up
+            except Exception:
                 logging.getLogger("foldline.local").exception("execution start listener failed")
         return started
 
@@ -150,9 +150,11 @@ def _list_pipeline_execution_steps(self: SageMakerResponse) -> ActionResult:
     execution = get_pipeline_execution_from_arn(self.sagemaker_backend.pipelines, arn)
     with _lock:
         steps = [dict(step) for step in getattr(execution, "foldline_steps", [])]
-    epoch = _dt.datetime.min.replace(tzinfo=_dt.timezone.utc)
-    steps.sort(key=lambda s: s.get("StartTime") or epoch,
-               reverse=self._get_param("SortOrder", "Descending") == "Descending")  # fmt: skip
+    epoch = _dt.datetime.min.replace(tzinfo=_dt.UTC)
+    steps.sort(
+        key=lambda s: s.get("StartTime") or epoch,
+        reverse=self._get_param("SortOrder", "Descending") == "Descending",
+    )
     return ActionResult({"PipelineExecutionSteps": steps})
 
 
@@ -183,9 +185,11 @@ def install() -> None:
         execution = _models.FakePipelineExecution
         _patch(execution, "__init__", _patched_execution_init(execution.__init__))
         backend_cls = _models.SageMakerModelBackend
-        for name, wrap in (("start_pipeline_execution", _patched_start),
-                           ("describe_pipeline_execution", _patched_describe),
-                           ("list_pipeline_executions", _patched_list)):  # fmt: skip
+        for name, wrap in (
+            ("start_pipeline_execution", _patched_start),
+            ("describe_pipeline_execution", _patched_describe),
+            ("list_pipeline_executions", _patched_list),
+        ):
             _patch(backend_cls, name, wrap(getattr(backend_cls, name)))
         _patch(SageMakerResponse, "list_pipeline_execution_steps", _list_pipeline_execution_steps)
         _patch(SageMakerResponse, "stop_pipeline_execution", _stop_pipeline_execution)

@@ -13,9 +13,9 @@ import email.utils
 import json
 import re
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 from foldline.local.cloud import STACK_NAME, LocalCloud
 
@@ -44,7 +44,9 @@ def _slug(text: str) -> str:
 
 
 class Outbox:
-    def __init__(self, cloud: LocalCloud, folder: Path, on_notice: Callable[[Notice], None] | None = None):
+    def __init__(
+        self, cloud: LocalCloud, folder: Path, on_notice: Callable[[Notice], None] | None = None
+    ):
         self.cloud = cloud
         self.folder = Path(folder)
         self.on_notice = on_notice
@@ -57,10 +59,13 @@ class Outbox:
     def subscribe(self) -> None:
         sns = self.cloud.client("sns")
         for topic in self.cloud.stack.topics():
-            url = self._sqs.create_queue(QueueName=f"{STACK_NAME}-outbox-{topic.logical_id}")["QueueUrl"]
+            url = self._sqs.create_queue(QueueName=f"{STACK_NAME}-outbox-{topic.logical_id}")[
+                "QueueUrl"
+            ]
             arn = self._sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])
-            sns.subscribe(TopicArn=topic.arn, Protocol="sqs",
-                          Endpoint=arn["Attributes"]["QueueArn"])  # fmt: skip
+            sns.subscribe(
+                TopicArn=topic.arn, Protocol="sqs", Endpoint=arn["Attributes"]["QueueArn"]
+            )
             to = tuple(e for p, e in topic.subscriptions if p == "email" and e)
             self._queues.append((url, topic.arn, to or (topic.name,)))
 
@@ -79,7 +84,9 @@ class Outbox:
     def _write(self, envelope: dict, topic_arn: str, to: tuple[str, ...]) -> None:
         subject = envelope.get("Subject") or "(no subject)"
         body = envelope.get("Message", "")
-        attributes = {k: v.get("Value", "") for k, v in (envelope.get("MessageAttributes") or {}).items()}
+        attributes = {
+            k: v.get("Value", "") for k, v in (envelope.get("MessageAttributes") or {}).items()
+        }
         mail = email.message.EmailMessage()
         mail["From"] = f"{topic_arn.rsplit(':', 1)[-1]} <no-reply@sns.amazonaws.com>"
         mail["To"] = ", ".join(to)
@@ -107,8 +114,14 @@ def read_notice(path: Path) -> Notice:
     import email.policy
 
     mail = email.parser.BytesParser(policy=email.policy.default).parse(path.open("rb"))
-    attributes = {k[len("X-Foldline-"):]: str(v) for k, v in mail.items()
-                  if k.startswith("X-Foldline-")}  # fmt: skip
+    attributes = {
+        k[len("X-Foldline-") :]: str(v) for k, v in mail.items() if k.startswith("X-Foldline-")
+    }
     body = mail.get_body(preferencelist=("plain",))
-    return Notice(path, str(mail["Subject"]), body.get_content() if body else "",
-                  str(mail["X-SNS-Topic-Arn"]), attributes)  # fmt: skip
+    return Notice(
+        path,
+        str(mail["Subject"]),
+        body.get_content() if body else "",
+        str(mail["X-SNS-Topic-Arn"]),
+        attributes,
+    )

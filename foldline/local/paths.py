@@ -17,6 +17,11 @@ DEFAULT_DATABASES = Path(__file__).resolve().parents[2] / "examples" / "database
 ACCOUNT_ID = "123456789012"  # moto's default account
 DEFAULT_REGION = "us-east-1"
 STACK_NAME = "foldline-local"
+#: the access key the local cloud hands every process it starts (how a process knows it
+#: runs inside the local cloud)
+LOCAL_ACCESS_KEY = "foldline-local"
+#: the state file of a running local cloud, in its work folder (its endpoint, region, pid)
+LOCAL_STATE_FILE = "local-cloud.json"
 #: where template.yaml sits in a checkout (the package is installed editable)
 DEFAULT_TEMPLATE = Path(__file__).resolve().parents[2] / "template.yaml"
 

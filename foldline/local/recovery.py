@@ -22,11 +22,13 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from foldline import layout, runs
-from foldline.concurrency import GATE_KEY
-from foldline.notices import interrupted_notice, publish
-from foldline.run_identity import run_id_for, upload_version
-from foldline.s3_events import OBJECT_CREATED
+from foldline.events.s3 import OBJECT_CREATED
+from foldline.intake.concurrency import GATE_KEY
+from foldline.intake.run_identity import run_id_for, upload_version
+from foldline.outcomes.notices import interrupted_notice, publish
+from foldline.runs import table as runs
+from foldline.spec import layout
+from foldline.spec.formats import utc_now
 
 OPEN_STATUSES = (runs.STARTING, runs.EXECUTING)
 
@@ -70,28 +72,44 @@ def _current_uploads(s3: Any, bucket: str) -> list[dict[str, Any]]:
 
 def upload_event(bucket: str, upload: dict[str, Any], region: str) -> dict[str, Any]:
     """The EventBridge entry S3 sends for the upload ``upload`` (a ListObjectVersions entry)."""
-    moment = upload.get("LastModified") or _dt.datetime.now(_dt.timezone.utc)
+    moment = upload.get("LastModified") or _dt.datetime.now(_dt.UTC)
     return {
         "Source": "aws.s3",
         "DetailType": OBJECT_CREATED,
         "Resources": [f"arn:aws:s3:::{bucket}"],
         "Time": moment,
-        "Detail": json.dumps({
-            "version": "0",
-            "bucket": {"name": bucket},
-            "object": {"key": upload["Key"], "size": upload.get("Size"),
-                       "etag": upload["ETag"].strip('"'), "version-id": upload.get("VersionId")},
-            "reason": "PutObject",
-            "requester": "foldline-local-recovery",
-        }),  # fmt: skip
+        "Detail": json.dumps(
+            {
+                "version": "0",
+                "bucket": {"name": bucket},
+                "object": {
+                    "key": upload["Key"],
+                    "size": upload.get("Size"),
+                    "etag": upload["ETag"].strip('"'),
+                    "version-id": upload.get("VersionId"),
+                },
+                "reason": "PutObject",
+                "requester": "foldline-local-recovery",
+            }
+        ),
     }
 
 
-def recover(*, s3: Any, events: Any, sns: Any, table: runs.RunsTable, bucket: str,
-            topic_arn: str, region: str) -> Recovery:  # fmt: skip
+def recover(
+    *,
+    s3: Any,
+    events: Any,
+    sns: Any,
+    table: runs.RunsTable,
+    bucket: str,
+    topic_arn: str,
+    region: str,
+) -> Recovery:
     """Re-drive what the last session owed and announce what it cut short (see module doc)."""
     result = Recovery()
-    items = {i["run_id"]: i for i in table.connection.scan() if not runs.is_reserved_key(i["run_id"])}
+    items = {
+        i["run_id"]: i for i in table.connection.scan() if not runs.is_reserved_key(i["run_id"])
+    }
     open_runs = {run_id: item for run_id, item in items.items() if is_open(item)}
     _empty_the_gate(table)
     redrive: list[dict[str, Any]] = []
@@ -103,25 +121,50 @@ def recover(*, s3: Any, events: Any, sns: Any, table: runs.RunsTable, bucket: st
             redrive.append(upload)
             result.redriven.append(upload["Key"])
         elif run_id in open_runs:
-            table.update(run_id, status=runs.STARTING, interrupted_at=runs.utc_now(),
-                         remove=("rejecting", "execution_arn", "current_step"))  # fmt: skip
-            publish(sns, topic_arn, interrupted_notice(
-                target=item.get("target") or layout.target_name(upload["Key"]), run_id=run_id,
-                was=item["status"], key=upload["Key"], restarted=True))  # fmt: skip
+            table.update(
+                run_id,
+                status=runs.STARTING,
+                interrupted_at=utc_now(),
+                remove=("rejecting", "execution_arn", "current_step"),
+            )
+            publish(
+                sns,
+                topic_arn,
+                interrupted_notice(
+                    target=item.get("target") or layout.target_name(upload["Key"]),
+                    run_id=run_id,
+                    was=item["status"],
+                    key=upload["Key"],
+                    restarted=True,
+                ),
+            )
             redrive.append(upload)
             result.resumed.append(run_id)
             del open_runs[run_id]
     for run_id, item in open_runs.items():  # cut short, and nothing left to run it from
-        table.update(run_id, status=runs.FAILED, ended_at=runs.utc_now(), code="interrupted",
-                     failure_reason="interrupted: the local runtime stopped before the run "
-                     "ended, and its upload is no longer in inputs/; upload the file again",
-                     remove=("rejecting",))  # fmt: skip
-        publish(sns, topic_arn, interrupted_notice(
-            target=item.get("target") or run_id.rsplit("-", 1)[0], run_id=run_id,
-            was=item["status"], key=item.get("key") or "?", restarted=False))  # fmt: skip
+        table.update(
+            run_id,
+            status=runs.FAILED,
+            ended_at=utc_now(),
+            code="interrupted",
+            failure_reason="interrupted: the local runtime stopped before the run "
+            "ended, and its upload is no longer in inputs/; upload the file again",
+            remove=("rejecting",),
+        )
+        publish(
+            sns,
+            topic_arn,
+            interrupted_notice(
+                target=item.get("target") or run_id.rsplit("-", 1)[0],
+                run_id=run_id,
+                was=item["status"],
+                key=item.get("key") or "?",
+                restarted=False,
+            ),
+        )
         result.lost.append(run_id)
     for start in range(0, len(redrive), 10):  # PutEvents takes ten entries at a time
-        entries = [upload_event(bucket, u, region) for u in redrive[start:start + 10]]
+        entries = [upload_event(bucket, u, region) for u in redrive[start : start + 10]]
         response = events.put_events(Entries=entries)
         if response.get("FailedEntryCount"):
             raise RuntimeError(f"could not re-drive uploads: {response['Entries']}")
@@ -131,5 +174,6 @@ def recover(*, s3: Any, events: Any, sns: Any, table: runs.RunsTable, bucket: st
 def _empty_the_gate(table: runs.RunsTable) -> None:
     """No execution survives a restart: every slot the gate records is free."""
     if table.connection.get(GATE_KEY) is not None:
-        table.connection.update(GATE_KEY, UpdateExpression="SET slots = :none",
-                                values={":none": {}})  # fmt: skip
+        table.connection.update(
+            GATE_KEY, UpdateExpression="SET slots = :none", values={":none": {}}
+        )

@@ -26,23 +26,25 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any, Self
 from urllib.parse import urlencode
 
-from foldline import layout, runs
+from foldline.intake.run_identity import run_id_for, upload_version
 from foldline.local import state
 from foldline.local.cloud import DEFAULT_TEMPLATE, LocalCloud, Route
-from foldline.local.recovery import Recovery, recover
 from foldline.local.dispatcher import Dispatcher, Pump
 from foldline.local.executor import ExecutionRun, PipelineExecutor, StepRun
 from foldline.local.lambda_runtime import Invocation, install_log_routing, uninstall_log_routing
 from foldline.local.outbox import Notice, Outbox
 from foldline.local.paths import DEFAULT_DATABASES, DEFAULT_WORKDIR
+from foldline.local.recovery import Recovery, recover
+from foldline.local.stack import clear_local_state, write_local_state
 from foldline.local.workdir_lock import WorkdirBusy, WorkdirLock  # noqa: F401 - re-exported
-from foldline.run_identity import run_id_for, upload_version
-from foldline.stack_config import clear_local_state, write_local_state
+from foldline.runs import table as runs
+from foldline.spec import layout
 
 log = logging.getLogger("foldline.local")
 
@@ -127,21 +129,33 @@ class LocalRuntime:
         self.cloud.start()
         try:
             self.cloud.create_resources(restore=self._restore)
-            self.dispatcher = Dispatcher(self.cloud, self.workdir / "logs",
-                                         retry_delay=self.retry_delay,
-                                         on_invocation=self.on_invocation,
-                                         env={layout.LOCAL_WORKDIR_ENV: str(self.workdir.resolve())})  # fmt: skip
+            self.dispatcher = Dispatcher(
+                self.cloud,
+                self.workdir / "logs",
+                retry_delay=self.retry_delay,
+                on_invocation=self.on_invocation,
+                env={layout.LOCAL_WORKDIR_ENV: str(self.workdir.resolve())},
+            )
             self.executor = PipelineExecutor(
-                self.cloud, self.workdir, self.databases, num_cpus=self.num_cpus,
-                job_env=self.job_env, images=self.images, on_change=self.on_step,
-            )  # fmt: skip
+                self.cloud,
+                self.workdir,
+                self.databases,
+                num_cpus=self.num_cpus,
+                job_env=self.job_env,
+                images=self.images,
+                on_change=self.on_step,
+            )
             self.outbox = Outbox(self.cloud, self.workdir / "outbox", on_notice=self.on_notice)
             self.outbox.subscribe()
             self.recovered = recover(
-                s3=self.cloud.client("s3"), events=self.cloud.client("events"),
-                sns=self.cloud.client("sns"), table=self.runs_table(), bucket=self.bucket,
-                topic_arn=self.topic_arn, region=self.cloud.region,
-            )  # fmt: skip
+                s3=self.cloud.client("s3"),
+                events=self.cloud.client("events"),
+                sns=self.cloud.client("sns"),
+                table=self.runs_table(),
+                bucket=self.bucket,
+                topic_arn=self.topic_arn,
+                region=self.cloud.region,
+            )
             pollers = [self.executor.poll_once, self.outbox.poll_once, self._autosave]
             if self.dispatch:
                 pollers.insert(0, self.dispatcher.poll_once)
@@ -169,7 +183,7 @@ class LocalRuntime:
                 uninstall_log_routing()
                 self._lock.release()
 
-    def __enter__(self) -> LocalRuntime:
+    def __enter__(self) -> Self:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:
@@ -205,8 +219,9 @@ class LocalRuntime:
         name = self.cloud.stack.physical_name(RUNS_TABLE)
         return runs.RunsTable(name, dynamodb=self.cloud.client("dynamodb"))
 
-    def upload(self, path: Path, name: str | None = None,
-               tags: dict[str, str] | None = None) -> Submission:  # fmt: skip
+    def upload(
+        self, path: Path, name: str | None = None, tags: dict[str, str] | None = None
+    ) -> Submission:
         """Put a file under ``inputs/``, as a user would (run overrides as object tags,
         like ``foldline submit``); the bucket's events do the rest."""
         path = Path(path)
@@ -232,8 +247,11 @@ class LocalRuntime:
     def idle(self) -> bool:
         """Nothing queued, nothing running: every event of finished work was handled."""
         assert self.dispatcher is not None and self.executor is not None
-        return (not self.dispatcher.busy and self.executor.active == 0
-                and self.dispatcher.pending() == 0)  # fmt: skip
+        return (
+            not self.dispatcher.busy
+            and self.executor.active == 0
+            and self.dispatcher.pending() == 0
+        )
 
     def wait(
         self,
@@ -257,8 +275,9 @@ class LocalRuntime:
             items = {run_id: self.run(run_id) for run_id in run_ids}
             if on_poll is not None:
                 on_poll(items)
-            final = all(i is not None and i.get("status") in runs.FINAL_STATUSES
-                        for i in items.values())  # fmt: skip
+            final = all(
+                i is not None and i.get("status") in runs.FINAL_STATUSES for i in items.values()
+            )
             idle = self.idle()
             if final and idle:
                 time.sleep(interval)  # one more pass: the outbox and last writes
@@ -274,8 +293,11 @@ class LocalRuntime:
             time.sleep(interval)
 
     def _stall_message(self, items: dict[str, dict | None]) -> str:
-        open_runs = [run_id for run_id, item in items.items()
-                     if item is None or item.get("status") not in runs.FINAL_STATUSES]  # fmt: skip
+        open_runs = [
+            run_id
+            for run_id, item in items.items()
+            if item is None or item.get("status") not in runs.FINAL_STATUSES
+        ]
         errors = [f"{i.function}: {i.error}" for i in self.dispatcher.invocations if i.error]
         text = f"nothing more is happening, but these runs did not end: {', '.join(open_runs)}"
         if errors:
@@ -290,7 +312,7 @@ class LocalRuntime:
         found = False
         for page in s3.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=prefix):
             for obj in page.get("Contents", []):
-                path = target / obj["Key"][len(prefix):]
+                path = target / obj["Key"][len(prefix) :]
                 path.parent.mkdir(parents=True, exist_ok=True)
                 s3.download_file(self.bucket, obj["Key"], str(path))
                 found = True

@@ -12,8 +12,8 @@ from __future__ import annotations
 import shutil
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 from foldline.local.runtime import LocalRuntime, Submission
 

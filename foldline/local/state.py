@@ -35,12 +35,12 @@ from urllib.parse import urlencode
 from botocore.exceptions import ClientError
 
 from foldline.local.cloud import ACCOUNT_ID, LocalCloud
+from foldline.spec.formats import is_not_found
 
 INDEX = "index.json"
 OBJECTS = "objects"
 ESCAPED = "escaped"
 _NAME_MAX = 255  # bytes in one file name
-_GONE = frozenset({"404", "NoSuchKey", "NotFound"})
 
 
 def _bucket_dir(root: Path, bucket: str) -> Path:
@@ -57,8 +57,12 @@ def _write_atomically(path: Path, data: bytes) -> None:
 def mirrored_path(key: str) -> PurePosixPath | None:
     """``objects/<key>`` where the key is a plain relative path, else None."""
     parts = key.split("/")
-    if (not key or "\x00" in key or any(p in ("", ".", "..") for p in parts)
-            or any(len(p.encode()) > _NAME_MAX - 10 for p in parts)):  # fmt: skip
+    if (
+        not key
+        or "\x00" in key
+        or any(p in ("", ".", "..") for p in parts)
+        or any(len(p.encode()) > _NAME_MAX - 10 for p in parts)
+    ):
         return None
     return PurePosixPath(OBJECTS, *parts)
 
@@ -77,7 +81,7 @@ def _inside(folder: Path, relative: str | PurePosixPath) -> Path:
 
 def _stamp(moment: Any) -> str | None:
     if isinstance(moment, _dt.datetime):
-        return moment.astimezone(_dt.timezone.utc).isoformat()
+        return moment.astimezone(_dt.UTC).isoformat()
     return None
 
 
@@ -95,16 +99,25 @@ class StateStore:
         return json.loads(path.read_text()) if path.is_file() else {}
 
     def _write_index(self, bucket: str, index: dict[str, dict[str, Any]]) -> None:
-        _write_atomically(_bucket_dir(self.root, bucket) / INDEX,
-                          json.dumps(index, indent=1).encode())  # fmt: skip
+        _write_atomically(
+            _bucket_dir(self.root, bucket) / INDEX, json.dumps(index, indent=1).encode()
+        )
 
-    def _store(self, s3: Any, bucket: str, key: str, index: dict[str, dict[str, Any]],
-               listed: dict[str, Any] | None = None) -> dict[str, Any]:  # fmt: skip
+    def _store(
+        self,
+        s3: Any,
+        bucket: str,
+        key: str,
+        index: dict[str, dict[str, Any]],
+        listed: dict[str, Any] | None = None,
+    ) -> dict[str, Any]:
         """Download one object into its file; its index entry back (not yet written)."""
         folder = _bucket_dir(self.root, bucket)
         old = index.get(key) or {}
         if listed is not None and (old.get("etag"), old.get("version_id")) == (
-                listed["ETag"], listed.get("VersionId")):  # fmt: skip
+            listed["ETag"],
+            listed.get("VersionId"),
+        ):
             file = old.get("file")
             if file and _inside(folder, file).is_file():
                 return old  # unchanged since the last save
@@ -155,14 +168,15 @@ class StateStore:
                         if not version.get("IsLatest"):
                             continue
                         try:
-                            index[version["Key"]] = self._store(s3, bucket.name, version["Key"],
-                                                                old, version)  # fmt: skip
+                            index[version["Key"]] = self._store(
+                                s3, bucket.name, version["Key"], old, version
+                            )
                         except ClientError as err:  # deleted since it was listed
-                            if str(err.response.get("Error", {}).get("Code")) not in _GONE:
+                            if not is_not_found(err):
                                 raise
                 self._write_index(bucket.name, index)
                 kept = {entry.get("file") for entry in index.values()}
-                for key, entry in old.items():  # deleted (or moved) since the last save
+                for entry in old.values():  # deleted (or moved) since the last save
                     if entry.get("file") and entry["file"] not in kept:
                         try:
                             _inside(folder, entry["file"]).unlink(missing_ok=True)
@@ -173,8 +187,9 @@ class StateStore:
                 items: list[dict] = []
                 for page in dynamodb.get_paginator("scan").paginate(TableName=table.name):
                     items.extend(page.get("Items", []))
-                _write_atomically(self.root / "dynamodb" / f"{table.logical_id}.json",
-                                  json.dumps(items).encode())  # fmt: skip
+                _write_atomically(
+                    self.root / "dynamodb" / f"{table.logical_id}.json", json.dumps(items).encode()
+                )
 
     def saved_objects(self, bucket: str) -> dict[str, dict[str, Any]]:
         """The index of one bucket as last saved: key -> file, ETag, version id, time..."""
@@ -231,8 +246,9 @@ def _keep_identity(bucket: str, key: str, new_version: str | None, meta: dict[st
         if fake.version_id == new_version:
             fake._version_id = saved
             if when:
-                fake.last_modified = _dt.datetime.fromisoformat(when).astimezone(
-                    _dt.timezone.utc).replace(tzinfo=None)  # moto keeps naive UTC
+                fake.last_modified = (
+                    _dt.datetime.fromisoformat(when).astimezone(_dt.UTC).replace(tzinfo=None)
+                )  # moto keeps naive UTC
             return
 
 
@@ -250,11 +266,15 @@ def save_executions(cloud: LocalCloud, folder: Path) -> None:
             record = {
                 "execution": sagemaker.describe_pipeline_execution(PipelineExecutionArn=arn),
                 "parameters": sagemaker.list_pipeline_parameters_for_execution(
-                    PipelineExecutionArn=arn)["PipelineParameters"],
+                    PipelineExecutionArn=arn
+                )["PipelineParameters"],
                 "steps": sagemaker.list_pipeline_execution_steps(
-                    PipelineExecutionArn=arn, SortOrder="Ascending")["PipelineExecutionSteps"],
-            }  # fmt: skip
+                    PipelineExecutionArn=arn, SortOrder="Ascending"
+                )["PipelineExecutionSteps"],
+            }
             for key in ("ResponseMetadata",):
                 record["execution"].pop(key, None)
-            _write_atomically(folder / f"{arn.rsplit('/', 1)[-1]}.json",
-                              json.dumps(record, indent=1, default=str).encode())  # fmt: skip
+            _write_atomically(
+                folder / f"{arn.rsplit('/', 1)[-1]}.json",
+                json.dumps(record, indent=1, default=str).encode(),
+            )

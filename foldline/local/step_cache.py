@@ -26,9 +26,14 @@ from typing import Any
 
 #: CreateTrainingJob fields SageMaker compares for a training step's cache hit
 TRAINING_KEY_ATTRIBUTES = (
-    "AlgorithmSpecification", "CheckpointConfig", "DebugHookConfig", "DebugRuleConfigurations",
-    "Environment", "HyperParameters", "InputDataConfig",
-)  # fmt: skip
+    "AlgorithmSpecification",
+    "CheckpointConfig",
+    "DebugHookConfig",
+    "DebugRuleConfigurations",
+    "Environment",
+    "HyperParameters",
+    "InputDataConfig",
+)
 
 _DURATION = re.compile(
     r"^P?(?:(?P<years>\d+)Y)?(?:(?P<months>\d+)M)?(?:(?P<weeks>\d+)W)?(?:(?P<days>\d+)D)?"
@@ -46,15 +51,20 @@ def expire_after(text: str | None) -> _dt.timedelta | None:
     if not match or not any(match.groupdict().values()):
         raise ValueError(f"ExpireAfter {text!r} is not an ISO 8601 duration such as P30D")
     n = {k: int(v or 0) for k, v in match.groupdict().items()}
-    return _dt.timedelta(days=365 * n["years"] + 30 * n["months"] + 7 * n["weeks"] + n["days"],
-                         hours=n["hours"], minutes=n["minutes"], seconds=n["seconds"])  # fmt: skip
+    return _dt.timedelta(
+        days=365 * n["years"] + 30 * n["months"] + 7 * n["weeks"] + n["days"],
+        hours=n["hours"],
+        minutes=n["minutes"],
+        seconds=n["seconds"],
+    )
 
 
 def cache_key(pipeline_arn: str, step_name: str, arguments: dict[str, Any]) -> str:
     """The key of one training step's resolved arguments (only the compared attributes)."""
     compared = {name: arguments.get(name) for name in TRAINING_KEY_ATTRIBUTES}
-    canonical = json.dumps([pipeline_arn, step_name, compared], sort_keys=True,
-                           separators=(",", ":"), default=str)  # fmt: skip
+    canonical = json.dumps(
+        [pipeline_arn, step_name, compared], sort_keys=True, separators=(",", ":"), default=str
+    )
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
@@ -87,8 +97,14 @@ class StepCache:
             except (ValueError, TypeError):
                 self._entries = {}  # a damaged index only costs hits
 
-    def lookup(self, pipeline_arn: str, step_name: str, arguments: dict[str, Any],
-               config: dict[str, Any], now: _dt.datetime) -> CachedStep | None:  # fmt: skip
+    def lookup(
+        self,
+        pipeline_arn: str,
+        step_name: str,
+        arguments: dict[str, Any],
+        config: dict[str, Any],
+        now: _dt.datetime,
+    ) -> CachedStep | None:
         """The run to reuse for this step, or None (caching off, no such run, expired)."""
         if not config.get("Enabled"):
             return None
@@ -101,14 +117,18 @@ class StepCache:
             return None
         return entry
 
-    def record(self, pipeline_arn: str, step_name: str, arguments: dict[str, Any],
-               entry: CachedStep) -> None:  # fmt: skip
+    def record(
+        self, pipeline_arn: str, step_name: str, arguments: dict[str, Any], entry: CachedStep
+    ) -> None:
         """Remember a successful run of a cacheable step (the newest wins)."""
         with self._lock:
             self._entries[cache_key(pipeline_arn, step_name, arguments)] = entry
             if self.path is not None:
                 self.path.parent.mkdir(parents=True, exist_ok=True)
                 tmp = self.path.with_suffix(".tmp")
-                tmp.write_text(json.dumps({k: asdict(v) for k, v in self._entries.items()},
-                                          indent=1, default=str))  # fmt: skip
+                tmp.write_text(
+                    json.dumps(
+                        {k: asdict(v) for k, v in self._entries.items()}, indent=1, default=str
+                    )
+                )
                 tmp.replace(self.path)

@@ -16,14 +16,24 @@ import json
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import yaml
 
 __all__ = [
-    "Stack", "load_template", "NoValue", "Queue", "Topic", "Table", "Bucket", "Rule",
-    "Function", "FunctionEvent", "PipelineResource", "UnresolvableIntrinsic",
-]  # fmt: skip
+    "Bucket",
+    "Function",
+    "FunctionEvent",
+    "NoValue",
+    "PipelineResource",
+    "Queue",
+    "Rule",
+    "Stack",
+    "Table",
+    "Topic",
+    "UnresolvableIntrinsic",
+    "load_template",
+]
 
 # -- YAML with CloudFormation short tags ------------------------------------------------
 
@@ -44,9 +54,23 @@ _CfnLoader.yaml_implicit_resolvers = {
 }
 
 _SHORT_TAGS = (
-    "Sub", "Join", "If", "Equals", "Not", "Select", "Split", "And", "Or", "FindInMap",
-    "Base64", "ImportValue", "GetAZs", "Cidr", "ToJsonString", "Length",
-)  # fmt: skip
+    "Sub",
+    "Join",
+    "If",
+    "Equals",
+    "Not",
+    "Select",
+    "Split",
+    "And",
+    "Or",
+    "FindInMap",
+    "Base64",
+    "ImportValue",
+    "GetAZs",
+    "Cidr",
+    "ToJsonString",
+    "Length",
+)
 
 
 def _construct(loader: yaml.Loader, node: yaml.Node) -> Any:
@@ -90,7 +114,7 @@ _CfnLoader.add_constructor("!GetAtt", _get_att)
 def load_template(path: str | Path) -> dict:
     """Parse a CloudFormation/SAM template (YAML or JSON) into plain data."""
     text = Path(path).read_text()
-    return yaml.load(text, Loader=_CfnLoader)  # noqa: S506 - SafeLoader subclass
+    return yaml.load(text, Loader=_CfnLoader)
 
 
 # -- resolution -------------------------------------------------------------------------
@@ -268,6 +292,9 @@ class Stack:
     account_id: str = "123456789012"
     stack_name: str = "foldline-local"
     endpoint_url: str = "http://127.0.0.1"
+    #: appended to generated names other than buckets' (CloudFormation appends a random
+    #: ``-1A2B3C4D5E6F``; the local runtime none)
+    name_suffix: str = ""
 
     def __post_init__(self) -> None:
         self.base_dir = Path(self.base_dir)
@@ -325,15 +352,19 @@ class Stack:
             "AWS::Region": self.region,
             "AWS::AccountId": self.account_id,
             "AWS::StackName": self.stack_name,
-            "AWS::StackId": _arn("cloudformation", self.region, self.account_id,
-                                 f"stack/{self.stack_name}/00000000-0000-0000-0000-000000000000"),
+            "AWS::StackId": _arn(
+                "cloudformation",
+                self.region,
+                self.account_id,
+                f"stack/{self.stack_name}/00000000-0000-0000-0000-000000000000",
+            ),
             "AWS::Partition": "aws",
             "AWS::URLSuffix": "amazonaws.com",
             "AWS::NotificationARNs": [],
             "AWS::NoValue": NoValue,
-        }[name]  # fmt: skip
+        }[name]
 
-    _NAME_PROPERTY = {
+    _NAME_PROPERTY: ClassVar[dict[str, str]] = {
         "AWS::S3::Bucket": "BucketName",
         "AWS::SQS::Queue": "QueueName",
         "AWS::SNS::Topic": "TopicName",
@@ -359,7 +390,7 @@ class Stack:
             given = (resource.get("Properties") or {}).get(prop) if prop else None
             name = self.resolve(given) if given is not None else None
             if name is None or name is NoValue:
-                name = f"{self.stack_name}-{logical_id}"
+                name = f"{self.stack_name}-{logical_id}{self.name_suffix}"
                 if resource.get("Type") == "AWS::S3::Bucket":
                     name = f"{self.stack_name}-{logical_id}-{self.account_id}".lower()
             self._names[logical_id] = str(name)
@@ -401,15 +432,16 @@ class Stack:
             ("AWS::DynamoDB::Table", "StreamArn"): _arn(
                 "dynamodb", region, account, f"table/{name}/stream/1970-01-01T00:00:00.000"
             ),
-            ("AWS::Serverless::Function", "Arn"): _arn("lambda", region, account,
-                                                       f"function:{name}"),
+            ("AWS::Serverless::Function", "Arn"): _arn(
+                "lambda", region, account, f"function:{name}"
+            ),
             ("AWS::Lambda::Function", "Arn"): _arn("lambda", region, account, f"function:{name}"),
             ("AWS::IAM::Role", "Arn"): f"arn:aws:iam::{account}:role/{name}",
             ("AWS::IAM::Role", "RoleId"): f"AROA{name.upper()[:16]}",
             ("AWS::Events::Rule", "Arn"): _arn("events", region, account, f"rule/{name}"),
             ("AWS::SageMaker::Pipeline", "PipelineName"): name,
             ("AWS::KMS::Key", "Arn"): _arn("kms", region, account, f"key/{name}"),
-        }  # fmt: skip
+        }
         try:
             return table[(kind, attribute)]
         except KeyError:
@@ -427,7 +459,7 @@ class Stack:
         if not isinstance(value, dict):
             return value
         if len(value) == 1:
-            (key, arg), = value.items()
+            ((key, arg),) = value.items()
             if key == "Ref":
                 return self.ref(arg)
             if key == "Condition" and isinstance(arg, str):
@@ -528,8 +560,10 @@ class Stack:
         return self._resources[logical_id].get("Type", "")
 
     def buckets(self) -> list[Bucket]:
-        return [Bucket(lid, self.physical_name(lid), props)
-                for lid, props in self._of_type("AWS::S3::Bucket")]  # fmt: skip
+        return [
+            Bucket(lid, self.physical_name(lid), props)
+            for lid, props in self._of_type("AWS::S3::Bucket")
+        ]
 
     def queues(self) -> list[Queue]:
         return [
@@ -550,8 +584,10 @@ class Stack:
         return topics
 
     def tables(self) -> list[Table]:
-        return [Table(lid, self.physical_name(lid), props)
-                for lid, props in self._of_type("AWS::DynamoDB::Table")]  # fmt: skip
+        return [
+            Table(lid, self.physical_name(lid), props)
+            for lid, props in self._of_type("AWS::DynamoDB::Table")
+        ]
 
     def rules(self) -> list[Rule]:
         """Explicit AWS::Events::Rule resources and SAM functions' EventBridgeRule events."""
@@ -562,23 +598,34 @@ class Stack:
             pattern = props["EventPattern"]
             if isinstance(pattern, str):
                 pattern = json.loads(pattern)
-            rules.append(Rule(
-                logical_id=lid, name=self.physical_name(lid), pattern=pattern,
-                event_bus=_bus_name(props.get("EventBusName", "default")),
-                targets=tuple(props.get("Targets") or ()), state=props.get("State", "ENABLED"),
-            ))  # fmt: skip
+            rules.append(
+                Rule(
+                    logical_id=lid,
+                    name=self.physical_name(lid),
+                    pattern=pattern,
+                    event_bus=_bus_name(props.get("EventBusName", "default")),
+                    targets=tuple(props.get("Targets") or ()),
+                    state=props.get("State", "ENABLED"),
+                )
+            )
         for function in self.functions():
             for event in function.events:
                 if event.type not in ("EventBridgeRule", "CloudWatchEvent"):
                     continue
                 p = event.properties
-                rules.append(Rule(
-                    logical_id=f"{function.logical_id}{event.name}",
-                    name=p.get("RuleName") or f"{self.stack_name}-{function.logical_id}{event.name}",
-                    pattern=p["Pattern"], event_bus=_bus_name(p.get("EventBusName", "default")),
-                    function=function.logical_id, retry_policy=p.get("RetryPolicy"),
-                    dead_letter_config=p.get("DeadLetterConfig"), state=p.get("State", "ENABLED"),
-                ))  # fmt: skip
+                rules.append(
+                    Rule(
+                        logical_id=f"{function.logical_id}{event.name}",
+                        name=p.get("RuleName")
+                        or f"{self.stack_name}-{function.logical_id}{event.name}",
+                        pattern=p["Pattern"],
+                        event_bus=_bus_name(p.get("EventBusName", "default")),
+                        function=function.logical_id,
+                        retry_policy=p.get("RetryPolicy"),
+                        dead_letter_config=p.get("DeadLetterConfig"),
+                        state=p.get("State", "ENABLED"),
+                    )
+                )
         return rules
 
     def functions(self) -> list[Function]:
@@ -592,7 +639,7 @@ class Stack:
             }
             code_uri, handler = self._code(lid, merged)
             invoke = merged.get("EventInvokeConfig") or {}
-            on_failure = ((invoke.get("DestinationConfig") or {}).get("OnFailure") or {})
+            on_failure = (invoke.get("DestinationConfig") or {}).get("OnFailure") or {}
             failure_arn = on_failure.get("Destination")
             failure_type = on_failure.get("Type", "SQS") if failure_arn else None
             if failure_arn is None and (merged.get("DeadLetterQueue") or {}).get("Type") == "SQS":
@@ -601,14 +648,22 @@ class Stack:
                 FunctionEvent(name, spec["Type"], spec.get("Properties") or {})
                 for name, spec in (props.get("Events") or {}).items()
             )
-            functions.append(Function(
-                logical_id=lid, name=self.physical_name(lid), arn=self.get_att(lid, "Arn"),
-                code_uri=code_uri, handler=handler,
-                environment={k: _env_text(v) for k, v in env.items()},
-                timeout=int(merged["Timeout"]), memory_size=int(merged["MemorySize"]),
-                events=events, max_async_retries=int(invoke.get("MaximumRetryAttempts", 2)),
-                on_failure_arn=failure_arn, on_failure_type=failure_type,
-            ))  # fmt: skip
+            functions.append(
+                Function(
+                    logical_id=lid,
+                    name=self.physical_name(lid),
+                    arn=self.get_att(lid, "Arn"),
+                    code_uri=code_uri,
+                    handler=handler,
+                    environment={k: _env_text(v) for k, v in env.items()},
+                    timeout=int(merged["Timeout"]),
+                    memory_size=int(merged["MemorySize"]),
+                    events=events,
+                    max_async_retries=int(invoke.get("MaximumRetryAttempts", 2)),
+                    on_failure_arn=failure_arn,
+                    on_failure_type=failure_type,
+                )
+            )
         return functions
 
     def _code(self, logical_id: str, props: dict) -> tuple[Path, str]:
@@ -625,8 +680,11 @@ class Stack:
                 raise UnresolvableIntrinsic(f"{logical_id}: CodeUri must be a local folder")
             return (self.base_dir / code_uri).resolve(), props.get("Handler", "app.lambda_handler")
         metadata = self._resources[logical_id].get("Metadata") or {}
-        dockerfile = (self.base_dir / metadata.get("DockerContext", ".")
-                      / metadata.get("Dockerfile", "Dockerfile")).resolve()  # fmt: skip
+        dockerfile = (
+            self.base_dir
+            / metadata.get("DockerContext", ".")
+            / metadata.get("Dockerfile", "Dockerfile")
+        ).resolve()
         command = (props.get("ImageConfig") or {}).get("Command") or _dockerfile_cmd(dockerfile)
         # foldline's convention (every function's module is app.py with lambda_handler)
         # where neither says otherwise
@@ -647,13 +705,16 @@ class Stack:
                     f"{lid}: only an embedded PipelineDefinitionBody can run locally"
                 )
             body = definition["PipelineDefinitionBody"]
-            pipelines.append(PipelineResource(
-                logical_id=lid, name=self.physical_name(lid),
-                definition=json.loads(body) if isinstance(body, str) else body,
-                role_arn=props.get("RoleArn", f"arn:aws:iam::{self.account_id}:role/local"),
-                display_name=props.get("PipelineDisplayName"),
-                description=props.get("PipelineDescription"),
-            ))  # fmt: skip
+            pipelines.append(
+                PipelineResource(
+                    logical_id=lid,
+                    name=self.physical_name(lid),
+                    definition=json.loads(body) if isinstance(body, str) else body,
+                    role_arn=props.get("RoleArn", f"arn:aws:iam::{self.account_id}:role/local"),
+                    display_name=props.get("PipelineDisplayName"),
+                    description=props.get("PipelineDescription"),
+                )
+            )
         return pipelines
 
     def queue_by_arn(self, arn: str) -> Queue:

@@ -35,15 +35,16 @@ import re
 import subprocess
 import sys
 import tarfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
-from foldline import layout
-from foldline.layout import split_s3_uri
 from foldline.local import containers
 from foldline.local.containers import StepImage
-from foldline.parameters import CHANNEL_DATABASES
+from foldline.spec import layout
+from foldline.spec.layout import split_s3_uri
+from foldline.spec.parameters import CHANNEL_DATABASES
 
 #: SageMaker keeps the first 1024 characters of a FailureReason
 FAILURE_REASON_LIMIT = 1024
@@ -150,13 +151,15 @@ def _env_key(name: str) -> str:
 def _download_channel(s3: Any, source: dict, dest: Path) -> None:
     uri = source["S3Uri"]
     if source.get("S3DataType", "S3Prefix") != "S3Prefix":
-        raise RuntimeError(f"ClientError: S3DataType {source['S3DataType']} is not supported locally")
+        raise RuntimeError(
+            f"ClientError: S3DataType {source['S3DataType']} is not supported locally"
+        )
     bucket, prefix = split_s3_uri(uri)
     found = 0
     for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
         for obj in page.get("Contents", []):
             key = obj["Key"]
-            relative = key[len(prefix):].lstrip("/") or key.rsplit("/", 1)[-1]
+            relative = key[len(prefix) :].lstrip("/") or key.rsplit("/", 1)[-1]
             if key.endswith("/"):
                 continue
             target = dest / relative
@@ -164,10 +167,12 @@ def _download_channel(s3: Any, source: dict, dest: Path) -> None:
             s3.download_file(bucket, key, str(target))
             found += 1
     if not found:
-        raise RuntimeError(f"ClientError: No S3 objects found under S3 URL \"{uri}\" given in "
-                           "input data source. Please ensure that the bucket exists in the "
-                           "selected region, that objects exist under that S3 prefix, and "
-                           "that the role has the required permissions.")  # fmt: skip
+        raise RuntimeError(
+            f'ClientError: No S3 objects found under S3 URL "{uri}" given in '
+            "input data source. Please ensure that the bucket exists in the "
+            "selected region, that objects exist under that S3 prefix, and "
+            "that the role has the required permissions."
+        )
 
 
 def _filesystem_folder(channel: str, source: dict, databases: Path) -> Path:
@@ -207,10 +212,11 @@ def resource_config(job: TrainingJob) -> dict[str, Any]:
         "current_instance_type": instance_type,
         "current_group_name": INSTANCE_GROUP,
         "hosts": [HOST],
-        "instance_groups": [{"instance_group_name": INSTANCE_GROUP,
-                             "instance_type": instance_type, "hosts": [HOST]}],
+        "instance_groups": [
+            {"instance_group_name": INSTANCE_GROUP, "instance_type": instance_type, "hosts": [HOST]}
+        ],
         "network_interface_name": "eth0",
-    }  # fmt: skip
+    }
 
 
 def prepare(job: TrainingJob, s3: Any) -> Inputs:
@@ -230,10 +236,12 @@ def prepare(job: TrainingJob, s3: Any) -> Inputs:
             _download_channel(s3, source["S3DataSource"], folder)
         elif "FileSystemDataSource" in source:
             inputs.file_systems[name] = _filesystem_folder(
-                name, source["FileSystemDataSource"], job.databases)  # fmt: skip
+                name, source["FileSystemDataSource"], job.databases
+            )
         else:
-            raise RuntimeError(f"ClientError: channel {name}: data source {list(source)} "
-                               "is not supported locally")  # fmt: skip
+            raise RuntimeError(
+                f"ClientError: channel {name}: data source {list(source)} is not supported locally"
+            )
         inputs.channels[name] = folder
         input_config[name] = _channel_config(channel)
     # CreateTrainingJob's HyperParameters are strings; the toolkit JSON-decodes each
@@ -285,8 +293,7 @@ def process_launch(job: TrainingJob, inputs: Inputs) -> Launch:
         env[f"SM_CHANNEL_{_env_key(name)}"] = str(folder)
     for key, value in user_hps.items():
         env[f"SM_HP_{_env_key(key)}"] = value
-    return Launch([sys.executable, "-m", job.program], env, f"python -m {job.program}",
-                  _terminate)  # fmt: skip
+    return Launch([sys.executable, "-m", job.program], env, f"python -m {job.program}", _terminate)
 
 
 def container_environment(job: TrainingJob) -> dict[str, str]:
@@ -309,21 +316,35 @@ def container_launch(job: TrainingJob, inputs: Inputs) -> Launch:
     """
     assert job.image is not None
     name = containers.container_name(job.name)
-    mounts = [(job.root / "input", f"{OPT_ML}/input", "rw"),
-              (job.model_dir, f"{OPT_ML}/model", "rw"),
-              (job.output_dir, f"{OPT_ML}/output", "rw")]  # fmt: skip
+    mounts = [
+        (job.root / "input", f"{OPT_ML}/input", "rw"),
+        (job.model_dir, f"{OPT_ML}/model", "rw"),
+        (job.output_dir, f"{OPT_ML}/output", "rw"),
+    ]
     for channel, source in inputs.file_systems.items():
         inputs.channels[channel].mkdir(parents=True, exist_ok=True)  # the mount point
         mounts.append((source, f"{OPT_ML}/input/data/{channel}", "ro"))
     env = container_environment(job)
     # The toolkit waits (up to 15 minutes) until every host in resourceconfig.json
     # resolves, as a cluster's do in SageMaker: the one host is this machine.
-    argv = ["docker", "run", "--rm", "--name", name,
-            "--label", f"{containers.JOB_LABEL}={job.name}",
-            "--network", "host", "--add-host", f"{HOST}:127.0.0.1"]  # fmt: skip
+    argv = [
+        "docker",
+        "run",
+        "--rm",
+        "--name",
+        name,
+        "--label",
+        f"{containers.JOB_LABEL}={job.name}",
+        "--network",
+        "host",
+        "--add-host",
+        f"{HOST}:127.0.0.1",
+    ]
     for host, target, mode in mounts:
-        argv += ["--mount", f"type=bind,source={host},target={target}"
-                 + (",readonly" if mode == "ro" else "")]  # fmt: skip
+        argv += [
+            "--mount",
+            f"type=bind,source={host},target={target}" + (",readonly" if mode == "ro" else ""),
+        ]
     for key in sorted(env):
         argv += ["-e", key]
     argv += [job.image.id, "train"]  # the very image resolved and recorded
@@ -346,11 +367,17 @@ def _failure_reason(job: TrainingJob, launch: Launch, returncode: int) -> str:
     if job.failure_file.is_file():
         text = job.failure_file.read_text(errors="replace").strip()
     if not text:
-        lines = job.log_path.read_text(errors="replace").splitlines() if job.log_path.exists() else []
-        text = (f"ExecuteUserScriptError: {launch.what} exited with status "
-                f"{returncode}\n" + "\n".join(lines[-_LOG_TAIL:]))  # fmt: skip
+        lines = (
+            job.log_path.read_text(errors="replace").splitlines() if job.log_path.exists() else []
+        )
+        text = (
+            f"ExecuteUserScriptError: {launch.what} exited with status "
+            f"{returncode}\n" + "\n".join(lines[-_LOG_TAIL:])
+        )
     reason = f"AlgorithmError: {text}"
-    return reason if len(reason) <= FAILURE_REASON_LIMIT else reason[: FAILURE_REASON_LIMIT - 1] + "…"
+    return (
+        reason if len(reason) <= FAILURE_REASON_LIMIT else reason[: FAILURE_REASON_LIMIT - 1] + "…"
+    )
 
 
 def _give_back(job: TrainingJob) -> str:
@@ -361,11 +388,30 @@ def _give_back(job: TrainingJob) -> str:
     if not any(p.lstat().st_uid != uid for p in job.root.rglob("*")):
         return "nothing to give back"
     done = subprocess.run(
-        ["docker", "run", "--rm", "--network", "none", "--user", "0:0", "--entrypoint", "chown",
-         "--mount", f"type=bind,source={job.root},target=/job", job.image.id,
-         "-R", "--no-dereference", f"{uid}:{gid}", "/job"],
-        capture_output=True, text=True, stdin=subprocess.DEVNULL, check=False, timeout=300,
-    )  # fmt: skip
+        [
+            "docker",
+            "run",
+            "--rm",
+            "--network",
+            "none",
+            "--user",
+            "0:0",
+            "--entrypoint",
+            "chown",
+            "--mount",
+            f"type=bind,source={job.root},target=/job",
+            job.image.id,
+            "-R",
+            "--no-dereference",
+            f"{uid}:{gid}",
+            "/job",
+        ],
+        capture_output=True,
+        text=True,
+        stdin=subprocess.DEVNULL,
+        check=False,
+        timeout=300,
+    )
     if done.returncode != 0:
         return f"chown to {uid}:{gid} failed: {done.stderr.strip()[-500:]}"
     return f"given back to {uid}:{gid}"
@@ -373,11 +419,20 @@ def _give_back(job: TrainingJob) -> str:
 
 def _record(job: TrainingJob, launch: Launch, returncode: int | None, owner: str) -> None:
     assert job.image is not None
-    (job.root / RECORD_NAME).write_text(json.dumps({
-        "image": job.image.ref, "image_id": job.image.id,
-        "container": containers.container_name(job.name),
-        "command": launch.argv, "exit_status": returncode, "files": owner,
-    }, indent=1) + "\n")  # fmt: skip
+    (job.root / RECORD_NAME).write_text(
+        json.dumps(
+            {
+                "image": job.image.ref,
+                "image_id": job.image.id,
+                "container": containers.container_name(job.name),
+                "command": launch.argv,
+                "exit_status": returncode,
+                "files": owner,
+            },
+            indent=1,
+        )
+        + "\n"
+    )
 
 
 def run(job: TrainingJob, s3: Any, stopped: Callable[[], bool] = lambda: False) -> JobResult:
@@ -390,8 +445,14 @@ def run(job: TrainingJob, s3: Any, stopped: Callable[[], bool] = lambda: False) 
     returncode: int | None = None
     try:
         with open(job.log_path, "w") as log:
-            process = subprocess.Popen(launch.argv, cwd=job.root, env=launch.env, stdout=log,
-                                       stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)  # fmt: skip
+            process = subprocess.Popen(
+                launch.argv,
+                cwd=job.root,
+                env=launch.env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+            )
             while True:
                 try:
                     returncode = process.wait(timeout=0.2)

@@ -16,7 +16,7 @@ Weights: ``params/params_<model>.npz`` from the ``param`` channel, else the data
 ``FOLDLINE_ALPHAFOLD_MODELS`` (comma-separated) runs a subset of the preset's five models.
 
 Engines (``FOLDLINE_FOLD_ENGINE``): ``real`` (the runner, with weights), ``template-cpu``
-(the CPU stand-in :func:`foldline.local_engines.template_model.predict`, variant
+(the CPU stand-in :func:`foldline.steps.engines.template_model.predict`, variant
 "profile", written in AlphaFold's layout and labelled template-cpu everywhere), ``auto``
 (real where installed with weights, else the stand-in).
 
@@ -31,7 +31,7 @@ import pickle
 import shutil
 from pathlib import Path
 
-from foldline.parameters import (
+from foldline.spec.parameters import (
     ALPHAFOLD_STEP,
     CHANNEL_DATABASES,
     CHANNEL_PARAMS,
@@ -44,14 +44,14 @@ from foldline.steps.common import (
     engine_version,
     fail_with,
     fold_engine_choice,
-    msa_step_output,
     move_contents,
+    msa_step_output,
     read_inputs,
-    stand_in_predictions,
     recording,
     run_step,
     scratch_dir,
     stand_in_pdb,
+    stand_in_predictions,
 )
 from foldline.steps.contract import StepFailed, TrainingEnv, engine_environment, run_tool
 from foldline.steps.databases import ALPHAFOLD_PARAMS, database_args, require_databases
@@ -84,8 +84,10 @@ def models_to_run(env: TrainingEnv, model_preset: str) -> tuple[str, ...]:
         return preset
     unknown = [m for m in chosen if m not in preset]
     if unknown:
-        raise StepFailed(f"{MODELS_ENV} names {', '.join(unknown)}, not models of "
-                         f"ModelPreset {model_preset} ({', '.join(preset)})")  # fmt: skip
+        raise StepFailed(
+            f"{MODELS_ENV} names {', '.join(unknown)}, not models of "
+            f"ModelPreset {model_preset} ({', '.join(preset)})"
+        )
     return tuple(m for m in preset if m in chosen)
 
 
@@ -127,20 +129,28 @@ def real_engine_problem(env: TrainingEnv, model_preset: str) -> str | None:
     if not script.is_file():
         return f"AlphaFold is not installed: no runner {script} (set {RUNNER_ENV})"
     if weights_dir(env, model_preset) is None:
-        wanted = ", ".join(f"{ALPHAFOLD_PARAMS}/params_{m}.npz"
-                           for m in models_to_run(env, model_preset))  # fmt: skip
+        wanted = ", ".join(
+            f"{ALPHAFOLD_PARAMS}/params_{m}.npz" for m in models_to_run(env, model_preset)
+        )
         return f"AlphaFold weights missing: no {wanted} in the param channel or the databases"
     return None
 
 
 def alphafold_command(
-    env: TrainingEnv, inputs: StepInputs, db_root: Path, data_dir: Path, output_dir: Path,
+    env: TrainingEnv,
+    inputs: StepInputs,
+    db_root: Path,
+    data_dir: Path,
+    output_dir: Path,
     num_predictions: int,
-) -> list[str]:  # fmt: skip
+) -> list[str]:
     """The runner's exact argv (run_alphafold.py's AlphaFold 2.3 flags)."""
     models = models_to_run(env, inputs.model_preset)
-    subset = [] if models == PRESET_MODELS[inputs.model_preset] else [
-        f"--model_names={','.join(models)}"]
+    subset = (
+        []
+        if models == PRESET_MODELS[inputs.model_preset]
+        else [f"--model_names={','.join(models)}"]
+    )
     return [
         engine_python(env),
         str(runner_script(env)),
@@ -195,16 +205,24 @@ def _num_predictions(env: TrainingEnv) -> int:
     return number
 
 
-def run_real(env: TrainingEnv, inputs: StepInputs, manifest: StepManifest, db_root: Path,
-             msa_output: Path, num_predictions: int) -> None:  # fmt: skip
+def run_real(
+    env: TrainingEnv,
+    inputs: StepInputs,
+    manifest: StepManifest,
+    db_root: Path,
+    msa_output: Path,
+    num_predictions: int,
+) -> None:
     data_dir = weights_dir(env, inputs.model_preset)
     assert data_dir is not None
     models = models_to_run(env, inputs.model_preset)
     manifest.weights = weights_record(data_dir, models)
     if models != PRESET_MODELS[inputs.model_preset]:
-        manifest.notes.append(f"ran {len(models)} of the preset's "
-                              f"{len(PRESET_MODELS[inputs.model_preset])} models "
-                              f"({MODELS_ENV}={','.join(models)})")  # fmt: skip
+        manifest.notes.append(
+            f"ran {len(models)} of the preset's "
+            f"{len(PRESET_MODELS[inputs.model_preset])} models "
+            f"({MODELS_ENV}={','.join(models)})"
+        )
     require_databases(db_root, inputs.db_preset, inputs.model_preset)
     work = scratch_dir(env, "alphafold-")
     output_dir = work / "output"
@@ -223,15 +241,21 @@ def run_real(env: TrainingEnv, inputs: StepInputs, manifest: StepManifest, db_ro
         fail_with(manifest, env, f"{runner_script(env).name} exited 0 but wrote no ranked_0.pdb", 1)
 
 
-def run_stand_in(env: TrainingEnv, inputs: StepInputs, manifest: StepManifest, db_root: Path,
-                 msa_output: Path) -> None:  # fmt: skip
+def run_stand_in(
+    env: TrainingEnv, inputs: StepInputs, manifest: StepManifest, db_root: Path, msa_output: Path
+) -> None:
     """The CPU stand-in, written in AlphaFold's layout, every file naming template-cpu."""
     import numpy as np
 
-    predictions, elapsed = stand_in_predictions(env, inputs, manifest, db_root, msa_output,
-                                                "profile")
-    manifest.weights = {"kind": "none", "name": f"none: the CPU stand-in ({STAND_IN})",
-                        "source": None, "files": []}
+    predictions, elapsed = stand_in_predictions(
+        env, inputs, manifest, db_root, msa_output, "profile"
+    )
+    manifest.weights = {
+        "kind": "none",
+        "name": f"none: the CPU stand-in ({STAND_IN})",
+        "source": None,
+        "files": [],
+    }
     confidences, order = {}, []
     for rank, prediction in enumerate(predictions):
         name = f"{STAND_IN}_{rank + 1}"
@@ -266,8 +290,12 @@ def run(env: TrainingEnv) -> StepManifest:
     problem = real_engine_problem(env, inputs.model_preset)
     engine = "alphafold" if choice == "real" or (choice == "auto" and problem is None) else STAND_IN
     parameters = {**inputs.parameters(), NUM_MULTIMER_PREDICTIONS.name: num_predictions}
-    manifest = StepManifest(ALPHAFOLD_STEP.name, engine,
-                            engine_version(env, engine, "alphafold", "ALPHAFOLD_VERSION"), parameters)
+    manifest = StepManifest(
+        ALPHAFOLD_STEP.name,
+        engine,
+        engine_version(env, engine, "alphafold", "ALPHAFOLD_VERSION"),
+        parameters,
+    )
     if not inputs.max_template_date_given:
         manifest.notes.append(f"MaxTemplateDate was empty: used {inputs.max_template_date}")
     if engine == STAND_IN and choice == "auto":

@@ -9,29 +9,30 @@ import sys
 import tarfile
 import tempfile
 import traceback
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterator
 
-from foldline.fasta import Chain, IntakeLimits, decide
-from foldline.layout import MODEL_ARCHIVE
-from foldline.parameters import (
+from foldline.intake.fasta import Chain, IntakeLimits, decide
+from foldline.spec.layout import MODEL_ARCHIVE
+from foldline.spec.parameters import (
     CHANNEL_FASTA,
     CHANNEL_MSA,
     DB_PRESET,
+    DB_PRESETS,
     FASTA_FILE_NAME,
     MAX_TEMPLATE_DATE,
     MODEL_PRESET,
     MODEL_PRESETS,
-    DB_PRESETS,
 )
 from foldline.steps.contract import StepFailed, TrainingEnv, write_failure
 from foldline.steps.manifest import StepManifest
 
 # The start function already judged the file; here we only parse it, whatever its size.
-_NO_LIMITS = IntakeLimits(min_length=1, max_total_residues=10**9, max_chains=10**6,
-                          max_bytes=10**10)  # fmt: skip
+_NO_LIMITS = IntakeLimits(
+    min_length=1, max_total_residues=10**9, max_chains=10**6, max_bytes=10**10
+)
 
 
 @dataclass(frozen=True)
@@ -87,7 +88,7 @@ def read_inputs(env: TrainingEnv) -> StepInputs:
         except ValueError:
             raise StepFailed(f"MaxTemplateDate {given!r} is not a YYYY-MM-DD date") from None
     else:  # a start by hand: the day the step runs, recorded in the manifest
-        date = _dt.datetime.now(_dt.timezone.utc).date().isoformat()
+        date = _dt.datetime.now(_dt.UTC).date().isoformat()
     return StepInputs(fasta_path, decision.chains, model_preset, db_preset, date, bool(given))
 
 
@@ -142,8 +143,9 @@ def extract_safely(tar: tarfile.TarFile, target: Path) -> None:
         if os.path.isabs(member.name) or not destination.is_relative_to(root):
             raise StepFailed(f"{member.name} in the MSA archive points outside its folder")
         if member.issym() or member.islnk():
-            link = (destination.parent / member.linkname if member.issym()
-                    else root / member.linkname).resolve()  # fmt: skip
+            link = (
+                destination.parent / member.linkname if member.issym() else root / member.linkname
+            ).resolve()
             if os.path.isabs(member.linkname) or not link.is_relative_to(root):
                 raise StepFailed(f"{member.name} in the MSA archive links outside its folder")
     tar.extractall(target)
@@ -160,8 +162,11 @@ def move_contents(source: Path, target: Path, *, skip: tuple[str, ...] = ()) -> 
         if destination.is_dir():
             shutil.rmtree(destination)
         shutil.move(str(entry), destination)
-        moved.extend([destination] if destination.is_file() else
-                     [p for p in destination.rglob("*") if p.is_file()])
+        moved.extend(
+            [destination]
+            if destination.is_file()
+            else [p for p in destination.rglob("*") if p.is_file()]
+        )
     return moved
 
 
@@ -179,7 +184,7 @@ def run_step(step_name: str, body: Callable[[TrainingEnv], StepManifest | None])
         write_failure(env.failure_file, str(failed))
         print(f"[foldline] {step_name} failed: {failed}", file=sys.stderr, flush=True)
         return 1
-    except Exception as err:  # a bug, or an engine raising in-process
+    except Exception as err:  # noqa: BLE001 - a bug, or an engine raising in-process
         text = f"{type(err).__name__}: {err}"
         write_failure(env.failure_file, text + "\n" + traceback.format_exc(limit=-3))
         traceback.print_exc()
@@ -241,40 +246,58 @@ def stand_in_pdb(pdb_text: str, slot: str) -> str:
     return f"REMARK 250 ENGINE {STAND_IN} (CPU stand-in in the {slot} slot)\n" + pdb_text
 
 
-def stand_in_predictions(env: TrainingEnv, inputs: StepInputs, manifest: StepManifest,
-                         db_root: Path, msa_output: Path, variant: str) -> tuple[list, float]:  # fmt: skip
+def stand_in_predictions(
+    env: TrainingEnv,
+    inputs: StepInputs,
+    manifest: StepManifest,
+    db_root: Path,
+    msa_output: Path,
+    variant: str,
+) -> tuple[list, float]:
     """Run the CPU stand-in on the MSA step's hits: (predictions best first, seconds).
 
     Fails the step, with the reason, when the stand-in breaks or finds no usable template.
     """
     import time
 
-    from foldline.local_engines.template_model import placeholder, predict
+    from foldline.steps.engines.template_model import placeholder, predict
 
-    manifest.call = f"foldline.local_engines.template_model.predict(variant={variant!r})"
+    manifest.call = f"foldline.steps.engines.template_model.predict(variant={variant!r})"
     manifest.write(env.model_dir)
     started = time.monotonic()
     rejected: list[str] = []
     try:
-        predictions = predict(inputs.chains, msa_output / "msas", db_root, variant=variant,
-                              max_template_date=inputs.max_template_date, rejections=rejected)
-    except Exception as err:
+        predictions = predict(
+            inputs.chains,
+            msa_output / "msas",
+            db_root,
+            variant=variant,
+            max_template_date=inputs.max_template_date,
+            rejections=rejected,
+        )
+    except Exception as err:  # noqa: BLE001 - any error of the stand-in fails the step, with its reason
         fail_with(manifest, env, f"{STAND_IN} failed: {type(err).__name__}: {err}", 1)
     if rejected:
         manifest.notes.append("templates rejected by AlphaFold's prefilter: " + "; ".join(rejected))
     if not predictions:  # AlphaFold folds without templates; the stand-in cannot
-        reason = (f"no usable template among the MSA step's hits (released on or before "
-                  f"{inputs.max_template_date}, passing AlphaFold's prefilter)")  # fmt: skip
+        reason = (
+            f"no usable template among the MSA step's hits (released on or before "
+            f"{inputs.max_template_date}, passing AlphaFold's prefilter)"
+        )
         predictions = [placeholder(inputs.chains, variant, reason)]
-        manifest.notes.append(f"{STAND_IN}: {reason}: wrote a placeholder (a straight CA trace, "
-                              "confidence 0), not a prediction")  # fmt: skip
+        manifest.notes.append(
+            f"{STAND_IN}: {reason}: wrote a placeholder (a straight CA trace, "
+            "confidence 0), not a prediction"
+        )
     elapsed = time.monotonic() - started
     best = predictions[0]
     manifest.stand_in = {**best.record(), "templates_rejected": rejected}
     if best.low_coverage and not best.record()["no_template"]:
-        manifest.notes.append(f"{STAND_IN}: low coverage: template {best.template} covers "
-                              f"{best.coverage:.0%} of the query; the rest is an interpolated "
-                              "CA trace")  # fmt: skip
+        manifest.notes.append(
+            f"{STAND_IN}: low coverage: template {best.template} covers "
+            f"{best.coverage:.0%} of the query; the rest is an interpolated "
+            "CA trace"
+        )
     return predictions, elapsed
 
 

@@ -16,14 +16,13 @@ tool's last output lines there.
 from __future__ import annotations
 
 import collections
-import datetime as _dt
 import json
 import os
 import subprocess
 import sys
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Mapping, Sequence
 
 __all__ = [
     "FAILURE_REASON_LIMIT",
@@ -32,7 +31,6 @@ __all__ = [
     "TrainingEnv",
     "engine_environment",
     "run_tool",
-    "utc_now",
     "write_failure",
 ]
 
@@ -45,10 +43,6 @@ TAIL_LINES = 40  # lines of tool output kept for the failure file and the manife
 
 class StepFailed(Exception):
     """The step cannot go on; the message is written to the failure file as is."""
-
-
-def utc_now() -> str:
-    return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
 
 
 def _decode_hp(value: object) -> str:
@@ -80,7 +74,7 @@ class TrainingEnv:
         env = dict(os.environ if env is None else env)
         config = _config_files(env)
         channels = {
-            key[len("SM_CHANNEL_"):].lower(): Path(value)
+            key[len("SM_CHANNEL_") :].lower(): Path(value)
             for key, value in env.items()
             if key.startswith("SM_CHANNEL_") and value
         }
@@ -97,7 +91,7 @@ class TrainingEnv:
         upper = {key.upper(): key for key in hps}
         for key, value in env.items():
             if key.startswith("SM_HP_") and key != "SM_HPS":
-                name = key[len("SM_HP_"):]
+                name = key[len("SM_HP_") :]
                 hps[upper.get(name, name)] = _decode_hp(value)
         resources = config.get("resourceconfig", {})
         return cls(
@@ -151,9 +145,15 @@ def _config_files(env: Mapping[str, str]) -> dict[str, dict]:
 #: PYTHONUNBUFFERED and PYTHONIOENCODING only shape output and are kept.
 _PYTHON_KEPT = frozenset({"PYTHONUNBUFFERED", "PYTHONIOENCODING"})
 #: what activating foldline's virtual environment (or a conda one) sets
-_ENVIRONMENT_MARKERS = ("VIRTUAL_ENV", "VIRTUAL_ENV_PROMPT", "CONDA_PREFIX",
-                        "CONDA_DEFAULT_ENV", "CONDA_PYTHON_EXE", "CONDA_SHLVL",
-                        "__PYVENV_LAUNCHER__")  # fmt: skip
+_ENVIRONMENT_MARKERS = (
+    "VIRTUAL_ENV",
+    "VIRTUAL_ENV_PROMPT",
+    "CONDA_PREFIX",
+    "CONDA_DEFAULT_ENV",
+    "CONDA_PYTHON_EXE",
+    "CONDA_SHLVL",
+    "__PYVENV_LAUNCHER__",
+)
 
 
 def engine_environment(env: Mapping[str, str]) -> dict[str, str]:
@@ -182,8 +182,11 @@ def engine_environment(env: Mapping[str, str]) -> dict[str, str]:
         and key not in _ENVIRONMENT_MARKERS
     }
     if "PATH" in clean:
-        kept = [part for part in clean["PATH"].split(os.pathsep)
-                if part and os.path.normpath(part) not in own_bins]  # fmt: skip
+        kept = [
+            part
+            for part in clean["PATH"].split(os.pathsep)
+            if part and os.path.normpath(part) not in own_bins
+        ]
         clean["PATH"] = os.pathsep.join(kept) or os.defpath
     return clean
 
@@ -191,7 +194,7 @@ def engine_environment(env: Mapping[str, str]) -> dict[str, str]:
 def write_failure(path: Path, text: str) -> None:
     """Write FailureReason text, keeping its end (where the error is) within SageMaker's limit."""
     if len(text) > FAILURE_REASON_LIMIT:
-        text = "…" + text[-(FAILURE_REASON_LIMIT - 1):]
+        text = "…" + text[-(FAILURE_REASON_LIMIT - 1) :]
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(text)
 
@@ -207,8 +210,11 @@ class ToolResult:
         return self.returncode == 0
 
     def failure_text(self) -> str:
-        name = Path(self.argv[1] if self.argv[0].endswith(("python", "python3")) and
-                    len(self.argv) > 1 else self.argv[0]).name
+        name = Path(
+            self.argv[1]
+            if self.argv[0].endswith(("python", "python3")) and len(self.argv) > 1
+            else self.argv[0]
+        ).name
         lines = "\n".join(self.tail[-15:])
         return f"{name} exited with status {self.returncode}:\n{lines}"
 

@@ -11,9 +11,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from foldline.steps.contract import utc_now
-
-MANIFEST_NAME = "foldline-step.json"
+from foldline.spec.formats import utc_now
+from foldline.spec.layout import STEP_MANIFEST
 
 #: engines a manifest may name; "template-cpu" is the CPU stand-in, never "alphafold"
 ENGINES = ("alphafold", "openfold", "pyhmmer", "template-cpu", "cache")
@@ -56,13 +55,13 @@ class StepManifest:
 
     def write(self, model_dir: Path) -> Path:
         model_dir.mkdir(parents=True, exist_ok=True)
-        path = model_dir / MANIFEST_NAME
+        path = model_dir / STEP_MANIFEST
         path.write_text(json.dumps(asdict(self), indent=2) + "\n")
         return path
 
 
 def read_manifest(model_dir: Path) -> dict[str, Any]:
-    return json.loads((model_dir / MANIFEST_NAME).read_text())
+    return json.loads((model_dir / STEP_MANIFEST).read_text())
 
 
 def relative_outputs(model_dir: Path, paths: list[Path]) -> list[str]:

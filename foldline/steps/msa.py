@@ -8,7 +8,7 @@ Engines (``FOLDLINE_MSA_ENGINE``):
     ``/opt/foldline/run_data_pipeline.py``). Writes ``msas/``, ``features.pkl``,
     ``timings.json`` into SM_MODEL_DIR.
 ``pyhmmer``
-    :func:`foldline.local_engines.msa_search.run_msa_search`: jackhmmer/hmmsearch with
+    :func:`foldline.steps.engines.msa_search.run_msa_search`: jackhmmer/hmmsearch with
     AlphaFold's settings over FASTA databases, for machines without AlphaFold.
 ``auto`` (default)
     ``alphafold`` where its package and the runner are installed, else ``pyhmmer``.
@@ -17,9 +17,9 @@ Reads: channels ``fasta`` (the query the start function staged under
 ``msa-cache/<key>/input/``) and ``databases`` (``msa`` too, only as a cache hit);
 hyperparameters FastaFileName (always ``query.fasta``), DbPreset, MaxTemplateDate,
 ModelPreset and MsaCacheS3URI — nothing run-specific, so that SageMaker's step cache
-can reuse a finished MSA step for a later run (see :mod:`foldline.msa_cache`).
+can reuse a finished MSA step for a later run (see :mod:`foldline.steps.msa_cache`).
 
-MSA cache (:mod:`foldline.msa_cache`): with MsaCacheS3URI set, the step recomputes the
+MSA cache (:mod:`foldline.steps.msa_cache`): with MsaCacheS3URI set, the step recomputes the
 cache key from what it really runs (its engine and tool versions included). When the
 key matches the location's, a complete entry there is copied into SM_MODEL_DIR (the
 search does not run; every file's sha256 is checked), and after a search that found no
@@ -37,8 +37,10 @@ import shutil
 import time
 from pathlib import Path
 
-from foldline import msa_cache
-from foldline.parameters import CHANNEL_DATABASES, CHANNEL_MSA, MSA_CACHE_S3_URI, MSA_STEP
+from foldline.spec import layout
+from foldline.spec.layout import run_id_of_key, split_s3_uri
+from foldline.spec.parameters import CHANNEL_DATABASES, CHANNEL_MSA, MSA_CACHE_S3_URI, MSA_STEP
+from foldline.steps import msa_cache
 from foldline.steps.common import (
     StepInputs,
     engine_python,
@@ -47,7 +49,6 @@ from foldline.steps.common import (
     recording,
     run_step,
 )
-from foldline.layout import run_id_of_key, split_s3_uri
 from foldline.steps.contract import TrainingEnv, engine_environment, run_tool
 from foldline.steps.databases import database_args, require_databases
 from foldline.steps.manifest import StepManifest, relative_outputs
@@ -93,7 +94,10 @@ def _version(engine: str, env: TrainingEnv) -> str:
 
 def _outputs(model_dir: Path) -> dict[str, object]:
     msa_files = [p for p in (model_dir / "msas").rglob("*") if p.is_file()]
-    outputs: dict[str, object] = {"msas": "msas", "msa_files": relative_outputs(model_dir, msa_files)}
+    outputs: dict[str, object] = {
+        "msas": "msas",
+        "msa_files": relative_outputs(model_dir, msa_files),
+    }
     for name, file in (("features", "features.pkl"), ("timings", "timings.json")):
         if (model_dir / file).is_file():
             outputs[name] = file
@@ -110,14 +114,15 @@ def reuse_cached_msas(env: TrainingEnv, inputs: StepInputs) -> StepManifest | No
     channel = env.channel(CHANNEL_MSA, required=False)
     if channel is None or not (channel / "msas").is_dir():
         return None
-    manifest = StepManifest(MSA_STEP.name, "cache", "-", inputs.parameters(),
-                            call=f"copy of {channel}")
+    manifest = StepManifest(
+        MSA_STEP.name, "cache", "-", inputs.parameters(), call=f"copy of {channel}"
+    )
     for entry in channel.iterdir():
         if entry.is_dir():
             shutil.copytree(entry, env.model_dir / entry.name, dirs_exist_ok=True)
         else:
             shutil.copy2(entry, env.model_dir / entry.name)
-    previous = env.model_dir / "foldline-step.json"
+    previous = env.model_dir / layout.STEP_MANIFEST
     if previous.is_file():  # the cached run's own record becomes provenance
         manifest.notes.append(f"cached result made by: {json.loads(previous.read_text())}")
     manifest.outputs = _outputs(env.model_dir)
@@ -129,8 +134,11 @@ def reuse_cached_msas(env: TrainingEnv, inputs: StepInputs) -> StepManifest | No
 #: The SageMaker API from inside the job's VPC: reachable only through an interface
 #: endpoint (com.amazonaws.<region>.sagemaker.api) or a NAT gateway. Without either, a
 #: default client would retry its connection for minutes; this one gives up in seconds.
-SAGEMAKER_API_CONFIG = {"connect_timeout": 3, "read_timeout": 10,
-                        "retries": {"total_max_attempts": 1, "mode": "standard"}}  # fmt: skip
+SAGEMAKER_API_CONFIG = {
+    "connect_timeout": 3,
+    "read_timeout": 10,
+    "retries": {"total_max_attempts": 1, "mode": "standard"},
+}
 
 
 def origin_run(env: TrainingEnv) -> str:
@@ -169,13 +177,17 @@ class _CacheUse:
         self.bucket, _ = split_s3_uri(uri)
         given = msa_cache.key_of_uri(uri)
         self.key = msa_cache.cache_key(
-            [c.sequence for c in inputs.chains], db_preset=inputs.db_preset,
-            max_template_date=inputs.max_template_date, model_preset=inputs.model_preset,
+            [c.sequence for c in inputs.chains],
+            db_preset=inputs.db_preset,
+            max_template_date=inputs.max_template_date,
+            model_preset=inputs.model_preset,
             engine=engine,
-        )  # fmt: skip
+        )
         if self.key.key != given:  # e.g. the start function assumed another MSA engine
-            self.notes.append(f"MSA cache not used: {uri} is for other inputs or tools than "
-                              f"this step's ({engine}, key {self.key.key[:12]}…)")  # fmt: skip
+            self.notes.append(
+                f"MSA cache not used: {uri} is for other inputs or tools than "
+                f"this step's ({engine}, key {self.key.key[:12]}…)"
+            )
             return
         import boto3  # only where a cache is configured
 
@@ -191,21 +203,35 @@ class _CacheUse:
         """The cached MSAs in SM_MODEL_DIR and a manifest saying so, or None to search."""
         if self.entry is None:
             return None
-        manifest = StepManifest(MSA_STEP.name, "cache", self.entry.engine or "-",
-                                inputs.parameters(), call="foldline.msa_cache.fetch")  # fmt: skip
+        manifest = StepManifest(
+            MSA_STEP.name,
+            "cache",
+            self.entry.engine or "-",
+            inputs.parameters(),
+            call="foldline.steps.msa_cache.fetch",
+        )
         try:
             msa_cache.fetch(self.s3, self.bucket, self.entry, env.model_dir)
         except msa_cache.CacheDamaged as damaged:
-            self.notes.append(f"MSA cache entry {self.key.key[:12]}… unusable ({damaged}); searching")
+            self.notes.append(
+                f"MSA cache entry {self.key.key[:12]}… unusable ({damaged}); searching"
+            )
             for name in ("msas", "features.pkl", "timings.json"):  # leave no partial copy
                 path = env.model_dir / name
                 shutil.rmtree(path) if path.is_dir() else path.unlink(missing_ok=True)
             return None
-        manifest.notes = [*self.notes, self.entry.reuse_note(),
-                          f"MSAs made by {self.entry.engine} in run {self.entry.origin_run} "
-                          f"on {self.entry.created_at}"]  # fmt: skip
-        manifest.outputs = {**_outputs(env.model_dir), "msa_cache": {
-            "key": self.key.key, "hit": True, "reused_from": self.entry.origin_run}}
+        manifest.notes = [
+            *self.notes,
+            self.entry.reuse_note(),
+            (
+                f"MSAs made by {self.entry.engine} in run {self.entry.origin_run} "
+                f"on {self.entry.created_at}"
+            ),
+        ]
+        manifest.outputs = {
+            **_outputs(env.model_dir),
+            "msa_cache": {"key": self.key.key, "hit": True, "reused_from": self.entry.origin_run},
+        }
         manifest.finish(0)
         manifest.write(env.model_dir)
         return manifest
@@ -215,8 +241,14 @@ class _CacheUse:
         if not self.usable:
             return
         try:
-            msa_cache.store(self.s3, self.bucket, self.key, env.model_dir,
-                            origin_run=self.origin_run, engine=engine)  # fmt: skip
+            msa_cache.store(
+                self.s3,
+                self.bucket,
+                self.key,
+                env.model_dir,
+                origin_run=self.origin_run,
+                engine=engine,
+            )
         except Exception as err:  # noqa: BLE001 - the MSAs are fine; only reuse is lost
             manifest.notes.append(f"MSA cache store failed: {type(err).__name__}: {err}")
             return
@@ -252,18 +284,22 @@ def run(env: TrainingEnv) -> StepManifest:
             if not result.ok:
                 fail_with(manifest, env, result.failure_text(), result.returncode)
         else:
-            from foldline.local_engines.msa_search import run_msa_search
+            from foldline.steps.engines.msa_search import run_msa_search
 
-            manifest.call = "foldline.local_engines.msa_search.run_msa_search"
+            manifest.call = "foldline.steps.engines.msa_search.run_msa_search"
             manifest.write(env.model_dir)
             started = time.monotonic()
             try:
                 timings = run_msa_search(
-                    inputs.chains, db_root, env.model_dir,
-                    db_preset=inputs.db_preset, model_preset=inputs.model_preset,
-                    max_template_date=inputs.max_template_date, cpus=env.num_cpus,
-                )  # fmt: skip
-            except Exception as err:
+                    inputs.chains,
+                    db_root,
+                    env.model_dir,
+                    db_preset=inputs.db_preset,
+                    model_preset=inputs.model_preset,
+                    max_template_date=inputs.max_template_date,
+                    cpus=env.num_cpus,
+                )
+            except Exception as err:  # noqa: BLE001 - any search error fails the step, with its reason
                 fail_with(manifest, env, f"pyhmmer search failed: {type(err).__name__}: {err}", 1)
             timings = dict(timings or {})
             timings.setdefault("features", time.monotonic() - started)

@@ -58,7 +58,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from foldline.parameters import CHANNEL_DATABASES, CHANNEL_PARAMS, OPENFOLD_STEP
+from foldline.spec.parameters import CHANNEL_DATABASES, CHANNEL_PARAMS, OPENFOLD_STEP
+from foldline.steps.alphafold import WEIGHTS_DESCRIPTION
 from foldline.steps.common import (
     STAND_IN,
     StepInputs,
@@ -66,16 +67,15 @@ from foldline.steps.common import (
     engine_version,
     fail_with,
     fold_engine_choice,
-    msa_step_output,
     move_contents,
+    msa_step_output,
     read_inputs,
-    stand_in_predictions,
     recording,
     run_step,
     scratch_dir,
     stand_in_pdb,
+    stand_in_predictions,
 )
-from foldline.steps.alphafold import WEIGHTS_DESCRIPTION
 from foldline.steps.contract import StepFailed, TrainingEnv, engine_environment, run_tool
 from foldline.steps.databases import ALPHAFOLD_PARAMS, MMCIF_DIR, OBSOLETE, OPENFOLD_PARAMS
 from foldline.steps.manifest import StepManifest, relative_outputs
@@ -115,7 +115,9 @@ MULTIMER_UNSUPPORTED = (
 
 
 def openfold_script(env: TrainingEnv) -> Path:
-    return Path(env.env.get(OPENFOLD_DIR_ENV) or DEFAULT_OPENFOLD_DIR) / "run_pretrained_openfold.py"
+    return (
+        Path(env.env.get(OPENFOLD_DIR_ENV) or DEFAULT_OPENFOLD_DIR) / "run_pretrained_openfold.py"
+    )
 
 
 #: longest tag: OpenFold names files ``<tag>_<config preset>_<kind>.pdb``/``.pkl`` and a
@@ -131,7 +133,7 @@ def sequence_tag(chain_id: str) -> str:
     if len(tag) <= MAX_TAG_LENGTH:
         return tag
     digest = hashlib.sha256(chain_id.encode()).hexdigest()[:12]
-    return f"{tag[:MAX_TAG_LENGTH - len(digest) - 1]}_{digest}"
+    return f"{tag[: MAX_TAG_LENGTH - len(digest) - 1]}_{digest}"
 
 
 def openfold_alignments(msas_dir: Path, destination: Path) -> dict[str, str | None]:
@@ -194,8 +196,12 @@ class Weights:
 
 
 #: the stand-in's record: it copies a template's coordinates, no model weights
-STAND_IN_WEIGHTS = {"kind": "none", "name": f"none ({STAND_IN}: no model weights)",
-                    "source": None, "files": []}  # fmt: skip
+STAND_IN_WEIGHTS = {
+    "kind": "none",
+    "name": f"none ({STAND_IN}: no model weights)",
+    "source": None,
+    "files": [],
+}
 
 
 def weights_choice(env: TrainingEnv) -> str:
@@ -249,26 +255,38 @@ def find_weights(env: TrainingEnv, config_preset: str) -> Weights | None:
 
 def missing_weights(env: TrainingEnv, config_preset: str) -> str:
     """What is missing, where it was looked for, and what the user can do about it."""
-    channels = " or ".join(
-        f"{channel} channel ({root}{'' if channel == CHANNEL_PARAMS else '/' + OPENFOLD_PARAMS})"
-        for channel, root in _roots(env)) or "no param or databases channel"  # fmt: skip
+    channels = (
+        " or ".join(
+            f"{channel} channel ({root}{'' if channel == CHANNEL_PARAMS else '/' + OPENFOLD_PARAMS})"
+            for channel, root in _roots(env)
+        )
+        or "no param or databases channel"
+    )
     if weights_choice(env) == ALPHAFOLD_WEIGHTS:
-        return (f"AlphaFold params missing: {WEIGHTS_ENV}={ALPHAFOLD_WEIGHTS} asks OpenFold to run "
-                f"{ALPHAFOLD_PARAMS}/params_{config_preset}.npz, which is in neither the param "
-                f"channel nor the databases")  # fmt: skip
+        return (
+            f"AlphaFold params missing: {WEIGHTS_ENV}={ALPHAFOLD_WEIGHTS} asks OpenFold to run "
+            f"{ALPHAFOLD_PARAMS}/params_{config_preset}.npz, which is in neither the param "
+            f"channel nor the databases"
+        )
     named = env.env.get(CHECKPOINT_ENV)
     wanted = named or " or ".join(CHECKPOINTS.get(config_preset, ()))
-    text = (f"OpenFold weights missing: no {wanted} in the {channels}. Put OpenFold's "
-            f"checkpoints in {OPENFOLD_PARAMS}/ of the databases (the database setup's OpenFold "
-            f"params option) or in the param channel.")  # fmt: skip
+    text = (
+        f"OpenFold weights missing: no {wanted} in the {channels}. Put OpenFold's "
+        f"checkpoints in {OPENFOLD_PARAMS}/ of the databases (the database setup's OpenFold "
+        f"params option) or in the param channel."
+    )
     if find_alphafold_params(env, config_preset) is not None:
-        text += (f" AlphaFold's {ALPHAFOLD_PARAMS}/params_{config_preset}.npz is there, but "
-                 f"OpenFold runs AlphaFold's weights only when asked: set {WEIGHTS_ENV}="
-                 f"{ALPHAFOLD_WEIGHTS} on the {OPENFOLD_STEP.name} step to run them (the "
-                 "report then says both models came from AlphaFold's weights).")  # fmt: skip
+        text += (
+            f" AlphaFold's {ALPHAFOLD_PARAMS}/params_{config_preset}.npz is there, but "
+            f"OpenFold runs AlphaFold's weights only when asked: set {WEIGHTS_ENV}="
+            f"{ALPHAFOLD_WEIGHTS} on the {OPENFOLD_STEP.name} step to run them (the "
+            "report then says both models came from AlphaFold's weights)."
+        )
     else:
-        text += (f" To run AlphaFold's params in OpenFold instead, set {WEIGHTS_ENV}="
-                 f"{ALPHAFOLD_WEIGHTS} (needs {ALPHAFOLD_PARAMS}/params_{config_preset}.npz).")
+        text += (
+            f" To run AlphaFold's params in OpenFold instead, set {WEIGHTS_ENV}="
+            f"{ALPHAFOLD_WEIGHTS} (needs {ALPHAFOLD_PARAMS}/params_{config_preset}.npz)."
+        )
     return text
 
 
@@ -283,8 +301,10 @@ def real_engine_problem(env: TrainingEnv, config_preset: str) -> str | None:
     if weights is None:
         return missing_weights(env, config_preset)
     if env.num_gpus < 1:
-        return ("OpenFold 1.0.1 needs a CUDA GPU: in inference it runs its CUDA attention "
-                "kernel on any --model_device; run RunOpenFold on a GPU instance")
+        return (
+            "OpenFold 1.0.1 needs a CUDA GPU: in inference it runs its CUDA attention "
+            "kernel on any --model_device; run RunOpenFold on a GPU instance"
+        )
     return None
 
 
@@ -293,9 +313,15 @@ def _kalign(env: TrainingEnv) -> str:
 
 
 def openfold_command(
-    env: TrainingEnv, inputs: StepInputs, db_root: Path, fasta_dir: Path,
-    alignment_dir: Path, output_dir: Path, config_preset: str, weights: Weights,
-) -> list[str]:  # fmt: skip
+    env: TrainingEnv,
+    inputs: StepInputs,
+    db_root: Path,
+    fasta_dir: Path,
+    alignment_dir: Path,
+    output_dir: Path,
+    config_preset: str,
+    weights: Weights,
+) -> list[str]:
     """The exact ``run_pretrained_openfold.py`` argv (OpenFold 1.0.1 arguments).
 
     tests/data/openfold-parser.json records what that version's parser accepts (read from
@@ -318,7 +344,9 @@ def openfold_command(
     ]
 
 
-def prepare_inputs(inputs: StepInputs, msa_output: Path, work: Path) -> tuple[Path, Path, str, dict]:
+def prepare_inputs(
+    inputs: StepInputs, msa_output: Path, work: Path
+) -> tuple[Path, Path, str, dict]:
     """Write OpenFold's FASTA folder and alignment folder; return them, the tag, the name map."""
     chain = inputs.chains[0]
     tag = sequence_tag(chain.id)
@@ -342,24 +370,34 @@ def _outputs(model_dir: Path) -> dict[str, object]:
     }
 
 
-def run_real(env: TrainingEnv, inputs: StepInputs, manifest: StepManifest, db_root: Path,
-             msa_output: Path, config_preset: str) -> None:  # fmt: skip
+def run_real(
+    env: TrainingEnv,
+    inputs: StepInputs,
+    manifest: StepManifest,
+    db_root: Path,
+    msa_output: Path,
+    config_preset: str,
+) -> None:
     weights = find_weights(env, config_preset)
     assert weights is not None
     manifest.weights = weights.record(weights_choice(env))
     if weights.kind == "alphafold":
-        manifest.notes.append(f"OpenFold ran AlphaFold's params ({weights.path.name}), as "
-                              f"{WEIGHTS_ENV}={ALPHAFOLD_WEIGHTS} asked: the comparison is of "
-                              "two implementations of one set of weights")  # fmt: skip
+        manifest.notes.append(
+            f"OpenFold ran AlphaFold's params ({weights.path.name}), as "
+            f"{WEIGHTS_ENV}={ALPHAFOLD_WEIGHTS} asked: the comparison is of "
+            "two implementations of one set of weights"
+        )
     work = scratch_dir(env, "openfold-")
     fasta_dir, alignment_dir, tag, placed = prepare_inputs(inputs, msa_output, work)
     manifest.outputs["alignment_names"] = placed
     if "hhsearch_output.hhr" not in placed.values():
-        manifest.notes.append("no HHsearch template hits (pdb_hits.hhr): OpenFold 1.0.1 "
-                              "folds without templates")  # fmt: skip
+        manifest.notes.append(
+            "no HHsearch template hits (pdb_hits.hhr): OpenFold 1.0.1 folds without templates"
+        )
     output_dir = work / "output"
-    manifest.command = openfold_command(env, inputs, db_root, fasta_dir, alignment_dir,
-                                        output_dir, config_preset, weights)  # fmt: skip
+    manifest.command = openfold_command(
+        env, inputs, db_root, fasta_dir, alignment_dir, output_dir, config_preset, weights
+    )
     manifest.write(env.model_dir)
     started = time.monotonic()
     result = run_tool(manifest.command, env=engine_environment(env.env))
@@ -370,23 +408,29 @@ def run_real(env: TrainingEnv, inputs: StepInputs, manifest: StepManifest, db_ro
     own = output_dir / "timings.json"
     if own.is_file():  # {tag: {"inference": s}} in the OpenFold versions that write it
         for key, value in json.loads(own.read_text()).items():
-            for name, seconds in (value.items() if isinstance(value, dict) else [("", value)]):
+            for name, seconds in value.items() if isinstance(value, dict) else [("", value)]:
                 timings[f"{key}_{name}".rstrip("_")] = seconds
     move_contents(output_dir / "predictions", env.model_dir / "predictions")
     (env.model_dir / "timings.json").write_text(json.dumps(timings, indent=4) + "\n")
     shutil.rmtree(work, ignore_errors=True)
     expected = env.model_dir / "predictions" / f"{tag}_{config_preset}_unrelaxed.pdb"
     if not expected.is_file():
-        fail_with(manifest, env, f"run_pretrained_openfold.py exited 0 but wrote no "
-                  f"predictions/{expected.name}", 1)  # fmt: skip
+        fail_with(
+            manifest,
+            env,
+            f"run_pretrained_openfold.py exited 0 but wrote no predictions/{expected.name}",
+            1,
+        )
 
 
-def run_stand_in(env: TrainingEnv, inputs: StepInputs, manifest: StepManifest, db_root: Path,
-                 msa_output: Path) -> None:  # fmt: skip
+def run_stand_in(
+    env: TrainingEnv, inputs: StepInputs, manifest: StepManifest, db_root: Path, msa_output: Path
+) -> None:
     """The CPU stand-in in OpenFold's layout; the preset slot of the name says template-cpu."""
     manifest.weights = dict(STAND_IN_WEIGHTS)
-    predictions, elapsed = stand_in_predictions(env, inputs, manifest, db_root, msa_output,
-                                                "pairwise")
+    predictions, elapsed = stand_in_predictions(
+        env, inputs, manifest, db_root, msa_output, "pairwise"
+    )
     tag = sequence_tag(inputs.chains[0].id)
     folder = env.model_dir / "predictions"
     folder.mkdir(parents=True, exist_ok=True)
@@ -407,8 +451,12 @@ def run(env: TrainingEnv) -> StepManifest:
     problem = None if config_preset is None else real_engine_problem(env, config_preset)
     engine = "openfold" if choice == "real" or (choice == "auto" and problem is None) else STAND_IN
     parameters = {**inputs.parameters(), "config_preset": config_preset}
-    manifest = StepManifest(OPENFOLD_STEP.name, engine,
-                            engine_version(env, engine, "openfold", "OPENFOLD_VERSION"), parameters)
+    manifest = StepManifest(
+        OPENFOLD_STEP.name,
+        engine,
+        engine_version(env, engine, "openfold", "OPENFOLD_VERSION"),
+        parameters,
+    )
     if not inputs.max_template_date_given:
         manifest.notes.append(f"MaxTemplateDate was empty: used {inputs.max_template_date}")
     if config_preset is None:  # what OpenFold cannot do, said plainly; not a failure
@@ -418,8 +466,10 @@ def run(env: TrainingEnv) -> StepManifest:
         print(f"[foldline] {OPENFOLD_STEP.name} skipped: {MULTIMER_UNSUPPORTED}", flush=True)
         return manifest
     if inputs.model_preset == "monomer_casp14":
-        manifest.notes.append("monomer_casp14 asks for 8-fold evaluation ensembling, which "
-                              "OpenFold lacks: ran model_1 without ensembling")  # fmt: skip
+        manifest.notes.append(
+            "monomer_casp14 asks for 8-fold evaluation ensembling, which "
+            "OpenFold lacks: ran model_1 without ensembling"
+        )
     if engine == STAND_IN and choice == "auto":
         manifest.notes.append(f"no real OpenFold here ({problem}); used the CPU stand-in")
     if engine == "openfold" and problem is not None:

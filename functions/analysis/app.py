@@ -1,6 +1,6 @@
 """analysis function: a pipeline execution Succeeded -> report, Experiments, notice.
 
-Thin by design: parse the status event, call :func:`foldline.analysis_run.analyse_run`,
+Thin by design: parse the status event, call :func:`foldline.outcomes.succeeded.analyse_run`,
 log and count. An event that is not a well-formed Succeeded execution event (or names
 an execution foldline did not start) is logged and dropped. Powertools idempotency
 (key: the execution ARN) makes a redelivered event return the first result without
@@ -16,7 +16,6 @@ import os
 from functools import cache
 
 import boto3
-from botocore.config import Config
 from aws_lambda_powertools import Tracer
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.idempotency import (
@@ -24,12 +23,13 @@ from aws_lambda_powertools.utilities.idempotency import (
     IdempotencyConfig,
     idempotent_function,
 )
+from botocore.config import Config
 
-from foldline.analysis_run import AnalysisContext, analyse_run, link_expiry_from_env
-from foldline.observability import logger, metrics
-from foldline.pipeline_events import SUCCEEDED, NotAPipelineEvent, parse_execution_event
-from foldline.runs import RunsTable
-from foldline.tracking import SageMakerExperimentsTracker
+from foldline.events.observability import logger, metrics
+from foldline.events.pipeline import SUCCEEDED, NotAPipelineEvent, parse_execution_event
+from foldline.outcomes.succeeded import AnalysisContext, analyse_run, link_expiry_from_env
+from foldline.outcomes.tracking import SageMakerExperimentsTracker
+from foldline.runs.table import RunsTable
 
 # X-Ray subsegments for the S3, SageMaker and SNS calls of a run's analysis. Only here:
 # creating a Tracer costs about 0.2-0.35 s of a cold start (the X-Ray SDK), which the

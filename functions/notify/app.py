@@ -3,7 +3,7 @@
 Two kinds of event arrive: the pipeline's execution status change (Failed, Stopped),
 and the analysis function's on-failure destination record (the Succeeded event it could
 not analyse, in ``requestPayload``, with the error in ``responsePayload``). Thin by
-design: parse, call :mod:`foldline.notify_run`, log and count. Powertools idempotency
+design: parse, call :mod:`foldline.outcomes.failed`, log and count. Powertools idempotency
 (key: the kind of notice and the execution ARN) keeps a redelivered event from
 notifying twice. An event that is neither (malformed, another kind, an execution
 foldline did not start) is logged and dropped, never retried.
@@ -22,16 +22,16 @@ from aws_lambda_powertools.utilities.idempotency import (
     idempotent_function,
 )
 
-from foldline.notify_run import NotifyContext, notify_analysis_failed, notify_run_ended
-from foldline.observability import logger, metrics
-from foldline.pipeline_events import (
+from foldline.events.observability import logger, metrics
+from foldline.events.pipeline import (
     FAILED,
     STOPPED,
     SUCCEEDED,
     NotAPipelineEvent,
     parse_execution_event,
 )
-from foldline.runs import RunsTable
+from foldline.outcomes.failed import NotifyContext, notify_analysis_failed, notify_run_ended
+from foldline.runs.table import RunsTable
 
 persistence = DynamoDBPersistenceLayer(table_name=os.environ["IDEMPOTENCY_TABLE"])
 idempotency = IdempotencyConfig(expires_after_seconds=24 * 3600)

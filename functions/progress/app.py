@@ -1,6 +1,6 @@
 """progress function: a pipeline step changed status -> ``steps.<StepName>`` in the runs table.
 
-Thin by design: parse the step status event, call :func:`foldline.progress.record_progress`,
+Thin by design: parse the step status event, call :func:`foldline.outcomes.progress.record_progress`,
 log and count. Replays are harmless (the same event writes the same values; a late,
 older status is ignored), so no idempotency store is needed. A malformed event, or one
 for an execution foldline did not start, is logged and dropped.
@@ -14,10 +14,10 @@ from functools import cache
 import boto3
 from aws_lambda_powertools.metrics import MetricUnit
 
-from foldline.observability import logger, metrics
-from foldline.pipeline_events import NotAPipelineEvent, parse_step_event
-from foldline.progress import record_progress
-from foldline.runs import RunsTable
+from foldline.events.observability import logger, metrics
+from foldline.events.pipeline import NotAPipelineEvent, parse_step_event
+from foldline.outcomes.progress import record_progress
+from foldline.runs.table import RunsTable
 
 
 @cache

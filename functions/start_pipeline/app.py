@@ -1,10 +1,10 @@
 """start function: SQS batches of S3 "Object Created" events -> pipeline executions.
 
-Thin by design: parse each record, call :func:`foldline.start.start_run`, log and count
+Thin by design: parse each record, call :func:`foldline.intake.start.start_run`, log and count
 the outcome. A record that raises (throttling, S3 errors) is reported as a batch item
 failure, so only it returns to the queue and, after the queue's maxReceiveCount, to the
 dead-letter queue. An upload that finds every execution slot taken
-(:mod:`foldline.concurrency`) is not a failure: it goes back on the queue as a new,
+(:mod:`foldline.intake.concurrency`) is not a failure: it goes back on the queue as a new,
 delayed message, so waiting out a burst never pushes it into the dead-letter queue.
 
 One structured log line per decision, each with ``key`` and (once known) ``run_id``:
@@ -22,16 +22,26 @@ from functools import cache
 
 import boto3
 from aws_lambda_powertools.metrics import MetricUnit
-from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.batch import (
+    BatchProcessor,
+    EventType,
+    process_partial_response,
+)
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
-from foldline.concurrency import ConcurrencyGate, Deferrer, GateFull, cap_from_env
-from foldline.fasta import IntakeLimits
-from foldline.observability import logger, metrics
-from foldline.runs import RunsTable
-from foldline.s3_events import upload_from_eventbridge
-from foldline.spend_limits import SpendLimits
-from foldline.start import RetryLater, StartContext, after_last_try, max_tries_from_env, start_run
+from foldline.events.observability import logger, metrics
+from foldline.events.s3 import upload_from_eventbridge
+from foldline.intake.concurrency import ConcurrencyGate, Deferrer, GateFull, cap_from_env
+from foldline.intake.fasta import IntakeLimits
+from foldline.intake.spend_limits import SpendLimits
+from foldline.intake.start import (
+    RetryLater,
+    StartContext,
+    after_last_try,
+    max_tries_from_env,
+    start_run,
+)
+from foldline.runs.table import RunsTable
 
 #: how much of an error's text a log line carries (a message may quote a large input)
 CAUSE_CHARS = 1000
@@ -56,8 +66,9 @@ def start_context() -> StartContext:
         pipeline_name=os.environ["PIPELINE_NAME"],
         limits=IntakeLimits.from_env(),
         spend=SpendLimits.from_env(),
-        gate=None if cap is None else ConcurrencyGate(
-            runs, cap, sagemaker, os.environ["PIPELINE_NAME"]),
+        gate=None
+        if cap is None
+        else ConcurrencyGate(runs, cap, sagemaker, os.environ["PIPELINE_NAME"]),
         max_tries=max_tries_from_env(),
     )
 
@@ -90,8 +101,10 @@ def record_handler(record: SQSRecord) -> str:
     try:
         upload = upload_from_eventbridge(json.loads(record.body))
     except Exception as err:  # not an event at all: logged, then the queue's redrive policy
-        logger.error("error", extra={"message_id": record.message_id, "cause": _cause(err),
-                                     "attempt": attempt})  # fmt: skip
+        logger.error(
+            "error",
+            extra={"message_id": record.message_id, "cause": _cause(err), "attempt": attempt},
+        )
         raise
     if upload is None:
         logger.info("ignored: not an Object Created event", extra={"message_id": record.message_id})
@@ -100,30 +113,54 @@ def record_handler(record: SQSRecord) -> str:
     try:
         outcome = start_run(start_context(), upload)
     except RetryLater as later:
-        logger.warning("throttled", extra={"key": later.key or upload.key, "run_id": later.run_id,
-                                           "detail": str(later), "attempt": attempt})  # fmt: skip
+        logger.warning(
+            "throttled",
+            extra={
+                "key": later.key or upload.key,
+                "run_id": later.run_id,
+                "detail": str(later),
+                "attempt": attempt,
+            },
+        )
         metrics.add_metric(name="StartsThrottled", unit=MetricUnit.Count, value=1)
         raise
     except GateFull as full:  # send the copy first: the upload is on the queue throughout
         delay, deferrals = deferrer().defer(record.body, record.raw_event.get("messageAttributes"))
-        logger.info("deferred", extra={"key": upload.key, "run_id": full.run_id,
-                                       "slots_in_use": full.in_use, "cap": full.cap,
-                                       "delay_s": delay, "deferrals": deferrals})  # fmt: skip
+        logger.info(
+            "deferred",
+            extra={
+                "key": upload.key,
+                "run_id": full.run_id,
+                "slots_in_use": full.in_use,
+                "cap": full.cap,
+                "delay_s": delay,
+                "deferrals": deferrals,
+            },
+        )
         metrics.add_metric(name="UploadsDeferred", unit=MetricUnit.Count, value=1)
         return "deferred"
     except Exception as err:  # S3 or SageMaker errors: the record is retried, then dead-lettered
         run_id = getattr(err, "run_id", None)
         max_tries = max_tries_from_env()
         last = max_tries is not None and attempt >= max_tries
-        logger.error("error", extra={"key": upload.key, "run_id": run_id, "cause": _cause(err),
-                                     "attempt": attempt, "last_try": last})  # fmt: skip
+        logger.error(
+            "error",
+            extra={
+                "key": upload.key,
+                "run_id": run_id,
+                "cause": _cause(err),
+                "attempt": attempt,
+                "last_try": last,
+            },
+        )
         metrics.add_metric(name="StartErrors", unit=MetricUnit.Count, value=1)
         if last:
             try:
                 after_last_try(start_context(), run_id)
             except Exception as cleanup:  # noqa: BLE001 - the first error is the one to retry
-                logger.warning("could not free the slot", extra={"run_id": run_id,
-                                                                 "cause": _cause(cleanup)})  # fmt: skip
+                logger.warning(
+                    "could not free the slot", extra={"run_id": run_id, "cause": _cause(cleanup)}
+                )
         raise
     logger.info(outcome.action, extra=outcome.log_fields())
     metrics.add_metric(name=f"Uploads{outcome.action.capitalize()}", unit=MetricUnit.Count, value=1)

@@ -1,7 +1,7 @@
-"""A foldline stack in moto, made by CloudFormation from a small template, for the command.
+"""A foldline stack in moto, made from template.yaml (tests/stack.py), for the command.
 
-The template creates what the command reads (bucket, runs table, topic, the four queues)
-and exports them under template.yaml's output names; ``foldline`` finds them through
+Its resources are template.yaml's, under CloudFormation-like names; a CloudFormation stack
+in moto carries its parameters and outputs, so ``foldline`` finds them through
 ``describe_stacks`` exactly as it finds a deployed stack. Three runs with real reports
 (made by the analysis on real predictions) can be seeded for status/results/compare.
 """
@@ -9,7 +9,6 @@ and exports them under template.yaml's output names; ``foldline`` finds them thr
 from __future__ import annotations
 
 import io
-import json
 import tarfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,15 +16,15 @@ from typing import Any
 
 import boto3
 import pytest
-import yaml
 from moto import mock_aws
 from typer.testing import CliRunner
 
-from foldline import layout
-from foldline.cli import app
-from foldline.run_identity import run_id_for
-from foldline.runs import EXECUTING, SUCCEEDED, RunsTable
+from foldline.cli.app import app
+from foldline.intake.run_identity import run_id_for
+from foldline.runs.table import EXECUTING, SUCCEEDED, RunsTable
+from foldline.spec import layout
 from tests.conftest import DATA
+from tests.stack import build_stack, publish_as_cloudformation, template_stack
 
 STACK = "foldline-test"
 ID_BUCKET = "foldline-test-bucket"  # seeded run ids are derived from it: the same in every test
@@ -38,36 +37,10 @@ EXAMPLE_FASTA = DATA / "openfold-6kwc" / "6kwc.fasta"
 ENV = {"COLUMNS": "200", "NO_COLOR": "1"}
 HELP_ENV = {"COLUMNS": "100", "TERMINAL_WIDTH": "100", "NO_COLOR": "1"}
 
-TEMPLATE = {
-    "AWSTemplateFormatVersion": "2010-09-09",
-    "Parameters": {"FoldlineMaxResidues": {"Type": "Number", "Default": 2500},
-                   "MaxRunCostUsd": {"Type": "Number", "Default": 100}},
-    "Resources": {
-        "FoldlineBucket": {"Type": "AWS::S3::Bucket",
-                           "Properties": {"VersioningConfiguration": {"Status": "Enabled"}}},
-        "RunsTable": {"Type": "AWS::DynamoDB::Table", "Properties": {
-            "BillingMode": "PAY_PER_REQUEST",
-            "AttributeDefinitions": [{"AttributeName": "run_id", "AttributeType": "S"}],
-            "KeySchema": [{"AttributeName": "run_id", "KeyType": "HASH"}]}},
-        "NotificationsTopic": {"Type": "AWS::SNS::Topic"},
-        "StartDeadLetterQueue": {"Type": "AWS::SQS::Queue"},
-        "StartQueue": {"Type": "AWS::SQS::Queue", "Properties": {"RedrivePolicy": {
-            "deadLetterTargetArn": {"Fn::GetAtt": ["StartDeadLetterQueue", "Arn"]},
-            "maxReceiveCount": 3}}},
-        "EventsDeadLetterQueue": {"Type": "AWS::SQS::Queue"},
-        "FunctionFailuresQueue": {"Type": "AWS::SQS::Queue"},
-    },
-    "Outputs": {
-        "BucketName": {"Value": {"Ref": "FoldlineBucket"}},
-        "RunsTableName": {"Value": {"Ref": "RunsTable"}},
-        "TopicArn": {"Value": {"Ref": "NotificationsTopic"}},
-        "PipelineName": {"Value": "ProteinFoldWorkflow"},
-        "StartQueueUrl": {"Value": {"Ref": "StartQueue"}},
-        "StartDeadLetterQueueUrl": {"Value": {"Ref": "StartDeadLetterQueue"}},
-        "EventsDeadLetterQueueUrl": {"Value": {"Ref": "EventsDeadLetterQueue"}},
-        "FunctionFailuresQueueUrl": {"Value": {"Ref": "FunctionFailuresQueue"}},
-    },
-}  # fmt: skip
+#: CloudFormation's generated names end in a random suffix; README's examples show it as "..."
+NAME_SUFFIX = "-1A2B3C4D5E6F"
+#: the stack's parameters the tests set (the rest: template.yaml's defaults, local stand-ins)
+PARAMETERS = {"FoldlineMaxResidues": MAX_RESIDUES, "MaxRunCostUsd": MAX_RUN_COST_USD}
 
 
 @dataclass
@@ -98,7 +71,19 @@ def stack_name() -> str:
 
 
 @pytest.fixture
-def moto_stack(monkeypatch, stack_name) -> MotoStack:
+def extra_parameters() -> dict:
+    """Stack parameters a test module sets beyond PARAMETERS."""
+    return {}
+
+
+@pytest.fixture
+def withheld_outputs() -> tuple[str, ...]:
+    """Outputs the stack lacks (parametrize it: a stack from an earlier template)."""
+    return ()
+
+
+@pytest.fixture
+def moto_stack(monkeypatch, stack_name, extra_parameters, withheld_outputs) -> MotoStack:
     if stack_name == "foldline":  # the default: no --stack, no FOLDLINE_STACK
         monkeypatch.delenv("FOLDLINE_STACK", raising=False)
     else:
@@ -106,21 +91,19 @@ def moto_stack(monkeypatch, stack_name) -> MotoStack:
     for name in ("FOLDLINE_LOCAL", "FOLDLINE_ENDPOINT_URL", "FOLDLINE_WORKDIR", "FOLDLINE_DEBUG"):
         monkeypatch.delenv(name, raising=False)
     with mock_aws(config={"lambda": {"use_docker": False}}):
-        cloudformation = boto3.client("cloudformation")
-        cloudformation.create_stack(
-            StackName=stack_name, TemplateBody=yaml.safe_dump(TEMPLATE),
-            Parameters=[
-                {"ParameterKey": "FoldlineMaxResidues", "ParameterValue": str(MAX_RESIDUES)},
-                {"ParameterKey": "MaxRunCostUsd", "ParameterValue": str(MAX_RUN_COST_USD)},
-            ],
-        )  # fmt: skip
-        described = cloudformation.describe_stacks(StackName=stack_name)["Stacks"][0]
+        stack = template_stack(
+            stack_name, name_suffix=NAME_SUFFIX, **PARAMETERS, **extra_parameters
+        )
+        build_stack(stack, databases_ready=False)  # as deployed: `foldline setup` not run yet
+        described = publish_as_cloudformation(stack, withhold=withheld_outputs)
         outputs = {o["OutputKey"]: o["OutputValue"] for o in described["Outputs"]}
-        # moto's CloudFormation ignores VersioningConfiguration; template.yaml's bucket is versioned
-        boto3.client("s3").put_bucket_versioning(
-            Bucket=outputs["BucketName"], VersioningConfiguration={"Status": "Enabled"})
-        yield MotoStack(outputs, boto3.client("s3"), boto3.client("sqs"), boto3.client("sagemaker"),
-                        RunsTable(outputs["RunsTableName"], dynamodb=boto3.resource("dynamodb")))  # fmt: skip
+        yield MotoStack(
+            outputs,
+            boto3.client("s3"),
+            boto3.client("sqs"),
+            boto3.client("sagemaker"),
+            RunsTable(outputs["RunsTableName"], dynamodb=boto3.resource("dynamodb")),
+        )
 
 
 # -- runs with real reports -----------------------------------------------------------------
@@ -149,26 +132,39 @@ def reports(tmp_path_factory) -> list[Report]:
     (6KWC), two single model files (6KWC unrelaxed vs relaxed), and two different proteins
     (TM-align)."""
     from foldline.analysis.analyze import analyze
-    from tests.functional import pipeline_runs
+    from tests import pipeline_runs
 
     root = tmp_path_factory.mktemp("reports")
     cases = [
-        ("6kwc", "inputs/6kwc.fasta",
-         _unpack(pipeline_runs.alphafold_archive(), root / "af"),
-         _unpack(pipeline_runs.openfold_archive(), root / "of"),
-         _unpack(pipeline_runs.msa_archive(), root / "msa")),
-        ("6kwc", "inputs/6kwc.fasta", OUTPUTS_DIR / "6KWC_1_model_1_ptm_unrelaxed.pdb",
-         OUTPUTS_DIR / "6KWC_1_model_1_ptm_relaxed.pdb", None),
-        ("ERR550519", "inputs/ERR550519.fasta",
-         COLABFOLD / "ERR550519_2213899_unrelaxed_model_1.pdb",
-         OUTPUTS_DIR / "6KWC_1_model_1_ptm_relaxed.pdb", None),
-    ]  # fmt: skip
+        (
+            "6kwc",
+            "inputs/6kwc.fasta",
+            _unpack(pipeline_runs.alphafold_archive(), root / "af"),
+            _unpack(pipeline_runs.openfold_archive(), root / "of"),
+            _unpack(pipeline_runs.msa_archive(), root / "msa"),
+        ),
+        (
+            "6kwc",
+            "inputs/6kwc.fasta",
+            OUTPUTS_DIR / "6KWC_1_model_1_ptm_unrelaxed.pdb",
+            OUTPUTS_DIR / "6KWC_1_model_1_ptm_relaxed.pdb",
+            None,
+        ),
+        (
+            "ERR550519",
+            "inputs/ERR550519.fasta",
+            COLABFOLD / "ERR550519_2213899_unrelaxed_model_1.pdb",
+            OUTPUTS_DIR / "6KWC_1_model_1_ptm_relaxed.pdb",
+            None,
+        ),
+    ]
     made = []
     for i, (target, key, alphafold, openfold, msa) in enumerate(cases):
         run_id = run_id_for(ID_BUCKET, key, f"version-{i}")
         folder = root / run_id
-        metrics = analyze(alphafold, openfold, folder, msa=msa,
-                          context={"run_id": run_id, "target": target})  # fmt: skip
+        metrics = analyze(
+            alphafold, openfold, folder, msa=msa, context={"run_id": run_id, "target": target}
+        )
         made.append(Report(run_id, target, folder, metrics))
     return made
 
@@ -178,21 +174,34 @@ def seed_report(stack: MotoStack, report: Report, *, created_at: str) -> dict:
     prefix = layout.report_prefix(report.run_id)
     for path in sorted(report.folder.rglob("*")):
         if path.is_file():
-            stack.s3.put_object(Bucket=stack.bucket, Key=prefix + path.relative_to(report.folder).as_posix(),
-                                Body=path.read_bytes())  # fmt: skip
+            stack.s3.put_object(
+                Bucket=stack.bucket,
+                Key=prefix + path.relative_to(report.folder).as_posix(),
+                Body=path.read_bytes(),
+            )
     whole = report.metrics["comparison"]["complex"] or report.metrics["comparison"]["tm_align"]
     item = {
-        "status": SUCCEEDED, "target": report.target, "bucket": stack.bucket,
-        "key": f"inputs/{report.target}.fasta", "version": "v1", "chains": 1, "residues": 191,
-        "created_at": created_at, "started_at": created_at,
+        "status": SUCCEEDED,
+        "target": report.target,
+        "bucket": stack.bucket,
+        "key": f"inputs/{report.target}.fasta",
+        "version": "v1",
+        "chains": 1,
+        "residues": 191,
+        "created_at": created_at,
+        "started_at": created_at,
         "ended_at": created_at.replace("T10:", "T11:"),
         "execution_arn": f"arn:aws:sagemaker:us-east-1:123456789012:pipeline/proteinfoldworkflow/execution/{report.run_id[-12:]}",
-        "report_uri": layout.s3_uri(stack.bucket, prefix), "analysis_status": "Succeeded",
-        "tm_score": whole["tm_score"], "rmsd": whole["rmsd"],
+        "report_uri": layout.s3_uri(stack.bucket, prefix),
+        "analysis_status": "Succeeded",
+        "tm_score": whole["tm_score"],
+        "rmsd": whole["rmsd"],
         "parameters": {"ModelPreset": "monomer", "DbPreset": "full_dbs"},
-        "steps": {name: {"status": "Succeeded", "started_at": created_at, "ended_at": created_at}
-                  for name in ("RunMSA", "RunAlphaFold", "RunOpenFold")},
-    }  # fmt: skip
+        "steps": {
+            name: {"status": "Succeeded", "started_at": created_at, "ended_at": created_at}
+            for name in ("RunMSA", "RunAlphaFold", "RunOpenFold")
+        },
+    }
     stack.runs.put(report.run_id, **item)
     # put() stamps created_at now; the seeded order must be the one given
     stack.runs.update(report.run_id, created_at=created_at)
@@ -202,14 +211,25 @@ def seed_report(stack: MotoStack, report: Report, *, created_at: str) -> dict:
 @pytest.fixture
 def seeded(moto_stack, reports) -> list[dict]:
     """The three reported runs (a day apart, oldest first) and one still executing."""
-    items = [seed_report(moto_stack, r, created_at=f"2026-11-2{i}T10:00:00+00:00")
-             for i, r in enumerate(reports, 1)]  # fmt: skip
+    items = [
+        seed_report(moto_stack, r, created_at=f"2026-11-2{i}T10:00:00+00:00")
+        for i, r in enumerate(reports, 1)
+    ]
     running = run_id_for(ID_BUCKET, "inputs/T1030.fasta", "v9")
-    moto_stack.runs.put(running, status=EXECUTING, target="T1030", current_step="RunAlphaFold",
-                        started_at="2026-11-26T09:00:00+00:00",
-                        steps={"RunMSA": {"status": "Succeeded", "started_at": "2026-11-26T09:00:00+00:00",
-                                          "ended_at": "2026-11-26T09:20:00+00:00"},
-                               "RunAlphaFold": {"status": "Executing",
-                                                "started_at": "2026-11-26T09:20:00+00:00"}})  # fmt: skip
+    moto_stack.runs.put(
+        running,
+        status=EXECUTING,
+        target="T1030",
+        current_step="RunAlphaFold",
+        started_at="2026-11-26T09:00:00+00:00",
+        steps={
+            "RunMSA": {
+                "status": "Succeeded",
+                "started_at": "2026-11-26T09:00:00+00:00",
+                "ended_at": "2026-11-26T09:20:00+00:00",
+            },
+            "RunAlphaFold": {"status": "Executing", "started_at": "2026-11-26T09:20:00+00:00"},
+        },
+    )
     moto_stack.runs.update(running, created_at="2026-11-26T09:00:00+00:00")
     return [*items, moto_stack.runs.get(running)]

@@ -45,7 +45,7 @@ class Example:
 
 def examples(text: str) -> list[Example]:
     found = []
-    for block in re.findall(r"```console\n(.*?)```", text, flags=re.S):
+    for block in re.findall(r"```console\n(.*?)```", text, flags=re.DOTALL):
         command, lines = None, []
         for line in block.splitlines():
             if line.startswith("$ "):
@@ -60,7 +60,9 @@ def examples(text: str) -> list[Example]:
 
 
 def _reference_module():
-    spec = importlib.util.spec_from_file_location("make_cli_reference", DOCS / "make_cli_reference.py")
+    spec = importlib.util.spec_from_file_location(
+        "make_cli_reference", DOCS / "make_cli_reference.py"
+    )
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
@@ -74,10 +76,23 @@ def test_the_cli_reference_is_the_real_help_of_every_command(monkeypatch):
         "docs/cli.md is out of date: run .venv/bin/python docs/make_cli_reference.py"
     )
     shown = {e.command for e in examples((DOCS / "cli.md").read_text())}
-    expected = {"foldline --help"} | {f"foldline {c} --help" for c in
-                                      ("validate", "analyze", "local run", "local serve", "submit",
-                                       "status", "results", "compare", "redrive", "stack",
-                                       "setup databases", "setup status")}  # fmt: skip
+    expected = {"foldline --help"} | {
+        f"foldline {c} --help"
+        for c in (
+            "validate",
+            "analyze",
+            "local run",
+            "local serve",
+            "submit",
+            "status",
+            "results",
+            "compare",
+            "redrive",
+            "stack",
+            "setup databases",
+            "setup status",
+        )
+    }
     assert expected <= shown
 
 
@@ -87,7 +102,9 @@ def test_readme_is_a_front_page_and_every_link_resolves():
         for target in re.findall(r"\]\(([^)#\s]+)(?:#[^)]*)?\)", doc.read_text()):
             if re.match(r"[a-z]+://", target):
                 continue
-            assert (doc.parent / target).exists(), f"{doc.relative_to(ROOT)} links to {target}, which does not exist"
+            assert (doc.parent / target).exists(), (
+                f"{doc.relative_to(ROOT)} links to {target}, which does not exist"
+            )
 
 
 @pytest.fixture

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
+from foldline.intake.run_identity import run_id_for
+from foldline.intake.start import overrides_from_tags
 from foldline.local.runtime import DEFAULT_DATABASES, LocalRuntime
-from foldline.run_identity import run_id_for
-from foldline.stack_config import write_local_state
-from foldline.start import overrides_from_tags
+from foldline.local.stack import write_local_state
 
 from .conftest import invoke
 
@@ -38,7 +38,9 @@ def test_inside_the_local_runtime_the_commands_use_it(runtime):
     assert config["endpoint_url"] == runtime.cloud.endpoint_url
     assert config["outputs"]["BucketName"] == runtime.bucket
     assert config["outputs"]["RunsTableName"] == runtime.runs_table().table_name
-    assert config["source"].startswith(f"local cloud at {runtime.cloud.endpoint_url} (endpoint from AWS_ENDPOINT_URL")
+    assert config["source"].startswith(
+        f"local cloud at {runtime.cloud.endpoint_url} (endpoint from AWS_ENDPOINT_URL"
+    )
 
     submitted = invoke("submit", str(EXAMPLE), "--db-preset", "reduced_dbs", "-q")
     assert submitted.exit_code == 0, submitted.stderr
@@ -53,8 +55,12 @@ def test_from_another_shell_through_the_state_file(runtime, tmp_path, monkeypatc
     endpoint = runtime.cloud.endpoint_url
     workdir = tmp_path / "elsewhere"
     write_local_state(workdir, endpoint, "us-east-1")
-    runtime.runs_table().put("xylanase-0123456789abcdef0123456789abcdef", status="Executing",
-                             target="xylanase", current_step="RunMSA")  # fmt: skip
+    runtime.runs_table().put(
+        "xylanase-0123456789abcdef0123456789abcdef",
+        status="Executing",
+        target="xylanase",
+        current_step="RunMSA",
+    )
     # another shell: none of the local runtime's environment (undone before the runtime
     # stops, so that it restores the environment it found)
     with monkeypatch.context() as shell:
@@ -63,7 +69,9 @@ def test_from_another_shell_through_the_state_file(runtime, tmp_path, monkeypatc
         shell.setenv("AWS_SECRET_ACCESS_KEY", "testing")
         result = invoke("status", "--local", "--workdir", str(workdir), "--json")
     assert result.exit_code == 0, result.stderr
-    assert [i["run_id"] for i in json.loads(result.output)] == ["xylanase-0123456789abcdef0123456789abcdef"]
+    assert [i["run_id"] for i in json.loads(result.output)] == [
+        "xylanase-0123456789abcdef0123456789abcdef"
+    ]
 
 
 def test_local_redrive_reaches_the_function_through_its_route_queue(runtime):
@@ -72,7 +80,9 @@ def test_local_redrive_reaches_the_function_through_its_route_queue(runtime):
     record = json.loads((EVENTS / "analysis-on-failure.json").read_text())
     record["requestContext"]["functionArn"] = f"{analysis.arn}:$LATEST"
     sqs = cloud.client("sqs")
-    failures = sqs.get_queue_url(QueueName=cloud.stack.physical_name("FunctionFailuresQueue"))["QueueUrl"]
+    failures = sqs.get_queue_url(QueueName=cloud.stack.physical_name("FunctionFailuresQueue"))[
+        "QueueUrl"
+    ]
     sqs.send_message(QueueUrl=failures, MessageBody=json.dumps(record))
 
     result = invoke("redrive", "--queue", "functions")

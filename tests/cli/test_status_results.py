@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import json
 import re
-from pathlib import Path
 
-from foldline import layout
+from foldline.spec import layout
 
 from .conftest import invoke
 
@@ -28,7 +27,14 @@ def test_status_at_80_columns_shows_every_column_whole(moto_stack, seeded):
     output = re.sub(r"\x1b\[[0-9;]*m", "", result.output)  # bold headers: no colour, still styles
     lines = output.splitlines()
     assert max(len(line) for line in lines) <= 80 and "…" not in output
-    assert [h.strip() for h in lines[0].split("┃")] == ["Run id", "Target", "Status", "Step", "Duration", "TM-score"]
+    assert [h.strip() for h in lines[0].split("┃")] == [
+        "Run id",
+        "Target",
+        "Status",
+        "Step",
+        "Duration",
+        "TM-score",
+    ]
     rows = [[c.strip() for c in line.split("│")] for line in lines if "│" in line]
     assert len(rows) == len(seeded)  # one line each: nothing wrapped
     for row in rows:
@@ -74,7 +80,9 @@ def test_status_limit_and_json(moto_stack, seeded):
     assert items[1]["tm_score"] == seeded[2]["tm_score"]
 
 
-def test_status_of_one_run_shows_steps_parameters_and_the_analysis_headline(moto_stack, seeded, reports):
+def test_status_of_one_run_shows_steps_parameters_and_the_analysis_headline(
+    moto_stack, seeded, reports
+):
     item = seeded[0]
     result = invoke("status", item["run_id"])
     assert result.exit_code == 0, result.stderr
@@ -84,8 +92,12 @@ def test_status_of_one_run_shows_steps_parameters_and_the_analysis_headline(moto
     assert reports[0].metrics["headline"] in out
     assert f"Report     {item['report_uri']}report.html" in out
     assert "ModelPreset  monomer" in out
-    steps = {row[0]: row[1] for row in ([c.strip() for c in line.split("│")] for line in out.splitlines()
-                                        if "│" in line)}  # fmt: skip
+    steps = {
+        row[0]: row[1]
+        for row in (
+            [c.strip() for c in line.split("│")] for line in out.splitlines() if "│" in line
+        )
+    }
     assert steps == {"RunMSA": "Succeeded", "RunAlphaFold": "Succeeded", "RunOpenFold": "Succeeded"}
 
 
@@ -110,17 +122,23 @@ def test_results_downloads_the_report_folder(moto_stack, seeded, reports, tmp_pa
     target = tmp_path / "got"
     result = invoke("results", report.run_id, "--to", str(target))
     assert result.exit_code == 0, result.stderr
-    expected = {p.relative_to(report.folder).as_posix(): p.read_bytes()
-                for p in report.folder.rglob("*") if p.is_file()}  # fmt: skip
-    got = {p.relative_to(target).as_posix(): p.read_bytes() for p in target.rglob("*") if p.is_file()}
+    expected = {
+        p.relative_to(report.folder).as_posix(): p.read_bytes()
+        for p in report.folder.rglob("*")
+        if p.is_file()
+    }
+    got = {
+        p.relative_to(target).as_posix(): p.read_bytes() for p in target.rglob("*") if p.is_file()
+    }
     assert got == expected
     assert {"report.html", "metrics.json"} <= set(got)
     assert any(name.endswith(".pdb") for name in got)  # the two compared models
     assert result.output.splitlines()[0] == f"{len(expected)} files in {target}/"
 
 
-def test_results_open_opens_report_html_in_the_browser(moto_stack, seeded, reports, tmp_path,
-                                                       monkeypatch):  # fmt: skip
+def test_results_open_opens_report_html_in_the_browser(
+    moto_stack, seeded, reports, tmp_path, monkeypatch
+):
     opened = []
     monkeypatch.setattr("webbrowser.open", lambda url: opened.append(url) or True)
     monkeypatch.chdir(tmp_path)
@@ -144,5 +162,7 @@ def test_results_archives_downloads_the_step_archives(moto_stack, seeded, report
 def test_results_of_a_run_without_a_report(moto_stack, seeded, tmp_path):
     result = invoke("results", seeded[3]["run_id"], "--to", str(tmp_path / "x"))
     assert result.exit_code == 7
-    assert result.stderr == f"error: run {seeded[3]['run_id']} has no report (the run is Executing)\n"
+    assert (
+        result.stderr == f"error: run {seeded[3]['run_id']} has no report (the run is Executing)\n"
+    )
     assert not (tmp_path / "x").exists()

@@ -3,20 +3,18 @@
 from __future__ import annotations
 
 import shlex
-
 from pathlib import Path
 
 import pytest
 
-from foldline import layout
-from foldline.commands import follow
-from foldline.fasta import IntakeLimits, decide
-from foldline.run_identity import run_id_for
-from foldline.runs import EXECUTING, FAILED, SUCCEEDED
-from foldline.start import overrides_from_tags
+from foldline.cli import follow
+from foldline.intake.fasta import IntakeLimits, decide
+from foldline.intake.run_identity import run_id_for
+from foldline.intake.start import overrides_from_tags
+from foldline.runs.table import EXECUTING, FAILED, SUCCEEDED
+from foldline.spec import layout
 
 # --wait: each poll's sleep moves the run one state on, as the pipeline's functions would
-
 from .conftest import EXAMPLE_FASTA, MAX_RESIDUES, OUTPUTS_DIR, STACK, invoke, seed_report
 
 
@@ -37,21 +35,25 @@ def start_function(stack, key: str):
     """Run the real start path on the uploaded object; return its outcome and the execution."""
     import boto3
 
-    from foldline.genetic_databases import write_ready
-    from foldline.parameters import DB_PRESETS
-    from foldline.start import StartContext, Upload, start_run
-    from tests.functional.conftest import _pipeline_definition
+    from foldline.databases.presets import write_ready
+    from foldline.intake.start import StartContext, Upload, start_run
+    from foldline.spec.parameters import DB_PRESETS
 
     for preset in DB_PRESETS:  # as `foldline setup databases` leaves the stack
         write_ready(stack.s3, stack.bucket, preset, source="test stack")
-    sagemaker = boto3.client("sagemaker")
-    sagemaker.create_pipeline(PipelineName=stack.outputs["PipelineName"], RoleArn="arn:aws:iam::123456789012:role/r",
-                              PipelineDefinition=_pipeline_definition())  # fmt: skip
-    ctx = StartContext(s3=stack.s3, sagemaker=sagemaker, sns=boto3.client("sns"), runs=stack.runs,
-                       topic_arn=stack.outputs["TopicArn"], pipeline_name=stack.outputs["PipelineName"])  # fmt: skip
+    sagemaker = boto3.client("sagemaker")  # the stack's pipeline: template.yaml's definition
+    ctx = StartContext(
+        s3=stack.s3,
+        sagemaker=sagemaker,
+        sns=boto3.client("sns"),
+        runs=stack.runs,
+        topic_arn=stack.outputs["TopicArn"],
+        pipeline_name=stack.outputs["PipelineName"],
+    )
     outcome = start_run(ctx, Upload(stack.bucket, key))
     parameters = sagemaker.list_pipeline_parameters_for_execution(
-        PipelineExecutionArn=outcome.execution_arn)["PipelineParameters"]  # fmt: skip
+        PipelineExecutionArn=outcome.execution_arn
+    )["PipelineParameters"]
     return outcome, {p["Name"]: p["Value"] for p in parameters}
 
 
@@ -71,38 +73,63 @@ def test_submit_uploads_under_inputs_and_prints_the_start_functions_run_id(moto_
 
 
 def test_unversioned_bucket_the_etag_names_the_run_and_a_repeat_is_flagged(moto_stack, fasta):
-    moto_stack.s3.put_bucket_versioning(Bucket=moto_stack.bucket,
-                                        VersioningConfiguration={"Status": "Suspended"})  # fmt: skip
+    moto_stack.s3.put_bucket_versioning(
+        Bucket=moto_stack.bucket, VersioningConfiguration={"Status": "Suspended"}
+    )
     first = invoke("submit", str(fasta), "-q")
     outcome, _ = start_function(moto_stack, "inputs/6kwc.fasta")
     assert first.output == outcome.run_id + "\n"
     again = invoke("submit", str(fasta))
     assert again.exit_code == 0
     assert outcome.run_id in again.output
-    assert "this exact upload was seen before; the run is Executing and will not start again" in again.output
+    assert (
+        "this exact upload was seen before; the run is Executing and will not start again"
+        in again.output
+    )
 
 
 def test_overrides_ride_as_tags_the_start_function_reads(moto_stack, fasta):
     result = invoke(
-        "submit", str(fasta), "--preset", "monomer_ptm", "--db-preset", "reduced_dbs",
-        "--max-template-date", "2021-11-01", "--num-multimer-predictions", "2",
-        "--msa-instance-type", "ml.c5.4xlarge",
-        "--inference-instance-type", "ml.g5.2xlarge", "--quiet",
-    )  # fmt: skip
+        "submit",
+        str(fasta),
+        "--preset",
+        "monomer_ptm",
+        "--db-preset",
+        "reduced_dbs",
+        "--max-template-date",
+        "2021-11-01",
+        "--num-multimer-predictions",
+        "2",
+        "--msa-instance-type",
+        "ml.c5.4xlarge",
+        "--inference-instance-type",
+        "ml.g5.2xlarge",
+        "--quiet",
+    )
     assert result.exit_code == 0, result.output + result.stderr
-    tags = moto_stack.s3.get_object_tagging(Bucket=moto_stack.bucket, Key="inputs/6kwc.fasta")["TagSet"]
+    tags = moto_stack.s3.get_object_tagging(Bucket=moto_stack.bucket, Key="inputs/6kwc.fasta")[
+        "TagSet"
+    ]
     assert overrides_from_tags(tags) == {
-        "ModelPreset": "monomer_ptm", "DbPreset": "reduced_dbs", "MaxTemplateDate": "2021-11-01",
-        "NumMultimerPredictionsPerModel": 2, "MSAInstanceType": "ml.c5.4xlarge",
+        "ModelPreset": "monomer_ptm",
+        "DbPreset": "reduced_dbs",
+        "MaxTemplateDate": "2021-11-01",
+        "NumMultimerPredictionsPerModel": 2,
+        "MSAInstanceType": "ml.c5.4xlarge",
         "InferenceInstanceType": "ml.g5.2xlarge",
-    }  # fmt: skip
+    }
     # the start function starts the run with them; --quiet printed its run id alone
     outcome, parameters = start_function(moto_stack, "inputs/6kwc.fasta")
     assert result.output == outcome.run_id + "\n"
-    assert {k: parameters[k] for k in ("ModelPreset", "DbPreset", "MaxTemplateDate",
-                                       "NumMultimerPredictionsPerModel")} == {
-        "ModelPreset": "monomer_ptm", "DbPreset": "reduced_dbs", "MaxTemplateDate": "2021-11-01",
-        "NumMultimerPredictionsPerModel": "2"}  # fmt: skip
+    assert {
+        k: parameters[k]
+        for k in ("ModelPreset", "DbPreset", "MaxTemplateDate", "NumMultimerPredictionsPerModel")
+    } == {
+        "ModelPreset": "monomer_ptm",
+        "DbPreset": "reduced_dbs",
+        "MaxTemplateDate": "2021-11-01",
+        "NumMultimerPredictionsPerModel": "2",
+    }
 
 
 def test_several_files_give_several_runs(moto_stack, fasta, tmp_path):
@@ -146,11 +173,18 @@ def test_a_pinned_preset_is_checked_as_the_start_function_checks_it(moto_stack, 
     assert moto_stack.keys() == []
 
 
-@pytest.mark.parametrize(("option", "value", "message"), [
-    ("--db-preset", "all_dbs", "DbPreset 'all_dbs' is not allowed"),
-    ("--max-template-date", "yesterday", "MaxTemplateDate must be a date as YYYY-MM-DD"),
-    ("--num-multimer-predictions", "0", "NumMultimerPredictionsPerModel must be between 1 and 100"),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    ("option", "value", "message"),
+    [
+        ("--db-preset", "all_dbs", "DbPreset 'all_dbs' is not allowed"),
+        ("--max-template-date", "yesterday", "MaxTemplateDate must be a date as YYYY-MM-DD"),
+        (
+            "--num-multimer-predictions",
+            "0",
+            "NumMultimerPredictionsPerModel must be between 1 and 100",
+        ),
+    ],
+)
 def test_a_bad_parameter_value_is_a_usage_error(moto_stack, fasta, option, value, message):
     result = invoke("submit", str(fasta), option, value)
     assert result.exit_code == 2
@@ -168,15 +202,27 @@ def test_a_missing_file_is_a_usage_error(moto_stack, tmp_path):
 
 
 def _started(stack, run_id):
-    stack.runs.put(run_id, status=EXECUTING, target="6kwc", current_step="RunMSA",
-                   started_at="2026-11-26T10:00:00+00:00",
-                   steps={"RunMSA": {"status": "Executing", "started_at": "2026-11-26T10:00:00+00:00"}})  # fmt: skip
+    stack.runs.put(
+        run_id,
+        status=EXECUTING,
+        target="6kwc",
+        current_step="RunMSA",
+        started_at="2026-11-26T10:00:00+00:00",
+        steps={"RunMSA": {"status": "Executing", "started_at": "2026-11-26T10:00:00+00:00"}},
+    )
 
 
 def _inference(stack, run_id):
-    stack.runs.record_step(run_id, "RunMSA", status="Succeeded", started_at="2026-11-26T10:00:00+00:00",
-                           ended_at="2026-11-26T10:12:00+00:00")  # fmt: skip
-    stack.runs.record_step(run_id, "RunAlphaFold", status="Executing", started_at="2026-11-26T10:12:00+00:00")
+    stack.runs.record_step(
+        run_id,
+        "RunMSA",
+        status="Succeeded",
+        started_at="2026-11-26T10:00:00+00:00",
+        ended_at="2026-11-26T10:12:00+00:00",
+    )
+    stack.runs.record_step(
+        run_id, "RunAlphaFold", status="Executing", started_at="2026-11-26T10:12:00+00:00"
+    )
     stack.runs.update(run_id, current_step="RunAlphaFold")
 
 
@@ -184,8 +230,11 @@ def test_wait_follows_the_run_to_its_report(moto_stack, fasta, reports, monkeypa
     report = reports[0]
 
     def succeeded(stack, run_id):
-        seeded = seed_report(stack, report.__class__(run_id, "6kwc", report.folder, report.metrics),
-                             created_at="2026-11-26T10:00:00+00:00")  # fmt: skip
+        seeded = seed_report(
+            stack,
+            report.__class__(run_id, "6kwc", report.folder, report.metrics),
+            created_at="2026-11-26T10:00:00+00:00",
+        )
         assert seeded["status"] == SUCCEEDED
 
     calls: list = []
@@ -205,7 +254,11 @@ def test_wait_follows_the_run_to_its_report(moto_stack, fasta, reports, monkeypa
     assert f"report: s3://{moto_stack.bucket}/{layout.report_prefix(run_id)}report.html" in out
     assert "4/4" in out  # every stage done on the last board
     # piped: a line each time the run changed, never the same state twice
-    changes = [line.split(" ", 1)[1] for line in out.splitlines() if line[:2].isdigit() and f" {run_id}: " in line]
+    changes = [
+        line.split(" ", 1)[1]
+        for line in out.splitlines()
+        if line[:2].isdigit() and f" {run_id}: " in line
+    ]
     assert len(changes) == len(set(changes)) >= 2
     assert changes[-1] == f"{run_id}: Succeeded, done (RunMSA ✓, RunAlphaFold ✓, RunOpenFold ✓)"
     # the command it prints reaches this stack as printed (FOLDLINE_STACK aside)
@@ -221,13 +274,24 @@ def _submitted_run_id(stack) -> str:
 
 def test_wait_reports_a_failed_step_and_exits_non_zero(moto_stack, fasta, monkeypatch):
     def failed(stack, run_id):
-        stack.runs.record_step(run_id, "RunMSA", status="Failed", failure_reason="AlgorithmError: jackhmmer ran out of memory")
-        stack.runs.update(run_id, status=FAILED, failed_step="RunMSA",
-                          failure_reason="AlgorithmError: jackhmmer ran out of memory",
-                          ended_at="2026-11-26T10:05:00+00:00")  # fmt: skip
+        stack.runs.record_step(
+            run_id,
+            "RunMSA",
+            status="Failed",
+            failure_reason="AlgorithmError: jackhmmer ran out of memory",
+        )
+        stack.runs.update(
+            run_id,
+            status=FAILED,
+            failed_step="RunMSA",
+            failure_reason="AlgorithmError: jackhmmer ran out of memory",
+            ended_at="2026-11-26T10:05:00+00:00",
+        )
 
     steps = [_started, failed]
-    monkeypatch.setattr(follow, "_sleep", lambda s: steps.pop(0)(moto_stack, _submitted_run_id(moto_stack)))
+    monkeypatch.setattr(
+        follow, "_sleep", lambda s: steps.pop(0)(moto_stack, _submitted_run_id(moto_stack))
+    )
     result = invoke("submit", str(fasta), "--wait", "--interval", "0.1")
     assert result.exit_code == 1
     assert "failed in RunMSA: AlgorithmError: jackhmmer ran out of memory" in result.output
@@ -243,15 +307,17 @@ def test_wait_gives_up_after_the_timeout_with_one_line(moto_stack, fasta, monkey
 
 
 def test_every_user_settable_parameter_has_a_submit_option():
-    """A parameter added to foldline.parameters as user-settable must reach `submit` too."""
+    """A parameter added to foldline.spec.parameters as user-settable must reach `submit` too."""
     import typer
 
-    from foldline.cli import app
-    from foldline.parameters import USER_SETTABLE
+    from foldline.cli.app import app
+    from foldline.spec.parameters import USER_SETTABLE
 
     submit = typer.main.get_command(app).commands["submit"]
     helps = " ".join(p.help or "" for p in submit.params)
-    assert [name for name in USER_SETTABLE if f"{name}:" not in helps and f"{name} " not in helps] == []
+    assert [
+        name for name in USER_SETTABLE if f"{name}:" not in helps and f"{name} " not in helps
+    ] == []
 
 
 def test_the_stacks_spend_limits_are_checked_before_upload(moto_stack, fasta):

@@ -29,7 +29,7 @@ from pathlib import Path
 
 import pytest
 
-from foldline.parameters import ALPHAFOLD_STEP, LOCAL_IMAGE_TAG, MSA_STEP
+from foldline.spec.parameters import ALPHAFOLD_STEP, LOCAL_IMAGE_TAG, MSA_STEP
 
 REPO = Path(__file__).resolve().parents[2]
 HERE = Path(__file__).parent
@@ -44,14 +44,13 @@ HOST = "algo-1"  # SageMaker's name for a job's first (here: only) instance
 def docker_problem() -> str | None:
     if shutil.which("docker") is None:
         return "docker is not installed (tests/containers/prepare.sh installs and starts it)"
-    if subprocess.run(["docker", "info"], capture_output=True).returncode != 0:
+    if subprocess.run(["docker", "info"], capture_output=True, check=False).returncode != 0:
         return "the docker daemon is not reachable"
     return None
 
 
 def pytest_collection_modifyitems(items):
-    ours = [item for item in items
-            if "tests/containers/" in str(item.fspath).replace(os.sep, "/")]  # fmt: skip
+    ours = [item for item in items if "tests/containers/" in str(item.fspath).replace(os.sep, "/")]
     problem = docker_problem() if ours else None
     for item in ours:
         item.add_marker(pytest.mark.containers)
@@ -70,23 +69,33 @@ def images() -> dict[str, str]:
     with open(Path(tempfile.gettempdir()) / "foldline-image-build.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         done = subprocess.run(
-            [str(REPO / "containers" / "build_local.sh"), "--cpu", "--base", BASE_IMAGE,
-             MSA_STEP.image, ALPHAFOLD_STEP.image],
-            capture_output=True, text=True, timeout=3600,
-        )  # fmt: skip
+            [
+                str(REPO / "containers" / "build_local.sh"),
+                "--cpu",
+                "--base",
+                BASE_IMAGE,
+                MSA_STEP.image,
+                ALPHAFOLD_STEP.image,
+            ],
+            capture_output=True,
+            text=True,
+            timeout=3600,
+            check=False,
+        )
     assert done.returncode == 0, done.stderr[-4000:]
     assert done.stdout.split() == [MSA_IMAGE, ALPHAFOLD_IMAGE]
     return {"msa": MSA_IMAGE, "alphafold": ALPHAFOLD_IMAGE}
 
 
-def run_in_image(image: str, *command: str, mounts: dict[Path, str] | None = None,
-                 timeout: int = 600) -> subprocess.CompletedProcess:  # fmt: skip
+def run_in_image(
+    image: str, *command: str, mounts: dict[Path, str] | None = None, timeout: int = 600
+) -> subprocess.CompletedProcess:
     """A command in the image (entry point replaced), e.g. the engine's Python."""
     argv = ["docker", "run", "--rm", "--network", "none"]
     for host, inside in (mounts or {}).items():
         argv += ["-v", f"{host}:{inside}"]
     argv += ["--entrypoint", command[0], image, *command[1:]]
-    return subprocess.run(argv, capture_output=True, text=True, timeout=timeout)
+    return subprocess.run(argv, capture_output=True, text=True, timeout=timeout, check=False)
 
 
 class TrainingJob:
@@ -117,31 +126,60 @@ class TrainingJob:
         config = self.input / "config"
         # SageMaker passes hyperparameters as strings; the SDK JSON-quotes them
         (config / "hyperparameters.json").write_text(
-            json.dumps({k: json.dumps(v) for k, v in self.hyperparameters.items()}))
+            json.dumps({k: json.dumps(v) for k, v in self.hyperparameters.items()})
+        )
         channels = sorted(p.name for p in (self.input / "data").iterdir() if p.is_dir())
-        (config / "inputdataconfig.json").write_text(json.dumps({
-            name: {"TrainingInputMode": "File", "S3DistributionType": "FullyReplicated",
-                   "RecordWrapperType": "None"} for name in channels}))
-        (config / "resourceconfig.json").write_text(json.dumps({
-            "current_host": HOST, "hosts": [HOST], "network_interface_name": "eth0",
-            "current_instance_type": "ml.m5.xlarge",
-        }))
+        (config / "inputdataconfig.json").write_text(
+            json.dumps(
+                {
+                    name: {
+                        "TrainingInputMode": "File",
+                        "S3DistributionType": "FullyReplicated",
+                        "RecordWrapperType": "None",
+                    }
+                    for name in channels
+                }
+            )
+        )
+        (config / "resourceconfig.json").write_text(
+            json.dumps(
+                {
+                    "current_host": HOST,
+                    "hosts": [HOST],
+                    "network_interface_name": "eth0",
+                    "current_instance_type": "ml.m5.xlarge",
+                }
+            )
+        )
 
     def run(self, image: str, timeout: int = 1800) -> subprocess.CompletedProcess:
         self.write_config()
         # the toolkit waits (for ever) until every host of resourceconfig.json resolves:
         # the container is algo-1, as SageMaker (and its Local Mode) names it, and without
         # a network Docker writes no /etc/hosts line for it
-        argv = ["docker", "run", "--rm", "--network", "none", "--hostname", HOST,
-                "--add-host", f"{HOST}:127.0.0.1",
-                "-v", f"{self.input}:/opt/ml/input", "-v", f"{self.model}:/opt/ml/model",
-                "-v", f"{self.output}:/opt/ml/output"]  # fmt: skip
+        argv = [
+            "docker",
+            "run",
+            "--rm",
+            "--network",
+            "none",
+            "--hostname",
+            HOST,
+            "--add-host",
+            f"{HOST}:127.0.0.1",
+            "-v",
+            f"{self.input}:/opt/ml/input",
+            "-v",
+            f"{self.model}:/opt/ml/model",
+            "-v",
+            f"{self.output}:/opt/ml/output",
+        ]
         for name, source in self.read_only.items():
             argv += ["-v", f"{source}:/opt/ml/input/data/{name}:ro"]
         for key, value in self.environment.items():
             argv += ["-e", f"{key}={value}"]
         argv += [image, "train"]
-        done = subprocess.run(argv, capture_output=True, text=True, timeout=timeout)
+        done = subprocess.run(argv, capture_output=True, text=True, timeout=timeout, check=False)
         (self.root / "job.log").write_text(done.stdout + done.stderr)
         return done
 
@@ -167,9 +205,14 @@ def databases(tmp_path_factory, images) -> Path:
     """The bundled example databases plus a pdb70 made from their template chains."""
     root = tmp_path_factory.mktemp("databases")
     shutil.copytree(EXAMPLES / "databases", root, dirs_exist_ok=True)
-    done = run_in_image(images["msa"], "bash", "/t/make_pdb70.sh",
-                        "/db/pdb_seqres/pdb_seqres.txt", "/db/pdb70/pdb70",
-                        mounts={HERE: "/t:ro", root: "/db"})  # fmt: skip
+    done = run_in_image(
+        images["msa"],
+        "bash",
+        "/t/make_pdb70.sh",
+        "/db/pdb_seqres/pdb_seqres.txt",
+        "/db/pdb70/pdb70",
+        mounts={HERE: "/t:ro", root: "/db"},
+    )
     assert done.returncode == 0, done.stderr
     return root
 

@@ -25,32 +25,56 @@ from tests.containers.conftest import EXAMPLES, IN_IMAGE, TrainingJob, fasta_of,
 MODELS = ("model_1_ptm", "model_3_ptm")
 #: the xylanase's first 30 residues: homologues in every example database, 6KWC a template
 PEPTIDE = "".join((EXAMPLES / "xylanase.fasta").read_text().splitlines()[1:])[:30]
-HYPERPARAMETERS = {"FastaFileName": "peptide.fasta", "DbPreset": "reduced_dbs",
-                   "ModelPreset": "monomer_ptm", "MaxTemplateDate": "2025-01-01"}  # fmt: skip
+HYPERPARAMETERS = {
+    "FastaFileName": "peptide.fasta",
+    "DbPreset": "reduced_dbs",
+    "ModelPreset": "monomer_ptm",
+    "MaxTemplateDate": "2025-01-01",
+}
 
 
 def test_preset_models_are_the_packages(images):
-    done = run_in_image(images["alphafold"], "/opt/alphafold-env/bin/python", "-c",
-                        "import json; from alphafold.model import config; "
-                        "print(json.dumps(config.MODEL_PRESETS))")  # fmt: skip
+    done = run_in_image(
+        images["alphafold"],
+        "/opt/alphafold-env/bin/python",
+        "-c",
+        "import json; from alphafold.model import config; print(json.dumps(config.MODEL_PRESETS))",
+    )
     assert done.returncode == 0, done.stderr
     assert {k: tuple(v) for k, v in json.loads(done.stdout).items()} == PRESET_MODELS
 
 
 def test_alphafold_images_engine_imports_the_model_and_relax(images):
-    done = run_in_image(images["alphafold"], "/opt/alphafold-env/bin/python",
-                        "/t/engine_imports.py", mounts={IN_IMAGE: "/t:ro"})  # fmt: skip
+    done = run_in_image(
+        images["alphafold"],
+        "/opt/alphafold-env/bin/python",
+        "/t/engine_imports.py",
+        mounts={IN_IMAGE: "/t:ro"},
+    )
     assert done.returncode == 0, done.stderr
     found = json.loads(done.stdout)
-    assert all(found[m] for m in ("alphafold.model.model", "alphafold.relax.relax", "jax",
-                                  "haiku", "openmm", "pdbfixer"))
+    assert all(
+        found[m]
+        for m in (
+            "alphafold.model.model",
+            "alphafold.relax.relax",
+            "jax",
+            "haiku",
+            "openmm",
+            "pdbfixer",
+        )
+    )
     assert not found["find_spec_sagemaker_training"]  # foldline's environment stays apart
 
 
 def test_openmm_gives_each_cysteine_one_disulfide(images):
     """DeepMind's OpenMM patch (createDisulfideBonds): the pinned OpenMM has it upstream."""
-    done = run_in_image(images["alphafold"], "/opt/alphafold-env/bin/python",
-                        "/t/check_disulfides.py", mounts={IN_IMAGE: "/t:ro"})  # fmt: skip
+    done = run_in_image(
+        images["alphafold"],
+        "/opt/alphafold-env/bin/python",
+        "/t/check_disulfides.py",
+        mounts={IN_IMAGE: "/t:ro"},
+    )
     assert done.returncode == 0, done.stderr
     found = json.loads(done.stdout)
     assert max(found["per_sg"].values()) == 1, found  # unpatched: an SG with two disulfides
@@ -60,9 +84,14 @@ def test_openmm_gives_each_cysteine_one_disulfide(images):
 @pytest.fixture(scope="module")
 def random_params(tmp_path_factory, images):
     root = tmp_path_factory.mktemp("param")
-    done = run_in_image(images["alphafold"], "/opt/alphafold-env/bin/python",
-                        "/t/make_random_params.py", "/out", *MODELS,
-                        mounts={IN_IMAGE: "/t:ro", root: "/out"})  # fmt: skip
+    done = run_in_image(
+        images["alphafold"],
+        "/opt/alphafold-env/bin/python",
+        "/t/make_random_params.py",
+        "/out",
+        *MODELS,
+        mounts={IN_IMAGE: "/t:ro", root: "/out"},
+    )
     assert done.returncode == 0, done.stderr
     return root
 
@@ -71,8 +100,9 @@ def random_params(tmp_path_factory, images):
 def msa_archive(tmp_path_factory, images, databases):
     """RunMSA on the peptide, in its image: the archive SageMaker hands to RunAlphaFold."""
     root = tmp_path_factory.mktemp("peptide-msa")
-    job = TrainingJob(root / "job", {**HYPERPARAMETERS, "FastaFileName": "query.fasta",
-                                     "MsaCacheS3URI": ""})  # fmt: skip
+    job = TrainingJob(
+        root / "job", {**HYPERPARAMETERS, "FastaFileName": "query.fasta", "MsaCacheS3URI": ""}
+    )
     (job.channel("fasta") / "query.fasta").write_text(fasta_of("peptide", PEPTIDE))
     job.read_only_channel("databases", databases)
     done = job.run(images["msa"])
@@ -82,8 +112,10 @@ def msa_archive(tmp_path_factory, images, databases):
 
 @pytest.fixture(scope="module")
 def alphafold_job(tmp_path_factory, images, databases, random_params, msa_archive):
-    job = TrainingJob(tmp_path_factory.mktemp("alphafold") / "job",
-                      {**HYPERPARAMETERS, "NumMultimerPredictionsPerModel": "5"})  # fmt: skip
+    job = TrainingJob(
+        tmp_path_factory.mktemp("alphafold") / "job",
+        {**HYPERPARAMETERS, "NumMultimerPredictionsPerModel": "5"},
+    )
     (job.channel("fasta") / "peptide.fasta").write_text(fasta_of("peptide", PEPTIDE))
     (job.channel("msa") / "model.tar.gz").write_bytes(msa_archive.read_bytes())
     job.read_only_channel("databases", databases)
@@ -106,10 +138,18 @@ def outputs_are_run_alphafolds(job):
     assert job.failure() is None
     files = sorted(p.name for p in job.model.iterdir())
     best = json.loads((job.model / "ranking_debug.json").read_text())["order"][0]
-    assert {"features.pkl", "ranking_debug.json", "timings.json", "relax_metrics.json",
-            "ranked_0.pdb", "ranked_1.pdb", f"relaxed_{best}.pdb", "foldline-step.json",
-            *(f"result_{m}.pkl" for m in MODELS), *(f"unrelaxed_{m}.pdb" for m in MODELS)
-            } == set(files), files  # fmt: skip
+    assert {
+        "features.pkl",
+        "ranking_debug.json",
+        "timings.json",
+        "relax_metrics.json",
+        "ranked_0.pdb",
+        "ranked_1.pdb",
+        f"relaxed_{best}.pdb",
+        "foldline-step.json",
+        *(f"result_{m}.pkl" for m in MODELS),
+        *(f"unrelaxed_{m}.pdb" for m in MODELS),
+    } == set(files), files
     ranking = json.loads((job.model / "ranking_debug.json").read_text())
     assert set(ranking["plddts"]) == set(MODELS) and sorted(ranking["order"]) == sorted(MODELS)
     assert ranking["plddts"][ranking["order"][0]] >= ranking["plddts"][ranking["order"][1]]
@@ -130,8 +170,9 @@ def outputs_are_run_alphafolds(job):
     metrics = json.loads((job.model / "relax_metrics.json").read_text())
     assert set(metrics) == {best} and "remaining_violations_count" in metrics[best]
     timings = json.loads((job.model / "timings.json").read_text())
-    assert {"features", f"relax_{best}",
-            *(f"predict_and_compile_{m}" for m in MODELS)} <= set(timings)  # fmt: skip
+    assert {"features", f"relax_{best}", *(f"predict_and_compile_{m}" for m in MODELS)} <= set(
+        timings
+    )
     with open(job.model / "features.pkl", "rb") as handle:
         features = pickle.load(handle)
     assert features["msa"].shape[1] == length and features["msa"].shape[0] > 10

@@ -12,15 +12,19 @@ import json
 import pickle
 import re
 
-from foldline import msa_cache
+from foldline.steps import msa_cache
 from tests.containers.conftest import EXAMPLES, IN_IMAGE, TrainingJob, run_in_image
 
 
 def test_msa_image_tools_are_the_cache_keys_versions(images):
     """The MSA cache key names the image's tools: they must be the installed ones."""
-    done = run_in_image(images["msa"], "bash", "-c",
-                        "dpkg-query -W -f '${Package} ${Version}\\n' hmmer hhsuite kalign; "
-                        "/opt/alphafold-env/bin/pip show alphafold-colabfold | grep ^Version")
+    done = run_in_image(
+        images["msa"],
+        "bash",
+        "-c",
+        "dpkg-query -W -f '${Package} ${Version}\\n' hmmer hhsuite kalign; "
+        "/opt/alphafold-env/bin/pip show alphafold-colabfold | grep ^Version",
+    )
     assert done.returncode == 0, done.stderr
     found = dict(line.split(" ", 1) for line in done.stdout.splitlines())
     tools = msa_cache.ALPHAFOLD_TOOLS
@@ -31,8 +35,12 @@ def test_msa_image_tools_are_the_cache_keys_versions(images):
 
 
 def test_msa_images_engine_has_the_data_pipeline_and_no_model(images):
-    done = run_in_image(images["msa"], "/opt/alphafold-env/bin/python", "/t/engine_imports.py",
-                        mounts={IN_IMAGE: "/t:ro"})  # fmt: skip
+    done = run_in_image(
+        images["msa"],
+        "/opt/alphafold-env/bin/python",
+        "/t/engine_imports.py",
+        mounts={IN_IMAGE: "/t:ro"},
+    )
     assert done.returncode == 0, done.stderr
     found = json.loads(done.stdout)
     assert found["alphafold.data.pipeline_multimer"] and found["alphafold.data.templates"]
@@ -41,31 +49,48 @@ def test_msa_images_engine_has_the_data_pipeline_and_no_model(images):
 
 
 def test_run_msa_in_its_image_under_the_toolkit(tmp_path, images, databases):
-    job = TrainingJob(tmp_path / "msa-job", {
-        "FastaFileName": "query.fasta", "DbPreset": "reduced_dbs", "ModelPreset": "monomer",
-        "MaxTemplateDate": "2025-01-01", "MsaCacheS3URI": "",
-    })  # fmt: skip
+    job = TrainingJob(
+        tmp_path / "msa-job",
+        {
+            "FastaFileName": "query.fasta",
+            "DbPreset": "reduced_dbs",
+            "ModelPreset": "monomer",
+            "MaxTemplateDate": "2025-01-01",
+            "MsaCacheS3URI": "",
+        },
+    )
     (job.channel("fasta") / "query.fasta").write_text((EXAMPLES / "xylanase.fasta").read_text())
     job.read_only_channel("databases", databases)
     done = job.run(images["msa"])
     assert done.returncode == 0, (job.root / "job.log").read_text()[-6000:]
     log = done.stdout + done.stderr
-    assert "sagemaker-training-toolkit INFO     Reporting training SUCCESS" in log  # the toolkit ran it
+    assert (
+        "sagemaker-training-toolkit INFO     Reporting training SUCCESS" in log
+    )  # the toolkit ran it
     assert "Invoking script with the following command" in log and "foldline_msa.py" in log
     assert job.failure() is None
 
     manifest = job.manifest()
     assert manifest["status"] == "succeeded" and manifest["engine"] == "alphafold"
     assert manifest["engine_version"] == "alphafold-colabfold-2.3.20"
-    assert manifest["command"][:2] == ["/opt/alphafold-env/bin/python",
-                                       "/opt/foldline/run_data_pipeline.py"]
+    assert manifest["command"][:2] == [
+        "/opt/alphafold-env/bin/python",
+        "/opt/foldline/run_data_pipeline.py",
+    ]
     msas = job.model / "msas"
     assert sorted(p.name for p in msas.iterdir()) == [
-        "mgnify_hits.sto", "pdb_hits.hhr", "small_bfd_hits.sto", "uniref90_hits.sto"]
+        "mgnify_hits.sto",
+        "pdb_hits.hhr",
+        "small_bfd_hits.sto",
+        "uniref90_hits.sto",
+    ]
     # real searches: hundreds of homologues of the GH11 family in each database
     for name in ("uniref90_hits.sto", "mgnify_hits.sto", "small_bfd_hits.sto"):
-        rows = {line.split()[0] for line in (msas / name).read_text().splitlines()
-                if line and not line.startswith(("#", "//"))}
+        rows = {
+            line.split()[0]
+            for line in (msas / name).read_text().splitlines()
+            if line and not line.startswith(("#", "//"))
+        }
         assert len(rows) > 100, (name, len(rows))
     assert "6kwc_A" in (msas / "pdb_hits.hhr").read_text()  # HHsearch over the made pdb70
     with open(job.model / "features.pkl", "rb") as handle:
@@ -75,8 +100,11 @@ def test_run_msa_in_its_image_under_the_toolkit(tmp_path, images, databases):
     # the bundled 6kwc.cif (a gemmi conversion of a predicted model) has no polymer
     # records AlphaFold's mmCIF parser accepts ("No protein chains found in this file"),
     # so the real pipeline skips it with a warning; the experimental entries pass.
-    hits = {line.split()[1] for line in (msas / "pdb_hits.hhr").read_text().splitlines()
-            if re.match(r"^\s*\d+ \w{4}_\w", line)}
+    hits = {
+        line.split()[1]
+        for line in (msas / "pdb_hits.hhr").read_text().splitlines()
+        if re.match(r"^\s*\d+ \w{4}_\w", line)
+    }
     featurized = {name.decode() for name in features["template_domain_names"]}
     assert featurized and featurized <= hits and "6kwc_A" not in featurized
     timings = json.loads((job.model / "timings.json").read_text())
@@ -85,10 +113,16 @@ def test_run_msa_in_its_image_under_the_toolkit(tmp_path, images, databases):
 
 def test_run_msa_with_the_pyhmmer_engine_in_the_msa_image(tmp_path, images, databases):
     """The stack's MsaEngine=pyhmmer reaches the job as FOLDLINE_MSA_ENGINE: the image runs it."""
-    job = TrainingJob(tmp_path / "msa-job", {
-        "FastaFileName": "query.fasta", "DbPreset": "reduced_dbs", "ModelPreset": "monomer",
-        "MaxTemplateDate": "2025-01-01", "MsaCacheS3URI": "",
-    })  # fmt: skip
+    job = TrainingJob(
+        tmp_path / "msa-job",
+        {
+            "FastaFileName": "query.fasta",
+            "DbPreset": "reduced_dbs",
+            "ModelPreset": "monomer",
+            "MaxTemplateDate": "2025-01-01",
+            "MsaCacheS3URI": "",
+        },
+    )
     (job.channel("fasta") / "query.fasta").write_text((EXAMPLES / "xylanase.fasta").read_text())
     job.read_only_channel("databases", databases)
     job.environment["FOLDLINE_MSA_ENGINE"] = "pyhmmer"

@@ -6,11 +6,11 @@ image's ``openfold`` target cannot be built on this machine: OpenFold 1.x's sour
 GitHub only and its CUDA kernel needs CUDA 12's nvcc from NVIDIA's apt repository, and
 neither is reachable here (PyPI's nvidia-cuda-nvcc-cu12 ships ptxas, not nvcc). Where they
 are reachable the ``openfold`` target parses foldline's argv with OpenFold's real parser as
-it builds (containers/openfold/check_parser.py); here tests/unit/steps/test_openfold_parser.py
+it builds (containers/openfold/check_parser.py); here tests/steps/test_openfold_parser.py
 checks the argv against the parser recorded from OpenFold's source.
 
 In the image, the step program runs under the real SageMaker training toolkit; the recorder
-engine (tests/unit/steps/recorder_tool.py, a test double of run_pretrained_openfold.py)
+engine (tests/steps/recorder_tool.py, a test double of run_pretrained_openfold.py)
 stands where OpenFold would be, mounted as a channel (OPENFOLD_DIR points there).
 """
 
@@ -23,9 +23,9 @@ import tarfile
 
 import pytest
 
-from foldline.parameters import OPENFOLD_STEP
+from foldline.spec.parameters import OPENFOLD_STEP
 from tests.containers.conftest import BASE_IMAGE, REPO, TrainingJob, run_in_image
-from tests.unit.steps.conftest import RECORDER, monomer_msas, real_sequence
+from tests.steps.conftest import RECORDER, monomer_msas, real_sequence
 
 IMAGE = f"{OPENFOLD_STEP.image}:local-deps"
 
@@ -33,10 +33,21 @@ IMAGE = f"{OPENFOLD_STEP.image}:local-deps"
 @pytest.fixture(scope="session")
 def openfold_deps_image() -> str:
     done = subprocess.run(
-        [str(REPO / "containers" / "build_local.sh"), "--cpu", "--openfold-deps",
-         "--tag", "local-deps", "--base", BASE_IMAGE, OPENFOLD_STEP.image],
-        capture_output=True, text=True, timeout=3600,
-    )  # fmt: skip
+        [
+            str(REPO / "containers" / "build_local.sh"),
+            "--cpu",
+            "--openfold-deps",
+            "--tag",
+            "local-deps",
+            "--base",
+            BASE_IMAGE,
+            OPENFOLD_STEP.image,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=3600,
+        check=False,
+    )
     assert done.returncode == 0, done.stderr[-4000:]
     assert done.stdout.split() == [IMAGE]
     return IMAGE
@@ -64,8 +75,9 @@ print(json.dumps({"python": sys.executable, "numpy": numpy.__version__,
 
 
 def test_openfolds_python_has_its_dependencies_in_a_clean_environment(openfold_deps_image):
-    done = run_in_image(openfold_deps_image, "env", "-i", "/opt/openfold-env/bin/python", "-c",
-                        ENGINE_CHECK)  # fmt: skip
+    done = run_in_image(
+        openfold_deps_image, "env", "-i", "/opt/openfold-env/bin/python", "-c", ENGINE_CHECK
+    )
     assert done.returncode == 0, done.stderr
     found = json.loads(done.stdout.splitlines()[-1])
     assert found["python"] == "/opt/openfold-env/bin/python"
@@ -75,17 +87,27 @@ def test_openfolds_python_has_its_dependencies_in_a_clean_environment(openfold_d
 
 
 def test_toolkit_and_foldline_are_in_their_own_environment(openfold_deps_image):
-    done = run_in_image(openfold_deps_image, "sh", "-c",
-                        "command -v train; /opt/openfold-env/bin/python -c 'import sagemaker_training'")
+    done = run_in_image(
+        openfold_deps_image,
+        "sh",
+        "-c",
+        "command -v train; /opt/openfold-env/bin/python -c 'import sagemaker_training'",
+    )
     assert done.stdout.split()[0] == "/opt/foldline-env/bin/train"
     assert "No module named 'sagemaker_training'" in done.stderr  # not in OpenFold's Python
 
 
 def openfold_job(tmp_path, **environment) -> TrainingJob:
     """A RunOpenFold training job: AlphaFold's params in the databases, no OpenFold checkpoint."""
-    job = TrainingJob(tmp_path / "job", {
-        "FastaFileName": "6KWC.fasta", "ModelPreset": "monomer_ptm", "DbPreset": "reduced_dbs",
-        "MaxTemplateDate": "2021-10-01"})  # fmt: skip
+    job = TrainingJob(
+        tmp_path / "job",
+        {
+            "FastaFileName": "6KWC.fasta",
+            "ModelPreset": "monomer_ptm",
+            "DbPreset": "reduced_dbs",
+            "MaxTemplateDate": "2021-10-01",
+        },
+    )
     job.channel("fasta").joinpath("6KWC.fasta").write_text(f">6KWC_1\n{real_sequence()}\n")
     with tarfile.open(job.channel("msa") / "model.tar.gz", "w:gz") as tar:
         for name, text in {**monomer_msas("reduced_dbs"), "foldline-step.json": "{}"}.items():
@@ -98,8 +120,11 @@ def openfold_job(tmp_path, **environment) -> TrainingJob:
     (databases / "pdb_mmcif" / "mmcif_files").mkdir(parents=True)
     engine = job.channel("engine")  # where OpenFold would be: the recorder in its place
     engine.joinpath("run_pretrained_openfold.py").write_text(RECORDER.read_text())
-    job.environment.update(OPENFOLD_DIR="/opt/ml/input/data/engine",
-                           RECORDER_LOG="/opt/ml/output/data/recorder.jsonl", **environment)
+    job.environment.update(
+        OPENFOLD_DIR="/opt/ml/input/data/engine",
+        RECORDER_LOG="/opt/ml/output/data/recorder.jsonl",
+        **environment,
+    )
     return job
 
 
@@ -108,14 +133,22 @@ def test_run_openfold_refuses_alphafolds_params_under_the_toolkit(tmp_path, open
     done = job.run(openfold_deps_image, timeout=600)
     assert done.returncode != 0
     failure = job.failure()
-    assert failure.startswith("OpenFold weights missing: no finetuning_ptm_2.pt or finetuning_ptm_1.pt")
+    assert failure.startswith(
+        "OpenFold weights missing: no finetuning_ptm_2.pt or finetuning_ptm_1.pt"
+    )
     assert "set FOLDLINE_OPENFOLD_WEIGHTS=alphafold-params on the RunOpenFold step" in failure
     manifest = job.manifest()
-    assert (manifest["engine"], manifest["status"], manifest["weights"]) == ("openfold", "failed", None)
+    assert (manifest["engine"], manifest["status"], manifest["weights"]) == (
+        "openfold",
+        "failed",
+        None,
+    )
     assert not (job.output / "data" / "recorder.jsonl").exists()
 
 
-def test_run_openfold_with_alphafold_params_allowed_gets_to_the_gpu_check(tmp_path, openfold_deps_image):
+def test_run_openfold_with_alphafold_params_allowed_gets_to_the_gpu_check(
+    tmp_path, openfold_deps_image
+):
     """The switch set on the container lets the weights through; this machine has no GPU, and
     OpenFold 1.0.1 cannot fold without one: the step says so before starting it."""
     job = openfold_job(tmp_path, FOLDLINE_OPENFOLD_WEIGHTS="alphafold-params")

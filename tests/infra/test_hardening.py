@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from foldline import layout
+from foldline.spec import layout
 from pipeline import embedded
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -25,7 +25,8 @@ def _branches(value):
 
 def test_the_bucket_refuses_plain_http_for_the_bucket_and_every_object(template):
     (deny,) = template["Resources"]["FoldlineBucketPolicy"]["Properties"]["PolicyDocument"][
-        "Statement"]  # fmt: skip
+        "Statement"
+    ]
     assert (deny["Effect"], deny["Principal"], deny["Action"]) == ("Deny", "*", "s3:*")
     assert deny["Resource"] == [
         {"Fn::GetAtt": ["FoldlineBucket", "Arn"]},
@@ -36,7 +37,8 @@ def test_the_bucket_refuses_plain_http_for_the_bucket_and_every_object(template)
 def test_bucket_and_topic_are_encrypted_with_or_without_a_customer_key(template):
     resources = template["Resources"]
     sse = resources["FoldlineBucket"]["Properties"]["BucketEncryption"][
-        "ServerSideEncryptionConfiguration"][0]  # fmt: skip
+        "ServerSideEncryptionConfiguration"
+    ][0]
     kms, s3 = _branches(sse["ServerSideEncryptionByDefault"])
     assert kms == {"SSEAlgorithm": "aws:kms", "KMSMasterKeyID": {"Ref": "KmsKeyArn"}}
     assert s3 == {"SSEAlgorithm": "AES256"}
@@ -89,14 +91,15 @@ def test_no_role_may_write_under_inputs(transformed):
 
     writes = 0
     for role, statement in identity_statements(transformed):
-        actions, resources = (v if isinstance(v, list) else [v]
-                              for v in (statement["Action"], statement["Resource"]))  # fmt: skip
+        actions, resources = (
+            v if isinstance(v, list) else [v] for v in (statement["Action"], statement["Resource"])
+        )
         if not any(a.startswith(("s3:Put", "s3:Copy", "s3:Restore")) for a in actions):
             continue
         for resource in resources:
             text = resource["Fn::Sub"]
             assert text.startswith("${FoldlineBucket.Arn}/"), (role, text)
-            prefix = text[len("${FoldlineBucket.Arn}/"):]
+            prefix = text[len("${FoldlineBucket.Arn}/") :]
             assert not prefix.startswith((layout.INPUTS, "*")), (role, text)
             writes += 1
     assert writes >= 4  # the walk found the write statements at all
@@ -127,10 +130,17 @@ def test_every_step_mounts_the_databases_read_only():
 
 
 def test_report_links_expire_within_seven_days():
-    from foldline.analysis_run import MAX_LINK_EXPIRY_S, AnalysisContext
+    from foldline.outcomes.succeeded import MAX_LINK_EXPIRY_S, AnalysisContext
 
     assert MAX_LINK_EXPIRY_S == 7 * 24 * 3600  # SigV4's limit
-    common = dict(s3=None, sagemaker=None, sns=None, runs=None, bucket="b", topic_arn="t")
+    common = {
+        "s3": None,
+        "sagemaker": None,
+        "sns": None,
+        "runs": None,
+        "bucket": "b",
+        "topic_arn": "t",
+    }
     for bad in (0, MAX_LINK_EXPIRY_S + 1):
         with pytest.raises(ValueError):
             AnalysisContext(**common, link_expiry_s=bad)
@@ -148,7 +158,9 @@ _SECRET_PATTERNS = [
 
 
 def test_no_credentials_in_the_tracked_files():
-    listed = subprocess.run(["git", "ls-files"], cwd=ROOT, capture_output=True, text=True)
+    listed = subprocess.run(
+        ["git", "ls-files"], cwd=ROOT, capture_output=True, text=True, check=False
+    )
     if listed.returncode != 0:
         pytest.skip("not a git checkout")
     found = []
@@ -186,7 +198,9 @@ def test_the_topic_takes_tls_only_and_publishes_only_this_stacks_alarms(template
     assert alarms["Principal"] == {"Service": "cloudwatch.amazonaws.com"}
     assert alarms["Action"] == "sns:Publish"
     assert alarms["Condition"]["StringEquals"] == {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}
-    assert alarms["Condition"]["ArnLike"]["aws:SourceArn"]["Fn::Sub"].endswith(":alarm:${AWS::StackName}-*")
+    assert alarms["Condition"]["ArnLike"]["aws:SourceArn"]["Fn::Sub"].endswith(
+        ":alarm:${AWS::StackName}-*"
+    )
 
 
 def test_the_stacks_key_rotates_and_admits_cloudwatch_for_this_stacks_alarms_only(template):
@@ -198,9 +212,13 @@ def test_the_stacks_key_rotates_and_admits_cloudwatch_for_this_stacks_alarms_onl
     cloudwatch = statements["ThisStacksAlarmsPublishToTheTopic"]
     assert cloudwatch["Principal"] == {"Service": "cloudwatch.amazonaws.com"}
     assert set(cloudwatch["Action"]) == {"kms:Decrypt", "kms:GenerateDataKey*"}
-    assert cloudwatch["Condition"]["StringEquals"] == {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}
+    assert cloudwatch["Condition"]["StringEquals"] == {
+        "aws:SourceAccount": {"Ref": "AWS::AccountId"}
+    }
     admin = statements["AccountAdministersAndIamPoliciesGrantUse"]
-    assert admin["Principal"] == {"AWS": {"Fn::Sub": "arn:${AWS::Partition}:iam::${AWS::AccountId}:root"}}
+    assert admin["Principal"] == {
+        "AWS": {"Fn::Sub": "arn:${AWS::Partition}:iam::${AWS::AccountId}:root"}
+    }
 
 
 def dead_letter_queues(template) -> set[str]:
@@ -219,7 +237,9 @@ def dead_letter_queues(template) -> set[str]:
             config = event.get("Properties", {}).get("DeadLetterConfig")
             if config:
                 found.add(_resolve_refs(config["Arn"]))
-        on_failure = (props.get("EventInvokeConfig") or {}).get("DestinationConfig", {}).get("OnFailure")
+        on_failure = (
+            (props.get("EventInvokeConfig") or {}).get("DestinationConfig", {}).get("OnFailure")
+        )
         if on_failure and on_failure.get("Type") == "SQS":
             found.add(_resolve_refs(on_failure["Destination"]))
     return found
@@ -229,7 +249,7 @@ def test_every_dead_letter_queue_alarms_to_the_topic_at_its_first_message(templa
     queues = dead_letter_queues(template)
     assert queues == {"StartDeadLetterQueue", "EventsDeadLetterQueue", "FunctionFailuresQueue"}
     alarmed = {}
-    for name, resource in template["Resources"].items():
+    for resource in template["Resources"].values():
         if resource["Type"] != "AWS::CloudWatch::Alarm":
             continue
         props = resource["Properties"]
@@ -238,7 +258,10 @@ def test_every_dead_letter_queue_alarms_to_the_topic_at_its_first_message(templa
         alarmed[dimension["Value"]["Fn::GetAtt"][0]] = props
     assert set(alarmed) == queues
     for queue, props in alarmed.items():
-        assert (props["Namespace"], props["MetricName"]) == ("AWS/SQS", "ApproximateNumberOfMessagesVisible")
+        assert (props["Namespace"], props["MetricName"]) == (
+            "AWS/SQS",
+            "ApproximateNumberOfMessagesVisible",
+        )
         assert (props["ComparisonOperator"], props["Threshold"]) == ("GreaterThanThreshold", 0)
         assert props["AlarmActions"] == [{"Ref": "NotificationsTopic"}]
         assert props["TreatMissingData"] == "notBreaching"
@@ -255,7 +278,7 @@ EBS_ONLY_FAMILIES = {"m5", "m6i", "m7i", "c5", "c6i", "c7i", "r5", "r6i", "r7i"}
 
 
 def test_steps_encrypt_outputs_and_the_msa_volume_with_the_stacks_key(template):
-    from foldline import parameters as fp
+    from foldline.spec import parameters as fp
     from pipeline import definition as pipeline_definition
     from pipeline import placeholders
 
@@ -271,8 +294,10 @@ def test_steps_encrypt_outputs_and_the_msa_volume_with_the_stacks_key(template):
     families = {t.split(".")[1] for t in fp.MSA_INSTANCE_TYPES}
     assert families <= EBS_ONLY_FAMILIES, families - EBS_ONLY_FAMILIES
     sub = template["Resources"]["FoldPipeline"]["Properties"]["PipelineDefinition"][
-        "PipelineDefinitionBody"]["Fn::Sub"][1]  # fmt: skip
+        "PipelineDefinitionBody"
+    ]["Fn::Sub"][1]
     # KmsKeyArn when given; never empty without it (the definition has one form only)
-    assert sub["VolumeKmsKeyId"] == {"Fn::If": ["UseKmsKey", {"Ref": "KmsKeyArn"},
-                                                {"Fn::GetAtt": ["StackKey", "Arn"]}]}  # fmt: skip
+    assert sub["VolumeKmsKeyId"] == {
+        "Fn::If": ["UseKmsKey", {"Ref": "KmsKeyArn"}, {"Fn::GetAtt": ["StackKey", "Arn"]}]
+    }
     assert sub["OutputKmsKeyId"] == {"Fn::If": ["UseKmsKey", {"Ref": "KmsKeyArn"}, "alias/aws/s3"]}

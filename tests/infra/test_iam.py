@@ -21,14 +21,13 @@ import pytest
 from botocore.client import BaseClient
 from botocore.stub import Stubber
 
-from foldline import layout
-from foldline.parameters import ALPHAFOLD_STEP, MSA_STEP, OPENFOLD_STEP, STEPS
+from foldline.spec import layout
+from foldline.spec.parameters import ALPHAFOLD_STEP, MSA_STEP, OPENFOLD_STEP, STEPS
 from tests.conftest import load_handler, sqs_batch
-from tests.functional.conftest import BUCKET, RUNS_TABLE, stack  # noqa: F401  (fixture)
-from tests.functional.pipeline_runs import (  # noqa: F401  (fixtures)
+from tests.moto_stack import BUCKET, RUNS_TABLE
+from tests.pipeline_runs import (
     EVENTS,
     IDEMPOTENCY_TABLE,
-    ended_run,
     job_name,
     set_execution_status,
     tar_gz,
@@ -51,15 +50,28 @@ UNSCOPABLE = {
 #: creates jobs; each step's job reaches what its step reads and writes, nothing more.
 S3_PREFIXES = {
     "SageMakerExecutionRole": (),
-    "MsaJobRole": ("msa-cache/*", "msa-cache/*/input/*", "msa-cache/*/manifest.json",
-                   "msa-cache/*/files/*", f"runs/*/{MSA_STEP.output_dir}/*"),
-    **{role: ("runs/*/input/*", f"runs/*/{MSA_STEP.output_dir}/*", f"runs/*/{step.output_dir}/*")
-       for role, step in (("AlphaFoldJobRole", ALPHAFOLD_STEP), ("OpenFoldJobRole", OPENFOLD_STEP))},
+    "MsaJobRole": (
+        "msa-cache/*",
+        "msa-cache/*/input/*",
+        "msa-cache/*/manifest.json",
+        "msa-cache/*/files/*",
+        f"runs/*/{MSA_STEP.output_dir}/*",
+    ),
+    **{
+        role: ("runs/*/input/*", f"runs/*/{MSA_STEP.output_dir}/*", f"runs/*/{step.output_dir}/*")
+        for role, step in (("AlphaFoldJobRole", ALPHAFOLD_STEP), ("OpenFoldJobRole", OPENFOLD_STEP))
+    },
     # msa-cache: the start function reads cache manifests (listing: 404 on a miss) and
     # stages the MSA step's FASTA under input/; databases-setup: which presets are ready
-    "StartPipelineFunctionRole": ("inputs/*", "rejected/*", "runs/*/input/*",
-                                  "msa-cache/*/manifest.json", "msa-cache/*/input/*",
-                                  "msa-cache/*", layout.DATABASES_SETUP + "*"),
+    "StartPipelineFunctionRole": (
+        "inputs/*",
+        "rejected/*",
+        "runs/*/input/*",
+        "msa-cache/*/manifest.json",
+        "msa-cache/*/input/*",
+        "msa-cache/*",
+        layout.DATABASES_SETUP + "*",
+    ),
     "AnalysisFunctionRole": ("runs/*", "runs/*/report/*"),
     "NotifyFunctionRole": ("runs/*",),  # lists a failed run's outputs for its notice
     "ProgressFunctionRole": (),
@@ -134,14 +146,16 @@ def test_star_resources_only_for_unscopable_actions(statements):
 def test_pass_role_only_for_the_pipeline_role_to_sagemaker_and_only_the_step_roles(statements):
     from pipeline import placeholders
 
-    passes = [(r, s) for r, s in statements
-              if any(a.startswith("iam:") for a in _as_list(s["Action"]))]  # fmt: skip
+    passes = [
+        (r, s) for r, s in statements if any(a.startswith("iam:") for a in _as_list(s["Action"]))
+    ]
     assert len(passes) == 1
     role, statement = passes[0]
     assert role == placeholders.ROLE
     assert _as_list(statement["Action"]) == ["iam:PassRole"]
-    assert statement["Resource"] == [{"Fn::GetAtt": [r, "Arn"]}
-                                     for r in placeholders.STEP_ROLES.values()]  # fmt: skip
+    assert statement["Resource"] == [
+        {"Fn::GetAtt": [r, "Arn"]} for r in placeholders.STEP_ROLES.values()
+    ]
     assert statement["Condition"] == {
         "StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}
     }
@@ -154,8 +168,12 @@ def test_each_step_job_writes_only_its_own_outputs_and_starts_no_job(statements)
 
     for step in STEPS:
         role = placeholders.STEP_ROLES[step.name]
-        writes = {_s3_object_prefix(r) for name, s in statements if name == role
-                  and "s3:PutObject" in _as_list(s["Action"]) for r in _as_list(s["Resource"])}  # fmt: skip
+        writes = {
+            _s3_object_prefix(r)
+            for name, s in statements
+            if name == role and "s3:PutObject" in _as_list(s["Action"])
+            for r in _as_list(s["Resource"])
+        }
         mine = f"runs/*/{step.output_dir}/*"
         assert mine in writes, role
         others = {p for p in writes if p.startswith(layout.RUNS)} - {mine}
@@ -163,8 +181,9 @@ def test_each_step_job_writes_only_its_own_outputs_and_starts_no_job(statements)
         assert step is MSA_STEP or not any(p.startswith(layout.MSA_CACHE) for p in writes), role
         actions = {a for name, s in statements if name == role for a in _as_list(s["Action"])}
         assert not actions & {"sagemaker:CreateTrainingJob", "iam:PassRole"}, role
-    pipeline_actions = {a for name, s in statements if name == placeholders.ROLE
-                        for a in _as_list(s["Action"])}  # fmt: skip
+    pipeline_actions = {
+        a for name, s in statements if name == placeholders.ROLE for a in _as_list(s["Action"])
+    }
     assert not any(a.startswith("s3:") for a in pipeline_actions)
 
 
@@ -174,7 +193,7 @@ def _s3_object_prefix(resource: Any) -> str | None:
         return None
     text = resource["Fn::Sub"]
     assert text.startswith("${FoldlineBucket.Arn}/"), text
-    return text[len("${FoldlineBucket.Arn}/"):]
+    return text[len("${FoldlineBucket.Arn}/") :]
 
 
 def test_each_role_reaches_only_its_prefixes(statements):
@@ -184,17 +203,28 @@ def test_each_role_reaches_only_its_prefixes(statements):
         for resource in _as_list(statement["Resource"]):
             prefix = _s3_object_prefix(resource)
             if prefix is None:  # ListBucket: must be limited by prefix
-                assert set(statement["Condition"]["StringLike"]["s3:prefix"]) <= set(S3_PREFIXES[role])
+                assert set(statement["Condition"]["StringLike"]["s3:prefix"]) <= set(
+                    S3_PREFIXES[role]
+                )
             else:
                 assert prefix in S3_PREFIXES[role], (role, prefix)
-    start_writes = {_s3_object_prefix(r) for role, s in statements if role == "StartPipelineFunctionRole"
-                    and "s3:PutObject" in _as_list(s["Action"]) for r in _as_list(s["Resource"])}  # fmt: skip
-    assert not any(p.startswith("inputs/") for p in start_writes)  # recursion-safe: no writes to inputs/
+    start_writes = {
+        _s3_object_prefix(r)
+        for role, s in statements
+        if role == "StartPipelineFunctionRole" and "s3:PutObject" in _as_list(s["Action"])
+        for r in _as_list(s["Resource"])
+    }
+    assert not any(
+        p.startswith("inputs/") for p in start_writes
+    )  # recursion-safe: no writes to inputs/
 
 
 def test_each_role_reaches_only_this_stacks_tables_topic_pipeline_and_keys(statements):
     own = {
-        "dynamodb:": [{"Fn::GetAtt": ["RunsTable", "Arn"]}, {"Fn::GetAtt": ["IdempotencyTable", "Arn"]}],
+        "dynamodb:": [
+            {"Fn::GetAtt": ["RunsTable", "Arn"]},
+            {"Fn::GetAtt": ["IdempotencyTable", "Arn"]},
+        ],
         "sns:": [{"Ref": "NotificationsTopic"}],
     }
     for role, statement in statements:
@@ -214,23 +244,34 @@ def test_each_role_reaches_only_this_stacks_tables_topic_pipeline_and_keys(state
 
 def test_the_setup_role_is_not_the_training_jobs_role(transformed, statements):
     """The download job writes the databases; the steps may only read them (FSx, read-only)."""
-    writes = {role for role, s in statements
-              if "s3:PutObject" in _as_list(s["Action"])
-              and any(_s3_object_prefix(r) == layout.DATABASES + "*" for r in _as_list(s["Resource"]))}
+    writes = {
+        role
+        for role, s in statements
+        if "s3:PutObject" in _as_list(s["Action"])
+        and any(_s3_object_prefix(r) == layout.DATABASES + "*" for r in _as_list(s["Resource"]))
+    }
     assert writes == {"DatabasesSetupRole"}
     trust = transformed["Resources"]["DatabasesSetupRole"]["Properties"]["AssumeRolePolicyDocument"]
     (statement,) = trust["Statement"]
     assert statement["Principal"] == {"Service": "sagemaker.amazonaws.com"}
-    assert statement["Condition"] == {"StringEquals": {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}}
-    logs = [s for role, s in statements if role == "DatabasesSetupRole"
-            and "logs:PutLogEvents" in _as_list(s["Action"])]  # fmt: skip
+    assert statement["Condition"] == {
+        "StringEquals": {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}
+    }
+    logs = [
+        s
+        for role, s in statements
+        if role == "DatabasesSetupRole" and "logs:PutLogEvents" in _as_list(s["Action"])
+    ]
     assert [s["Resource"]["Fn::Sub"].split(":log-group:")[1] for s in logs] == [
-        "/aws/sagemaker/ProcessingJobs:*"]
+        "/aws/sagemaker/ProcessingJobs:*"
+    ]
 
 
 def test_sqs_and_bucket_resource_policies_allow_only_their_senders(transformed):
     for name in ("StartQueuePolicy", "EventsDeadLetterQueuePolicy"):
-        for statement in transformed["Resources"][name]["Properties"]["PolicyDocument"]["Statement"]:
+        for statement in transformed["Resources"][name]["Properties"]["PolicyDocument"][
+            "Statement"
+        ]:
             assert statement["Principal"] == {"Service": "events.amazonaws.com"}
             assert statement["Action"] == "sqs:SendMessage"
             assert "aws:SourceArn" in json.dumps(statement["Condition"])
@@ -245,7 +286,9 @@ def test_sagemaker_trust_is_limited_to_this_account(transformed):
         trust = transformed["Resources"][role]["Properties"]["AssumeRolePolicyDocument"]
         (statement,) = trust["Statement"]
         assert statement["Principal"] == {"Service": "sagemaker.amazonaws.com"}
-        assert statement["Condition"] == {"StringEquals": {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}}
+        assert statement["Condition"] == {
+            "StringEquals": {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}
+        }
 
 
 # -- the code's calls against the roles -----------------------------------------------------
@@ -301,8 +344,10 @@ SERVICE_USED: dict[str, dict[str, str]] = {
 #: what a call makes AWS do with a KMS key as the caller: SNS encrypts a message under the
 #: topic's key; S3 encrypts and decrypts objects under a KmsKeyArn bucket's key
 _KMS = {("kms:Decrypt", None), ("kms:GenerateDataKey", None)}
-IMPLIES_KMS = {("sns", "Publish")} | {("s3", op) for op in (
-    "GetObject", "PutObject", "CopyObject", "CreateMultipartUpload", "UploadPart")}
+IMPLIES_KMS = {("sns", "Publish")} | {
+    ("s3", op)
+    for op in ("GetObject", "PutObject", "CopyObject", "CreateMultipartUpload", "UploadPart")
+}
 
 #: the stack's DynamoDB tables by the names the functional stack gives them
 TABLES = {RUNS_TABLE: "RunsTable", IDEMPOTENCY_TABLE: "IdempotencyTable"}
@@ -342,7 +387,8 @@ def iam_actions(prefix: str, operation: str, params: dict) -> set[tuple[str, str
         "GetObjectTagging": {f"s3:GetObject{version}Tagging"},
         "ListObjectsV2": {"s3:ListBucket"},
         "ListObjects": {"s3:ListBucket"},
-        "PutObject": {"s3:PutObject"} | ({"s3:PutObjectTagging"} if params.get("Tagging") else set()),
+        "PutObject": {"s3:PutObject"}
+        | ({"s3:PutObjectTagging"} if params.get("Tagging") else set()),
         "CreateMultipartUpload": {"s3:PutObject"},
         "UploadPart": {"s3:PutObject"},
         "CompleteMultipartUpload": {"s3:PutObject"},
@@ -351,8 +397,12 @@ def iam_actions(prefix: str, operation: str, params: dict) -> set[tuple[str, str
     }
     if operation == "CopyObject":  # the source's bytes and tags, written with its tags
         source = "Version" if "VersionId" in params["CopySource"] else ""
-        found = {f"s3:GetObject{source}", f"s3:GetObject{source}Tagging", "s3:PutObject",
-                 "s3:PutObjectTagging"}  # fmt: skip
+        found = {
+            f"s3:GetObject{source}",
+            f"s3:GetObject{source}Tagging",
+            "s3:PutObject",
+            "s3:PutObjectTagging",
+        }
     else:
         found = s3[operation]
     return {(a, None) for a in found}
@@ -364,9 +414,18 @@ def granted(statements, role: str) -> set[tuple[str, str | None]]:
         if name != role or statement["Effect"] != "Allow":
             continue
         for action in _as_list(statement["Action"]):
-            tables = {r["Fn::GetAtt"][0] for r in _as_list(statement["Resource"])
-                      if isinstance(r, dict) and "Fn::GetAtt" in r and r["Fn::GetAtt"][0] in TABLES.values()}
-            found |= {(action, t) for t in tables} if action.startswith("dynamodb:") else {(action, None)}
+            tables = {
+                r["Fn::GetAtt"][0]
+                for r in _as_list(statement["Resource"])
+                if isinstance(r, dict)
+                and "Fn::GetAtt" in r
+                and r["Fn::GetAtt"][0] in TABLES.values()
+            }
+            found |= (
+                {(action, t) for t in tables}
+                if action.startswith("dynamodb:")
+                else {(action, None)}
+            )
     return found
 
 
@@ -377,8 +436,12 @@ def compare(statements, role: str, calls: list[tuple[str, str, dict]]) -> None:
     service = {(key.split()[0], (key.split() + [None])[1]) for key in SERVICE_USED[role]}
     allowed = granted(statements, role)
     missing = used - allowed
-    unused = {(a, t) for a, t in allowed - used if (a, t) not in service and (a, None) not in service}
-    assert not missing, f"{role}: the code calls AWS with actions its role lacks: {sorted(missing, key=str)}"
+    unused = {
+        (a, t) for a, t in allowed - used if (a, t) not in service and (a, None) not in service
+    }
+    assert not missing, (
+        f"{role}: the code calls AWS with actions its role lacks: {sorted(missing, key=str)}"
+    )
     assert not unused, f"{role}: granted, but no code path uses them: {sorted(unused, key=str)}"
     lacking = {a for a, _ in service} - {a for a, _ in allowed}
     assert not lacking, f"{role}: AWS uses these as the role, but it lacks them: {sorted(lacking)}"
@@ -388,13 +451,13 @@ def still_executing(execution_arn: str) -> None:
     """What SageMaker would report for a run in progress (moto's end at once)."""
     from moto.sagemaker.models import sagemaker_backends
 
-    from foldline.parameters import PIPELINE_NAME
+    from foldline.spec.parameters import PIPELINE_NAME
 
     pipeline = sagemaker_backends["123456789012"]["us-east-1"].pipelines[PIPELINE_NAME]
     pipeline.pipeline_executions[execution_arn].pipeline_execution_status = "Executing"
 
 
-FASTA = b">6KWC_1\nGSTIQPGTGYNNGYFYSYWNDGHGGVTYTNGPGGQFSVNWSNSGNFVGGKGWQPGTKNKVINFSGSYNPNGNSYLSVYGWSRNPLIEYYIVENFGTYNPSTGATKLGEVTSDGSVYDIYRTQRVNQPSIIGTATFYQYWSVRRNHRSSGSVNTANHFNAWAQQGLTLGTMDYQIVAVEGYFSSGSASITVS\n"  # noqa: E501
+FASTA = b">6KWC_1\nGSTIQPGTGYNNGYFYSYWNDGHGGVTYTNGPGGQFSVNWSNSGNFVGGKGWQPGTKNKVINFSGSYNPNGNSYLSVYGWSRNPLIEYYIVENFGTYNPSTGATKLGEVTSDGSVYDIYRTQRVNQPSIIGTATFYQYWSVRRNHRSSGSVNTANHFNAWAQQGLTLGTMDYQIVAVEGYFSSGSASITVS\n"
 
 
 def test_the_start_functions_calls_match_its_role(stack, statements, lambda_context, monkeypatch):
@@ -410,20 +473,30 @@ def test_the_start_functions_calls_match_its_role(stack, statements, lambda_cont
     waits = stack.put("inputs/waits.fasta", FASTA)
     with recorded_calls() as calls:
         for events in (bad, tagged):
-            assert app.lambda_handler(sqs_batch(events), lambda_context) == {"batchItemFailures": []}
+            assert app.lambda_handler(sqs_batch(events), lambda_context) == {
+                "batchItemFailures": []
+            }
         for execution in stack.executions():  # still running: the next upload finds the gate full
             still_executing(execution["PipelineExecutionArn"])
         assert app.lambda_handler(sqs_batch(waits), lambda_context) == {"batchItemFailures": []}
     assert len(stack.executions()) == 1  # one started, one rejected, one deferred
     delayed = stack.sqs.get_queue_attributes(
-        QueueUrl=queue, AttributeNames=["ApproximateNumberOfMessagesDelayed"])["Attributes"]
+        QueueUrl=queue, AttributeNames=["ApproximateNumberOfMessagesDelayed"]
+    )["Attributes"]
     assert delayed["ApproximateNumberOfMessagesDelayed"] == "1"  # the deferral
     compare(statements, "StartPipelineFunctionRole", calls)
     # the fault this caught: idempotency-table rights the start function never used
-    idempotency = {"Effect": "Allow", "Action": ["dynamodb:GetItem", "dynamodb:PutItem"],
-                   "Resource": {"Fn::GetAtt": ["IdempotencyTable", "Arn"]}}  # fmt: skip
+    idempotency = {
+        "Effect": "Allow",
+        "Action": ["dynamodb:GetItem", "dynamodb:PutItem"],
+        "Resource": {"Fn::GetAtt": ["IdempotencyTable", "Arn"]},
+    }
     with pytest.raises(AssertionError, match="IdempotencyTable"):
-        compare([*statements, ("StartPipelineFunctionRole", idempotency)], "StartPipelineFunctionRole", calls)
+        compare(
+            [*statements, ("StartPipelineFunctionRole", idempotency)],
+            "StartPipelineFunctionRole",
+            calls,
+        )
 
 
 def _steps_client(run, failed: str | None = None, msa_from: str | None = None) -> Any:
@@ -432,9 +505,14 @@ def _steps_client(run, failed: str | None = None, msa_from: str | None = None) -
     client = boto3.client("sagemaker")
     stub = Stubber(client)
     arn = "arn:aws:sagemaker:us-east-1:123456789012:training-job/"
-    steps = [{"StepName": s, "StepStatus": "Failed" if s == failed else "Succeeded",
-              "Metadata": {"TrainingJob": {"Arn": arn + job_name(run.execution_arn, step).lower()}}}
-             for s, step in ((step.name, step) for step in STEPS)]  # fmt: skip
+    steps = [
+        {
+            "StepName": s,
+            "StepStatus": "Failed" if s == failed else "Succeeded",
+            "Metadata": {"TrainingJob": {"Arn": arn + job_name(run.execution_arn, step).lower()}},
+        }
+        for s, step in ((step.name, step) for step in STEPS)
+    ]
     if msa_from:
         steps[0]["CacheHitResult"] = {"SourcePipelineExecutionArn": msa_from}
     for _ in range(4):
@@ -446,12 +524,14 @@ def _steps_client(run, failed: str | None = None, msa_from: str | None = None) -
 def test_the_notify_functions_calls_match_its_role(ended_run, statements, lambda_context):
     """A failed run, an analysis that gave up (its models found by listing), and an event
     that fails (Powertools lets its record go, so the retry can run)."""
-    from foldline.pipeline_events import list_execution_steps
+    from foldline.events.pipeline import list_execution_steps
 
     run = ended_run
     app = load_handler("notify")
     app.notify_context.cache_clear()
-    app.notify_context().list_steps = partial(list_execution_steps, _steps_client(run, "RunOpenFold"))
+    app.notify_context().list_steps = partial(
+        list_execution_steps, _steps_client(run, "RunOpenFold")
+    )
     set_execution_status(run, "Failed")
     run.place_outputs()
     given_up = json.loads((EVENTS / "analysis-on-failure.json").read_text())
@@ -462,13 +542,16 @@ def test_the_notify_functions_calls_match_its_role(ended_run, statements, lambda
     run.stack.dynamodb.Table(RUNS_TABLE).delete()  # the next event fails: Powertools lets go
     stopped = run.event("pipeline-stopped.json")
     stopped["detail"]["pipelineExecutionArn"] += "x"  # another execution (not a duplicate)
-    with recorded_calls() as failing, pytest.raises(Exception):
+    with recorded_calls() as failing, pytest.raises(Exception):  # noqa: B017 - whichever: the calls count
         app.lambda_handler(stopped, lambda_context)
     calls += failing
     compare(statements, "NotifyFunctionRole", calls)
     # the fault this caught: the notice's fallback listing of the run's outputs was refused
-    no_listing = [(r, s) for r, s in statements
-                  if not (r == "NotifyFunctionRole" and "s3:ListBucket" in _as_list(s["Action"]))]
+    no_listing = [
+        (r, s)
+        for r, s in statements
+        if not (r == "NotifyFunctionRole" and "s3:ListBucket" in _as_list(s["Action"]))
+    ]
     with pytest.raises(AssertionError, match="s3:ListBucket"):
         compare(no_listing, "NotifyFunctionRole", calls)
 
@@ -488,21 +571,27 @@ def _already_exists(**_kwargs: Any) -> tuple[Any, dict]:
 
     error = {"Code": "ValidationException", "Message": "Trial Component already exists"}
     return AWSResponse("https://api.sagemaker", 400, {}, None), {
-        "Error": error, "ResponseMetadata": {"HTTPStatusCode": 400}}
+        "Error": error,
+        "ResponseMetadata": {"HTTPStatusCode": 400},
+    }
 
 
 def test_the_analysis_functions_calls_match_its_role(ended_run, statements, lambda_context):
     """A succeeded run analysed on a retry (its trial component made by the first try, its
     MSA a step-cache hit), the same event again, and a run whose archive is broken."""
-    from foldline.pipeline_events import list_execution_steps
+    from foldline.events.pipeline import list_execution_steps
 
     run = ended_run
     app = load_handler("analysis")
     app.analysis_context.cache_clear()
     context = app.analysis_context()
-    context.list_steps = partial(list_execution_steps, _steps_client(run, msa_from=run.execution_arn))
+    context.list_steps = partial(
+        list_execution_steps, _steps_client(run, msa_from=run.execution_arn)
+    )
     run.stack.sagemaker.create_trial_component(TrialComponentName=f"{run.run_id}-comparison")
-    context.sagemaker.meta.events.register("before-call.sagemaker.CreateTrialComponent", _already_exists)
+    context.sagemaker.meta.events.register(
+        "before-call.sagemaker.CreateTrialComponent", _already_exists
+    )
     run.place_outputs()
     event = run.event("pipeline-succeeded.json")
     with recorded_calls() as calls:
@@ -511,7 +600,7 @@ def test_the_analysis_functions_calls_match_its_role(ended_run, statements, lamb
         run.place_outputs(alphafold=b"not a gzip file")
         broken = run.event("pipeline-succeeded.json")
         broken["detail"]["pipelineExecutionArn"] += "x"  # another execution: analysed afresh
-        with pytest.raises(Exception):
+        with pytest.raises(Exception):  # noqa: B017 - whichever: the calls count
             app.lambda_handler(broken, lambda_context)
     compare(statements, "AnalysisFunctionRole", calls)
 
@@ -519,16 +608,24 @@ def test_the_analysis_functions_calls_match_its_role(ended_run, statements, lamb
 def test_the_setup_jobs_calls_match_its_role(stack, statements, tmp_path):
     """The job program fetches a database and records it, then the preset; run twice (the
     second finds the record and fetches nothing)."""
-    from foldline import download_databases, genetic_databases
+    from foldline.databases import download as download_databases
+    from foldline.databases import presets as genetic_databases
 
     archive = tmp_path / "params.tar"
     archive.write_bytes(tar_gz({"params_model_1.npz": b"weights"}))
-    database = genetic_databases.Database("params", genetic_databases.TAR, (archive.as_uri(),), 0, 0)
+    database = genetic_databases.Database(
+        "params", genetic_databases.TAR, (archive.as_uri(),), 0, 0
+    )
     with recorded_calls() as calls:
         for _ in range(2):
             download_databases.setup(
-                "reduced_dbs", BUCKET, databases=[database], work=tmp_path / "work",
-                s3=boto3.client("s3"), log=lambda _message: None)  # fmt: skip
+                "reduced_dbs",
+                BUCKET,
+                databases=[database],
+                work=tmp_path / "work",
+                s3=boto3.client("s3"),
+                log=lambda _message: None,
+            )
     assert f"{layout.DATABASES}params/params_model_1.npz" in stack.keys(layout.DATABASES)
     compare(statements, "DatabasesSetupRole", calls)
 
@@ -541,7 +638,11 @@ def _resource_patterns(statements, role: str, action: str) -> list[tuple[str, di
     bucket's ARN written ``arn:aws:s3:::BUCKET``."""
     found = []
     for name, statement in statements:
-        if name != role or statement["Effect"] != "Allow" or action not in _as_list(statement["Action"]):
+        if (
+            name != role
+            or statement["Effect"] != "Allow"
+            or action not in _as_list(statement["Action"])
+        ):
             continue
         for resource in _as_list(statement["Resource"]):
             prefix = _s3_object_prefix(resource)
@@ -569,14 +670,18 @@ def _s3_requests(calls: list[tuple[str, str, dict]]) -> list[tuple[str, str, str
         if prefix != "s3":
             continue
         if operation in ("ListObjectsV2", "ListObjects"):
-            found.append(("s3:ListBucket", f"arn:aws:s3:::{params['Bucket']}", params.get("Prefix", "")))
+            found.append(
+                ("s3:ListBucket", f"arn:aws:s3:::{params['Bucket']}", params.get("Prefix", ""))
+            )
             continue
         for action, _ in iam_actions(prefix, operation, params):
             found.append((action, f"arn:aws:s3:::{params['Bucket']}/{params['Key']}", None))
     return found
 
 
-def _sagemaker_requests(run_id: str, step, channels: dict[str, str]) -> list[tuple[str, str, str | None]]:
+def _sagemaker_requests(
+    run_id: str, step, channels: dict[str, str]
+) -> list[tuple[str, str, str | None]]:
     """What SageMaker does with the step's role around the job: list and read each input
     channel (File mode), write the model archive under the step's output path."""
     found = []
@@ -585,8 +690,16 @@ def _sagemaker_requests(run_id: str, step, channels: dict[str, str]) -> list[tup
         found.append(("s3:ListBucket", f"arn:aws:s3:::{BUCKET}", key))
         found.append(("s3:GetObject", f"arn:aws:s3:::{BUCKET}/{key}any-file", None))
     output = layout.step_output_prefix(run_id, step.output_dir)
-    found.append(("s3:PutObject", f"arn:aws:s3:::{BUCKET}/{output}pipelines-x-{step.name}-abc/output/"
-                  f"{layout.MODEL_ARCHIVE}", None))
+    found.append(
+        (
+            "s3:PutObject",
+            (
+                f"arn:aws:s3:::{BUCKET}/{output}pipelines-x-{step.name}-abc/output/"
+                f"{layout.MODEL_ARCHIVE}"
+            ),
+            None,
+        )
+    )
     return found
 
 
@@ -594,13 +707,17 @@ def test_each_step_roles_grants_cover_what_its_job_touches_and_no_other_step(sta
     """The MSA step's cache code runs under moto (a miss, a store, a hit), its calls are
     recorded; with what SageMaker does for each step (its channels, its output), every
     object is checked against the step's role, and against the other steps' roles."""
-    from foldline import msa_cache
+    from foldline.steps import msa_cache
     from pipeline import placeholders
 
     run_id = "6kwc-0123456789abcdef0123456789abcdef"
-    key = msa_cache.cache_key(["GSTIQPGTGYNNGYFYSYWNDGHGG"], db_preset="reduced_dbs",
-                              max_template_date="2026-11-01", model_preset="monomer",
-                              engine="pyhmmer")  # fmt: skip
+    key = msa_cache.cache_key(
+        ["GSTIQPGTGYNNGYFYSYWNDGHGG"],
+        db_preset="reduced_dbs",
+        max_template_date="2026-11-01",
+        model_preset="monomer",
+        engine="pyhmmer",
+    )
     import tempfile
     from pathlib import Path
 
@@ -612,10 +729,13 @@ def test_each_step_roles_grants_cover_what_its_job_touches_and_no_other_step(sta
         msa_cache.store(stack.s3, BUCKET, key, source, origin_run=run_id, engine="pyhmmer")
         entry = msa_cache.lookup(stack.s3, BUCKET, key.key)
         msa_cache.fetch(stack.s3, BUCKET, entry, Path(tmp) / "again")
-    msa_requests = _s3_requests(calls) + _sagemaker_requests(run_id, MSA_STEP, {
-        "fasta": msa_cache.cache_uri(BUCKET, key.key) + layout.INPUT_DIR + "/"})
-    inference_channels = {"fasta": f"s3://{BUCKET}/{layout.run_input_prefix(run_id)}",
-                          "msa": f"s3://{BUCKET}/{layout.step_output_prefix(run_id, 'msa')}x/output/model.tar.gz"}  # fmt: skip
+    msa_requests = _s3_requests(calls) + _sagemaker_requests(
+        run_id, MSA_STEP, {"fasta": msa_cache.cache_uri(BUCKET, key.key) + layout.INPUT_DIR + "/"}
+    )
+    inference_channels = {
+        "fasta": f"s3://{BUCKET}/{layout.run_input_prefix(run_id)}",
+        "msa": f"s3://{BUCKET}/{layout.step_output_prefix(run_id, 'msa')}x/output/model.tar.gz",
+    }
     requests = {MSA_STEP: msa_requests}
     for step in (ALPHAFOLD_STEP, OPENFOLD_STEP):
         requests[step] = _sagemaker_requests(run_id, step, inference_channels)
@@ -627,5 +747,6 @@ def test_each_step_roles_grants_cover_what_its_job_touches_and_no_other_step(sta
             if other is step:
                 continue
             writes = [(a, r) for a, r, _ in wanted if a == "s3:PutObject"]
-            assert not any(_allowed(statements, placeholders.STEP_ROLES[other.name], a, r)
-                           for a, r in writes), (other.name, step.name)  # fmt: skip
+            assert not any(
+                _allowed(statements, placeholders.STEP_ROLES[other.name], a, r) for a, r in writes
+            ), (other.name, step.name)

@@ -30,8 +30,9 @@ extra_cuda_flags += cc_flag
 
 
 def run(script: str, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, str(OPENFOLD / script), *args],
-                          capture_output=True, text=True)  # fmt: skip
+    return subprocess.run(
+        [sys.executable, str(OPENFOLD / script), *args], capture_output=True, text=True, check=False
+    )
 
 
 def test_patch_setup_sets_our_gpus_and_cxx17(tmp_path):
@@ -40,17 +41,26 @@ def test_patch_setup_sets_our_gpus_and_cxx17(tmp_path):
     done = run("patch_setup.py", str(setup), "8.0", "8.6", "8.9", "9.0")
     assert done.returncode == 0, done.stderr
     namespace: dict = {}
-    exec(setup.read_text(), namespace)  # the patched file still runs
+    exec(setup.read_text(), namespace)  # noqa: S102 - the patched file still runs
     assert namespace["extra_cuda_flags"] == [
-        "-std=c++17", "-maxrregcount=50",
-        "-gencode", "arch=compute_80,code=sm_80", "-gencode", "arch=compute_86,code=sm_86",
-        "-gencode", "arch=compute_89,code=sm_89", "-gencode", "arch=compute_90,code=sm_90",
-        "-gencode", "arch=compute_90,code=compute_90",
+        "-std=c++17",
+        "-maxrregcount=50",
+        "-gencode",
+        "arch=compute_80,code=sm_80",
+        "-gencode",
+        "arch=compute_86,code=sm_86",
+        "-gencode",
+        "arch=compute_89,code=sm_89",
+        "-gencode",
+        "arch=compute_90,code=sm_90",
+        "-gencode",
+        "arch=compute_90,code=compute_90",
     ]
 
 
-@pytest.mark.parametrize("broken", [SETUP.replace("c++14", "c++17"),
-                                    SETUP.replace("extra_cuda_flags += cc_flag", "")])
+@pytest.mark.parametrize(
+    "broken", [SETUP.replace("c++14", "c++17"), SETUP.replace("extra_cuda_flags += cc_flag", "")]
+)
 def test_patch_setup_refuses_a_setup_py_it_does_not_know(tmp_path, broken):
     setup = tmp_path / "setup.py"
     setup.write_text(broken)
@@ -79,10 +89,22 @@ def archive(path: Path, commit: str | None, files: dict[str, str], prefix: str =
 def test_unpack_takes_the_pinned_commit_with_or_without_githubs_folder(tmp_path, prefix):
     local = tmp_path / "source"
     local.mkdir()
-    archive(local / "openfold.tar.gz", COMMIT, {"run_pretrained_openfold.py": "x", "scripts/utils.py": "y"},
-            prefix)  # fmt: skip
-    done = run("unpack_source.py", "--commit", COMMIT, "--url", "http://unused.invalid/",
-               "--local-dir", str(local), str(tmp_path / "out"))  # fmt: skip
+    archive(
+        local / "openfold.tar.gz",
+        COMMIT,
+        {"run_pretrained_openfold.py": "x", "scripts/utils.py": "y"},
+        prefix,
+    )
+    done = run(
+        "unpack_source.py",
+        "--commit",
+        COMMIT,
+        "--url",
+        "http://unused.invalid/",
+        "--local-dir",
+        str(local),
+        str(tmp_path / "out"),
+    )
     assert done.returncode == 0, done.stderr
     assert (tmp_path / "out" / "run_pretrained_openfold.py").read_text() == "x"
     assert (tmp_path / "out" / "scripts" / "utils.py").read_text() == "y"
@@ -93,8 +115,16 @@ def test_unpack_refuses_another_or_an_unnamed_commit(tmp_path, commit):
     local = tmp_path / "source"
     local.mkdir()
     archive(local / "openfold.tar.gz", commit, {"run_pretrained_openfold.py": "x"})
-    done = run("unpack_source.py", "--commit", COMMIT, "--url", "http://unused.invalid/",
-               "--local-dir", str(local), str(tmp_path / "out"))  # fmt: skip
+    done = run(
+        "unpack_source.py",
+        "--commit",
+        COMMIT,
+        "--url",
+        "http://unused.invalid/",
+        "--local-dir",
+        str(local),
+        str(tmp_path / "out"),
+    )
     assert done.returncode != 0
     assert f"not OpenFold {COMMIT}" in done.stderr
     assert not (tmp_path / "out" / "run_pretrained_openfold.py").exists()
@@ -104,7 +134,15 @@ def test_unpack_refuses_paths_out_of_the_tree(tmp_path):
     local = tmp_path / "source"
     local.mkdir()
     archive(local / "openfold.tar.gz", COMMIT, {"a.py": "x", "../escape.py": "y"})
-    done = run("unpack_source.py", "--commit", COMMIT, "--url", "http://unused.invalid/",
-               "--local-dir", str(local), str(tmp_path / "out"))  # fmt: skip
+    done = run(
+        "unpack_source.py",
+        "--commit",
+        COMMIT,
+        "--url",
+        "http://unused.invalid/",
+        "--local-dir",
+        str(local),
+        str(tmp_path / "out"),
+    )
     assert done.returncode != 0 and "refusing" in done.stderr
     assert not (tmp_path / "escape.py").exists()

@@ -10,9 +10,9 @@ from typing import Any
 
 import pytest
 
-from foldline import parameters as fp
 # what SageMaker's step cache compares for a training step (one list, with its source)
 from foldline.local.step_cache import TRAINING_KEY_ATTRIBUTES
+from foldline.spec import parameters as fp
 from pipeline import embedded, placeholders
 from tests.infra.conftest import ROOT
 
@@ -101,19 +101,26 @@ def test_msa_artefact_feeds_both_inference_steps_and_fasta_every_step(steps):
         fasta = channels(step)[fp.CHANNEL_FASTA]["S3DataSource"]
         assert fasta["S3DataType"] == "S3Prefix"
         if name == fp.MSA_STEP.name:  # the query staged under msa-cache/<key>/input/
-            assert fasta["S3Uri"] == {"Std:Join": {"On": "", "Values": [
-                {"Get": f"Parameters.{fp.MSA_CACHE_S3_URI.name}"}, "input/"]}}  # fmt: skip
+            assert fasta["S3Uri"] == {
+                "Std:Join": {
+                    "On": "",
+                    "Values": [{"Get": f"Parameters.{fp.MSA_CACHE_S3_URI.name}"}, "input/"],
+                }
+            }
         else:
             assert fasta["S3Uri"] == {"Get": f"Parameters.{fp.FASTA_INPUT_S3_URI.name}"}, name
 
 
 def test_only_the_msa_step_is_cached_and_its_cache_key_holds_nothing_run_specific(steps):
     assert steps[fp.MSA_STEP.name]["CacheConfig"] == {
-        "Enabled": True, "ExpireAfter": fp.MSA_STEP_CACHE_EXPIRE_AFTER}
+        "Enabled": True,
+        "ExpireAfter": fp.MSA_STEP_CACHE_EXPIRE_AFTER,
+    }
     for step in fp.INFERENCE_STEPS:
         assert not steps[step.name].get("CacheConfig", {}).get("Enabled"), step.name
-    key_parts = json.dumps({k: steps[fp.MSA_STEP.name]["Arguments"].get(k)
-                            for k in TRAINING_KEY_ATTRIBUTES})  # fmt: skip
+    key_parts = json.dumps(
+        {k: steps[fp.MSA_STEP.name]["Arguments"].get(k) for k in TRAINING_KEY_ATTRIBUTES}
+    )
     for run_specific in (fp.RUN_ID, fp.FASTA_INPUT_S3_URI, fp.FASTA_FILE_NAME):
         assert f"Parameters.{run_specific.name}" not in key_parts, run_specific.name
 
@@ -151,11 +158,15 @@ def test_instance_types_images_and_outputs(steps):
         assert placeholders.STEP_ROLES[name] != placeholders.ROLE
         output_dir = fp.step_by_name(name).output_dir
         assert args["OutputDataConfig"]["S3OutputPath"] == {
-            "Std:Join": {"On": "", "Values": [
-                "s3://${FoldlineBucket}/runs/", {"Get": "Parameters.RunId"},
-                f"/{output_dir}/",
-            ]}
-        }  # fmt: skip
+            "Std:Join": {
+                "On": "",
+                "Values": [
+                    "s3://${FoldlineBucket}/runs/",
+                    {"Get": "Parameters.RunId"},
+                    f"/{output_dir}/",
+                ],
+            }
+        }
 
 
 def test_every_placeholder_is_resolved_by_the_stack(template):
@@ -177,5 +188,6 @@ def test_local_values_fill_the_definition(template):
     assert step["RoleArn"] == "arn:aws:iam::123456789012:role/foldline-msa-job"
     assert "${" not in json.dumps(filled)
     with pytest.raises(KeyError, match="DatabasesDirectoryPath"):
-        embedded.load_definition({k: v for k, v in PIPELINE_VALUES.items()
-                                  if k != "DatabasesDirectoryPath"})  # fmt: skip
+        embedded.load_definition(
+            {k: v for k, v in PIPELINE_VALUES.items() if k != "DatabasesDirectoryPath"}
+        )

@@ -35,10 +35,14 @@ def sdk_python() -> str:
 def run_render(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sdk_python(), "-m", "pipeline.render", *args],
-        cwd=ROOT, capture_output=True, text=True, timeout=300,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
         # HOME elsewhere: no ~/.aws or ~/.config/sagemaker of the developer's can matter
         env={"PATH": os.environ.get("PATH", ""), "HOME": tempfile.mkdtemp(prefix="render-home-")},
-    )  # fmt: skip
+        check=False,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -85,5 +89,7 @@ def test_network_guard_refuses_connections():
         "except NetworkUsed:\n"
         "    print('refused')\n"
     )
-    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True)
+    result = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=False
+    )
     assert result.stdout.strip() == "refused", result.stderr

@@ -3,18 +3,19 @@
 from __future__ import annotations
 
 import json
-import re
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any
 
 import pytest
 from moto.events.models import EventPattern
 
-from foldline import layout, pipeline_events
-from foldline.parameters import PIPELINE_NAME
+from foldline.events import pipeline as pipeline_events
+from foldline.local.template import Stack
+from foldline.spec import layout
+from foldline.spec.parameters import PIPELINE_NAME
 from pipeline import placeholders
+from tests.infra.conftest import DEPLOY_PARAMETERS, FAKE_ACCOUNT
 
 ROOT = Path(__file__).resolve().parents[2]
 EVENTS = ROOT / "events"
@@ -42,19 +43,11 @@ PIPELINE_RULES = {
 }
 
 
-def resolve(value: Any, refs: dict[str, Any]) -> Any:
-    """Evaluate Ref and Fn::Sub against ``refs`` (enough for event patterns)."""
-    if isinstance(value, list):
-        return [resolve(v, refs) for v in value]
-    if not isinstance(value, dict):
-        return value
-    if set(value) == {"Ref"}:
-        return refs[value["Ref"]]
-    if set(value) == {"Fn::Sub"}:
-        text, local = (value["Fn::Sub"], {}) if isinstance(value["Fn::Sub"], str) else value["Fn::Sub"]
-        names = {**refs, **resolve(local, refs)}
-        return re.sub(r"\$\{([^}]+)\}", lambda m: str(names[m.group(1)]), text)
-    return {k: resolve(v, refs) for k, v in value.items()}
+def stack_of(template: dict, *, account: str = FAKE_ACCOUNT, region: str = "us-east-1") -> Stack:
+    """template.yaml's intrinsics resolved as the local runtime resolves them (one resolver)."""
+    return Stack(
+        template, ROOT, parameter_values=DEPLOY_PARAMETERS, region=region, account_id=account
+    )
 
 
 def test_template_transforms_offline(transformed):
@@ -66,8 +59,12 @@ def test_template_transforms_offline(transformed):
 def test_cfn_lint_reports_no_error():
     result = subprocess.run(
         [str(Path(sys.executable).parent / "cfn-lint"), "--format", "parseable", "template.yaml"],
-        cwd=ROOT, capture_output=True, text=True, timeout=300,
-    )  # fmt: skip
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
     errors = [line for line in result.stdout.splitlines() if ":E" in line]
     assert not errors, result.stdout
     # exit status bits: 2 errors, 4 warnings, 8 informational; 1 means cfn-lint itself failed
@@ -78,12 +75,17 @@ def test_fixed_logical_ids_and_types(template):
     resources = template["Resources"]
     for name, kind in FIXED.items():
         assert resources[name]["Type"] == kind, name
-    for name, code in [("StartPipelineFunction", "functions/start_pipeline/"),
-                       ("NotifyFunction", "functions/notify/"),
-                       ("ProgressFunction", "functions/progress/")]:  # fmt: skip
+    for name, code in [
+        ("StartPipelineFunction", "functions/start_pipeline/"),
+        ("NotifyFunction", "functions/notify/"),
+        ("ProgressFunction", "functions/progress/"),
+    ]:
         props = resources[name]["Properties"]
         assert (props["CodeUri"], props["Handler"], props["Runtime"]) == (
-            code, "app.lambda_handler", "python3.12")
+            code,
+            "app.lambda_handler",
+            "python3.12",
+        )
         assert (ROOT / code).is_dir()
     analysis = resources["AnalysisFunction"]
     assert analysis["Properties"]["PackageType"] == "Image"
@@ -99,7 +101,9 @@ def test_bucket_is_hardened(template):
     sse = bucket["BucketEncryption"]["ServerSideEncryptionConfiguration"][0]
     kms, s3 = sse["ServerSideEncryptionByDefault"]["Fn::If"][1:]
     assert kms["SSEAlgorithm"] == "aws:kms" and s3["SSEAlgorithm"] == "AES256"
-    (deny,) = template["Resources"]["FoldlineBucketPolicy"]["Properties"]["PolicyDocument"]["Statement"]
+    (deny,) = template["Resources"]["FoldlineBucketPolicy"]["Properties"]["PolicyDocument"][
+        "Statement"
+    ]
     assert deny["Effect"] == "Deny"
     assert deny["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
     assert template["Resources"]["NotificationsTopic"]["Properties"]["KmsMasterKeyId"]
@@ -119,20 +123,23 @@ def test_tables(template):
 def test_inputs_rule_feeds_only_the_start_queue(template, transformed):
     resources = template["Resources"]
     rule = resources["InputsRule"]["Properties"]
-    pattern = resolve(rule["EventPattern"], {"FoldlineBucket": "my-bucket"})
+    stack = stack_of(template)
+    pattern = stack.resolve(rule["EventPattern"])
     assert pattern["detail"]["object"]["key"] == [{"prefix": layout.INPUTS}]
     (target,) = rule["Targets"]
     assert target["Arn"] == {"Fn::GetAtt": ["StartQueue", "Arn"]}
     assert target["DeadLetterConfig"]["Arn"] == {"Fn::GetAtt": ["EventsDeadLetterQueue", "Arn"]}
     (allow,) = resources["StartQueuePolicy"]["Properties"]["PolicyDocument"]["Statement"]
-    assert allow["Condition"] == {"ArnEquals": {"aws:SourceArn": {"Fn::GetAtt": ["InputsRule", "Arn"]}}}
+    assert allow["Condition"] == {
+        "ArnEquals": {"aws:SourceArn": {"Fn::GetAtt": ["InputsRule", "Arn"]}}
+    }
     redrive = resources["StartQueue"]["Properties"]["RedrivePolicy"]
     assert redrive["deadLetterTargetArn"] == {"Fn::GetAtt": ["StartDeadLetterQueue", "Arn"]}
     assert redrive["maxReceiveCount"] == {"Ref": "StartMaxReceiveCount"}
 
     matcher = EventPattern.load(json.dumps(pattern))
     event = json.loads((EVENTS / "s3-object-created.json").read_text())
-    event["detail"]["bucket"]["name"] = "my-bucket"
+    event["detail"]["bucket"]["name"] = stack.resolve({"Ref": "FoldlineBucket"})
     event["detail"]["object"]["key"] = "inputs/6kwc.fasta"
     assert matcher.matches_event(event)
     for other_key in ("rejected/6kwc.fasta", "runs/x/input/6kwc.fasta", "6kwc.fasta"):
@@ -152,13 +159,14 @@ def test_start_function_event_source(transformed):
 
 
 def _pipeline_patterns(template, account: str, region: str) -> dict[str, EventPattern]:
-    refs = {"AWS::Partition": "aws", "AWS::Region": region, "AWS::AccountId": account,
-            "PipelineName": template["Parameters"]["PipelineName"]["Default"]}  # fmt: skip
+    stack = stack_of(template, account=account, region=region)
     patterns = {}
     for function, (event_name, _) in PIPELINE_RULES.items():
         event = template["Resources"][function]["Properties"]["Events"][event_name]
         assert event["Type"] == "EventBridgeRule"
-        patterns[function] = EventPattern.load(json.dumps(resolve(event["Properties"]["Pattern"], refs)))
+        patterns[function] = EventPattern.load(
+            json.dumps(stack.resolve(event["Properties"]["Pattern"]))
+        )
     return patterns
 
 
@@ -168,8 +176,11 @@ def test_pipeline_event_rules_follow_the_package(template):
         rule = props["Events"][event_name]["Properties"]
         pattern = rule["Pattern"]
         assert pattern["source"] == [pipeline_events.SOURCE]
-        kind = (pipeline_events.EXECUTION_STATUS_CHANGE if statuses
-                else pipeline_events.STEP_STATUS_CHANGE)  # fmt: skip
+        kind = (
+            pipeline_events.EXECUTION_STATUS_CHANGE
+            if statuses
+            else pipeline_events.STEP_STATUS_CHANGE
+        )
         assert pattern["detail-type"] == [kind]
         assert pattern["detail"].get("currentPipelineExecutionStatus") == statuses
         assert rule["DeadLetterConfig"]["Arn"] == {"Fn::GetAtt": ["EventsDeadLetterQueue", "Arn"]}
@@ -183,9 +194,10 @@ def test_pipeline_event_rules_follow_the_package(template):
 
 
 PIPELINE_SAMPLES = sorted(
-    p.name for p in EVENTS.glob("*.json")
+    p.name
+    for p in EVENTS.glob("*.json")
     if json.loads(p.read_text()).get("source") == pipeline_events.SOURCE
-)  # fmt: skip
+)
 
 
 def test_there_are_pipeline_samples():
@@ -215,7 +227,8 @@ def test_sample_events_reach_exactly_their_function(template, sample):
     other = json.loads(json.dumps(event))
     for key in ("pipelineArn", "pipelineExecutionArn"):
         other["detail"][key] = event["detail"][key].replace(
-            f"pipeline/{PIPELINE_NAME.lower()}", "pipeline/someotherpipeline")
+            f"pipeline/{PIPELINE_NAME.lower()}", "pipeline/someotherpipeline"
+        )
     assert not any(p.matches_event(other) for p in patterns.values())
 
 
@@ -232,13 +245,20 @@ def test_pipeline_resource(template):
     assert sub[1]["SecurityGroupsJson"]["Fn::If"][0] == "CreateFileSystem"
     assert {"Ref": "DatabasesSecurityGroup"} in own["Fn::Join"][1]  # the jobs join the Lustre group
     assert given == {"Fn::Join": ['","', {"Ref": "SecurityGroupIds"}]}
-    assert sub[1]["DatabasesFileSystemId"] == {"Fn::If": [
-        "CreateFileSystem", {"Ref": "DatabasesFileSystem"}, {"Ref": "FsxFileSystemId"}]}
+    assert sub[1]["DatabasesFileSystemId"] == {
+        "Fn::If": ["CreateFileSystem", {"Ref": "DatabasesFileSystem"}, {"Ref": "FsxFileSystemId"}]
+    }
 
 
 def test_outputs(template):
-    assert {"BucketName", "RunsTableName", "TopicArn", "PipelineName", "StartQueueUrl",
-            "StartDeadLetterQueueUrl"} <= set(template["Outputs"])  # fmt: skip
+    assert {
+        "BucketName",
+        "RunsTableName",
+        "TopicArn",
+        "PipelineName",
+        "StartQueueUrl",
+        "StartDeadLetterQueueUrl",
+    } <= set(template["Outputs"])
 
 
 # -- network: what training jobs in a VPC need
@@ -250,7 +270,9 @@ def test_the_stack_makes_an_s3_gateway_endpoint_unless_told_the_vpc_has_one(temp
     assert params["S3Endpoint"]["Default"] == "create"
     assert params["VpcId"]["Type"] == "AWS::EC2::VPC::Id"
     assert params["RouteTableIds"]["Type"] == "CommaDelimitedList"
-    assert template["Conditions"]["CreateS3Endpoint"] == {"Fn::Equals": [{"Ref": "S3Endpoint"}, "create"]}
+    assert template["Conditions"]["CreateS3Endpoint"] == {
+        "Fn::Equals": [{"Ref": "S3Endpoint"}, "create"]
+    }
     endpoint = template["Resources"]["S3GatewayEndpoint"]
     assert endpoint["Condition"] == "CreateS3Endpoint"
     props = endpoint["Properties"]
@@ -277,9 +299,10 @@ def _lustre_rules(template) -> set[tuple[str, int, int]]:
 
 def test_the_stacks_file_system_and_the_jobs_share_a_group_open_to_lustre_only(template):
     assert _lustre_rules(template) == {
-        (kind, low, high) for kind in ("SecurityGroupIngress", "SecurityGroupEgress")
+        (kind, low, high)
+        for kind in ("SecurityGroupIngress", "SecurityGroupEgress")
         for low, high in ((988, 988), (1018, 1023))
-    }  # fmt: skip
+    }
     fs = template["Resources"]["DatabasesFileSystem"]
     assert fs["Condition"] == "CreateFileSystem"
     props = fs["Properties"]

@@ -32,13 +32,15 @@ def analysis_task(build, tmp_path_factory) -> Path:
     """The analysis image's /var/task, copied out (what its zip would have held)."""
     target = tmp_path_factory.mktemp("analysis") / "task"
     image = build.image("AnalysisFunction")
-    container = subprocess.run(["docker", "create", image], capture_output=True, text=True,
-                               check=True).stdout.strip()  # fmt: skip
+    container = subprocess.run(
+        ["docker", "create", image], capture_output=True, text=True, check=True
+    ).stdout.strip()
     try:
-        subprocess.run(["docker", "cp", f"{container}:/var/task", str(target)], check=True,
-                       capture_output=True)  # fmt: skip
+        subprocess.run(
+            ["docker", "cp", f"{container}:/var/task", str(target)], check=True, capture_output=True
+        )
     finally:
-        subprocess.run(["docker", "rm", container], capture_output=True)
+        subprocess.run(["docker", "rm", container], capture_output=True, check=False)
     return target
 
 
@@ -54,7 +56,9 @@ def cloud(docker):
         local.create_resources()
         sqs, sns = local.client("sqs"), local.client("sns")
         url = sqs.create_queue(QueueName="lambda-build-notices")["QueueUrl"]
-        arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"][
+            "QueueArn"
+        ]
         topic = local.stack.function("NotifyFunction").environment["TOPIC_ARN"]
         sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=arn)
         local.notices_url = url

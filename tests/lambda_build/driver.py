@@ -52,9 +52,13 @@ class Context:
 
 
 def origin(path: str) -> str:
-    for root, name in ((TASK, "task"), (f"{LAYER}/lib/{VERSION}/site-packages", "layer"),
-                       (LAYER, "layer"), (f"/var/lang/lib/{VERSION}/site-packages", "runtime"),
-                       (f"/var/lang/lib/{VERSION}", "stdlib")):  # fmt: skip
+    for root, name in (
+        (TASK, "task"),
+        (f"{LAYER}/lib/{VERSION}/site-packages", "layer"),
+        (LAYER, "layer"),
+        (f"/var/lang/lib/{VERSION}/site-packages", "runtime"),
+        (f"/var/lang/lib/{VERSION}", "stdlib"),
+    ):
         if path.startswith(root + "/"):
             return name
     return "elsewhere"
@@ -86,8 +90,13 @@ def main() -> None:
                     bytecode[name] = pyc.read(4) == importlib.util.MAGIC_NUMBER
             except OSError:
                 bytecode[name] = False
-    report = {"python": sys.version.split()[0], "init_s": init_s, "connections": connections,
-              "modules": modules, "foldline_bytecode": bytecode}  # fmt: skip
+    report = {
+        "python": sys.version.split()[0],
+        "init_s": init_s,
+        "connections": connections,
+        "modules": modules,
+        "foldline_bytecode": bytecode,
+    }
     sys.stdout.flush()
     print("\n" + MARKER + json.dumps({"result": result, "report": report}, default=str), flush=True)
 

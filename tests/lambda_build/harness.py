@@ -24,10 +24,11 @@ import shutil
 import subprocess
 import tempfile
 import time
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 from pipeline import embedded
 
@@ -46,24 +47,32 @@ MARKER = "@@foldline-result@@"
 
 def platform_fact(name: str) -> str:
     """``python-version`` or ``glibc`` of the Lambda platform, from its one definition."""
-    return subprocess.run([str(PIP_FOR_LAMBDA), name], capture_output=True, text=True,
-                          check=True).stdout.strip()  # fmt: skip
+    return subprocess.run(
+        [str(PIP_FOR_LAMBDA), name], capture_output=True, text=True, check=True
+    ).stdout.strip()
 
 
 def runtime_python() -> Path | None:
     """A CPython of the runtime's version on this machine (what compileall uses too)."""
-    done = subprocess.run([str(PIP_FOR_LAMBDA), "runtime-python"], capture_output=True, text=True)
+    done = subprocess.run(
+        [str(PIP_FOR_LAMBDA), "runtime-python"], capture_output=True, text=True, check=False
+    )
     return Path(done.stdout.strip()) if done.returncode == 0 and done.stdout.strip() else None
 
 
 def docker_answers() -> bool:
     if shutil.which("docker") is None:
         return False
-    return subprocess.run(["docker", "info"], capture_output=True).returncode == 0
+    return subprocess.run(["docker", "info"], capture_output=True, check=False).returncode == 0
 
 
 def _image_exists(tag: str) -> bool:
-    return subprocess.run(["docker", "image", "inspect", tag], capture_output=True).returncode == 0
+    return (
+        subprocess.run(
+            ["docker", "image", "inspect", tag], capture_output=True, check=False
+        ).returncode
+        == 0
+    )
 
 
 @contextmanager
@@ -96,10 +105,12 @@ def _once(name: str, make) -> Any:
 
 
 def _check(command: list[str], **kwargs: Any) -> subprocess.CompletedProcess:
-    done = subprocess.run(command, capture_output=True, text=True, **kwargs)
+    done = subprocess.run(command, capture_output=True, text=True, **kwargs, check=False)
     if done.returncode != 0:
-        raise RuntimeError(f"{' '.join(command)} failed ({done.returncode}):\n"
-                           f"{done.stdout[-6000:]}\n{done.stderr[-6000:]}")  # fmt: skip
+        raise RuntimeError(
+            f"{' '.join(command)} failed ({done.returncode}):\n"
+            f"{done.stdout[-6000:]}\n{done.stderr[-6000:]}"
+        )
     return done
 
 
@@ -109,8 +120,14 @@ def _check(command: list[str], **kwargs: Any) -> subprocess.CompletedProcess:
 def _runtime_context(python: Path, context: Path) -> None:
     """lang/: the CPython installation of ``python`` without its site-packages, plus the
     runtime's SDK installed for the Lambda platform."""
-    prefix = Path(subprocess.run([str(python), "-c", "import sys; print(sys.prefix)"],
-                                 capture_output=True, text=True, check=True).stdout.strip())  # fmt: skip
+    prefix = Path(
+        subprocess.run(
+            [str(python), "-c", "import sys; print(sys.prefix)"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+    )
     version = platform_fact("python-version")
     lang = context / "lang"
     (lang / "bin").mkdir(parents=True)
@@ -119,11 +136,22 @@ def _runtime_context(python: Path, context: Path) -> None:
     for shared in (prefix / "lib").glob(f"libpython{version}*.so*"):
         shutil.copy2(shared, lang / "lib" / shared.name, follow_symlinks=True)
     stdlib = f"python{version}"
-    shutil.copytree(prefix / "lib" / stdlib, lang / "lib" / stdlib, symlinks=True,
-                    ignore=shutil.ignore_patterns("site-packages", "test", "idlelib", "tkinter",
-                                                  "turtledemo", "__pycache__"))  # fmt: skip
-    _check([str(PIP_FOR_LAMBDA), "install", str(lang / "lib" / stdlib / "site-packages"),
-            str(HERE / "runtime-requirements.txt")])  # fmt: skip
+    shutil.copytree(
+        prefix / "lib" / stdlib,
+        lang / "lib" / stdlib,
+        symlinks=True,
+        ignore=shutil.ignore_patterns(
+            "site-packages", "test", "idlelib", "tkinter", "turtledemo", "__pycache__"
+        ),
+    )
+    _check(
+        [
+            str(PIP_FOR_LAMBDA),
+            "install",
+            str(lang / "lib" / stdlib / "site-packages"),
+            str(HERE / "runtime-requirements.txt"),
+        ]
+    )
 
 
 def _ensure_base_image() -> None:
@@ -140,13 +168,27 @@ def runtime_image() -> str:
     def make() -> str:
         python = runtime_python()
         if python is None:
-            raise RuntimeError(f"no Python {platform_fact('python-version')} on this machine "
-                               "(functions/pip-for-lambda.sh runtime-python found none)")  # fmt: skip
+            raise RuntimeError(
+                f"no Python {platform_fact('python-version')} on this machine "
+                "(functions/pip-for-lambda.sh runtime-python found none)"
+            )
         _ensure_base_image()
         with tempfile.TemporaryDirectory() as context:
             _runtime_context(python, Path(context))
-            _check(["docker", "build", "--quiet", "--build-arg", f"BASE_IMAGE={BASE_IMAGE}",
-                    "-f", str(HERE / "lambda-python.Dockerfile"), "-t", RUNTIME_IMAGE, context])  # fmt: skip
+            _check(
+                [
+                    "docker",
+                    "build",
+                    "--quiet",
+                    "--build-arg",
+                    f"BASE_IMAGE={BASE_IMAGE}",
+                    "-f",
+                    str(HERE / "lambda-python.Dockerfile"),
+                    "-t",
+                    RUNTIME_IMAGE,
+                    context,
+                ]
+            )
         return RUNTIME_IMAGE
 
     return _once("runtime-image", make)
@@ -159,7 +201,10 @@ def build_template() -> dict[str, Any]:
     """template.yaml with AnalysisFunction built FROM the stand-in instead of AWS's image."""
     template = embedded.load_template(ROOT / "template.yaml")
     metadata = template["Resources"]["AnalysisFunction"]["Metadata"]
-    metadata["DockerBuildArgs"] = {**metadata.get("DockerBuildArgs", {}), "BASE_IMAGE": RUNTIME_IMAGE}
+    metadata["DockerBuildArgs"] = {
+        **metadata.get("DockerBuildArgs", {}),
+        "BASE_IMAGE": RUNTIME_IMAGE,
+    }
     return template
 
 
@@ -188,9 +233,23 @@ def sam_build() -> Build:
         template.write_text(json.dumps(build_template(), indent=1))
         env = {**os.environ, "SAM_CLI_TELEMETRY": "0", "LAMBDA_PYTHON": str(runtime_python())}
         started = time.monotonic()
-        done = _check([str(SAM), "build", "--template-file", str(template), "--base-dir", str(ROOT),
-                       "--config-file", str(ROOT / "samconfig.toml"), "--build-dir", str(BUILD_DIR)],
-                      cwd=ROOT, env=env, timeout=1800)  # fmt: skip
+        done = _check(
+            [
+                str(SAM),
+                "build",
+                "--template-file",
+                str(template),
+                "--base-dir",
+                str(ROOT),
+                "--config-file",
+                str(ROOT / "samconfig.toml"),
+                "--build-dir",
+                str(BUILD_DIR),
+            ],
+            cwd=ROOT,
+            env=env,
+            timeout=1800,
+        )
         return {"seconds": time.monotonic() - started, "log": done.stdout + done.stderr}
 
     result = _once("sam-build", make)
@@ -208,8 +267,16 @@ class Invocation:
     output: str  # the function's own stdout/stderr (logs, metrics)
 
 
-def invoke(image: str, handler: str, event: dict, env: dict[str, str], *,
-           task: Path | None = None, layer: Path | None = None, timeout: int = 300) -> Invocation:
+def invoke(
+    image: str,
+    handler: str,
+    event: dict,
+    env: dict[str, str],
+    *,
+    task: Path | None = None,
+    layer: Path | None = None,
+    timeout: int = 300,
+) -> Invocation:
     """Run ``handler`` on ``event`` in a container of ``image``, as Lambda would.
 
     ``task`` and ``layer`` (a zip function's build output and its layer's) are mounted
@@ -217,9 +284,19 @@ def invoke(image: str, handler: str, event: dict, env: dict[str, str], *,
     root file system is read-only too, with /tmp writable, as in Lambda. The network is
     the host's, so moto's server on 127.0.0.1 answers.
     """
-    command = ["docker", "run", "--rm", "-i", "--network", "host", "--read-only",
-               "--tmpfs", "/tmp:rw,exec,size=512m",
-               "-v", f"{HERE / 'driver.py'}:/harness/driver.py:ro"]  # fmt: skip
+    command = [
+        "docker",
+        "run",
+        "--rm",
+        "-i",
+        "--network",
+        "host",
+        "--read-only",
+        "--tmpfs",
+        "/tmp:rw,exec,size=512m",
+        "-v",
+        f"{HERE / 'driver.py'}:/harness/driver.py:ro",
+    ]
     if task is not None:
         command += ["-v", f"{task}:/var/task:ro"]
     if layer is not None:
@@ -227,13 +304,21 @@ def invoke(image: str, handler: str, event: dict, env: dict[str, str], *,
     for name, value in env.items():
         command += ["-e", f"{name}={value}"]
     command += [image, "python3.12", "-I", "/harness/driver.py", handler]
-    done = subprocess.run(command, input=json.dumps(event), capture_output=True, text=True,
-                          timeout=timeout)  # fmt: skip
+    done = subprocess.run(
+        command,
+        input=json.dumps(event),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
     lines = [line for line in done.stdout.splitlines() if line.startswith(MARKER)]
     if done.returncode != 0 or not lines:
-        raise AssertionError(f"the handler did not finish ({done.returncode}):\n"
-                             f"{done.stdout[-8000:]}\n{done.stderr[-8000:]}")  # fmt: skip
-    payload = json.loads(lines[-1][len(MARKER):])
+        raise AssertionError(
+            f"the handler did not finish ({done.returncode}):\n"
+            f"{done.stdout[-8000:]}\n{done.stderr[-8000:]}"
+        )
+    payload = json.loads(lines[-1][len(MARKER) :])
     return Invocation(payload["result"], payload["report"], done.stdout + done.stderr)
 
 

@@ -24,8 +24,11 @@ from packaging.version import Version
 from pipeline import embedded
 from tests.lambda_build import harness
 
-ZIP_FUNCTIONS = {"StartPipelineFunction": "start_pipeline", "NotifyFunction": "notify",
-                 "ProgressFunction": "progress"}  # fmt: skip
+ZIP_FUNCTIONS = {
+    "StartPipelineFunction": "start_pipeline",
+    "NotifyFunction": "notify",
+    "ProgressFunction": "progress",
+}
 LAMBDA_ZIP_LIMIT = 250 * 1024 * 1024  # unzipped, the function and all its layers
 
 
@@ -37,32 +40,48 @@ def lock(path: Path) -> dict[str, tuple[Version, set[str]]]:
         if line:
             requirement = Requirement(line)
             (spec,) = requirement.specifier
-            pins[canonicalize_name(requirement.name)] = (Version(spec.version), set(requirement.extras))
+            pins[canonicalize_name(requirement.name)] = (
+                Version(spec.version),
+                set(requirement.extras),
+            )
     return pins
 
 
 def distributions(folder: Path) -> dict[str, Metadata]:
     found = {}
     for info in folder.glob("*.dist-info"):
-        metadata = Metadata.from_email((info / "METADATA").read_text(encoding="utf-8"), validate=False)
+        metadata = Metadata.from_email(
+            (info / "METADATA").read_text(encoding="utf-8"), validate=False
+        )
         found[canonicalize_name(metadata.name)] = metadata
     return found
 
 
 def wheel_tags(folder: Path) -> dict[str, set[str]]:
-    return {info.name: {line.split(":", 1)[1].strip()
-                        for line in (info / "WHEEL").read_text().splitlines()
-                        if line.startswith("Tag:")}
-            for info in folder.glob("*.dist-info")}  # fmt: skip
+    return {
+        info.name: {
+            line.split(":", 1)[1].strip()
+            for line in (info / "WHEEL").read_text().splitlines()
+            if line.startswith("Tag:")
+        }
+        for info in folder.glob("*.dist-info")
+    }
 
 
 def platform_environment() -> dict[str, str]:
     """PEP 508 marker values of the Lambda runtime (not this machine's)."""
     version = harness.platform_fact("python-version")
     env = default_environment()
-    env.update(python_version=version, python_full_version=f"{version}.0", sys_platform="linux",
-               platform_system="Linux", platform_machine="x86_64", os_name="posix",
-               implementation_name="cpython", platform_python_implementation="CPython")  # fmt: skip
+    env.update(
+        python_version=version,
+        python_full_version=f"{version}.0",
+        sys_platform="linux",
+        platform_system="Linux",
+        platform_machine="x86_64",
+        os_name="posix",
+        implementation_name="cpython",
+        platform_python_implementation="CPython",
+    )
     return env
 
 
@@ -81,7 +100,8 @@ def test_sam_build_made_every_function_and_the_layer_from_the_real_template(buil
     # the template sam built differs from template.yaml in one value: the analysis
     # image's base, a stand-in for public.ecr.aws/lambda/python:3.12 (no registry here)
     assert built["Resources"]["AnalysisFunction"]["Metadata"].pop("DockerBuildArgs") == {
-        "BASE_IMAGE": harness.RUNTIME_IMAGE}
+        "BASE_IMAGE": harness.RUNTIME_IMAGE
+    }
     assert built == real
     resources = build.template["Resources"]
     for name in ZIP_FUNCTIONS:
@@ -91,7 +111,12 @@ def test_sam_build_made_every_function_and_the_layer_from_the_real_template(buil
     assert resources["FoldlineLayer"]["Properties"]["ContentUri"] == "FoldlineLayer"
     assert (build.artifacts("FoldlineLayer") / "python" / "foldline" / "__init__.py").is_file()
     image = build.image("AnalysisFunction")
-    assert subprocess.run(["docker", "image", "inspect", image], capture_output=True).returncode == 0
+    assert (
+        subprocess.run(
+            ["docker", "image", "inspect", image], capture_output=True, check=False
+        ).returncode
+        == 0
+    )
 
 
 @pytest.mark.parametrize("name", ZIP_FUNCTIONS)
@@ -109,6 +134,18 @@ def test_the_layer_holds_foldline_alone(build):
     assert {p.name for p in python.iterdir() if not p.name.endswith(".dist-info")} == {"foldline"}
 
 
+def test_the_layer_and_the_analysis_image_ship_neither_the_command_nor_the_local_mode(
+    build, analysis_task
+):
+    """foldline/cli/ and foldline/local/ are the edge: no function imports them."""
+    for package in (
+        build.artifacts("FoldlineLayer") / "python" / "foldline",
+        analysis_task / "foldline",
+    ):
+        assert (package / "intake" / "start.py").is_file()
+        assert not (package / "cli").exists() and not (package / "local").exists()
+
+
 def test_the_analysis_image_holds_its_lock_and_foldline(analysis_task):
     pins = lock(harness.ROOT / "functions" / "analysis" / "requirements.txt")
     found = {n: m.version for n, m in distributions(analysis_task).items()}
@@ -120,8 +157,12 @@ def test_the_analysis_image_holds_its_lock_and_foldline(analysis_task):
 def test_every_dependency_is_met_inside_the_function_with_the_runtimes_boto3(code, name):
     """The locks install with --no-deps: nothing checks them but this."""
     runtime = lock(harness.HERE / "runtime-requirements.txt")
-    function_lock = (harness.ROOT / "functions" / ("analysis" if name == "AnalysisFunction"
-                                                   else ZIP_FUNCTIONS[name]) / "requirements.txt")  # fmt: skip
+    function_lock = (
+        harness.ROOT
+        / "functions"
+        / ("analysis" if name == "AnalysisFunction" else ZIP_FUNCTIONS[name])
+        / "requirements.txt"
+    )
     extras = {n: e for n, (_, e) in lock(function_lock).items()}
     available: dict[str, Version] = {n: v for n, (v, _) in runtime.items()}
     installed: dict[str, Metadata] = {}
@@ -135,8 +176,9 @@ def test_every_dependency_is_met_inside_the_function_with_the_runtimes_boto3(cod
             continue  # a function ships the subset it imports (the handler tests import it)
         for requirement in metadata.requires_dist or []:
             wanted = extras.get(dist, set()) or {""}
-            if requirement.marker and not any(requirement.marker.evaluate({**env, "extra": e})
-                                              for e in wanted):  # fmt: skip
+            if requirement.marker and not any(
+                requirement.marker.evaluate({**env, "extra": e}) for e in wanted
+            ):
                 continue
             have = available.get(canonicalize_name(requirement.name))
             if have is None or not requirement.specifier.contains(have, prereleases=True):
@@ -149,7 +191,12 @@ def test_every_wheel_is_tagged_for_the_runtime(code, name):
     version = tuple(int(x) for x in harness.platform_fact("python-version").split("."))
     glibc_minor = int(harness.platform_fact("glibc").split(".")[1])
     platforms = [f"manylinux_2_{m}_x86_64" for m in range(glibc_minor, 4, -1)]
-    platforms += ["manylinux2014_x86_64", "manylinux2010_x86_64", "manylinux1_x86_64", "linux_x86_64"]
+    platforms += [
+        "manylinux2014_x86_64",
+        "manylinux2010_x86_64",
+        "manylinux1_x86_64",
+        "linux_x86_64",
+    ]
     supported = {str(t) for t in tags.cpython_tags(version, platforms=platforms)}
     supported |= {str(t) for t in tags.compatible_tags(version, platforms=platforms)}
     wrong = {}
@@ -183,14 +230,20 @@ def test_no_shared_object_needs_a_newer_glibc_than_the_runtimes(code, name):
     too_new, checked = {}, 0
     for folder in code[name]:
         for path in elf_files(folder):
-            needs = subprocess.run([readelf, "-V", "-W", str(path)], capture_output=True,
-                                   text=True, check=True).stdout  # fmt: skip
+            needs = subprocess.run(
+                [readelf, "-V", "-W", str(path)], capture_output=True, text=True, check=True
+            ).stdout
             checked += 1
-            glibc = max((int(minor) for major, minor in GLIBC_NEED.findall(needs) if major == "2"),
-                        default=0)  # fmt: skip
+            glibc = max(
+                (int(minor) for major, minor in GLIBC_NEED.findall(needs) if major == "2"),
+                default=0,
+            )
             glibcxx = max((int(n) for n in GLIBCXX_NEED.findall(needs)), default=0)
             if glibc > glibc_minor or glibcxx > GLIBCXX_MAX:
-                too_new[str(path.relative_to(folder))] = (f"GLIBC_2.{glibc}", f"GLIBCXX_3.4.{glibcxx}")
+                too_new[str(path.relative_to(folder))] = (
+                    f"GLIBC_2.{glibc}",
+                    f"GLIBCXX_3.4.{glibcxx}",
+                )
     assert not too_new
     if name in ("StartPipelineFunction", "AnalysisFunction"):
         assert checked > 0  # numpy's extension modules at least: the check looked at something
@@ -204,7 +257,9 @@ def test_bytecode_is_the_runtimes_and_nothing_else(code, name):
         for source in folder.rglob("*.py"):
             if not (source.parent / "__pycache__" / f"{source.stem}.{tag}.pyc").is_file():
                 missing.append(str(source.relative_to(folder)))
-        foreign += [str(p.relative_to(folder)) for p in folder.rglob("*.pyc") if f".{tag}." not in p.name]
+        foreign += [
+            str(p.relative_to(folder)) for p in folder.rglob("*.pyc") if f".{tag}." not in p.name
+        ]
     assert not foreign  # pip compiles for its own interpreter unless told not to
     assert not missing
 

@@ -14,15 +14,16 @@ import json
 
 import pytest
 
-from foldline import layout
+from foldline.intake.run_identity import run_id_for
+from foldline.intake.start import pipeline_parameters
 from foldline.local import moto_sagemaker
 from foldline.local.paths import ACCOUNT_ID
-from foldline.parameters import ALPHAFOLD_STEP, MSA_STEP, OPENFOLD_STEP
-from foldline.run_identity import run_id_for
-from foldline.runs import EXECUTING, RunsTable
-from foldline.start import pipeline_parameters
+from foldline.runs.table import EXECUTING, RunsTable
+from foldline.spec import layout
+from foldline.spec.parameters import ALPHAFOLD_STEP, MSA_STEP, OPENFOLD_STEP
 from tests.conftest import DATA, sqs_batch
-from tests.functional.pipeline_runs import (
+from tests.lambda_build import harness
+from tests.pipeline_runs import (
     EVENTS,
     alphafold_archive,
     archive_key,
@@ -30,7 +31,6 @@ from tests.functional.pipeline_runs import (
     msa_archive,
     openfold_archive,
 )
-from tests.lambda_build import harness
 
 FASTA = (DATA / "openfold-6kwc" / "6kwc.fasta").read_bytes()
 OOM = "AlgorithmError: RuntimeError: CUDA out of memory. Tried to allocate 2.41 GiB, exit code: 1"
@@ -40,10 +40,14 @@ SNAPSTART = {"StartPipelineFunction"}
 def run_function(cloud, build, runtime_image, logical_id: str, event: dict) -> harness.Invocation:
     """Invoke one function's build output on ``event`` and check what it ran from."""
     function = cloud.stack.function(logical_id)
-    env = {**function.environment, **cloud.env, "AWS_LAMBDA_FUNCTION_NAME": function.name,
-           "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(function.memory_size),
-           "AWS_EXECUTION_ENV": "AWS_Lambda_python" + harness.platform_fact("python-version"),
-           "_HANDLER": function.handler}  # fmt: skip
+    env = {
+        **function.environment,
+        **cloud.env,
+        "AWS_LAMBDA_FUNCTION_NAME": function.name,
+        "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(function.memory_size),
+        "AWS_EXECUTION_ENV": "AWS_Lambda_python" + harness.platform_fact("python-version"),
+        "_HANDLER": function.handler,
+    }
     if logical_id in SNAPSTART:
         env["AWS_LAMBDA_INITIALIZATION_TYPE"] = "snap-start"
     properties = build.template["Resources"][logical_id]["Properties"]
@@ -51,9 +55,14 @@ def run_function(cloud, build, runtime_image, logical_id: str, event: dict) -> h
         done = harness.invoke(build.image(logical_id), function.handler, event, env)
         home = "task"
     else:
-        done = harness.invoke(runtime_image, function.handler, event, env,
-                              task=build.artifacts(logical_id),
-                              layer=build.artifacts("FoldlineLayer"))  # fmt: skip
+        done = harness.invoke(
+            runtime_image,
+            function.handler,
+            event,
+            env,
+            task=build.artifacts(logical_id),
+            layer=build.artifacts("FoldlineLayer"),
+        )
         home = "layer"
     report = done.report
     assert report["python"].startswith(harness.platform_fact("python-version") + ".")
@@ -83,30 +92,47 @@ def started_run(cloud, name: str) -> tuple[str, str]:
     key, bucket = f"inputs/{name}.fasta", cloud.bucket_name()
     put = upload(cloud, key, FASTA)
     run_id = run_id_for(bucket, key, put["VersionId"])
-    parameters = pipeline_parameters(bucket=bucket, run_id=run_id, fasta_file_name=f"{name}.fasta",
-                                     model_preset="monomer_ptm", upload_date="2026-11-26",
-                                     overrides={})  # fmt: skip
+    parameters = pipeline_parameters(
+        bucket=bucket,
+        run_id=run_id,
+        fasta_file_name=f"{name}.fasta",
+        model_preset="monomer_ptm",
+        upload_date="2026-11-26",
+        overrides={},
+    )
     function = cloud.stack.function("StartPipelineFunction")
     arn = cloud.client("sagemaker").start_pipeline_execution(
-        PipelineName=function.environment["PIPELINE_NAME"], PipelineExecutionDisplayName=run_id,
+        PipelineName=function.environment["PIPELINE_NAME"],
+        PipelineExecutionDisplayName=run_id,
         PipelineParameters=[{"Name": k, "Value": v} for k, v in parameters.items()],
         ClientRequestToken=run_id,
-    )["PipelineExecutionArn"]  # fmt: skip
-    runs_table(cloud).put(run_id, status=EXECUTING, bucket=bucket, key=key, target=name,
-                          parameters=parameters, execution_arn=arn)  # fmt: skip
+    )["PipelineExecutionArn"]
+    runs_table(cloud).put(
+        run_id,
+        status=EXECUTING,
+        bucket=bucket,
+        key=key,
+        target=name,
+        parameters=parameters,
+        execution_arn=arn,
+    )
     return run_id, arn
 
 
 def runs_table(cloud) -> RunsTable:
-    return RunsTable(cloud.stack.function("ProgressFunction").environment["RUNS_TABLE"],
-                     cloud.client("dynamodb"))  # fmt: skip
+    return RunsTable(
+        cloud.stack.function("ProgressFunction").environment["RUNS_TABLE"], cloud.client("dynamodb")
+    )
 
 
 def place_outputs(cloud, run_id: str, arn: str) -> dict[str, str]:
     """The steps' model.tar.gz where SageMaker writes them; step dir -> key."""
     keys = {}
-    for step, archive in ((MSA_STEP, msa_archive()), (ALPHAFOLD_STEP, alphafold_archive()),
-                          (OPENFOLD_STEP, openfold_archive())):  # fmt: skip
+    for step, archive in (
+        (MSA_STEP, msa_archive()),
+        (ALPHAFOLD_STEP, alphafold_archive()),
+        (OPENFOLD_STEP, openfold_archive()),
+    ):
         keys[step.output_dir] = archive_key(run_id, arn, step)
         upload(cloud, keys[step.output_dir], archive)
     return keys
@@ -124,21 +150,30 @@ def sample(name: str, run_id: str, arn: str) -> dict:
     if "metadata" in detail:
         step = {s.name: s for s in (MSA_STEP, ALPHAFOLD_STEP, OPENFOLD_STEP)}[detail["stepName"]]
         detail["metadata"]["trainingJob"]["arn"] = (
-            f"arn:aws:sagemaker:us-east-1:{ACCOUNT_ID}:training-job/{job_name(arn, step).lower()}")
+            f"arn:aws:sagemaker:us-east-1:{ACCOUNT_ID}:training-job/{job_name(arn, step).lower()}"
+        )
     return event
 
 
 def set_status(cloud, arn: str, status: str, steps: list[dict] | None = None) -> None:
     """What SageMaker would report for the execution (moto's server runs in this process)."""
-    moto_sagemaker.set_status(ACCOUNT_ID, cloud.region, arn, status,
-                              "Step failure: One or multiple steps failed." if status == "Failed" else None)  # fmt: skip
+    moto_sagemaker.set_status(
+        ACCOUNT_ID,
+        cloud.region,
+        arn,
+        status,
+        "Step failure: One or multiple steps failed." if status == "Failed" else None,
+    )
     if steps is not None:
         moto_sagemaker.set_steps(ACCOUNT_ID, cloud.region, arn, steps)
 
 
 def notices_for(cloud, run_id: str) -> list[dict]:
-    return [n for n in harness.notices(cloud)
-            if n.get("MessageAttributes", {}).get("run_id", {}).get("Value") == run_id]  # fmt: skip
+    return [
+        n
+        for n in harness.notices(cloud)
+        if n.get("MessageAttributes", {}).get("run_id", {}).get("Value") == run_id
+    ]
 
 
 # -- the start function -------------------------------------------------------------------------
@@ -152,8 +187,14 @@ def pointed_at(cloud, key: str, body: bytes) -> dict:
     event = json.loads(record["body"])
     event["detail"]["bucket"]["name"] = cloud.bucket_name()
     event["resources"] = [f"arn:aws:s3:::{cloud.bucket_name()}"]
-    event["detail"]["object"].update({"key": key, "version-id": put["VersionId"],
-                                      "etag": put["ETag"].strip('"'), "size": len(body)})  # fmt: skip
+    event["detail"]["object"].update(
+        {
+            "key": key,
+            "version-id": put["VersionId"],
+            "etag": put["ETag"].strip('"'),
+            "size": len(body),
+        }
+    )
     record["body"] = json.dumps(event)
     return batch
 
@@ -166,20 +207,29 @@ def test_start_function_starts_the_sample_uploads_run(cloud, build, runtime_imag
     assert done.result == {"batchItemFailures": []}
     pipeline = cloud.stack.function("StartPipelineFunction").environment["PIPELINE_NAME"]
     executions = cloud.client("sagemaker").list_pipeline_executions(PipelineName=pipeline)
-    (execution,) = [e for e in executions["PipelineExecutionSummaries"]
-                    if e["PipelineExecutionDisplayName"].startswith("6kwc-")]  # fmt: skip
+    (execution,) = [
+        e
+        for e in executions["PipelineExecutionSummaries"]
+        if e["PipelineExecutionDisplayName"].startswith("6kwc-")
+    ]
     run_id = execution["PipelineExecutionDisplayName"]
     item = runs_table(cloud).get(run_id)
     assert item["execution_arn"] == execution["PipelineExecutionArn"]
-    copied = cloud.client("s3").get_object(Bucket=cloud.bucket_name(),
-                                           Key=layout.run_input_key(run_id, "6kwc.fasta"))  # fmt: skip
+    copied = cloud.client("s3").get_object(
+        Bucket=cloud.bucket_name(), Key=layout.run_input_key(run_id, "6kwc.fasta")
+    )
     assert copied["Body"].read() == FASTA
 
 
 def test_start_function_rejects_an_upload_that_is_not_fasta(cloud, build, runtime_image):
     key = "inputs/notes.fasta"
-    batch = sqs_batch([json.loads(pointed_at(cloud, key, b"these are notes, not sequences\n")
-                                  ["Records"][0]["body"])])  # fmt: skip
+    batch = sqs_batch(
+        [
+            json.loads(
+                pointed_at(cloud, key, b"these are notes, not sequences\n")["Records"][0]["body"]
+            )
+        ]
+    )
 
     done = run_function(cloud, build, runtime_image, "StartPipelineFunction", batch)
 
@@ -187,7 +237,11 @@ def test_start_function_rejects_an_upload_that_is_not_fasta(cloud, build, runtim
     s3, bucket = cloud.client("s3"), cloud.bucket_name()
     reason = json.loads(s3.get_object(Bucket=bucket, Key=layout.reason_key(key))["Body"].read())
     assert reason
-    assert s3.get_object(Bucket=bucket, Key=layout.rejected_key(key))["Body"].read().startswith(b"these")
+    assert (
+        s3.get_object(Bucket=bucket, Key=layout.rejected_key(key))["Body"]
+        .read()
+        .startswith(b"these")
+    )
     rejected = [n for n in harness.notices(cloud) if "notes.fasta" in n.get("Message", "")]
     assert len(rejected) == 1
 
@@ -200,13 +254,21 @@ def test_analysis_function_reports_a_succeeded_run(cloud, build, runtime_image):
     place_outputs(cloud, run_id, arn)
     set_status(cloud, arn, "Succeeded")
 
-    done = run_function(cloud, build, runtime_image, "AnalysisFunction",
-                        sample("pipeline-succeeded.json", run_id, arn))  # fmt: skip
+    done = run_function(
+        cloud,
+        build,
+        runtime_image,
+        "AnalysisFunction",
+        sample("pipeline-succeeded.json", run_id, arn),
+    )
 
     assert done.result["action"] == "reported"
     s3, bucket = cloud.client("s3"), cloud.bucket_name()
     prefix = layout.report_prefix(run_id)
-    written = {o["Key"][len(prefix):] for o in s3.list_objects_v2(Bucket=bucket, Prefix=prefix)["Contents"]}
+    written = {
+        o["Key"][len(prefix) :]
+        for o in s3.list_objects_v2(Bucket=bucket, Prefix=prefix)["Contents"]
+    }
     assert {"metrics.json", "report.html", "plddt.png"} <= written
     metrics = json.loads(s3.get_object(Bucket=bucket, Key=prefix + "metrics.json")["Body"].read())
     assert 0.95 < metrics["comparison"]["complex"]["tm_score"] <= 1.0  # relaxed vs unrelaxed 6KWC
@@ -218,16 +280,30 @@ def test_analysis_function_reports_a_succeeded_run(cloud, build, runtime_image):
 
 def test_notify_function_names_the_failed_step_and_its_reason(cloud, build, runtime_image):
     run_id, arn = started_run(cloud, "failed")
-    steps = [{"StepName": s.name, "StepStatus": status, "AttemptCount": 1,
-              "Metadata": {"TrainingJob": {"Arn": f"arn:aws:sagemaker:us-east-1:{ACCOUNT_ID}:"
-                                                  f"training-job/{job_name(arn, s).lower()}"}},
-              **({"FailureReason": OOM} if status == "Failed" else {})}
-             for s, status in ((MSA_STEP, "Succeeded"), (ALPHAFOLD_STEP, "Succeeded"),
-                               (OPENFOLD_STEP, "Failed"))]  # fmt: skip
+    steps = [
+        {
+            "StepName": s.name,
+            "StepStatus": status,
+            "AttemptCount": 1,
+            "Metadata": {
+                "TrainingJob": {
+                    "Arn": f"arn:aws:sagemaker:us-east-1:{ACCOUNT_ID}:"
+                    f"training-job/{job_name(arn, s).lower()}"
+                }
+            },
+            **({"FailureReason": OOM} if status == "Failed" else {}),
+        }
+        for s, status in (
+            (MSA_STEP, "Succeeded"),
+            (ALPHAFOLD_STEP, "Succeeded"),
+            (OPENFOLD_STEP, "Failed"),
+        )
+    ]
     set_status(cloud, arn, "Failed", steps)
 
-    done = run_function(cloud, build, runtime_image, "NotifyFunction",
-                        sample("pipeline-failed.json", run_id, arn))  # fmt: skip
+    done = run_function(
+        cloud, build, runtime_image, "NotifyFunction", sample("pipeline-failed.json", run_id, arn)
+    )
 
     assert done.result["action"] == "notified" and done.result["failed_step"] == "RunOpenFold"
     (notice,) = notices_for(cloud, run_id)
@@ -240,8 +316,9 @@ def test_notify_function_tells_of_a_stopped_run(cloud, build, runtime_image):
     run_id, arn = started_run(cloud, "stopped")
     set_status(cloud, arn, "Stopped", [])
 
-    done = run_function(cloud, build, runtime_image, "NotifyFunction",
-                        sample("pipeline-stopped.json", run_id, arn))  # fmt: skip
+    done = run_function(
+        cloud, build, runtime_image, "NotifyFunction", sample("pipeline-stopped.json", run_id, arn)
+    )
 
     assert done.result["status"] == "Stopped"
     (notice,) = notices_for(cloud, run_id)
@@ -262,16 +339,21 @@ def test_notify_function_tells_of_an_analysis_that_gave_up(cloud, build, runtime
     assert f"s3://{cloud.bucket_name()}/{keys['alphafold']}" in notice["Message"]
 
 
-@pytest.mark.parametrize(("sample_event", "step", "status"), [
-    ("step-succeeded.json", ALPHAFOLD_STEP, "Succeeded"),
-    ("step-failed.json", OPENFOLD_STEP, "Failed"),
-])  # fmt: skip
-def test_progress_function_records_the_steps_status(cloud, build, runtime_image, sample_event,
-                                                    step, status):  # fmt: skip
+@pytest.mark.parametrize(
+    ("sample_event", "step", "status"),
+    [
+        ("step-succeeded.json", ALPHAFOLD_STEP, "Succeeded"),
+        ("step-failed.json", OPENFOLD_STEP, "Failed"),
+    ],
+)
+def test_progress_function_records_the_steps_status(
+    cloud, build, runtime_image, sample_event, step, status
+):
     run_id, arn = started_run(cloud, f"progress-{status.lower()}")
 
-    done = run_function(cloud, build, runtime_image, "ProgressFunction",
-                        sample(sample_event, run_id, arn))  # fmt: skip
+    done = run_function(
+        cloud, build, runtime_image, "ProgressFunction", sample(sample_event, run_id, arn)
+    )
 
     assert done.result["action"] == "recorded" and done.result["run_id"] == run_id
     recorded = runs_table(cloud).get(run_id)["steps"][step.name]

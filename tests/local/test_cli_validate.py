@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typer.testing import CliRunner
 
-from foldline.cli import app
+from foldline.cli.app import app
 
 from .conftest import EXAMPLE
 

@@ -33,16 +33,15 @@ import pytest
 from moto import mock_aws
 from typer.testing import CliRunner
 
-from foldline import msa_cache
-from foldline.cli import app
-from foldline.local import containers
-from foldline.local import training
+from foldline.cli.app import app
+from foldline.local import containers, training
 from foldline.local.containers import StepImage
 from foldline.local.paths import LOCAL_STACK_PARAMETERS
 from foldline.local.runtime import LocalRuntime
 from foldline.local.training import TrainingJob
-from foldline.parameters import ALPHAFOLD_STEP, MSA_STEP, OPENFOLD_STEP
-from foldline.steps.manifest import MANIFEST_NAME
+from foldline.spec.layout import STEP_MANIFEST
+from foldline.spec.parameters import ALPHAFOLD_STEP, MSA_STEP, OPENFOLD_STEP
+from foldline.steps import msa_cache
 from pipeline import placeholders
 from tests.containers.conftest import databases, images, run_in_image  # noqa: F401 - fixtures
 
@@ -70,23 +69,31 @@ def _plain(text: str) -> str:
 
 
 def test_without_docker_the_run_says_so_and_starts_nothing(tmp_path):
-    result = _invoke(str(EXAMPLE), "--workdir", str(tmp_path / "work"), "--containers",
-                     env={"PATH": str(tmp_path)})  # fmt: skip
+    result = _invoke(
+        str(EXAMPLE),
+        "--workdir",
+        str(tmp_path / "work"),
+        "--containers",
+        env={"PATH": str(tmp_path)},
+    )
     assert result.exit_code == 2
     assert "docker command is not installed" in result.output
     assert "run without --containers" in result.output
     assert not (tmp_path / "work").exists()
 
 
-@pytest.mark.parametrize("args, says", [
-    (["--no-container", "RunOpenFold"], "need --containers"),
-    (["--image", "RunMSA=foldline-msa:dev"], "need --containers"),
-    (["--containers", "--no-container", "RunNothing"], "no pipeline step named 'RunNothing'"),
-    (["--containers", "--image", "RunMSA"], "use STEP=IMAGE"),
-    (["--param", "DbPreset=tiny_dbs"], "DbPreset 'tiny_dbs' is not allowed"),
-    (["--param", "RunId=mine"], "'RunId' is not a run parameter a user sets"),
-    (["--job-env", "NOVALUE"], "use KEY=VALUE"),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    "args, says",
+    [
+        (["--no-container", "RunOpenFold"], "need --containers"),
+        (["--image", "RunMSA=foldline-msa:dev"], "need --containers"),
+        (["--containers", "--no-container", "RunNothing"], "no pipeline step named 'RunNothing'"),
+        (["--containers", "--image", "RunMSA"], "use STEP=IMAGE"),
+        (["--param", "DbPreset=tiny_dbs"], "DbPreset 'tiny_dbs' is not allowed"),
+        (["--param", "RunId=mine"], "'RunId' is not a run parameter a user sets"),
+        (["--job-env", "NOVALUE"], "use KEY=VALUE"),
+    ],
+)
 def test_bad_options_are_usage_errors(tmp_path, args, says):
     result = _invoke(str(EXAMPLE), "--workdir", str(tmp_path / "work"), *args)
     assert result.exit_code == 2, result.output
@@ -116,8 +123,9 @@ def test_the_build_command_named_is_the_images_build_script():
 def test_a_missing_image_is_named_with_how_to_build_it(tmp_path, monkeypatch):
     monkeypatch.setattr(containers, "LOCAL_IMAGE_TAG", "no-such-tag-for-the-test")
     with pytest.raises(containers.ContainersUnavailable) as missing:
-        containers.resolve([MSA_STEP.name, OPENFOLD_STEP.name],
-                           {MSA_STEP.name: "foldline-test/absent:none"})  # fmt: skip
+        containers.resolve(
+            [MSA_STEP.name, OPENFOLD_STEP.name], {MSA_STEP.name: "foldline-test/absent:none"}
+        )
     text = str(missing.value)
     assert "RunMSA: foldline-test/absent:none" in text
     assert "RunOpenFold: foldline-openfold:no-such-tag-for-the-test" in text
@@ -134,9 +142,14 @@ def weights_and_databases(tmp_path_factory, images, databases):  # noqa: F811 - 
     root = tmp_path_factory.mktemp("databases-with-weights")
     shutil.copytree(databases, root, dirs_exist_ok=True)
     tools = Path(__file__).resolve().parents[1] / "containers" / "in_image"
-    done = run_in_image(images["alphafold"], "/opt/alphafold-env/bin/python",
-                        "/t/make_random_params.py", "/db", "model_1",
-                        mounts={tools: "/t:ro", root: "/db"})  # fmt: skip
+    done = run_in_image(
+        images["alphafold"],
+        "/opt/alphafold-env/bin/python",
+        "/t/make_random_params.py",
+        "/db",
+        "model_1",
+        mounts={tools: "/t:ro", root: "/db"},
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     return root
 
@@ -148,9 +161,17 @@ def runs(tmp_path_factory, images, weights_and_databases):  # noqa: F811 - fixtu
     images' ids as the runs began (a later build may move the tags)."""
     files = tmp_path_factory.mktemp("inputs")
     work = files.parent / "work"
-    common = ["--workdir", str(work), "--databases", str(weights_and_databases),
-              "--containers", "--no-container", OPENFOLD_STEP.name,
-              "--param", "DbPreset=reduced_dbs"]  # fmt: skip
+    common = [
+        "--workdir",
+        str(work),
+        "--databases",
+        str(weights_and_databases),
+        "--containers",
+        "--no-container",
+        OPENFOLD_STEP.name,
+        "--param",
+        "DbPreset=reduced_dbs",
+    ]
     header, *lines = EXAMPLE.read_text().splitlines()
     fragment = f"{header}\n{''.join(lines)[:FRAGMENT]}\n"
     good, bad = files / "xylanase.fasta", files / "xylanase-again.fasta"
@@ -170,7 +191,7 @@ def _jobs(work: Path, step: str) -> list[Path]:
 
 def _manifest(job: Path) -> dict:
     with tarfile.open(job / "model.tar.gz") as tar:
-        return json.load(tar.extractfile(MANIFEST_NAME))
+        return json.load(tar.extractfile(STEP_MANIFEST))
 
 
 def _records(work: Path) -> list[dict]:
@@ -213,10 +234,13 @@ def _check_the_output_says_where_each_step_runs(folded, images, ids):  # noqa: F
     msa_id = ids["msa"].removeprefix("sha256:")[:12]
     af_id = ids["alphafold"].removeprefix("sha256:")[:12]
     assert any(line.split() == [MSA_STEP.name, images["msa"], f"({msa_id})"] for line in lines)
-    assert any(line.split() == [ALPHAFOLD_STEP.name, images["alphafold"], f"({af_id})"]
-               for line in lines)  # fmt: skip
-    assert any(line.split()[:2] == [OPENFOLD_STEP.name, "local"] and "--no-container" in line
-               for line in lines)  # fmt: skip
+    assert any(
+        line.split() == [ALPHAFOLD_STEP.name, images["alphafold"], f"({af_id})"] for line in lines
+    )
+    assert any(
+        line.split()[:2] == [OPENFOLD_STEP.name, "local"] and "--no-container" in line
+        for line in lines
+    )
 
 
 def _check_the_step_ran_in_its_image_under_the_toolkit(work, ref, image_id, step):
@@ -233,8 +257,9 @@ def _check_the_step_ran_in_its_image_under_the_toolkit(work, ref, image_id, step
     log = (job / "training.log").read_text()
     assert TOOLKIT_START in log and "Reporting training SUCCESS" in log
     # the toolkit read the config files as SageMaker writes them
-    training_env = json.loads(next(line for line in log.splitlines()
-                                   if line.startswith("SM_TRAINING_ENV="))[16:])  # fmt: skip
+    training_env = json.loads(
+        next(line for line in log.splitlines() if line.startswith("SM_TRAINING_ENV="))[16:]
+    )
     assert training_env["job_name"] == job.name
     assert training_env["current_host"] == "algo-1" and training_env["hosts"] == ["algo-1"]
     assert training_env["channel_input_dirs"]["databases"] == "/opt/ml/input/data/databases"
@@ -258,8 +283,9 @@ def _check_the_engines_are_the_images(work):
 
 
 def _check_the_msa_step_reached_the_local_cloud_from_its_container(work, folded):
-    run_id = next(line.split()[-1] for line in folded.output.splitlines()
-                  if line.startswith("run id:"))  # fmt: skip
+    run_id = next(
+        line.split()[-1] for line in folded.output.splitlines() if line.startswith("run id:")
+    )
     (entry,) = (work / "state" / "s3").glob("*/objects/msa-cache/*/manifest.json")
     stored = json.loads(entry.read_text())
     assert stored["engine"] == "alphafold"
@@ -316,17 +342,27 @@ def toy_image(tmp_path_factory, images):  # noqa: F811 - fixture
     (context / "write_step.py").write_text(WRITE_STEP)
     (context / "Dockerfile").write_text(
         f"FROM {images['msa']}\nCOPY sleep_step.py write_step.py /opt/ml/code/\n"
-        "ENV SAGEMAKER_PROGRAM=sleep_step.py\n")  # fmt: skip
-    done = subprocess.run(["docker", "build", "-q", "-t", ref, str(context)], capture_output=True,
-                          text=True, env={**os.environ, "DOCKER_BUILDKIT": "0"})  # fmt: skip
+        "ENV SAGEMAKER_PROGRAM=sleep_step.py\n"
+    )
+    done = subprocess.run(
+        ["docker", "build", "-q", "-t", ref, str(context)],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "DOCKER_BUILDKIT": "0"},
+        check=False,
+    )
     assert done.returncode == 0, done.stderr
     return StepImage(MSA_STEP.name, ref, containers.inspect(ref)["Id"])
 
 
 def _containers_of(label_value: str = "") -> list[str]:
     label = containers.JOB_LABEL + (f"={label_value}" if label_value else "")
-    listed = subprocess.run(["docker", "ps", "-a", "--filter", f"label={label}", "--format",
-                             "{{.Names}}"], capture_output=True, text=True, check=True)  # fmt: skip
+    listed = subprocess.run(
+        ["docker", "ps", "-a", "--filter", f"label={label}", "--format", "{{.Names}}"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     return listed.stdout.split()
 
 
@@ -365,11 +401,18 @@ def test_files_the_container_writes_go_back_to_the_workspace_owner(tmp_path, toy
     """Containers run as root, as SageMaker runs them; the work folder must stay the user's."""
     owner = (4242, 4343)  # not this process's user: the give-back must really happen
     job = TrainingJob(
-        name="toy-job", program="unused", root=tmp_path / "toy-job", databases=tmp_path,
-        arguments={"OutputDataConfig": {"S3OutputPath": "s3://toy-bucket/out/"},
-                   "HyperParameters": {"sagemaker_program": "write_step.py"}},
-        env={"SAGEMAKER_PROGRAM": "write_step.py"}, image=toy_image, owner=owner,
-    )  # fmt: skip
+        name="toy-job",
+        program="unused",
+        root=tmp_path / "toy-job",
+        databases=tmp_path,
+        arguments={
+            "OutputDataConfig": {"S3OutputPath": "s3://toy-bucket/out/"},
+            "HyperParameters": {"sagemaker_program": "write_step.py"},
+        },
+        env={"SAGEMAKER_PROGRAM": "write_step.py"},
+        image=toy_image,
+        owner=owner,
+    )
     with mock_aws():
         s3 = boto3.client("s3", region_name="us-east-1")
         s3.create_bucket(Bucket="toy-bucket")
@@ -379,8 +422,12 @@ def test_files_the_container_writes_go_back_to_the_workspace_owner(tmp_path, toy
             assert tar.extractfile("made.txt").read() == b"made"
         s3.head_object(Bucket="toy-bucket", Key="out/toy-job/output/output.tar.gz")
     assert result.succeeded, (job.root / "training.log").read_text()[-3000:]
-    written = [job.model_dir / "made.txt", job.output_dir / "data" / "note.txt",
-               job.output_dir / "success", job.root / "training.log"]  # fmt: skip
+    written = [
+        job.model_dir / "made.txt",
+        job.output_dir / "data" / "note.txt",
+        job.output_dir / "success",
+        job.root / "training.log",
+    ]
     for path in written:
         assert (path.stat().st_uid, path.stat().st_gid) == owner, path
     record = json.loads((job.root / "container.json").read_text())

@@ -16,10 +16,10 @@ import gemmi
 import pytest
 from typer.testing import CliRunner
 
-from foldline.cli import app
-from foldline.fasta import decide_file
+from foldline.cli.app import app
+from foldline.intake.fasta import decide_file
 from foldline.local.outbox import read_notice
-from foldline.parameters import ALPHAFOLD_STEP, MSA_STEP, OPENFOLD_STEP, PARAMETERS
+from foldline.spec.parameters import ALPHAFOLD_STEP, MSA_STEP, OPENFOLD_STEP, PARAMETERS
 
 from .conftest import EXAMPLE
 
@@ -44,8 +44,9 @@ def finished(tmp_path_factory):
     work = tmp_path_factory.mktemp("e2e") / "work"
     dna = work.parent / "dna.fasta"
     dna.write_text(">not-a-protein\nATGGCGTACGTTAGCATCGATCGATCGGCTAGCTAGCATCG\n")
-    result = CliRunner().invoke(app, ["local", "run", str(EXAMPLE), str(dna),
-                                      "--workdir", str(work)])  # fmt: skip
+    result = CliRunner().invoke(
+        app, ["local", "run", str(EXAMPLE), str(dna), "--workdir", str(work)]
+    )
     return work, result
 
 
@@ -90,8 +91,9 @@ def test_msas_come_from_a_real_search(finished, tmp_path):
         assert "msas/pdb_hits.sto" in names or "msas/pdb_hits.hhr" in names
         stockholm = tar.extractfile("msas/uniref90_hits.sto").read().decode()
     query = decide_file(str(EXAMPLE)).chains[0]
-    rows = [line.split() for line in stockholm.splitlines()
-            if line and not line.startswith(("#", "//"))]  # fmt: skip
+    rows = [
+        line.split() for line in stockholm.splitlines() if line and not line.startswith(("#", "//"))
+    ]
     names_in_order = list(dict.fromkeys(r[0] for r in rows))
     assert len(names_in_order) > 1, "the search found no homologue"
     first = "".join(r[1] for r in rows if r[0] == names_in_order[0]).replace("-", "")
@@ -120,7 +122,10 @@ def test_report_and_metrics(finished):
     assert 0 < complex_["tm_score"] <= 1 and complex_["rmsd"] >= 0
     # the MSA step's real alignments reached the report: depth for every residue
     (chain,) = metrics["msa"]["chains"]
-    assert chain["length"] == metrics["engines"]["alphafold"]["n_residues"] and min(chain["depth"]) >= 1
+    assert (
+        chain["length"] == metrics["engines"]["alphafold"]["n_residues"]
+        and min(chain["depth"]) >= 1
+    )
     assert {"per_residue", "msa_coverage"} <= set(metrics["files"]["plots"])
 
 
@@ -139,6 +144,8 @@ def test_notices_and_runs_table(finished):
     run_id = items["Succeeded"]["run_id"]
     page = work.resolve() / "reports" / run_id / "report.html"
     assert f"\n{page}\n" in succeeded[0].body and page.is_file()
-    assert "X-Amz-Signature" not in succeeded[0].body and "http://127.0.0.1" not in succeeded[0].body
+    assert (
+        "X-Amz-Signature" not in succeeded[0].body and "http://127.0.0.1" not in succeeded[0].body
+    )
     assert rejected[0].run_id == items["Rejected"]["run_id"]
     assert "nucleotide" in rejected[0].subject

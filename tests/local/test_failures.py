@@ -6,7 +6,7 @@ import json
 import time
 
 from foldline.local.outbox import read_notice
-from foldline.parameters import MSA_STEP
+from foldline.spec.parameters import MSA_STEP
 
 from .conftest import EXAMPLE
 
@@ -45,9 +45,14 @@ def test_a_failing_step_ends_in_a_failure_notice(make_runtime, tmp_path):
 def test_only_failed_records_of_a_batch_return_and_end_in_the_dead_letter_queue(make_runtime):
     runtime = make_runtime(retry_delay=0)
     sqs = runtime.cloud.client("sqs")
-    route = next(r for r in runtime.cloud.routes if r.function.logical_id == "StartPipelineFunction")
-    dlq = json.loads(sqs.get_queue_attributes(
-        QueueUrl=route.queue_url, AttributeNames=["RedrivePolicy"])["Attributes"]["RedrivePolicy"])
+    route = next(
+        r for r in runtime.cloud.routes if r.function.logical_id == "StartPipelineFunction"
+    )
+    dlq = json.loads(
+        sqs.get_queue_attributes(QueueUrl=route.queue_url, AttributeNames=["RedrivePolicy"])[
+            "Attributes"
+        ]["RedrivePolicy"]
+    )
     dlq_url = sqs.get_queue_url(QueueName=dlq["deadLetterTargetArn"].rsplit(":", 1)[-1])["QueueUrl"]
 
     # one upload event the handler cannot parse, in the same queue as a real upload
@@ -60,14 +65,15 @@ def test_only_failed_records_of_a_batch_return_and_end_in_the_dead_letter_queue(
             break
         time.sleep(0.2)
     assert [m["Body"] for m in dead] == ["not json"]
-    attempts = [i for i in runtime.dispatcher.invocations
-                if i.function == "StartPipelineFunction"]  # fmt: skip
-    failed_ids = {f["itemIdentifier"] for i in attempts
-                  for f in (i.result or {}).get("batchItemFailures", [])}  # fmt: skip
+    attempts = [i for i in runtime.dispatcher.invocations if i.function == "StartPipelineFunction"]
+    failed_ids = {
+        f["itemIdentifier"] for i in attempts for f in (i.result or {}).get("batchItemFailures", [])
+    }
     assert len(failed_ids) == 1  # the same bad message each time, never the good one
     assert len(attempts) >= dlq["maxReceiveCount"] - 1
     item = runtime.run(submission.run_id)
     assert item is not None and item["status"] in ("Executing", "Succeeded", "Failed")
     executions = runtime.cloud.client("sagemaker").list_pipeline_executions(
-        PipelineName=runtime.cloud.stack.pipelines()[0].name)["PipelineExecutionSummaries"]
+        PipelineName=runtime.cloud.stack.pipelines()[0].name
+    )["PipelineExecutionSummaries"]
     assert len(executions) == 1  # the good upload started exactly one run

@@ -22,9 +22,10 @@ from pathlib import Path
 
 import pytest
 
-from foldline import layout, msa_cache
 from foldline.local.outbox import read_notice
-from foldline.parameters import ALPHAFOLD_STEP, MSA_STEP, OPENFOLD_STEP
+from foldline.spec import layout
+from foldline.spec.parameters import ALPHAFOLD_STEP, MSA_STEP, OPENFOLD_STEP
+from foldline.steps import msa_cache
 
 from .conftest import EXAMPLE
 
@@ -39,13 +40,19 @@ def _job(work: Path, execution_arn: str, step: str) -> Path:
 
 def _msa_files_of_archive(archive: Path) -> dict[str, bytes]:
     with tarfile.open(archive) as tar:
-        return {m.name: tar.extractfile(m).read() for m in tar.getmembers()
-                if m.isfile() and m.name.startswith("msas/")}  # fmt: skip
+        return {
+            m.name: tar.extractfile(m).read()
+            for m in tar.getmembers()
+            if m.isfile() and m.name.startswith("msas/")
+        }
 
 
 def _msa_files_of_folder(folder: Path) -> dict[str, bytes]:
-    return {p.relative_to(folder).as_posix(): p.read_bytes()
-            for p in (folder / "msas").rglob("*") if p.is_file()}  # fmt: skip
+    return {
+        p.relative_to(folder).as_posix(): p.read_bytes()
+        for p in (folder / "msas").rglob("*")
+        if p.is_file()
+    }
 
 
 @pytest.fixture(scope="module")
@@ -65,27 +72,42 @@ def cache_runs(tmp_path_factory):
         items = runtime.wait([a.run_id], timeout=900)
         b = runtime.upload(renamed)
         items.update(runtime.wait([b.run_id], timeout=900))
-        c_id = runtime.upload(first, "older-templates.fasta",
-                              tags={"MaxTemplateDate": "2025-06-01"}).run_id
+        c_id = runtime.upload(
+            first, "older-templates.fasta", tags={"MaxTemplateDate": "2025-06-01"}
+        ).run_id
         items.update(runtime.wait([c_id], timeout=900))
         d_id = runtime.upload(first, "ptm.fasta", tags={"ModelPreset": "monomer_ptm"}).run_id
         items.update(runtime.wait([d_id], timeout=900))
         s3 = runtime.cloud.client("s3")
-        objects = [o["Key"] for o in s3.list_objects_v2(
-            Bucket=runtime.bucket, Prefix=layout.MSA_CACHE).get("Contents", [])]  # fmt: skip
+        objects = [
+            o["Key"]
+            for o in s3.list_objects_v2(Bucket=runtime.bucket, Prefix=layout.MSA_CACHE).get(
+                "Contents", []
+            )
+        ]
         # 5. foldline's entry gone (say, a lifecycle rule): SageMaker's step cache still
         #    reuses run 1's MSA step, and the analysis tells where the MSAs came from
-        s3.delete_object(Bucket=runtime.bucket, Key=layout.msa_cache_prefix(
-            items[a.run_id]["msa_cache_key"]) + msa_cache.MANIFEST_NAME)  # fmt: skip
+        s3.delete_object(
+            Bucket=runtime.bucket,
+            Key=layout.msa_cache_prefix(items[a.run_id]["msa_cache_key"]) + msa_cache.MANIFEST_NAME,
+        )
         e_id = runtime.upload(renamed, "no-manifest.fasta").run_id
         items.update(runtime.wait([e_id], timeout=900))
-        steps = {r: {s["StepName"]: s for s in runtime.steps(items[r]["execution_arn"])}
-                 for r in (a.run_id, b.run_id, c_id, d_id, e_id)}  # fmt: skip
+        steps = {
+            r: {s["StepName"]: s for s in runtime.steps(items[r]["execution_arn"])}
+            for r in (a.run_id, b.run_id, c_id, d_id, e_id)
+        }
         reports = {r: runtime.download_report(r) for r in (a.run_id, b.run_id, e_id)}
     finally:
         runtime.stop()
-    return {"work": root / "work", "ids": (a.run_id, b.run_id, c_id, d_id, e_id), "items": items,
-            "cache_objects": objects, "reports": reports, "steps": steps}  # fmt: skip
+    return {
+        "work": root / "work",
+        "ids": (a.run_id, b.run_id, c_id, d_id, e_id),
+        "items": items,
+        "cache_objects": objects,
+        "reports": reports,
+        "steps": steps,
+    }
 
 
 def test_all_five_runs_succeed(cache_runs):
@@ -94,11 +116,17 @@ def test_all_five_runs_succeed(cache_runs):
 
 def test_second_run_reuses_the_first_runs_msa_step_without_a_job(cache_runs):
     work, (a, b, *_), items = cache_runs["work"], cache_runs["ids"], cache_runs["items"]
-    first = json.loads((_job(work, items[a]["execution_arn"], MSA_STEP.name)
-                        / "model" / "foldline-step.json").read_text())  # fmt: skip
+    first = json.loads(
+        (
+            _job(work, items[a]["execution_arn"], MSA_STEP.name) / "model" / "foldline-step.json"
+        ).read_text()
+    )
     assert first["engine"] == "pyhmmer"  # the search ran
-    assert first["outputs"]["msa_cache"] == {"key": items[a]["msa_cache_key"], "hit": False,
-                                             "stored": True}  # fmt: skip
+    assert first["outputs"]["msa_cache"] == {
+        "key": items[a]["msa_cache_key"],
+        "hit": False,
+        "stored": True,
+    }
     # the second run's MSA step: SageMaker's step cache, no training job at all
     msa_step = cache_runs["steps"][b][MSA_STEP.name]
     assert msa_step["StepStatus"] == "Succeeded"
@@ -118,10 +146,13 @@ def test_a_run_the_step_cache_cannot_serve_copies_the_msas_without_searching(cac
     work, (a, _, _, d, _), items = cache_runs["work"], cache_runs["ids"], cache_runs["items"]
     assert items[d]["parameters"]["ModelPreset"] == "monomer_ptm"
     assert "CacheHitResult" not in cache_runs["steps"][d][MSA_STEP.name]
-    copied = json.loads((_job(work, items[d]["execution_arn"], MSA_STEP.name)
-                         / "model" / "foldline-step.json").read_text())  # fmt: skip
+    copied = json.loads(
+        (
+            _job(work, items[d]["execution_arn"], MSA_STEP.name) / "model" / "foldline-step.json"
+        ).read_text()
+    )
     assert copied["engine"] == "cache"  # no search: copied from msa-cache/<key>/
-    assert copied["call"] == "foldline.msa_cache.fetch"
+    assert copied["call"] == "foldline.steps.msa_cache.fetch"
     assert copied["outputs"]["msa_cache"]["reused_from"] == a
     assert items[d]["msa_reused_from"] == a
 
@@ -138,12 +169,14 @@ def test_both_engines_of_every_reusing_run_receive_byte_identical_msas(cache_run
 
 
 def test_the_notice_and_report_say_msa_reused_from_the_first_run(cache_runs):
-    work, (a, b, *_), items = cache_runs["work"], cache_runs["ids"], cache_runs["items"]
+    work, (a, b, *_), _items = cache_runs["work"], cache_runs["ids"], cache_runs["items"]
     notices = [read_notice(p) for p in sorted((work / "outbox").glob("*.eml"))]
     (second,) = [n for n in notices if f"run {b} " in n.body]
     assert f"MSA reused from run {a}" in second.body
     # what the run would cost in AWS, labelled so: this one cost nothing
-    assert "Cloud cost estimate (this local run cost nothing; the same run in AWS): $" in second.body
+    assert (
+        "Cloud cost estimate (this local run cost nothing; the same run in AWS): $" in second.body
+    )
     assert "Estimated cost" not in second.body
     (first,) = [n for n in notices if f"run {a} " in n.body]
     assert "MSA reused" not in first.body
@@ -156,12 +189,16 @@ def test_another_max_template_date_misses_the_cache(cache_runs):
     assert items[c]["parameters"]["MaxTemplateDate"] == "2025-06-01"
     assert items[c]["msa_cache_key"] != items[a]["msa_cache_key"]
     assert "msa_reused_from" not in items[c]
-    third = json.loads((_job(work, items[c]["execution_arn"], MSA_STEP.name)
-                        / "model" / "foldline-step.json").read_text())  # fmt: skip
+    third = json.loads(
+        (
+            _job(work, items[c]["execution_arn"], MSA_STEP.name) / "model" / "foldline-step.json"
+        ).read_text()
+    )
     assert third["engine"] == "pyhmmer"
     manifests = {k for k in cache_runs["cache_objects"] if k.endswith(msa_cache.MANIFEST_NAME)}
-    assert manifests == {layout.msa_cache_prefix(items[r]["msa_cache_key"]) + "manifest.json"
-                         for r in (a, c)}  # fmt: skip
+    assert manifests == {
+        layout.msa_cache_prefix(items[r]["msa_cache_key"]) + "manifest.json" for r in (a, c)
+    }
 
 
 def test_a_step_cache_hit_without_the_msa_cache_entry_still_names_the_run_it_reused(cache_runs):

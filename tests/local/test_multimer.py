@@ -16,7 +16,7 @@ import pytest
 from rich.console import Console
 from typer.testing import CliRunner
 
-from foldline.cli import app
+from foldline.cli.app import app
 from foldline.local.display import outcome, summary
 from foldline.local.outbox import read_notice
 
@@ -44,7 +44,9 @@ def test_the_run_succeeds_with_a_report(finished):
     assert (report / "report.html").is_file() and (report / "plddt.png").is_file()
     metrics = json.loads((report / "metrics.json").read_text())
     assert metrics["comparison"] is None
-    assert metrics["comparison_skipped"].startswith("OpenFold skipped: OpenFold 1.0.1 has no multimer model")
+    assert metrics["comparison_skipped"].startswith(
+        "OpenFold skipped: OpenFold 1.0.1 has no multimer model"
+    )
     assert metrics["engines"]["openfold"] is None
     af = metrics["engines"]["alphafold"]
     assert af["engine"] == "template-cpu"
@@ -64,7 +66,7 @@ def test_the_notice_says_openfold_was_skipped_and_never_calls_the_stand_in_alpha
     assert BARE_ALPHAFOLD.findall(notice.subject + "\n" + notice.body) == []
     (report,) = (work / "reports").iterdir()
     page = (report / "report.html").read_text()
-    text = re.sub(r"<script.*?</script>|<style.*?</style>|<[^>]+>", " ", page, flags=re.S)
+    text = re.sub(r"<script.*?</script>|<style.*?</style>|<[^>]+>", " ", page, flags=re.DOTALL)
     assert "OpenFold was skipped" in text and "template-cpu (AlphaFold slot)" in text
     assert BARE_ALPHAFOLD.findall(text) == []
     metrics = json.loads((report / "metrics.json").read_text())
@@ -78,24 +80,43 @@ def test_the_notice_says_openfold_was_skipped_and_never_calls_the_stand_in_alpha
     ("item", "shown", "ok"),
     [
         ({"status": "Succeeded", "analysis_status": "Succeeded"}, "Succeeded", True),
-        ({"status": "Succeeded", "analysis_status": "Failed"}, "analysis Failed (the pipeline succeeded)", False),
-        ({"status": "Succeeded", "analysis_status": "Retrying"}, "analysis Retrying (the pipeline succeeded)", False),
+        (
+            {"status": "Succeeded", "analysis_status": "Failed"},
+            "analysis Failed (the pipeline succeeded)",
+            False,
+        ),
+        (
+            {"status": "Succeeded", "analysis_status": "Retrying"},
+            "analysis Retrying (the pipeline succeeded)",
+            False,
+        ),
         ({"status": "Succeeded"}, "analysis not run (the pipeline succeeded)", False),
         ({"status": "Failed"}, "Failed", False),
         ({}, "unknown", False),
     ],
-)  # fmt: skip
+)
 def test_outcome(item, shown, ok):
     assert outcome(item) == (shown, ok)
 
 
 def test_a_failed_analysis_is_not_reported_as_succeeded(tmp_path):
     sub = SimpleNamespace(path=Path("multimer.fasta"), run_id="multimer-1")
-    board = SimpleNamespace(submissions=[sub], notices=[SimpleNamespace(
-        run_id="multimer-1", subject="foldline: multimer analysis failed; models available", path="x.eml")])
+    board = SimpleNamespace(
+        submissions=[sub],
+        notices=[
+            SimpleNamespace(
+                run_id="multimer-1",
+                subject="foldline: multimer analysis failed; models available",
+                path="x.eml",
+            )
+        ],
+    )
     runtime = SimpleNamespace(workdir=tmp_path, download_report=lambda run_id: None)
-    item = {"status": "Succeeded", "analysis_status": "Failed",
-            "analysis_error": "FileNotFoundError: neither engine left a model"}  # fmt: skip
+    item = {
+        "status": "Succeeded",
+        "analysis_status": "Failed",
+        "analysis_error": "FileNotFoundError: neither engine left a model",
+    }
     console = Console(record=True, width=200)
 
     assert summary(console, runtime, board, {"multimer-1": item}) is False

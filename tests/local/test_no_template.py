@@ -9,12 +9,11 @@ template was found and that the model is a placeholder, not a prediction.
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
 
-from foldline.cli import app
+from foldline.cli.app import app
 from foldline.local.outbox import read_notice
 
 from .conftest import ROOT
@@ -47,7 +46,9 @@ def test_report_and_notice_say_no_template_was_found(finished):
     work, _ = finished
     (metrics_path,) = (work / "reports").glob("*/metrics.json")
     metrics = json.loads(metrics_path.read_text())
-    assert metrics["headline"].startswith("CPU stand-in, not an engine comparison: no template found")
+    assert metrics["headline"].startswith(
+        "CPU stand-in, not an engine comparison: no template found"
+    )
     assert metrics["comparison"]["engine_agreement"] is False
     report = (metrics_path.parent / "report.html").read_text()
     assert "no template found" in report and "not a prediction" in report

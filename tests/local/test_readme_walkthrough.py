@@ -22,7 +22,11 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def walkthrough() -> tuple[list[str], str]:
     readme = (ROOT / "README.md").read_text()
-    block = next(b for b in re.findall(r"```console\n(.*?)```", readme, re.S) if b.startswith("$ foldline local run"))
+    block = next(
+        b
+        for b in re.findall(r"```console\n(.*?)```", readme, re.DOTALL)
+        if b.startswith("$ foldline local run")
+    )
     command, *expected = block.splitlines()
     return shlex.split(command[2:]), "\n".join(expected)
 
@@ -33,8 +37,15 @@ def test_readmes_local_walkthrough_prints_what_readme_shows(tmp_path):
     assert args[:3] == ["foldline", "local", "run"] and (ROOT / args[3]).is_file()
     (tmp_path / "examples").symlink_to(ROOT / "examples")
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "FOLDLINE_"))}
-    done = subprocess.run([sys.executable, "-m", *args], cwd=tmp_path, env={**env, "NO_COLOR": "1"},
-                          capture_output=True, text=True, timeout=600)  # fmt: skip
+    done = subprocess.run(
+        [sys.executable, "-m", *args],
+        cwd=tmp_path,
+        env={**env, "NO_COLOR": "1"},
+        capture_output=True,
+        check=False,  # the exit status is asserted below, with the output
+        text=True,
+        timeout=600,
+    )
     assert done.returncode == 0, done.stdout + done.stderr
     flags = doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE
     assert doctest.OutputChecker().check_output(expected + "\n", done.stdout, flags), (

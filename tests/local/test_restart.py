@@ -10,11 +10,11 @@ import time
 
 import pytest
 
-from foldline import layout
-from foldline.concurrency import GATE_KEY
+from foldline.intake.concurrency import GATE_KEY
 from foldline.local.outbox import read_notice
 from foldline.local.runtime import WorkdirBusy
-from foldline.runs import EXECUTING
+from foldline.runs.table import EXECUTING
+from foldline.spec import layout
 
 from .conftest import DNA_FASTA, EXAMPLE
 
@@ -58,8 +58,10 @@ def test_a_run_cut_short_is_announced_and_started_again(make_runtime, tmp_path):
     work = tmp_path / "work"
     first = make_runtime(work)
     submission = first.upload(EXAMPLE)
-    _wait_for(lambda: (first.run(submission.run_id) or {}).get("status") == EXECUTING,
-              what="the run to execute")  # fmt: skip
+    _wait_for(
+        lambda: (first.run(submission.run_id) or {}).get("status") == EXECUTING,
+        what="the run to execute",
+    )
     first.stop()  # as Ctrl-C does: the execution is stopped, nothing records its end
 
     runtime = make_runtime(work)
@@ -77,8 +79,12 @@ def test_a_run_cut_short_is_announced_and_started_again(make_runtime, tmp_path):
 def test_a_run_whose_upload_is_gone_is_failed_and_announced(make_runtime, tmp_path):
     work = tmp_path / "work"
     first = make_runtime(work, dispatch=False)
-    first.runs_table().put("ghost-0123456789abcdef0123456789abcdef", status=EXECUTING,
-                           key="inputs/ghost.fasta", target="ghost")  # fmt: skip
+    first.runs_table().put(
+        "ghost-0123456789abcdef0123456789abcdef",
+        status=EXECUTING,
+        key="inputs/ghost.fasta",
+        target="ghost",
+    )
     first.stop()
 
     runtime = make_runtime(work)
@@ -94,9 +100,15 @@ def test_a_run_whose_upload_is_gone_is_failed_and_announced(make_runtime, tmp_pa
 def test_no_slot_survives_a_restart(make_runtime, tmp_path):
     work = tmp_path / "work"
     first = make_runtime(work, dispatch=False)
-    first.runs_table().connection.put({"run_id": GATE_KEY, "slots": {
-        f"run{i}-0123456789abcdef0123456789abcdef": "2026-12-01T00:00:00.000000Z"
-        for i in range(10)}})  # fmt: skip
+    first.runs_table().connection.put(
+        {
+            "run_id": GATE_KEY,
+            "slots": {
+                f"run{i}-0123456789abcdef0123456789abcdef": "2026-12-01T00:00:00.000000Z"
+                for i in range(10)
+            },
+        }
+    )
     first.stop()
 
     runtime = make_runtime(work)
@@ -119,8 +131,19 @@ def test_an_upload_keeps_its_version_and_run_id_across_a_restart(make_runtime, t
     assert runtime.wait([submission.run_id], timeout=60)[submission.run_id]["status"] == "Rejected"
 
 
-HOSTILE_KEYS = ["notes/../../x", "../escape", "/absolute", "a/./b", "inputs/campaign/",
-                "dir", "dir/file", "x" * 300, "a//b", "..", "."]  # fmt: skip
+HOSTILE_KEYS = [
+    "notes/../../x",
+    "../escape",
+    "/absolute",
+    "a/./b",
+    "inputs/campaign/",
+    "dir",
+    "dir/file",
+    "x" * 300,
+    "a//b",
+    "..",
+    ".",
+]
 
 
 def test_saved_objects_stay_inside_the_work_folder_whatever_their_keys(make_runtime, tmp_path):
@@ -134,8 +157,11 @@ def test_saved_objects_stay_inside_the_work_folder_whatever_their_keys(make_runt
     runtime.stop()
 
     state = (work / "state").resolve()
-    outside = [p for p in tmp_path.rglob("*") if p.is_file()
-               and not p.resolve().is_relative_to(work.resolve())]  # fmt: skip
+    outside = [
+        p
+        for p in tmp_path.rglob("*")
+        if p.is_file() and not p.resolve().is_relative_to(work.resolve())
+    ]
     assert outside == []
     assert not (tmp_path / "x").exists() and not (work / "x").exists()
     bucket_dir = state / "s3" / runtime.bucket
@@ -187,7 +213,7 @@ def test_sns_down_for_good_ends_in_the_failures_queue_and_the_redrive_sends_the_
     `foldline redrive --queue functions` then sends the notice the analysis kept."""
     from typer.testing import CliRunner
 
-    from foldline.cli import app
+    from foldline.cli.app import app
 
     work = tmp_path / "work"
     runtime = make_runtime(work, retry_delay=0)
@@ -195,12 +221,14 @@ def test_sns_down_for_good_ends_in_the_failures_queue_and_the_redrive_sends_the_
     topic = runtime.topic_arn
     sns.delete_topic(TopicArn=topic)  # SNS refuses every publish from now on
     submission = runtime.upload(EXAMPLE)
-    failures = sqs.get_queue_url(QueueName=runtime.cloud.stack.physical_name(
-        "FunctionFailuresQueue"))["QueueUrl"]  # fmt: skip
+    failures = sqs.get_queue_url(
+        QueueName=runtime.cloud.stack.physical_name("FunctionFailuresQueue")
+    )["QueueUrl"]
 
     def waiting() -> int:
-        attrs = sqs.get_queue_attributes(QueueUrl=failures,
-                                         AttributeNames=["ApproximateNumberOfMessages"])
+        attrs = sqs.get_queue_attributes(
+            QueueUrl=failures, AttributeNames=["ApproximateNumberOfMessages"]
+        )
         return int(attrs["Attributes"]["ApproximateNumberOfMessages"])
 
     _wait_for(waiting, timeout=300, what="the record in FunctionFailuresQueue")
@@ -211,12 +239,16 @@ def test_sns_down_for_good_ends_in_the_failures_queue_and_the_redrive_sends_the_
 
     sns.create_topic(Name=topic.rsplit(":", 1)[-1])  # SNS is back (the same ARN)
     runtime.outbox.subscribe()
-    result = CliRunner().invoke(app, ["redrive", "--queue", "functions", "--local",
-                                      "--workdir", str(work)])  # fmt: skip
+    result = CliRunner().invoke(
+        app, ["redrive", "--queue", "functions", "--local", "--workdir", str(work)]
+    )
     assert result.exit_code == 0, result.output
 
-    _wait_for(lambda: [n for n in notices(work) if n.status == "succeeded"], timeout=60,
-              what="the success notice")  # fmt: skip
+    _wait_for(
+        lambda: [n for n in notices(work) if n.status == "succeeded"],
+        timeout=60,
+        what="the success notice",
+    )
     item = runtime.run(submission.run_id)
     assert item["notice_message_id"] and "pending_notice" not in item
     assert (item["status"], item["analysis_status"]) == ("Succeeded", "Succeeded")

@@ -21,16 +21,18 @@ def template_event_sources() -> tuple[set[str], set[tuple[str, str, str]]]:
     rules = {lid for lid, r in resources.items() if r["Type"] == "AWS::Events::Rule"}
     events = {
         (lid, name, spec["Type"])
-        for lid, r in resources.items() if r["Type"] == "AWS::Serverless::Function"
+        for lid, r in resources.items()
+        if r["Type"] == "AWS::Serverless::Function"
         for name, spec in (r["Properties"].get("Events") or {}).items()
-    }  # fmt: skip
+    }
     return rules, events
 
 
 def matching_value(matcher):
     """A value that an event-pattern matcher accepts."""
-    if isinstance(matcher, dict) and not any(k in matcher for k in (
-            "prefix", "suffix", "equals-ignore-case", "anything-but", "exists")):  # fmt: skip
+    if isinstance(matcher, dict) and not any(
+        k in matcher for k in ("prefix", "suffix", "equals-ignore-case", "anything-but", "exists")
+    ):
         return {key: matching_value(value) for key, value in matcher.items()}
     first = matcher[0] if isinstance(matcher, list) else matcher
     if not isinstance(first, dict):
@@ -48,8 +50,11 @@ def matching_value(matcher):
 
 def event_for(pattern: dict) -> dict:
     sample = {key: matching_value(value) for key, value in pattern.items()}
-    return {"Source": sample["source"], "DetailType": sample["detail-type"],
-            "Detail": json.dumps(sample.get("detail", {}))}  # fmt: skip
+    return {
+        "Source": sample["source"],
+        "DetailType": sample["detail-type"],
+        "Detail": json.dumps(sample.get("detail", {})),
+    }
 
 
 def drain(sqs, url: str) -> list[dict]:
@@ -91,4 +96,3 @@ def test_every_template_rule_and_event_source_is_routed(make_runtime):
         for route in expected:
             if rule.function is not None:
                 assert route.function.logical_id == rule.function
-

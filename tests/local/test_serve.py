@@ -13,8 +13,9 @@ def test_dropped_file_is_uploaded_and_state_survives_a_restart(make_runtime, dna
     runtime = make_runtime(work)
     uploads = []
     stop = threading.Event()
-    watcher = threading.Thread(target=serve, args=(runtime, stop),
-                               kwargs={"interval": 0.2, "on_upload": uploads.append})  # fmt: skip
+    watcher = threading.Thread(
+        target=serve, args=(runtime, stop), kwargs={"interval": 0.2, "on_upload": uploads.append}
+    )
     # the watcher makes drop/ when its thread runs; a user may have made it before
     (work / "drop").mkdir(parents=True, exist_ok=True)
     watcher.start()

@@ -20,10 +20,10 @@ from pathlib import Path
 
 import pytest
 
-from foldline import runs
+from foldline.cli.stack_config import RUNS_TABLE, resolve
 from foldline.local.outbox import read_notice
-from foldline.runs import RunsTable
-from foldline.stack_config import RUNS_TABLE, resolve
+from foldline.runs import table as runs
+from foldline.runs.table import RunsTable
 
 from .conftest import DNA_FASTA, EXAMPLE
 
@@ -33,9 +33,14 @@ class Foldline:
 
     def __init__(self, *args: str, cwd: Path):
         env = {**os.environ, "PYTHONUNBUFFERED": "1", "COLUMNS": "200"}
-        self.proc = subprocess.Popen([sys.executable, "-m", "foldline.cli", "local", *args],
-                                     cwd=cwd, env=env, stdout=subprocess.PIPE,
-                                     stderr=subprocess.STDOUT, text=True)  # fmt: skip
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "foldline.cli.app", "local", *args],
+            cwd=cwd,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
         self.lines: list[str] = []
         self._reader = threading.Thread(target=self._read, daemon=True)
         self._reader.start()
@@ -100,11 +105,17 @@ def wait_final(work: Path, run_ids: list[str], timeout: float = 300) -> dict[str
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         items = {run_id: table.get(run_id) for run_id in run_ids}
-        if all(i and i["status"] in runs.FINAL_STATUSES and (i.get("notice_message_id") or
-               i["status"] == runs.REJECTED) for i in items.values()):  # fmt: skip
+        if all(
+            i
+            and i["status"] in runs.FINAL_STATUSES
+            and (i.get("notice_message_id") or i["status"] == runs.REJECTED)
+            for i in items.values()
+        ):
             return items
         time.sleep(0.5)
-    raise AssertionError(f"runs not final: { {r: (i or {}).get('status') for r, i in items.items()} }")
+    raise AssertionError(
+        f"runs not final: { {r: (i or {}).get('status') for r, i in items.items()} }"
+    )
 
 
 def wait_status(work: Path, run_id: str, status: str, timeout: float = 120) -> None:
@@ -151,8 +162,11 @@ def test_ctrl_c_with_uploads_queued_loses_none_of_them(processes, tmp_path):
     run.wait_for("dna02.fasta: run ")
 
     assert run.stop(signal.SIGINT) == 130
-    printed = {line.split(": run ")[0]: line.split(": run ")[1].strip()
-               for line in run.lines if ": run " in line}  # fmt: skip
+    printed = {
+        line.split(": run ")[0]: line.split(": run ")[1].strip()
+        for line in run.lines
+        if ": run " in line
+    }
     assert "resume when" in run.output or "state saved" in run.output
 
     serve(processes, work)
@@ -161,10 +175,13 @@ def test_ctrl_c_with_uploads_queued_loses_none_of_them(processes, tmp_path):
     assert items[printed[str(EXAMPLE)]]["status"] == "Succeeded"
     rejected = [run_id for name, run_id in printed.items() if "dna" in name]
     assert all(items[r]["status"] == "Rejected" for r in rejected)
-    expected = [("succeeded" if items[r]["status"] == "Succeeded" else "rejected", r)
-                for r in printed.values()]  # fmt: skip
-    told = Counter(n.run_id for n in notices(work, expect=expected)
-                   if n.status in ("rejected", "succeeded"))  # fmt: skip
+    expected = [
+        ("succeeded" if items[r]["status"] == "Succeeded" else "rejected", r)
+        for r in printed.values()
+    ]
+    told = Counter(
+        n.run_id for n in notices(work, expect=expected) if n.status in ("rejected", "succeeded")
+    )
     assert all(told[run_id] == 1 for run_id in printed.values()), told  # one result notice each
     assert set(told.values()) == {1}  # (an upload made as Ctrl-C came, its id unprinted, too)
 

@@ -9,7 +9,7 @@ import pytest
 from foldline.local.cloud import LOCAL_STACK_PARAMETERS
 from foldline.local.expressions import dependencies_of_definition
 from foldline.local.template import Stack, UnresolvableIntrinsic, load_template
-from foldline.parameters import PIPELINE_NAME, STEP_DEPENDENCIES
+from foldline.spec.parameters import PIPELINE_NAME, STEP_DEPENDENCIES
 
 from .conftest import TEMPLATE
 
@@ -77,8 +77,9 @@ SMALL = textwrap.dedent("""
 def small(tmp_path):
     path = tmp_path / "template.yaml"
     path.write_text(SMALL)
-    return lambda **values: Stack.from_file(path, parameter_values=values,
-                                            endpoint_url="http://127.0.0.1:1")
+    return lambda **values: Stack.from_file(
+        path, parameter_values=values, endpoint_url="http://127.0.0.1:1"
+    )
 
 
 def test_intrinsics_conditions_and_globals(small):
@@ -125,7 +126,7 @@ def test_unknown_names_are_reported(small):
 
 def test_dates_stay_strings(tmp_path):
     path = tmp_path / "t.yaml"
-    path.write_text('Version: 2012-10-17\nResources: {}\n')
+    path.write_text("Version: 2012-10-17\nResources: {}\n")
     assert load_template(path)["Version"] == "2012-10-17"
 
 

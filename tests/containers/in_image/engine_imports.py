@@ -4,8 +4,17 @@ import importlib.util
 import json
 import sys
 
-MODULES = ("alphafold.data.pipeline", "alphafold.data.pipeline_multimer", "alphafold.data.templates",
-           "alphafold.model.model", "alphafold.relax.relax", "jax", "haiku", "openmm", "pdbfixer")
+MODULES = (
+    "alphafold.data.pipeline",
+    "alphafold.data.pipeline_multimer",
+    "alphafold.data.templates",
+    "alphafold.model.model",
+    "alphafold.relax.relax",
+    "jax",
+    "haiku",
+    "openmm",
+    "pdbfixer",
+)
 
 
 def importable(name):

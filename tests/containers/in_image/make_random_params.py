@@ -35,19 +35,24 @@ def raw_features(templates: int) -> dict:
     rng = np.random.default_rng(SEED)
     sequence = "".join(rng.choice(list(residue_constants.restypes), LENGTH))
     features = pipeline.make_sequence_features(sequence, "random", LENGTH)
-    features.update(pipeline.make_msa_features(
-        [Msa(sequences=[sequence], deletion_matrix=[[0] * LENGTH], descriptions=["random"])]))
-    aatype = residue_constants.sequence_to_onehot(
-        sequence, residue_constants.HHBLITS_AA_TO_ID)
+    features.update(
+        pipeline.make_msa_features(
+            [Msa(sequences=[sequence], deletion_matrix=[[0] * LENGTH], descriptions=["random"])]
+        )
+    )
+    aatype = residue_constants.sequence_to_onehot(sequence, residue_constants.HHBLITS_AA_TO_ID)
     positions = rng.normal(scale=10.0, size=(templates, LENGTH, residue_constants.atom_type_num, 3))
-    features.update({
-        "template_aatype": np.repeat(aatype[None], templates, axis=0).astype(np.float32),
-        "template_all_atom_positions": positions.astype(np.float32),
-        "template_all_atom_masks": np.ones((templates, LENGTH, residue_constants.atom_type_num),
-                                           np.float32),
-        "template_domain_names": np.array([b"random"] * templates, dtype=np.object_),
-        "template_sum_probs": np.ones((templates, 1), np.float32),
-    })
+    features.update(
+        {
+            "template_aatype": np.repeat(aatype[None], templates, axis=0).astype(np.float32),
+            "template_all_atom_positions": positions.astype(np.float32),
+            "template_all_atom_masks": np.ones(
+                (templates, LENGTH, residue_constants.atom_type_num), np.float32
+            ),
+            "template_domain_names": np.array([b"random"] * templates, dtype=np.object_),
+            "template_sum_probs": np.ones((templates, 1), np.float32),
+        }
+    )
     return features
 
 
@@ -68,11 +73,17 @@ def random_params(model_name: str) -> dict:
         fan_in = int(np.prod(spec.shape[:-1])) or 1
         return (rng.standard_normal(spec.shape) / np.sqrt(fan_in)).astype(np.float32)
 
-    flat = {f"{scope}//{name}": fill(name, spec)
-            for scope, names in shapes.items() for name, spec in names.items()}
+    flat = {
+        f"{scope}//{name}": fill(name, spec)
+        for scope, names in shapes.items()
+        for name, spec in names.items()
+    }
     unfused = utils.flat_params_to_haiku(flat, fuse=False, to_jnp=False)
-    return {f"{scope}//{name}": np.asarray(value)
-            for scope, names in unfused.items() for name, value in names.items()}
+    return {
+        f"{scope}//{name}": np.asarray(value)
+        for scope, names in unfused.items()
+        for name, value in names.items()
+    }
 
 
 def main(argv):
@@ -83,9 +94,13 @@ def main(argv):
         np.savez(os.path.join(params_dir, f"params_{name}.npz"), **random_params(name))
         print(f"params_{name}.npz", flush=True)
     with open(os.path.join(params_dir, "foldline-weights.json"), "w") as handle:
-        json.dump({"kind": "random",
-                   "name": f"random AlphaFold 2.3 parameters in the real shapes ({', '.join(names)})"},
-                  handle)
+        json.dump(
+            {
+                "kind": "random",
+                "name": f"random AlphaFold 2.3 parameters in the real shapes ({', '.join(names)})",
+            },
+            handle,
+        )
     return 0
 
 

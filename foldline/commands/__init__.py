@@ -1,1 +1,0 @@
-"""The ``foldline`` command's sub-commands, one module each (registered in foldline.cli)."""
