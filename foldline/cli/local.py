@@ -13,6 +13,7 @@ import typer
 # the defaults only: foldline.local.runtime (moto, ~0.5 s) is imported by the commands
 from foldline.cli import common
 from foldline.local.paths import DEFAULT_DATABASES, DEFAULT_WORKDIR
+from foldline.spec.parameters import MSA_ENGINES
 
 app = typer.Typer(
     help="Run foldline on this machine: no AWS account (Docker only with --containers).",
@@ -27,6 +28,31 @@ DATABASES = typer.Option(
     help="Genetic databases in AlphaFold's layout (the FSx channel). "
     "Default: the bundled examples/databases.",
 )
+
+
+MSA_ENGINE = typer.Option(
+    None,
+    "--msa-engine",
+    metavar="ENGINE",
+    show_default=False,
+    help=f"The stack parameter MsaEngine, one of {', '.join(MSA_ENGINES)} (default: auto, "
+    "AlphaFold where installed, else pyhmmer). mmseqs2: MMseqs2 with ColabFold's search "
+    "protocol, its databases made from the FASTA databases once and cached.",
+)
+
+
+def _msa_engine_parameter(engine: str | None) -> dict[str, str]:
+    """--msa-engine -> {MsaEngine: engine}, checked against the one list of engines."""
+    if engine is None:
+        return {}
+    from foldline.local.containers import MSA_ENGINE_PARAMETER
+
+    choice = engine.strip().lower()
+    if choice not in MSA_ENGINES:
+        raise typer.BadParameter(
+            f"{engine!r}: use one of {', '.join(MSA_ENGINES)}", param_hint="--msa-engine"
+        )
+    return {MSA_ENGINE_PARAMETER: choice}
 
 
 @contextlib.contextmanager
@@ -178,6 +204,7 @@ def run(
         help="An environment variable for every step job (the pipeline's own Environment "
         "wins), e.g. FOLDLINE_ALPHAFOLD_MODELS=model_1 to fold with one model. Repeatable.",
     ),
+    msa_engine: str | None = MSA_ENGINE,
 ) -> None:
     """Upload FASTA files to the local inputs/, follow each run to its end, print the results."""
     from rich.live import Live
@@ -199,6 +226,7 @@ def run(
 
         console.print(describe_placement(images), markup=False)
         stack_parameters = follow(images)
+    stack_parameters.update(_msa_engine_parameter(msa_engine))
     runtime = LocalRuntime(
         workdir,
         databases=databases,

@@ -60,6 +60,10 @@ CHANNEL_DATABASES = "databases"  # genetic databases: FSx for Lustre, read-only
 CHANNEL_PARAMS = "param"  # model weights (OpenFold checkpoints), optional
 
 DB_PRESETS = ("full_dbs", "reduced_dbs")
+#: the MSA step's engines: the stack parameter MsaEngine's AllowedValues (template.yaml,
+#: checked by tests/infra/test_drift.py), FOLDLINE_MSA_ENGINE in the step (resolved by
+#: foldline.steps.msa_cache), `foldline local run --msa-engine`
+MSA_ENGINES = ("alphafold", "pyhmmer", "mmseqs2", "auto")
 MODEL_PRESETS = ("monomer", "monomer_casp14", "monomer_ptm", "multimer")
 
 # Instance types a user may pin (tags on the upload). CPU families for the MSA step,

@@ -15,7 +15,7 @@ from foldline.spec.formats import utc_now
 from foldline.spec.layout import STEP_MANIFEST
 
 #: engines a manifest may name; "template-cpu" is the CPU stand-in, never "alphafold"
-ENGINES = ("alphafold", "openfold", "pyhmmer", "template-cpu", "cache")
+ENGINES = ("alphafold", "openfold", "pyhmmer", "mmseqs2", "template-cpu", "cache")
 
 
 @dataclass

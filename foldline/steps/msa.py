@@ -10,6 +10,10 @@ Engines (``FOLDLINE_MSA_ENGINE``):
 ``pyhmmer``
     :func:`foldline.steps.engines.msa_search.run_msa_search`: jackhmmer/hmmsearch with
     AlphaFold's settings over FASTA databases, for machines without AlphaFold.
+``mmseqs2``
+    :func:`foldline.steps.engines.mmseqs_search.run_mmseqs_search`: MMseqs2 with
+    ColabFold's search protocol (minutes where jackhmmer takes hours), the same
+    ``msas/`` layout, templates from hmmsearch as with ``pyhmmer``.
 ``auto`` (default)
     ``alphafold`` where its package and the runner are installed, else ``pyhmmer``.
 
@@ -83,9 +87,22 @@ def alphafold_command(env: TrainingEnv, inputs: StepInputs, db_root: Path) -> li
     ]
 
 
+def _program(engine: str):
+    """(search function, its dotted name) of a foldline search engine (not AlphaFold's)."""
+    if engine == "mmseqs2":
+        from foldline.steps.engines.mmseqs_search import run_mmseqs_search
+
+        return run_mmseqs_search, "foldline.steps.engines.mmseqs_search.run_mmseqs_search"
+    from foldline.steps.engines.msa_search import run_msa_search
+
+    return run_msa_search, "foldline.steps.engines.msa_search.run_msa_search"
+
+
 def _version(engine: str, env: TrainingEnv) -> str:
     if engine == "alphafold":
         return env.env.get("ALPHAFOLD_VERSION", "unknown")
+    if engine == "mmseqs2":
+        return msa_cache.mmseqs_version() or "unknown"
     try:
         return importlib.metadata.version(engine)
     except importlib.metadata.PackageNotFoundError:
@@ -284,13 +301,11 @@ def run(env: TrainingEnv) -> StepManifest:
             if not result.ok:
                 fail_with(manifest, env, result.failure_text(), result.returncode)
         else:
-            from foldline.steps.engines.msa_search import run_msa_search
-
-            manifest.call = "foldline.steps.engines.msa_search.run_msa_search"
+            search, manifest.call = _program(engine)
             manifest.write(env.model_dir)
             started = time.monotonic()
             try:
-                timings = run_msa_search(
+                timings = search(
                     inputs.chains,
                     db_root,
                     env.model_dir,
@@ -300,7 +315,7 @@ def run(env: TrainingEnv) -> StepManifest:
                     cpus=env.num_cpus,
                 )
             except Exception as err:  # noqa: BLE001 - any search error fails the step, with its reason
-                fail_with(manifest, env, f"pyhmmer search failed: {type(err).__name__}: {err}", 1)
+                fail_with(manifest, env, f"{engine} search failed: {type(err).__name__}: {err}", 1)
             timings = dict(timings or {})
             timings.setdefault("features", time.monotonic() - started)
             timings_path = env.model_dir / "timings.json"

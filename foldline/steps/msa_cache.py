@@ -57,13 +57,14 @@ from botocore.exceptions import ClientError
 
 from foldline.spec import layout
 from foldline.spec.formats import is_not_found, utc_now
+from foldline.spec.parameters import MSA_ENGINES
 
 MANIFEST_NAME = "manifest.json"
 FILES_DIR = "files"
 KEY_SCHEMA = 1  # bump when the key's ingredients change
 
 ENGINE_ENV = "FOLDLINE_MSA_ENGINE"
-ENGINE_CHOICES = ("alphafold", "pyhmmer", "auto")
+ENGINE_CHOICES = MSA_ENGINES
 RUNNER_ENV = "FOLDLINE_AF_DATA_PIPELINE"
 DEFAULT_RUNNER = "/opt/foldline/run_data_pipeline.py"
 
@@ -81,6 +82,13 @@ ALPHAFOLD_TOOLS: dict[str, str] = {
 PYHMMER_PINNED = "0.12.3"
 #: bump when foldline.steps.engines.msa_search changes what it writes for the same input
 LOCAL_MSA_PROGRAM_REVISION = "1"
+#: MMseqs2 as the MSA image installs it (Debian bookworm's mmseqs2; containers/alphafold/
+#: Dockerfile); where mmseqs is installed, its own version counts instead. Bump the
+#: revision when foldline.steps.engines.mmseqs_search changes what it writes.
+MMSEQS_PINNED = "14-7e284+ds-1+b2"
+MMSEQS_PROGRAM_REVISION = "1"
+#: the mmseqs binary to run, where it is not ``mmseqs`` on PATH
+MMSEQS_BINARY_ENV = "FOLDLINE_MMSEQS"
 
 #: files of the MSA step's output that are worth keeping (the step's own record is not:
 #: it names the run that made it, and the manifest keeps that as provenance)
@@ -116,7 +124,33 @@ def toolchain(engine: str) -> dict[str, str]:
         except importlib.metadata.PackageNotFoundError:
             version = PYHMMER_PINNED
         return {"pyhmmer": version, "foldline-msa-search": LOCAL_MSA_PROGRAM_REVISION}
+    if engine == "mmseqs2":
+        return {
+            "mmseqs2": mmseqs_version() or MMSEQS_PINNED,
+            "foldline-mmseqs-search": MMSEQS_PROGRAM_REVISION,
+        }
     raise ValueError(f"no toolchain known for MSA engine {engine!r}")
+
+
+def mmseqs_version(executable: str | None = None) -> str | None:
+    """``mmseqs version`` where the binary is installed (the MSA step), else None (the
+    start function: no binary, so the pin). Differing versions give different keys, so
+    an MSA is never reused across MMseqs2 releases."""
+    import shutil
+    import subprocess
+
+    executable = executable or os.environ.get(MMSEQS_BINARY_ENV) or shutil.which("mmseqs")
+    if not executable:
+        return None
+    try:
+        out = subprocess.run(
+            [executable, "version"], capture_output=True, text=True, timeout=30, check=False
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    if out.returncode != 0:
+        return None
+    return out.stdout.strip() or None
 
 
 def model_family(model_preset: str) -> str:

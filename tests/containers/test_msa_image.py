@@ -34,6 +34,12 @@ def test_msa_image_tools_are_the_cache_keys_versions(images):
     assert f"alphafold-colabfold {found['Version:']}" == tools["alphafold"]
 
 
+def test_msa_image_mmseqs_is_the_cache_keys_version(images):
+    done = run_in_image(images["msa"], "mmseqs", "version")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == msa_cache.MMSEQS_PINNED
+
+
 def test_msa_images_engine_has_the_data_pipeline_and_no_model(images):
     done = run_in_image(
         images["msa"],
@@ -131,3 +137,28 @@ def test_run_msa_with_the_pyhmmer_engine_in_the_msa_image(tmp_path, images, data
     manifest = job.manifest()
     assert manifest["status"] == "succeeded" and manifest["engine"] == "pyhmmer"
     assert (job.model / "msas" / "uniref90_hits.sto").is_file()
+
+
+def test_run_msa_with_the_mmseqs2_engine_in_the_msa_image(tmp_path, images, databases):
+    """MsaEngine=mmseqs2 in the image: Debian's mmseqs over the read-only databases
+    channel (its MMseqs2 databases made in the job's own cache), AlphaFold's layout."""
+    job = TrainingJob(
+        tmp_path / "msa-job",
+        {
+            "FastaFileName": "query.fasta",
+            "DbPreset": "reduced_dbs",
+            "ModelPreset": "monomer",
+            "MaxTemplateDate": "2025-01-01",
+            "MsaCacheS3URI": "",
+        },
+    )
+    (job.channel("fasta") / "query.fasta").write_text((EXAMPLES / "xylanase.fasta").read_text())
+    job.read_only_channel("databases", databases)
+    job.environment["FOLDLINE_MSA_ENGINE"] = "mmseqs2"
+    done = job.run(images["msa"])
+    assert done.returncode == 0, (job.root / "job.log").read_text()[-6000:]
+    manifest = job.manifest()
+    assert manifest["status"] == "succeeded" and manifest["engine"] == "mmseqs2"
+    assert manifest["engine_version"] == msa_cache.MMSEQS_PINNED
+    for name in ("uniref90_hits.sto", "mgnify_hits.sto", "small_bfd_hits.sto", "pdb_hits.sto"):
+        assert (job.model / "msas" / name).is_file(), name

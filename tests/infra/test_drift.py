@@ -114,3 +114,21 @@ def test_openfold_weights_switch(template):
     steps = {s["Name"]: s for s in json.loads(embedded.definition_text(template))["Steps"]}
     environment = steps[fp.OPENFOLD_STEP.name]["Arguments"]["Environment"]
     assert environment == {openfold.WEIGHTS_ENV: "${OpenFoldWeights}"}
+
+
+def test_msa_engine_choices(template):
+    """MsaEngine's allowed values are the package's one list of engines, and the stack
+    parameter reaches both the MSA step and the start function (the cache key)."""
+    import json
+
+    from foldline.steps import msa_cache
+    from pipeline import embedded
+
+    parameter = template["Parameters"]["MsaEngine"]
+    assert tuple(parameter["AllowedValues"]) == msa_cache.ENGINE_CHOICES
+    assert parameter["Default"] in msa_cache.ENGINE_CHOICES
+    steps = {s["Name"]: s for s in json.loads(embedded.definition_text(template))["Steps"]}
+    environment = steps[fp.MSA_STEP.name]["Arguments"]["Environment"]
+    assert environment[msa_cache.ENGINE_ENV] == "${MsaEngine}"
+    start_env = template["Resources"]["StartPipelineFunction"]["Properties"]["Environment"]
+    assert start_env["Variables"][msa_cache.ENGINE_ENV] == {"Ref": "MsaEngine"}

@@ -80,6 +80,19 @@ def test_alphafold_toolchain_matches_the_msa_images_pins():
     assert tools["alphafold"] == f"alphafold-colabfold {pinned[1]}"
 
 
+def test_mmseqs_pin_is_the_msa_images():
+    dockerfile = (REPO / "containers" / "alphafold" / "Dockerfile").read_text()
+    args = dict(re.findall(r"^ARG (\w+)=(\S+)$", dockerfile, flags=re.MULTILINE))
+    assert args["MMSEQS2_VERSION"] == msa_cache.MMSEQS_PINNED
+
+
+def test_mmseqs_toolchain_without_a_binary_is_the_pin(monkeypatch):
+    """The start function has no mmseqs: its key names the image's version."""
+    monkeypatch.setenv(msa_cache.MMSEQS_BINARY_ENV, "")
+    monkeypatch.setenv("PATH", "/nonexistent")
+    assert msa_cache.toolchain("mmseqs2")["mmseqs2"] == msa_cache.MMSEQS_PINNED
+
+
 def test_pinned_pyhmmer_is_the_installed_one():
     import importlib.metadata
 

@@ -454,37 +454,17 @@ def run_msa_search(
         ``hmmsearch_pdb_seqres``, ``write_msas`` and ``total``.
     """
     started = time.perf_counter()
-    db_dir, out_dir = Path(db_dir), Path(out_dir)
-    chains = list(chains)
-    if not chains:
-        raise ValueError("no chains to search")
-    multimer = model_preset == "multimer"
-    if not multimer and len(chains) != 1:
-        raise ValueError(f"model preset {model_preset} takes one chain, got {len(chains)}")
-    databases = databases_for(db_preset, model_preset)
-    for path in [db_dir / db.path for db in databases] + [db_dir / PDB_SEQRES]:
-        if not path.is_file():
-            raise FileNotFoundError(
-                f"database file missing: {path} (AlphaFold's layout under {db_dir} is expected)"
-            )
-    cutoff = template_cutoff(max_template_date)
-
+    plan = SearchPlan.of(chains, Path(db_dir), db_preset=db_preset, model_preset=model_preset)
     alphabet = easel.Alphabet.amino()
-    # identical chains are searched once (AlphaFold multimer does the same)
-    unique: dict[str, str] = {}
-    for chain in chains:
-        unique.setdefault(chain.sequence, f"q{len(unique)}")
-    first_chain = {}
-    for chain in chains:
-        first_chain.setdefault(chain.sequence, chain)
     queries = {
-        key: _digital_query(first_chain[seq].id, first_chain[seq].description, seq, alphabet)
-        for seq, key in unique.items()
+        key: _digital_query(chain.id, chain.description, chain.sequence, alphabet)
+        for key, chain in plan.unique.items()
     }
-
     search = _Search(queries, cpus)
-    jobs = {db.name: (db_dir / db.path, search.hmms, JACKHMMER_OPTIONS) for db in databases}
-    max_rows = {db.name: db.max_rows for db in databases}
+    jobs = {
+        db.name: (plan.db_dir / db.path, search.hmms, JACKHMMER_OPTIONS) for db in plan.databases
+    }
+    max_rows = {db.name: db.max_rows for db in plan.databases}
     by_database, seconds = search.run(
         jobs,
         finish=lambda name, hits: {
@@ -497,7 +477,98 @@ def run_msa_search(
         for name, per_query in by_database.items()
         for key, alignment in per_query.items()
     }
+    notes = {
+        "engine": "pyhmmer",
+        "engine_version": pyhmmer.__version__,
+        "jackhmmer_flags": JACKHMMER_FLAGS,
+        "substitutions": (
+            [
+                (
+                    "full_dbs: no HHblits BFD/UniRef30 databases in the local layout; "
+                    "bfd_uniref_hits.a3m is jackhmmer over small_bfd, written as A3M"
+                )
+            ]
+            if db_preset == "full_dbs"
+            else []
+        ),
+    }
+    return write_msas(
+        plan,
+        alignments,
+        Path(out_dir),
+        max_template_date=max_template_date,
+        cpus=search.cpus,
+        notes=notes,
+        timings=timings,
+        started=started,
+    )
 
+
+@dataclass(frozen=True)
+class SearchPlan:
+    """What one MSA step searches: the chains, each distinct sequence once (AlphaFold
+    multimer does the same), and the databases of the presets."""
+
+    chains: tuple  # foldline.intake.fasta.Chain, in the input's order
+    unique: dict  # query key ("q0", "q1", ...) -> the first chain with that sequence
+    key_of: dict  # sequence -> its query key
+    databases: tuple[Database, ...]
+    db_dir: Path
+    db_preset: str
+    model_preset: str
+
+    @property
+    def multimer(self) -> bool:
+        return self.model_preset == "multimer"
+
+    @classmethod
+    def of(cls, chains, db_dir: Path, *, db_preset: str, model_preset: str) -> SearchPlan:
+        chains = tuple(chains)
+        if not chains:
+            raise ValueError("no chains to search")
+        if model_preset != "multimer" and len(chains) != 1:
+            raise ValueError(f"model preset {model_preset} takes one chain, got {len(chains)}")
+        databases = databases_for(db_preset, model_preset)
+        for path in [db_dir / db.path for db in databases] + [db_dir / PDB_SEQRES]:
+            if not path.is_file():
+                raise FileNotFoundError(
+                    f"database file missing: {path} (AlphaFold's layout under {db_dir} is expected)"
+                )
+        key_of: dict[str, str] = {}
+        unique: dict[str, Any] = {}
+        for chain in chains:
+            if chain.sequence not in key_of:
+                key_of[chain.sequence] = f"q{len(key_of)}"
+                unique[key_of[chain.sequence]] = chain
+        return cls(chains, unique, key_of, databases, db_dir, db_preset, model_preset)
+
+
+def write_msas(
+    plan: SearchPlan,
+    alignments: dict[tuple[str, str], Alignment],
+    out_dir: Path,
+    *,
+    max_template_date: str,
+    cpus: int,
+    notes: dict,
+    timings: dict[str, float],
+    started: float,
+) -> dict:
+    """The template search and ``out_dir/msas/`` for one plan, whichever engine made the
+    genetic alignments (``(database name, query key) -> Alignment``, query row first).
+
+    Templates as AlphaFold finds them: hmmsearch (AlphaFold's flags) over pdb_seqres
+    with the profile ``hmmbuild --hand`` makes from each query's uniref90 alignment;
+    hits released after ``max_template_date`` are left out. Writes ``msa_search.json``
+    (``notes`` plus what was written) and returns the timings, ``total`` included.
+    """
+    db_dir, chains, multimer = plan.db_dir, plan.chains, plan.multimer
+    cutoff = template_cutoff(max_template_date)
+    alphabet = easel.Alphabet.amino()
+    queries = {
+        key: _digital_query(chain.id, chain.description, chain.sequence, alphabet)
+        for key, chain in plan.unique.items()
+    }
     # template search: one profile per unique chain, from its uniref90 alignment
     t0 = time.perf_counter()
     template_hmms = {
@@ -528,12 +599,12 @@ def run_msa_search(
         )
     written: dict[str, dict[str, int]] = {}
     for index, chain in enumerate(chains):
-        key = unique[chain.sequence]
+        key = plan.key_of[chain.sequence]
         folder = msas / chain_letter(index) if multimer else msas
         label = chain_letter(index) if multimer else chain.id
         written[label] = {}
         query = _digital_query(chain.id, chain.description, chain.sequence, alphabet)
-        for db in databases:
+        for db in plan.databases:
             alignment = alignments[(db.name, key)].with_first(query.name, query.description)
             alignment.write(folder / db.output)
             written[label][db.output] = len(alignment) - 1  # hits, not counting the query
@@ -546,37 +617,25 @@ def run_msa_search(
     timings["write_msas"] = round(time.perf_counter() - t0, 3)
     timings["total"] = round(time.perf_counter() - started, 3)
 
-    notes = {
-        "engine": "pyhmmer",
-        "engine_version": pyhmmer.__version__,
-        "jackhmmer_flags": JACKHMMER_FLAGS,
+    record = {
+        **notes,
         "hmmsearch_flags": HMMSEARCH_FLAGS,
         "template_profile": "hmmbuild --hand on the deduplicated uniref90 MSA",
-        "db_preset": db_preset,
-        "model_preset": model_preset,
-        "databases": {db.output: db.path for db in databases} | {TEMPLATE_HITS: PDB_SEQRES},
-        "substitutions": (
-            [
-                (
-                    "full_dbs: no HHblits BFD/UniRef30 databases in the local layout; "
-                    "bfd_uniref_hits.a3m is jackhmmer over small_bfd, written as A3M"
-                )
-            ]
-            if db_preset == "full_dbs"
-            else []
-        ),
+        "db_preset": plan.db_preset,
+        "model_preset": plan.model_preset,
+        "databases": {db.output: db.path for db in plan.databases} | {TEMPLATE_HITS: PDB_SEQRES},
         "max_template_date": cutoff.isoformat(),
         "templates_after_cutoff": {
-            chain_letter(i) if multimer else c.id: excluded[unique[c.sequence]]
+            chain_letter(i) if multimer else c.id: excluded[plan.key_of[c.sequence]]
             for i, c in enumerate(chains)
         },
         "hits": written,
-        "cpus": search.cpus,
+        "cpus": cpus,
         "flush_to_zero": fpu.supported(),
         "timings": timings,
     }
     out_dir.mkdir(parents=True, exist_ok=True)
-    (out_dir / "msa_search.json").write_text(json.dumps(notes, indent=2) + "\n")
+    (out_dir / "msa_search.json").write_text(json.dumps(record, indent=2) + "\n")
     return timings
 
 
