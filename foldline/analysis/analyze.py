@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 
 from foldline.analysis.agreement import GDT_METHOD, Comparison, compare_models
+from foldline.analysis.chain_confidence import bin_centres, chain_pair_confidence
 from foldline.analysis.confidence import pae_summary, plddt_summary
 from foldline.analysis.engine_outputs import (
     EngineOutput,
@@ -32,6 +33,7 @@ from foldline.analysis.engine_outputs import (
     pick_like_with_like,
     read_engine_output,
 )
+from foldline.analysis.interfaces import interfaces_section
 from foldline.analysis.msa_depth import ChainMsa
 from foldline.analysis.pickles import confidence_from_result, load_numpy_pickle
 from foldline.analysis.schema import SCHEMA_VERSION
@@ -174,6 +176,10 @@ def _engine_section(
                         f"{output.slot}: PAE in {chosen.result_pickle.name} has shape "
                         f"{conf['pae'].shape}, not ({n}, {n}); not shown"
                     )
+            if len(model.chains) > 1:
+                section["chain_pair_confidence"] = _chain_pair_section(
+                    output, chosen, model, raw, warnings
+                )
     if model.plddt_scale == "0-1":
         warnings.append(f"{output.slot}: B-factors are on a 0-1 scale; pLDDT rescaled to 0-100")
     if model.plddt_scale == "none":
@@ -182,6 +188,75 @@ def _engine_section(
     if stand_in:
         warnings.extend(f"{output.slot}: {w}" for w in stand_in_warnings(stand_in))
     return section, pae
+
+
+def _chain_of_each_residue(
+    output: EngineOutput, model: StructureModel, warnings: list[str]
+) -> tuple[np.ndarray, str]:
+    """(chain index per residue, where it came from): the data pipeline's ``asym_id``
+    (AlphaFold-Multimer's ``features.pkl``) where it is there, else the model's chains in
+    file order (AlphaFold writes chain k of the model from asym_id k + 1)."""
+    lengths = [len(c) for c in model.chains]
+    from_model = np.repeat(np.arange(len(lengths)), lengths)
+    features = output.root / "features.pkl" if output.root.is_dir() else None
+    if features is None or not features.is_file():
+        return from_model, "chains: the model's, in file order"
+    try:
+        asym_id = np.asarray(load_numpy_pickle(features).get("asym_id"))
+    except Exception as err:  # noqa: BLE001 - unreadable features cost the cross-check only
+        warnings.append(f"{output.slot}: could not read features.pkl: {err}")
+        return from_model, "chains: the model's, in file order"
+    if asym_id.ndim != 1 or len(asym_id) != len(from_model):
+        return from_model, "chains: the model's, in file order"
+    firsts = list(dict.fromkeys(asym_id.tolist()))
+    counts = [int((asym_id == a).sum()) for a in firsts]
+    starts = np.cumsum([0, *counts[:-1]])
+    contiguous = all(len(set(asym_id[s : s + n].tolist())) == 1 for s, n in zip(starts, counts))
+    if counts != lengths or not contiguous:
+        raise ValueError(
+            f"features.pkl's asym_id gives chains of {counts} residues, the model's "
+            f"chains have {lengths}"
+        )
+    return asym_id, "chains: features.pkl asym_id"
+
+
+def _chain_pair_section(
+    output: EngineOutput, chosen: ModelFile, model: StructureModel, raw: dict, warnings: list[str]
+) -> dict[str, Any] | None:
+    """pTM per chain and ipTM per chain pair, where the result pickle has the aligned-error
+    bins (AlphaFold-Multimer's ``aligned_confidence_probs``); else None."""
+    name, n = chosen.result_pickle.name, model.n_residues
+    probs = raw.get("aligned_confidence_probs")
+    max_error = raw.get("max_predicted_aligned_error")
+    if not isinstance(probs, np.ndarray) or max_error is None:
+        return None
+    if probs.ndim != 3 or probs.shape[:2] != (n, n):
+        warnings.append(
+            f"{output.slot}: aligned_confidence_probs in {name} has shape "
+            f"{probs.shape}, not ({n}, {n}, bins); no per-chain pTM/ipTM"
+        )
+        return None
+    centres = bin_centres(probs.shape[2], float(np.asarray(max_error)))
+    pae = raw.get("predicted_aligned_error")
+    if (
+        isinstance(pae, np.ndarray)
+        and pae.shape == (n, n)
+        and not np.allclose(probs @ centres.astype(probs.dtype), pae, atol=0.1)
+    ):
+        warnings.append(
+            f"{output.slot}: {name}'s aligned_confidence_probs do not give its "
+            "predicted_aligned_error with AlphaFold's bins; no per-chain pTM/ipTM"
+        )
+        return None
+    try:
+        asym_id, chains_from = _chain_of_each_residue(output, model, warnings)
+    except ValueError as err:
+        warnings.append(f"{output.slot}: {err}; no per-chain pTM/ipTM")
+        return None
+    result = chain_pair_confidence(probs, centres, asym_id, [c.name for c in model.chains])
+    return result.as_dict(
+        f"{name} (aligned_confidence_probs, max_predicted_aligned_error); {chains_from}"
+    )
 
 
 def _runtimes(outputs: dict[str, EngineOutput]) -> dict[str, Any]:
@@ -219,7 +294,12 @@ def _model_copy_name(slot: str, path: Path, suffix: str = "") -> str:
 
 
 def _comparison_section(
-    comparison: Comparison, pairing: Pairing, af: Path, of: Path, engines: dict[str, Any]
+    comparison: Comparison,
+    pairing: Pairing,
+    af: Path,
+    of: Path,
+    engines: dict[str, Any],
+    interfaces: dict[str, Any] | None,
 ) -> dict[str, Any]:
     matching = comparison.matching
     pairs = [
@@ -264,9 +344,22 @@ def _comparison_section(
         "lddt_method": "CA-lDDT: lDDT over CA atoms only (inclusion radius 15 Å, biotite), not all-atom lDDT",
         "engine_agreement": agreement,
         "engine_agreement_note": agreement_note,
-        "interfaces": None,
+        "interfaces": interfaces,
         "notes": list(comparison.notes),
     }
+
+
+def _interfaces(
+    comparison: Comparison, models: dict[str, StructureModel], warnings: list[str]
+) -> dict[str, Any] | None:
+    """DockQ per chain-pair interface of a complex (None for fewer than two mapped chains);
+    a failure costs the interfaces only, with a warning."""
+    chain_map = {p.reference.name: p.mobile.name for p in comparison.matching.pairs}
+    try:
+        return interfaces_section(models["alphafold"], models["openfold"], chain_map)
+    except Exception as err:  # noqa: BLE001 - DockQ's failure must not cost the report
+        warnings.append(f"DockQ could not score the interfaces: {type(err).__name__}: {err}")
+        return None
 
 
 def _plddt_series(comparison: Comparison, ref: StructureModel, mob: StructureModel):
@@ -492,7 +585,12 @@ def analyze(
         if comparison is None
         else {
             **_comparison_section(
-                comparison, pairing, pairing.alphafold.path, pairing.openfold.path, engines
+                comparison,
+                pairing,
+                pairing.alphafold.path,
+                pairing.openfold.path,
+                engines,
+                _interfaces(comparison, models, warnings),
             ),
             "per_residue_deviation": {
                 "unit": "Å",

@@ -170,6 +170,7 @@ def _chain_pair_tables(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
             {
                 "title": row["title"],
                 "source": pairs["source"],
+                "method": pairs.get("method"),
                 "rows": [(k, pairs["ptm"].get(k), pairs["iptm"].get(k)) for k in keys],
             }
         )

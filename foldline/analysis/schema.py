@@ -15,7 +15,10 @@ SCHEMA_VERSION = (
 #      ``ca_lddt``; ``tm_align`` removed; plddt ``kind`` and scale "none"; ``stand_in``;
 #      ``engine_agreement``; per chain-pair ``interfaces`` (DockQ) and ``chain_pair_confidence``
 # 2.1: ``comparison.per_residue_deviation`` (CA distance after superposition, per residue);
-#      ``msa`` (the MSA step's depth per residue, per chain); plots ``per_residue``, ``msa_coverage``
+#      ``msa`` (the MSA step's depth per residue, per chain); plots ``per_residue``, ``msa_coverage``;
+#      ``chain_pair_confidence`` filled for multimers (pTM per chain, ipTM per chain pair),
+#      with ``method`` and ``chains``; ``interfaces`` filled where two or more chains are
+#      mapped (DockQ per interface, with CAPRI class, fnonnat, F1, clashes and notes)
 
 _NUM = {"type": ["number", "null"]}
 _STR = {"type": ["string", "null"]}
@@ -82,11 +85,26 @@ _ENGINE = {
         },
         "chain_pair_confidence": {
             "type": ["object", "null"],
-            "required": ["source", "ptm", "iptm"],
+            "required": ["source", "method", "chains", "ptm", "iptm"],
             "properties": {
                 "source": {"type": "string"},
-                "ptm": {"type": "object", "additionalProperties": {"type": "number"}},
-                "iptm": {"type": "object", "additionalProperties": {"type": "number"}},
+                "method": {"type": "string"},
+                "chains": {
+                    "type": "array",
+                    "items": {
+                        "type": "object",
+                        "required": ["name", "length"],
+                        "properties": {"name": {"type": "string"}, "length": {"type": "integer"}},
+                    },
+                },
+                "ptm": {
+                    "type": "object",
+                    "additionalProperties": {"type": "number", "minimum": 0, "maximum": 1},
+                },
+                "iptm": {
+                    "type": "object",
+                    "additionalProperties": {"type": "number", "minimum": 0, "maximum": 1},
+                },
             },
         },
         "output": {"type": "string"},
@@ -163,14 +181,29 @@ _SCORES = {
 
 _INTERFACE = {
     "type": "object",
-    "required": ["alphafold", "openfold", "dockq", "fnat", "irmsd", "lrmsd"],
+    "required": [
+        "alphafold",
+        "openfold",
+        "dockq",
+        "capri_class",
+        "fnat",
+        "fnonnat",
+        "irmsd",
+        "lrmsd",
+        "f1",
+        "clashes",
+    ],
     "properties": {
         "alphafold": {"type": "array", "items": {"type": "string"}},
         "openfold": {"type": "array", "items": {"type": "string"}},
-        "dockq": _NUM,
-        "fnat": _NUM,
-        "irmsd": _NUM,
-        "lrmsd": _NUM,
+        "dockq": {"type": "number", "minimum": 0, "maximum": 1},
+        "capri_class": {"enum": ["high", "medium", "acceptable", "incorrect"]},
+        "fnat": {"type": "number", "minimum": 0, "maximum": 1},
+        "fnonnat": {"type": "number", "minimum": 0, "maximum": 1},
+        "irmsd": {"type": "number", "minimum": 0},
+        "lrmsd": {"type": "number", "minimum": 0},
+        "f1": {"type": "number", "minimum": 0, "maximum": 1},
+        "clashes": {"type": "integer", "minimum": 0},
     },
 }
 
@@ -286,10 +319,11 @@ METRICS_SCHEMA: dict = {
                 "engine_agreement_note": _STR,
                 "interfaces": {
                     "type": ["object", "null"],
-                    "required": ["method", "items"],
+                    "required": ["method", "items", "notes"],
                     "properties": {
                         "method": {"type": "string"},
                         "items": {"type": "array", "items": _INTERFACE},
+                        "notes": {"type": "array", "items": {"type": "string"}},
                     },
                 },
                 "notes": {"type": "array", "items": {"type": "string"}},

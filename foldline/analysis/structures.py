@@ -27,7 +27,7 @@ from pathlib import Path
 import gemmi
 import numpy as np
 
-__all__ = ["MODEL_SUFFIXES", "ChainTrace", "StructureModel", "load_structure"]
+__all__ = ["MODEL_SUFFIXES", "ChainTrace", "StructureModel", "chain_name", "load_structure"]
 
 #: file names the loader accepts (gemmi detects the format from the name)
 MODEL_SUFFIXES = (".pdb", ".ent", ".cif", ".mmcif", ".pdb.gz", ".cif.gz", ".ent.gz")
@@ -198,6 +198,12 @@ def _plddt_scale(structure: gemmi.Structure, bfactors: np.ndarray) -> tuple[str,
     return "0-100", None
 
 
+def chain_name(chain: gemmi.Chain, index: int) -> str:
+    """The name foldline gives the ``index``-th chain of a model: its chain id; in a PDB
+    file without chain ids, the segment id, else A, B, ... by position."""
+    return chain.name or (chain[0].segment.strip() if len(chain) else "") or chr(65 + index % 26)
+
+
 def load_structure(path: Path | str) -> StructureModel:
     """Read the protein chains of the first model in a PDB or mmCIF file.
 
@@ -249,11 +255,7 @@ def load_structure(path: Path | str) -> StructureModel:
             numbers.append(residue.seqid.num)
         if letters:
             # a PDB file without chain ids: the segment id, else A, B, ... by position
-            name = (
-                chain.name
-                or (chain[0].segment.strip() if len(chain) else "")
-                or chr(65 + index % 26)
-            )
+            name = chain_name(chain, index)
             chains.append(
                 ChainTrace(
                     name=name,

@@ -9,6 +9,7 @@ shared object's glibc needs fit the platform; the bytecode is Python 3.12's.
 
 from __future__ import annotations
 
+import json
 import re
 import subprocess
 from pathlib import Path
@@ -268,3 +269,48 @@ def test_bytecode_is_the_runtimes_and_nothing_else(code, name):
 def test_a_zip_function_with_its_layer_fits_lambdas_limit(code, name):
     size = sum(harness.tree_size(folder) for folder in code[name])
     assert size < LAMBDA_ZIP_LIMIT, f"{name}: {size / 2**20:.0f} MiB unzipped"
+
+
+def test_the_analysis_image_scores_interfaces_with_dockq(build):
+    """dockq-rs (a wheel for the platform) runs in the analysis image, on its Python, and
+    gives DockQ's recorded figure for the moved 3U8V chain (tests/data/complexes)."""
+    complexes = harness.ROOT / "tests" / "data" / "complexes"
+    program = (
+        "import json; from pathlib import Path; "
+        "from foldline.analysis.interfaces import score_interfaces; "
+        "(s,) = score_interfaces(Path('/c/3u8v_reference.pdb'), ['A', 'B'], "
+        "Path('/c/3u8v_B_short_moved12.pdb'), ['A', 'B'], {'A': 'A', 'B': 'B'}); "
+        "print(json.dumps(s.as_dict('alphafold', 'openfold')))"
+    )
+    done = subprocess.run(
+        [
+            "docker",
+            "run",
+            "--rm",
+            "--network",
+            "none",
+            "--read-only",
+            "--tmpfs",
+            "/tmp",
+            "-v",
+            f"{complexes}:/c:ro",
+            "--entrypoint",
+            "python3",
+            build.image("AnalysisFunction"),
+            "-c",
+            program,
+        ],
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    found = json.loads(done.stdout.strip().splitlines()[-1])
+    (recorded,) = [
+        r
+        for r in json.loads((complexes / "reference_scores.json").read_text())["dockq"]
+        if r["model"] == "3u8v_B_short_moved12.pdb"
+    ]
+    for key in ("dockq", "irmsd", "lrmsd", "fnat"):
+        assert found[key] == pytest.approx(recorded[key], abs=5.1e-4), key

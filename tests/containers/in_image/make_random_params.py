@@ -9,7 +9,8 @@ keys and shapes, so AlphaFold's own loader (``alphafold.model.data.get_model_hai
 and model take them as they take DeepMind's.
 
 Shapes come from ``jax.eval_shape`` of the model's haiku ``init`` on a 16-residue input
-(parameter shapes do not depend on the length); values: normal / sqrt(fan-in) weights,
+(two such chains for the multimer models, assembled by ``pipeline_multimer``; parameter
+shapes do not depend on the length); values: normal / sqrt(fan-in) weights,
 unit LayerNorm scales, zero offsets and biases (as bench/gpu_calibration.py's "fast" init).
 Keys are DeepMind's ``<module scope>//<name>``, with the triangle multiplications'
 left/right projections unfused (``alphafold.model.utils.flat_params_to_haiku(fuse=False)``),
@@ -56,12 +57,38 @@ def raw_features(templates: int) -> dict:
     return features
 
 
+def multimer_features(templates: int) -> dict:
+    """Two chains through AlphaFold-Multimer's own feature assembly (pipeline_multimer)."""
+    from alphafold.data import feature_processing, pipeline_multimer
+
+    chains = {}
+    for chain_id in ("A", "B"):
+        features = raw_features(templates)
+        chains[chain_id] = pipeline_multimer.convert_monomer_features(features, chain_id)
+    chains = pipeline_multimer.add_assembly_features(chains)
+    example = feature_processing.pair_and_merge(all_chain_features=chains)
+    example = pipeline_multimer.pad_msa(example, 512)
+    length = example["aatype"].shape[0]
+    # the model's first recycle: alphafold-colabfold's multimer model takes the previous
+    # iteration's outputs in the batch (zeros, as RunModel.predict starts)
+    example["prev"] = {
+        "prev_msa_first_row": np.zeros((length, 256), np.float32),
+        "prev_pair": np.zeros((length, length, 128), np.float32),
+        "prev_pos": np.zeros((length, residue_constants.atom_type_num, 3), np.float32),
+    }
+    return example
+
+
 def random_params(model_name: str) -> dict:
     cfg = config.model_config(model_name)
-    cfg.data.eval.num_ensemble = 1
-    runner = model.RunModel(cfg)
-    feat = runner.process_features(raw_features(templates=4), random_seed=SEED)
-    first_recycle = jax.tree_util.tree_map(lambda x: x[:1], feat)
+    runner = model.RunModel(cfg) if "multimer" in model_name else None
+    if runner is not None:
+        first_recycle = multimer_features(templates=4)
+    else:
+        cfg.data.eval.num_ensemble = 1
+        runner = model.RunModel(cfg)
+        feat = runner.process_features(raw_features(templates=4), random_seed=SEED)
+        first_recycle = jax.tree_util.tree_map(lambda x: x[:1], feat)
     shapes = jax.eval_shape(runner.init, jax.random.PRNGKey(SEED), first_recycle)
     rng = np.random.default_rng(SEED)
 
