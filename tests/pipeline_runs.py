@@ -28,6 +28,9 @@ OUTPUTS = DATA / "pipeline-outputs"
 IDEMPOTENCY_TABLE = STACK.physical_name("IdempotencyTable")
 UNRELAXED = (OUTPUTS / "6KWC_1_model_1_ptm_unrelaxed.pdb").read_bytes()
 RELAXED = (OUTPUTS / "6KWC_1_model_1_ptm_relaxed.pdb").read_bytes()
+BFD_6KWC = (
+    DATA / "steps" / "openfold-6kwc" / "alignments" / "6KWC_1" / "bfd_uniref_hits.a3m"
+).read_bytes()
 FIXTURE_NOTE = "test fixture: OpenFold's 6KWC model_1_ptm prediction packed in this step's layout"
 
 
@@ -91,7 +94,8 @@ def openfold_archive() -> bytes:
 def msa_archive() -> bytes:
     return tar_gz(
         {
-            "msas/bfd_uniref_hits.a3m": b">6KWC_1\nGSTIQPGTGYNNGYFYSYWNDGHGG\n",
+            "msas/bfd_uniref_hits.a3m": BFD_6KWC,  # a real MSA: the report draws its depth
+            "msas/pdb_hits.sto": b"# STOCKHOLM 1.0\n//\n",  # template hits: not an MSA of the chain
             "timings.json": json.dumps({"jackhmmer_uniref90": 612.0}).encode(),
             "foldline-step.json": manifest(MSA_STEP, "pyhmmer", "0.12.3", {"msas": ["msas/"]}),
         }

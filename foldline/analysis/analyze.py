@@ -34,6 +34,7 @@ from foldline.analysis.engine_outputs import (
     read_engine_output,
 )
 from foldline.analysis.interfaces import interfaces_section
+from foldline.analysis.msa_depth import ChainMsa
 from foldline.analysis.pickles import confidence_from_result, load_numpy_pickle
 from foldline.analysis.schema import SCHEMA_VERSION
 from foldline.analysis.structures import StructureModel, load_structure
@@ -53,6 +54,8 @@ from foldline.spec.layout import METRICS_FILE, REPORT_PAGE, STEP_MANIFEST
 __all__ = ["METRICS_FILE", "REPORT_PAGE", "analyze", "engine_label", "headline"]
 
 PLDDT_PLOT = "plddt.png"
+PER_RESIDUE_PLOT = "per_residue.png"
+MSA_COVERAGE_PLOT = "msa_coverage.png"
 STEP_NAMES = {"msa": "RunMSA", "alphafold": "RunAlphaFold", "openfold": "RunOpenFold"}
 SLOTS = ("alphafold", "openfold")
 
@@ -378,6 +381,47 @@ def _plddt_series(comparison: Comparison, ref: StructureModel, mob: StructureMod
     return {"alphafold": np.concatenate(af), "openfold": np.concatenate(of)}, breaks
 
 
+def _deviation_series(comparison: Comparison, ref: StructureModel) -> np.ndarray:
+    """Per reference residue, the CA distance (Å) to its partner in the other model after
+    the comparison's superposition; NaN where the residue has no partner."""
+    by_name = {p.reference.name: p for p in comparison.matching.pairs}
+    out = []
+    for chain in ref.chains:
+        values = np.full(len(chain), np.nan)
+        pair = by_name.get(chain.name)
+        if pair is not None:
+            moved = comparison.superposition.apply(pair.mobile_ca)
+            values[pair.alignment.reference_index] = np.linalg.norm(
+                moved - pair.reference_ca, axis=1
+            )
+        out.append(values)
+    return np.concatenate(out)
+
+
+def _msa_on_reference(chains: list[ChainMsa], model: StructureModel) -> np.ndarray | None:
+    """MSA depth per residue of ``model`` (its chains in file order): each chain takes the
+    depth of the MSA chain of the same name and sequence, else of the first unused one of
+    the same sequence; NaN where no MSA matches. None where no chain has one."""
+    unused = list(chains)
+    out, found = [], False
+    for chain in model.chains:
+        match = next(
+            (c for c in unused if c.name == chain.name and c.query == chain.sequence), None
+        )
+        match = match or next((c for c in unused if c.query == chain.sequence), None)
+        values = np.full(len(chain), np.nan)
+        if match is not None:
+            unused.remove(match)
+            values[:] = match.depth
+            found = True
+        out.append(values)
+    return np.concatenate(out) if found else None
+
+
+def _rounded(values: np.ndarray, digits: int) -> list[float | None]:
+    return [None if not np.isfinite(v) else v for v in np.round(values, digits).tolist()]
+
+
 def _json_safe(value: Any) -> Any:
     return json.loads(json.dumps(value, default=str))
 
@@ -420,6 +464,7 @@ def analyze(
         for one slot is not an error: the report covers the other).
     """
     from foldline.analysis import plots, report  # matplotlib: imported only when reporting
+    from foldline.analysis.msa_depth import MSA_DEPTH_METHOD, read_msa_depth
 
     out_dir = Path(out_dir)
     outputs: dict[str, EngineOutput] = {}
@@ -467,11 +512,14 @@ def analyze(
     absent_engines = {slot: _absent_section(none) for slot, none in absent.items()}
     all_outputs = {**outputs, **{slot: none.output for slot, none in absent.items()}}
     all_outputs = {slot: all_outputs[slot] for slot in SLOTS}  # step order in the runtimes
+    msa_chains: list[ChainMsa] = []
     if msa is not None:
         try:
             all_outputs["msa"] = _msa_output(Path(msa))
         except FileNotFoundError as err:
             warnings.append(f"msa: {err}")
+        else:
+            msa_chains = read_msa_depth(Path(msa), warnings)
     for slot, record in absent_engines.items():
         if record["status"] != "skipped":
             warnings.append(
@@ -493,13 +541,32 @@ def analyze(
         _copy_model(ref, out_dir / model_files["alphafold"])
         _write_superposed(mob, comparison.superposition, out_dir / model_files["openfold"])
         series, breaks = _plddt_series(comparison, ref, mob)
+        deviation = _deviation_series(comparison, ref)
+        reference = ref
     else:
         (slot,) = models
         model_files = {slot: _model_copy_name(slot, models[slot].path)}
         _copy_model(models[slot], out_dir / model_files[slot])
         series, breaks = {slot: models[slot].plddt}, _chain_starts(models[slot])
-    labels = {s: f"{engine_title(s, engines[s])} ({engines[s]['model_file']})" for s in series}
+        deviation, reference = None, models[slot]
+    depth = _msa_on_reference(msa_chains, reference) if msa_chains else None
+    # legends name the engines; which file each model is, the report's tables say
+    labels = {s: engine_title(s, engines[s]) for s in series}
     plot_files = {"plddt": plots.plot_plddt(series, labels, breaks, out_dir / PLDDT_PLOT).name}
+    kinds = {(engines[s]["plddt"].get("kind") or "plddt") for s in series}
+    plot_files["per_residue"] = plots.plot_per_residue(
+        series,
+        labels,
+        breaks,
+        out_dir / PER_RESIDUE_PLOT,
+        deviation=deviation,
+        msa_depth=depth,
+        plddt_axis_label="pLDDT" if kinds == {"plddt"} else "pLDDT / B-factor score",
+    ).name
+    if msa_chains:
+        plot_files["msa_coverage"] = plots.plot_msa_coverage(
+            msa_chains, out_dir / MSA_COVERAGE_PLOT
+        ).name
     for slot, pae in paes.items():
         if pae is not None:
             own_breaks = _chain_starts(models[slot])
@@ -516,14 +583,22 @@ def analyze(
         "engines": engines,
         "comparison": None
         if comparison is None
-        else _comparison_section(
-            comparison,
-            pairing,
-            pairing.alphafold.path,
-            pairing.openfold.path,
-            engines,
-            _interfaces(comparison, models, warnings),
-        ),
+        else {
+            **_comparison_section(
+                comparison,
+                pairing,
+                pairing.alphafold.path,
+                pairing.openfold.path,
+                engines,
+                _interfaces(comparison, models, warnings),
+            ),
+            "per_residue_deviation": {
+                "unit": "Å",
+                "method": "CA distance between paired residues after the TM-score superposition, "
+                "in the reference's residue order; null where a residue has no partner",
+                "values": _rounded(deviation, 2),
+            },
+        },
         "comparison_skipped": _comparison_skipped(absent_engines),
         "absent_engines": absent_engines,
         "runtimes": _runtimes(all_outputs),
@@ -533,35 +608,27 @@ def analyze(
             "plots": plot_files,
             "models": model_files,
         },
+        "msa": None
+        if not msa_chains
+        else {
+            "method": MSA_DEPTH_METHOD,
+            "chains": [c.as_dict() for c in msa_chains],
+        },
         "warnings": warnings,
     }
     metrics["headline"] = headline(metrics)
 
-    if comparison is not None:
-        ref, mob = models["alphafold"], models["openfold"]
-        viewer_models = [
-            {
-                "label": labels["alphafold"],
-                "width": 4.0,
-                "chains": [(c.name, c.ca, p) for c, p in _chain_plddt(ref)],
-            },
-            {
-                "label": labels["openfold"] + ", superposed",
-                "width": 1.8,
-                "chains": [
-                    (c.name, comparison.superposition.apply(c.ca), p) for c, p in _chain_plddt(mob)
-                ],
-            },
-        ]
-    else:
-        viewer_models = [
-            {
-                "label": labels[slot],
-                "width": 4.0,
-                "chains": [(c.name, c.ca, p) for c, p in _chain_plddt(models[slot])],
-            }
-            for slot in models
-        ]
+    # the 3-D view draws the files written above: the reference as a cartoon, the model
+    # superposed onto it as a thin tube
+    viewer_models = [
+        {
+            "slot": slot,
+            "label": engine_title(slot, engines[slot]),
+            "file": model_files[slot],
+            "style": "trace" if slot == "openfold" and comparison is not None else "cartoon",
+        }
+        for slot in model_files
+    ]
     (out_dir / METRICS_FILE).write_text(json.dumps(metrics, indent=1) + "\n")
     report.write_report(metrics, out_dir, viewer_models, out_dir / REPORT_PAGE)
     return metrics
@@ -602,10 +669,6 @@ def _chain_starts(model: StructureModel) -> list[tuple[int, str]]:
     """(first residue index, chain name) per chain, in file order."""
     starts = np.concatenate([[0], np.cumsum([len(c) for c in model.chains])[:-1]])
     return [(int(i), c.name) for i, c in zip(starts, model.chains)]
-
-
-def _chain_plddt(model: StructureModel):
-    return [(c, model.chain_plddt(c)) for c in model.chains]
 
 
 def _msa_output(path: Path) -> EngineOutput:

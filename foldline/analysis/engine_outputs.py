@@ -1,6 +1,6 @@
 """Find the models, confidences, timings and engine identity in an engine's output.
 
-Layouts read (the step programs write them; ARCHITECTURE.md lists them):
+Layouts read (the step programs write them; docs/output.md lists them):
 
 * AlphaFold: ``ranked_0.pdb`` ..., ``relaxed_<model>.pdb``/``unrelaxed_<model>.pdb``,
   ``ranking_debug.json`` (``plddts`` or ``iptm+ptm``, and ``order``),
@@ -375,6 +375,10 @@ def pick_like_with_like(alphafold: EngineOutput, openfold: EngineOutput, mean_pl
         of,
         "as found",
         f"relaxation could not be matched: the AlphaFold "
-        f"slot's {af_top.path.name} (relaxed: {af_top.relaxed}) against the OpenFold "
-        f"slot's {of.path.name} (relaxed: {of.relaxed})",
+        f"slot's {af_top.path.name} ({_relaxation_word(af_top.relaxed)}) against the "
+        f"OpenFold slot's {of.path.name} ({_relaxation_word(of.relaxed)})",
     )
+
+
+def _relaxation_word(relaxed: bool | None) -> str:
+    return {True: "relaxed", False: "unrelaxed"}.get(relaxed, "relaxation not stated")

@@ -14,7 +14,9 @@ SCHEMA_VERSION = (
 #      chain mapping searched, TM-score always normalised by the reference); ``lddt`` renamed
 #      ``ca_lddt``; ``tm_align`` removed; plddt ``kind`` and scale "none"; ``stand_in``;
 #      ``engine_agreement``; per chain-pair ``interfaces`` (DockQ) and ``chain_pair_confidence``
-# 2.1: ``chain_pair_confidence`` filled for multimers (pTM per chain, ipTM per chain pair),
+# 2.1: ``comparison.per_residue_deviation`` (CA distance after superposition, per residue);
+#      ``msa`` (the MSA step's depth per residue, per chain); plots ``per_residue``, ``msa_coverage``;
+#      ``chain_pair_confidence`` filled for multimers (pTM per chain, ipTM per chain pair),
 #      with ``method`` and ``chains``; ``interfaces`` filled where two or more chains are
 #      mapped (DockQ per interface, with CAPRI class, fnonnat, F1, clashes and notes)
 
@@ -325,6 +327,39 @@ METRICS_SCHEMA: dict = {
                     },
                 },
                 "notes": {"type": "array", "items": {"type": "string"}},
+                "per_residue_deviation": {
+                    "type": "object",
+                    "required": ["unit", "method", "values"],
+                    "properties": {
+                        "unit": {"const": "Å"},
+                        "method": {"type": "string"},
+                        "values": {"type": "array", "items": {"type": ["number", "null"]}},
+                    },
+                },
+            },
+        },
+        "msa": {
+            "type": ["object", "null"],
+            "required": ["method", "chains"],
+            "properties": {
+                "method": {"type": "string"},
+                "chains": {
+                    "type": "array",
+                    "items": {
+                        "type": "object",
+                        "required": ["name", "length", "n_sequences", "files", "depth"],
+                        "properties": {
+                            "name": {"type": "string"},
+                            "length": {"type": "integer"},
+                            "n_sequences": {"type": "integer"},
+                            "files": {
+                                "type": "object",
+                                "additionalProperties": {"type": "integer"},
+                            },
+                            "depth": {"type": "array", "items": {"type": "integer"}},
+                        },
+                    },
+                },
             },
         },
         "runtimes": {

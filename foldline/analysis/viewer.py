@@ -1,164 +1,116 @@
-"""A small, dependency-free 3D CA-trace viewer for ``report.html``.
+"""The report's 3-D view: 3Dmol.js (vendored, pinned), cartoons of the report's models.
 
-The report must open offline and from an e-mail link, so the viewer is ~100 lines of
-plain JavaScript on a 2D canvas, inlined in the page: both models' CA traces (the
-second already superposed onto the first), each segment coloured by pLDDT in AlphaFold's
-four bands, drawn far-to-near with depth shading. Drag to rotate, wheel to zoom, the
-check boxes hide either model. It lives in a Python string so that it ships with the
-package wherever the package goes (a Lambda zip, a wheel) with no package-data step.
+``report.html`` must open offline (from S3, an e-mail link or a laptop without network),
+so the viewer library travels inside the page: ``vendor/3Dmol-min.js`` is 3Dmol.js 2.5.5
+as the npm registry ships it (``build/3Dmol-min.js`` of ``3dmol-2.5.5.tgz``), BSD-3-Clause
+(``vendor/3Dmol-LICENSE.txt``), checked against :data:`LIBRARY`'s sha256 whenever a page
+is written, so a damaged or swapped copy fails the analysis instead of shipping.
+
+The models are the report's own files (the reference as predicted, the other engine's
+superposed onto it), cut to the backbone atoms a cartoon needs (N, CA, C, O) to keep the
+page small; pLDDT stays in the B-factor column, where 3Dmol's colour functions read it.
 """
 
 from __future__ import annotations
 
-import json
+import hashlib
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
 from typing import Any
 
-import numpy as np
-
-__all__ = ["VIEWER_JS", "structure_payload", "viewer_html"]
-
-#: segments longer than this (Å) between consecutive CAs are chain breaks, not drawn
-MAX_CA_STEP = 4.5
-
-VIEWER_JS = r"""
-(function () {
-  "use strict";
-  var data = JSON.parse(document.getElementById("fl-structure-data").textContent);
-  var canvas = document.getElementById("fl-viewer");
-  var ctx = canvas.getContext("2d");
-  var W = canvas.width, H = canvas.height;
-  var pts = [];
-  data.models.forEach(function (m) { m.chains.forEach(function (c) { pts = pts.concat(c.ca); }); });
-  var cen = [0, 0, 0];
-  pts.forEach(function (p) { cen[0] += p[0]; cen[1] += p[1]; cen[2] += p[2]; });
-  cen = cen.map(function (v) { return v / Math.max(pts.length, 1); });
-  var radius = 1;
-  pts.forEach(function (p) {
-    var d = Math.hypot(p[0] - cen[0], p[1] - cen[1], p[2] - cen[2]);
-    if (d > radius) radius = d;
-  });
-  var rot = [[1, 0, 0], [0, 1, 0], [0, 0, 1]], zoom = 1;
-  var visible = data.models.map(function () { return true; });
-  function mul(a, b) {
-    var r = [[0, 0, 0], [0, 0, 0], [0, 0, 0]];
-    for (var i = 0; i < 3; i++) for (var j = 0; j < 3; j++)
-      for (var k = 0; k < 3; k++) r[i][j] += a[i][k] * b[k][j];
-    return r;
-  }
-  function rx(t) { var c = Math.cos(t), s = Math.sin(t); return [[1, 0, 0], [0, c, -s], [0, s, c]]; }
-  function ry(t) { var c = Math.cos(t), s = Math.sin(t); return [[c, 0, s], [0, 1, 0], [-s, 0, c]]; }
-  rot = mul(rx(0.5), ry(0.6));
-  function colour(v) {
-    return v > 90 ? [0, 83, 214] : v >= 70 ? [101, 203, 243] : v >= 50 ? [255, 219, 19] : [255, 125, 69];
-  }
-  function project(p) {
-    var x = p[0] - cen[0], y = p[1] - cen[1], z = p[2] - cen[2];
-    var s = zoom * 0.46 * Math.min(W, H) / radius;
-    return [W / 2 + s * (rot[0][0] * x + rot[0][1] * y + rot[0][2] * z),
-            H / 2 - s * (rot[1][0] * x + rot[1][1] * y + rot[1][2] * z),
-            (rot[2][0] * x + rot[2][1] * y + rot[2][2] * z) / radius];
-  }
-  function draw() {
-    ctx.fillStyle = "#ffffff";
-    ctx.fillRect(0, 0, W, H);
-    var segs = [];
-    data.models.forEach(function (m, mi) {
-      if (!visible[mi]) return;
-      m.chains.forEach(function (c) {
-        var q = c.ca.map(project);
-        for (var i = 0; i + 1 < q.length; i++) {
-          if (c.breaks[i]) continue;
-          segs.push([q[i], q[i + 1], (q[i][2] + q[i + 1][2]) / 2,
-                     colour(Math.min(c.plddt[i], c.plddt[i + 1])), m.width]);
-        }
-      });
-    });
-    segs.sort(function (a, b) { return a[2] - b[2]; });
-    ctx.lineCap = "round";
-    segs.forEach(function (s) {
-      var shade = 0.55 + 0.45 * (s[2] + 1) / 2;  // nearer is brighter
-      var c = s[3];
-      ctx.strokeStyle = "rgb(" + Math.round(c[0] * shade) + "," + Math.round(c[1] * shade) + "," +
-                        Math.round(c[2] * shade) + ")";
-      ctx.lineWidth = s[4];
-      ctx.beginPath();
-      ctx.moveTo(s[0][0], s[0][1]);
-      ctx.lineTo(s[1][0], s[1][1]);
-      ctx.stroke();
-    });
-  }
-  var dragging = null;
-  canvas.addEventListener("pointerdown", function (e) { dragging = [e.clientX, e.clientY]; canvas.setPointerCapture(e.pointerId); });
-  canvas.addEventListener("pointerup", function () { dragging = null; });
-  canvas.addEventListener("pointermove", function (e) {
-    if (!dragging) return;
-    var dx = e.clientX - dragging[0], dy = e.clientY - dragging[1];
-    dragging = [e.clientX, e.clientY];
-    rot = mul(mul(ry(dx * 0.01), rx(dy * 0.01)), rot);
-    draw();
-  });
-  canvas.addEventListener("wheel", function (e) {
-    e.preventDefault();
-    zoom = Math.min(8, Math.max(0.2, zoom * (e.deltaY < 0 ? 1.1 : 1 / 1.1)));
-    draw();
-  }, { passive: false });
-  document.querySelectorAll("input[data-fl-model]").forEach(function (box) {
-    box.addEventListener("change", function () {
-      visible[Number(box.getAttribute("data-fl-model"))] = box.checked;
-      draw();
-    });
-  });
-  draw();
-  document.body.setAttribute("data-fl-viewer", "drawn");
-})();
-"""
+__all__ = ["LIBRARY", "ViewerLibrary", "backbone_pdb", "library_script", "viewer_model"]
 
 
-def structure_payload(models: list[dict[str, Any]]) -> dict[str, Any]:
-    """The viewer's data: per model, per chain, CA coordinates (0.01 Å) and pLDDT.
+@dataclass(frozen=True)
+class ViewerLibrary:
+    name: str
+    version: str
+    licence: str
+    homepage: str
+    source: str  # where the vendored file came from
+    file: str  # under foldline/analysis/vendor/
+    licence_file: str
+    sha256: str
 
-    Parameters
-    ----------
-    models : list of dict
-        Each ``{"label": str, "width": float, "chains": [(name, ca (n, 3), plddt (n,))]}``.
+
+LIBRARY = ViewerLibrary(
+    name="3Dmol.js",
+    version="2.5.5",
+    licence="BSD-3-Clause",
+    homepage="https://3dmol.csb.pitt.edu/",
+    source="https://registry.npmjs.org/3dmol/-/3dmol-2.5.5.tgz (package/build/3Dmol-min.js)",
+    file="3Dmol-min.js",
+    licence_file="3Dmol-LICENSE.txt",
+    sha256="f7cc78921ae72e7623e89cdd111434f58c2efddd2ffda1cd212644b406fb8016",
+)
+
+#: atoms a cartoon is drawn from (3Dmol assigns secondary structure from N/O H-bonds)
+BACKBONE = ("N", "CA", "C", "O")
+
+
+def _vendor(name: str) -> bytes:
+    return resources.files("foldline.analysis").joinpath("vendor", name).read_bytes()
+
+
+def library_script() -> str:
+    """The vendored viewer library's text, after checking its sha256."""
+    data = _vendor(LIBRARY.file)
+    digest = hashlib.sha256(data).hexdigest()
+    if digest != LIBRARY.sha256:
+        raise RuntimeError(
+            f"foldline/analysis/vendor/{LIBRARY.file}: sha256 {digest}, expected {LIBRARY.sha256} "
+            f"({LIBRARY.name} {LIBRARY.version} from {LIBRARY.source})"
+        )
+    # a "</script" inside the library would end the page's script element early
+    return data.decode("utf-8").replace("</script", "<\\/script")
+
+
+def backbone_pdb(path: Path) -> tuple[str, str]:
+    """(text, format) of the model's first model with backbone atoms only.
+
+    PDB where the model fits PDB's columns, else mmCIF (3Dmol reads both).
     """
-    out = []
-    for model in models:
-        chains = []
-        for name, ca, plddt in model["chains"]:
-            ca = np.asarray(ca, dtype=float)
-            steps = np.linalg.norm(np.diff(ca, axis=0), axis=1) if len(ca) > 1 else np.zeros(0)
-            chains.append(
-                {
-                    "name": name,
-                    "ca": np.round(ca, 2).tolist(),
-                    "plddt": np.round(np.asarray(plddt, dtype=float), 1).tolist(),
-                    "breaks": [bool(s > MAX_CA_STEP) for s in steps],
-                }
-            )
-        out.append({"label": model["label"], "width": model["width"], "chains": chains})
-    return {"models": out}
+    import gemmi
+
+    structure = gemmi.read_structure(str(path))
+    structure.remove_hydrogens()
+    while len(structure) > 1:
+        del structure[len(structure) - 1]
+    backbone = gemmi.Selection("/*/*/*/" + ",".join(BACKBONE)).copy_structure_selection(structure)
+    backbone.remove_empty_chains()
+    try:
+        text = backbone.make_pdb_string()
+    except (RuntimeError, ValueError):  # more chains or atoms than PDB's columns hold
+        return backbone.make_mmcif_document().as_string(), "cif"
+    # no unit cell: a predicted model has none, and 3Dmol need not think about one
+    return "".join(
+        line + "\n" for line in text.splitlines() if not line.startswith("CRYST1")
+    ), "pdb"
 
 
-def viewer_html(payload: dict[str, Any], width: int = 760, height: int = 520) -> str:
-    """The viewer's HTML block: canvas, model toggles, legend, data and script."""
-    toggles = "".join(
-        f'<label><input type="checkbox" checked data-fl-model="{i}"> {m["label"]} '
-        f"(line {m['width']:g} px)</label> "
-        for i, m in enumerate(payload["models"])
-    )
-    legend = (
-        '<span class="band" style="background:#0053d6"></span>&gt; 90 '
-        '<span class="band" style="background:#65cbf3"></span>70–90 '
-        '<span class="band" style="background:#ffdb13"></span>50–70 '
-        '<span class="band" style="background:#ff7d45"></span>&lt; 50'
-    )
-    data = json.dumps(payload, separators=(",", ":")).replace("</", "<\\/")
-    return (
-        f'<div class="viewer"><div>{toggles}</div>'
-        f'<canvas id="fl-viewer" width="{width}" height="{height}" '
-        'aria-label="CA traces of both models, superposed, coloured by pLDDT"></canvas>'
-        f'<div class="legend">pLDDT: {legend} · drag to rotate, wheel to zoom</div></div>'
-        f'<script type="application/json" id="fl-structure-data">{data}</script>'
-        f"<script>{VIEWER_JS}</script>"
-    )
+def viewer_model(
+    slot: str, label: str, path: Path, colour: str, confidence: str, style: str
+) -> dict[str, Any]:
+    """One model as the page's viewer script reads it.
+
+    ``confidence`` is what the B-factors hold ("plddt", "template-similarity", "none"):
+    colouring by confidence greys a model whose B-factors hold none. ``style`` is the
+    cartoon's look ("cartoon" or "trace", a thin tube), so that superposed models are
+    told apart when both wear the same confidence colours.
+    """
+    text, fmt = backbone_pdb(path)
+    if fmt == "pdb" and not any(
+        line[12:16] == " N  " for line in text.splitlines() if line.startswith("ATOM")
+    ):
+        style = "trace"  # CA atoms only (a placeholder model): a cartoon needs N, C and O
+    return {
+        "slot": slot,
+        "label": label,
+        "file": path.name,
+        "colour": colour,
+        "confidence": confidence,
+        "style": style,
+        "format": fmt,
+        "text": text,
+    }

@@ -24,8 +24,30 @@ app = typer.Typer(
     help="Event-driven protein folding (AlphaFold and OpenFold side by side), "
     "in AWS or on this machine.",
     no_args_is_help=True,
-    add_completion=False,
 )
+
+
+def _version(value: bool) -> None:
+    if value:
+        from importlib.metadata import version
+
+        typer.echo(f"foldline {version('foldline')}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _options(
+    version: bool = typer.Option(
+        False,
+        "--version",
+        callback=_version,
+        is_eager=True,
+        help="Print foldline's version and exit.",
+    ),
+) -> None:
+    """Event-driven protein folding (AlphaFold and OpenFold side by side), in AWS or on this machine."""
+
+
 validate_command.register(app)
 submit_command.register(app)
 status_command.register(app)

@@ -35,6 +35,7 @@ from foldline.cli import stack_config
 if TYPE_CHECKING:
     from botocore.exceptions import ClientError
     from rich.console import Console
+    from rich.table import Table
 
     from foldline.runs.table import RunsTable
 
@@ -203,6 +204,26 @@ def stack_command(command: Callable[..., Any]) -> Callable[..., Any]:
     return with_stack_options
 
 
+def command_line(config: stack_config.StackConfig, *args: str) -> str:
+    """``foldline ARGS`` as a person can paste it: with the options that reach this stack
+    again (``--local`` for the local cloud, ``--stack``/``--profile`` where not the default).
+
+    >>> command_line(stack_config.StackConfig({}, "us-east-1", "", "foldline", local=True), "results", "r1")
+    'foldline results r1 --local'
+    """
+    import shlex
+
+    words = ["foldline", *args]
+    if config.local:
+        words.append("--local")
+    else:
+        if config.stack_name != stack_config.DEFAULT_STACK:
+            words += ["--stack", config.stack_name]
+        if config.profile:
+            words += ["--profile", config.profile]
+    return shlex.join(words)
+
+
 def err_console() -> Console:
     from rich.console import Console
 
@@ -210,9 +231,75 @@ def err_console() -> Console:
 
 
 def console() -> Console:
+    """stdout for people: a terminal's width; piped or redirected, no width to cut to."""
     from rich.console import Console
 
-    return Console(highlight=False)
+    out = Console(highlight=False)
+    if not out.is_terminal:
+        out = Console(highlight=False, width=100_000)
+    return out
+
+
+#: a column whose longest cell is at most this many characters is never wrapped
+_WHOLE_CELL = 12
+
+
+def _plain(cell: object) -> str:
+    text = getattr(cell, "plain", None)
+    return str(cell if text is None else text)
+
+
+def show_table(out: Console, table: Table) -> None:
+    """``table`` for people in a terminal, for programs elsewhere.
+
+    In a terminal: every cell whole at any width (short columns never wrap, long ones
+    fold onto more lines; nothing is cut to "…"); where the columns cannot all fit, one
+    block of "column value" lines per row instead. Piped or redirected: tab-separated
+    values, the header line then one line per row, no styling, nothing cut.
+    """
+    if out.is_terminal:
+        for column in table.columns:
+            longest = max((len(_plain(c)) for c in column.cells), default=0)
+            column.no_wrap = max(longest, len(_plain(column.header))) <= _WHOLE_CELL
+            column.overflow = "fold"
+        if table.__rich_measure__(out, out.options).minimum <= out.width:
+            out.print(table)
+            return
+        # more columns than the terminal holds whole: one block of "name value" lines per row
+        from rich.table import Table as RichTable
+
+        for row in zip(*[list(c.cells) for c in table.columns]):
+            block = RichTable.grid(padding=(0, 2))
+            block.add_column(style="bold", no_wrap=True)
+            block.add_column(overflow="fold")
+            for column, cell in zip(table.columns, row):
+                block.add_row(_plain(column.header), cell)
+            out.print(block)
+            out.print()
+        return
+    lines = [[_plain(c.header) for c in table.columns]]
+    lines += [
+        list(row) for row in zip(*[[_plain(cell) for cell in c.cells] for c in table.columns])
+    ]
+    out.file.write("".join("\t".join(" ".join(v.split()) for v in line) + "\n" for line in lines))
+
+
+def _json_value(value: object) -> object:
+    """JSON for what json cannot write: DynamoDB's Decimals as numbers, the rest as text."""
+    from decimal import Decimal
+
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    if isinstance(value, (set, frozenset)):
+        return sorted(value, key=str)
+    return str(value)
+
+
+def print_json(out: Console, value: object) -> None:
+    """``value`` as JSON on stdout, numbers as numbers (DynamoDB's Decimals included)."""
+    import json
+
+    out.file.write(json.dumps(value, default=_json_value, indent=2, ensure_ascii=False) + "\n")
 
 
 def _aws_message(err: ClientError) -> str:

@@ -131,28 +131,24 @@ def compare(
             ref = comparison.log_comparison(tracker, runs, artifacts)
         out = common.console()
         if as_json:
-            out.print_json(
-                json.dumps(
-                    {
-                        "comparison_id": ident,
-                        "columns": [name for name, _ in comparison.COLUMNS],
-                        "rows": comparison.rows(runs),
-                        "plot": str(plot_path),
-                        "artifacts": artifacts,
-                        "experiments": asdict(ref) if ref else None,
-                    }
-                )
+            common.print_json(
+                out,
+                {
+                    "comparison_id": ident,
+                    "runs": [asdict(r) for r in runs],
+                    "plot": str(plot_path),
+                    "artifacts": artifacts,
+                    "experiments": asdict(ref) if ref else None,
+                },
             )
             return
         headings, cells = comparison.shown_columns(runs)
         table = Table(show_edge=False, pad_edge=False)
         for name in headings:
-            table.add_column(
-                name, no_wrap=True, justify="left" if name in ("Run id", "Target") else "right"
-            )
+            table.add_column(name, justify="left" if name in ("Run id", "Target") else "right")
         for row in cells:
             table.add_row(*row)
-        out.print(table)
+        common.show_table(out, table)
         if any(r.method == "tm_align" for r in runs):
             out.print(comparison.TM_ALIGN_NOTE, markup=False)
         if any(not r.engine_agreement for r in runs):

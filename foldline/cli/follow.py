@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import time
 from typing import Any
@@ -59,7 +60,7 @@ def summary_lines(config: StackConfig, item: dict) -> list[str]:
     if status == SUCCEEDED and item.get("report_uri"):
         lines.append(f"  {headline_of(config, run_id) or 'TM-score ' + views.tm_score(item)}")
         lines.append(f"  report: {item['report_uri']}{layout.REPORT_PAGE}")
-        lines.append(f"  fetch it: foldline results {run_id} --open")
+        lines.append(f"  fetch it: {common.command_line(config, 'results', run_id, '--open')}")
     elif status == SUCCEEDED:
         lines.append(
             f"  analysis {item.get('analysis_status') or 'pending'}: "
@@ -86,25 +87,39 @@ def follow(
     out = common.console()
     runs = config.runs()
     items: dict[str, Any] = {}
+    shown: dict[str, str] = {}
+
+    def show(board: Any) -> None:
+        if out.is_terminal:
+            board.update(views.board(run_ids, items))
+            return
+        for run_id in run_ids:  # piped: a line per change, nothing redrawn
+            line = views.change_line(run_id, items[run_id])
+            if shown.get(run_id) != line:
+                shown[run_id] = line
+                out.print(f"{time.strftime('%H:%M:%S')} {line}", markup=False)
+
     try:
-        with Live(
-            views.board(run_ids, items), console=out, refresh_per_second=4, transient=True
+        with (
+            Live(views.board(run_ids, items), console=out, refresh_per_second=4, transient=True)
+            if out.is_terminal
+            else contextlib.nullcontext()
         ) as live:
             while True:
                 items = {run_id: runs.get(run_id) for run_id in run_ids}
-                live.update(views.board(run_ids, items))
+                show(live)
                 if all(ended(items[r]) for r in run_ids):
                     break
                 if timeout is not None and time.monotonic() - started > timeout:
                     waiting = [r for r in run_ids if not ended(items[r])]
                     raise common.CliError(
                         f"gave up waiting after {timeout:g} s; still running: {', '.join(waiting)} "
-                        "(they go on: see `foldline status`)"
+                        f"(they go on: see `{common.command_line(config, 'status')}`)"
                     )
                 _sleep(interval)
     except KeyboardInterrupt:
         raise common.CliError(
-            "stopped waiting; the runs go on (see `foldline status`)", 130
+            f"stopped waiting; the runs go on (see `{common.command_line(config, 'status')}`)", 130
         ) from None
     out.print(views.board(run_ids, items))  # the live board was transient: leave the last one
     for run_id in run_ids:

@@ -11,6 +11,7 @@ from pathlib import Path
 import typer
 
 # the defaults only: foldline.local.runtime (moto, ~0.5 s) is imported by the commands
+from foldline.cli import common
 from foldline.local.paths import DEFAULT_DATABASES, DEFAULT_WORKDIR
 from foldline.spec.parameters import MSA_ENGINES
 
@@ -206,13 +207,12 @@ def run(
     msa_engine: str | None = MSA_ENGINE,
 ) -> None:
     """Upload FASTA files to the local inputs/, follow each run to its end, print the results."""
-    from rich.console import Console  # rich and the runtime only when a command runs
     from rich.live import Live
 
     from foldline.local.display import RunBoard, summary
     from foldline.local.runtime import LocalRuntime, RunsStalled
 
-    console = Console()
+    console = common.console()  # a terminal's width; piped, lines whole
     missing = [str(f) for f in files if not f.is_file()]
     if missing:
         console.print(f"no such file: {', '.join(missing)}")
@@ -243,17 +243,21 @@ def run(
                 board.submissions.append(runtime.upload(f, tags=tags))
                 console.print(f"{f}: run {board.submissions[-1].run_id}", markup=False)
             try:
-                with Live(
-                    board.render({}),
-                    console=console,
-                    refresh_per_second=4,
-                    transient=not console.is_terminal,
-                ) as live:
-                    items = runtime.wait(
-                        [s.run_id for s in board.submissions],
-                        timeout=timeout,
-                        on_poll=lambda items: live.update(board.render(items)),
-                    )
+                run_ids = [s.run_id for s in board.submissions]
+                if console.is_terminal:
+                    with Live(board.render({}), console=console, refresh_per_second=4) as live:
+                        items = runtime.wait(
+                            run_ids,
+                            timeout=timeout,
+                            on_poll=lambda items: live.update(board.render(items)),
+                        )
+                else:  # piped: a line per change, nothing redrawn
+
+                    def print_changes(items):
+                        for line in board.changes(items):
+                            console.print(line, markup=False)
+
+                    items = runtime.wait(run_ids, timeout=timeout, on_poll=print_changes)
             except (RunsStalled, TimeoutError) as stuck:
                 console.print(f"[red]{stuck}[/red]")
                 items = {s.run_id: runtime.run(s.run_id) for s in board.submissions}
@@ -273,13 +277,12 @@ def run(
 @app.command()
 def serve(workdir: Path = WORKDIR, databases: Path = DATABASES) -> None:
     """Keep the local cloud running; files dropped in <workdir>/drop/ go to inputs/."""
-    from rich.console import Console  # rich and the runtime only when a command runs
 
     from foldline.local.display import echo_notice
     from foldline.local.runtime import LocalRuntime
     from foldline.local.serve import serve as watch
 
-    console = Console()
+    console = common.console()  # a terminal's width; piped, lines whole
     runtime = LocalRuntime(
         workdir, databases=databases, on_notice=lambda n: echo_notice(console, n)
     )

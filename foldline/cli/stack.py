@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from typing import Annotated
 
 import typer
@@ -35,17 +34,16 @@ def stack(
         config = options.connect()
         out = common.console()
         if as_json:
-            out.print_json(
-                json.dumps(
-                    {
-                        "source": config.source,
-                        "stack": config.stack_name,
-                        "region": config.region,
-                        "local": config.local,
-                        "endpoint_url": config.endpoint_url,
-                        "outputs": config.outputs,
-                    }
-                )
+            common.print_json(
+                out,
+                {
+                    "source": config.source,
+                    "stack": config.stack_name,
+                    "region": config.region,
+                    "local": config.local,
+                    "endpoint_url": config.endpoint_url,
+                    "outputs": config.outputs,
+                },
             )
             return
         out.print(f"from {config.source}", markup=False)

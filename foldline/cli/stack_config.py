@@ -265,9 +265,11 @@ def resolve(
 ) -> StackConfig:
     """Find the stack: local when asked (or inside the local runtime), else CloudFormation."""
     env = os.environ if env is None else env
-    if local is None:
-        local = env.get("FOLDLINE_LOCAL", "").lower() in ("1", "true", "yes") or inside_local_cloud(
-            env
+    if local is None:  # an endpoint (--endpoint-url, FOLDLINE_ENDPOINT_URL) is the local cloud's
+        local = (
+            bool(endpoint_url or env.get("FOLDLINE_ENDPOINT_URL"))
+            or env.get("FOLDLINE_LOCAL", "").lower() in ("1", "true", "yes")
+            or inside_local_cloud(env)
         )
     if local:
         from foldline.local.stack import resolve_local

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from typing import Annotated
 
 import typer
@@ -35,15 +34,18 @@ def status(
         if run_id is None:
             items = runs.recent(limit=limit)
             if as_json:
-                out.print_json(json.dumps(items, default=str))
+                common.print_json(out, items)
             elif not items:
                 out.print(f"no runs yet in {runs.table_name}", markup=False)
             else:
-                out.print(views.recent_table(items))
+                compact = out.is_terminal and out.width < views.COMPACT_BELOW
+                common.show_table(out, views.recent_table(items, compact=compact))
+                if compact:
+                    out.print(views.COMPACT_NOTE, style="dim", markup=False)
             return
         item = common.find_run(runs, run_id)
         if as_json:
-            out.print_json(json.dumps(item, default=str))
+            common.print_json(out, item)
             return
         headline = headline_of(config, item["run_id"]) if item.get("report_uri") else None
         out.print(views.detail(item, headline))

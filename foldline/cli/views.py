@@ -86,22 +86,53 @@ def step_seconds(step: dict) -> float | None:
     return (end - start).total_seconds() if end else None
 
 
-def recent_table(items: list[dict]) -> Table:
+#: hex digits a compact table keeps of a run id's hash (after "<target>-")
+SHORT_ID_HEX = 8
+#: a terminal narrower than this gets the compact table
+COMPACT_BELOW = 120
+COMPACT_NOTE = (
+    "run ids shortened to a unique beginning, which every command accepts; "
+    "a wider terminal, a pipe or --json shows them whole"
+)
+
+
+def short_ids(run_ids: list[str]) -> dict[str, str]:
+    """Each run id cut to "<target>-" and :data:`SHORT_ID_HEX` hex digits, longer where two
+    shown ids would share a beginning: a prefix ``find_run`` resolves to that run.
+
+    >>> short_ids(["6kwc-7e8fe2278ca4763e", "6kwc-7e8fe2270000", "T1-abcdef0123"])
+    {'6kwc-7e8fe2278ca4763e': '6kwc-7e8fe2278', '6kwc-7e8fe2270000': '6kwc-7e8fe2270', 'T1-abcdef0123': 'T1-abcdef01'}
+    """
+    out = {}
+    for run_id in run_ids:
+        n = run_id.rfind("-") + 1 + SHORT_ID_HEX
+        while n < len(run_id) and any(o != run_id and o.startswith(run_id[:n]) for o in run_ids):
+            n += 1
+        out[run_id] = run_id[:n]
+    return out
+
+
+def recent_table(items: list[dict], *, compact: bool = False) -> Table:
+    """The recent runs. ``compact`` (a narrow terminal): run ids cut to a unique beginning
+    and no start time, so that target, status, step and TM-score stay whole at 80 columns."""
     table = Table(title=None, show_edge=False, pad_edge=False)
+    names = short_ids([i["run_id"] for i in items]) if compact else {}
     table.add_column("Run id", no_wrap=True, overflow="fold")
     table.add_column("Target")
     table.add_column("Status")
     table.add_column("Step")
-    table.add_column("Started", no_wrap=True)
+    if not compact:
+        table.add_column("Started", no_wrap=True)
     table.add_column("Duration", justify="right", no_wrap=True)
     table.add_column("TM-score", justify="right")
     for item in items:
+        started = [] if compact else [short_time(item.get("started_at") or item.get("created_at"))]
         table.add_row(
-            item["run_id"],
+            names.get(item["run_id"], item["run_id"]),
             str(item.get("target", "-")),
             status_text(item.get("status")),
             current_step(item),
-            short_time(item.get("started_at") or item.get("created_at")),
+            *started,
             duration(run_seconds(item, FINAL_STATUSES)),
             tm_score(item),
         )
@@ -194,6 +225,26 @@ def detail(item: dict, headline: str | None = None) -> Group:
     return Group(*parts)
 
 
+def step_marks(item: dict | None, *, times: bool = True) -> str:
+    """ "RunMSA ✓ 12m, RunAlphaFold … 3m, RunOpenFold ·": each step's state (and time)."""
+    steps = (item or {}).get("steps") or {}
+    marks = []
+    for step in STEPS:
+        record = steps.get(step.name) or {}
+        status = record.get("status")
+        mark = {SUCCEEDED: "✓", FAILED: "✗", STOPPED: "■"}.get(status or "", "…" if status else "·")
+        took = duration(step_seconds(record)) if status and times else ""
+        marks.append(f"{step.name} {mark} {took}".strip())
+    return ", ".join(marks)
+
+
+def change_line(run_id: str, item: dict | None) -> str:
+    """One run's state for output that is not a terminal (no times: it changes only when
+    the run does)."""
+    status = (item or {}).get("status") or "waiting"
+    return f"{run_id}: {status}, {current_step(item)} ({step_marks(item, times=False)})"
+
+
 def board(run_ids: list[str], items: dict[str, dict | None]) -> Table:
     """The live display of ``submit --wait``: one row per run, a bar of stages done."""
     table = Table(show_edge=False, pad_edge=False)
@@ -205,17 +256,6 @@ def board(run_ids: list[str], items: dict[str, dict | None]) -> Table:
     table.add_column("Steps")
     for run_id in run_ids:
         item = items.get(run_id)
-        steps = (item or {}).get("steps") or {}
-        marks = []
-        for step in STEPS:
-            record = steps.get(step.name) or {}
-            status = record.get("status")
-            mark = {SUCCEEDED: "✓", FAILED: "✗", STOPPED: "■"}.get(
-                status or "", "…" if status else "·"
-            )
-            marks.append(
-                f"{step.name} {mark} {duration(step_seconds(record)) if status else ''}".strip()
-            )
         done = stages_done(item)
         bar = Table.grid(padding=(0, 1))
         bar.add_row(ProgressBar(total=STAGES, completed=done, width=20), f"{done}/{STAGES}")
@@ -225,6 +265,6 @@ def board(run_ids: list[str], items: dict[str, dict | None]) -> Table:
             current_step(item),
             bar,
             duration(run_seconds(item, FINAL_STATUSES)) if item else "-",
-            ", ".join(marks),
+            step_marks(item),
         )
     return table

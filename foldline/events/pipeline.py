@@ -2,7 +2,8 @@
 
 Two kinds reach foldline: the execution status change (Succeeded -> analysis, Failed and
 Stopped -> notify) and the step status change (-> progress). Their ``detail`` fields are
-as AWS documents them (see AWS-OFFLINE.md, "Events"). The execution event carries the
+as AWS documents them (SageMaker's EventBridge events, "SageMaker Model Building
+Pipeline" execution and step status changes). The execution event carries the
 display name, which the start path set to the run id; the step event does not, so the
 run id comes from DescribePipelineExecution.
 """

@@ -82,8 +82,10 @@ def plan_run(
     return params, fields
 
 
-def run_notes(item: Mapping[str, Any] | None) -> list[str]:
-    """Lines for the report and the notices: "MSA reused from run X", the cost estimate,
-    and the DbPreset the stack's databases chose (foldline.databases.presets.Readiness)."""
+def run_notes(item: Mapping[str, Any] | None, *, local: bool = False) -> list[str]:
+    """Lines for the report and the notices: "MSA reused from run X", the cost estimate
+    (``local``: labelled as what the run would cost in AWS), and the DbPreset the stack's
+    databases chose (foldline.databases.presets.Readiness)."""
     chosen = (item or {}).get("db_preset_note")
-    return [line for line in (msa_cache.reuse_line(item), sizing.cost_line(item), chosen) if line]
+    cost = sizing.cost_line(item, local=local)
+    return [line for line in (msa_cache.reuse_line(item), cost, chosen) if line]

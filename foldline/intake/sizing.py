@@ -307,16 +307,25 @@ def size_run(
     )
 
 
-def cost_line(item: Mapping[str, Any] | None) -> str | None:
-    """One line for people: "Estimated cost: $3.10 (…)", from a runs-table item."""
+def cost_line(item: Mapping[str, Any] | None, *, local: bool = False) -> str | None:
+    """One line for people: "Estimated cost: $3.10 (…)", from a runs-table item.
+
+    ``local`` (a run of ``foldline local``, which costs nothing): the same estimate,
+    labelled as what the run would cost in AWS.
+    """
     sizing = (item or {}).get("sizing") or {}
     cost = sizing.get("cost") or {}
     if not cost:
         return None
     usd = cost.get("usd")
     amount = f"${float(usd):.2f}" if usd is not None else "unknown (type not in the price table)"
+    label = (
+        "Cloud cost estimate (this local run cost nothing; the same run in AWS)"
+        if local
+        else "Estimated cost"
+    )
     return (
-        f"Estimated cost: {amount} on-demand ({float(cost['msa_hours']):.2f} h "
+        f"{label}: {amount} on-demand ({float(cost['msa_hours']):.2f} h "
         f"{sizing.get('msa_instance_type')} + {float(cost['inference_hours']):.2f} h "
         f"{sizing.get('inference_instance_type')}; prices of {cost.get('prices_as_of')})"
     )

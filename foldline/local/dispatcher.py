@@ -39,6 +39,8 @@ class Dispatcher:
     retry_delay: int = 1
     on_invocation: Callable[[Invocation, Route], None] | None = None
     invocations: list[Invocation] = field(default_factory=list)
+    #: set in every function's environment besides the template's (the work folder)
+    env: dict[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self._sqs = self.cloud.client("sqs")
@@ -49,7 +51,7 @@ class Dispatcher:
     def function(self, route: Route) -> LocalFunction:
         key = route.function.logical_id
         if key not in self._functions:
-            self._functions[key] = LocalFunction(route.function, self.log_dir)
+            self._functions[key] = LocalFunction(route.function, self.log_dir, self.env)
         return self._functions[key]
 
     # -- polling -------------------------------------------------------------------------

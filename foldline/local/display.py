@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import collections
+import json
 import time
 from pathlib import Path
 
@@ -39,12 +40,13 @@ class RunBoard:
     # hooks ------------------------------------------------------------------------------
 
     def on_invocation(self, invocation: Invocation, route: Route) -> None:
-        took = invocation.ended - invocation.started
-        outcome = f"failed: {invocation.error}" if invocation.error else "ok"
-        self.events.append(
-            f"{time.strftime('%H:%M:%S')} {route.source} -> "
-            f"{invocation.function} ({took:.1f} s, {outcome})"
-        )
+        """A function's failure is worth a line under the board; its routine calls are the
+        runtime's business (they are in <workdir>/logs/), not the run's progress."""
+        if invocation.error:
+            self.events.append(
+                f"{time.strftime('%H:%M:%S')} {invocation.function} failed "
+                f"(its log: logs/): {invocation.error}"
+            )
 
     def on_notice(self, notice: Notice) -> None:
         self.notices.append(notice)
@@ -52,7 +54,7 @@ class RunBoard:
 
     # rendering ----------------------------------------------------------------------------
 
-    def _steps(self, item: dict | None) -> str:
+    def _steps(self, item: dict | None, *, times: bool = True) -> str:
         if not item or not item.get("execution_arn"):
             return ""
         try:
@@ -63,7 +65,7 @@ class RunBoard:
         for step in steps:
             status = step["StepStatus"]
             took = ""
-            if step.get("StartTime"):
+            if times and step.get("StartTime"):
                 end = step.get("EndTime")
                 seconds = (
                     (end - step["StartTime"]).total_seconds()
@@ -72,8 +74,46 @@ class RunBoard:
                 )
                 took = f" {_seconds(seconds)}"
             cached = " (cached)" if step.get("CacheHitResult") else ""
-            parts.append(f"{step['StepName']} {_STEP_MARK.get(status, status)}{took}{cached}")
+            mark = "skipped" if self._skipped(step) else _STEP_MARK.get(status, status)
+            parts.append(f"{step['StepName']} {mark}{took}{cached}")
         return "  ".join(parts)
+
+    def _skipped(self, step: dict) -> bool:
+        """A step that ended well but ran nothing (OpenFold on a multimer): its manifest,
+        in the job's model folder, says ``skipped``; it is not shown as done."""
+        if step.get("StepStatus") != SUCCEEDED:
+            return False
+        arn = ((step.get("Metadata") or {}).get("TrainingJob") or {}).get("Arn", "")
+        job = arn.rsplit("/", 1)[-1]
+        if not job:
+            return False
+        manifest = (
+            self.runtime.workdir / layout.LOCAL_JOBS_DIR / job / "model" / layout.STEP_MANIFEST
+        )
+        try:
+            return json.loads(manifest.read_text()).get("status") == "skipped"
+        except (OSError, ValueError):
+            return False
+
+    def _status(self, item: dict | None) -> str:
+        status = (item or {}).get("status", "uploaded")
+        analysis = (item or {}).get("analysis_status")
+        if status == runs.SUCCEEDED and analysis != SUCCEEDED:  # the report is not out yet
+            status = "Analysis failed" if analysis == FAILED else "Analysing"
+        return status
+
+    def changes(self, items: dict[str, dict | None]) -> list[str]:
+        """For output that is not a terminal: one line per run whose status or steps changed
+        since the last call (no elapsed times, no function log lines: a line means a change)."""
+        seen = self.__dict__.setdefault("_seen", {})
+        lines = []
+        for sub in self.submissions:
+            item = items.get(sub.run_id)
+            state = f"{self._status(item)}  {self._steps(item, times=False)}".rstrip()
+            if seen.get(sub.run_id) != state:
+                seen[sub.run_id] = state
+                lines.append(f"{time.strftime('%H:%M:%S')} {sub.path.name} {sub.run_id}: {state}")
+        return lines
 
     def render(self, items: dict[str, dict | None]) -> Group:
         table = Table(
@@ -83,10 +123,7 @@ class RunBoard:
             table.add_column(column)
         for sub in self.submissions:
             item = items.get(sub.run_id)
-            status = (item or {}).get("status", "uploaded")
-            analysis = (item or {}).get("analysis_status")
-            if status == runs.SUCCEEDED and analysis != SUCCEEDED:  # the report is not out yet
-                status = "Analysis failed" if analysis == FAILED else "Analysing"
+            status = self._status(item)
             style = {
                 SUCCEEDED: "green",
                 FAILED: "red",
@@ -125,7 +162,10 @@ def summary(
         status = item.get("status", "unknown")
         shown, ok = outcome(item)
         all_ok = all_ok and ok
-        console.rule(f"{sub.path.name}: {shown}")
+        if console.is_terminal:
+            console.rule(f"{sub.path.name}: {shown}")
+        else:  # piped: a line a program can find, not a terminal-wide rule
+            console.print(f"== {sub.path.name}: {shown}", markup=False)
         console.print(f"run id: {sub.run_id}")
         if item.get("reason"):
             console.print(f"reason: {item['reason']}")
@@ -139,7 +179,11 @@ def summary(
         report = runtime.download_report(sub.run_id) if status == runs.SUCCEEDED else None
         if report is not None:
             html = report / layout.REPORT_PAGE
-            console.print(f"report: {html if html.is_file() else report}")
+            metrics = report / layout.METRICS_FILE
+            if metrics.is_file():
+                headline = json.loads(metrics.read_text()).get("headline")
+                console.print(f"headline: {headline}", markup=False)
+            console.print(f"report: {html if html.is_file() else report}", markup=False)
     console.print(f"work folder: {runtime.workdir} (outbox/, logs/, jobs/, reports/)")
     return all_ok
 

@@ -46,6 +46,7 @@ from foldline.local.expressions import (
 )
 from foldline.local.step_cache import CachedStep, StepCache
 from foldline.local.training import StepStopped, TrainingJob
+from foldline.spec import layout
 from foldline.spec.parameters import step_by_name
 from foldline.spec.statuses import (
     EXECUTING,
@@ -349,7 +350,7 @@ class PipelineExecutor:
             name=job_name,
             arguments=arguments,
             program=program,
-            root=self.work_dir / "jobs" / job_name,
+            root=self.work_dir / layout.LOCAL_JOBS_DIR / job_name,
             databases=self.databases,
             env={**self.cloud.env, **self.job_env},
             num_cpus=self.num_cpus or os.cpu_count() or 1,

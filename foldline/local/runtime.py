@@ -134,6 +134,7 @@ class LocalRuntime:
                 self.workdir / "logs",
                 retry_delay=self.retry_delay,
                 on_invocation=self.on_invocation,
+                env={layout.LOCAL_WORKDIR_ENV: str(self.workdir.resolve())},
             )
             self.executor = PipelineExecutor(
                 self.cloud,
@@ -307,7 +308,7 @@ class LocalRuntime:
         """``runs/<run_id>/report/`` -> ``<workdir>/reports/<run_id>/``; None if there is none."""
         s3 = self.cloud.client("s3")
         prefix = layout.report_prefix(run_id)
-        target = self.workdir / "reports" / run_id
+        target = self.workdir / layout.LOCAL_REPORTS_DIR / run_id
         found = False
         for page in s3.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=prefix):
             for obj in page.get("Contents", []):

@@ -42,6 +42,7 @@ from typing import Any
 
 from foldline.local import containers
 from foldline.local.containers import StepImage
+from foldline.spec import layout
 from foldline.spec.layout import split_s3_uri
 from foldline.spec.parameters import CHANNEL_DATABASES
 
@@ -94,7 +95,7 @@ class TrainingJob:
 
     @property
     def log_path(self) -> Path:
-        return self.root / "training.log"
+        return self.root / layout.LOCAL_JOB_LOG
 
     @property
     def model_artifacts_uri(self) -> str:

@@ -9,6 +9,8 @@ The same plain functions serve the Lambda handler and the local runtime.
 from __future__ import annotations
 
 import logging
+import os
+import shlex
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -34,6 +36,7 @@ from foldline.outcomes.step_outputs import describe_training_job, model_location
 from foldline.runs import table as runs_mod
 from foldline.runs.facts import RunFacts, run_facts
 from foldline.runs.table import RunsTable
+from foldline.spec import layout
 from foldline.spec.formats import utc_now
 from foldline.spec.statuses import FAILED, STOPPED, SUCCEEDED
 
@@ -98,11 +101,31 @@ def training_log_links(job_name: str, region: str) -> tuple[str, ...]:
     return console, cli
 
 
-def step_reports(sagemaker: Any, listed: list[dict[str, Any]], region: str) -> list[StepReport]:
+#: lines of a local job's log a failure notice quotes
+LOG_TAIL_LINES = 20
+
+
+def local_log(workdir: str, job_name: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """(log links, last lines) of a ``foldline local`` job: its log file, and the command
+    that follows it, instead of the AWS console; the file's last :data:`LOG_TAIL_LINES`."""
+    path = layout.local_job_log(workdir, job_name)
+    try:
+        with open(path, errors="replace") as log_file:
+            tail = tuple(line.rstrip("\n") for line in log_file.readlines()[-LOG_TAIL_LINES:])
+    except OSError:
+        tail = ()
+    return (path, f"tail -f {shlex.quote(path)}"), tail
+
+
+def step_reports(
+    sagemaker: Any, listed: list[dict[str, Any]], region: str, *, local_workdir: str | None = None
+) -> list[StepReport]:
     """ListPipelineExecutionSteps entries as notices show them.
 
     A step's metadata gives its training job by ARN, which SageMaker lower-cases; log
     stream names keep the job name's case, so the name comes from DescribeTrainingJob.
+    With ``local_workdir`` (``foldline local``), a step that did not succeed names its log
+    file on this machine and quotes its last lines.
     """
     reports = []
     for step in listed:
@@ -112,6 +135,13 @@ def step_reports(sagemaker: Any, listed: list[dict[str, Any]], region: str) -> l
         if described:
             job = described.get("TrainingJobName", job)
         reason = step.get("FailureReason") or (described or {}).get("FailureReason") or None
+        links, tail = (), ()
+        if job and status != SUCCEEDED:
+            links, tail = (
+                local_log(local_workdir, job)
+                if local_workdir
+                else (training_log_links(job, region), ())
+            )
         output = None
         if described and status == SUCCEEDED:
             output = (described.get("ModelArtifacts") or {}).get("S3ModelArtifacts")
@@ -121,8 +151,9 @@ def step_reports(sagemaker: Any, listed: list[dict[str, Any]], region: str) -> l
                 status=status,
                 failure_reason=reason if status != SUCCEEDED else None,
                 training_job=job,
-                log_links=training_log_links(job, region) if job and status != SUCCEEDED else (),
+                log_links=links,
                 output_uri=output,
+                log_tail=tail,
             )
         )
     return reports
@@ -176,7 +207,12 @@ def notify_run_ended(ctx: NotifyContext, change: ExecutionStatusChange) -> Notif
 
     unavailable = None
     try:
-        steps = step_reports(ctx.sagemaker, ctx.steps(change.execution_arn), change.region)
+        steps = step_reports(
+            ctx.sagemaker,
+            ctx.steps(change.execution_arn),
+            change.region,
+            local_workdir=os.environ.get(layout.LOCAL_WORKDIR_ENV),
+        )
     except StepsUnavailable as missing:
         log.warning("steps unavailable for %s: %s", change.execution_arn, missing)
         steps, unavailable = [], str(missing)
@@ -189,7 +225,7 @@ def notify_run_ended(ctx: NotifyContext, change: ExecutionStatusChange) -> Notif
         steps=steps,
         execution_failure_reason=execution_reason,
         steps_unavailable=unavailable,
-        run_notes=run_notes(facts.item),
+        run_notes=run_notes(facts.item, local=bool(os.environ.get(layout.LOCAL_WORKDIR_ENV))),
     )
     failed = next((s for s in steps if s.status == FAILED), None)
     ctx.runs.update(

@@ -111,7 +111,7 @@ def start_failed_notice(*, bucket: str, key: str, target: str, run_id: str, reas
             "",
             "Nothing ran and nothing is charged for it. The file is still in inputs/; upload",
             "it again (a new version is a new run) once SageMaker accepts new executions",
-            "(the account's quotas: see Operations in the README).",
+            "(the account's quotas: see docs/operations.md).",
         ]
     )
     return Notice(
@@ -202,6 +202,8 @@ class StepReport:
     training_job: str | None = None
     log_links: tuple[str, ...] = ()
     output_uri: str | None = None
+    #: the last lines of the step's log, where the notice is written beside it (local mode)
+    log_tail: tuple[str, ...] = ()
 
 
 def _number(value: float | None, fmt: str, unit: str = "") -> str:
@@ -221,10 +223,15 @@ def succeeded_notice(
     summary: ResultSummary,
     report_url: str,
     report_uri: str,
-    link_expires_at: str,
+    link_expires_at: str | None,
     model_uris: dict[str, str],
     run_notes: tuple[str, ...] | list[str] = (),
 ) -> Notice:
+    """A run that succeeded: its numbers, then where the report is.
+
+    ``link_expires_at`` None: ``report_url`` is a path on this machine (``foldline
+    local``), not a presigned link.
+    """
     tm = _number(summary.tm_score, ".4f")
     plddt = (
         ", ".join(
@@ -283,10 +290,22 @@ def succeeded_notice(
         lines += [f"  {step}: {_duration(s)}" for step, s in summary.runtimes_s.items()]
     if run_notes:  # "MSA reused from run X", the cost estimate (foldline.intake.plan)
         lines += ["", *run_notes]
+    if link_expires_at is None:
+        lines += [
+            "",
+            (
+                "Report (where `foldline local run` puts it when the run ends; while "
+                f"`foldline local serve` runs: `foldline results {run_id} --local --open`):"
+            ),
+            report_url,
+        ]
+    else:
+        lines += [
+            "",
+            f"Report (this link works until {link_expires_at} at the latest):",
+            report_url,
+        ]
     lines += [
-        "",
-        f"Report (this link works until {link_expires_at} at the latest):",
-        report_url,
         "",
         f"Report folder: {report_uri}",
     ]
@@ -315,6 +334,9 @@ def _step_lines(step: StepReport) -> list[str]:
     if step.log_links:
         lines.append("  Logs:")
         lines += [f"    {link}" for link in step.log_links]
+    if step.log_tail:
+        lines.append(f"  Last {len(step.log_tail)} lines of the log:")
+        lines += [f"    | {line}" for line in step.log_tail]
     if step.output_uri:
         lines.append(f"  Outputs: {step.output_uri}")
     return lines

@@ -10,6 +10,7 @@ the step's prefix.
 
 from __future__ import annotations
 
+import fnmatch
 import gzip
 import logging
 import tarfile
@@ -84,9 +85,14 @@ def locate_archive(
 
 def _safe_members(tar: tarfile.TarFile, wanted: set[str] | None) -> Iterable[tarfile.TarInfo]:
     total = 0
+    patterns = [w for w in wanted or () if "*" in w]
     for member in tar:
         name = member.name.removeprefix("./")
-        if wanted is not None and name not in wanted:
+        if (
+            wanted is not None
+            and name not in wanted
+            and not any(fnmatch.fnmatchcase(name, p) for p in patterns)
+        ):
             continue
         total += member.size
         if total > MAX_UNPACKED_BYTES:
@@ -100,7 +106,8 @@ def extract(archive: Path, dest: Path, *, only: Iterable[str] | None = None) -> 
     Uses tarfile's ``data`` filter: absolute names, ``..``, links leaving ``dest`` and
     device files are refused (raised as :class:`CorruptOutput`), and modes are sanitised.
     ``only`` limits extraction to those member paths (e.g. a manifest from a large MSA
-    archive).
+    archive); a path with ``*`` is a pattern (:func:`fnmatch.fnmatchcase`: ``*`` also
+    matches ``/``).
     """
     dest.mkdir(parents=True, exist_ok=True)
     wanted = {name.removeprefix("./") for name in only} if only is not None else None

@@ -310,7 +310,10 @@ def tracked_parameters(parameters: dict[str, str], metrics: dict[str, Any]) -> d
 def _fetch_msa_manifest(
     ctx: AnalysisContext, run_id: str, dest: Path, archive_uri: str | None
 ) -> Path | None:
-    """The MSA step's manifest and timings only (its archive may hold GBs of alignments)."""
+    """The MSA step's manifest, timings and sequence-search MSAs (for the report's depth
+    and coverage); not its features, template hits or multimer pairing hits."""
+    msas = [f"msas/{name}" for name in layout.MSA_SEARCH_FILES]
+    msas += [f"msas/*/{name}" for name in layout.MSA_SEARCH_FILES]  # one folder per chain
     try:
         folder, _ = fetch_step_output(
             ctx.s3,
@@ -319,7 +322,7 @@ def _fetch_msa_manifest(
             MSA_STEP,
             dest,
             archive_uri=archive_uri,
-            only=[layout.STEP_MANIFEST, "timings.json"],
+            only=[layout.STEP_MANIFEST, "timings.json", *msas],
         )
     except MissingOutput as missing:
         log.warning("no MSA step output: %s", missing)
@@ -378,7 +381,7 @@ def _compare_and_upload(
             "model_archives": dict(model_uris),
         }
         # "MSA reused from run X", instance types and cost estimate (start path's record)
-        for note in run_notes(facts.item):
+        for note in run_notes(facts.item, local=bool(os.environ.get(layout.LOCAL_WORKDIR_ENV))):
             context["msa" if note.startswith("MSA") else "cost_estimate"] = note
         if (facts.item or {}).get("sizing"):
             sized = facts.item["sizing"]
@@ -527,30 +530,35 @@ def _success_notice(
     report_uri: str,
     model_uris: dict[str, str],
 ) -> Notice:
-    """The success notice with a presigned link to report.html.
+    """The success notice with a presigned link to report.html (``foldline local``: its path).
 
     A presigned URL also stops working when the credentials that signed it expire: signed
     by a Lambda role's temporary credentials it lasts hours, not the ``link_expiry_s``
     asked for. Hence "at the latest" in the notice, and the S3 folder beside the link.
     """
-    expires = _dt.datetime.now(_dt.UTC) + _dt.timedelta(seconds=ctx.link_expiry_s)
-    url = ctx.s3.generate_presigned_url(
-        "get_object",
-        Params={
-            "Bucket": ctx.bucket,
-            "Key": layout.report_prefix(facts.run_id) + layout.REPORT_PAGE,
-        },
-        ExpiresIn=ctx.link_expiry_s,
-    )
+    local_workdir = os.environ.get(layout.LOCAL_WORKDIR_ENV)
+    if local_workdir:  # foldline local: its server stops with it; the report is fetched to here
+        url, expires_at = layout.local_report_page(local_workdir, facts.run_id), None
+    else:
+        expires = _dt.datetime.now(_dt.UTC) + _dt.timedelta(seconds=ctx.link_expiry_s)
+        expires_at = expires.strftime("%Y-%m-%d %H:%M UTC")
+        url = ctx.s3.generate_presigned_url(
+            "get_object",
+            Params={
+                "Bucket": ctx.bucket,
+                "Key": layout.report_prefix(facts.run_id) + layout.REPORT_PAGE,
+            },
+            ExpiresIn=ctx.link_expiry_s,
+        )
     return succeeded_notice(
         target=facts.target,
         run_id=facts.run_id,
         summary=summary,
         report_url=url,
         report_uri=report_uri,
-        link_expires_at=expires.strftime("%Y-%m-%d %H:%M UTC"),
+        link_expires_at=expires_at,
         model_uris=model_uris,
-        run_notes=run_notes(facts.item),
+        run_notes=run_notes(facts.item, local=bool(local_workdir)),
     )
 
 

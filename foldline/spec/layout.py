@@ -1,4 +1,4 @@
-"""The S3 layout: one bucket, fixed prefixes (see ARCHITECTURE.md's table).
+"""The S3 layout: one bucket, fixed prefixes (docs/output.md lists what each holds).
 
 Every component builds keys through these functions; nothing else spells a prefix.
 Outputs never go under ``inputs/``, so foldline's own writes cannot trigger a run.
@@ -38,6 +38,33 @@ STEP_MANIFEST = "foldline-step.json"
 #: the MSA step's FASTA, staged by the start function under msa-cache/<key>/input/: a
 #: content-addressed input, so SageMaker's step cache can recognise a repeated search
 MSA_QUERY_FILE = "query.fasta"
+#: the MSA step's sequence-search results in AlphaFold 2.3's ``msas/`` layout (one folder
+#: per chain for multimers) -> the rows AlphaFold keeps of each when it builds the MSA
+#: features (its pipeline's uniref_max_hits, mgnify_max_hits; None: all). Template hits
+#: (pdb_hits.*) and the multimer pairing search (uniprot_hits.sto) are not among them.
+MSA_SEARCH_FILES: dict[str, int | None] = {
+    "uniref90_hits.sto": 10_000,
+    "mgnify_hits.sto": 501,
+    "small_bfd_hits.sto": None,
+    "bfd_uniref_hits.a3m": None,
+}
+
+
+#: set by ``foldline local`` in its functions' environment: the work folder (an absolute
+#: path), so that notices point at files on this machine (a job's log, the downloaded
+#: report) instead of the AWS console, and at no presigned link to a server that stops
+LOCAL_WORKDIR_ENV = "FOLDLINE_LOCAL_WORKDIR"
+LOCAL_JOBS_DIR = "jobs"  # <workdir>/jobs/<training job>/: SageMaker's /opt/ml layout
+LOCAL_JOB_LOG = "training.log"  # the job's stdout and stderr (the local CloudWatch)
+LOCAL_REPORTS_DIR = "reports"  # <workdir>/reports/<run_id>/: a run's report folder, fetched
+
+
+def local_job_log(workdir: str, job_name: str) -> str:
+    return posixpath.join(workdir, LOCAL_JOBS_DIR, job_name, LOCAL_JOB_LOG)
+
+
+def local_report_page(workdir: str, run_id: str) -> str:
+    return posixpath.join(workdir, LOCAL_REPORTS_DIR, run_id, "report.html")
 
 
 def chain_letter(index: int) -> str:

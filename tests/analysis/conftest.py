@@ -21,6 +21,8 @@ PICKLE_6A5J = COLABFOLD / "6A5J_model_pred.pkl.xz"
 A3M_6A5J = COLABFOLD / "6A5J.a3m"
 EXPERIMENTAL = sorted((DATA / "structures").glob("*.cif"))
 GTL_ABE = DATA / "2gtl" / "2gtl_chains_ABE.pdb"
+MGNIFY_6KWC = KWC / "mgnify_hits.sto.xz"
+BFD_6KWC = DATA.parent / "steps" / "openfold-6kwc" / "alignments" / "6KWC_1" / "bfd_uniref_hits.a3m"
 
 
 def random_rigid_motion(seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -131,3 +133,16 @@ def sequence_6a5j() -> str:
 @pytest.fixture(scope="session")
 def raw_6a5j() -> bytes:
     return lzma.decompress(PICKLE_6A5J.read_bytes())
+
+
+@pytest.fixture
+def msa_dir(tmp_path: Path) -> Path:
+    """The MSA step's folder for 6KWC_1: ``msas/`` with the real MGnify Stockholm and
+    BFD A3M (monomer layout), its manifest and timings."""
+    folder = tmp_path / "msa"
+    (folder / "msas").mkdir(parents=True)
+    (folder / "msas" / "mgnify_hits.sto").write_bytes(lzma.decompress(MGNIFY_6KWC.read_bytes()))
+    shutil.copyfile(BFD_6KWC, folder / "msas" / "bfd_uniref_hits.a3m")
+    (folder / "timings.json").write_text(json.dumps({"jackhmmer_mgnify": 12.0}))
+    write_manifest(folder, "RunMSA", "alphafold", "2.3.2", 40)
+    return folder

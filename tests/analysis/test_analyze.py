@@ -128,7 +128,15 @@ def test_analyze_writes_metrics_plots_report_and_models(alphafold_dir, openfold_
     files = metrics["files"]
     for name in [files["report"], *files["plots"].values(), *files["models"].values()]:
         assert (out / name).is_file(), name
-    assert set(files["plots"]) == {"plddt", "pae_alphafold"}
+    assert set(files["plots"]) == {
+        "plddt",
+        "per_residue",
+        "pae_alphafold",
+    }  # no MSA given: no MSA plot
+    assert metrics["msa"] is None
+    # identical models: every residue lies on its partner after superposition
+    deviation = comparison["per_residue_deviation"]
+    assert len(deviation["values"]) == 191 and max(deviation["values"]) < 0.01
     for name in files["plots"].values():
         assert (out / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
@@ -159,20 +167,35 @@ def test_the_superposed_model_lies_on_the_reference(alphafold_dir, tmp_path):
     assert "CB" in (tmp_path / "out" / metrics["files"]["models"]["openfold"]).read_text()
 
 
-def test_report_is_self_contained(alphafold_dir, openfold_dir, tmp_path):
+def test_report_is_self_contained(alphafold_dir, openfold_dir, msa_dir, tmp_path):
     out = tmp_path / "report"
-    analyze(alphafold_dir, openfold_dir, out, context={"target": "6KWC_1"})
+    metrics = analyze(alphafold_dir, openfold_dir, out, context={"target": "6KWC_1"}, msa=msa_dir)
     page = (out / "report.html").read_text()
-    # nothing fetched from anywhere: every src is inline, no external script or style
-    sources = re.findall(r'\b(?:src|href)="([^"]+)"', page)
-    assert sources and all(s.startswith("data:image/png;base64,") for s in sources)
-    assert "<script src" not in page and "@import" not in page
-    assert page.count("data:image/png;base64,") == 2  # pLDDT and PAE
-    assert 'id="fl-viewer"' in page and "fl-structure-data" in page
-    payload = json.loads(
-        re.search(r'id="fl-structure-data">(.*?)</script>', page, re.DOTALL).group(1)
-    )
-    assert [len(m["chains"][0]["ca"]) for m in payload["models"]] == [191, 191]
+    # nothing fetched from anywhere: images inline, links to anchors or to the files beside it
+    sources = re.findall(r'\bsrc="([^"]+)"', page)
+    assert len(sources) == 3 and all(
+        s.startswith("data:image/png;base64,") for s in sources
+    )  # per residue, PAE, MSA
+    links = re.findall(r'\bhref="([^"]+)"', page)
+    files = [link for link in links if not link.startswith("#")]
+    assert all((out / name).is_file() for name in files)
+    assert set(files) == {
+        *metrics["files"]["plots"].values(),
+        *metrics["files"]["models"].values(),
+        "metrics.json",
+    }
+    assert "<script src" not in page and "@import" not in page and "https://cdn" not in page
+    # the viewer library inlined whole, and the two models it draws (backbone atoms only)
+    from foldline.analysis.viewer import LIBRARY, library_script
+
+    assert library_script()[:2000] in page and f"{LIBRARY.name} {LIBRARY.version}" in page
+    payload = json.loads(re.search(r'id="fl-viewer-data">(.*?)</script>', page, re.DOTALL).group(1))
+    assert [m["slot"] for m in payload["models"]] == ["alphafold", "openfold"]
+    for model in payload["models"]:
+        atoms = [
+            line[12:16].strip() for line in model["text"].splitlines() if line.startswith("ATOM")
+        ]
+        assert atoms.count("CA") == 191 and set(atoms) == {"N", "CA", "C", "O"}
     assert "6KWC_1" in page and "TM-score" in page
 
 

@@ -82,7 +82,7 @@ def test_openfold_skipped_gives_the_alphafold_slot_report(
 
     files = metrics["files"]
     assert files["models"] == {"alphafold": "alphafold_ranked_0.pdb"}
-    assert set(files["plots"]) == {"plddt", "pae_alphafold"}
+    assert set(files["plots"]) == {"plddt", "per_residue", "pae_alphafold"}
     for name in [files["report"], *files["plots"].values(), *files["models"].values()]:
         assert (out / name).is_file(), name
     assert (out / "alphafold_ranked_0.pdb").read_bytes() == (
@@ -105,11 +105,12 @@ def test_openfold_skipped_gives_the_alphafold_slot_report(
     assert "OpenFold 1.0.1 was skipped" in text and "OpenFold 1.0.1 has no multimer model" in text
     assert "No comparison" in text and "TM-score" not in re.sub(r"There is no TM-score", "", text)
     assert "both models superposed" not in text
-    assert page.count("data:image/png;base64,") == 2  # pLDDT and PAE of the one engine
-    payload = json.loads(
-        re.search(r'id="fl-structure-data">(.*?)</script>', page, re.DOTALL).group(1)
-    )
-    assert [len(m["chains"][0]["ca"]) for m in payload["models"]] == [191]
+    assert (
+        page.count("data:image/png;base64,") == 2
+    )  # per residue (pLDDT) and PAE of the one engine
+    payload = json.loads(re.search(r'id="fl-viewer-data">(.*?)</script>', page, re.DOTALL).group(1))
+    assert [m["file"] for m in payload["models"]] == ["alphafold_ranked_0.pdb"]
+    assert sum(line[12:16] == " CA " for line in payload["models"][0]["text"].splitlines()) == 191
 
 
 def test_the_stand_in_alone_is_never_called_alphafold(alphafold_dir, skipped_openfold, tmp_path):
@@ -136,7 +137,7 @@ def test_an_alphafold_slot_without_a_model_reports_openfold_alone(openfold_dir, 
     assert of["model_file"] == "predictions/6KWC_1_model_1_ptm_relaxed.pdb"  # relaxed preferred
     assert of["engine_version"] == "2.2.0" and of["ptm"] is None and of["pae"] is None
     assert metrics["files"]["models"] == {"openfold": "openfold_6KWC_1_model_1_ptm_relaxed.pdb"}
-    assert set(metrics["files"]["plots"]) == {"plddt"}
+    assert set(metrics["files"]["plots"]) == {"plddt", "per_residue"}
     assert any("alphafold: the step left no model" in w for w in metrics["warnings"])
     assert metrics["headline"].startswith("AlphaFold left no model; mean pLDDT OpenFold ")
     assert "AlphaFold left no model" in _page_text(tmp_path / "out" / "report.html")

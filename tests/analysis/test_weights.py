@@ -105,9 +105,9 @@ def test_openfold_running_alphafolds_params_is_said_plainly(alphafold_dir, openf
     assert metrics["warnings"][0] == same
     assert "mean pLDDT AlphaFold " in metrics["headline"]
     assert ", OpenFold running AlphaFold's params " in metrics["headline"]
-    assert "<title>6KWC_1 — AlphaFold vs OpenFold running AlphaFold&#x27;s params</title>" in page
+    assert "<title>6KWC_1 — AlphaFold vs OpenFold running AlphaFold&#39;s params</title>" in page
     assert "<td>AlphaFold params model_1_ptm, run by OpenFold</td>" in page
-    assert same.replace("'", "&#x27;") in page
+    assert same.replace("'", "&#39;") in page
 
     body = notice_body(metrics)
     assert (

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import boto3
 
@@ -35,18 +36,19 @@ def test_compare_defaults_to_the_last_reported_runs(moto_stack, seeded, reports,
     result = invoke("compare", "--last", "3", "--plot", str(plot), "--json")
     assert result.exit_code == 0, result.stderr
     data = json.loads(result.output)
-    columns = data["columns"]
-    table = [dict(zip(columns, row)) for row in data["rows"]]
+    runs = data["runs"]
     # the executing run has no report: the three reported ones, oldest first
-    assert [row["Run id"] for row in table] == [r.run_id for r in reports]
-    for row, report in zip(table, reports):
-        assert {k: row[k] for k in _expected_row(report)} == _expected_row(report)
-    # the run with step manifests has runtimes (minutes), the others none
+    assert [run["run_id"] for run in runs] == [r.run_id for r in reports]
+    for run, report in zip(runs, reports):  # numbers as numbers, as metrics.json has them
+        whole = _whole(report.metrics)
+        assert run["tm_score"] == whole["tm_score"] and run["rmsd"] == whole["rmsd"]
+        assert run["plddt"]["alphafold"] == report.metrics["engines"]["alphafold"]["plddt"]["mean"]
+    # the run with step manifests has runtimes, the others none
     assert (
-        table[0]["AF min"]
-        == f"{reports[0].metrics['runtimes']['steps']['RunAlphaFold']['seconds'] / 60:.1f}"
+        runs[0]["runtimes_s"]["RunAlphaFold"]
+        == reports[0].metrics["runtimes"]["steps"]["RunAlphaFold"]["seconds"]
     )
-    assert table[1]["AF min"] == "-"
+    assert runs[1]["runtimes_s"] == {}
     assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     ident = comparison.comparison_id([r.run_id for r in reports])
     assert data["comparison_id"] == ident
@@ -60,11 +62,10 @@ def test_compare_prints_the_table_and_logs_to_experiments(moto_stack, seeded, re
     ids = [r.run_id for r in reports]
     result = invoke("compare", *ids, "--plot", str(tmp_path / "p.png"))
     assert result.exit_code == 0, result.stderr
-    lines = result.output.splitlines()
-    header = next(line for line in lines if line.startswith("Run id"))
-    headings = [h.strip() for h in header.split("┃")]
-    rows = [[c.strip() for c in line.split("│")] for line in lines if "│" in line]
-    assert len(rows) == 3
+    # piped: tab-separated, every value whole
+    lines = [line.split("\t") for line in result.output.splitlines() if "\t" in line]
+    headings, rows = lines[0], lines[1:]
+    assert len(rows) == 3 and "…" not in result.output
     for row, report in zip(rows, reports):
         shown = dict(zip(headings, row))
         assert {k: shown[k] for k in _expected_row(report)} == _expected_row(report)
@@ -138,3 +139,32 @@ def test_the_plot_names_engines_only_where_they_ran(reports):
         for run in runs
     ]
     assert comparison._versus(real) == "AlphaFold vs OpenFold"
+
+
+def test_compare_at_80_columns_cuts_no_value(moto_stack, seeded, reports, tmp_path):
+    result = invoke(
+        "compare",
+        *[r.run_id for r in reports],
+        "--plot",
+        str(tmp_path / "p.png"),
+        "--no-track",
+        env={"COLUMNS": "80", "TTY_COMPATIBLE": "1", "NO_COLOR": "1"},
+    )
+    assert result.exit_code == 0, result.stderr
+    output = re.sub(r"\x1b\[[0-9;]*m", "", result.output)  # bold names: no colour, still styles
+    assert "…" not in output and max(len(line) for line in output.splitlines()) <= 80
+    # more columns than 80 characters hold: one block per run, every column named, whole
+    blocks = [
+        dict(
+            line.split(None, 1)
+            if not line.startswith(("Run id", "TM-score", "RMSD Å", "pLDDT", "pTM"))
+            else line.rsplit(None, 1)
+            for line in block.splitlines()
+        )
+        for block in output.split("\n\n")
+        if block.startswith("Run id")
+    ]
+    assert len(blocks) == 3
+    for block, report in zip(blocks, reports):
+        expected = _expected_row(report)
+        assert {k: block[k].strip() for k in expected} == expected

@@ -45,6 +45,32 @@ def test_local_endpoint_precedence(tmp_path):
     )
 
 
+def test_an_endpoint_alone_is_the_local_cloud_without_a_region_or_credentials(
+    tmp_path, monkeypatch
+):
+    for name in (
+        "AWS_REGION",
+        "AWS_DEFAULT_REGION",
+        "AWS_ACCESS_KEY_ID",
+        "AWS_SECRET_ACCESS_KEY",
+        "AWS_PROFILE",
+        "FOLDLINE_LOCAL",
+        "FOLDLINE_ENDPOINT_URL",
+    ):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))
+    config = resolve(endpoint_url="http://127.0.0.1:4005", env={}, workdir=tmp_path)
+    assert config.local and config.endpoint_url == "http://127.0.0.1:4005"
+    assert config.session.get_credentials().access_key == LOCAL_ACCESS_KEY
+    result = invoke(
+        "stack", "--endpoint-url", "http://127.0.0.1:4005", "--workdir", str(tmp_path), "--json"
+    )
+    assert result.exit_code == 0, result.stderr
+    shown = json.loads(result.output)
+    assert shown["local"] is True and shown["endpoint_url"] == "http://127.0.0.1:4005"
+
+
 def test_the_deployed_limits_come_from_the_stacks_parameters(moto_stack):
     config = resolve()
     assert isinstance(config, StackConfig) and not config.local

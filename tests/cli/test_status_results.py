@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 from foldline.spec import layout
 
@@ -10,8 +11,50 @@ from .conftest import invoke
 
 
 def _table_rows(output: str) -> list[list[str]]:
-    """Cells of a rich table's body rows (the lines with │ separators)."""
-    return [[c.strip() for c in line.split("│")] for line in output.splitlines() if "│" in line]
+    """Body rows of a table as the command writes it when piped: tab-separated, after a
+    header line."""
+    lines = [line.split("\t") for line in output.splitlines() if "\t" in line]
+    return lines[1:]
+
+
+#: a terminal 80 columns wide (rich's TTY_COMPATIBLE: as if stdout were one), no colour
+TERMINAL_80 = {"COLUMNS": "80", "TTY_COMPATIBLE": "1", "NO_COLOR": "1"}
+
+
+def test_status_at_80_columns_shows_every_column_whole(moto_stack, seeded):
+    result = invoke("status", env=TERMINAL_80)
+    assert result.exit_code == 0, result.stderr
+    output = re.sub(r"\x1b\[[0-9;]*m", "", result.output)  # bold headers: no colour, still styles
+    lines = output.splitlines()
+    assert max(len(line) for line in lines) <= 80 and "…" not in output
+    assert [h.strip() for h in lines[0].split("┃")] == [
+        "Run id",
+        "Target",
+        "Status",
+        "Step",
+        "Duration",
+        "TM-score",
+    ]
+    rows = [[c.strip() for c in line.split("│")] for line in lines if "│" in line]
+    assert len(rows) == len(seeded)  # one line each: nothing wrapped
+    for row in rows:
+        item = next(i for i in seeded if i["run_id"].startswith(row[0]))
+        assert row[1:3] == [item["target"], item["status"]]
+        assert row[5] == ("-" if item.get("tm_score") is None else f"{item['tm_score']:.3f}")
+        # the short id is a unique beginning: the command takes it as printed
+        shown = invoke("status", row[0], "--json")
+        assert shown.exit_code == 0 and json.loads(shown.output)["run_id"] == item["run_id"]
+    assert "run ids shortened to a unique beginning" in output
+
+
+def test_status_piped_is_tab_separated_and_json_has_numbers(moto_stack, seeded):
+    result = invoke("status")
+    header, *rows = [line.split("\t") for line in result.output.splitlines()]
+    assert header == ["Run id", "Target", "Status", "Step", "Started", "Duration", "TM-score"]
+    assert len(rows) == len(seeded) and all(len(row) == len(header) for row in rows)
+    items = json.loads(invoke("status", "--json").output)
+    scored = [i for i in items if i.get("tm_score") is not None]
+    assert scored and all(isinstance(i["tm_score"], float) for i in scored)
 
 
 def test_status_lists_recent_runs_newest_first_as_the_table_holds_them(moto_stack, seeded):
@@ -49,7 +92,12 @@ def test_status_of_one_run_shows_steps_parameters_and_the_analysis_headline(
     assert reports[0].metrics["headline"] in out
     assert f"Report     {item['report_uri']}report.html" in out
     assert "ModelPreset  monomer" in out
-    steps = {row[0]: row[1] for row in _table_rows(out)}
+    steps = {
+        row[0]: row[1]
+        for row in (
+            [c.strip() for c in line.split("│")] for line in out.splitlines() if "│" in line
+        )
+    }
     assert steps == {"RunMSA": "Succeeded", "RunAlphaFold": "Succeeded", "RunOpenFold": "Succeeded"}
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shlex
 from pathlib import Path
 
 import pytest
@@ -14,7 +15,7 @@ from foldline.runs.table import EXECUTING, FAILED, SUCCEEDED
 from foldline.spec import layout
 
 # --wait: each poll's sleep moves the run one state on, as the pipeline's functions would
-from .conftest import EXAMPLE_FASTA, MAX_RESIDUES, OUTPUTS_DIR, invoke, seed_report
+from .conftest import EXAMPLE_FASTA, MAX_RESIDUES, OUTPUTS_DIR, STACK, invoke, seed_report
 
 
 @pytest.fixture
@@ -252,6 +253,18 @@ def test_wait_follows_the_run_to_its_report(moto_stack, fasta, reports, monkeypa
     assert report.metrics["headline"] in out  # the analysis' own headline line
     assert f"report: s3://{moto_stack.bucket}/{layout.report_prefix(run_id)}report.html" in out
     assert "4/4" in out  # every stage done on the last board
+    # piped: a line each time the run changed, never the same state twice
+    changes = [
+        line.split(" ", 1)[1]
+        for line in out.splitlines()
+        if line[:2].isdigit() and f" {run_id}: " in line
+    ]
+    assert len(changes) == len(set(changes)) >= 2
+    assert changes[-1] == f"{run_id}: Succeeded, done (RunMSA ✓, RunAlphaFold ✓, RunOpenFold ✓)"
+    # the command it prints reaches this stack as printed (FOLDLINE_STACK aside)
+    (line,) = [line for line in out.splitlines() if "fetch it:" in line]
+    printed = shlex.split(line.split("fetch it:", 1)[1])
+    assert printed == ["foldline", "results", run_id, "--open", "--stack", STACK]
 
 
 def _submitted_run_id(stack) -> str:

@@ -28,7 +28,7 @@ def test_the_databases_path_is_the_layouts_in_template_job_and_docs(template):
     ][1]
     assert sub["DatabasesDirectoryPath"]["Fn::Sub"][0] == "/${MountName}${FsxDatabasesPath}"
     assert not (ROOT / "containers" / "fsx.yaml").exists()  # no second template with its own path
-    for doc in ("README.md", "containers/README.md"):
+    for doc in ("docs/deployment.md", "containers/README.md"):
         text = (ROOT / doc).read_text()
         spelled = set(re.findall(r"[\w./<>-]*alphafold[-_]databases[\w./-]*", text))
         assert spelled, doc

@@ -7,6 +7,7 @@ import re
 from tests.infra.conftest import ROOT
 
 README = (ROOT / "README.md").read_text()
+DEPLOYMENT = (ROOT / "docs" / "deployment.md").read_text()
 CI = (ROOT / ".ci" / "run").read_text()
 
 
@@ -38,13 +39,12 @@ def test_ci_checks_style_and_layers_before_the_tests():
         assert ci_commands.index(check) < len(ci_commands) - 1  # before README's test command
 
 
-# -- the deployment section: commands a person runs as written
+# -- the deployment guide (docs/deployment.md): commands a person runs as written
 
 
 def _deploy_commands() -> list[str]:
-    """Every command line of README's deployment section (comments and prompts cut off)."""
-    start = README.index("<!-- section: deploy -->")
-    section = README[start : README.find("\n## ", start)]
+    """Every command line of docs/deployment.md (comments and prompts cut off)."""
+    section = DEPLOYMENT[DEPLOYMENT.index("<!-- section: deploy -->") :]
     commands = []
     for block in re.findall(r"```bash\n(.*?)```", section, re.DOTALL):
         for line in block.splitlines():

@@ -138,6 +138,12 @@ def test_cost_line_for_people():
     assert line.startswith(f"Estimated cost: ${sized.cost['usd']:.2f} on-demand")
     assert "ml.g5.2xlarge" in line and sizing.table()["prices"]["as_of"] in line
     assert sizing.cost_line({}) is None
+    # foldline local: the same number, said to be what AWS would charge, not a cost
+    local = sizing.cost_line({"sizing": sized.as_item()}, local=True)
+    assert local.startswith(
+        f"Cloud cost estimate (this local run cost nothing; the same run in AWS): "
+        f"${sized.cost['usd']:.2f} on-demand"
+    )
 
 
 def test_unlisted_sizes_of_linear_cpu_families_are_priced_by_vcpus():

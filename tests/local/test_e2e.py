@@ -120,6 +120,13 @@ def test_report_and_metrics(finished):
     for name in ("tm_score", "rmsd", "ca_lddt"):
         assert isinstance(complex_[name], (int, float)), name
     assert 0 < complex_["tm_score"] <= 1 and complex_["rmsd"] >= 0
+    # the MSA step's real alignments reached the report: depth for every residue
+    (chain,) = metrics["msa"]["chains"]
+    assert (
+        chain["length"] == metrics["engines"]["alphafold"]["n_residues"]
+        and min(chain["depth"]) >= 1
+    )
+    assert {"per_residue", "msa_coverage"} <= set(metrics["files"]["plots"])
 
 
 def test_notices_and_runs_table(finished):
@@ -132,5 +139,13 @@ def test_notices_and_runs_table(finished):
     assert len(succeeded) == 1 and len(rejected) == 1 and len(notices) == 2
     assert succeeded[0].run_id == items["Succeeded"]["run_id"]
     assert items["Succeeded"]["run_id"] in succeeded[0].body
+    # local: the report where `local run` put it (it exists), no presigned link to the
+    # server that stopped with the run
+    run_id = items["Succeeded"]["run_id"]
+    page = work.resolve() / "reports" / run_id / "report.html"
+    assert f"\n{page}\n" in succeeded[0].body and page.is_file()
+    assert (
+        "X-Amz-Signature" not in succeeded[0].body and "http://127.0.0.1" not in succeeded[0].body
+    )
     assert rejected[0].run_id == items["Rejected"]["run_id"]
     assert "nucleotide" in rejected[0].subject

@@ -35,6 +35,11 @@ def test_a_failing_step_ends_in_a_failure_notice(make_runtime, tmp_path):
     assert [n.status for n in notices] == ["failed"]
     assert notices[0].run_id == submission.run_id
     assert MSA_STEP.name in notices[0].body and "uniref90" in notices[0].body
+    # local: the log on this machine and its last lines, not the AWS console
+    body, log = notices[0].body, runtime.workdir.resolve() / "jobs" / job / "training.log"
+    assert "console.aws.amazon.com" not in body and f"    {log}\n" in body
+    last = [line for line in log.read_text().splitlines() if line.strip()][-1]
+    assert f"    | {last}" in body
 
 
 def test_only_failed_records_of_a_batch_return_and_end_in_the_dead_letter_queue(make_runtime):

@@ -173,7 +173,11 @@ def test_the_notice_and_report_say_msa_reused_from_the_first_run(cache_runs):
     notices = [read_notice(p) for p in sorted((work / "outbox").glob("*.eml"))]
     (second,) = [n for n in notices if f"run {b} " in n.body]
     assert f"MSA reused from run {a}" in second.body
-    assert "Estimated cost: $" in second.body
+    # what the run would cost in AWS, labelled so: this one cost nothing
+    assert (
+        "Cloud cost estimate (this local run cost nothing; the same run in AWS): $" in second.body
+    )
+    assert "Estimated cost" not in second.body
     (first,) = [n for n in notices if f"run {a} " in n.body]
     assert "MSA reused" not in first.body
     metrics = json.loads((cache_runs["reports"][b] / "metrics.json").read_text())

@@ -38,6 +38,8 @@ def test_the_run_succeeds_with_a_report(finished):
     assert result.exit_code == 0, result.output
     assert "multimer.fasta: Succeeded" in result.output
     assert "no comparison: OpenFold skipped" in " ".join(result.output.split())
+    # the progress lines never show the skipped step as done
+    assert "RunOpenFold skipped" in result.output and "RunOpenFold ✓" not in result.output
     (report,) = (work / "reports").iterdir()
     assert (report / "report.html").is_file() and (report / "plddt.png").is_file()
     metrics = json.loads((report / "metrics.json").read_text())

@@ -12,7 +12,7 @@ from foldline.outcomes.step_outputs import CorruptOutput
 from foldline.spec import layout
 from tests.conftest import load_handler
 from tests.moto_stack import BUCKET
-from tests.pipeline_runs import IDEMPOTENCY_TABLE, alphafold_archive, tar_gz
+from tests.pipeline_runs import BFD_6KWC, IDEMPOTENCY_TABLE, alphafold_archive, tar_gz
 
 REPORT_FILES = {"metrics.json", "report.html", "plddt.png"}
 
@@ -62,6 +62,12 @@ def test_a_succeeded_run_gets_a_report_an_experiment_and_one_notice(ended_run, a
     assert length == 191  # residues in 6KWC_1's model
     assert 0.95 < tm <= 1.0  # OpenFold's relaxed vs unrelaxed 6KWC
     assert metrics["context"]["run_id"] == run.run_id
+    # the MSA step's alignment came with its manifest: depth per residue of the 191
+    (chain,) = metrics["msa"]["chains"]
+    assert chain["length"] == 191 and chain["files"] == {
+        "bfd_uniref_hits.a3m": BFD_6KWC.count(b">")
+    }
+    assert {"msa_coverage.png", "per_residue.png"} <= written
 
     # SageMaker Experiments: experiment per target, trial per execution, metrics and artefacts
     sm = run.stack.sagemaker

@@ -71,6 +71,25 @@ def test_success_leads_with_the_tm_score_and_links_the_report():
     assert attrs(notice) == {"status": "succeeded", "target": "6kwc", "run_id": RUN_ID}
 
 
+def test_a_local_success_names_the_report_file_and_no_link():
+    notice = succeeded_notice(
+        target="6kwc",
+        run_id=RUN_ID,
+        summary=SUMMARY,
+        report_url="/work/foldline-local/reports/r/report.html",
+        report_uri="s3://bucket/runs/x/report/",
+        link_expires_at=None,
+        model_uris={},
+    )
+    lines = notice.body.splitlines()
+    at = lines.index("/work/foldline-local/reports/r/report.html")
+    assert (
+        "foldline local run" in lines[at - 1]
+        and f"foldline results {RUN_ID} --local --open" in lines[at - 1]
+    )
+    assert "this link works" not in notice.body
+
+
 def test_missing_numbers_read_as_not_available():
     notice = succeeded_notice(
         target="t",
