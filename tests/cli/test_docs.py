@@ -31,7 +31,15 @@ README = ROOT / "README.md"
 DOCS = ROOT / "docs"
 SESSION_DOCS = [README, DOCS / "usage.md"]
 #: a terminal 200 columns wide without colour or styles (rich: TTY_COMPATIBLE, TERM=dumb)
-TERMINAL = {"COLUMNS": "200", "TTY_COMPATIBLE": "1", "TERM": "dumb", "NO_COLOR": "1"}
+# a wide terminal, whatever runs the tests: rich takes a dumb TERM's 80x25 unless both
+# COLUMNS and LINES are set
+TERMINAL = {
+    "COLUMNS": "200",
+    "LINES": "50",
+    "TTY_COMPATIBLE": "1",
+    "TERM": "dumb",
+    "NO_COLOR": "1",
+}
 README_LIMIT = 20_000
 _CHECKER = doctest.OutputChecker()
 _FLAGS = doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE
