@@ -26,6 +26,28 @@ RECORDER = HERE / "recorder_tool.py"
 REPO = HERE.parents[1]
 
 
+# The databases each preset pair must name, spelled out (AlphaFold 2.3 download layout).
+DBS = {
+    "full_dbs": [
+        "--bfd_database_path={db}/bfd/bfd_metaclust_clu_complete_id30_c90_final_seq.sorted_opt",
+        "--uniref30_database_path={db}/uniref30/UniRef30_2021_03",
+    ],
+    "reduced_dbs": [
+        "--small_bfd_database_path={db}/small_bfd/bfd-first_non_consensus_sequences.fasta"
+    ],
+    "monomer": ["--pdb70_database_path={db}/pdb70/pdb70"],
+    "multimer": [
+        "--uniprot_database_path={db}/uniprot/uniprot.fasta",
+        "--pdb_seqres_database_path={db}/pdb_seqres/pdb_seqres.txt",
+    ],
+}
+PRESETS = [
+    (d, m)
+    for d in ("full_dbs", "reduced_dbs")
+    for m in ("monomer", "monomer_ptm", "monomer_casp14", "multimer")
+]
+
+
 def real_sequence() -> str:
     return "".join(DATA.joinpath("6kwc.fasta").read_text().splitlines()[1:])
 

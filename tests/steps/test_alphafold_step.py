@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from foldline.steps import alphafold
-from tests.steps.conftest import monomer_msas, multimer_msas
+from tests.steps.conftest import DBS, PRESETS, monomer_msas, multimer_msas
 
 WEIGHTS = {
     "monomer": [f"params/params_model_{n}.npz" for n in range(1, 6)],
@@ -13,25 +13,6 @@ WEIGHTS = {
     "monomer_ptm": [f"params/params_model_{n}_ptm.npz" for n in range(1, 6)],
     "multimer": [f"params/params_model_{n}_multimer_v3.npz" for n in range(1, 6)],
 }
-DBS = {
-    "full_dbs": [
-        "--bfd_database_path={db}/bfd/bfd_metaclust_clu_complete_id30_c90_final_seq.sorted_opt",
-        "--uniref30_database_path={db}/uniref30/UniRef30_2021_03",
-    ],
-    "reduced_dbs": [
-        "--small_bfd_database_path={db}/small_bfd/bfd-first_non_consensus_sequences.fasta"
-    ],
-    "monomer": ["--pdb70_database_path={db}/pdb70/pdb70"],
-    "multimer": [
-        "--uniprot_database_path={db}/uniprot/uniprot.fasta",
-        "--pdb_seqres_database_path={db}/pdb_seqres/pdb_seqres.txt",
-    ],
-}
-PRESETS = [
-    (d, m)
-    for d in ("full_dbs", "reduced_dbs")
-    for m in ("monomer", "monomer_ptm", "monomer_casp14", "multimer")
-]
 
 
 def ready(workspace, model_preset="monomer", db_preset="full_dbs", **kwargs):
