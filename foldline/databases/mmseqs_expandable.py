@@ -45,6 +45,12 @@ class BuildError(RuntimeError):
     """An mmseqs command of the build failed (the message says which)."""
 
 
+def binary_has_gpu(help_text: str) -> bool:
+    """``mmseqs -h`` of an MMseqs2 GPU build (release 16+ with CUDA) lists ``gpuserver``
+    (the test ColabFold's setup_databases.sh makes)."""
+    return "gpuserver" in help_text
+
+
 def is_expandable(db: Path) -> bool:
     """``db`` exists with its ``_seq`` members and ``_aln`` alignments (ColabFold's layout)."""
     return all(Path(f"{db}{suffix}.dbtype").is_file() for suffix in ("", *EXPANDABLE_SUFFIXES))

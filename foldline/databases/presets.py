@@ -50,7 +50,11 @@ class Database:
 
     @property
     def working_gb(self) -> float:
-        """Disk the job needs while fetching it: the download and the unpacked copy."""
+        """Disk the job needs while fetching it: the download and the unpacked copy (for
+        ColabFold's, the TSV files and the MMseqs2 database with its index beside them
+        until the TSVs are removed: an estimate, twice the TSVs)."""
+        if self.kind == COLABFOLD_MMSEQS:
+            return self.download_gb + 2 * self.unpacked_gb
         return self.download_gb + self.unpacked_gb
 
 
@@ -229,10 +233,11 @@ def databases_for(
     return tuple(DATABASES[name] for name in names)
 
 
-def volume_gb(preset: str) -> int:
+def volume_gb(preset: str, colabfold: bool = False) -> int:
     """The setup job's disk: the largest database in flight (each one is uploaded and
     deleted before the next), with a fifth to spare, in steps of 100 GB."""
-    largest = max(d.working_gb for d in databases_for(preset, openfold_params=True))
+    chosen = databases_for(preset, openfold_params=True, colabfold=colabfold)
+    largest = max(d.working_gb for d in chosen)
     return int(math.ceil(largest * 1.2 / 100) * 100)
 
 

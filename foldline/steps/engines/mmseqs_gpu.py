@@ -24,6 +24,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from foldline.databases import mmseqs_expandable
+
 GPU_ENV = "FOLDLINE_MMSEQS_GPU"
 #: MMseqs2's DBReader: the extended type is the .dbtype's upper 16 bits (less the
 #: compression bits); Parameters::DBTYPE_EXTENDED_GPU marks a padded database
@@ -47,10 +49,6 @@ def extended_dbtype(raw: bytes) -> int:
 def is_padded(db: Path) -> bool:
     path = Path(f"{db}.dbtype")
     return path.is_file() and bool(extended_dbtype(path.read_bytes()) & EXTENDED_GPU)
-
-
-def binary_has_gpu(help_text: str) -> bool:
-    return "gpuserver" in help_text
 
 
 def _help(executable: str) -> str:
@@ -84,7 +82,7 @@ def decide(
     env = os.environ if environ is None else environ
     if env.get(GPU_ENV, "").strip().lower() in ("0", "false", "no", "off"):
         return Decision(False, f"{GPU_ENV}={env[GPU_ENV]}")
-    if not binary_has_gpu(help_text(executable)):
+    if not mmseqs_expandable.binary_has_gpu(help_text(executable)):
         return Decision(False, "mmseqs is not a GPU build (MMseqs2 >= 16 with CUDA)")
     if visible_gpus(env, nvidia_smi_list) == 0:
         return Decision(False, "no GPU visible")
