@@ -65,8 +65,8 @@ def databases(
         bool,
         typer.Option(
             "--colabfold",
-            help="Also fetch ColabFold's UniRef30 and environmental databases (about 1.4 TB "
-            "with indexes) for MsaEngine=mmseqs2.",
+            help="Also fetch ColabFold's UniRef30 and environmental databases (about 0.8 TB "
+            "and their indexes) for MsaEngine=mmseqs2.",
         ),
     ] = False,
     wait: Annotated[
