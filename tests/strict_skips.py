@@ -10,6 +10,7 @@ platform, a checkout without git) say so with PLATFORM_SKIP and stay skips.
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import pytest
 
@@ -28,3 +29,12 @@ def pytest_runtest_makereport(item, call):
         return
     report.outcome = "failed"
     report.longrepr = f"skipped, but {REQUIRE_TOOLS_ENV}=1 requires every tool: {reason}"
+
+
+def project_tool(env_var: str, default: Path, install: str) -> str:
+    """The tool at ``$env_var`` or ``default`` (a virtualenv of the project's own); a skip
+    that says ``install`` where neither exists (a failure where every tool is required)."""
+    for candidate in (os.environ.get(env_var), str(default)):
+        if candidate and Path(candidate).exists():
+            return candidate
+    pytest.skip(f"not installed: {install} (or set {env_var})")
