@@ -15,6 +15,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+from foldline.analysis.msa_source import describe as describe_msa_engine
 from foldline.analysis.plots import ENGINE_COLOURS
 from foldline.analysis.viewer import LIBRARY, library_script, viewer_model
 from foldline.spec import layout
@@ -310,6 +311,7 @@ def render_report(metrics: dict, out_dir: Path, models: list[dict[str, Any]]) ->
             plot_files=plots,
             pae_keys=[k for k in plots if k.startswith("pae_")],
             msa=msa,
+            msa_engine=describe_msa_engine(metrics.get("msa_engine")),
             viewer_models=viewer,
             viewer_library=LIBRARY,
             viewer_script=library_script(),

@@ -100,6 +100,8 @@ def test_overrides_ride_as_tags_the_start_function_reads(moto_stack, fasta):
         "2021-11-01",
         "--num-multimer-predictions",
         "2",
+        "--msa-engine",
+        "pyhmmer",
         "--msa-instance-type",
         "ml.c5.4xlarge",
         "--inference-instance-type",
@@ -115,6 +117,7 @@ def test_overrides_ride_as_tags_the_start_function_reads(moto_stack, fasta):
         "DbPreset": "reduced_dbs",
         "MaxTemplateDate": "2021-11-01",
         "NumMultimerPredictionsPerModel": 2,
+        "MsaEngine": "pyhmmer",
         "MSAInstanceType": "ml.c5.4xlarge",
         "InferenceInstanceType": "ml.g5.2xlarge",
     }
@@ -123,12 +126,19 @@ def test_overrides_ride_as_tags_the_start_function_reads(moto_stack, fasta):
     assert result.output == outcome.run_id + "\n"
     assert {
         k: parameters[k]
-        for k in ("ModelPreset", "DbPreset", "MaxTemplateDate", "NumMultimerPredictionsPerModel")
+        for k in (
+            "ModelPreset",
+            "DbPreset",
+            "MaxTemplateDate",
+            "NumMultimerPredictionsPerModel",
+            "MsaEngine",
+        )
     } == {
         "ModelPreset": "monomer_ptm",
         "DbPreset": "reduced_dbs",
         "MaxTemplateDate": "2021-11-01",
         "NumMultimerPredictionsPerModel": "2",
+        "MsaEngine": "pyhmmer",
     }
 
 
