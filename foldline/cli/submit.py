@@ -264,6 +264,7 @@ def submit(
         ok = follow(
             config,
             [s.run_id for s in submitted],
+            labels={s.run_id: s.path.name for s in submitted},
             interval=interval,
             timeout=timeout,
             started=time.monotonic(),
