@@ -109,16 +109,31 @@ def _version(engine: str, env: TrainingEnv) -> str:
         return "unknown"
 
 
+def searched_databases(engine: str, db_preset: str, model_preset: str) -> list[str]:
+    """The databases ``engine`` searches for these presets, by name, templates last.
+
+    AlphaFold's data pipeline: those of its database flags. The FASTA engines (pyhmmer,
+    MMseqs2) search their own plan (foldline.steps.engines.msa_search.databases_for: the
+    small BFD stands in for full_dbs' BFD + UniRef30) and find templates in pdb_seqres.
+    """
+    if engine == "alphafold":
+        return [
+            flag.removesuffix("_database_path")
+            for flag, _ in database_flags(db_preset, model_preset)
+            if flag.endswith("_database_path")
+        ]
+    from foldline.steps.engines.msa_search import PDB_SEQRES, databases_for
+
+    names = [db.name for db in databases_for(db_preset, model_preset)]
+    return [*dict.fromkeys(names), PDB_SEQRES.split("/", 1)[0]]
+
+
 def msa_source(
     engine: str, version: str, inputs: StepInputs, *, reused_from: str | None = None
 ) -> dict[str, object]:
-    """The manifest's ``msa_source``: the engine that searched, and the databases of the
-    run's presets it searched (by name: ``uniref90``, ``small_bfd``, ``pdb70`` …)."""
-    names = [
-        flag.removesuffix("_database_path")
-        for flag, _ in database_flags(inputs.db_preset, inputs.model_preset)
-        if flag.endswith("_database_path")
-    ]
+    """The manifest's ``msa_source``: the engine that searched, and the databases it
+    searched for the run's presets (by name: ``uniref90``, ``small_bfd``, ``pdb70`` …)."""
+    names = searched_databases(engine, inputs.db_preset, inputs.model_preset)
     return {
         "engine": engine,
         "engine_version": version,
