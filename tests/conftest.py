@@ -112,3 +112,6 @@ def web(tmp_path):
 # an ended pipeline run in it (tests/pipeline_runs.py): fixtures, offered to every test
 from tests.moto_stack import stack  # noqa: F401
 from tests.pipeline_runs import ended_run  # noqa: F401
+
+# a tool's skip fails where FOLDLINE_TESTS_REQUIRE_TOOLS=1 (CI): tests/strict_skips.py
+from tests.strict_skips import pytest_runtest_makereport  # noqa: F401

@@ -6,6 +6,7 @@ import json
 import re
 
 import gemmi
+import jsonschema
 import numpy as np
 import pytest
 
@@ -82,7 +83,6 @@ def test_models_sharing_no_sequence_are_aligned_by_structure_and_normalised_by_t
 
 
 def _validate(metrics):
-    jsonschema = pytest.importorskip("jsonschema")
     jsonschema.validate(metrics, METRICS_SCHEMA)
 
 

@@ -18,6 +18,7 @@ import pickle
 import shutil
 from pathlib import Path
 
+import jsonschema
 import numpy as np
 import pytest
 
@@ -119,7 +120,6 @@ def _multimer_output(tmp_path: Path, model: Path, probs: np.ndarray, **extra) ->
 
 
 def test_the_analysis_reports_them_for_a_multimer_output(tmp_path):
-    jsonschema = pytest.importorskip("jsonschema")
     model = load_structure(GTL_ABE)
     lengths = [len(c) for c in model.chains]
     asym = np.repeat(np.arange(1, len(lengths) + 1), lengths)

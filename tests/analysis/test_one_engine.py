@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import re
 
+import jsonschema
 import pytest
 
 from foldline.analysis import METRICS_SCHEMA, analyze, headline
@@ -18,7 +19,6 @@ from .conftest import write_manifest
 
 
 def _validate(metrics):
-    jsonschema = pytest.importorskip("jsonschema")
     jsonschema.validate(json.loads(json.dumps(metrics)), METRICS_SCHEMA)
 
 
@@ -153,7 +153,6 @@ def test_neither_slot_with_a_model_is_still_an_error(skipped_openfold, tmp_path)
 def test_schema_refuses_a_null_comparison_without_a_reason(
     alphafold_dir, skipped_openfold, tmp_path
 ):
-    jsonschema = pytest.importorskip("jsonschema")
     metrics = json.loads(json.dumps(analyze(alphafold_dir, skipped_openfold, tmp_path / "out")))
     for broken in ({**metrics, "comparison_skipped": None}, {**metrics, "absent_engines": {}}):
         with pytest.raises(jsonschema.ValidationError):

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import pytest
+import jsonschema
 
 from foldline.analysis import analyze
 from foldline.analysis.schema import METRICS_SCHEMA
@@ -73,7 +73,6 @@ def run(
     metrics = analyze(
         alphafold_dir, openfold_dir, out, context={"run_id": "r1", "target": "6KWC_1"}
     )
-    jsonschema = pytest.importorskip("jsonschema")
     jsonschema.validate(metrics, METRICS_SCHEMA)
     return metrics, (out / "report.html").read_text()
 

@@ -12,6 +12,7 @@ import pytest
 
 from foldline.spec import layout
 from pipeline import embedded
+from tests.strict_skips import PLATFORM_SKIP
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -162,7 +163,7 @@ def test_no_credentials_in_the_tracked_files():
         ["git", "ls-files"], cwd=ROOT, capture_output=True, text=True, check=False
     )
     if listed.returncode != 0:
-        pytest.skip("not a git checkout")
+        pytest.skip(PLATFORM_SKIP + "not a git checkout")
     found = []
     for name in listed.stdout.splitlines():
         path = ROOT / name

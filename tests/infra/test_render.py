@@ -18,18 +18,18 @@ from pathlib import Path
 import pytest
 
 from pipeline import embedded, render
+from tests.strict_skips import project_tool
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
 def sdk_python() -> str:
-    candidates = [os.environ.get("FOLDLINE_SDK_PYTHON"), str(ROOT / ".venv-sdk" / "bin" / "python")]
-    for candidate in candidates:
-        if candidate and Path(candidate).exists():
-            return candidate
-    if os.environ.get("CI"):
-        pytest.fail("no sagemaker SDK virtualenv: create .venv-sdk (see pipeline/README.md)")
-    pytest.skip("no sagemaker SDK virtualenv (.venv-sdk or FOLDLINE_SDK_PYTHON)")
+    return project_tool(
+        "FOLDLINE_SDK_PYTHON",
+        ROOT / ".venv-sdk" / "bin" / "python",
+        "python3 -m venv .venv-sdk && .venv-sdk/bin/pip install -r pipeline/requirements-sdk.txt"
+        " && .venv-sdk/bin/pip install --no-deps -e .",
+    )
 
 
 def run_render(*args: str) -> subprocess.CompletedProcess[str]:

@@ -22,18 +22,18 @@ from pathlib import Path
 
 import pytest
 
+from tests.strict_skips import project_tool
+
 ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE = ROOT / "template.yaml"
 
 
 def checkov() -> str:
-    candidates = [os.environ.get("FOLDLINE_CHECKOV"), str(ROOT / ".venv-scan" / "bin" / "checkov")]
-    for candidate in candidates:
-        if candidate and Path(candidate).exists():
-            return candidate
-    if os.environ.get("CI"):
-        pytest.fail("no checkov: create .venv-scan (see this test's docstring)")
-    pytest.skip("no checkov virtualenv (.venv-scan or FOLDLINE_CHECKOV)")
+    return project_tool(
+        "FOLDLINE_CHECKOV",
+        ROOT / ".venv-scan" / "bin" / "checkov",
+        "python3 -m venv .venv-scan && .venv-scan/bin/pip install checkov==3.3.30",
+    )
 
 
 def scan(template: Path) -> dict:

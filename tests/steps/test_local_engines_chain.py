@@ -15,14 +15,11 @@ import pytest
 from foldline.steps import alphafold, msa, openfold
 from tests.steps.conftest import REPO, Workspace
 
-pytest.importorskip("foldline.steps.engines.template_model")
 EXAMPLES = REPO / "examples"
 
 
 @pytest.fixture
 def chain_of_steps(tmp_path):
-    if not (EXAMPLES / "databases" / "pdb_seqres" / "pdb_seqres.txt").is_file():
-        pytest.skip("bundled example databases not present")
     ws = Workspace(
         tmp_path / "msa", db_preset="reduced_dbs", fasta_name="xylanase.fasta", max_template_date=""
     )

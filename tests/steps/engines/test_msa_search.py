@@ -22,6 +22,7 @@ from foldline.steps.engines.msa_search import (
     run_msa_search,
     search_sequences,
 )
+from tests.strict_skips import PLATFORM_SKIP
 
 from .conftest import DATABASES, EXAMPLES, chains_of
 
@@ -211,7 +212,7 @@ def test_same_hits_as_hmmer_jackhmmer(monomer_search, tmp_path):
 
 def test_flush_to_zero_only_in_the_thread_that_sets_it():
     if not fpu.supported():
-        pytest.skip("FTZ/DAZ is set through x86-64 glibc only")
+        pytest.skip(PLATFORM_SKIP + "FTZ/DAZ is set through x86-64 glibc only")
     seen = {}
 
     def worker():
