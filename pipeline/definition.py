@@ -11,6 +11,7 @@ SDK otherwise sends telemetry and (3.x) checks the role through IAM.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from typing import Any
 
@@ -121,6 +122,11 @@ def build_pipeline() -> Any:
         default_bucket=ph.ref(ph.BUCKET),
     )
     params = {p.name: _sdk_parameter(p) for p in fp.PARAMETERS}
+    # A start by hand (no MsaEngine given) runs the stack's engine: the definition's default
+    # is the stack parameter of the same name, filled in by Fn::Sub.
+    params[fp.MSA_ENGINE.name] = _sdk_parameter(
+        dataclasses.replace(fp.MSA_ENGINE, default=ph.ref(ph.MSA_ENGINE))
+    )
     instance_type = {
         fp.MSA_STEP.name: params[fp.MSA_INSTANCE_TYPE.name],
         fp.ALPHAFOLD_STEP.name: params[fp.INFERENCE_INSTANCE_TYPE.name],
@@ -168,11 +174,12 @@ def build_pipeline() -> Any:
         hyperparameters.update(fp.STEP_FIXED_HYPERPARAMETERS.get(step.name, {}))
         hyperparameters[PROGRAM_HYPERPARAMETER] = launcher_script(step)
         # The MSA engine is part of the MSA cache key: the job runs the engine the start
-        # function assumed when it computed the key (foldline.steps.msa_cache.resolve_engine).
+        # function assumed when it computed the key (foldline.steps.msa_cache.resolve_engine),
+        # the run's MsaEngine parameter (an upload's tag, else the stack's).
         # The OpenFold step runs OpenFold's own checkpoints unless the stack allows
         # AlphaFold's params (foldline.steps.openfold.WEIGHTS_ENV).
         environment = {
-            fp.MSA_STEP.name: {"FOLDLINE_MSA_ENGINE": ph.ref(ph.MSA_ENGINE)},
+            fp.MSA_STEP.name: {"FOLDLINE_MSA_ENGINE": params[fp.MSA_ENGINE.name]},
             fp.OPENFOLD_STEP.name: {"FOLDLINE_OPENFOLD_WEIGHTS": ph.ref(ph.OPENFOLD_WEIGHTS)},
         }.get(step.name)
         return ModelTrainer(

@@ -33,8 +33,9 @@ OUTPUT_KMS_KEY = "OutputKmsKeyId"
 # ["subnet-a","subnet-b"] comes out.
 SUBNETS_JSON = "SubnetsJson"
 SECURITY_GROUPS_JSON = "SecurityGroupsJson"
-# The MSA step's engine (alphafold | pyhmmer | auto), FOLDLINE_MSA_ENGINE in its job. The
-# start function gets the same stack parameter: both compute the same MSA cache key.
+# The stack's MSA engine (alphafold | pyhmmer | mmseqs2 | auto): the default of the pipeline
+# parameter MsaEngine (which an upload's tag overrides; FOLDLINE_MSA_ENGINE in the MSA job)
+# and the start function's FOLDLINE_MSA_ENGINE, so both compute the same MSA cache key.
 MSA_ENGINE = "MsaEngine"
 # Which weights the OpenFold step may run (openfold | alphafold-params),
 # FOLDLINE_OPENFOLD_WEIGHTS in its job (foldline.steps.openfold).

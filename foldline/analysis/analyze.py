@@ -35,6 +35,7 @@ from foldline.analysis.engine_outputs import (
 )
 from foldline.analysis.interfaces import interfaces_section
 from foldline.analysis.msa_depth import ChainMsa
+from foldline.analysis.msa_source import msa_engine
 from foldline.analysis.pickles import confidence_from_result, load_numpy_pickle
 from foldline.analysis.schema import SCHEMA_VERSION
 from foldline.analysis.structures import StructureModel, load_structure
@@ -608,6 +609,7 @@ def analyze(
             "plots": plot_files,
             "models": model_files,
         },
+        "msa_engine": msa_engine(all_outputs["msa"].manifest if "msa" in all_outputs else None),
         "msa": None
         if not msa_chains
         else {

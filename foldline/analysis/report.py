@@ -15,6 +15,8 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+from foldline.analysis.downloads import image_id, plan_downloads
+from foldline.analysis.msa_source import describe as describe_msa_engine
 from foldline.analysis.plots import ENGINE_COLOURS
 from foldline.analysis.viewer import LIBRARY, library_script, viewer_model
 from foldline.spec import layout
@@ -222,7 +224,17 @@ def _absent_rows(metrics: dict) -> list[dict[str, Any]]:
     return rows
 
 
+def _size(size: int) -> str:
+    """ "812 B", "41 kB", "3.2 MB" (decimal units, as browsers show downloads)."""
+    if size < 1000:
+        return f"{size} B"
+    if size < 1_000_000:
+        return f"{size / 1000:.0f} kB"
+    return f"{size / 1_000_000:.1f} MB"
+
+
 def _files(metrics: dict) -> list[dict[str, str]]:
+    """The report folder's files, each with what it is, in the Files table's order."""
     files = metrics["files"]
     out = []
     for slot, name in files["models"].items():
@@ -287,6 +299,18 @@ def render_report(metrics: dict, out_dir: Path, models: list[dict[str, Any]]) ->
         for m in models
     ]
     msa = metrics.get("msa")
+    pae_keys = [k for k in plots if k.startswith("pae_")]
+    files = _files(metrics)
+    shown = {"per_residue", *pae_keys, *(["msa_coverage"] if msa else [])}
+    downloads, payload = plan_downloads(out_dir, [f["name"] for f in files], plots, shown=shown)
+    files = [
+        {
+            **f,
+            "embedded": downloads[f["name"]].embedded if f["name"] in downloads else False,
+            "size": _size(downloads[f["name"]].size) if f["name"] in downloads else "—",
+        }
+        for f in files
+    ]
     page = (
         _environment()
         .get_template("report.html.j2")
@@ -304,12 +328,15 @@ def render_report(metrics: dict, out_dir: Path, models: list[dict[str, Any]]) ->
             absent_rows=_absent_rows(metrics),
             runtime_rows=_runtime_rows(metrics),
             parameter_rows=parameter_rows(context),
-            files=_files(metrics),
+            files=files,
+            downloads=payload,
+            image_id=image_id,
             notes=notes,
             plot=lambda key: _data_uri(out_dir / plots[key]) if key in plots else None,
             plot_files=plots,
-            pae_keys=[k for k in plots if k.startswith("pae_")],
+            pae_keys=pae_keys,
             msa=msa,
+            msa_engine=describe_msa_engine(metrics.get("msa_engine")),
             viewer_models=viewer,
             viewer_library=LIBRARY,
             viewer_script=library_script(),

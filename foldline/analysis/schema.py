@@ -7,7 +7,7 @@ minor number when one is added; readers check the major number.
 from __future__ import annotations
 
 SCHEMA_VERSION = (
-    "2.1"  # 1.1: one-engine reports (comparison null, comparison_skipped, absent_engines)
+    "2.2"  # 1.1: one-engine reports (comparison null, comparison_skipped, absent_engines)
 )
 # 1.2: each engine section's ``weights`` (which weights made the model, from foldline-step.json)
 # 2.0: one comparison method for every pair (residue correspondence by sequence or structure,
@@ -19,6 +19,8 @@ SCHEMA_VERSION = (
 #      ``chain_pair_confidence`` filled for multimers (pTM per chain, ipTM per chain pair),
 #      with ``method`` and ``chains``; ``interfaces`` filled where two or more chains are
 #      mapped (DockQ per interface, with CAPRI class, fnonnat, F1, clashes and notes)
+# 2.2: ``msa_engine`` (the engine that made the MSAs, its databases, a reuse), from the MSA
+#      step's foldline-step.json
 
 _NUM = {"type": ["number", "null"]}
 _STR = {"type": ["string", "null"]}
@@ -336,6 +338,17 @@ METRICS_SCHEMA: dict = {
                         "values": {"type": "array", "items": {"type": ["number", "null"]}},
                     },
                 },
+            },
+        },
+        "msa_engine": {
+            "type": ["object", "null"],
+            "required": ["engine", "engine_version", "db_preset", "databases", "reused_from"],
+            "properties": {
+                "engine": {"type": "string"},
+                "engine_version": _STR,
+                "db_preset": _STR,
+                "databases": {"type": ["array", "null"], "items": {"type": "string"}},
+                "reused_from": _STR,
             },
         },
         "msa": {

@@ -10,7 +10,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 from rich.live import Live
 
-from foldline.cli import common, views
+from foldline.cli import common, progress, views
 from foldline.cli.stack_config import StackConfig
 from foldline.runs.table import FINAL_STATUSES, SUCCEEDED
 from foldline.spec import layout
@@ -75,6 +75,16 @@ def summary_lines(config: StackConfig, item: dict) -> list[str]:
     return lines
 
 
+def skip_probe(config: StackConfig) -> progress.SkipProbe:
+    """Which finished steps of a run skipped, from their archives in the stack's bucket."""
+    from foldline.outcomes.step_outputs import finished_step_status
+
+    s3 = config.client("s3")
+    return progress.SkipProbe(
+        lambda run_id, step: finished_step_status(s3, config.bucket, run_id, step)
+    )
+
+
 def follow(
     config: StackConfig,
     run_ids: list[str],
@@ -82,26 +92,39 @@ def follow(
     interval: float,
     timeout: float | None,
     started: float,
+    labels: dict[str, str] | None = None,
 ) -> bool:
-    """Show the runs live until each has ended; print their results. True if all succeeded."""
+    """Show the runs live until each has ended; print their results. True if all succeeded.
+
+    The display is :mod:`foldline.cli.progress`'s, as ``foldline local run`` shows it.
+    """
     out = common.console()
     runs = config.runs()
     items: dict[str, Any] = {}
-    shown: dict[str, str] = {}
+    skipped = skip_probe(config)
+    changes = progress.ChangeLog()
 
-    def show(board: Any) -> None:
+    def states() -> list[progress.RunState]:
+        return [
+            progress.run_state(
+                (labels or {}).get(run_id, run_id),
+                run_id,
+                items.get(run_id),
+                skipped(run_id, items.get(run_id)),
+            )
+            for run_id in run_ids
+        ]
+
+    def show(live: Any) -> None:
         if out.is_terminal:
-            board.update(views.board(run_ids, items))
+            live.update(progress.board(states()))
             return
-        for run_id in run_ids:  # piped: a line per change, nothing redrawn
-            line = views.change_line(run_id, items[run_id])
-            if shown.get(run_id) != line:
-                shown[run_id] = line
-                out.print(f"{time.strftime('%H:%M:%S')} {line}", markup=False)
+        for line in changes.lines(states()):  # piped: a line per change, nothing redrawn
+            out.print(line, markup=False)
 
     try:
         with (
-            Live(views.board(run_ids, items), console=out, refresh_per_second=4, transient=True)
+            Live(progress.board(states()), console=out, refresh_per_second=4, transient=True)
             if out.is_terminal
             else contextlib.nullcontext()
         ) as live:
@@ -121,7 +144,8 @@ def follow(
         raise common.CliError(
             f"stopped waiting; the runs go on (see `{common.command_line(config, 'status')}`)", 130
         ) from None
-    out.print(views.board(run_ids, items))  # the live board was transient: leave the last one
+    if out.is_terminal:  # the live board was transient: leave the last one
+        out.print(progress.board(states()))
     for run_id in run_ids:
         for line in summary_lines(config, items[run_id]):
             out.print(line, markup=False)

@@ -25,6 +25,7 @@ from foldline.spec.parameters import (
     INFERENCE_INSTANCE_TYPE,
     MAX_TEMPLATE_DATE,
     MODEL_PRESET,
+    MSA_ENGINE,
     MSA_INSTANCE_TYPE,
     NUM_MULTIMER_PREDICTIONS,
     InvalidParameter,
@@ -174,6 +175,15 @@ def submit(
             help=f"{NUM_MULTIMER_PREDICTIONS.name} (default: {NUM_MULTIMER_PREDICTIONS.default}).",
         ),
     ] = None,
+    msa_engine: Annotated[
+        str | None,
+        typer.Option(
+            "--msa-engine",
+            rich_help_panel=PANEL_RUN,
+            show_default=False,
+            help=f"{MSA_ENGINE.name}: {', '.join(MSA_ENGINE.allowed)} (default: the stack's).",
+        ),
+    ] = None,
     msa_instance_type: Annotated[
         str | None,
         typer.Option(
@@ -214,6 +224,7 @@ def submit(
                 DB_PRESET.name: db_preset,
                 MAX_TEMPLATE_DATE.name: max_template_date,
                 NUM_MULTIMER_PREDICTIONS.name: num_multimer_predictions,
+                MSA_ENGINE.name: msa_engine,
                 MSA_INSTANCE_TYPE.name: msa_instance_type,
                 INFERENCE_INSTANCE_TYPE.name: inference_instance_type,
             }
@@ -253,6 +264,7 @@ def submit(
         ok = follow(
             config,
             [s.run_id for s in submitted],
+            labels={s.run_id: s.path.name for s in submitted},
             interval=interval,
             timeout=timeout,
             started=time.monotonic(),

@@ -1,4 +1,5 @@
-"""How runs look in the terminal: the recent-runs table, one run in detail, the live board.
+"""How runs look in the terminal: the recent-runs table and one run in detail (the live
+board of ``submit --wait`` and ``local run`` is :mod:`foldline.cli.progress`).
 
 Everything here reads a runs-table item (see :mod:`foldline.runs.table` and
 :mod:`foldline.outcomes.progress` for its fields) and returns rich renderables; nothing calls AWS.
@@ -9,7 +10,6 @@ from __future__ import annotations
 from typing import Any
 
 from rich.console import Group
-from rich.progress_bar import ProgressBar
 from rich.table import Table
 from rich.text import Text
 
@@ -33,8 +33,6 @@ STATUS_STYLES = {
     STOPPED: "yellow",
     EXECUTING: "cyan",
 }
-#: the pipeline's steps and, last, the analysis that writes the report
-STAGES = len(STEPS) + 1
 
 
 def status_text(status: str | None) -> Text:
@@ -63,15 +61,6 @@ def current_step(item: dict | None) -> str:
     if steps and all((steps.get(s.name) or {}).get("status") == SUCCEEDED for s in STEPS):
         return "analysis"
     return item.get("current_step") or ("starting" if status != EXECUTING else "queued")
-
-
-def stages_done(item: dict | None) -> int:
-    """Pipeline steps finished, plus the report once the run has one."""
-    if item is None:
-        return 0
-    steps = item.get("steps") or {}
-    done = sum(1 for s in STEPS if (steps.get(s.name) or {}).get("status") in FINAL_STEP_STATUSES)
-    return done + (1 if item.get("report_uri") or item.get("analysis_status") == FAILED else 0)
 
 
 def step_seconds(step: dict) -> float | None:
@@ -223,48 +212,3 @@ def detail(item: dict, headline: str | None = None) -> Group:
     if item.get("steps") or item.get("status") == EXECUTING:
         parts += [Text("\nSteps", style="bold"), steps_table(item)]
     return Group(*parts)
-
-
-def step_marks(item: dict | None, *, times: bool = True) -> str:
-    """ "RunMSA ✓ 12m, RunAlphaFold … 3m, RunOpenFold ·": each step's state (and time)."""
-    steps = (item or {}).get("steps") or {}
-    marks = []
-    for step in STEPS:
-        record = steps.get(step.name) or {}
-        status = record.get("status")
-        mark = {SUCCEEDED: "✓", FAILED: "✗", STOPPED: "■"}.get(status or "", "…" if status else "·")
-        took = duration(step_seconds(record)) if status and times else ""
-        marks.append(f"{step.name} {mark} {took}".strip())
-    return ", ".join(marks)
-
-
-def change_line(run_id: str, item: dict | None) -> str:
-    """One run's state for output that is not a terminal (no times: it changes only when
-    the run does)."""
-    status = (item or {}).get("status") or "waiting"
-    return f"{run_id}: {status}, {current_step(item)} ({step_marks(item, times=False)})"
-
-
-def board(run_ids: list[str], items: dict[str, dict | None]) -> Table:
-    """The live display of ``submit --wait``: one row per run, a bar of stages done."""
-    table = Table(show_edge=False, pad_edge=False)
-    table.add_column("Run id", no_wrap=True, overflow="fold")
-    table.add_column("Status")
-    table.add_column("Step")
-    table.add_column("Progress", no_wrap=True)
-    table.add_column("Elapsed", justify="right", no_wrap=True)
-    table.add_column("Steps")
-    for run_id in run_ids:
-        item = items.get(run_id)
-        done = stages_done(item)
-        bar = Table.grid(padding=(0, 1))
-        bar.add_row(ProgressBar(total=STAGES, completed=done, width=20), f"{done}/{STAGES}")
-        table.add_row(
-            run_id,
-            status_text((item or {}).get("status")),
-            current_step(item),
-            bar,
-            duration(run_seconds(item, FINAL_STATUSES)) if item else "-",
-            step_marks(item),
-        )
-    return table

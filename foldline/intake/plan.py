@@ -9,6 +9,7 @@ into the runs table with the claim, so they are there from the run's first momen
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -20,6 +21,7 @@ from foldline.spec.parameters import (
     MAX_TEMPLATE_DATE,
     MODEL_PRESET,
     MSA_CACHE_S3_URI,
+    MSA_ENGINE,
     NUM_MULTIMER_PREDICTIONS,
 )
 from foldline.steps import msa_cache
@@ -52,7 +54,9 @@ def plan_run(
         db_preset=params[DB_PRESET.name],
         max_template_date=params[MAX_TEMPLATE_DATE.name],
         model_preset=params[MODEL_PRESET.name],
-        engine=msa_cache.resolve_engine(),
+        engine=msa_cache.resolve_engine(
+            {**os.environ, msa_cache.ENGINE_ENV: params[MSA_ENGINE.name]}
+        ),
     )
     try:
         entry = msa_cache.lookup(s3, bucket, key.key)

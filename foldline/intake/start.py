@@ -43,12 +43,14 @@ from foldline.spec.parameters import (
     FASTA_INPUT_S3_URI,
     MAX_TEMPLATE_DATE,
     MODEL_PRESET,
+    MSA_ENGINE,
     RUN_ID,
     USER_SETTABLE,
     InvalidParameter,
     defaults,
     validate_value,
 )
+from foldline.steps import msa_cache
 
 log = logging.getLogger("foldline.intake.start")
 
@@ -189,6 +191,7 @@ def pipeline_parameters(
     """The parameters of one run, every one stated explicitly."""
     values: dict[str, str | int] = dict(defaults())
     values[MAX_TEMPLATE_DATE.name] = upload_date
+    values[MSA_ENGINE.name] = msa_cache.engine_choice()  # the stack's, unless a tag names one
     values.update(overrides)
     values[MODEL_PRESET.name] = model_preset
     values[FASTA_INPUT_S3_URI.name] = layout.s3_uri(bucket, layout.run_input_prefix(run_id))

@@ -184,9 +184,10 @@ def describe_placement(images: Mapping[str, StepImage]) -> str:
 def stack_parameters(images: Mapping[str, StepImage]) -> dict[str, str]:
     """Stack parameters that follow the images, as a deployment sets them for its images.
 
-    ``MsaEngine`` feeds both the MSA step's Environment (FOLDLINE_MSA_ENGINE, which wins
-    over the image's own) and the start function's MSA cache key: where the MSA step runs
-    in an image that names its engine, both must say that engine.
+    ``MsaEngine`` is the default of each run's MsaEngine, which feeds the MSA step's
+    Environment (FOLDLINE_MSA_ENGINE, which wins over the image's own), and the start
+    function's MSA cache key: where the MSA step runs in an image that names its engine,
+    both must say that engine (unless an upload's MsaEngine tag asks for another).
     """
     image = images.get(MSA_STEP.name)
     engine = image.env.get(msa_cache.ENGINE_ENV) if image is not None else None

@@ -7,19 +7,17 @@ import json
 import time
 from pathlib import Path
 
-from rich.console import Console, Group
-from rich.table import Table
-from rich.text import Text
+from rich.console import Console, RenderableType
 
+from foldline.cli import progress
 from foldline.local.cloud import Route
 from foldline.local.lambda_runtime import Invocation
 from foldline.local.outbox import Notice
 from foldline.local.runtime import LocalRuntime, Submission
 from foldline.runs import table as runs
 from foldline.spec import layout
-from foldline.spec.statuses import EXECUTING, FAILED, REJECTED, STARTING, STOPPED, SUCCEEDED
-
-_STEP_MARK = {SUCCEEDED: "✓", FAILED: "✗", STOPPED: "■", EXECUTING: "…", STARTING: "…"}
+from foldline.spec.parameters import Step
+from foldline.spec.statuses import SUCCEEDED
 
 
 def _seconds(value: float) -> str:
@@ -28,14 +26,25 @@ def _seconds(value: float) -> str:
 
 
 class RunBoard:
-    """Collects events from the runtime's hooks and renders the runs' state."""
+    """Follows ``foldline local run``'s uploads: the runtime's hooks bring notices and
+    failed functions; each poll of the runs table goes through :mod:`foldline.cli.progress`,
+    the display ``foldline submit --wait`` shows too."""
 
     def __init__(self, runtime: LocalRuntime, submissions: list[Submission]):
         self.runtime = runtime
         self.submissions = submissions
         self.started = time.monotonic()
-        self.events: collections.deque[str] = collections.deque(maxlen=8)
+        self.events: collections.deque[str] = collections.deque(maxlen=4)
         self.notices: list[Notice] = []
+        self._changes = progress.ChangeLog()
+        self._skipped = progress.SkipProbe(self._step_status)
+
+    def _step_status(self, run_id: str, step: Step) -> str | None:
+        from foldline.outcomes.step_outputs import finished_step_status
+
+        return finished_step_status(
+            self.runtime.cloud.client("s3"), self.runtime.bucket, run_id, step
+        )
 
     # hooks ------------------------------------------------------------------------------
 
@@ -54,85 +63,25 @@ class RunBoard:
 
     # rendering ----------------------------------------------------------------------------
 
-    def _steps(self, item: dict | None, *, times: bool = True) -> str:
-        if not item or not item.get("execution_arn"):
-            return ""
-        try:
-            steps = self.runtime.steps(item["execution_arn"])
-        except Exception:  # noqa: BLE001 - a display must not break the run
-            return ""
-        parts = []
-        for step in steps:
-            status = step["StepStatus"]
-            took = ""
-            if times and step.get("StartTime"):
-                end = step.get("EndTime")
-                seconds = (
-                    (end - step["StartTime"]).total_seconds()
-                    if end
-                    else (time.time() - step["StartTime"].timestamp())
-                )
-                took = f" {_seconds(seconds)}"
-            cached = " (cached)" if step.get("CacheHitResult") else ""
-            mark = "skipped" if self._skipped(step) else _STEP_MARK.get(status, status)
-            parts.append(f"{step['StepName']} {mark}{took}{cached}")
-        return "  ".join(parts)
-
-    def _skipped(self, step: dict) -> bool:
-        """A step that ended well but ran nothing (OpenFold on a multimer): its manifest,
-        in the job's model folder, says ``skipped``; it is not shown as done."""
-        if step.get("StepStatus") != SUCCEEDED:
-            return False
-        arn = ((step.get("Metadata") or {}).get("TrainingJob") or {}).get("Arn", "")
-        job = arn.rsplit("/", 1)[-1]
-        if not job:
-            return False
-        manifest = (
-            self.runtime.workdir / layout.LOCAL_JOBS_DIR / job / "model" / layout.STEP_MANIFEST
-        )
-        try:
-            return json.loads(manifest.read_text()).get("status") == "skipped"
-        except (OSError, ValueError):
-            return False
-
-    def _status(self, item: dict | None) -> str:
-        status = (item or {}).get("status", "uploaded")
-        analysis = (item or {}).get("analysis_status")
-        if status == runs.SUCCEEDED and analysis != SUCCEEDED:  # the report is not out yet
-            status = "Analysis failed" if analysis == FAILED else "Analysing"
-        return status
+    def states(self, items: dict[str, dict | None]) -> list[progress.RunState]:
+        return [
+            progress.run_state(
+                sub.path.name,
+                sub.run_id,
+                items.get(sub.run_id),
+                self._skipped(sub.run_id, items.get(sub.run_id)),
+            )
+            for sub in self.submissions
+        ]
 
     def changes(self, items: dict[str, dict | None]) -> list[str]:
         """For output that is not a terminal: one line per run whose status or steps changed
         since the last call (no elapsed times, no function log lines: a line means a change)."""
-        seen = self.__dict__.setdefault("_seen", {})
-        lines = []
-        for sub in self.submissions:
-            item = items.get(sub.run_id)
-            state = f"{self._status(item)}  {self._steps(item, times=False)}".rstrip()
-            if seen.get(sub.run_id) != state:
-                seen[sub.run_id] = state
-                lines.append(f"{time.strftime('%H:%M:%S')} {sub.path.name} {sub.run_id}: {state}")
-        return lines
+        return self._changes.lines(self.states(items))
 
-    def render(self, items: dict[str, dict | None]) -> Group:
-        table = Table(
-            title=f"foldline local — {_seconds(time.monotonic() - self.started)}", expand=False
-        )
-        for column in ("file", "run", "status", "steps"):
-            table.add_column(column)
-        for sub in self.submissions:
-            item = items.get(sub.run_id)
-            status = self._status(item)
-            style = {
-                SUCCEEDED: "green",
-                FAILED: "red",
-                REJECTED: "red",
-                "Analysis failed": "red",
-                STOPPED: "yellow",
-            }.get(status, "")
-            table.add_row(sub.path.name, sub.run_id, Text(status, style=style), self._steps(item))
-        return Group(table, Text("\n".join(self.events), style="dim"))
+    def render(self, items: dict[str, dict | None]) -> RenderableType:
+        title = f"foldline local — {_seconds(time.monotonic() - self.started)}"
+        return progress.live_view(self.states(items), title=title, events=list(self.events))
 
 
 def outcome(item: dict) -> tuple[str, bool]:

@@ -190,6 +190,9 @@ class ResultSummary:
     warnings: tuple[str, ...] = ()
     #: engine label -> what its confidence number is where it is not pLDDT
     confidence_kinds: dict[str, str] = field(default_factory=dict)
+    #: the engine that made the MSAs and over which databases ("pyhmmer 0.12.3 over
+    #: reduced_dbs (uniref90, ...)"), from the MSA step's record; None where it said nothing
+    msa_engine: str | None = None
 
 
 @dataclass(frozen=True)
@@ -281,6 +284,8 @@ def succeeded_notice(
         lines += [f"  {label}: {model}" for label, model in summary.compared.items()]
     if summary.engines:
         lines += ["", "Engines: " + "; ".join(f"{k}: {v}" for k, v in summary.engines.items())]
+    if summary.msa_engine:
+        lines += [f"MSAs: {summary.msa_engine}"]
     if summary.weights:
         lines += ["Weights: " + "; ".join(f"{k}: {v}" for k, v in summary.weights.items())]
     if summary.weights_notes:

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import fnmatch
 import gzip
+import io
+import json
 import logging
 import tarfile
 import zlib
@@ -165,3 +167,37 @@ def model_locations(s3: Any, bucket: str, run_id: str) -> dict[str, str]:
         except ClientError as err:
             log.warning("cannot list %s outputs: %s", step.name, err.response["Error"]["Code"])
     return found
+
+
+#: a step that skipped (OpenFold on a multimer) leaves its manifest and little else; an
+#: archive bigger than this made models, and is not read only to learn its status
+SKIP_ARCHIVE_MAX_BYTES = 1024 * 1024
+
+
+def finished_step_status(s3: Any, bucket: str, run_id: str, step: Step) -> str | None:
+    """What a step that ended well says of itself: its ``foldline-step.json`` ``status``
+    ("skipped" for a step that ran nothing, "succeeded"), read from a small archive.
+
+    SageMaker only knows that the job exited 0; a skip is the step program's own word.
+    Returns "succeeded" for an archive too big to be a skip, None while the archive is not
+    there yet or cannot be read (the caller may ask again).
+    """
+    try:
+        key = find_archive(s3, bucket, run_id, step)
+        head = s3.head_object(Bucket=bucket, Key=key)
+        if head["ContentLength"] > SKIP_ARCHIVE_MAX_BYTES:
+            return "succeeded"
+        body = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
+    except (MissingOutput, ClientError) as err:
+        log.info("no archive to read for %s of %s: %s", step.name, run_id, err)
+        return None
+    try:
+        with tarfile.open(fileobj=io.BytesIO(body), mode="r:gz") as tar:
+            for member in _safe_members(tar, {layout.STEP_MANIFEST}):
+                handle = tar.extractfile(member)
+                if handle is not None:
+                    return str(json.load(handle).get("status") or "succeeded")
+    except (tarfile.TarError, OSError, ValueError, CorruptOutput) as err:
+        log.info("unreadable archive %s for %s: %s", key, step.name, err)
+        return None
+    return "succeeded"  # no manifest: nothing says it skipped

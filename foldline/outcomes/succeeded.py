@@ -208,6 +208,7 @@ def summary_from_metrics(metrics: dict[str, Any], runtimes_s: dict[str, float]) 
     that was skipped and why go in ``absent``). Step runtimes: the pipeline's own
     record (``runtimes_s``) where known, else the step manifests the analysis read.
     """
+    from foldline.analysis.msa_source import describe as describe_msa_engine
     from foldline.analysis.wording import (
         STAND_IN,
         absent_phrase,
@@ -265,6 +266,7 @@ def summary_from_metrics(metrics: dict[str, Any], runtimes_s: dict[str, float]) 
         stand_in=stand_in,
         warnings=tuple(comparison.get("notes") or ()) + tuple(metrics.get("warnings") or ()),
         confidence_kinds=kinds,
+        msa_engine=describe_msa_engine(metrics.get("msa_engine")),
     )
 
 

@@ -64,6 +64,8 @@ DB_PRESETS = ("full_dbs", "reduced_dbs")
 #: checked by tests/infra/test_drift.py), FOLDLINE_MSA_ENGINE in the step (resolved by
 #: foldline.steps.msa_cache), `foldline local run --msa-engine`
 MSA_ENGINES = ("alphafold", "pyhmmer", "mmseqs2", "auto")
+#: the MSA step's engine when neither the upload nor the stack names one
+DEFAULT_MSA_ENGINE = "auto"
 MODEL_PRESETS = ("monomer", "monomer_casp14", "monomer_ptm", "multimer")
 
 # Instance types a user may pin (tags on the upload). CPU families for the MSA step,
@@ -178,6 +180,16 @@ INFERENCE_INSTANCE_TYPE = Parameter(
     allowed=INFERENCE_INSTANCE_TYPES,
 )
 
+MSA_ENGINE = Parameter(
+    "MsaEngine",
+    "String",
+    None,
+    "The MSA step's engine (FOLDLINE_MSA_ENGINE in its job). The start function sets the "
+    "upload's MsaEngine tag or, without one, the stack's MsaEngine, which is also the "
+    "definition's default (a start by hand).",
+    allowed=MSA_ENGINES,
+)
+
 RUN_ID = Parameter(
     "RunId",
     "String",
@@ -214,9 +226,14 @@ NOTEBOOK_PARAMETERS: tuple[Parameter, ...] = (
     MSA_INSTANCE_TYPE,
     INFERENCE_INSTANCE_TYPE,
 )
-#: every parameter of the pipeline: the eight, the run id that places its outputs, and
-#: the MSA cache location
-PARAMETERS: tuple[Parameter, ...] = (*NOTEBOOK_PARAMETERS, RUN_ID, MSA_CACHE_S3_URI)
+#: every parameter of the pipeline: the eight, the MSA engine, the run id that places its
+#: outputs, and the MSA cache location
+PARAMETERS: tuple[Parameter, ...] = (
+    *NOTEBOOK_PARAMETERS,
+    MSA_ENGINE,
+    RUN_ID,
+    MSA_CACHE_S3_URI,
+)
 PARAMETERS_BY_NAME: dict[str, Parameter] = {p.name: p for p in PARAMETERS}
 USER_SETTABLE: tuple[str, ...] = tuple(p.name for p in PARAMETERS if p.user_settable)
 

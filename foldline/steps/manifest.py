@@ -41,6 +41,10 @@ class StepManifest:
     #: the CPU stand-in's model (template, identity, coverage, low_coverage, no_template,
     #: templates_rejected); None for real engines
     stand_in: dict[str, Any] | None = None
+    #: the MSA step's: which engine made the MSAs (a cache hit names the search that made
+    #: them) and over which databases: {"engine", "engine_version", "db_preset",
+    #: "databases": [names], "reused_from": run id or None}. The report and notices show it.
+    msa_source: dict[str, Any] | None = None
     notes: list[str] = field(default_factory=list)
     failure: str | None = None
 

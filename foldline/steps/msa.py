@@ -54,7 +54,7 @@ from foldline.steps.common import (
     run_step,
 )
 from foldline.steps.contract import TrainingEnv, engine_environment, run_tool
-from foldline.steps.databases import database_args, require_databases
+from foldline.steps.databases import database_args, database_flags, require_databases
 from foldline.steps.manifest import StepManifest, relative_outputs
 
 ENGINE_ENV = msa_cache.ENGINE_ENV
@@ -109,6 +109,40 @@ def _version(engine: str, env: TrainingEnv) -> str:
         return "unknown"
 
 
+def searched_databases(engine: str, db_preset: str, model_preset: str) -> list[str]:
+    """The databases ``engine`` searches for these presets, by name, templates last.
+
+    AlphaFold's data pipeline: those of its database flags. The FASTA engines (pyhmmer,
+    MMseqs2) search their own plan (foldline.steps.engines.msa_search.databases_for: the
+    small BFD stands in for full_dbs' BFD + UniRef30) and find templates in pdb_seqres.
+    """
+    if engine == "alphafold":
+        return [
+            flag.removesuffix("_database_path")
+            for flag, _ in database_flags(db_preset, model_preset)
+            if flag.endswith("_database_path")
+        ]
+    from foldline.steps.engines.msa_search import PDB_SEQRES, databases_for
+
+    names = [db.name for db in databases_for(db_preset, model_preset)]
+    return [*dict.fromkeys(names), PDB_SEQRES.split("/", 1)[0]]
+
+
+def msa_source(
+    engine: str, version: str, inputs: StepInputs, *, reused_from: str | None = None
+) -> dict[str, object]:
+    """The manifest's ``msa_source``: the engine that searched, and the databases it
+    searched for the run's presets (by name: ``uniref90``, ``small_bfd``, ``pdb70`` …)."""
+    names = searched_databases(engine, inputs.db_preset, inputs.model_preset)
+    return {
+        "engine": engine,
+        "engine_version": version,
+        "db_preset": inputs.db_preset,
+        "databases": names,
+        "reused_from": reused_from,
+    }
+
+
 def _outputs(model_dir: Path) -> dict[str, object]:
     msa_files = [p for p in (model_dir / "msas").rglob("*") if p.is_file()]
     outputs: dict[str, object] = {
@@ -141,7 +175,9 @@ def reuse_cached_msas(env: TrainingEnv, inputs: StepInputs) -> StepManifest | No
             shutil.copy2(entry, env.model_dir / entry.name)
     previous = env.model_dir / layout.STEP_MANIFEST
     if previous.is_file():  # the cached run's own record becomes provenance
-        manifest.notes.append(f"cached result made by: {json.loads(previous.read_text())}")
+        made_by = json.loads(previous.read_text())
+        manifest.notes.append(f"cached result made by: {made_by}")
+        manifest.msa_source = made_by.get("msa_source")
     manifest.outputs = _outputs(env.model_dir)
     manifest.finish(0)
     manifest.write(env.model_dir)
@@ -237,6 +273,13 @@ class _CacheUse:
                 path = env.model_dir / name
                 shutil.rmtree(path) if path.is_dir() else path.unlink(missing_ok=True)
             return None
+        # same key, same tools (the toolchain is part of it): this install's version is theirs
+        manifest.msa_source = msa_source(
+            self.entry.engine or "unknown",
+            _version(self.entry.engine, env) if self.entry.engine else "unknown",
+            inputs,
+            reused_from=self.entry.origin_run,
+        )
         manifest.notes = [
             *self.notes,
             self.entry.reuse_note(),
@@ -287,6 +330,7 @@ def run(env: TrainingEnv) -> StepManifest:
     db_root = env.channel(CHANNEL_DATABASES)
     assert db_root is not None
     manifest = StepManifest(MSA_STEP.name, engine, _version(engine, env), inputs.parameters())
+    manifest.msa_source = msa_source(engine, manifest.engine_version, inputs)
     manifest.notes.extend(cache.notes)
     if not inputs.max_template_date_given:
         manifest.notes.append(

@@ -57,7 +57,7 @@ from botocore.exceptions import ClientError
 
 from foldline.spec import layout
 from foldline.spec.formats import is_not_found, utc_now
-from foldline.spec.parameters import MSA_ENGINES
+from foldline.spec.parameters import DEFAULT_MSA_ENGINE, MSA_ENGINES
 
 MANIFEST_NAME = "manifest.json"
 FILES_DIR = "files"
@@ -95,6 +95,17 @@ MMSEQS_BINARY_ENV = "FOLDLINE_MMSEQS"
 _KEPT_TOP_LEVEL = ("msas", "features.pkl", "timings.json")
 
 
+def engine_choice(environ: Mapping[str, str] | None = None) -> str:
+    """The engine asked for, before ``auto`` is resolved: ``FOLDLINE_MSA_ENGINE`` (the
+    stack parameter MsaEngine in the start function), else ``auto``. An upload's
+    MsaEngine tag wins over it (the run's pipeline parameter of that name)."""
+    env = os.environ if environ is None else environ
+    choice = (env.get(ENGINE_ENV) or DEFAULT_MSA_ENGINE).strip().lower() or DEFAULT_MSA_ENGINE
+    if choice not in ENGINE_CHOICES:
+        raise ValueError(f"{ENGINE_ENV}={choice!r}; use one of {', '.join(ENGINE_CHOICES)}")
+    return choice
+
+
 def resolve_engine(environ: Mapping[str, str] | None = None) -> str:
     """The engine the MSA step runs: ``FOLDLINE_MSA_ENGINE``, or for ``auto`` AlphaFold
     where its package and the data-pipeline runner are installed, else pyhmmer.
@@ -103,9 +114,7 @@ def resolve_engine(environ: Mapping[str, str] | None = None) -> str:
     when they see the same setting (the stack parameter ``MsaEngine`` feeds both).
     """
     env = os.environ if environ is None else environ
-    choice = (env.get(ENGINE_ENV) or "auto").strip().lower() or "auto"
-    if choice not in ENGINE_CHOICES:
-        raise ValueError(f"{ENGINE_ENV}={choice!r}; use one of {', '.join(ENGINE_CHOICES)}")
+    choice = engine_choice(env)
     if choice != "auto":
         return choice
     runner = Path(env.get(RUNNER_ENV) or DEFAULT_RUNNER)

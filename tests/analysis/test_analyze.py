@@ -98,7 +98,7 @@ def test_analyze_writes_metrics_plots_report_and_models(alphafold_dir, openfold_
     on_disk = json.loads((out / "metrics.json").read_text())
     assert on_disk == json.loads(json.dumps(metrics))
     _validate(on_disk)
-    assert metrics["schema_version"] == "2.1"
+    assert metrics["schema_version"] == "2.2"
     assert metrics["comparison_skipped"] is None and metrics["absent_engines"] == {}
 
     comparison = metrics["comparison"]
@@ -197,6 +197,54 @@ def test_report_is_self_contained(alphafold_dir, openfold_dir, msa_dir, tmp_path
         ]
         assert atoms.count("CA") == 191 and set(atoms) == {"N", "CA", "C", "O"}
     assert "6KWC_1" in page and "TM-score" in page
+    # the MSA step's manifest predates msa_source: its own engine made the MSAs
+    assert metrics["msa_engine"] == {
+        "engine": "alphafold",
+        "engine_version": "2.3.2",
+        "db_preset": None,
+        "databases": None,
+        "reused_from": None,
+    }
+    assert "MSAs made by alphafold 2.3.2." in page
+
+
+def test_the_msa_engine_is_the_one_the_msa_step_recorded(
+    alphafold_dir, openfold_dir, msa_dir, tmp_path
+):
+    """A cache hit's manifest says ``cache``; its ``msa_source`` names the search that made
+    the MSAs: metrics.json, the report and the notice name that engine and its databases."""
+    from foldline.outcomes.notices import succeeded_notice
+    from foldline.outcomes.succeeded import summary_from_metrics
+
+    manifest = json.loads((msa_dir / "foldline-step.json").read_text())
+    manifest.update(engine="cache", engine_version="mmseqs2")
+    manifest["msa_source"] = {
+        "engine": "mmseqs2",
+        "engine_version": "14-7e284",
+        "db_preset": "reduced_dbs",
+        "databases": ["uniref90", "mgnify", "small_bfd", "pdb70"],
+        "reused_from": "6kwc-0123",
+    }
+    (msa_dir / "foldline-step.json").write_text(json.dumps(manifest))
+    out = tmp_path / "report"
+    metrics = analyze(alphafold_dir, openfold_dir, out, context={"target": "6KWC_1"}, msa=msa_dir)
+    _validate(json.loads((out / "metrics.json").read_text()))
+    assert metrics["msa_engine"] == manifest["msa_source"]
+    said = (
+        "mmseqs2 14-7e284 over reduced_dbs (uniref90, mgnify, small_bfd, pdb70), "
+        "reused from run 6kwc-0123"
+    )
+    assert f"MSAs made by {said}." in (out / "report.html").read_text()
+    notice = succeeded_notice(
+        target="6KWC_1",
+        run_id="6kwc-1",
+        summary=summary_from_metrics(metrics, {}),
+        report_url="https://example/report.html",
+        report_uri="s3://b/runs/6kwc-1/report/",
+        link_expires_at="2026-12-13",
+        model_uris={},
+    )
+    assert f"MSAs: {said}" in notice.body.splitlines()
 
 
 def test_single_model_files_without_manifests_are_reported_as_unknown_engines(tmp_path):

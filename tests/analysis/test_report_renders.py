@@ -177,3 +177,34 @@ def test_a_placeholder_of_ca_atoms_only_is_drawn(browser, tmp_path):
     assert page.errors == [] and page.requests == []
     pixels = page.viewer_pixels()
     assert (np.abs(pixels - 255).sum(1) > 30).mean() > 0.01, "the trace was not drawn"
+
+
+def test_every_file_link_downloads_its_file_from_the_page_alone(
+    browser, alphafold_dir, openfold_dir, msa_dir, tmp_path
+):
+    """Opened where nothing sits beside it (a presigned link, a downloaded copy), each link
+    of the Files table still yields its file, byte for byte: models and metrics.json from
+    the page's compressed copies, plots from the images it shows."""
+    out = tmp_path / "report"
+    metrics = analyze(alphafold_dir, openfold_dir, out, context={"run_id": "run-1"}, msa=msa_dir)
+    alone = tmp_path / "downloaded"
+    alone.mkdir()
+    shutil.copyfile(out / "report.html", alone / "report.html")
+    page = Page(browser, alone / "report.html")
+    names = page.page.eval_on_selector_all(
+        "a[data-fl-file]", "els => els.map(e => e.getAttribute('data-fl-file'))"
+    )
+    expected = {
+        *metrics["files"]["plots"].values(),
+        *metrics["files"]["models"].values(),
+        "metrics.json",
+    }
+    assert set(names) == expected
+    for name in names:
+        with page.page.expect_download() as download:
+            page.page.click(f"a[data-fl-file='{name}']")
+        saved = tmp_path / "saved" / name
+        download.value.save_as(saved)
+        assert download.value.suggested_filename == name
+        assert saved.read_bytes() == (out / name).read_bytes(), name
+    assert page.errors == [] and page.requests == []

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import io
+import json
+import re
 import shlex
+import tarfile
 from pathlib import Path
 
 import pytest
 
-from foldline.cli import follow
+from foldline.cli import follow, views
 from foldline.intake.fasta import IntakeLimits, decide
 from foldline.intake.run_identity import run_id_for
 from foldline.intake.start import overrides_from_tags
@@ -100,6 +104,8 @@ def test_overrides_ride_as_tags_the_start_function_reads(moto_stack, fasta):
         "2021-11-01",
         "--num-multimer-predictions",
         "2",
+        "--msa-engine",
+        "pyhmmer",
         "--msa-instance-type",
         "ml.c5.4xlarge",
         "--inference-instance-type",
@@ -115,6 +121,7 @@ def test_overrides_ride_as_tags_the_start_function_reads(moto_stack, fasta):
         "DbPreset": "reduced_dbs",
         "MaxTemplateDate": "2021-11-01",
         "NumMultimerPredictionsPerModel": 2,
+        "MsaEngine": "pyhmmer",
         "MSAInstanceType": "ml.c5.4xlarge",
         "InferenceInstanceType": "ml.g5.2xlarge",
     }
@@ -123,12 +130,19 @@ def test_overrides_ride_as_tags_the_start_function_reads(moto_stack, fasta):
     assert result.output == outcome.run_id + "\n"
     assert {
         k: parameters[k]
-        for k in ("ModelPreset", "DbPreset", "MaxTemplateDate", "NumMultimerPredictionsPerModel")
+        for k in (
+            "ModelPreset",
+            "DbPreset",
+            "MaxTemplateDate",
+            "NumMultimerPredictionsPerModel",
+            "MsaEngine",
+        )
     } == {
         "ModelPreset": "monomer_ptm",
         "DbPreset": "reduced_dbs",
         "MaxTemplateDate": "2021-11-01",
         "NumMultimerPredictionsPerModel": "2",
+        "MsaEngine": "pyhmmer",
     }
 
 
@@ -252,15 +266,19 @@ def test_wait_follows_the_run_to_its_report(moto_stack, fasta, reports, monkeypa
     assert f"{run_id}: Succeeded" in out
     assert report.metrics["headline"] in out  # the analysis' own headline line
     assert f"report: s3://{moto_stack.bucket}/{layout.report_prefix(run_id)}report.html" in out
-    assert "4/4" in out  # every stage done on the last board
-    # piped: a line each time the run changed, never the same state twice
+    # piped: a line each time the run changed, never the same state twice, in the format
+    # `foldline local run` writes (foldline.cli.progress)
     changes = [
         line.split(" ", 1)[1]
         for line in out.splitlines()
         if line[:2].isdigit() and f" {run_id}: " in line
     ]
-    assert len(changes) == len(set(changes)) >= 2
-    assert changes[-1] == f"{run_id}: Succeeded, done (RunMSA ✓, RunAlphaFold ✓, RunOpenFold ✓)"
+    assert changes == [
+        f"6kwc.fasta {run_id}: uploaded (RunMSA ·, RunAlphaFold ·, RunOpenFold ·)",
+        f"6kwc.fasta {run_id}: Executing (RunMSA …, RunAlphaFold ·, RunOpenFold ·)",
+        f"6kwc.fasta {run_id}: Executing (RunMSA ✓, RunAlphaFold …, RunOpenFold ·)",
+        f"6kwc.fasta {run_id}: Succeeded (RunMSA ✓, RunAlphaFold ✓, RunOpenFold ✓)",
+    ]
     # the command it prints reaches this stack as printed (FOLDLINE_STACK aside)
     (line,) = [line for line in out.splitlines() if "fetch it:" in line]
     printed = shlex.split(line.split("fetch it:", 1)[1])
@@ -333,3 +351,95 @@ def test_the_stacks_spend_limits_are_checked_before_upload(moto_stack, fasta):
     assert costly.exit_code == 5
     assert f"over this stack's ceiling of ${MAX_RUN_COST_USD:.2f} per run" in costly.stderr
     assert moto_stack.keys() == []
+
+
+# -- the progress display: parallel steps, a skipped step, 80 columns, piped ---------------------
+
+#: a terminal 80 columns wide (rich's TTY_COMPATIBLE: as if stdout were one), no colour
+TERMINAL_80 = {"COLUMNS": "80", "TTY_COMPATIBLE": "1", "NO_COLOR": "1"}
+
+
+def _both_engines_running(stack, run_id):
+    _started(stack, run_id)
+    _inference(stack, run_id)
+    stack.runs.record_step(
+        run_id, "RunOpenFold", status="Executing", started_at="2026-11-26T10:12:00+00:00"
+    )
+
+
+def _openfold_skipped(stack, run_id):
+    """OpenFold on a multimer: its job exits 0 and its manifest says it ran nothing."""
+    manifest = json.dumps({"step": "RunOpenFold", "engine": "openfold", "status": "skipped"})
+    archive = io.BytesIO()
+    with tarfile.open(fileobj=archive, mode="w:gz") as tar:
+        info = tarfile.TarInfo("foldline-step.json")
+        info.size = len(manifest)
+        tar.addfile(info, io.BytesIO(manifest.encode()))
+    key = layout.step_output_prefix(run_id, "openfold") + "job-1/output/model.tar.gz"
+    stack.s3.put_object(Bucket=stack.bucket, Key=key, Body=archive.getvalue())
+    stack.runs.record_step(
+        run_id,
+        "RunOpenFold",
+        status="Succeeded",
+        started_at="2026-11-26T10:12:00+00:00",
+        ended_at="2026-11-26T10:12:30+00:00",
+    )
+
+
+def _follow_a_multimer(stack, reports, monkeypatch, env=None):
+    report = reports[0]
+
+    def succeeded(stack, run_id):
+        seed_report(
+            stack,
+            report.__class__(run_id, "6kwc", report.folder, report.metrics),
+            created_at="2026-11-26T10:00:00+00:00",
+        )
+
+    moves = [_started, _both_engines_running, _openfold_skipped, succeeded]
+    monkeypatch.setattr(follow, "_sleep", lambda s: moves.pop(0)(stack, _submitted_run_id(stack)))
+    return moves
+
+
+def test_wait_piped_shows_parallel_steps_and_a_skipped_engine(
+    moto_stack, fasta, reports, monkeypatch
+):
+    _follow_a_multimer(moto_stack, reports, monkeypatch)
+    result = invoke("submit", str(fasta), "--wait", "--interval", "0.1")
+    assert result.exit_code == 0, result.output + result.stderr
+    run_id = _submitted_run_id(moto_stack)
+    changes = [line.split(" ", 1)[1] for line in result.output.splitlines() if line[:2].isdigit()]
+    assert changes == [
+        f"6kwc.fasta {run_id}: uploaded (RunMSA ·, RunAlphaFold ·, RunOpenFold ·)",
+        f"6kwc.fasta {run_id}: Executing (RunMSA …, RunAlphaFold ·, RunOpenFold ·)",
+        f"6kwc.fasta {run_id}: Executing (RunMSA ✓, RunAlphaFold …, RunOpenFold …)",
+        f"6kwc.fasta {run_id}: Executing (RunMSA ✓, RunAlphaFold …, RunOpenFold skipped)",
+        f"6kwc.fasta {run_id}: Succeeded (RunMSA ✓, RunAlphaFold ✓, RunOpenFold skipped)",
+    ]
+    assert "RunOpenFold ✓" not in result.output
+
+
+def test_wait_at_80_columns_leaves_a_board_that_fits_and_says_skipped(
+    moto_stack, fasta, reports, monkeypatch
+):
+    _follow_a_multimer(moto_stack, reports, monkeypatch)
+    result = invoke("submit", str(fasta), "--wait", "--interval", "0.1", env=TERMINAL_80)
+    assert result.exit_code == 0, result.output + result.stderr
+    run_id = _submitted_run_id(moto_stack)
+    output = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", result.output)  # cursor moves of the live board
+    start = output.rindex("Run ")  # the last board, left when the live one went
+    board = output[start:].split(f"{run_id}: Succeeded")[0].rstrip().splitlines()
+    assert max(len(line) for line in board) <= 80
+    header = board[0].split()
+    assert header == ["Run", "Status", "MSA", "AlphaFold", "OpenFold", "Elapsed"]
+    (row,) = [line for line in board if line.startswith("6kwc.fasta")]
+    cells = {name: row[board[0].index(name) :][:9].strip() for name in header[1:5]}
+    assert cells == {
+        "Status": "Succeeded",
+        "MSA": "✓ 0s",
+        "AlphaFold": "✓ 0s",
+        "OpenFold": "skipped",
+    }
+    # under the file's name, the run id's unique beginning (whole in the lines below)
+    assert board[3].strip() == views.short_ids([run_id])[run_id]
+    assert f"{run_id}: Succeeded" in output

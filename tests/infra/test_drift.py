@@ -127,8 +127,13 @@ def test_msa_engine_choices(template):
     parameter = template["Parameters"]["MsaEngine"]
     assert tuple(parameter["AllowedValues"]) == msa_cache.ENGINE_CHOICES
     assert parameter["Default"] in msa_cache.ENGINE_CHOICES
-    steps = {s["Name"]: s for s in json.loads(embedded.definition_text(template))["Steps"]}
+    definition = json.loads(embedded.definition_text(template))
+    steps = {s["Name"]: s for s in definition["Steps"]}
     environment = steps[fp.MSA_STEP.name]["Arguments"]["Environment"]
-    assert environment[msa_cache.ENGINE_ENV] == "${MsaEngine}"
+    # the job runs the run's MsaEngine (an upload's tag), whose default is the stack's
+    assert environment[msa_cache.ENGINE_ENV] == {"Get": f"Parameters.{fp.MSA_ENGINE.name}"}
+    (declared,) = [p for p in definition["Parameters"] if p["Name"] == fp.MSA_ENGINE.name]
+    assert declared["DefaultValue"] == "${MsaEngine}"
+    assert tuple(declared["EnumValues"]) == msa_cache.ENGINE_CHOICES
     start_env = template["Resources"]["StartPipelineFunction"]["Properties"]["Environment"]
     assert start_env["Variables"][msa_cache.ENGINE_ENV] == {"Ref": "MsaEngine"}

@@ -61,13 +61,16 @@ def test_exactly_the_three_steps_with_their_dependencies(steps):
 def test_all_eight_parameters_with_the_package_defaults(definition):
     declared = {p["Name"]: p for p in definition["Parameters"]}
     assert list(declared) == [p.name for p in fp.PARAMETERS]
-    # the reference notebooks' eight, the run id that places the outputs, the MSA cache
+    # the reference notebooks' eight, the MSA engine, the run id that places the outputs,
+    # the MSA cache
     assert [p.name for p in fp.NOTEBOOK_PARAMETERS] == list(declared)[:8]
-    assert list(declared)[8:] == ["RunId", "MsaCacheS3URI"]
+    assert list(declared)[8:] == ["MsaEngine", "RunId", "MsaCacheS3URI"]
     for param in fp.PARAMETERS:
         entry = declared[param.name]
         assert entry["Type"] == param.type
-        if param.default is None:
+        if param is fp.MSA_ENGINE:  # a start by hand runs the stack's engine
+            assert entry["DefaultValue"] == "${MsaEngine}"
+        elif param.default is None:
             assert "DefaultValue" not in entry, param.name
         else:
             assert entry["DefaultValue"] == param.default, param.name

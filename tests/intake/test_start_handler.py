@@ -64,6 +64,8 @@ def test_a_valid_upload_starts_exactly_one_execution_with_the_right_parameters(s
         # sized by length (foldline.intake.sizing): 191 residues fit the cheapest GPU family
         "MSAInstanceType": "ml.m5.4xlarge",
         "InferenceInstanceType": "ml.g5.2xlarge",
+        # the stack's MsaEngine (the start function's FOLDLINE_MSA_ENGINE), unresolved
+        "MsaEngine": msa_cache.engine_choice(),
         "RunId": run_id,
         "MsaCacheS3URI": msa_cache.cache_uri(
             BUCKET,
@@ -113,6 +115,35 @@ def test_tags_override_run_parameters(stack, start):
     assert params["ModelPreset"] == "monomer_ptm"
     assert params["MaxTemplateDate"] == "2021-11-01"
     assert params["DbPreset"] == "reduced_dbs"
+
+
+def test_an_msa_engine_tag_picks_the_runs_engine_and_its_cache_key(stack, start):
+    """MsaEngine on the upload wins over the stack's: the pipeline parameter the MSA job
+    reads, and the MSA cache key the start function computes, are that engine's."""
+    start(stack.put("inputs/6kwc.fasta", FASTA_6KWC, tags="MsaEngine=mmseqs2"))
+    params = run_parameters(stack)
+    assert params["MsaEngine"] == "mmseqs2"
+    key = msa_cache.cache_key(
+        [SEQ_6KWC],
+        db_preset="full_dbs",
+        max_template_date=params["MaxTemplateDate"],
+        model_preset="monomer",
+        engine="mmseqs2",
+    ).key
+    assert params["MsaCacheS3URI"] == msa_cache.cache_uri(BUCKET, key)
+    assert msa_cache.resolve_engine() != "mmseqs2"  # so the tag, not the stack, chose it
+
+
+def test_a_bad_msa_engine_tag_is_rejected_with_the_engines_allowed(stack, start):
+    start(stack.put("inputs/6kwc.fasta", FASTA_6KWC, tags="MsaEngine=hhblits"))
+    assert stack.executions() == []
+    reason = json.loads(
+        stack.s3.get_object(
+            Bucket=BUCKET, Key=layout.rejected_key("inputs/6kwc.fasta") + ".reason.json"
+        )["Body"].read()
+    )
+    assert "MsaEngine 'hhblits' is not allowed" in json.dumps(reason)
+    assert "mmseqs2" in json.dumps(reason)
 
 
 def test_tags_are_read_only_for_an_upload_that_has_some(stack, start):

@@ -103,11 +103,13 @@ def test_bad_options_are_usage_errors(tmp_path, args, says):
 
 def test_the_msa_engine_parameter_is_the_stacks():
     """--containers sets the stack parameter MsaEngine from the MSA image's
-    FOLDLINE_MSA_ENGINE: the name must be the template's, feeding that variable."""
+    FOLDLINE_MSA_ENGINE: the name must be the template's, the default of the run's
+    MsaEngine, which feeds that variable (an upload's tag may pick another)."""
     name = containers.MSA_ENGINE_PARAMETER
     assert name == placeholders.MSA_ENGINE and name in LOCAL_STACK_PARAMETERS
     template = (Path(__file__).resolve().parents[2] / "template.yaml").read_text()
-    assert f'"{msa_cache.ENGINE_ENV}": "${{{name}}}"' in template
+    assert f'"DefaultValue": "${{{name}}}"' in template
+    assert f'"{msa_cache.ENGINE_ENV}": {{\n' in template
     image = StepImage(MSA_STEP.name, "msa:x", "sha256:0", {msa_cache.ENGINE_ENV: "alphafold"})
     assert containers.stack_parameters({MSA_STEP.name: image}) == {name: "alphafold"}
     assert containers.stack_parameters({MSA_STEP.name: StepImage(MSA_STEP.name, "m", "i")}) == {}

@@ -75,3 +75,44 @@ def test_unreadable_archives_are_corrupt_output(tmp_path, content):
     archive.write_bytes(content)
     with pytest.raises(CorruptOutput):
         extract(archive, tmp_path / "out")
+
+
+def test_a_finished_step_says_whether_it_skipped_from_its_small_archive(tmp_path):
+    """OpenFold on a multimer exits 0 with a manifest saying "skipped"; a step whose
+    archive is too big to be a skip is not downloaded to learn it ran."""
+    import json
+
+    import boto3
+    from moto import mock_aws
+
+    from foldline.outcomes import step_outputs
+    from foldline.spec import layout
+    from foldline.spec.parameters import ALPHAFOLD_STEP, OPENFOLD_STEP
+
+    with mock_aws():
+        s3 = boto3.client("s3", region_name="us-east-1")
+        s3.create_bucket(Bucket="fl-bucket")
+        assert (
+            step_outputs.finished_step_status(s3, "fl-bucket", "r-1", OPENFOLD_STEP) is None
+        )  # not yet
+        skipped = make_tar(
+            tmp_path / "skip.tar.gz",
+            {"foldline-step.json": json.dumps({"status": "skipped"}).encode()},
+        )
+        prefix = layout.step_output_prefix("r-1", OPENFOLD_STEP.output_dir)
+        s3.put_object(
+            Bucket="fl-bucket", Key=f"{prefix}job-1/output/model.tar.gz", Body=skipped.read_bytes()
+        )
+        assert step_outputs.finished_step_status(s3, "fl-bucket", "r-1", OPENFOLD_STEP) == "skipped"
+
+        big = io.BytesIO(b"\0" * (step_outputs.SKIP_ARCHIVE_MAX_BYTES + 1))
+        prefix = layout.step_output_prefix("r-1", ALPHAFOLD_STEP.output_dir)
+        s3.put_object(
+            Bucket="fl-bucket", Key=f"{prefix}job-2/output/model.tar.gz", Body=big.getvalue()
+        )
+        calls = []
+        s3.meta.events.register("before-call.s3.GetObject", lambda **kw: calls.append(kw))
+        assert (
+            step_outputs.finished_step_status(s3, "fl-bucket", "r-1", ALPHAFOLD_STEP) == "succeeded"
+        )
+        assert calls == []

@@ -106,6 +106,14 @@ def test_step_program_end_to_end_with_manifest(workspace):
     manifest = ws.manifest()
     assert manifest["step"] == "RunMSA"
     assert (manifest["engine"], manifest["engine_version"]) == ("alphafold", "2.3.2")
+    # which engine searched which databases: the run's presets' (reduced_dbs, monomer)
+    assert manifest["msa_source"] == {
+        "engine": "alphafold",
+        "engine_version": "2.3.2",
+        "db_preset": "reduced_dbs",
+        "databases": ["uniref90", "mgnify", "small_bfd", "pdb70"],
+        "reused_from": None,
+    }
     assert manifest["exit_status"] == 0
     assert manifest["command"][2:] == ws.records()[0]["argv"]
     assert manifest["parameters"] == {

@@ -76,6 +76,9 @@ def test_a_miss_searches_then_stores_and_the_next_run_copies_without_searching(s
     assert any("MSA reused from run run-1" in note for note in second.notes)
     assert {n: (ws.model_dir / n).read_bytes() for n in made} == made
     assert ws.manifest()["engine"] == "cache"
+    # the copy names the search that made the MSAs, for the report and the notices
+    assert first.msa_source["engine"] == "alphafold" and first.msa_source["reused_from"] is None
+    assert second.msa_source == {**first.msa_source, "reused_from": "run-1"}
 
 
 def test_a_location_for_another_engine_is_not_used(s3, workspace):
