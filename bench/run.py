@@ -8,6 +8,7 @@ issue. Benchmarks are not tests: nothing here fails on a slow number.
     python bench/run.py            # everything (about 5-8 minutes on 2 cores)
     python bench/run.py --only start analysis
     python bench/run.py --only mmseqs   # MMseqs2 vs jackhmmer, 1,000,000 sequences
+    python bench/run.py --only screen   # a 100-sequence screening drop, local mode
 
 ``jackhmmer`` (Debian package ``hmmer``) is needed for the MSA comparison; without it
 that benchmark reports foldline's own rows only.
@@ -42,6 +43,7 @@ BENCHMARKS: dict[str, tuple[str, list[str], str]] = {
     ),
     "local": ("bench_local.py", [], "local.json"),
     "burst": ("bench_burst.py", ["--uploads", "1000"], "burst.json"),
+    "screen": ("bench_screen.py", ["--records", "100"], "screen.json"),
     "mmseqs": (
         "bench_mmseqs.py",
         ["--cpus", str(min(os.cpu_count() or 2, 2)), "--queries", "32"],
@@ -50,8 +52,8 @@ BENCHMARKS: dict[str, tuple[str, list[str], str]] = {
 }
 #: benchmarks that need longer than --timeout: the mmseqs one generates its 1,000,000-
 #: sequence database, clusters and indexes it on its first run (most of an hour on 2
-#: shared cores)
-MIN_TIMEOUT = {"mmseqs": 7200.0}
+#: shared cores); the screen one folds 100 sequences through the local mode
+MIN_TIMEOUT = {"mmseqs": 7200.0, "screen": 3600.0}
 
 
 def _rows(name: str, r: dict) -> list[tuple[str, str, str]]:
@@ -175,6 +177,29 @@ def _rows(name: str, r: dict) -> list[tuple[str, str, str]]:
                     f"{e['orchestration_s']:.1f} s ({100 * e['orchestration_share']:.0f} %)"
                 ),
                 "",
+            ),
+        ]
+    if name == "screen":
+        searches = r["searches"]
+        return [
+            (
+                f"screening drop, {r['drop']['records']} records through the local mode",
+                (
+                    f"{r['members']} runs ({r['drop']['repeats']} repeats, "
+                    f"{r['drop']['bad']} refused) in {r['wall_s']:.0f} s: {r['lost']} lost, "
+                    f"{r['duplicated_executions'] + r['duplicated_records']} duplicated, "
+                    f"peak {r['peak_executing']} executing (cap {r['cap']}), "
+                    f"{r['summary_notices']} summary notice"
+                ),
+                "0 lost, 0 duplicated, 1 summary",
+            ),
+            (
+                "screening drop: MSA searches",
+                (
+                    f"{searches['total']} for {searches['unique_sequences']} distinct sequences "
+                    f"(at most {searches['max_per_key']} per key)"
+                ),
+                "each searched once",
             ),
         ]
     if name == "mmseqs":

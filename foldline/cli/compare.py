@@ -40,6 +40,25 @@ def select_runs(config: StackConfig, run_ids: list[str], last: int) -> list[dict
     return list(reversed(reported[:last]))
 
 
+def campaign_runs(config: StackConfig, campaign_id: str) -> list[dict]:
+    """The runs of a screening campaign that have a report, in its file's order."""
+    from foldline.cli import campaign_views
+    from foldline.runs.table import SUCCEEDED
+
+    runs = config.runs()
+    campaign = campaign_views.find_campaign(runs, campaign_id)
+    if campaign is None:
+        raise common.UnknownRun(f"no campaign {campaign_id!r} in the runs table {runs.table_name}")
+    members = campaign_views.members_of(runs, campaign)
+    reported = [m for m in members if m.get("status") == SUCCEEDED and m.get("report_uri")]
+    if not reported:
+        raise common.NoReport(
+            f"no run of campaign {campaign['campaign_id']} has a report yet "
+            f"({campaign_views.counts(members)})"
+        )
+    return reported
+
+
 def load(config: StackConfig, items: list[dict]) -> list[comparison.RunMetrics]:
     from foldline.cli.follow import fetch_metrics
     from foldline.outcomes import (
@@ -106,6 +125,16 @@ def compare(
         typer.Option("--track/--no-track", help="Log the comparison to SageMaker Experiments."),
     ] = True,
     as_json: Annotated[bool, typer.Option("--json", help="The table as JSON.")] = False,
+    campaign: Annotated[
+        str | None,
+        typer.Option(
+            "--campaign",
+            metavar="CAMPAIGN_ID",
+            help="Every run of a screening campaign that has a report, in its file's order "
+            "(instead of RUN_IDs or --last).",
+            show_default=False,
+        ),
+    ] = None,
     *,
     options: common.StackOptions,
 ) -> None:
@@ -119,7 +148,14 @@ def compare(
 
     with options.handled():
         config = options.connect()
-        runs = load(config, select_runs(config, run_ids or [], last))
+        if campaign is not None and run_ids:
+            raise common.CliError("give RUN_IDs or --campaign, not both")
+        chosen = (
+            campaign_runs(config, campaign)
+            if campaign is not None
+            else select_runs(config, run_ids or [], last)
+        )
+        runs = load(config, chosen)
         ident = comparison.comparison_id([r.run_id for r in runs])
         plot_path = comparison.plot_comparison(runs, plot or Path(f"{ident}.png"))
         artifacts = store(config, ident, plot_path, runs)

@@ -205,6 +205,13 @@ def run(
         "wins), e.g. FOLDLINE_ALPHAFOLD_MODELS=model_1 to fold with one model. Repeatable.",
     ),
     msa_engine: str | None = MSA_ENGINE,
+    screen: bool = typer.Option(
+        False,
+        "--screen",
+        help="Screening mode: each FILE is a multi-FASTA of monomers, one run per record "
+        "(the upload tag Mode=screen); a bad record is refused on its own. Shows the "
+        "campaign and its summary notice.",
+    ),
 ) -> None:
     """Upload FASTA files to the local inputs/, follow each run to its end, print the results."""
     from rich.live import Live
@@ -218,6 +225,10 @@ def run(
         console.print(f"no such file: {', '.join(missing)}")
         raise typer.Exit(2)
     tags = _run_parameters(param)
+    if screen:
+        from foldline.spec.screening import MODE_TAG, SCREEN_MODE
+
+        tags[MODE_TAG] = SCREEN_MODE
     images = _step_images(containers, no_container, image)
     stack_parameters = {}
     if containers:
@@ -243,6 +254,8 @@ def run(
                 board.submissions.append(runtime.upload(f, tags=tags))
                 console.print(f"{f}: run {board.submissions[-1].run_id}", markup=False)
             try:
+                if screen:  # each drop's runs, once the start function has split it
+                    board.submissions[:] = _screen_members(runtime, board, console, timeout)
                 run_ids = [s.run_id for s in board.submissions]
                 if console.is_terminal:
                     with Live(board.render({}), console=console, refresh_per_second=4) as live:
@@ -272,6 +285,20 @@ def run(
             raise
         runtime.stop()
     raise typer.Exit(0 if ok else 1)
+
+
+def _screen_members(runtime, board, console, timeout: float) -> list:
+    """The runs each screening drop became (a drop rejected whole stays as it is)."""
+    members = []
+    for drop in board.submissions:
+        found = runtime.screen_members(drop, timeout=timeout)
+        if found != [drop]:
+            board.campaigns.append(drop.run_id)
+            console.print(
+                f"{drop.path}: campaign {drop.run_id}, {len(found)} records", markup=False
+            )
+        members.extend(found)
+    return members
 
 
 @app.command()

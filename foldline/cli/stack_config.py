@@ -67,6 +67,7 @@ _LIMIT_PARAMETERS = {
     "FoldlineMaxResidues": "max_total_residues",
     "FoldlineMaxChains": "max_chains",
     "FoldlineMaxFastaBytes": "max_bytes",
+    "FoldlineMaxScreenSequences": "max_screen_sequences",
 }
 
 #: stack parameter -> the start function's variable for foldline.intake.spend_limits

@@ -14,7 +14,8 @@ def status(
     run_id: Annotated[
         str | None,
         typer.Argument(
-            help="A run id (or its unique beginning); without it, the recent runs.",
+            help="A run id or a screening campaign's id (or its unique beginning); without "
+            "it, the recent runs and campaigns.",
             show_default=False,
         ),
     ] = None,
@@ -23,8 +24,9 @@ def status(
     *,
     options: common.StackOptions,
 ) -> None:
-    """Show one run (status, steps, parameters, results) or a table of recent runs."""
-    from foldline.cli import views  # rich and boto3 (foldline.runs.table): only when run
+    """Show one run (status, steps, parameters, results), one screening campaign (its runs,
+    one per record), or a table of recent runs."""
+    from foldline.cli import campaign_views, views  # rich and boto3: only when run
     from foldline.cli.follow import headline_of
 
     with options.handled():
@@ -42,6 +44,15 @@ def status(
                 common.show_table(out, views.recent_table(items, compact=compact))
                 if compact:
                     out.print(views.COMPACT_NOTE, style="dim", markup=False)
+                _recent_campaigns(out, runs, limit)
+            return
+        campaign = None if runs.get(run_id) else campaign_views.find_campaign(runs, run_id)
+        if campaign is not None:
+            members = campaign_views.members_of(runs, campaign)
+            if as_json:
+                common.print_json(out, campaign_views.as_json(campaign, members))
+            else:
+                out.print(campaign_views.campaign_detail(campaign, members))
             return
         item = common.find_run(runs, run_id)
         if as_json:
@@ -49,6 +60,17 @@ def status(
             return
         headline = headline_of(config, item["run_id"]) if item.get("report_uri") else None
         out.print(views.detail(item, headline))
+
+
+def _recent_campaigns(out, runs, limit: int) -> None:
+    """Below the recent runs: the recent screening campaigns, where there are any."""
+    from foldline.cli import campaign_views
+    from foldline.runs.campaigns import Campaigns
+
+    campaigns = Campaigns(runs).recent(limit=limit)
+    if campaigns:
+        out.print()
+        common.show_table(out, campaign_views.campaigns_table(campaigns))
 
 
 def register(app: typer.Typer) -> None:

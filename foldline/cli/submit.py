@@ -31,6 +31,7 @@ from foldline.spec.parameters import (
     InvalidParameter,
     validate_value,
 )
+from foldline.spec.screening import MODE_TAG, SCREEN_MODE
 
 if TYPE_CHECKING:
     from foldline.cli.stack_config import StackConfig
@@ -60,8 +61,14 @@ def chosen_overrides(values: dict[str, object]) -> dict[str, str]:
     return chosen
 
 
-def check_files(files: list[Path], config: StackConfig, overrides: dict[str, str]) -> None:
+def check_files(
+    files: list[Path], config: StackConfig, overrides: dict[str, str], *, screen: bool = False
+) -> None:
     """Judge every file before anything is uploaded; all problems in one go.
+
+    A screening drop (``screen``) is refused only for what would sink it whole (not FASTA,
+    more records than the stack's FoldlineMaxScreenSequences, no record that would run):
+    a bad record is refused by the start function on its own, and its campaign says why.
 
     The start function's rules: its intake limits, and the stack's bounds on pinned
     instance types and on a run's estimated cost (foldline.intake.spend_limits; the estimate here
@@ -83,6 +90,9 @@ def check_files(files: list[Path], config: StackConfig, overrides: dict[str, str
     for path in files:
         if not path.is_file():
             problems.append(f"{path}: no such file")
+            continue
+        if screen:  # each record on its own, as the start function judges a screening drop
+            problems.extend(f"{path}: {p}" for p in _screen_problems(path, limits, preset))
             continue
         decision = decide_file(str(path), limits)
         if decision.accepted and preset is not None:  # the start function pins it the same way
@@ -113,6 +123,33 @@ def check_files(files: list[Path], config: StackConfig, overrides: dict[str, str
             "; ".join(problems) + " (nothing uploaded)",
             common.EXIT_USAGE if missing_only else common.EXIT_INVALID_INPUT,
         )
+
+
+def _screen_problems(path: Path, limits, preset: str | None) -> list[str]:
+    from foldline.intake.fasta import decide_each_record
+
+    judged, sunk = decide_each_record(path.read_bytes(), limits, pinned_preset=preset)
+    if sunk is not None:
+        return [sunk.message]
+    if not any(j.decision.accepted for j in judged):
+        reasons = "; ".join(str(j.decision.reason) for j in judged[:3])
+        return [f"no record of the screening drop would run ({reasons})"]
+    return []
+
+
+def screen_records(path: Path, campaign_id: str) -> list[tuple[str, str]]:
+    """(run id, record id) of each record of a screening drop, as the start function names
+    its runs."""
+    from foldline.intake.fasta import decide_each_record
+    from foldline.intake.run_identity import member_run_id
+
+    judged, _ = decide_each_record(path.read_bytes())
+    return [(member_run_id(campaign_id, j.chain.number, j.chain.id), j.chain.id) for j in judged]
+
+
+def screen_run_ids(path: Path, campaign_id: str) -> list[str]:
+    """The run ids the start function gives a screening drop's records, one per record."""
+    return [run_id for run_id, _record in screen_records(path, campaign_id)]
 
 
 def upload(
@@ -202,6 +239,15 @@ def submit(
             help=f"{INFERENCE_INSTANCE_TYPE.name} (default: the cheapest GPU that fits the run's length).",
         ),
     ] = None,
+    screen: Annotated[
+        bool,
+        typer.Option(
+            "--screen",
+            help="Screening mode (the tag Mode=screen): each file is a multi-FASTA of "
+            "monomers, folded as one run per record; a bad record is refused on its own. "
+            "Prints the campaign's id (foldline status CAMPAIGN_ID).",
+        ),
+    ] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print only the run ids.")] = False,
     interval: Annotated[
         float, typer.Option(help="Seconds between polls with --wait.", min=0.1)
@@ -236,18 +282,27 @@ def submit(
                 common.EXIT_USAGE,
             )
         config = options.connect()
-        check_files(files, config, overrides)
+        check_files(files, config, overrides, screen=screen)
+        tagged = {**overrides, MODE_TAG: SCREEN_MODE} if screen else overrides
         out = common.console()
-        submitted = []
+        submitted, followed, labels = [], [], {}
         for path in files:
-            sub = upload(config, path, overrides)
+            sub = upload(config, path, tagged)
             submitted.append(sub)
+            runs_of_file = (
+                {r: f"{path.name} {record}" for r, record in screen_records(path, sub.run_id)}
+                if screen
+                else {sub.run_id: path.name}
+            )
+            followed.extend(runs_of_file)
+            labels.update(runs_of_file)
             if quiet:
                 out.print(sub.run_id, markup=False)
                 continue
-            tags = " ".join(f"{k}={v}" for k, v in overrides.items())
+            tags = " ".join(f"{k}={v}" for k, v in tagged.items())
+            what = f"campaign {sub.run_id}, {len(runs_of_file)} records" if screen else "run"
             out.print(
-                f"{path.name}: run {sub.run_id}"
+                f"{path.name}: {what if screen else 'run ' + sub.run_id}"
                 f" (s3://{config.bucket}/{sub.key}{', tags ' + tags if tags else ''})",
                 markup=False,
             )
@@ -263,8 +318,8 @@ def submit(
 
         ok = follow(
             config,
-            [s.run_id for s in submitted],
-            labels={s.run_id: s.path.name for s in submitted},
+            followed,
+            labels=labels,
             interval=interval,
             timeout=timeout,
             started=time.monotonic(),

@@ -49,6 +49,8 @@ class IntakeLimits:
     max_total_residues: int = 2500
     max_chains: int = 20
     max_bytes: int = 1_000_000
+    #: most sequences in one screening drop (``Mode=screen``): each becomes a run
+    max_screen_sequences: int = 200
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> IntakeLimits:
@@ -59,6 +61,9 @@ class IntakeLimits:
             max_total_residues=int(env.get("FOLDLINE_MAX_RESIDUES", base.max_total_residues)),
             max_chains=int(env.get("FOLDLINE_MAX_CHAINS", base.max_chains)),
             max_bytes=int(env.get("FOLDLINE_MAX_FASTA_BYTES", base.max_bytes)),
+            max_screen_sequences=int(
+                env.get("FOLDLINE_MAX_SCREEN_SEQUENCES", base.max_screen_sequences)
+            ),
         )
 
 
@@ -336,6 +341,57 @@ def decide(
     except FastaRejected as rejected:
         return Decision(rejection=rejected.rejection)
     return Decision(chains=tuple(chains), model_preset=preset)
+
+
+@dataclass(frozen=True)
+class RecordDecision:
+    """One record of a screening drop, judged as a one-chain file of its own."""
+
+    chain: Chain
+    decision: Decision
+
+
+def decide_each_record(
+    data: bytes, limits: IntakeLimits | None = None, pinned_preset: str | None = None
+) -> tuple[list[RecordDecision], Rejection | None]:
+    """Judge a multi-FASTA record by record (screening: each record is a run of its own).
+
+    What sinks the whole file is returned as a Rejection (not FASTA, binary, empty, too
+    many bytes, more records than ``limits.max_screen_sequences``); a record that fails
+    the one-chain rules (letters, length, header, a repeated id) is judged refused on its
+    own, with the same reasons a file of that record alone would get, and the other
+    records stand. Never raises for bad input.
+    """
+    limits = limits or IntakeLimits()
+    try:
+        check_size(len(data), limits)
+        chains = _parse(_decode(data))
+        if len(chains) > limits.max_screen_sequences:
+            raise _reject(
+                "too_many_sequences",
+                f"{len(chains):,} sequences in one screening drop; the limit is "
+                f"{limits.max_screen_sequences:,} (split the file, or raise the stack's "
+                "FoldlineMaxScreenSequences)",
+            )
+    except FastaRejected as rejected:
+        return [], rejected.rejection
+    judged: list[RecordDecision] = []
+    first_with: dict[str, int] = {}
+    for chain in chains:
+        try:
+            if chain.id in first_with:
+                raise _reject(
+                    "duplicate_ids",
+                    f"record {chain.number} has the same id (the header's first word) as "
+                    f"record {first_with[chain.id]}; each record needs its own",
+                )
+            first_with[chain.id] = chain.number
+            _check_chains([chain], limits)
+            decision = Decision(chains=(chain,), model_preset=_preset([chain], pinned_preset))
+        except FastaRejected as rejected:
+            decision = Decision(rejection=rejected.rejection)
+        judged.append(RecordDecision(chain, decision))
+    return judged, None
 
 
 def decide_file(path: str, limits: IntakeLimits | None = None) -> Decision:

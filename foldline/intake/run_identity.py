@@ -32,6 +32,14 @@ def run_id_for(bucket: str, key: str, version: str) -> str:
     return f"{_slug(target_name(key))}-{digest[:32]}"
 
 
+def member_run_id(campaign_id: str, number: int, record_id: str) -> str:
+    """The run id of record ``number`` (1 = the first) of the screening drop whose campaign
+    is ``campaign_id`` (that upload's own run id): named after the record, unique per
+    upload version and record, the same on every delivery of the event."""
+    digest = hashlib.sha256(f"{campaign_id}\0{number}".encode()).hexdigest()
+    return f"{_slug(record_id)}-{digest[:32]}"
+
+
 def upload_version(version_id: str | None, etag: str) -> str:
     """What identifies one upload: its version id, or its ETag where the bucket is
     unversioned (S3 then reports no version id, or the literal "null")."""

@@ -33,6 +33,7 @@ from foldline.intake.fasta import (
 from foldline.intake.plan import plan_run
 from foldline.intake.run_identity import run_id_for, upload_version
 from foldline.intake.spend_limits import SpendLimits
+from foldline.outcomes.campaigns import campaign_member_ended
 from foldline.outcomes.notices import publish, rejected_notice, start_failed_notice
 from foldline.runs import table as runs
 from foldline.spec import layout
@@ -349,6 +350,11 @@ def _start_located(
             raise FastaRejected(Rejection("bad_override", f"bad tag override: {bad}")) from None
         ctx.spend.check_pins(overrides)
         body = ctx.s3.get_object(**source)["Body"].read()
+        if tags:  # Mode=screen: one run per record (foldline.intake.screen; it imports this)
+            from foldline.intake import screen
+
+            if screen.screening_requested(tags):
+                return screen.start_screen(ctx, upload, found, body, overrides)
         decision = decide(body, ctx.limits, pinned_preset=overrides.get(MODEL_PRESET.name))
         if not decision.accepted:
             raise FastaRejected(decision.rejection)
@@ -376,18 +382,55 @@ def _start_located(
     except FastaRejected as rejected:
         return _reject(ctx, upload.bucket, found, rejected.rejection)
 
+    return launch_run(
+        ctx,
+        upload,
+        Launch(
+            run_id=run_id,
+            key=key,
+            version=version,
+            target=layout.target_name(key),
+            decision=decision,
+            parameters=parameters,
+            planned=planned,
+            fasta_name=fasta_name,
+        ),
+        existing,
+    )
+
+
+@dataclass(frozen=True)
+class Launch:
+    """A run judged and planned, ready to claim and start (one upload, or one record of a
+    screening drop: ``record_fields`` then names its campaign)."""
+
+    run_id: str
+    key: str
+    version: str
+    target: str
+    decision: Any  # foldline.intake.fasta.Decision, accepted
+    parameters: dict[str, str]
+    planned: dict[str, Any]
+    fasta_name: str
+    record_fields: dict[str, Any] = field(default_factory=dict)
+
+
+def launch_run(ctx: StartContext, upload: Upload, run: Launch, existing: dict | None) -> Outcome:
+    """Claim the run, take a slot, stage its FASTA and start its pipeline execution."""
+    run_id, key, decision = run.run_id, run.key, run.decision
     claimed = ctx.runs.claim(
         run_id,
         bucket=upload.bucket,
         key=key,
-        version=version,
-        target=layout.target_name(key),
+        version=run.version,
+        target=run.target,
         chains=len(decision.chains),
         residues=decision.total_residues,
-        parameters=parameters,
+        parameters=run.parameters,
         # a retry takes the run over: SageMaker's refusals so far still count
         start_refusals=(existing or {}).get("start_refusals"),
-        **planned,
+        **run.record_fields,
+        **run.planned,
     )
     if claimed is not None:  # another delivery won the race
         return Outcome("duplicate", key, run_id=run_id, reason=f"run is {claimed['status']}")
@@ -404,7 +447,7 @@ def _start_located(
         ctx.gate.acquire(run_id)
     ctx.s3.put_object(
         Bucket=upload.bucket,
-        Key=layout.run_input_key(run_id, fasta_name),
+        Key=layout.run_input_key(run_id, run.fasta_name),
         Body=decision.normalised_fasta().encode(),
         ContentType="text/x-fasta",
     )
@@ -412,8 +455,8 @@ def _start_located(
         response = ctx.sagemaker.start_pipeline_execution(
             PipelineName=ctx.pipeline_name,
             PipelineExecutionDisplayName=run_id,
-            PipelineExecutionDescription=f"s3://{upload.bucket}/{key} ({version})"[:3072],
-            PipelineParameters=[{"Name": k, "Value": v} for k, v in parameters.items()],
+            PipelineExecutionDescription=f"s3://{upload.bucket}/{key} ({run.version})"[:3072],
+            PipelineParameters=[{"Name": k, "Value": v} for k, v in run.parameters.items()],
             ClientRequestToken=run_id,
         )
     except ClientError as err:
@@ -427,7 +470,7 @@ def _start_located(
         return _give_up(
             ctx,
             upload.bucket,
-            found,
+            run,
             f"SageMaker refused to start the run "
             f"{refusals} times ({code}: {err.response['Error'].get('Message', '')})",
         )
@@ -447,20 +490,21 @@ def after_last_try(ctx: StartContext, run_id: str | None) -> None:
         release_slot(ctx.runs, run_id)
 
 
-def _give_up(ctx: StartContext, bucket: str, found: _Located, reason: str) -> Outcome:
+def _give_up(ctx: StartContext, bucket: str, run: Launch, reason: str) -> Outcome:
     """The last try was refused too: free the run's slot, say so, mark the run Failed.
 
     Nothing ran, so nothing is left to clean up; the message is then let go (a re-drive
     would only be refused again). The notice goes before the mark: should it fail, the
     run is still Starting and the message's retry (or its re-drive) gives up again.
     """
-    key, run_id = found.key, found.run_id
+    key, run_id = run.key, run.run_id
     release_slot(ctx.runs, run_id)  # safe where it holds none, and without a gate
-    target = layout.target_name(key)
     message_id = publish(
         ctx.notices(),
         ctx.topic_arn,
-        start_failed_notice(bucket=bucket, key=key, target=target, run_id=run_id, reason=reason),
+        start_failed_notice(
+            bucket=bucket, key=key, target=run.target, run_id=run_id, reason=reason
+        ),
     )
     ctx.runs.update(
         run_id,
@@ -471,6 +515,10 @@ def _give_up(ctx: StartContext, bucket: str, found: _Located, reason: str) -> Ou
         notice_message_id=message_id,
         notified_at=utc_now(),
     )
+    if run.record_fields:  # a record of a screening drop: its campaign counts it ended
+        campaign_member_ended(
+            ctx.runs, ctx.notices, ctx.topic_arn, run.record_fields | {"run_id": run_id}, s3=ctx.s3
+        )
     return Outcome("failed", key, run_id=run_id, reason=reason, code="start_refused")
 
 

@@ -17,7 +17,7 @@ from foldline.local.runtime import LocalRuntime, Submission
 from foldline.runs import table as runs
 from foldline.spec import layout
 from foldline.spec.parameters import Step
-from foldline.spec.statuses import SUCCEEDED
+from foldline.spec.statuses import REJECTED, SUCCEEDED
 
 
 def _seconds(value: float) -> str:
@@ -36,7 +36,10 @@ class RunBoard:
         self.started = time.monotonic()
         self.events: collections.deque[str] = collections.deque(maxlen=4)
         self.notices: list[Notice] = []
+        #: screening drops (their campaign ids) whose runs are among the submissions
+        self.campaigns: list[str] = []
         self._changes = progress.ChangeLog()
+        self._campaign_lines_seen: set[str] = set()
         self._skipped = progress.SkipProbe(self._step_status)
 
     def _step_status(self, run_id: str, step: Step) -> str | None:
@@ -66,7 +69,7 @@ class RunBoard:
     def states(self, items: dict[str, dict | None]) -> list[progress.RunState]:
         return [
             progress.run_state(
-                sub.path.name,
+                sub.label,
                 sub.run_id,
                 items.get(sub.run_id),
                 self._skipped(sub.run_id, items.get(sub.run_id)),
@@ -77,11 +80,34 @@ class RunBoard:
     def changes(self, items: dict[str, dict | None]) -> list[str]:
         """For output that is not a terminal: one line per run whose status or steps changed
         since the last call (no elapsed times, no function log lines: a line means a change)."""
-        return self._changes.lines(self.states(items))
+        lines = self._changes.lines(self.states(items))
+        for line in self.campaign_lines(items):  # a screening drop's line, when it changes
+            if line not in self._campaign_lines_seen:
+                self._campaign_lines_seen.add(line)
+                lines.append(f"{time.strftime('%H:%M:%S')} {line}")
+        return lines
+
+    def campaign_lines(self, items: dict[str, dict | None]) -> list[str]:
+        """One line per screening drop: its runs by status, and whether its summary is out."""
+        lines = []
+        for campaign_id in self.campaigns:
+            members = [s for s in self.submissions if s.campaign == campaign_id]
+            counts = collections.Counter(
+                (items.get(s.run_id) or {}).get("status", "waiting") for s in members
+            )
+            counted = ", ".join(f"{n} {status}" for status, n in sorted(counts.items()))
+            campaign = self.runtime.campaign(campaign_id) or {}
+            summary = "summary sent" if campaign.get("summary_message_id") else "running"
+            lines.append(
+                f"campaign {campaign_id}: {len(members)} records ({counted}); "
+                f"{campaign.get('unique_sequences', '?')} distinct sequences; {summary}"
+            )
+        return lines
 
     def render(self, items: dict[str, dict | None]) -> RenderableType:
         title = f"foldline local — {_seconds(time.monotonic() - self.started)}"
-        return progress.live_view(self.states(items), title=title, events=list(self.events))
+        events = [*self.campaign_lines(items), *self.events]
+        return progress.live_view(self.states(items), title=title, events=events)
 
 
 def outcome(item: dict) -> tuple[str, bool]:
@@ -110,11 +136,12 @@ def summary(
         item = items.get(sub.run_id) or {}
         status = item.get("status", "unknown")
         shown, ok = outcome(item)
-        all_ok = all_ok and ok
+        # a refused record of a screening drop is reported, and sinks nothing else
+        all_ok = all_ok and (ok or (sub.campaign is not None and status == REJECTED))
         if console.is_terminal:
-            console.rule(f"{sub.path.name}: {shown}")
+            console.rule(f"{sub.label}: {shown}")
         else:  # piped: a line a program can find, not a terminal-wide rule
-            console.print(f"== {sub.path.name}: {shown}", markup=False)
+            console.print(f"== {sub.label}: {shown}", markup=False)
         console.print(f"run id: {sub.run_id}")
         if item.get("reason"):
             console.print(f"reason: {item['reason']}")
@@ -133,6 +160,11 @@ def summary(
                 headline = json.loads(metrics.read_text()).get("headline")
                 console.print(f"headline: {headline}", markup=False)
             console.print(f"report: {html if html.is_file() else report}", markup=False)
+    for line, campaign_id in zip(board.campaign_lines(items), board.campaigns, strict=True):
+        console.print(f"== {line}", markup=False)
+        for notice in board.notices:
+            if notice.run_id == campaign_id:
+                console.print(f"summary: {notice.subject}\n        {notice.path}", markup=False)
     console.print(f"work folder: {runtime.workdir} (outbox/, logs/, jobs/, reports/)")
     return all_ok
 

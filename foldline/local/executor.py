@@ -56,10 +56,17 @@ from foldline.spec.statuses import (
     STOPPED,
     SUCCEEDED,
 )
+from foldline.steps.msa_lease import LEASE_S_ENV as MSA_LEASE_S_ENV
+from foldline.steps.msa_lease import POLL_S_ENV as MSA_LEASE_POLL_S_ENV
 
 log = logging.getLogger("foldline.local.executor")
 
 STEP_CACHE_FILE = "step-cache.json"
+#: every local job's environment, below the pipeline's own and --job-env: an MSA job that
+#: waits for another's search of the same chains looks every second (one machine, no
+#: request costs), where the cloud's look every ten, and a search lease whose job died
+#: lapses within a minute (renewed every 20 s while its search runs)
+LOCAL_JOB_ENV = {MSA_LEASE_POLL_S_ENV: "1", MSA_LEASE_S_ENV: "60"}
 
 #: the execution FailureReason SageMaker reports when a step failed
 STEP_FAILURE = "Step failure: One or multiple steps failed."
@@ -352,7 +359,7 @@ class PipelineExecutor:
             program=program,
             root=self.work_dir / layout.LOCAL_JOBS_DIR / job_name,
             databases=self.databases,
-            env={**self.cloud.env, **self.job_env},
+            env={**self.cloud.env, **LOCAL_JOB_ENV, **self.job_env},
             num_cpus=self.num_cpus or os.cpu_count() or 1,
             image=image,
             arn=step.training_job_arn,

@@ -12,7 +12,11 @@ the next start, before anything runs:
   there, set back to Starting and re-driven the same way: it runs again from the start
   (SageMaker's step cache, played locally, spares a finished MSA search); where the
   upload is gone it is marked Failed;
-- the concurrency gate is emptied: no execution survives a restart, so no slot is held.
+- a screening drop's records are runs of their own (their ids come from the campaign, not
+  from an upload): those left open are set back to Starting and announced, and the drop
+  is re-driven, so its start function starts them again; a finished drop is left alone;
+- the concurrency gate is emptied and the MSA search leases let go: no execution or job
+  survives a restart, so no slot or search is held.
 """
 
 from __future__ import annotations
@@ -25,10 +29,13 @@ from typing import Any
 from foldline.events.s3 import OBJECT_CREATED
 from foldline.intake.concurrency import GATE_KEY
 from foldline.intake.run_identity import run_id_for, upload_version
+from foldline.outcomes.campaigns import campaign_member_ended
 from foldline.outcomes.notices import interrupted_notice, publish
 from foldline.runs import table as runs
 from foldline.spec import layout
 from foldline.spec.formats import utc_now
+from foldline.spec.screening import campaign_id_of_item_key
+from foldline.steps import msa_lease
 
 OPEN_STATUSES = (runs.STARTING, runs.EXECUTING)
 
@@ -107,17 +114,26 @@ def recover(
 ) -> Recovery:
     """Re-drive what the last session owed and announce what it cut short (see module doc)."""
     result = Recovery()
-    items = {
-        i["run_id"]: i for i in table.connection.scan() if not runs.is_reserved_key(i["run_id"])
+    scanned = list(table.connection.scan())
+    items = {i["run_id"]: i for i in scanned if not runs.is_reserved_key(i["run_id"])}
+    campaigns = {
+        campaign_id_of_item_key(i["run_id"]): i
+        for i in scanned
+        if campaign_id_of_item_key(i["run_id"])
     }
     open_runs = {run_id: item for run_id, item in items.items() if is_open(item)}
     _empty_the_gate(table)
+    _release_search_leases(s3, bucket)
     redrive: list[dict[str, Any]] = []
     for upload in _current_uploads(s3, bucket):
         version = upload_version(upload.get("VersionId"), upload["ETag"])
         run_id = run_id_for(bucket, upload["Key"], version)
         item = items.get(run_id)
-        if item is None:
+        if item is None and run_id in campaigns:  # a screening drop: its records' runs
+            resumed = _resume_campaign(run_id, open_runs, table, sns, topic_arn, result)
+            if resumed or not campaigns[run_id].get("summary_message_id"):
+                redrive.append(upload)  # its start function starts them (or sums it up) again
+        elif item is None:
             redrive.append(upload)
             result.redriven.append(upload["Key"])
         elif run_id in open_runs:
@@ -163,12 +179,59 @@ def recover(
             ),
         )
         result.lost.append(run_id)
+        if item.get("campaign"):  # its screening drop counts it ended (the last: the summary)
+            campaign_member_ended(table, sns, topic_arn, item, s3=s3)
     for start in range(0, len(redrive), 10):  # PutEvents takes ten entries at a time
         entries = [upload_event(bucket, u, region) for u in redrive[start : start + 10]]
         response = events.put_events(Entries=entries)
         if response.get("FailedEntryCount"):
             raise RuntimeError(f"could not re-drive uploads: {response['Entries']}")
     return result
+
+
+def _resume_campaign(
+    campaign_id: str,
+    open_runs: dict[str, dict[str, Any]],
+    table: runs.RunsTable,
+    sns: Any,
+    topic_arn: str,
+    result: Recovery,
+) -> bool:
+    """A screening drop's records the last session cut short: set back to Starting and
+    announced, as a single upload's run is; True where any is (the drop is re-driven)."""
+    cut_short = [i for i in open_runs.values() if i.get("campaign") == campaign_id]
+    for item in cut_short:
+        run_id = item["run_id"]
+        table.update(
+            run_id,
+            status=runs.STARTING,
+            interrupted_at=utc_now(),
+            remove=("rejecting", "execution_arn", "current_step"),
+        )
+        publish(
+            sns,
+            topic_arn,
+            interrupted_notice(
+                target=item.get("target") or run_id.rsplit("-", 1)[0],
+                run_id=run_id,
+                was=item["status"],
+                key=item.get("key") or "?",
+                restarted=True,
+            ),
+        )
+        result.resumed.append(run_id)
+        del open_runs[run_id]
+    return bool(cut_short)
+
+
+def _release_search_leases(s3: Any, bucket: str) -> None:
+    """No MSA job survives a restart: a search lease it held (foldline.steps.msa_lease) is
+    let go, or the resumed runs of the same chains would wait for it to lapse."""
+    pages = s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=layout.MSA_CACHE)
+    for page in pages:
+        for obj in page.get("Contents", []):
+            if obj["Key"].endswith("/" + msa_lease.LEASE_NAME):
+                s3.delete_object(Bucket=bucket, Key=obj["Key"])
 
 
 def _empty_the_gate(table: runs.RunsTable) -> None:

@@ -44,6 +44,7 @@ from foldline.local.recovery import Recovery, recover
 from foldline.local.stack import clear_local_state, write_local_state
 from foldline.local.workdir_lock import WorkdirBusy, WorkdirLock  # noqa: F401 - re-exported
 from foldline.runs import table as runs
+from foldline.runs.campaigns import Campaigns
 from foldline.spec import layout
 
 log = logging.getLogger("foldline.local")
@@ -60,11 +61,18 @@ class RunsStalled(RuntimeError):
 
 @dataclass(frozen=True)
 class Submission:
-    """One uploaded file and the run id the start function will give it."""
+    """One uploaded file and the run id the start function will give it; for a record of
+    a screening drop, the record's id and its campaign."""
 
     path: Path
     key: str
     run_id: str
+    record: str | None = None
+    campaign: str | None = None
+
+    @property
+    def label(self) -> str:
+        return f"{self.path.name} {self.record}" if self.record else self.path.name
 
 
 class LocalRuntime:
@@ -237,6 +245,38 @@ class LocalRuntime:
 
     def run(self, run_id: str) -> dict | None:
         return self.runs_table().get(run_id)
+
+    def campaign(self, campaign_id: str) -> dict | None:
+        """A screening drop's campaign item (foldline.runs.campaigns), or None (not yet)."""
+        return Campaigns(self.runs_table()).get(campaign_id)
+
+    def screen_members(
+        self, screen: Submission, *, timeout: float = 600, stall: float = 5.0
+    ) -> list[Submission]:
+        """The runs a screening drop became, once the start function has split it (one per
+        record, refused ones included); ``[screen]`` itself where the whole drop was
+        rejected (its run id then holds the rejection)."""
+        deadline = time.monotonic() + timeout
+        idle_since: float | None = None
+        while True:
+            campaign = self.campaign(screen.run_id)
+            if campaign is not None:
+                return [
+                    Submission(screen.path, screen.key, m["run_id"], m["record_id"], screen.run_id)
+                    for m in campaign["members"]
+                ]
+            whole = self.run(screen.run_id)
+            if whole is not None and whole.get("status") in runs.FINAL_STATUSES:
+                return [screen]
+            idle_since = (idle_since or time.monotonic()) if self.idle() else None
+            if idle_since is not None and time.monotonic() - idle_since > stall:
+                raise RunsStalled(
+                    f"{screen.path.name}: the start function has not split the screening "
+                    f"drop {screen.run_id} (see {self.workdir / 'logs'})"
+                )
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{screen.path.name}: not split after {timeout:.0f} s")
+            time.sleep(0.2)
 
     def steps(self, execution_arn: str) -> list[dict]:
         response = self.cloud.client("sagemaker").list_pipeline_execution_steps(

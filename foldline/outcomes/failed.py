@@ -24,6 +24,7 @@ from foldline.events.pipeline import (
 )
 from foldline.intake.concurrency import release_run_slot
 from foldline.intake.plan import run_notes
+from foldline.outcomes.campaigns import campaign_member_ended
 from foldline.outcomes.notices import (
     Notice,
     StepReport,
@@ -194,6 +195,8 @@ def notify_run_ended(ctx: NotifyContext, change: ExecutionStatusChange) -> Notif
     # the execution has ended: free its slot before anything here can fail (idempotent)
     release_run_slot(ctx.runs, facts.run_id)
     if _already_notified(facts, status, change.execution_arn):
+        # an earlier try may have died between the run's end and its campaign's count
+        campaign_member_ended(ctx.runs, ctx.sns, ctx.topic_arn, facts.item, s3=ctx.s3)
         return NotifyOutcome("duplicate", facts.run_id, status)
     described = ctx.sagemaker.describe_pipeline_execution(PipelineExecutionArn=change.execution_arn)
     if _contradicts_the_record(facts, status, change, described):
@@ -238,6 +241,8 @@ def notify_run_ended(ctx: NotifyContext, change: ExecutionStatusChange) -> Notif
         target=facts.target if not facts.item else None,
     )
     message_id = _publish_once(ctx, facts.run_id, notice)
+    # a record of a screening drop: the last of its campaign sends the summary
+    campaign_member_ended(ctx.runs, ctx.sns, ctx.topic_arn, facts.item, s3=ctx.s3)
     return NotifyOutcome(
         "notified",
         facts.run_id,
@@ -301,4 +306,5 @@ def notify_analysis_failed(
     )
     message_id = publish(ctx.sns, ctx.topic_arn, notice)
     ctx.runs.update(facts.run_id, analysis_notice_message_id=message_id, notified_at=utc_now())
+    campaign_member_ended(ctx.runs, ctx.sns, ctx.topic_arn, facts.item, s3=ctx.s3)
     return NotifyOutcome("notified", facts.run_id, "AnalysisFailed", message_id=message_id)

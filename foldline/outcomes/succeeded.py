@@ -43,6 +43,7 @@ from foldline.events.pipeline import (
 )
 from foldline.intake.concurrency import release_run_slot
 from foldline.intake.plan import run_notes
+from foldline.outcomes.campaigns import campaign_member_ended
 from foldline.outcomes.notices import (
     Notice,
     ResultSummary,
@@ -409,6 +410,8 @@ def analyse_run(ctx: AnalysisContext, change: ExecutionStatusChange) -> Analysis
     # the execution has ended: free its slot before anything here can fail (idempotent)
     release_run_slot(ctx.runs, run_id)
     if _already_reported(facts, change.execution_arn):
+        # an earlier try may have died between the run's end and its campaign's count
+        campaign_member_ended(ctx.runs, ctx.sns, ctx.topic_arn, facts.item, s3=ctx.s3)
         return AnalysisOutcome("duplicate", run_id, report_uri=(facts.item or {})["report_uri"])
     item = facts.item or {}
     same_execution = item.get("execution_arn", change.execution_arn) == change.execution_arn
@@ -417,6 +420,7 @@ def analyse_run(ctx: AnalysisContext, change: ExecutionStatusChange) -> Analysis
         message_id = send_kept_notice(
             ctx.sns, ctx.topic_arn, ctx.runs, run_id, item["pending_notice"]
         )
+        campaign_member_ended(ctx.runs, ctx.sns, ctx.topic_arn, facts.item, s3=ctx.s3)
         return AnalysisOutcome(
             "reported",
             run_id,
@@ -492,6 +496,8 @@ def analyse_run(ctx: AnalysisContext, change: ExecutionStatusChange) -> Analysis
         pending_notice=notice_record(notice),
     )
     message_id = send_kept_notice(ctx.sns, ctx.topic_arn, ctx.runs, run_id, notice_record(notice))
+    # a record of a screening drop: the last of its campaign sends the summary
+    campaign_member_ended(ctx.runs, ctx.sns, ctx.topic_arn, facts.item, s3=ctx.s3)
     return AnalysisOutcome(
         "reported",
         run_id,

@@ -56,6 +56,9 @@ class RunRecord(TypedDict, total=False):
     execution_arn: str
     started_at: str
     start_refusals: int  # StartPipelineExecution calls SageMaker refused (count_start_refusal)
+    # the start function: a record of a screening drop (foldline.intake.screen)
+    campaign: str  # the campaign's id (foldline.runs.campaigns)
+    campaign_record: int  # the record's place in the dropped file (1 = the first)
     # the start function: a rejected upload (claim_rejection, then rejection_notified)
     code: str
     reason: str

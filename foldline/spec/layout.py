@@ -14,6 +14,9 @@ REJECTED = "rejected/"
 RUNS = "runs/"
 MSA_CACHE = "msa-cache/"
 COMPARISONS = "comparisons/"  # `foldline compare`: a table and a plot across runs
+#: screening drops (Mode=screen): campaigns/<campaign id>/summary.json once its last run ends
+CAMPAIGNS = "campaigns/"
+CAMPAIGN_SUMMARY = "summary.json"
 #: the genetic databases in AlphaFold 2.3's download layout, written by the setup job
 #: (`foldline setup databases`); the stack's FSx for Lustre file system is linked to this
 #: prefix at :data:`DATABASES_FSX_PATH`
@@ -165,6 +168,11 @@ def msa_cache_input_prefix(cache_key: str) -> str:
 
 def comparison_prefix(comparison_id: str) -> str:
     return f"{COMPARISONS}{comparison_id}/"
+
+
+def campaign_summary_key(campaign_id: str) -> str:
+    """A screening campaign's summary: every record, its run, status and headline numbers."""
+    return f"{CAMPAIGNS}{campaign_id}/{CAMPAIGN_SUMMARY}"
 
 
 def s3_uri(bucket: str, key: str) -> str:

@@ -35,6 +35,7 @@ steps receive the same archive either way.
 
 from __future__ import annotations
 
+import contextlib
 import importlib.metadata
 import json
 import shutil
@@ -44,7 +45,7 @@ from pathlib import Path
 from foldline.spec import layout
 from foldline.spec.layout import run_id_of_key, split_s3_uri
 from foldline.spec.parameters import CHANNEL_DATABASES, CHANNEL_MSA, MSA_CACHE_S3_URI, MSA_STEP
-from foldline.steps import msa_cache
+from foldline.steps import msa_cache, msa_lease
 from foldline.steps.common import (
     StepInputs,
     engine_python,
@@ -224,6 +225,8 @@ class _CacheUse:
         self.notes: list[str] = []
         self.entry: msa_cache.CacheEntry | None = None
         self.usable = False
+        self.lease: msa_lease.Lease | None = None  # held while this job searches
+        self.lease_s = msa_lease.DEFAULT_LEASE_S
         uri = env.hp(MSA_CACHE_S3_URI.name, "").strip()
         if not uri:
             return
@@ -296,6 +299,78 @@ class _CacheUse:
         manifest.write(env.model_dir)
         return manifest
 
+    # -- one search per key at a time (foldline.steps.msa_lease) ---------------------------
+
+    def await_turn(self, env: TrainingEnv, inputs: StepInputs) -> StepManifest | None:
+        """Wait while another job searches the same key, then copy its entry (a manifest)
+        or, once its lease is released or lapsed without one, take the lease (None: search).
+
+        Without a usable cache, or where S3 refuses the lease, returns None at once.
+        """
+        if not self.usable:
+            return None
+        lease_s = float(env.env.get(msa_lease.LEASE_S_ENV) or msa_lease.DEFAULT_LEASE_S)
+        poll_s = float(env.env.get(msa_lease.POLL_S_ENV) or msa_lease.DEFAULT_POLL_S)
+        self.lease_s = lease_s
+        started = time.monotonic()
+        waited_for: str | None = None
+        while True:
+            try:
+                self.lease = msa_lease.claim(
+                    self.s3, self.bucket, self.key.key, self.origin_run, lease_s
+                )
+                if self.lease is not None:
+                    # a holder may have stored its entry and let go since the last look
+                    self.entry = msa_cache.lookup(self.s3, self.bucket, self.key.key)
+                    if self.entry is None:
+                        if waited_for:
+                            self.notes.append(
+                                f"waited {time.monotonic() - started:.0f} s for {waited_for}'s "
+                                "search of the same chains, which left no MSAs: searching"
+                            )
+                        return None
+                else:
+                    holder = msa_lease.read_lease(self.s3, self.bucket, self.key.key)
+                    waited_for = waited_for or (holder.holder if holder else "another job")
+                    time.sleep(poll_s)
+                    self.entry = msa_cache.lookup(self.s3, self.bucket, self.key.key)
+            except Exception as err:  # noqa: BLE001 - the lease only saves work: search
+                self.notes.append(f"MSA search lease unusable ({type(err).__name__}: {err})")
+                return None
+            if self.entry is not None:
+                self.notes.append(
+                    f"waited {time.monotonic() - started:.0f} s for the search of the same "
+                    f"chains in flight in {waited_for or 'another job'}"
+                )
+                hit = self.copy_hit(env, inputs)
+                if hit is not None:
+                    self.release_lease()  # held only where it was taken just now
+                    return hit
+                self.entry = None  # damaged: take the lease (or keep it) and search
+                if self.lease is not None:
+                    return None
+
+    def heartbeat(self) -> msa_lease.Heartbeat | contextlib.nullcontext:
+        """Keeps the held lease alive while the search runs (nothing to do without one)."""
+        lease = self.lease
+        if lease is None:
+            return contextlib.nullcontext()
+        return msa_lease.Heartbeat(
+            lambda: msa_lease.renew(self.s3, self.bucket, self.key.key, lease, self.lease_s),
+            self.lease_s / 3,
+        )
+
+    def release_lease(self) -> None:
+        """After the entry is stored (or the search failed): the waiters look again."""
+        lease = self.lease
+        if lease is None:
+            return
+        try:
+            msa_lease.release(self.s3, self.bucket, self.key.key, lease)
+        except Exception as err:  # noqa: BLE001 - it lapses by itself within one lease period
+            print(f"MSA search lease not released ({type(err).__name__}: {err})", flush=True)
+        self.lease = None
+
     def store(self, env: TrainingEnv, manifest: StepManifest, engine: str) -> None:
         """Keep a finished search for the next run; a failure here only leaves a note."""
         if not self.usable:
@@ -324,9 +399,17 @@ def run(env: TrainingEnv) -> StepManifest:
         return cached
     engine = choose_engine(env)
     cache = _CacheUse(env, inputs, engine)
-    hit = cache.copy_hit(env, inputs)
+    hit = cache.copy_hit(env, inputs) or cache.await_turn(env, inputs)
     if hit is not None:
         return hit
+    try:
+        with cache.heartbeat():
+            return _search(env, inputs, engine, cache)
+    finally:  # stored or failed: either way the jobs waiting on this search look again
+        cache.release_lease()
+
+
+def _search(env: TrainingEnv, inputs: StepInputs, engine: str, cache: _CacheUse) -> StepManifest:
     db_root = env.channel(CHANNEL_DATABASES)
     assert db_root is not None
     manifest = StepManifest(MSA_STEP.name, engine, _version(engine, env), inputs.parameters())

@@ -125,7 +125,10 @@ def record_handler(record: SQSRecord) -> str:
         metrics.add_metric(name="StartsThrottled", unit=MetricUnit.Count, value=1)
         raise
     except GateFull as full:  # send the copy first: the upload is on the queue throughout
-        delay, deferrals = deferrer().defer(record.body, record.raw_event.get("messageAttributes"))
+        # a screening drop that started members before the gate filled waits afresh
+        # (foldline.intake.screen.ScreenProgress): its deferrals so far were not in vain
+        waited = None if getattr(full, "started", 0) else record.raw_event.get("messageAttributes")
+        delay, deferrals = deferrer().defer(record.body, waited)
         logger.info(
             "deferred",
             extra={

@@ -353,6 +353,49 @@ def test_the_stacks_spend_limits_are_checked_before_upload(moto_stack, fasta):
     assert moto_stack.keys() == []
 
 
+def test_screen_tags_the_drop_and_knows_the_run_ids_the_start_function_gives(moto_stack, tmp_path):
+    import boto3
+
+    from foldline.cli.submit import screen_run_ids
+    from foldline.databases.presets import write_ready
+    from foldline.intake.start import StartContext, Upload, start_run
+    from foldline.runs.campaigns import Campaigns
+    from foldline.spec.parameters import DB_PRESETS
+
+    drop = tmp_path / "drop.fasta"
+    chain = "MKTAYIAKQRQISFVKSHFSRQLEERLGLIEVQ"
+    drop.write_text(f">a\n{chain}\n>b\n{chain[::-1]}\n>dna\nATGGCGTACGTTAGCATCGATCGATCGG\n")
+    result = invoke("submit", str(drop), "--screen")
+    assert result.exit_code == 0, result.stderr
+    assert "campaign drop-" in result.output and "3 records" in result.output
+    assert "Mode=screen" in result.output
+    tags = moto_stack.s3.get_object_tagging(Bucket=moto_stack.bucket, Key="inputs/drop.fasta")
+    assert {"Key": "Mode", "Value": "screen"} in tags["TagSet"]
+    for preset in DB_PRESETS:
+        write_ready(moto_stack.s3, moto_stack.bucket, preset, source="test stack")
+    ctx = StartContext(
+        s3=moto_stack.s3,
+        sagemaker=boto3.client("sagemaker"),
+        sns=boto3.client("sns"),
+        runs=moto_stack.runs,
+        topic_arn=moto_stack.outputs["TopicArn"],
+        pipeline_name=moto_stack.outputs["PipelineName"],
+    )
+    outcome = start_run(ctx, Upload(moto_stack.bucket, "inputs/drop.fasta"))
+    assert outcome.action == "screened"
+    campaign = Campaigns(moto_stack.runs).get(outcome.run_id)
+    assert screen_run_ids(drop, outcome.run_id) == [m["run_id"] for m in campaign["members"]]
+
+
+def test_screen_refuses_a_drop_with_no_record_that_would_run(moto_stack, tmp_path):
+    drop = tmp_path / "bad.fasta"
+    drop.write_text(">dna\nATGGCGTACGTTAGCATCGATCGATCGG\n>short\nMKV\n")
+    result = invoke("submit", str(drop), "--screen")
+    assert result.exit_code == 5
+    assert "no record of the screening drop would run" in result.stderr
+    assert moto_stack.keys() == []
+
+
 # -- the progress display: parallel steps, a skipped step, 80 columns, piped ---------------------
 
 #: a terminal 80 columns wide (rich's TTY_COMPATIBLE: as if stdout were one), no colour

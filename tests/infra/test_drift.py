@@ -16,6 +16,7 @@ INTAKE = {
     "FoldlineMaxResidues": ("FOLDLINE_MAX_RESIDUES", "max_total_residues"),
     "FoldlineMaxChains": ("FOLDLINE_MAX_CHAINS", "max_chains"),
     "FoldlineMaxFastaBytes": ("FOLDLINE_MAX_FASTA_BYTES", "max_bytes"),
+    "FoldlineMaxScreenSequences": ("FOLDLINE_MAX_SCREEN_SEQUENCES", "max_screen_sequences"),
 }
 COMMON_ENV = ("BUCKET_NAME", "RUNS_TABLE", "TOPIC_ARN", "PIPELINE_NAME", "IDEMPOTENCY_TABLE")
 FUNCTIONS = {  # logical id -> code folder

@@ -55,6 +55,7 @@ S3_PREFIXES = {
         "msa-cache/*/input/*",
         "msa-cache/*/manifest.json",
         "msa-cache/*/files/*",
+        "msa-cache/*/search-lease.json",
         f"runs/*/{MSA_STEP.output_dir}/*",
     ),
     **{
@@ -71,9 +72,11 @@ S3_PREFIXES = {
         "msa-cache/*/input/*",
         "msa-cache/*",
         layout.DATABASES_SETUP + "*",
+        "campaigns/*/summary.json",  # a screening drop whose records were all refused
     ),
-    "AnalysisFunctionRole": ("runs/*", "runs/*/report/*"),
-    "NotifyFunctionRole": ("runs/*",),  # lists a failed run's outputs for its notice
+    "AnalysisFunctionRole": ("runs/*", "runs/*/report/*", "campaigns/*/summary.json"),
+    # lists a failed run's outputs for its notice; the summary of a screening drop's end
+    "NotifyFunctionRole": ("runs/*", "campaigns/*/summary.json"),
     "ProgressFunctionRole": (),
     "LowercaseFunctionRole": (),
     "DatabasesSetupRole": (layout.DATABASES + "*", layout.DATABASES_SETUP + "*"),
@@ -461,7 +464,8 @@ FASTA = b">6KWC_1\nGSTIQPGTGYNNGYFYSYWNDGHGGVTYTNGPGGQFSVNWSNSGNFVGGKGWQPGTKNKVI
 
 
 def test_the_start_functions_calls_match_its_role(stack, statements, lambda_context, monkeypatch):
-    """Every path of the start function: a start, a tagged start, a rejection, a deferral."""
+    """Every path of the start function: a start, a tagged start, a rejection, a deferral,
+    a screening drop."""
     queue = stack.sqs.create_queue(QueueName="StartQueue")["QueueUrl"]
     monkeypatch.setenv("FOLDLINE_MAX_CONCURRENT_EXECUTIONS", "1")
     monkeypatch.setenv("START_QUEUE_URL", queue)
@@ -471,8 +475,10 @@ def test_the_start_functions_calls_match_its_role(stack, statements, lambda_cont
     bad = stack.put("inputs/bad.fasta", b">gene\nATGGCGTACGATCGATCGATCGTAGCTAGCTAG\n")
     tagged = stack.put("inputs/tagged.fasta", FASTA, tags="ModelPreset=monomer_ptm")
     waits = stack.put("inputs/waits.fasta", FASTA)
+    # a screening drop whose one record is refused: its campaign ends in the start function
+    screen = stack.put("inputs/screen.fasta", b">dna\nATGGCGTACGATCGATCGATCGTAGC\n", "Mode=screen")
     with recorded_calls() as calls:
-        for events in (bad, tagged):
+        for events in (bad, tagged, screen):
             assert app.lambda_handler(sqs_batch(events), lambda_context) == {
                 "batchItemFailures": []
             }
@@ -497,6 +503,24 @@ def test_the_start_functions_calls_match_its_role(stack, statements, lambda_cont
             "StartPipelineFunctionRole",
             calls,
         )
+
+
+def _as_campaign_member(run) -> None:
+    """Make ``run`` the one record of a screening drop: its end sends the campaign's summary
+    (and writes campaigns/<id>/summary.json) from the function that records the end."""
+    from foldline.runs.campaigns import Campaigns
+    from foldline.runs.table import RunsTable
+
+    runs = RunsTable(RUNS_TABLE, run.stack.dynamodb)
+    campaign_id = "drop-0123456789abcdef0123456789abcdef"
+    runs.update(run.run_id, campaign=campaign_id, campaign_record=1)
+    Campaigns(runs).create(
+        campaign_id,
+        bucket=BUCKET,
+        key="inputs/drop.fasta",
+        members=[{"number": 1, "record_id": "6kwc", "run_id": run.run_id}],
+        expected=1,
+    )
 
 
 def _steps_client(run, failed: str | None = None, msa_from: str | None = None) -> Any:
@@ -534,6 +558,7 @@ def test_the_notify_functions_calls_match_its_role(ended_run, statements, lambda
     )
     set_execution_status(run, "Failed")
     run.place_outputs()
+    _as_campaign_member(run)
     given_up = json.loads((EVENTS / "analysis-on-failure.json").read_text())
     given_up["requestPayload"] = run.event("pipeline-succeeded.json")
     with recorded_calls() as calls:
@@ -593,6 +618,7 @@ def test_the_analysis_functions_calls_match_its_role(ended_run, statements, lamb
         "before-call.sagemaker.CreateTrialComponent", _already_exists
     )
     run.place_outputs()
+    _as_campaign_member(run)
     event = run.event("pipeline-succeeded.json")
     with recorded_calls() as calls:
         assert app.lambda_handler(event, lambda_context)["action"] == "reported"
@@ -707,7 +733,7 @@ def test_each_step_roles_grants_cover_what_its_job_touches_and_no_other_step(sta
     """The MSA step's cache code runs under moto (a miss, a store, a hit), its calls are
     recorded; with what SageMaker does for each step (its channels, its output), every
     object is checked against the step's role, and against the other steps' roles."""
-    from foldline.steps import msa_cache
+    from foldline.steps import msa_cache, msa_lease
     from pipeline import placeholders
 
     run_id = "6kwc-0123456789abcdef0123456789abcdef"
@@ -726,7 +752,11 @@ def test_each_step_roles_grants_cover_what_its_job_touches_and_no_other_step(sta
         (source / "msas").mkdir(parents=True)
         (source / "msas" / "uniref90_hits.sto").write_text("# STOCKHOLM 1.0\n//\n")
         assert msa_cache.lookup(stack.s3, BUCKET, key.key) is None
+        lease = msa_lease.claim(stack.s3, BUCKET, key.key, run_id, 60)  # one search at a time
+        assert msa_lease.claim(stack.s3, BUCKET, key.key, "another-run", 60) is None
+        assert msa_lease.renew(stack.s3, BUCKET, key.key, lease, 60)
         msa_cache.store(stack.s3, BUCKET, key, source, origin_run=run_id, engine="pyhmmer")
+        assert msa_lease.release(stack.s3, BUCKET, key.key, lease)
         entry = msa_cache.lookup(stack.s3, BUCKET, key.key)
         msa_cache.fetch(stack.s3, BUCKET, entry, Path(tmp) / "again")
     msa_requests = _s3_requests(calls) + _sagemaker_requests(

@@ -17,8 +17,9 @@ from rich.console import Console
 from typer.testing import CliRunner
 
 from foldline.cli.app import app
-from foldline.local.display import outcome, summary
+from foldline.local.display import RunBoard, outcome, summary
 from foldline.local.outbox import read_notice
+from foldline.local.runtime import Submission
 
 from .conftest import ROOT
 
@@ -100,18 +101,16 @@ def test_outcome(item, shown, ok):
 
 
 def test_a_failed_analysis_is_not_reported_as_succeeded(tmp_path):
-    sub = SimpleNamespace(path=Path("multimer.fasta"), run_id="multimer-1")
-    board = SimpleNamespace(
-        submissions=[sub],
-        notices=[
-            SimpleNamespace(
-                run_id="multimer-1",
-                subject="foldline: multimer analysis failed; models available",
-                path="x.eml",
-            )
-        ],
-    )
+    sub = Submission(Path("multimer.fasta"), "inputs/multimer.fasta", "multimer-1")
     runtime = SimpleNamespace(workdir=tmp_path, download_report=lambda run_id: None)
+    board = RunBoard(runtime, [sub])
+    board.notices = [
+        SimpleNamespace(
+            run_id="multimer-1",
+            subject="foldline: multimer analysis failed; models available",
+            path="x.eml",
+        )
+    ]
     item = {
         "status": "Succeeded",
         "analysis_status": "Failed",
