@@ -51,9 +51,9 @@ BENCHMARKS: dict[str, tuple[str, list[str], str]] = {
     ),
 }
 #: benchmarks that need longer than --timeout: the mmseqs one generates its 1,000,000-
-#: sequence database and index on its first run (about 10 minutes on 2 cores); the screen
-#: one folds 100 sequences through the local mode
-MIN_TIMEOUT = {"mmseqs": 3600.0, "screen": 3600.0}
+#: sequence database, clusters and indexes it on its first run (most of an hour on 2
+#: shared cores); the screen one folds 100 sequences through the local mode
+MIN_TIMEOUT = {"mmseqs": 7200.0, "screen": 3600.0}
 
 
 def _rows(name: str, r: dict) -> list[tuple[str, str, str]]:
@@ -204,30 +204,54 @@ def _rows(name: str, r: dict) -> list[tuple[str, str, str]]:
         ]
     if name == "mmseqs":
         jack, mm, per = r["jackhmmer"], r["mmseqs"], r["per_query_s"]
+        clustered = r["clustered_database"]
         setting = f"{r['queries']['count']} queries, {r['database']['sequences']:,} sequences"
-        return [
+        rows = [
             (
-                f"MSA search, {setting}: jackhmmer (AlphaFold flags)",
-                f"{jack['wall_s']:.1f} s ({per['jackhmmer']:.2f} s per query)",
+                f"MSA search, {setting}: jackhmmer (AlphaFold flags), flat database",
+                f"{jack['wall_s']:.1f} s, {jack['cpu_s']:.1f} s CPU ({per['jackhmmer']:.2f} s per query)",
                 "",
             ),
             (
-                f"MSA search, {setting}: MMseqs2 (ColabFold protocol, indexed)",
                 (
-                    f"{mm['wall_s']:.1f} s = {r['speedup_vs_jackhmmer']:.1f}x faster (fixed "
-                    f"{per['mmseqs_fixed']:.1f} s + {per['mmseqs_marginal']:.2f} s per query)"
+                    f"MSA search, {setting} clustered at {clustered['min_seq_id']:.0%} into "
+                    f"{clustered['representatives']:,}: MMseqs2 (ColabFold protocol, indexed)"
+                ),
+                (
+                    f"{mm['wall_s']:.1f} s = {r['speedup_vs_jackhmmer']:.1f}x faster "
+                    f"({r['cpu_ratio_vs_jackhmmer']:.1f}x in CPU time: {mm['cpu_s']:.1f} s); "
+                    f"fixed {per['mmseqs_fixed']:.1f} s + {per['mmseqs_marginal']:.2f} s per query"
                 ),
                 ">= 20x",
             ),
             (
-                "MMseqs2 recall of jackhmmer's hits with E < 1e-3",
+                "MMseqs2 recall of jackhmmer's hits with E < 1e-3, after expansion",
                 (
                     f"{r['recall_vs_jackhmmer']:.3f} (in the final MSA "
                     f"{r['recall_vs_jackhmmer_in_msa']:.3f})"
                 ),
                 ">= 0.8",
             ),
+            (
+                "one-off setup (ColabFold's is too): " + " / ".join(r["setup_s"]),
+                " / ".join(f"{v:.0f} s" for v in r["setup_s"].values()),
+                "",
+            ),
         ]
+        if "mmseqs_flat" in r:
+            flat = r["mmseqs_flat"]
+            rows.append(
+                (
+                    f"for reference, MSA search, {setting}: MMseqs2 over the flat database",
+                    (
+                        f"{flat['wall_s']:.1f} s = {flat['speedup_vs_jackhmmer']:.1f}x "
+                        f"({flat['cpu_ratio_vs_jackhmmer']:.1f}x CPU), recall "
+                        f"{flat['recall_vs_jackhmmer']:.3f}"
+                    ),
+                    "",
+                )
+            )
+        return rows
     if name == "burst":
         cap = (r.get("config") or {}).get("cap")
         started = r.get("seconds_until_all_started")

@@ -173,7 +173,8 @@ def ensure(sequences: int, seed: int, cache: Path = CACHE) -> dict:
     out = cache_path(sequences, seed, cache)
     meta = Path(f"{out}.json")
     if out.is_file() and meta.is_file():
-        return json.loads(meta.read_text())
+        # where the file is now (a cache copied from elsewhere records its old path)
+        return {**json.loads(meta.read_text()), "path": str(out)}
     return generate(sequences, seed, out)
 
 

@@ -61,6 +61,14 @@ def databases(
             help="Also fetch OpenFold's checkpoints (s3://openfold/openfold_params/).",
         ),
     ] = False,
+    colabfold: Annotated[
+        bool,
+        typer.Option(
+            "--colabfold",
+            help="Also fetch ColabFold's UniRef30 and environmental databases (about 0.8 TB "
+            "and their indexes) for MsaEngine=mmseqs2.",
+        ),
+    ] = False,
     wait: Annotated[
         bool,
         typer.Option("--wait", help="Follow the job to its end (hours; full_dbs most of a day)."),
@@ -124,6 +132,7 @@ def databases(
             role_arn=outputs[stack_config.DATABASES_SETUP_ROLE],
             region=config.region,
             openfold_params=openfold_params,
+            colabfold=colabfold,
             refresh=refresh,
             instance_type=instance_type,
         )

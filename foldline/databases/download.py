@@ -25,6 +25,7 @@ import argparse
 import gzip
 import json
 import math
+import os
 import shutil
 import subprocess
 import sys
@@ -34,6 +35,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from foldline.databases import mmseqs_expandable
 from foldline.databases import presets as gdb
 from foldline.spec import layout
 from foldline.spec.formats import utc_now
@@ -55,10 +57,10 @@ def _print(message: str) -> None:
     print(f"[foldline-setup] {message}", flush=True)
 
 
-def _run(command: list[str], log: Log) -> None:
+def _run(command: list[str], log: Log, env: dict[str, str] | None = None) -> None:
     log(" ".join(command))
     started = time.monotonic()
-    status = subprocess.call(command)
+    status = subprocess.call(command, env=env)
     if status != 0:
         raise FetchFailed(f"{command[0]} exited {status}: {' '.join(command)[:300]}")
     log(f"{command[0]} done in {time.monotonic() - started:.0f} s")
@@ -197,6 +199,37 @@ def fetch_public_s3(db: gdb.Database, folder: Path, log: Log, s3: Any = None) ->
     log(f"{count} files from {db.sources[0]}")
 
 
+def fetch_colabfold(db: gdb.Database, folder: Path, log: Log, mmseqs: str = "mmseqs") -> None:
+    """ColabFold's database as its setup_databases.sh makes it from the TSV archive:
+    unpacked, ``tsv2exprofiledb`` into ``<archive name>_db`` (the representatives,
+    ``_seq`` members, ``_aln`` alignments), ``createindex``; the TSV files removed. With an
+    MMseqs2 GPU build in the image, padded for the GPU and indexed as ColabFold does."""
+    name = gdb.COLABFOLD_DATABASES[db.name]
+    untar(download(db.sources[0], folder, log), folder, log)
+    tsv = folder / name.removesuffix("_db")
+    if not Path(f"{tsv}.tsv").is_file():
+        raise FetchFailed(f"{db.sources[0]}: no {tsv.name}.tsv in the archive")
+    help_text = subprocess.run([mmseqs, "-h"], capture_output=True, text=True, check=False).stdout
+    gpu = mmseqs_expandable.binary_has_gpu(help_text)
+    env = {**os.environ, "MMSEQS_FORCE_MERGE": "1"}  # one data file per database
+    _run(
+        [mmseqs, "tsv2exprofiledb", str(tsv), str(folder / name), *(["--gpu", "1"] if gpu else [])],
+        log,
+        env,
+    )
+    _run(
+        [mmseqs, "createindex", str(folder / name), str(folder / "tmp"), "--remove-tmp-files", "1"]
+        + (["--split", "1", "--index-subset", "2"] if gpu else []),
+        log,
+        env,
+    )
+    for leftover in folder.glob(f"{tsv.name}*.tsv"):
+        leftover.unlink()
+    shutil.rmtree(folder / "tmp", ignore_errors=True)
+    if not mmseqs_expandable.is_expandable(folder / name):
+        raise FetchFailed(f"{name}: tsv2exprofiledb left no expandable database")
+
+
 def fetch(db: gdb.Database, folder: Path, log: Log = _print, *, public_s3: Any = None) -> Path:
     """``db`` in AlphaFold's layout under ``folder`` (the database's own folder)."""
     folder.mkdir(parents=True, exist_ok=True)
@@ -212,6 +245,8 @@ def fetch(db: gdb.Database, folder: Path, log: Log = _print, *, public_s3: Any =
         fetch_mmcif(db, folder, log)
     elif db.kind == gdb.S3_PUBLIC:
         fetch_public_s3(db, folder, log, public_s3)
+    elif db.kind == gdb.COLABFOLD_MMSEQS:
+        fetch_colabfold(db, folder, log)
     else:
         raise ValueError(f"unknown kind of database {db.kind!r}")
     return folder
@@ -251,6 +286,7 @@ def setup(
     work: Path = WORK,
     s3: Any = None,
     openfold_params: bool = False,
+    colabfold: bool = False,
     refresh: bool = False,
     job: str = "",
     log: Log = _print,
@@ -264,7 +300,8 @@ def setup(
     import boto3
 
     s3 = s3 or boto3.client("s3")
-    for db in databases if databases is not None else gdb.databases_for(preset, openfold_params):
+    chosen = gdb.databases_for(preset, openfold_params, colabfold)
+    for db in databases if databases is not None else chosen:
         if not refresh and has_record(s3, bucket, db.name):
             log(
                 f"{db.name}: already in s3://{bucket}/{layout.DATABASES}{db.name}/ (its record says so)"
@@ -310,9 +347,10 @@ def setup(
     return record
 
 
-def _tools_missing(preset: str, openfold_params: bool) -> list[str]:
-    kinds = {db.kind for db in gdb.databases_for(preset, openfold_params)}
+def _tools_missing(preset: str, openfold_params: bool, colabfold: bool = False) -> list[str]:
+    kinds = {db.kind for db in gdb.databases_for(preset, openfold_params, colabfold)}
     needed = ["tar", "gunzip"] + (["rsync"] if gdb.MMCIF in kinds else [])
+    needed += ["mmseqs"] if gdb.COLABFOLD_MMSEQS in kinds else []
     return [tool for tool in needed if shutil.which(tool) is None]
 
 
@@ -331,6 +369,12 @@ def main(argv: list[str] | None = None) -> int:
         help="also fetch OpenFold's checkpoints into openfold_params/",
     )
     parser.add_argument(
+        "--colabfold",
+        action="store_true",
+        help="also fetch ColabFold's UniRef30 and environmental databases for the mmseqs2 "
+        "MSA engine (tsv2exprofiledb, createindex)",
+    )
+    parser.add_argument(
         "--refresh",
         action="store_true",
         help="fetch every database again, even those already recorded",
@@ -344,7 +388,7 @@ def main(argv: list[str] | None = None) -> int:
             gdb.Database(d["name"], d["kind"], tuple(d["sources"]), 0, 0)
             for d in json.loads(args.sources.read_text())
         ]
-    missing = _tools_missing(args.preset, args.openfold_params)
+    missing = _tools_missing(args.preset, args.openfold_params, args.colabfold)
     try:
         if missing:  # before a day of downloads, not after
             raise FetchFailed(
@@ -355,6 +399,7 @@ def main(argv: list[str] | None = None) -> int:
             args.bucket,
             work=args.work,
             openfold_params=args.openfold_params,
+            colabfold=args.colabfold,
             refresh=args.refresh,
             job=args.job,
             databases=databases,

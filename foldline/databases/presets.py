@@ -33,6 +33,9 @@ SEQRES = "seqres"  # pdb_seqres.txt, kept to its protein chains (download_pdb_se
 UNIPROT = "uniprot"  # TrEMBL + Swiss-Prot, unpacked and joined into uniprot.fasta
 MMCIF = "mmcif"  # rsync of the PDB's divided mmCIF tree, unpacked and flattened
 S3_PUBLIC = "s3-public"  # a public S3 prefix, read with unsigned requests
+#: ColabFold's TSV archive made into an expandable MMseqs2 database (setup_databases.sh:
+#: tar, ``mmseqs tsv2exprofiledb``, ``mmseqs createindex``)
+COLABFOLD_MMSEQS = "colabfold-mmseqs"
 
 
 @dataclass(frozen=True)
@@ -47,7 +50,11 @@ class Database:
 
     @property
     def working_gb(self) -> float:
-        """Disk the job needs while fetching it: the download and the unpacked copy."""
+        """Disk the job needs while fetching it: the download and the unpacked copy (for
+        ColabFold's, the TSV files and the MMseqs2 database with its index beside them
+        until the TSVs are removed: an estimate, twice the TSVs)."""
+        if self.kind == COLABFOLD_MMSEQS:
+            return self.download_gb + 2 * self.unpacked_gb
         return self.download_gb + self.unpacked_gb
 
 
@@ -135,6 +142,24 @@ DATABASES: dict[str, Database] = {
             53,
             105,
         ),
+        # not AlphaFold's: ColabFold's databases for the mmseqs2 engine (optional). Sizes:
+        # the 2103 release of UniRef30 (68 GB archive, 375 GB unpacked) and the environmental
+        # database (110 GB, 949 GB) as MindSpore's MEGA-Protein README states them; 2302's
+        # are not published beside the archive (see docs/deployment.md)
+        Database(
+            "colabfold_uniref30",
+            COLABFOLD_MMSEQS,
+            ("https://opendata.mmseqs.org/colabfold/uniref30_2302.tar.gz",),
+            68,
+            375,
+        ),
+        Database(
+            "colabfold_envdb",
+            COLABFOLD_MMSEQS,
+            ("https://opendata.mmseqs.org/colabfold/colabfold_envdb_202108.tar.gz",),
+            110,
+            949,
+        ),
         # not AlphaFold's: OpenFold's checkpoints (finetuning_*.pt), optional; its scripts state
         # no size: ten checkpoints of roughly 0.4 GB, rounded up
         Database("openfold_params", S3_PUBLIC, ("s3://openfold/openfold_params/",), 5, 5),
@@ -172,19 +197,47 @@ PRESET_DATABASES: dict[str, tuple[str, ...]] = {
     ),
 }
 OPENFOLD_PARAMS = "openfold_params"
+#: ColabFold's databases: the folder each is fetched into -> the MMseqs2 database in it
+#: (the archive's name + ``_db``, as setup_databases.sh names them)
+COLABFOLD_DATABASES: dict[str, str] = {
+    "colabfold_uniref30": "uniref30_2302_db",
+    "colabfold_envdb": "colabfold_envdb_202108_db",
+}
+#: which of AlphaFold's MSA databases each stands in for with the mmseqs2 engine: UniRef30's
+#: members are UniRef100 (for UniRef90's slot), the environmental database holds BFD and
+#: MGnify's clusters (for theirs). UniProt stays AlphaFold's: multimer pairing reads its
+#: species from UniProt's names.
+COLABFOLD_SLOTS: dict[str, str] = {
+    "uniref90": "colabfold_uniref30",
+    "mgnify": "colabfold_envdb",
+    "small_bfd": "colabfold_envdb",
+}
 
 
-def databases_for(preset: str, openfold_params: bool = False) -> tuple[Database, ...]:
+def colabfold_database(slot: str) -> str | None:
+    """The path, inside the databases root, of ColabFold's database that fills ``slot``."""
+    folder = COLABFOLD_SLOTS.get(slot)
+    return f"{folder}/{COLABFOLD_DATABASES[folder]}" if folder else None
+
+
+def databases_for(
+    preset: str, openfold_params: bool = False, colabfold: bool = False
+) -> tuple[Database, ...]:
     if preset not in PRESET_DATABASES:
         raise ValueError(f"DbPreset {preset!r} is not one of {', '.join(DB_PRESETS)}")
-    names = PRESET_DATABASES[preset] + ((OPENFOLD_PARAMS,) if openfold_params else ())
+    names = (
+        PRESET_DATABASES[preset]
+        + ((OPENFOLD_PARAMS,) if openfold_params else ())
+        + (tuple(COLABFOLD_DATABASES) if colabfold else ())
+    )
     return tuple(DATABASES[name] for name in names)
 
 
-def volume_gb(preset: str) -> int:
+def volume_gb(preset: str, colabfold: bool = False) -> int:
     """The setup job's disk: the largest database in flight (each one is uploaded and
     deleted before the next), with a fifth to spare, in steps of 100 GB."""
-    largest = max(d.working_gb for d in databases_for(preset, openfold_params=True))
+    chosen = databases_for(preset, openfold_params=True, colabfold=colabfold)
+    largest = max(d.working_gb for d in chosen)
     return int(math.ceil(largest * 1.2 / 100) * 100)
 
 

@@ -33,6 +33,7 @@ def job_request(
     role_arn: str,
     region: str,
     openfold_params: bool = False,
+    colabfold: bool = False,
     refresh: bool = False,
     instance_type: str = INSTANCE_TYPE,
     name: str | None = None,
@@ -54,6 +55,8 @@ def job_request(
     ]
     if openfold_params:
         command.append("--openfold-params")
+    if colabfold:
+        command.append("--colabfold")
     if refresh:
         command.append("--refresh")
     return {
@@ -64,7 +67,7 @@ def job_request(
             "ClusterConfig": {
                 "InstanceCount": 1,
                 "InstanceType": instance_type,
-                "VolumeSizeInGB": gdb.volume_gb(preset),
+                "VolumeSizeInGB": gdb.volume_gb(preset, colabfold),
             }
         },
         # no VPC: the sources are on the internet (Google Cloud Storage, the PDB's rsync

@@ -15,15 +15,25 @@ templates from hmmsearch as today. Multimer: one folder per chain, with
 ``uniprot_hits.sto`` (hit names kept as the database spells them, ``tr|ACC|NAME_SPECIES``),
 from which AlphaFold's own multimer pipeline pairs the chains by species.
 
-What ColabFold does that this does not: UniRef30 and its environmental database are
-*cluster profile* databases (``expandaln`` expands each hit cluster into its members);
-the AlphaFold layout holds plain sequence databases, so there is nothing to expand. A
-staged database ``<db_dir>/mmseqs/<name>`` (an MMseqs2 database, with or without its
-``createindex`` index) is used as it is — that is where ColabFold's databases, or
-indexed copies of AlphaFold's, go. Otherwise the FASTA file is made into an MMseqs2
+Two kinds of database. ColabFold's own (UniRef30, its environmental database) are
+*expandable cluster* databases (:mod:`foldline.databases.mmseqs_expandable`: the
+representatives, ``_seq`` with every member, ``_aln`` with each representative's
+alignments to its members). Over one of those this module runs ColabFold's whole
+protocol: the search against the representatives, ``expandaln`` into the members of each
+hit cluster (:data:`EXPANDALN_ARGS`), ``align`` of the members to the search's last
+profile (:data:`REALIGN_ARGS`), then ``filterresult`` and ``result2msa`` over the
+members. Over a plain sequence database (any FASTA of AlphaFold's layout) there is
+nothing to expand: search, ``filterresult``, ``result2msa``. Which databases: a staged
+MMseqs2 database ``<db_dir>/mmseqs/<name>`` (expandable or not, with or without its
+``createindex`` index), else ColabFold's database staged for that slot
+(:data:`foldline.databases.colabfold.SLOTS`), else the FASTA file made into an MMseqs2
 database once (``createdb``) in a cache folder (``FOLDLINE_MMSEQS_CACHE``, default
 ``~/.cache/foldline/mmseqs``), keyed by the file's path, size and modification time and
 the mmseqs version; concurrent builders wait for each other (a file lock).
+
+GPU: where the binary is an MMseqs2 GPU build, a GPU is visible and the database is
+padded (``makepaddedseqdb``), the search runs on it with ColabFold's GPU settings
+(:mod:`foldline.steps.engines.mmseqs_gpu`); otherwise, and by default, on the CPUs.
 
 The binary: ``FOLDLINE_MMSEQS`` or ``mmseqs`` on PATH (Debian's ``mmseqs2`` package, as
 the MSA image installs it).
@@ -42,7 +52,10 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from foldline.databases import mmseqs_expandable
+from foldline.databases import presets as gdb
 from foldline.steps import msa_cache
+from foldline.steps.engines import mmseqs_gpu
 from foldline.steps.engines.alignments import Alignment
 from foldline.steps.engines.msa_search import Database, SearchPlan, write_msas
 
@@ -51,8 +64,13 @@ CACHE_ENV = "FOLDLINE_MMSEQS_CACHE"
 #: a staged MMseqs2 database of ``Database.name`` lives at ``<db_dir>/STAGED_DIR/<name>``
 STAGED_DIR = "mmseqs"
 
-#: ColabFold's ``search_param`` (``--db-load-mode`` is added where an index exists)
-SEARCH_ARGS = ("--num-iterations", "3", "-a", "-e", "0.1", "--max-seqs", "10000", "-s", "8")
+#: ColabFold's ``search_param`` on CPU and GPU (``--db-load-mode`` is added where an
+#: index exists)
+SEARCH_COMMON_ARGS = ("--num-iterations", "3", "-a", "-e", "0.1", "--max-seqs", "10000")
+#: ... and on the CPUs, sensitivity 8
+SEARCH_ARGS = (*SEARCH_COMMON_ARGS, "-s", "8")
+#: ... and on a GPU
+GPU_SEARCH_ARGS = (*SEARCH_COMMON_ARGS, *mmseqs_gpu.GPU_ARGS)
 #: ColabFold's ``filterresult`` after the search, with its filter on (qsc 0.8)
 FILTERRESULT_ARGS = (
     "--qid",
@@ -83,6 +101,20 @@ RESULT2MSA_ARGS = (
     "--max-seq-id",
     "0.95",
 )
+#: ColabFold's ``expandaln`` (its filter on): every member of each hit cluster
+#: (``-e inf``), members more than 95 % identical to one another dropped
+EXPANDALN_ARGS = (
+    "--expansion-mode",
+    "0",
+    "-e",
+    "inf",
+    "--expand-filter-clusters",
+    "1",
+    "--max-seq-id",
+    "0.95",
+)
+#: ColabFold's ``align`` of the expanded members to the query's profile (its filter on)
+REALIGN_ARGS = ("-e", "10", "--max-accept", "100000", "--alt-ali", "10", "-a")
 
 
 class MmseqsError(RuntimeError):
@@ -279,76 +311,104 @@ def alignment_from_a3m(
     return Alignment(names, rows, descriptions, reference).truncated(max_rows)
 
 
+def _protocol(
+    qdb: Path,
+    target: Path,
+    work: Path,
+    *,
+    executable: str,
+    cpus: int,
+    search_args: tuple[str, ...],
+) -> list[tuple[str, list[str]]]:
+    """The mmseqs commands, in order, from ``qdb`` to the A3M database ``work/msa``:
+    ColabFold's expandable protocol where ``target`` is an expandable cluster database,
+    else search, filterresult, result2msa over ``target`` itself."""
+    common = (
+        *(("--db-load-mode", "2") if has_index(target) else ()),
+        "--threads",
+        str(max(1, cpus)),
+        "-v",
+        "1",
+    )
+    res, msa = str(work / "res"), str(work / "msa")
+    search = (
+        "search",
+        [executable, "search", str(qdb), str(target), res, str(work / "tmp"), *search_args]
+        + list(common),
+    )
+    if not mmseqs_expandable.is_expandable(target):
+        return [
+            search,
+            (
+                "filterresult",
+                [executable, "filterresult", str(qdb), str(target), res, str(work / "res_filter")]
+                + [*FILTERRESULT_ARGS, *common],
+            ),
+            (
+                "result2msa",
+                [executable, "result2msa", str(qdb), str(target), str(work / "res_filter"), msa]
+                + [*RESULT2MSA_ARGS, *common],
+            ),
+        ]
+    members, member_alignments = f"{target}_seq", f"{target}_aln"
+    profile = str(work / "prof_res")
+    expanded, realigned, filtered = (
+        str(work / name) for name in ("res_exp", "res_exp_realign", "res_exp_realign_filter")
+    )
+    return [
+        search,
+        # the query's profile after the last iteration, with the query's headers
+        ("mvdb", [executable, "mvdb", str(work / "tmp" / "latest" / "profile_1"), profile]),
+        ("lndb", [executable, "lndb", f"{qdb}_h", f"{profile}_h"]),
+        (
+            "expandaln",
+            [executable, "expandaln", str(qdb), members, res, member_alignments, expanded]
+            + [*EXPANDALN_ARGS, *common],
+        ),
+        (
+            "align",
+            [executable, "align", profile, members, expanded, realigned] + [*REALIGN_ARGS, *common],
+        ),
+        (
+            "filterresult",
+            [executable, "filterresult", str(qdb), members, realigned, filtered]
+            + [*FILTERRESULT_ARGS, *common],
+        ),
+        (
+            "result2msa",
+            [executable, "result2msa", str(qdb), members, filtered, msa]
+            + [*RESULT2MSA_ARGS, *common],
+        ),
+    ]
+
+
 def search_database(
-    queries: dict[str, str], target: Path, work: Path, cpus: int, *, executable: str | None = None
+    queries: dict[str, str],
+    target: Path,
+    work: Path,
+    cpus: int,
+    *,
+    executable: str | None = None,
+    search_args: tuple[str, ...] = SEARCH_ARGS,
 ) -> dict[str, list[A3mEntry]]:
     """ColabFold's search of ``target`` for each query (key -> sequence), all in one
-    batch; returns each query's A3M entries (the query first)."""
+    batch; returns each query's A3M entries (the query first). ``search_args``: the
+    CPU search's (:data:`SEARCH_ARGS`) or the GPU search's."""
     executable = executable or binary()
     work.mkdir(parents=True, exist_ok=True)
     fasta = work / "queries.fasta"
     fasta.write_text("".join(f">{key}\n{sequence}\n" for key, sequence in queries.items()))
-    threads = ("--threads", str(max(1, cpus)))
-    load = ("--db-load-mode", "2") if has_index(target) else ()
-    qdb, res, filtered, msa = (str(work / n) for n in ("qdb", "res", "res_filter", "msa"))
-    steps = [
-        ("createdb", [executable, "createdb", str(fasta), qdb, "-v", "1"]),
-        (
-            "search",
-            [
-                executable,
-                "search",
-                qdb,
-                str(target),
-                res,
-                str(work / "tmp"),
-                *SEARCH_ARGS,
-                *load,
-                *threads,
-                "-v",
-                "1",
-            ],
-        ),
-        (
-            "filterresult",
-            [
-                executable,
-                "filterresult",
-                qdb,
-                str(target),
-                res,
-                filtered,
-                *FILTERRESULT_ARGS,
-                *load,
-                *threads,
-                "-v",
-                "1",
-            ],
-        ),
-        (
-            "result2msa",
-            [
-                executable,
-                "result2msa",
-                qdb,
-                str(target),
-                filtered,
-                msa,
-                *RESULT2MSA_ARGS,
-                *load,
-                *threads,
-                "-v",
-                "1",
-            ],
-        ),
-    ]
-    for what, argv in steps:
+    qdb = work / "qdb"
+    _run([executable, "createdb", str(fasta), str(qdb), "-v", "1"], what="mmseqs createdb")
+    for what, argv in _protocol(
+        qdb, target, work, executable=executable, cpus=cpus, search_args=search_args
+    ):
         _run(argv, what=f"mmseqs {what} ({target.name})")
     keys = {}  # qdb's lookup: internal key, name, file
     for line in Path(f"{qdb}.lookup").read_text().splitlines():
         internal, name, _ = line.split("\t")
         keys[int(internal)] = name
-    texts = read_db_entries(Path(msa))
+    texts = read_db_entries(work / "msa")
     found = {keys[internal]: parse_a3m(text) for internal, text in texts.items()}
     # a query without hits still gets its own row
     return {key: found.get(key) or [A3mEntry(key, sequence)] for key, sequence in queries.items()}
@@ -374,15 +434,28 @@ def run_mmseqs_search(
     timings: dict[str, float] = {}
     alignments: dict[tuple[str, str], Alignment] = {}
     searched: dict[str, str] = {}
+    protocols: dict[str, str] = {}
+    targets = {}
+    for db in plan.databases:
+        t0 = time.perf_counter()
+        targets[db.output] = _target_for(db, plan.db_dir, executable)
+        timings[f"mmseqs_createdb_{db.name}"] = round(time.perf_counter() - t0, 3)
+    device = mmseqs_gpu.decide(executable, sorted(set(targets.values())))
     with tempfile.TemporaryDirectory(prefix="foldline-mmseqs-") as scratch:
         for db in plan.databases:
-            t0 = time.perf_counter()
-            target = _target_for(db, plan.db_dir, executable)
+            target = targets[db.output]
             searched[db.output] = str(target)
-            timings[f"mmseqs_createdb_{db.name}"] = round(time.perf_counter() - t0, 3)
+            protocols[db.output] = (
+                "expandable" if mmseqs_expandable.is_expandable(target) else "flat"
+            )
             t0 = time.perf_counter()
             found = search_database(
-                queries, target, Path(scratch) / db.output, cpus, executable=executable
+                queries,
+                target,
+                Path(scratch) / db.output,
+                cpus,
+                executable=executable,
+                search_args=GPU_SEARCH_ARGS if device.gpu else SEARCH_ARGS,
             )
             timings[f"mmseqs_{db.name}"] = round(time.perf_counter() - t0, 3)
             for key, entries in found.items():
@@ -393,23 +466,26 @@ def run_mmseqs_search(
                     query_description=chain.description,
                     max_rows=db.max_rows,
                 )
+    expandable = "expandable" in protocols.values()
     notes = {
         "engine": "mmseqs2",
         "engine_version": mmseqs_version,
-        "mmseqs_search_args": " ".join(SEARCH_ARGS),
+        "mmseqs_device": "gpu" if device.gpu else "cpu",
+        "mmseqs_device_reason": device.reason,
+        "mmseqs_search_args": " ".join(GPU_SEARCH_ARGS if device.gpu else SEARCH_ARGS),
         "mmseqs_filterresult_args": " ".join(FILTERRESULT_ARGS),
         "mmseqs_result2msa_args": " ".join(RESULT2MSA_ARGS),
-        "mmseqs_databases": searched,
-        "substitutions": (
-            [
-                (
-                    "full_dbs: no ColabFold/HHblits BFD or UniRef30 databases in the local layout; "
-                    "bfd_uniref_hits.a3m is MMseqs2 over small_bfd"
-                )
-            ]
-            if db_preset == "full_dbs" and not _staged(plan.db_dir, "small_bfd")
-            else []
+        **(
+            {
+                "mmseqs_expandaln_args": " ".join(EXPANDALN_ARGS),
+                "mmseqs_align_args": " ".join(REALIGN_ARGS),
+            }
+            if expandable
+            else {}
         ),
+        "mmseqs_databases": searched,
+        "mmseqs_protocols": protocols,
+        "substitutions": _substitutions(plan, db_preset, targets),
     }
     return write_msas(
         plan,
@@ -423,9 +499,31 @@ def run_mmseqs_search(
     )
 
 
+def _substitutions(plan: SearchPlan, db_preset: str, targets: dict[str, Path]) -> list[str]:
+    """What stands in for AlphaFold's HHblits output (full_dbs' bfd_uniref_hits.a3m)."""
+    if db_preset != "full_dbs" or "bfd_uniref_hits.a3m" not in targets:
+        return []
+    target = targets["bfd_uniref_hits.a3m"]
+    if mmseqs_expandable.is_expandable(target):
+        return [f"full_dbs: bfd_uniref_hits.a3m is MMseqs2 over the cluster database {target.name}"]
+    if _staged(plan.db_dir, "small_bfd"):
+        return []
+    return [
+        (
+            "full_dbs: no ColabFold/HHblits BFD or UniRef30 databases in the local layout; "
+            "bfd_uniref_hits.a3m is MMseqs2 over small_bfd"
+        )
+    ]
+
+
 def _staged(db_dir: Path, name: str) -> Path | None:
-    path = db_dir / STAGED_DIR / name
-    return path if Path(f"{path}.dbtype").is_file() else None
+    """The MMseqs2 database staged for AlphaFold's database ``name``: foldline's own
+    ``mmseqs/<name>``, else ColabFold's that fills that slot."""
+    colabfold = gdb.colabfold_database(name)
+    for path in (db_dir / STAGED_DIR / name, db_dir / colabfold if colabfold else None):
+        if path is not None and Path(f"{path}.dbtype").is_file():
+            return path
+    return None
 
 
 def _target_for(db: Database, db_dir: Path, executable: str) -> Path:
