@@ -34,7 +34,12 @@ from foldline.intake.plan import plan_run
 from foldline.intake.run_identity import run_id_for, upload_version
 from foldline.intake.spend_limits import SpendLimits
 from foldline.outcomes.campaigns import campaign_member_ended
-from foldline.outcomes.notices import publish, rejected_notice, start_failed_notice
+from foldline.outcomes.notices import (
+    as_campaign_member,
+    publish,
+    rejected_notice,
+    start_failed_notice,
+)
 from foldline.runs import table as runs
 from foldline.spec import layout
 from foldline.spec.formats import is_not_found_code, utc_now
@@ -502,8 +507,11 @@ def _give_up(ctx: StartContext, bucket: str, run: Launch, reason: str) -> Outcom
     message_id = publish(
         ctx.notices(),
         ctx.topic_arn,
-        start_failed_notice(
-            bucket=bucket, key=key, target=run.target, run_id=run_id, reason=reason
+        as_campaign_member(
+            start_failed_notice(
+                bucket=bucket, key=key, target=run.target, run_id=run_id, reason=reason
+            ),
+            run.record_fields,
         ),
     )
     ctx.runs.update(

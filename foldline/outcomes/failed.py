@@ -29,6 +29,7 @@ from foldline.outcomes.notices import (
     Notice,
     StepReport,
     analysis_failed_notice,
+    as_campaign_member,
     ended_notice,
     publish,
     send_kept_notice,
@@ -230,6 +231,7 @@ def notify_run_ended(ctx: NotifyContext, change: ExecutionStatusChange) -> Notif
         steps_unavailable=unavailable,
         run_notes=run_notes(facts.item, local=bool(os.environ.get(layout.LOCAL_WORKDIR_ENV))),
     )
+    notice = as_campaign_member(notice, facts.item)
     failed = next((s for s in steps if s.status == FAILED), None)
     ctx.runs.update(
         facts.run_id,
@@ -296,6 +298,7 @@ def notify_analysis_failed(
         model_uris=model_uris,
         attempts=attempts,
     )
+    notice = as_campaign_member(notice, facts.item)
     ctx.runs.update(
         facts.run_id,
         status=runs_mod.SUCCEEDED,

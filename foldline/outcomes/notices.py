@@ -9,10 +9,12 @@ speak with one voice.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from foldline.spec.formats import utc_now
+from foldline.spec.screening import CAMPAIGN_MEMBER_ATTRIBUTE
 from foldline.spec.statuses import FAILED
 
 SUBJECT_LIMIT = 100  # SNS rejects longer e-mail subjects
@@ -35,6 +37,16 @@ class Notice:
         if self.run_id:
             attrs["run_id"] = self.run_id
         return {k: {"DataType": "String", "StringValue": v} for k, v in attrs.items()}
+
+
+def as_campaign_member(notice: Notice, item: Mapping[str, Any] | None) -> Notice:
+    """The notice of a run ``item`` (its runs-table item), marked as its campaign's
+    member where it is one: the campaign's summary is what the e-mail subscription gets."""
+    campaign_id = (item or {}).get("campaign")
+    if not campaign_id:
+        return notice
+    attributes = {**notice.extra_attributes, CAMPAIGN_MEMBER_ATTRIBUTE: str(campaign_id)}
+    return replace(notice, extra_attributes=attributes)
 
 
 def notice_record(notice: Notice) -> dict[str, Any]:

@@ -47,6 +47,7 @@ from foldline.outcomes.campaigns import campaign_member_ended
 from foldline.outcomes.notices import (
     Notice,
     ResultSummary,
+    as_campaign_member,
     notice_record,
     send_kept_notice,
     succeeded_notice,
@@ -478,7 +479,9 @@ def analyse_run(ctx: AnalysisContext, change: ExecutionStatusChange) -> Analysis
                 end_time=change.end_time,
             )
         )
-    notice = _success_notice(ctx, facts, summary, report_uri, model_uris)
+    notice = as_campaign_member(
+        _success_notice(ctx, facts, summary, report_uri, model_uris), facts.item
+    )
     ctx.runs.update(
         run_id,
         status=runs_mod.SUCCEEDED,

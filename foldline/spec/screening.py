@@ -16,6 +16,14 @@ MODE_TAG = "Mode"
 SCREEN_MODE = "screen"
 MODES = (SCREEN_MODE,)
 
+#: the message attribute (the campaign's id) on a screening-drop member's own notice. The
+#: e-mail subscription's filter policy (template.yaml) leaves those out, so a drop of N
+#: records e-mails one summary, not N + 1 messages; every other subscriber of the topic
+#: still gets each run's notice, and can filter on this attribute too
+CAMPAIGN_MEMBER_ATTRIBUTE = "campaign_member"
+#: that filter policy: notices without the attribute (single runs, campaign summaries)
+EMAIL_FILTER_POLICY = {CAMPAIGN_MEMBER_ATTRIBUTE: [{"exists": False}]}
+
 #: the runs-table key of a campaign's item (``#`` first: no run id starts so, and the
 #: runs listing skips such keys)
 CAMPAIGN_KEY_PREFIX = "#campaign#"

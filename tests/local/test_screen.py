@@ -21,6 +21,7 @@ from foldline.cli.app import app
 from foldline.local.outbox import read_notice
 from foldline.local.paths import DEFAULT_DATABASES
 from foldline.spec import layout
+from foldline.spec.screening import CAMPAIGN_MEMBER_ATTRIBUTE
 
 pytestmark = pytest.mark.slow
 
@@ -128,3 +129,8 @@ def test_one_summary_notice_names_every_record(screened):
     assert "11 succeeded" in summaries[0].subject and "1 rejected" in summaries[0].subject
     for name, _seq in records:
         assert name in body
+    # each run's own notice names its campaign, which the e-mail subscription filters out
+    campaign_id = summaries[0].attributes["campaign"]
+    members = [n for n in notices if n is not summaries[0]]
+    assert len(members) == 11  # one per run that ran; the refused record sends none
+    assert {n.attributes.get(CAMPAIGN_MEMBER_ATTRIBUTE) for n in members} == {campaign_id}

@@ -8,11 +8,13 @@ import pytest
 from botocore.exceptions import ClientError
 
 from foldline.outcomes.campaigns import campaign_member_ended
+from foldline.outcomes.notices import as_campaign_member, ended_notice, publish
 from foldline.runs.campaigns import Campaigns
 from foldline.runs.table import RunsTable
 from foldline.spec import layout
+from foldline.spec.screening import CAMPAIGN_MEMBER_ATTRIBUTE, EMAIL_FILTER_POLICY
 from tests.intake.test_screen import SCREEN, campaign_of, screen_fasta
-from tests.moto_stack import BUCKET, RUNS_TABLE
+from tests.moto_stack import BUCKET, RUNS_TABLE, STACK
 
 
 @pytest.fixture
@@ -93,3 +95,54 @@ def test_a_summary_sns_refused_is_sent_by_the_retry(stack, campaign):
         runs, stack.sns, stack.topic_arn, last, s3=stack.s3
     )  # the retry, at once
     assert len(stack.notices()) == 1
+
+
+def _mailbox(stack) -> str:
+    """A queue subscribed to the topic as template.yaml subscribes the e-mail address."""
+    props = STACK.template["Resources"]["NotificationsEmailSubscription"]["Properties"]
+    assert props["FilterPolicy"] == EMAIL_FILTER_POLICY  # the template says what the code means
+    url = stack.sqs.create_queue(QueueName="mailbox")["QueueUrl"]
+    arn = stack.sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])
+    stack.sns.subscribe(
+        TopicArn=stack.topic_arn,
+        Protocol="sqs",
+        Endpoint=arn["Attributes"]["QueueArn"],
+        Attributes={
+            "FilterPolicy": json.dumps(props["FilterPolicy"]),
+            "FilterPolicyScope": props["FilterPolicyScope"],
+        },
+    )
+    return url
+
+
+def test_the_mailbox_gets_the_campaign_summary_not_each_members_notice(stack, campaign):
+    campaign_id, item, runs = campaign
+    mailbox = _mailbox(stack)
+
+    def failed(run_id: str, item: dict | None) -> None:
+        notice = ended_notice(
+            status="failed", target="t", run_id=run_id, execution_arn="arn:x", steps=[]
+        )
+        publish(stack.sns, stack.topic_arn, as_campaign_member(notice, item))
+
+    failed("single-run", {"run_id": "single-run"})  # an upload of its own
+    # the refused record ended at the start (no notice of its own); the five that ran fail
+    members = [
+        m["run_id"] for m in item["members"] if runs.get(m["run_id"])["status"] == "Executing"
+    ]
+    for run_id in members:
+        ended = end(runs, run_id, "Failed", failure_reason="RunMSA: out of memory")
+        failed(run_id, ended)
+        campaign_member_ended(runs, stack.sns, stack.topic_arn, ended, s3=stack.s3)
+
+    def who(messages: list[dict]) -> list[str]:
+        return [m["MessageAttributes"]["run_id"]["Value"] for m in messages]
+
+    topic = stack.notices()  # every notice the topic carried
+    assert who(topic) == ["single-run", *members, campaign_id]
+    assert {
+        m["MessageAttributes"][CAMPAIGN_MEMBER_ATTRIBUTE]["Value"]
+        for m in topic
+        if m["MessageAttributes"]["run_id"]["Value"] in members
+    } == {campaign_id}
+    assert who(stack.drain(mailbox)) == ["single-run", campaign_id]
