@@ -40,6 +40,7 @@ from foldline.runs.facts import RunFacts, run_facts
 from foldline.runs.table import RunsTable
 from foldline.spec import layout
 from foldline.spec.formats import utc_now
+from foldline.spec.parameters import MSA_ENGINE
 from foldline.spec.statuses import FAILED, STOPPED, SUCCEEDED
 
 log = logging.getLogger("foldline.notify")
@@ -230,6 +231,7 @@ def notify_run_ended(ctx: NotifyContext, change: ExecutionStatusChange) -> Notif
         execution_failure_reason=execution_reason,
         steps_unavailable=unavailable,
         run_notes=run_notes(facts.item, local=bool(os.environ.get(layout.LOCAL_WORKDIR_ENV))),
+        msa_engine=facts.parameters.get(MSA_ENGINE.name),
     )
     notice = as_campaign_member(notice, facts.item)
     failed = next((s for s in steps if s.status == FAILED), None)

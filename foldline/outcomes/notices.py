@@ -369,12 +369,14 @@ def ended_notice(
     execution_failure_reason: str | None = None,
     steps_unavailable: str | None = None,
     run_notes: tuple[str, ...] | list[str] = (),
+    msa_engine: str | None = None,
 ) -> Notice:
     """A run that failed or was stopped: which step, why, and where its logs are.
 
     ``status`` is "failed" or "stopped". ``steps`` lists the pipeline's steps as
     ListPipelineExecutionSteps reported them (failed ones first);
-    ``steps_unavailable`` says why they could not be listed, if so.
+    ``steps_unavailable`` says why they could not be listed, if so; ``msa_engine`` is
+    the run's MsaEngine parameter (a failed MSA step is read with its engine in mind).
     """
     failed = [s for s in steps if s.status == FAILED]
     if status == "failed" and failed:
@@ -395,8 +397,9 @@ def ended_notice(
         lines += _step_lines(step)
     if steps_unavailable:
         lines.append(f"(The pipeline's steps could not be listed: {steps_unavailable})")
-    if run_notes:
-        lines += ["", *run_notes]
+    notes = [*([f"MSA engine (MsaEngine): {msa_engine}"] if msa_engine else []), *run_notes]
+    if notes:
+        lines += ["", *notes]
     lines += ["", f"Pipeline execution: {execution_arn}"]
     return Notice(
         subject=clip_subject(subject),

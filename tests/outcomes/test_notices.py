@@ -128,6 +128,7 @@ def test_a_failed_run_names_the_step_its_reason_and_its_logs():
         execution_arn=ARN,
         steps=steps,
         execution_failure_reason="Step failure: One or multiple steps failed.",
+        msa_engine="mmseqs2",
     )
     assert notice.subject.startswith("foldline: 6kwc failed at RunOpenFold: AlgorithmError")
     assert len(notice.subject) < SUBJECT_LIMIT
@@ -138,6 +139,7 @@ def test_a_failed_run_names_the_step_its_reason_and_its_logs():
     assert "https://console/logs" in body
     assert "Outputs: s3://b/runs/x/msa/j/output/model.tar.gz" in body
     assert "Pipeline failure reason: Step failure" in body and ARN in body
+    assert "MSA engine (MsaEngine): mmseqs2" in body
     assert attrs(notice) == {
         "status": "failed",
         "target": "6kwc",

@@ -16,7 +16,7 @@ from botocore.stub import Stubber
 
 from foldline.events.pipeline import list_execution_steps
 from foldline.outcomes.failed import step_reports, training_log_links
-from foldline.spec.parameters import ALPHAFOLD_STEP, MSA_STEP, OPENFOLD_STEP
+from foldline.spec.parameters import ALPHAFOLD_STEP, MSA_ENGINE, MSA_STEP, OPENFOLD_STEP
 from tests.conftest import load_handler
 from tests.moto_stack import BUCKET
 from tests.pipeline_runs import EVENTS, job_name, set_execution_status
@@ -103,6 +103,8 @@ def test_a_failed_run_is_one_notice_naming_the_step_its_reason_and_logs(
     assert f"aws logs tail /aws/sagemaker/TrainingJobs --log-stream-name-prefix {job}" in body
     assert "logsV2:log-groups/log-group/$252Faws$252Fsagemaker$252FTrainingJobs" in body
     assert "Step RunAlphaFold: Succeeded" in body and run.execution_arn in body
+    # the engine the run asked for, read from the execution's own parameters
+    assert f"MSA engine (MsaEngine): {run.item()['parameters'][MSA_ENGINE.name]}" in body
     attributes = {k: v["Value"] for k, v in notice["MessageAttributes"].items()}
     assert attributes == {
         "status": "failed",
