@@ -394,18 +394,37 @@ def decide_each_record(
     return judged, None
 
 
+def _check_local_file(path: str, limits: IntakeLimits) -> None:
+    """What the start function checks of an upload before it reads it: size, suffix."""
+    check_size(os.path.getsize(path), limits)
+    if not has_fasta_suffix(path):
+        raise _reject(
+            "bad_suffix",
+            f"{os.path.basename(path)!r} does not end in a FASTA suffix "
+            f"({' '.join(FASTA_SUFFIXES)}, any case)",
+        )
+
+
 def decide_file(path: str, limits: IntakeLimits | None = None) -> Decision:
     """Judge a local file, checking its size before reading it."""
     limits = limits or IntakeLimits()
     try:
-        check_size(os.path.getsize(path), limits)
-        if not has_fasta_suffix(path):
-            raise _reject(
-                "bad_suffix",
-                f"{os.path.basename(path)!r} does not end in a FASTA suffix "
-                f"({' '.join(FASTA_SUFFIXES)}, any case)",
-            )
+        _check_local_file(path, limits)
     except FastaRejected as rejected:
         return Decision(rejection=rejected.rejection)
     with open(path, "rb") as handle:
         return decide(handle.read(), limits)
+
+
+def decide_file_records(
+    path: str, limits: IntakeLimits | None = None
+) -> tuple[list[RecordDecision], Rejection | None]:
+    """Judge a local file as a screening drop (:func:`decide_each_record`), checking its
+    size before reading it."""
+    limits = limits or IntakeLimits()
+    try:
+        _check_local_file(path, limits)
+    except FastaRejected as rejected:
+        return [], rejected.rejection
+    with open(path, "rb") as handle:
+        return decide_each_record(handle.read(), limits)
