@@ -49,8 +49,14 @@ def headline_of(config: StackConfig, run_id: str) -> str | None:
         return None
 
 
+#: what a run's status (:func:`foldline.cli.progress.run_status`) is once nothing more will come
+_ENDED = FINAL_STATUSES | {progress.ANALYSIS_FAILED}
+
+
 def ended(item: dict | None) -> bool:
-    return item is not None and item.get("status") in FINAL_STATUSES
+    """Nothing more will come: a final status and, for a pipeline that succeeded, its
+    analysis done or given up (the report is what --wait waits for)."""
+    return item is not None and progress.run_status(item) in _ENDED
 
 
 def summary_lines(config: StackConfig, item: dict) -> list[str]:
@@ -149,4 +155,4 @@ def follow(
     for run_id in run_ids:
         for line in summary_lines(config, items[run_id]):
             out.print(line, markup=False)
-    return all(items[r].get("status") == SUCCEEDED for r in run_ids)
+    return all(progress.run_status(items[r]) == SUCCEEDED for r in run_ids)

@@ -173,7 +173,12 @@ def submit(
         list[Path], typer.Argument(help="FASTA files, one run each.", show_default=False)
     ],
     wait: Annotated[
-        bool, typer.Option("--wait", help="Follow the runs until they end, then show the results.")
+        bool,
+        typer.Option(
+            "--wait",
+            help="Follow the runs until they end (a pipeline that succeeded: until its "
+            "report is written), then show the results; exit 0 only if every run has one.",
+        ),
     ] = False,
     preset: Annotated[
         str | None,

@@ -240,6 +240,19 @@ def _inference(stack, run_id):
     stack.runs.update(run_id, current_step="RunAlphaFold")
 
 
+def _analysing(stack, run_id):
+    """The pipeline succeeded (the progress function's record); the analysis is running."""
+    for step in ("RunAlphaFold", "RunOpenFold"):
+        stack.runs.record_step(
+            run_id,
+            step,
+            status="Succeeded",
+            started_at="2026-11-26T10:12:00+00:00",
+            ended_at="2026-11-26T10:40:00+00:00",
+        )
+    stack.runs.update(run_id, status=SUCCEEDED, ended_at="2026-11-26T10:40:00+00:00")
+
+
 def test_wait_follows_the_run_to_its_report(moto_stack, fasta, reports, monkeypatch):
     report = reports[0]
 
@@ -255,12 +268,13 @@ def test_wait_follows_the_run_to_its_report(moto_stack, fasta, reports, monkeypa
 
     def sleep(seconds):  # the run id is known once the file is uploaded
         calls.append(seconds)
-        [_started, _inference, succeeded][len(calls) - 1](moto_stack, _submitted_run_id(moto_stack))
+        states = [_started, _inference, _analysing, succeeded]
+        states[len(calls) - 1](moto_stack, _submitted_run_id(moto_stack))
 
     monkeypatch.setattr(follow, "_sleep", sleep)
     result = invoke("submit", str(fasta), "--wait", "--interval", "0.5")
     assert result.exit_code == 0, result.output + result.stderr
-    assert calls == [0.5, 0.5, 0.5]
+    assert calls == [0.5] * 4  # it waited for the report, not only the pipeline
     run_id = _submitted_run_id(moto_stack)
     out = result.output
     assert f"{run_id}: Succeeded" in out
@@ -277,6 +291,7 @@ def test_wait_follows_the_run_to_its_report(moto_stack, fasta, reports, monkeypa
         f"6kwc.fasta {run_id}: uploaded (RunMSA ·, RunAlphaFold ·, RunOpenFold ·)",
         f"6kwc.fasta {run_id}: Executing (RunMSA …, RunAlphaFold ·, RunOpenFold ·)",
         f"6kwc.fasta {run_id}: Executing (RunMSA ✓, RunAlphaFold …, RunOpenFold ·)",
+        f"6kwc.fasta {run_id}: Analysing (RunMSA ✓, RunAlphaFold ✓, RunOpenFold ✓)",
         f"6kwc.fasta {run_id}: Succeeded (RunMSA ✓, RunAlphaFold ✓, RunOpenFold ✓)",
     ]
     # the command it prints reaches this stack as printed (FOLDLINE_STACK aside)
