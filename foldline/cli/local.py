@@ -303,7 +303,8 @@ def _screen_members(runtime, board, console, timeout: float) -> list:
 
 @app.command()
 def serve(workdir: Path = WORKDIR, databases: Path = DATABASES) -> None:
-    """Keep the local cloud running; files dropped in <workdir>/drop/ go to inputs/."""
+    """Keep the local cloud running; files dropped in <workdir>/drop/ go to inputs/ (in
+    <workdir>/drop/screen/: as screening drops, one run per record)."""
 
     from foldline.local.display import echo_notice
     from foldline.local.runtime import LocalRuntime
@@ -321,7 +322,11 @@ def serve(workdir: Path = WORKDIR, databases: Path = DATABASES) -> None:
                 f"local cloud at {runtime.cloud.endpoint_url}, bucket {runtime.bucket}"
                 f" ({runtime.restored} objects and items restored)"
             )
-            console.print(f"drop FASTA files into {runtime.workdir / 'drop'} (Ctrl-C to stop)")
+            drop = runtime.workdir / "drop"
+            console.print(
+                f"drop FASTA files into {drop} (screening drops into {drop / 'screen'}; "
+                "Ctrl-C to stop)"
+            )
             watch(
                 runtime,
                 stop,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import shutil
 import threading
 
-from foldline.local.serve import SUBMITTED, serve
+from foldline.local.serve import SCREEN, SUBMITTED, serve
 
 
 def test_dropped_file_is_uploaded_and_state_survives_a_restart(make_runtime, dna_fasta, tmp_path):
@@ -44,3 +44,33 @@ def test_dropped_file_is_uploaded_and_state_survives_a_restart(make_runtime, dna
     assert "rejected/dna.fasta" in keys and "rejected/dna.fasta.reason.json" in keys
     assert restarted.idle()  # restoring started nothing
     assert restarted.dispatcher.invocations == []
+
+
+def test_a_file_dropped_in_screen_is_a_screening_drop(make_runtime, tmp_path):
+    work = tmp_path / "work"
+    runtime = make_runtime(work)
+    uploads = []
+    stop = threading.Event()
+    watcher = threading.Thread(
+        target=serve, args=(runtime, stop), kwargs={"interval": 0.2, "on_upload": uploads.append}
+    )
+    watcher.start()
+    try:
+        # two nucleotide records: refused one by one, so the campaign ends without a fold
+        part = tmp_path / "screen.fasta.part"
+        part.write_text(">dna1\nATGGCGTACGATCGATCGATCGTAGC\n>dna2\nATGCATGCATGCATGCATGCATGCAT\n")
+        while not (work / "drop" / SCREEN).is_dir():
+            stop.wait(0.1)
+        shutil.move(part, work / "drop" / SCREEN / "screen.fasta")
+        while not uploads and watcher.is_alive():
+            stop.wait(0.2)
+        (submission,) = uploads
+        members = runtime.screen_members(submission, timeout=120)
+        items = runtime.wait([m.run_id for m in members], timeout=120)
+    finally:
+        stop.set()
+        watcher.join()
+    assert [m.record for m in members] == ["dna1", "dna2"]  # one run per record
+    assert {i["status"] for i in items.values()} == {"Rejected"}
+    assert runtime.campaign(submission.run_id)["expected"] == 2
+    assert list((work / "drop" / SCREEN).iterdir()) == []
