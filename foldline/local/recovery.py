@@ -143,17 +143,8 @@ def recover(
                 interrupted_at=utc_now(),
                 remove=("rejecting", "execution_arn", "current_step"),
             )
-            publish(
-                sns,
-                topic_arn,
-                interrupted_notice(
-                    target=item.get("target") or layout.target_name(upload["Key"]),
-                    run_id=run_id,
-                    was=item["status"],
-                    key=upload["Key"],
-                    restarted=True,
-                ),
-            )
+            target = layout.target_name(upload["Key"])
+            _announce(sns, topic_arn, item, target, key=upload["Key"], restarted=True)
             redrive.append(upload)
             result.resumed.append(run_id)
             del open_runs[run_id]
@@ -167,17 +158,7 @@ def recover(
             "ended, and its upload is no longer in inputs/; upload the file again",
             remove=("rejecting",),
         )
-        publish(
-            sns,
-            topic_arn,
-            interrupted_notice(
-                target=item.get("target") or run_id.rsplit("-", 1)[0],
-                run_id=run_id,
-                was=item["status"],
-                key=item.get("key") or "?",
-                restarted=False,
-            ),
-        )
+        _announce(sns, topic_arn, item, run_id.rsplit("-", 1)[0], restarted=False)
         result.lost.append(run_id)
         if item.get("campaign"):  # its screening drop counts it ended (the last: the summary)
             campaign_member_ended(table, sns, topic_arn, item, s3=s3)
@@ -187,6 +168,30 @@ def recover(
         if response.get("FailedEntryCount"):
             raise RuntimeError(f"could not re-drive uploads: {response['Entries']}")
     return result
+
+
+def _announce(
+    sns: Any,
+    topic_arn: str,
+    item: dict[str, Any],
+    target: str,
+    *,
+    restarted: bool,
+    key: str | None = None,
+) -> None:
+    """The notice of a run the last session cut short (``target`` and ``key`` where its
+    item names none): set going again (``restarted``) or marked Failed."""
+    publish(
+        sns,
+        topic_arn,
+        interrupted_notice(
+            target=item.get("target") or target,
+            run_id=item["run_id"],
+            was=item["status"],
+            key=key or item.get("key") or "?",
+            restarted=restarted,
+        ),
+    )
 
 
 def _resume_campaign(
@@ -208,17 +213,7 @@ def _resume_campaign(
             interrupted_at=utc_now(),
             remove=("rejecting", "execution_arn", "current_step"),
         )
-        publish(
-            sns,
-            topic_arn,
-            interrupted_notice(
-                target=item.get("target") or run_id.rsplit("-", 1)[0],
-                run_id=run_id,
-                was=item["status"],
-                key=item.get("key") or "?",
-                restarted=True,
-            ),
-        )
+        _announce(sns, topic_arn, item, run_id.rsplit("-", 1)[0], restarted=True)
         result.resumed.append(run_id)
         del open_runs[run_id]
     return bool(cut_short)

@@ -2,24 +2,35 @@
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 import threading
 
 from foldline.local.serve import SCREEN, SUBMITTED, serve
 
 
-def test_dropped_file_is_uploaded_and_state_survives_a_restart(make_runtime, dna_fasta, tmp_path):
-    work = tmp_path / "work"
-    runtime = make_runtime(work)
-    uploads = []
+@contextlib.contextmanager
+def watching(runtime, uploads: list):
+    """The drop folder watched in a thread (as `foldline local serve` does) while inside."""
     stop = threading.Event()
     watcher = threading.Thread(
         target=serve, args=(runtime, stop), kwargs={"interval": 0.2, "on_upload": uploads.append}
     )
-    # the watcher makes drop/ when its thread runs; a user may have made it before
-    (work / "drop").mkdir(parents=True, exist_ok=True)
     watcher.start()
     try:
+        yield stop, watcher
+    finally:
+        stop.set()
+        watcher.join()
+
+
+def test_dropped_file_is_uploaded_and_state_survives_a_restart(make_runtime, dna_fasta, tmp_path):
+    work = tmp_path / "work"
+    runtime = make_runtime(work)
+    uploads = []
+    # the watcher makes drop/ when its thread runs; a user may have made it before
+    (work / "drop").mkdir(parents=True, exist_ok=True)
+    with watching(runtime, uploads) as (stop, watcher):
         # written under a hidden name, then renamed: the watcher never sees it half-made
         # (nor moves it away between the copy's write and its chmod, on a loaded machine)
         shutil.copyfile(dna_fasta, work / "drop" / ".dna.fasta.part")
@@ -28,9 +39,6 @@ def test_dropped_file_is_uploaded_and_state_survives_a_restart(make_runtime, dna
             stop.wait(0.2)
         (submission,) = uploads
         item = runtime.wait([submission.run_id], timeout=120)[submission.run_id]
-    finally:
-        stop.set()
-        watcher.join()
     assert item["status"] == "Rejected"
     assert not (work / "drop" / "dna.fasta").exists()
     assert len(list((work / "drop" / SUBMITTED).iterdir())) == 1
@@ -50,12 +58,7 @@ def test_a_file_dropped_in_screen_is_a_screening_drop(make_runtime, tmp_path):
     work = tmp_path / "work"
     runtime = make_runtime(work)
     uploads = []
-    stop = threading.Event()
-    watcher = threading.Thread(
-        target=serve, args=(runtime, stop), kwargs={"interval": 0.2, "on_upload": uploads.append}
-    )
-    watcher.start()
-    try:
+    with watching(runtime, uploads) as (stop, watcher):
         # two nucleotide records: refused one by one, so the campaign ends without a fold
         part = tmp_path / "screen.fasta.part"
         part.write_text(">dna1\nATGGCGTACGATCGATCGATCGTAGC\n>dna2\nATGCATGCATGCATGCATGCATGCAT\n")
@@ -67,9 +70,6 @@ def test_a_file_dropped_in_screen_is_a_screening_drop(make_runtime, tmp_path):
         (submission,) = uploads
         members = runtime.screen_members(submission, timeout=120)
         items = runtime.wait([m.run_id for m in members], timeout=120)
-    finally:
-        stop.set()
-        watcher.join()
     assert [m.record for m in members] == ["dna1", "dna2"]  # one run per record
     assert {i["status"] for i in items.values()} == {"Rejected"}
     assert runtime.campaign(submission.run_id)["expected"] == 2
