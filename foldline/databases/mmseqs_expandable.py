@@ -13,11 +13,12 @@ one name, all in one key space:
 
 :func:`build` makes the same five from a FASTA file: ``createdb``, ``cluster`` at
 UniRef30's threshold (:data:`MIN_SEQ_ID`, :data:`COVERAGE`), ``align`` of each
-representative to its members, ``createsubdb`` for the representatives and, optionally,
-``createindex`` as ColabFold's setup indexes its databases. Each step is skipped where its
-output is already complete, so an interrupted build resumes. UniRef30's representatives
-stand for HHblits profiles of each cluster; here they are the cluster's representative
-sequence (what ``mmseqs cluster`` picks).
+representative to its members, each cluster's profile from those alignments
+(``result2profile``) and its consensus (``profile2consensus``) as the representative
+searched — UniRef30's representatives are the consensus sequences of its HHblits cluster
+profiles, which carry the cluster's variation where one member would not — and,
+optionally, ``createindex`` as ColabFold's setup indexes its databases. Each step is skipped where its output is already complete,
+so an interrupted build resumes.
 
 :func:`is_expandable` is what the MSA step asks of a staged database.
 """
@@ -39,6 +40,9 @@ COVERAGE = 0.8
 EXPANDABLE_SUFFIXES = ("_seq", "_aln")
 #: the file beside ``<name>`` that records how :func:`build` made it
 BUILD_RECORD_SUFFIX = ".build.json"
+#: the clusters' profiles, from which the representatives' consensus is made (removed once
+#: the build is done: the search reads the consensus)
+PROFILE_SUFFIX = "_profile"
 
 
 class BuildError(RuntimeError):
@@ -81,11 +85,12 @@ def steps(
     index: bool = False,
 ) -> list[tuple[str, Path, list[str]]]:
     """The build as (step name, the output that marks it done, argv), in order."""
-    seq, seq_h, aln, clusters = (
+    seq, seq_h, aln, clusters, profile = (
         Path(f"{db}_seq"),
         Path(f"{db}_seq_h"),
         Path(f"{db}_aln"),
         Path(f"{db}_clu"),
+        Path(f"{db}{PROFILE_SUFFIX}"),
     )
     threads_args = ["--threads", str(max(1, threads)), "-v", "1"]
     plan = [
@@ -116,9 +121,18 @@ def steps(
             + threads_args,
         ),
         (
-            "createsubdb",
+            # each cluster's profile from its representative's alignments to every member
+            "result2profile",
+            profile,
+            [executable, "result2profile", str(seq), str(seq), str(aln), str(profile)]
+            + ["--e-profile", "inf", *threads_args],
+        ),
+        (
+            # the searched representatives: the profiles' consensus sequences, as UniRef30's
+            # are the consensus of its HHblits cluster profiles
+            "profile2consensus",
             db,
-            [executable, "createsubdb", str(clusters), str(seq), str(db), "-v", "1"],
+            [executable, "profile2consensus", str(profile), str(db), *threads_args],
         ),
         (
             "createsubdb_h",
@@ -179,6 +193,8 @@ def build(
     ):
         if (output.is_file() if name == "createindex" else _complete(output)) and name in seconds:
             continue
+        if name == "result2profile" and _complete(db) and "profile2consensus" in seconds:
+            continue  # its profile was removed once the consensus was made
         if _complete(output) and name != "createindex":
             _run([executable, "rmdb", str(output), "-v", "1"], what=f"rmdb {output.name}")
         tmp.mkdir(parents=True, exist_ok=True)
@@ -187,6 +203,9 @@ def build(
         seconds[name] = round(time.perf_counter() - started, 2)
         record_path.write_text(json.dumps(record, indent=2) + "\n")
     shutil.rmtree(tmp, ignore_errors=True)
+    for part in Path(db).parent.glob(f"{Path(db).name}{PROFILE_SUFFIX}*"):  # and its _h
+        part.unlink()
+    record["representative_sequences"] = "consensus"
     record["representatives"] = _count(db)
     record["members"] = _count(Path(f"{db}_seq"))
     record_path.write_text(json.dumps(record, indent=2) + "\n")

@@ -90,6 +90,14 @@ def test_build_makes_colabfolds_five_databases_in_one_key_space(db_dir):
         assert all(len(line.split("\t")) >= 11 for line in text.splitlines())  # backtraces
         seen.extend(targets)
     assert sorted(seen) == sorted(members)
+    # the representatives searched are each cluster's consensus, as UniRef30's are: an
+    # amino-acid database keyed as the clusters, the profiles it came from removed
+    consensus = mmseqs_search.read_db_entries(db)
+    sequences = mmseqs_search.read_db_entries(Path(f"{db}_seq"))
+    assert Path(f"{db}.dbtype").read_bytes()[:1] == b"\x00"  # MMseqs2's amino acids
+    assert not list(db.parent.glob(f"{db.name}{mmseqs_expandable.PROFILE_SUFFIX}*"))
+    big = [key for key, text in alignments.items() if len(text.splitlines()) > 2]
+    assert big and any(consensus[key] != sequences[key] for key in big)
 
 
 def test_build_resumes_without_redoing_finished_steps(db_dir):
@@ -103,7 +111,8 @@ def test_build_resumes_without_redoing_finished_steps(db_dir):
         "createdb",
         "cluster",
         "align",
-        "createsubdb",
+        "result2profile",
+        "profile2consensus",
         "createsubdb_h",
     }
 
