@@ -179,9 +179,8 @@ def build(
             "threads": threads,
         }
     )
-    seconds = record.setdefault("seconds", {})
     tmp = Path(f"{db}.tmp")
-    for name, output, argv in steps(
+    plan = steps(
         Path(fasta),
         db,
         tmp,
@@ -190,7 +189,12 @@ def build(
         min_seq_id=min_seq_id,
         coverage=coverage,
         index=index,
-    ):
+    )
+    # the seconds of this plan's steps only (a build made by an older plan had others)
+    names = {name for name, _, _ in plan}
+    seconds = {k: v for k, v in (record.get("seconds") or {}).items() if k in names}
+    record["seconds"] = seconds
+    for name, output, argv in plan:
         if (output.is_file() if name == "createindex" else _complete(output)) and name in seconds:
             continue
         if name == "result2profile" and _complete(db) and "profile2consensus" in seconds:
