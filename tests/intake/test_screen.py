@@ -38,17 +38,6 @@ SCREEN = [
 ]
 
 
-@pytest.fixture
-def start(stack, lambda_context):
-    app = load_handler("start_pipeline")
-    app.start_context.cache_clear()
-
-    def invoke(events: list[dict]) -> dict:
-        return app.lambda_handler(sqs_batch(events), lambda_context)
-
-    return invoke
-
-
 def campaign_of(stack, events) -> tuple[str, dict]:
     from foldline.intake.run_identity import run_id_for, upload_version
 

@@ -10,23 +10,11 @@ from botocore.stub import Stubber
 from foldline.spec import layout
 from foldline.spec.parameters import PIPELINE_NAME
 from foldline.steps import msa_cache
-from tests.conftest import DATA, load_handler, sqs_batch
+from tests.conftest import DATA
 from tests.moto_stack import BUCKET
 
 FASTA_6KWC = (DATA / "openfold-6kwc" / "6kwc.fasta").read_bytes()
 SEQ_6KWC = FASTA_6KWC.decode().split("\n", 1)[1].replace("\n", "")
-
-
-@pytest.fixture
-def start(stack, lambda_context):
-    app = load_handler("start_pipeline")
-    app.start_context.cache_clear()
-
-    def invoke(events: list[dict]) -> dict:
-        return app.lambda_handler(sqs_batch(events), lambda_context)
-
-    invoke.app = app
-    return invoke
 
 
 def run_parameters(stack) -> dict[str, str]:
