@@ -254,3 +254,32 @@ def test_sns_down_for_good_ends_in_the_failures_queue_and_the_redrive_sends_the_
     assert (item["status"], item["analysis_status"]) == ("Succeeded", "Succeeded")
     assert [n.status for n in notices(work)] == ["succeeded"]
     assert layout.report_prefix(submission.run_id) in item["report_uri"]
+
+
+def test_saving_the_state_again_reads_no_unchanged_object(make_runtime, tmp_path):
+    """The runtime saves its state every few seconds: objects unchanged since the last
+    save are neither downloaded nor copied (moto's ListObjectVersions would deep-copy
+    every body; over GBs of step outputs that grew the process by GBs)."""
+    import tracemalloc
+
+    runtime = make_runtime(tmp_path / "work", dispatch=False)
+    s3 = runtime.cloud.client("s3")
+    big = bytes(range(256)) * (128 * 1024)  # 32 MiB of step output
+    s3.put_object(Bucket=runtime.bucket, Key="runs/r-1/alphafold/job/output/model.tar.gz", Body=big)
+    runtime.state.save(runtime.cloud)  # written once
+    tracemalloc.start()
+    try:
+        runtime.state.save(runtime.cloud)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 16 * 1024 * 1024, f"a save of unchanged objects peaked at {peak / 1e6:.0f} MB"
+    saved = runtime.state.saved_objects(runtime.bucket)
+    assert saved["runs/r-1/alphafold/job/output/model.tar.gz"]["size"] == len(big)
+
+    s3.put_object(
+        Bucket=runtime.bucket, Key="runs/r-1/alphafold/job/output/model.tar.gz", Body=b"x"
+    )
+    runtime.state.save(runtime.cloud)  # a changed object is saved again
+    saved = runtime.state.saved_objects(runtime.bucket)
+    assert saved["runs/r-1/alphafold/job/output/model.tar.gz"]["size"] == 1
