@@ -112,6 +112,16 @@ def run_status(item: Mapping[str, Any] | None) -> str:
     return status
 
 
+def settled_step_status(item: Mapping[str, Any] | None, step_name: str) -> str | None:
+    """The step's status as its events told it, except that a pipeline that succeeded
+    has every step succeeded: EventBridge does not keep order, and the pipeline's own
+    "Succeeded" (and the report after it) can arrive before a step's last event."""
+    status = (((item or {}).get("steps") or {}).get(step_name) or {}).get("status")
+    if (item or {}).get("status") == SUCCEEDED and status not in FINAL_STEP_STATUSES:
+        return SUCCEEDED
+    return status
+
+
 def _step_seconds(record: Mapping[str, Any], status: str | None) -> float | None:
     start = parse_time(record.get("started_at"))
     if start is None:
@@ -131,7 +141,7 @@ def step_states(
     states = []
     for step in STEPS:
         record = records.get(step.name) or {}
-        status = record.get("status")
+        status = settled_step_status(item, step.name)
         if status == SUCCEEDED:
             state = SKIPPED if step.name in skipped else DONE
         elif status == FAILED:
@@ -174,10 +184,9 @@ class SkipProbe:
         self.known: dict[tuple[str, str], bool] = {}
 
     def __call__(self, run_id: str, item: Mapping[str, Any] | None) -> frozenset[str]:
-        records = (item or {}).get("steps") or {}
         for step in INFERENCE_STEPS:
             key = (run_id, step.name)
-            if key in self.known or (records.get(step.name) or {}).get("status") != SUCCEEDED:
+            if key in self.known or settled_step_status(item, step.name) != SUCCEEDED:
                 continue
             try:
                 status = self.status_of(run_id, step)

@@ -80,3 +80,23 @@ def test_a_skip_is_asked_once_per_finished_step():
     done = _item(RunMSA="Succeeded", RunAlphaFold="Succeeded", RunOpenFold="Succeeded")
     assert probe(RUN, done) == {"RunOpenFold"} and probe(RUN, done) == {"RunOpenFold"}
     assert asked == ["RunOpenFold", "RunAlphaFold"]  # the MSA step never skips
+
+
+def test_a_succeeded_pipeline_shows_every_step_done_before_the_steps_last_events():
+    """EventBridge keeps no order: the pipeline's "Succeeded" and the report can come
+    before OpenFold's own "Succeeded"; the last line must not show it still running."""
+    late = {
+        **_item(RunMSA="Succeeded", RunAlphaFold="Succeeded", RunOpenFold="Executing"),
+        "status": "Succeeded",
+        "analysis_status": "Succeeded",
+    }
+    asked = []
+    probe = progress.SkipProbe(lambda run_id, step: asked.append(step.name) or "succeeded")
+    state = progress.run_state("T1030.fasta", RUN, late, probe(RUN, late))
+    assert state.line().endswith(": Succeeded (RunMSA ✓, RunAlphaFold ✓, RunOpenFold ✓)")
+    assert asked == ["RunAlphaFold", "RunOpenFold"]
+    openfold = state.steps[-1]
+    assert openfold.seconds is None  # its end is unknown: no clock that keeps running
+    # a failed pipeline settles nothing: a step without its last event is not guessed at
+    failed = {**late, "status": "Failed", "analysis_status": None}
+    assert progress.run_state("T1030.fasta", RUN, failed).line().endswith("RunOpenFold …)")
