@@ -17,6 +17,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import logging
@@ -45,23 +46,33 @@ class Dispatcher:
     def __post_init__(self) -> None:
         self._sqs = self.cloud.client("sqs")
         self._functions: dict[str, LocalFunction] = {}
-        self._busy = threading.Event()
         self._lock = threading.Lock()
+        self._in_flight = 0
 
     def function(self, route: Route) -> LocalFunction:
         key = route.function.logical_id
-        if key not in self._functions:
-            self._functions[key] = LocalFunction(route.function, self.log_dir, self.env)
-        return self._functions[key]
+        with self._lock:
+            if key not in self._functions:
+                self._functions[key] = LocalFunction(route.function, self.log_dir, self.env)
+            return self._functions[key]
+
+    def close(self) -> None:
+        """End every function's execution environment."""
+        with self._lock:
+            functions = list(self._functions.values())
+        for function in functions:
+            function.close()
 
     # -- polling -------------------------------------------------------------------------
 
     def poll_once(self) -> int:
         """One pass over every route; returns how many messages were handled."""
-        handled = 0
-        for route in self.cloud.routes:
-            handled += self._poll_route(route)
-        return handled
+        return sum(poll() for poll in self.pollers())
+
+    def pollers(self) -> list[Callable[[], int]]:
+        """One poller per route, each for a thread of its own: functions run side by side,
+        as Lambda's pollers invoke them."""
+        return [functools.partial(self._poll_route, route) for route in self.cloud.routes]
 
     def _receive(self, route: Route, count: int) -> list[dict]:
         response = self._sqs.receive_message(
@@ -77,7 +88,8 @@ class Dispatcher:
         messages = self._receive(route, route.batch_size if route.kind == "sqs" else 10)
         if not messages:
             return 0
-        self._busy.set()
+        with self._lock:
+            self._in_flight += 1
         try:
             if route.kind == "sqs":
                 self._deliver_batch(route, messages)
@@ -85,12 +97,14 @@ class Dispatcher:
                 for message in messages:
                     self._deliver_event(route, message)
         finally:
-            self._busy.clear()
+            with self._lock:
+                self._in_flight -= 1
         return len(messages)
 
     @property
     def busy(self) -> bool:
-        return self._busy.is_set()
+        """A route is delivering what it received."""
+        return self._in_flight > 0
 
     def _record(self, invocation: Invocation, route: Route) -> None:
         with self._lock:
@@ -257,6 +271,10 @@ class Pump:
                         log.exception("local runtime poller failed")
             if not handled:
                 self._stop.wait(self.idle_sleep)
+
+    def request_stop(self) -> None:
+        """Stop after the current pass (:meth:`stop` waits for it)."""
+        self._stop.set()
 
     def stop(self) -> None:
         self._stop.set()

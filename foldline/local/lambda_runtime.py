@@ -1,97 +1,35 @@
-"""Invoking a function's handler as Lambda would: its module, its environment, a context.
+"""Invoking a function's handler as Lambda would: in its own process, with its environment.
 
-The handler is the very module ``sam`` deploys (``<CodeUri>/<module>.py``), imported
-under a unique module name. While it is imported and while it runs, the function's
-environment variables from the template are set and what it prints (Powertools logs,
-EMF metrics) goes to ``<workdir>/logs/<function>.log`` — the local CloudWatch Logs.
-Invocations are serialised (one at a time per process) because the environment is
-process-wide.
+The handler is the very module ``sam`` deploys (``<CodeUri>/<module>.py``). Each function
+gets an execution environment of its own (:mod:`foldline.local.function_worker`): a
+process started on its first event with the template's environment variables, that
+imports the module once and then handles one event at a time, what it prints going to
+``<workdir>/logs/<function>.log`` — the local CloudWatch Logs. Functions therefore run
+side by side, as they do in Lambda: a long analysis does not hold up the progress
+function. A handler that outlives the function's ``Timeout`` is killed ("Task timed
+out"), a process that dies is reported and replaced on the next event, as Lambda does.
 """
 
 from __future__ import annotations
 
 import contextlib
-import importlib.util
-import io
+import json
 import os
+import selectors
+import subprocess
 import sys
 import threading
 import time
-import traceback
 import uuid
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
+from foldline.local.function_worker import WorkerSpec
 from foldline.local.template import Function
 
-_invoke_lock = threading.RLock()
-_sink = threading.local()
-
-
-class _RoutingStream(io.TextIOBase):
-    """sys.stdout/stderr stand-in: writes go to the current thread's function log, if any."""
-
-    def __init__(self, original: Any):
-        self.original = original
-
-    def _target(self) -> Any:
-        return getattr(_sink, "stream", None) or self.original
-
-    def write(self, text: str) -> int:
-        return self._target().write(text)
-
-    def flush(self) -> None:
-        self._target().flush()
-
-    def isatty(self) -> bool:
-        return self.original.isatty()
-
-    def fileno(self) -> int:
-        return self.original.fileno()
-
-    @property
-    def encoding(self) -> str:  # type: ignore[override]
-        return getattr(self.original, "encoding", "utf-8")
-
-
-def install_log_routing() -> None:
-    """Route handler output to per-function logs (idempotent)."""
-    if not isinstance(sys.stdout, _RoutingStream):
-        sys.stdout = _RoutingStream(sys.stdout)
-    if not isinstance(sys.stderr, _RoutingStream):
-        sys.stderr = _RoutingStream(sys.stderr)
-
-
-def uninstall_log_routing() -> None:
-    if isinstance(sys.stdout, _RoutingStream):
-        sys.stdout = sys.stdout.original
-    if isinstance(sys.stderr, _RoutingStream):
-        sys.stderr = sys.stderr.original
-
-
-@dataclass
-class LambdaContext:
-    """The attributes and method Lambda's Python runtime gives a handler's ``context``."""
-
-    function_name: str
-    invoked_function_arn: str
-    memory_limit_in_mb: int
-    timeout_s: int
-    aws_request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
-    function_version: str = "$LATEST"
-    log_group_name: str = ""
-    log_stream_name: str = "local"
-    _deadline: float = 0.0
-
-    def __post_init__(self) -> None:
-        self.log_group_name = self.log_group_name or f"/aws/lambda/{self.function_name}"
-        self._deadline = time.monotonic() + self.timeout_s
-
-    def get_remaining_time_in_millis(self) -> int:
-        return max(0, int((self._deadline - time.monotonic()) * 1000))
+#: how long a stopping runtime gives a function's process to finish before killing it
+_STOP_GRACE_S = 5.0
 
 
 @dataclass
@@ -108,75 +46,89 @@ class Invocation:
 
 
 class LocalFunction:
-    """A template function, loaded once (a warm execution environment) and invoked."""
+    """A template function's execution environment: started once (then warm), invoked one
+    event at a time."""
 
     def __init__(self, function: Function, log_dir: Path, extra_env: dict[str, str] | None = None):
         self.function = function
         self.log_path = Path(log_dir) / f"{function.logical_id}.log"
         self.extra_env = dict(extra_env or {})
-        self._handler: Callable[[dict, Any], Any] | None = None
-        self._log = None
+        self._process: subprocess.Popen[str] | None = None
+        self._lock = threading.Lock()
 
-    @contextlib.contextmanager
-    def _environment(self):
-        env = {**self.function.environment, **self.extra_env}
-        saved = {k: os.environ.get(k) for k in env}
-        if self._log is None:
-            self.log_path.parent.mkdir(parents=True, exist_ok=True)
-            self._log = open(self.log_path, "a", buffering=1)  # noqa: SIM115 - kept open
-        previous = getattr(_sink, "stream", None)
-        os.environ.update(env)
-        _sink.stream = self._log
-        try:
-            yield
-        finally:
-            _sink.stream = previous
-            for k, v in saved.items():
-                if v is None:
-                    os.environ.pop(k, None)
-                else:
-                    os.environ[k] = v
-
-    def _load(self) -> Callable[[dict, Any], Any]:
-        path = self.function.module_path
-        if not path.is_file():
-            raise FileNotFoundError(
-                f"{self.function.logical_id}: handler module {path} does not exist"
+    def _start(self) -> subprocess.Popen[str]:
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        spec = WorkerSpec(
+            function_name=self.function.name,
+            function_arn=self.function.arn,
+            module_path=str(self.function.module_path),
+            handler_name=self.function.handler_name,
+            code_uri=str(self.function.code_uri),
+            memory_size=self.function.memory_size,
+            timeout=self.function.timeout,
+            log_path=str(self.log_path),
+        )
+        # until the worker takes over its descriptors, what it prints (a failed start)
+        # goes to the function's log as well
+        with open(self.log_path, "a") as log:
+            return subprocess.Popen(
+                [sys.executable, "-m", "foldline.local.function_worker", spec.to_json()],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=log,
+                env={**os.environ, **self.function.environment, **self.extra_env},
+                text=True,
+                bufsize=1,
             )
-        name = f"foldline_local_fn_{self.function.logical_id}"
-        spec = importlib.util.spec_from_file_location(name, path)
-        module: ModuleType = importlib.util.module_from_spec(spec)
-        code_dir = str(self.function.code_uri)
-        sys.path.insert(0, code_dir)  # Lambda puts the code folder on the path
-        try:
-            sys.modules[name] = module
-            spec.loader.exec_module(module)
-        except BaseException:
-            sys.modules.pop(name, None)
-            raise
-        finally:
-            with contextlib.suppress(ValueError):
-                sys.path.remove(code_dir)
-        return getattr(module, self.function.handler_name)
 
     def invoke(self, event: dict, source: str = "") -> Invocation:
-        """Run the handler on one event; exceptions are caught and reported, as Lambda does."""
-        with _invoke_lock, self._environment():
-            context = LambdaContext(
-                function_name=self.function.name,
-                invoked_function_arn=self.function.arn,
-                memory_limit_in_mb=self.function.memory_size,
-                timeout_s=self.function.timeout,
-            )
-            record = Invocation(
-                self.function.logical_id, source, context.aws_request_id, time.time()
-            )
-            try:
-                if self._handler is None:
-                    self._handler = self._load()
-                record.result = self._handler(event, context)
-            except Exception as err:  # noqa: BLE001 - a failed invocation, reported
-                record.error = f"{type(err).__name__}: {err}"
-                print(traceback.format_exc(), file=self._log)
+        """Run the handler on one event; its exceptions are caught and reported, as Lambda
+        does."""
+        with self._lock:
+            record = Invocation(self.function.logical_id, source, str(uuid.uuid4()), time.time())
+            outcome = self._call({"request_id": record.request_id, "event": event})
+            record.result, record.error = outcome.get("result"), outcome.get("error")
             record.ended = time.time()
             return record
+
+    def _call(self, request: dict) -> dict:
+        if self._process is None or self._process.poll() is not None:
+            self._process = self._start()
+        process = self._process
+        try:
+            process.stdin.write(json.dumps(request) + "\n")
+            process.stdin.flush()
+        except OSError:
+            return self._lost(process)
+        with selectors.DefaultSelector() as selector:
+            selector.register(process.stdout, selectors.EVENT_READ)
+            if not selector.select(timeout=self.function.timeout):
+                self._kill(process)
+                return {"error": f"Task timed out after {self.function.timeout:.2f} seconds"}
+        reply = process.stdout.readline()
+        return json.loads(reply) if reply else self._lost(process)
+
+    def _lost(self, process: subprocess.Popen[str]) -> dict:
+        code = process.wait()
+        self._process = None
+        return {"error": f"Runtime.ExitError: the function's process exited with status {code}"}
+
+    def _kill(self, process: subprocess.Popen[str]) -> None:
+        process.kill()
+        process.wait()
+        self._process = None
+
+    def close(self) -> None:
+        """End the execution environment (the next event would start a new one)."""
+        process, self._process = self._process, None
+        if process is None:
+            return
+        with contextlib.suppress(OSError):
+            process.stdin.close()  # the worker's loop ends at the end of its input
+        try:
+            process.wait(timeout=_STOP_GRACE_S)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+        with contextlib.suppress(OSError):
+            process.stdout.close()

@@ -81,6 +81,14 @@ class Outbox:
                 handled += 1
         return handled
 
+    def drain(self) -> int:
+        """Write every message still queued (a stopping runtime: what the functions
+        published before they ended is not lost with moto's queues)."""
+        handled = 0
+        while count := self.poll_once():
+            handled += count
+        return handled
+
     def _write(self, envelope: dict, topic_arn: str, to: tuple[str, ...]) -> None:
         subject = envelope.get("Subject") or "(no subject)"
         body = envelope.get("Message", "")

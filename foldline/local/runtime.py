@@ -37,7 +37,7 @@ from foldline.local import state
 from foldline.local.cloud import DEFAULT_TEMPLATE, LocalCloud, Route
 from foldline.local.dispatcher import Dispatcher, Pump
 from foldline.local.executor import ExecutionRun, PipelineExecutor, StepRun
-from foldline.local.lambda_runtime import Invocation, install_log_routing, uninstall_log_routing
+from foldline.local.lambda_runtime import Invocation
 from foldline.local.outbox import Notice, Outbox
 from foldline.local.paths import DEFAULT_DATABASES, DEFAULT_WORKDIR
 from foldline.local.recovery import Recovery, recover
@@ -109,7 +109,7 @@ class LocalRuntime:
         self.dispatcher: Dispatcher | None = None
         self.executor: PipelineExecutor | None = None
         self.outbox: Outbox | None = None
-        self._pump: Pump | None = None
+        self._pumps: list[Pump] = []
         self.restored = 0
         self.state = state.StateStore(self.workdir / "state")
         self.recovered = Recovery()
@@ -133,7 +133,6 @@ class LocalRuntime:
     def _start(self) -> None:
         for sub in ("state", "jobs", "logs", "outbox", "reports"):
             (self.workdir / sub).mkdir(parents=True, exist_ok=True)
-        install_log_routing()
         self.cloud.start()
         try:
             self.cloud.create_resources(restore=self._restore)
@@ -164,22 +163,25 @@ class LocalRuntime:
                 topic_arn=self.topic_arn,
                 region=self.cloud.region,
             )
-            pollers = [self.executor.poll_once, self.outbox.poll_once, self._autosave]
+            # a thread for the pipeline steps, notices and saves, and one per route: a
+            # function's long invocation holds up nothing else
+            self._pumps = [Pump([self.executor.poll_once, self.outbox.poll_once, self._autosave])]
             if self.dispatch:
-                pollers.insert(0, self.dispatcher.poll_once)
+                self._pumps += [Pump([poll]) for poll in self.dispatcher.pollers()]
             self._last_save = time.monotonic()
-            self._pump = Pump(pollers)
-            self._pump.start()
+            for pump in self._pumps:
+                pump.start()
             # other shells' `foldline status|results|...` find this cloud through it
             write_local_state(self.workdir, self.cloud.endpoint_url, self.cloud.region)
         except BaseException:
+            self._stop_pumps()
             self.cloud.stop()
-            uninstall_log_routing()
             raise
 
     def stop(self) -> None:
-        if self._pump is not None:
-            self._pump.stop()
+        self._stop_pumps()
+        if self.outbox is not None and self.cloud.server is not None:
+            self.outbox.drain()  # the notices the last invocations published
         if self.executor is not None:
             self.executor.shutdown()
         if self.cloud.server is not None:
@@ -188,8 +190,15 @@ class LocalRuntime:
             finally:
                 clear_local_state(self.workdir)
                 self.cloud.stop()
-                uninstall_log_routing()
                 self._lock.release()
+
+    def _stop_pumps(self) -> None:
+        for pump in self._pumps:
+            pump.request_stop()  # all at once: each may be waiting for an invocation
+        for pump in self._pumps:
+            pump.stop()
+        if self.dispatcher is not None:
+            self.dispatcher.close()
 
     def __enter__(self) -> Self:
         return self.start()
@@ -323,8 +332,9 @@ class LocalRuntime:
                 time.sleep(interval)  # one more pass: the outbox and last writes
                 if self.idle():
                     return {run_id: self.run(run_id) for run_id in run_ids}
-            if self._pump is not None and self._pump.errors:
-                raise RuntimeError("local runtime failed: " + self._pump.errors[-1])
+            errors = [error for pump in self._pumps for error in pump.errors]
+            if errors:
+                raise RuntimeError("local runtime failed: " + errors[-1])
             idle_since = (idle_since or time.monotonic()) if idle else None
             if idle_since is not None and time.monotonic() - idle_since > stall:
                 raise RunsStalled(self._stall_message(items))
