@@ -21,8 +21,11 @@ Written to ``bench/results/screen.json`` and printed:
 - **peak executing**: the most executions running at once (from their start and end
   times), against the cap;
 - wall time from the upload to the summary notice (every run ended), the process's peak
-  memory, and the machine's load. The runtime's own work left then (step-progress
-  events still queued) is not waited for: it changes no outcome.
+  memory (and the largest of its children's: the functions' processes, the step jobs),
+  and the machine's load;
+- how far behind the functions were then: the events still queued at the summary (the
+  step-progress events the board shows, mostly) and the seconds until they were all
+  handled.
 
 Run: ``python bench/bench_screen.py [--records 100 --repeats 20 --bad 2]``.
 """
@@ -116,6 +119,16 @@ def _until_summarised(runtime, campaign_id: str, members: list, timeout: float):
         time.sleep(2)
 
 
+def _until_idle(runtime, timeout: float) -> float | None:
+    """Seconds until nothing is queued or running (None: not within ``timeout``)."""
+    started = time.monotonic()
+    while time.monotonic() - started < timeout:
+        if runtime.idle():
+            return round(time.monotonic() - started, 1)
+        time.sleep(1)
+    return None
+
+
 def measure(work: Path, drop: Path, timeout: float) -> dict:
     from foldline.local.outbox import read_notice
     from foldline.local.paths import DEFAULT_DATABASES
@@ -132,6 +145,10 @@ def measure(work: Path, drop: Path, timeout: float) -> dict:
         split_s = time.monotonic() - started
         items, campaign, stopped = _until_summarised(runtime, screen.run_id, members, timeout)
         wall_s = time.monotonic() - started
+        # how far behind the functions were when the last run ended: the events still
+        # queued then (step progress for the board, mostly) and how long they took
+        queued_at_summary = runtime.dispatcher.pending()
+        idle_after_s = _until_idle(runtime, timeout=600)
         sagemaker = runtime.cloud.client("sagemaker")
         (pipeline,) = runtime.cloud.stack.pipelines()
         summaries = sagemaker.list_pipeline_executions(PipelineName=pipeline.name)[
@@ -196,7 +213,11 @@ def measure(work: Path, drop: Path, timeout: float) -> dict:
         "cap": cap,
         "split_s": round(split_s, 2),
         "wall_s": round(wall_s, 1),
+        "events_queued_at_summary": queued_at_summary,
+        "idle_after_summary_s": idle_after_s,
         "peak_rss_gb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e6, 2),
+        # the functions' processes and the step jobs: the largest of them
+        "peak_child_rss_gb": round(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1e6, 2),
         "stopped": stopped,
     }
 
