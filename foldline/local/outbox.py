@@ -81,6 +81,15 @@ class Outbox:
                 handled += 1
         return handled
 
+    def pending(self) -> int:
+        """Messages published and not yet written (or being written)."""
+        names = ["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"]
+        total = 0
+        for url, _topic, _to in self._queues:
+            attrs = self._sqs.get_queue_attributes(QueueUrl=url, AttributeNames=names)
+            total += sum(int(attrs["Attributes"][name]) for name in names)
+        return total
+
     def drain(self) -> int:
         """Write every message still queued (a stopping runtime: what the functions
         published before they ended is not lost with moto's queues)."""

@@ -163,9 +163,10 @@ class LocalRuntime:
                 topic_arn=self.topic_arn,
                 region=self.cloud.region,
             )
-            # a thread for the pipeline steps, notices and saves, and one per route: a
-            # function's long invocation holds up nothing else
-            self._pumps = [Pump([self.executor.poll_once, self.outbox.poll_once, self._autosave])]
+            # a thread each for the pipeline steps, the notices, the saves and every
+            # route: a function's long invocation or a long save holds up nothing else
+            pollers = [self.executor.poll_once, self.outbox.poll_once, self._autosave]
+            self._pumps = [Pump([poll]) for poll in pollers]
             if self.dispatch:
                 self._pumps += [Pump([poll]) for poll in self.dispatcher.pollers()]
             self._last_save = time.monotonic()
@@ -294,12 +295,14 @@ class LocalRuntime:
         return response["PipelineExecutionSteps"]
 
     def idle(self) -> bool:
-        """Nothing queued, nothing running: every event of finished work was handled."""
+        """Nothing queued, nothing running: every event of finished work was handled and
+        every notice written."""
         assert self.dispatcher is not None and self.executor is not None
         return (
             not self.dispatcher.busy
             and self.executor.active == 0
             and self.dispatcher.pending() == 0
+            and (self.outbox is None or self.outbox.pending() == 0)
         )
 
     def wait(

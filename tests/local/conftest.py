@@ -5,8 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from typer.testing import CliRunner
 
+from foldline.cli.app import app
 from foldline.local.runtime import DEFAULT_DATABASES, LocalRuntime
+from foldline.steps.engines.mmseqs_search import CACHE_ENV
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "examples" / "xylanase.fasta"
@@ -38,3 +41,11 @@ def make_runtime(tmp_path: Path):
     yield make
     for runtime in started:
         runtime.stop()
+
+
+def local_run_with_mmseqs_cache(root: Path, *args: str):
+    """``foldline local run *args`` in ``root/work``, its MMseqs2 databases built in
+    ``root/mmseqs-cache`` (the step jobs inherit the variable)."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv(CACHE_ENV, str(root / "mmseqs-cache"))
+        return CliRunner().invoke(app, ["local", "run", *args, "--workdir", str(root / "work")])

@@ -5,15 +5,13 @@ start function and the MSA step, which searches the bundled databases with MMseq
 from __future__ import annotations
 
 import json
-import os
 
 import pytest
 from typer.testing import CliRunner
 
 from foldline.cli.app import app
-from foldline.steps.engines.mmseqs_search import CACHE_ENV
 
-from .conftest import ROOT
+from .conftest import ROOT, local_run_with_mmseqs_cache
 
 XYLANASE = ROOT / "examples" / "xylanase.fasta"
 
@@ -21,27 +19,7 @@ XYLANASE = ROOT / "examples" / "xylanase.fasta"
 @pytest.fixture(scope="module")
 def finished(tmp_path_factory):
     root = tmp_path_factory.mktemp("mmseqs-local")
-    previous = os.environ.get(CACHE_ENV)
-    os.environ[CACHE_ENV] = str(root / "mmseqs-cache")  # the step jobs inherit it
-    try:
-        result = CliRunner().invoke(
-            app,
-            [
-                "local",
-                "run",
-                str(XYLANASE),
-                "--workdir",
-                str(root / "work"),
-                "--msa-engine",
-                "mmseqs2",
-            ],
-        )
-    finally:
-        if previous is None:
-            os.environ.pop(CACHE_ENV, None)
-        else:
-            os.environ[CACHE_ENV] = previous
-    return root, result
+    return root, local_run_with_mmseqs_cache(root, str(XYLANASE), "--msa-engine", "mmseqs2")
 
 
 def test_the_run_succeeds_with_mmseqs2_msas(finished):

@@ -5,36 +5,21 @@ and the notice, which name the engine that made the MSAs and the databases it se
 from __future__ import annotations
 
 import json
-import os
 
 import pytest
-from typer.testing import CliRunner
 
-from foldline.cli.app import app
 from foldline.local.outbox import read_notice
-from foldline.steps.engines.mmseqs_search import CACHE_ENV
 
-from .conftest import ROOT
+from .conftest import ROOT, local_run_with_mmseqs_cache
 
 XYLANASE = ROOT / "examples" / "xylanase.fasta"
 
 
 @pytest.fixture(scope="module")
 def finished(tmp_path_factory):
+    # the stack's MsaEngine stays its default (auto: pyhmmer here); the tag says mmseqs2
     root = tmp_path_factory.mktemp("msa-engine-tag")
-    previous = os.environ.get(CACHE_ENV)
-    os.environ[CACHE_ENV] = str(root / "mmseqs-cache")  # the step jobs inherit it
-    try:  # the stack's MsaEngine stays its default (auto: pyhmmer here); the tag says mmseqs2
-        result = CliRunner().invoke(
-            app,
-            ["local", "run", str(XYLANASE), "--workdir", str(root / "work"),
-             "--param", "MsaEngine=mmseqs2"],
-        )  # fmt: skip
-    finally:
-        if previous is None:
-            os.environ.pop(CACHE_ENV, None)
-        else:
-            os.environ[CACHE_ENV] = previous
+    result = local_run_with_mmseqs_cache(root, str(XYLANASE), "--param", "MsaEngine=mmseqs2")
     return root / "work", result
 
 
