@@ -38,6 +38,7 @@ import json
 import os
 import platform
 import resource
+import shlex
 import shutil
 import subprocess
 import sys
@@ -159,21 +160,33 @@ def _index(executable: str, db: Path, tmp: Path, cpus: int) -> float:
 
 
 def _searched(
-    name: str, queries, target: Path, hits_db: Path, result: str, work: Path, cpus: int
+    name: str,
+    queries,
+    target: Path,
+    hits_db: Path,
+    result: str,
+    work: Path,
+    cpus: int,
+    search_args: tuple[str, ...] = mmseqs_search.SEARCH_ARGS,
 ) -> dict:
     """One MMseqs2 search of all queries, then of one: times, hits and MSA rows."""
     executable = mmseqs_search.binary()
     batch = {q.name: q.sequence for q in queries}
     msas, wall, cpu = _timed(
         lambda: mmseqs_search.search_database(
-            batch, target, work / name, cpus, executable=executable
+            batch, target, work / name, cpus, executable=executable, search_args=search_args
         )
     )
     found = mmseqs_hits(work / name, hits_db, result)
     one = {queries[0].name: queries[0].sequence}
     _, wall1, cpu1 = _timed(
         lambda: mmseqs_search.search_database(
-            one, target, work / f"{name}-one", cpus, executable=executable
+            one,
+            target,
+            work / f"{name}-one",
+            cpus,
+            executable=executable,
+            search_args=search_args,
         )
     )
     kept = {
@@ -197,7 +210,14 @@ def _searched(
     }
 
 
-def run(sequences: int, seed: int, query_count: int, cpus: int, flat: bool) -> dict:
+def run(
+    sequences: int,
+    seed: int,
+    query_count: int,
+    cpus: int,
+    flat: bool,
+    search_args: tuple[str, ...] = mmseqs_search.SEARCH_ARGS,
+) -> dict:
     cache = simulated_proteins.CACHE
     database = simulated_proteins.ensure(sequences, seed, cache)
     db_fasta = Path(database["path"])
@@ -220,7 +240,14 @@ def run(sequences: int, seed: int, query_count: int, cpus: int, flat: bool) -> d
     jack, jack_s, jack_cpu = _timed(lambda: run_jackhmmer(query_fasta, db_fasta, work, cpus))
     load_mid = os.getloadavg()
     expanded = _searched(
-        "clustered", queries, clustered, Path(f"{clustered}_seq"), "res_exp_realign", work, cpus
+        "clustered",
+        queries,
+        clustered,
+        Path(f"{clustered}_seq"),
+        "res_exp_realign",
+        work,
+        cpus,
+        search_args,
     )
     load_after = os.getloadavg()
     runs = {"clustered": expanded}
@@ -229,7 +256,7 @@ def run(sequences: int, seed: int, query_count: int, cpus: int, flat: bool) -> d
             db_fasta, cache=cache / "mmseqs", executable=executable
         )
         flat_index_s = _index(executable, target, work / "flat-index-tmp", cpus)
-        runs["flat"] = _searched("flat", queries, target, target, "res", work, cpus)
+        runs["flat"] = _searched("flat", queries, target, target, "res", work, cpus, search_args)
         runs["flat"]["createindex_s"] = round(flat_index_s, 1)
         load_after = os.getloadavg()
 
@@ -300,7 +327,8 @@ def run(sequences: int, seed: int, query_count: int, cpus: int, flat: bool) -> d
         },
         "settings": {
             "jackhmmer": JACKHMMER_BENCH_FLAGS,
-            "mmseqs_search": " ".join(mmseqs_search.SEARCH_ARGS),
+            "mmseqs_search": " ".join(search_args),
+            "mmseqs_search_is_colabfolds": search_args == mmseqs_search.SEARCH_ARGS,
             "mmseqs_expandaln": " ".join(mmseqs_search.EXPANDALN_ARGS),
             "mmseqs_align": " ".join(mmseqs_search.REALIGN_ARGS),
             "mmseqs_filterresult": " ".join(mmseqs_search.FILTERRESULT_ARGS),
@@ -350,13 +378,26 @@ def main(argv: list[str] | None = None) -> int:
         help="also search the flat (unclustered) database, indexed, for reference "
         "(its createindex takes minutes and 3.6 GB once)",
     )
+    parser.add_argument(
+        "--search-args",
+        default=" ".join(mmseqs_search.SEARCH_ARGS),
+        help="the MMseqs2 search's arguments instead of ColabFold's (a sensitivity sweep; "
+        "write it to another --output)",
+    )
     parser.add_argument("--output", type=Path, default=ROOT / "bench" / "results" / "mmseqs.json")
     args = parser.parse_args(argv)
     for tool in ("jackhmmer", "mmseqs"):
         if shutil.which(tool) is None:
             print(f"{tool} is not on PATH (apt-get install hmmer mmseqs2)", file=sys.stderr)
             return 2
-    result = run(args.sequences, args.seed, args.queries, args.cpus, args.flat)
+    result = run(
+        args.sequences,
+        args.seed,
+        args.queries,
+        args.cpus,
+        args.flat,
+        tuple(shlex.split(args.search_args)),
+    )
     print(json.dumps(result, indent=2))
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.write_text(json.dumps(result, indent=2) + "\n")
