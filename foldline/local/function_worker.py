@@ -8,11 +8,13 @@ line per event on stdin, a JSON line per outcome on the descriptor that was stdo
 it started (:class:`foldline.local.lambda_runtime.LocalFunction` is the other side).
 
 The outcome is ``{"result": ...}`` or ``{"error": "Type: message"}``; a result that is
-not JSON is an error, as it is for Lambda's Python runtime.
+not JSON (a Decimal aside, written as a number) is an error, as it is for Lambda's
+Python runtime.
 """
 
 from __future__ import annotations
 
+import decimal
 import importlib.util
 import json
 import os
@@ -81,6 +83,13 @@ def _load(spec: WorkerSpec) -> Any:
     return getattr(module, spec.handler_name)
 
 
+def _number(value: Any) -> float:
+    """Lambda's Python runtime writes a Decimal (DynamoDB's numbers) as a JSON number."""
+    if isinstance(value, decimal.Decimal):
+        return float(value)
+    raise TypeError(f"Object of type {type(value).__name__} is not JSON serializable")
+
+
 def _error(err: BaseException) -> str:
     return f"{type(err).__name__}: {err}"
 
@@ -116,7 +125,7 @@ def serve(spec: WorkerSpec) -> None:
             )
             try:
                 result = handler(request["event"], context)
-                outcome = {"result": json.loads(json.dumps(result))}
+                outcome = {"result": json.loads(json.dumps(result, default=_number))}
             except Exception as err:  # noqa: BLE001 - a failed invocation, reported
                 outcome = {"error": _error(err)}
                 traceback.print_exc()

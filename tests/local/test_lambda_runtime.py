@@ -33,6 +33,9 @@ def lambda_handler(event, context):
             time.sleep(0.05)
     if action == "not-json":
         return object()
+    if action == "decimal":  # DynamoDB's numbers
+        import decimal
+        return {"count": decimal.Decimal("3"), "mean": decimal.Decimal("75.8")}
     return {
         "pid": os.getpid(),
         "table": os.environ.get("TABLE_NAME"),
@@ -107,9 +110,11 @@ def test_a_raising_handler_is_an_error_and_the_environment_stays_warm(local_func
     assert "Traceback" in log and "ValueError: bad input" in log
 
 
-def test_a_result_that_is_not_json_is_an_error(local_function):
-    failed = local_function().invoke({"action": "not-json"}, "test")
+def test_a_result_that_is_not_json_is_an_error_but_a_decimal_is_a_number(local_function):
+    function = local_function()
+    failed = function.invoke({"action": "not-json"}, "test")
     assert failed.error.startswith("TypeError") and "JSON" in failed.error
+    assert function.invoke({"action": "decimal"}, "test").result == {"count": 3, "mean": 75.8}
 
 
 def test_a_process_that_dies_is_reported_and_replaced(local_function):
