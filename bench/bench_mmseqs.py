@@ -390,13 +390,22 @@ def main(argv: list[str] | None = None) -> int:
         if shutil.which(tool) is None:
             print(f"{tool} is not on PATH (apt-get install hmmer mmseqs2)", file=sys.stderr)
             return 2
+    search_args = tuple(shlex.split(args.search_args))
+    if (
+        "--num-iterations" not in search_args
+        or int(search_args[search_args.index("--num-iterations") + 1]) < 2
+    ):
+        parser.error(
+            "--search-args: ColabFold's protocol realigns the members to the query's profile, "
+            "which a search makes from its second iteration on: give --num-iterations 2 or more"
+        )
     result = run(
         args.sequences,
         args.seed,
         args.queries,
         args.cpus,
         args.flat,
-        tuple(shlex.split(args.search_args)),
+        search_args,
     )
     print(json.dumps(result, indent=2))
     args.output.parent.mkdir(parents=True, exist_ok=True)
