@@ -67,12 +67,16 @@ class Dispatcher:
 
     def poll_once(self) -> int:
         """One pass over every route; returns how many messages were handled."""
-        return sum(poll() for poll in self.pollers())
+        return sum(poll() for _name, poll in self.pollers())
 
-    def pollers(self) -> list[Callable[[], int]]:
-        """One poller per route, each for a thread of its own: functions run side by side,
-        as Lambda's pollers invoke them."""
-        return [functools.partial(self._poll_route, route) for route in self.cloud.routes]
+    def pollers(self) -> list[tuple[str, Callable[[], int]]]:
+        """One poller per route (with the route's name), each for a thread of its own:
+        functions run side by side, as Lambda's pollers invoke them."""
+        return [
+            (f"{route.source} -> {route.function.logical_id}",
+             functools.partial(self._poll_route, route))
+            for route in self.cloud.routes
+        ]  # fmt: skip
 
     def _receive(self, route: Route, count: int) -> list[dict]:
         response = self._sqs.receive_message(
@@ -249,11 +253,15 @@ def _failure_record(route: Route, event: dict, invocation: Invocation, attempts:
 class Pump:
     """One background thread calling each ``poll_once`` in turn until stopped."""
 
-    def __init__(self, pollers: list[Callable[[], int]], idle_sleep: float = 0.2):
+    def __init__(
+        self, pollers: list[Callable[[], int]], idle_sleep: float = 0.2, name: str = "pump"
+    ):
         self.pollers = pollers
         self.idle_sleep = idle_sleep
         self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="foldline-local-pump", daemon=True)
+        self._thread = threading.Thread(
+            target=self._run, name=f"foldline-local {name}", daemon=True
+        )
         self.errors: list[str] = []
 
     def start(self) -> None:

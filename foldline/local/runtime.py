@@ -165,10 +165,14 @@ class LocalRuntime:
             )
             # a thread each for the pipeline steps, the notices, the saves and every
             # route: a function's long invocation or a long save holds up nothing else
-            pollers = [self.executor.poll_once, self.outbox.poll_once, self._autosave]
-            self._pumps = [Pump([poll]) for poll in pollers]
+            pollers = [
+                ("executor", self.executor.poll_once),
+                ("outbox", self.outbox.poll_once),
+                ("state saves", self._autosave),
+            ]
             if self.dispatch:
-                self._pumps += [Pump([poll]) for poll in self.dispatcher.pollers()]
+                pollers += self.dispatcher.pollers()
+            self._pumps = [Pump([poll], name=name) for name, poll in pollers]
             self._last_save = time.monotonic()
             for pump in self._pumps:
                 pump.start()
