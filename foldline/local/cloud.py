@@ -18,7 +18,7 @@ import json
 import logging
 import os
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -69,6 +69,20 @@ class Route:
     dead_letter_url: str | None = None  # the on-failure destination queue
     failure_function: Function | None = None  # or the on-failure destination function
     rule: Rule | None = None
+
+
+def queued_messages(sqs: Any, queue_urls: Iterable[str]) -> int:
+    """Messages waiting, in flight or delayed on these queues (SQS's approximate counts)."""
+    counts = (
+        "ApproximateNumberOfMessages",
+        "ApproximateNumberOfMessagesNotVisible",
+        "ApproximateNumberOfMessagesDelayed",
+    )
+    total = 0
+    for url in queue_urls:
+        attrs = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=list(counts))
+        total += sum(int(attrs["Attributes"][name]) for name in counts)
+    return total
 
 
 @dataclass

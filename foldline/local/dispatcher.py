@@ -27,7 +27,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from foldline.local.cloud import LocalCloud, Route
+from foldline.local.cloud import LocalCloud, Route, queued_messages
 from foldline.local.lambda_runtime import Invocation, LocalFunction
 
 log = logging.getLogger("foldline.local.dispatcher")
@@ -64,10 +64,6 @@ class Dispatcher:
             function.close()
 
     # -- polling -------------------------------------------------------------------------
-
-    def poll_once(self) -> int:
-        """One pass over every route; returns how many messages were handled."""
-        return sum(poll() for _name, poll in self.pollers())
 
     def pollers(self) -> list[tuple[str, Callable[[], int]]]:
         """One poller per route (with the route's name), each for a thread of its own:
@@ -214,18 +210,7 @@ class Dispatcher:
         Delayed ones count too: an upload the concurrency gate deferred is re-sent with a
         delay, and the run is not stalled while it waits.
         """
-        counts = (
-            "ApproximateNumberOfMessages",
-            "ApproximateNumberOfMessagesNotVisible",
-            "ApproximateNumberOfMessagesDelayed",
-        )
-        total = 0
-        for route in self.cloud.routes:
-            attrs = self._sqs.get_queue_attributes(
-                QueueUrl=route.queue_url, AttributeNames=list(counts)
-            )["Attributes"]
-            total += sum(int(attrs[name]) for name in counts)
-        return total
+        return queued_messages(self._sqs, (route.queue_url for route in self.cloud.routes))
 
 
 def _failure_record(route: Route, event: dict, invocation: Invocation, attempts: int) -> dict:
@@ -251,12 +236,11 @@ def _failure_record(route: Route, event: dict, invocation: Invocation, attempts:
 
 
 class Pump:
-    """One background thread calling each ``poll_once`` in turn until stopped."""
+    """One background thread calling ``poll`` (which returns how much it handled) until
+    stopped, pausing while there is nothing to handle."""
 
-    def __init__(
-        self, pollers: list[Callable[[], int]], idle_sleep: float = 0.2, name: str = "pump"
-    ):
-        self.pollers = pollers
+    def __init__(self, poll: Callable[[], int], name: str, idle_sleep: float = 0.2):
+        self.poll = poll
         self.idle_sleep = idle_sleep
         self._stop = threading.Event()
         self._thread = threading.Thread(
@@ -270,18 +254,17 @@ class Pump:
     def _run(self) -> None:
         while not self._stop.is_set():
             handled = 0
-            for poll in self.pollers:
-                try:
-                    handled += poll()
-                except Exception as err:
-                    if not self._stop.is_set():
-                        self.errors.append(f"{type(err).__name__}: {err}")
-                        log.exception("local runtime poller failed")
+            try:
+                handled = self.poll()
+            except Exception as err:
+                if not self._stop.is_set():
+                    self.errors.append(f"{type(err).__name__}: {err}")
+                    log.exception("local runtime poller failed")
             if not handled:
                 self._stop.wait(self.idle_sleep)
 
     def request_stop(self) -> None:
-        """Stop after the current pass (:meth:`stop` waits for it)."""
+        """Stop after the current poll (:meth:`stop` waits for it)."""
         self._stop.set()
 
     def stop(self) -> None:

@@ -114,7 +114,7 @@ def serve(spec: WorkerSpec) -> None:
     for line in sys.stdin:
         request = json.loads(line)
         if handler is None:
-            outcome: dict[str, Any] = {"error": load_error}
+            reply = json.dumps({"error": load_error})
         else:
             context = LambdaContext(
                 spec.function_name,
@@ -124,13 +124,12 @@ def serve(spec: WorkerSpec) -> None:
                 aws_request_id=request["request_id"],
             )
             try:
-                result = handler(request["event"], context)
-                outcome = {"result": json.loads(json.dumps(result, default=_number))}
+                reply = json.dumps({"result": handler(request["event"], context)}, default=_number)
             except Exception as err:  # noqa: BLE001 - a failed invocation, reported
-                outcome = {"error": _error(err)}
+                reply = json.dumps({"error": _error(err)})
                 traceback.print_exc()
         log.flush()
-        replies.write(json.dumps(outcome) + "\n")
+        replies.write(reply + "\n")
 
 
 if __name__ == "__main__":

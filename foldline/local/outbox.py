@@ -17,7 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from foldline.local.cloud import STACK_NAME, LocalCloud
+from foldline.local.cloud import STACK_NAME, LocalCloud, queued_messages
 
 
 @dataclass(frozen=True)
@@ -83,12 +83,7 @@ class Outbox:
 
     def pending(self) -> int:
         """Messages published and not yet written (or being written)."""
-        names = ["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"]
-        total = 0
-        for url, _topic, _to in self._queues:
-            attrs = self._sqs.get_queue_attributes(QueueUrl=url, AttributeNames=names)
-            total += sum(int(attrs["Attributes"][name]) for name in names)
-        return total
+        return queued_messages(self._sqs, (url for url, _topic, _to in self._queues))
 
     def drain(self) -> int:
         """Write every message still queued (a stopping runtime: what the functions

@@ -172,7 +172,7 @@ class LocalRuntime:
             ]
             if self.dispatch:
                 pollers += self.dispatcher.pollers()
-            self._pumps = [Pump([poll], name=name) for name, poll in pollers]
+            self._pumps = [Pump(poll, name) for name, poll in pollers]
             self._last_save = time.monotonic()
             for pump in self._pumps:
                 pump.start()
@@ -185,12 +185,12 @@ class LocalRuntime:
 
     def stop(self) -> None:
         self._stop_pumps()
-        if self.outbox is not None and self.cloud.server is not None:
-            self.outbox.drain()  # the notices the last invocations published
         if self.executor is not None:
             self.executor.shutdown()
         if self.cloud.server is not None:
             try:
+                if self.outbox is not None:
+                    self.outbox.drain()  # the notices the last invocations published
                 self.save()
             finally:
                 clear_local_state(self.workdir)
